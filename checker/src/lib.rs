@@ -1,0 +1,74 @@
+//! # checker — is this history linearizable, and if not, why?
+//!
+//! This crate is the pure heart of fencepost: no async, no Docker, no network.
+//! It reads recorded histories (fencepost's JSONL, Jepsen/Knossos EDN and
+//! Porcupine's logs) into one set of types ([`history`]), describes services
+//! as sequential specifications ([`models`], Porcupine-style "model as
+//! data"), and decides linearizability with a Wing–Gong–Lowe search
+//! ([`engine`]) that checks independent keys in parallel and gives up with
+//! `unknown` — never a hang — when a deadline or memory cap is hit.
+//!
+//! The usual entry point is [`check::check`]:
+//!
+//! ```
+//! use checker::{formats, check::{check, CheckOptions}, models::ModelSpec};
+//! let text = r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"write","value":1}
+//! {"index":1,"time":2,"process":0,"type":"ok","f":"write","value":1}
+//! {"index":2,"time":3,"process":1,"type":"invoke","f":"read","value":null}
+//! {"index":3,"time":4,"process":1,"type":"ok","f":"read","value":1}
+//! "#;
+//! let history = formats::read_str("example.jsonl", text, formats::Format::Auto).unwrap();
+//! let result = check(&history, &ModelSpec::Register { initial: serde_json::Value::Null },
+//!                    &CheckOptions::default()).unwrap();
+//! assert_eq!(result.verdict, checker::Verdict::Linearizable);
+//! ```
+
+pub mod check;
+pub mod edn;
+pub mod engine;
+pub mod error;
+pub mod formats;
+pub mod history;
+pub mod models;
+pub mod precedence;
+
+pub use error::InputError;
+pub use history::{History, Op, OpType, Process};
+
+use serde::Serialize;
+
+/// The three answers a checker may give. `Unknown` is never a guess: it means
+/// the search ran out of time or memory before it could decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Linearizable,
+    NotLinearizable,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::NotLinearizable => "not-linearizable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Combines partition verdicts: one failure decides, otherwise one unknown does.
+    pub fn combine(self, other: Verdict) -> Verdict {
+        use Verdict::*;
+        match (self, other) {
+            (NotLinearizable, _) | (_, NotLinearizable) => NotLinearizable,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => Linearizable,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,257 @@
+//! `kv`: a map of string registers with get/put/append, as in Porcupine's kv
+//! histories. Partitioned by key it is one string per partition; checked as
+//! one partition (Porcupine's "KvNoPartition") the state holds every key.
+//!
+//! Strings are interned per partition, so a state is a short array of
+//! string ids (inline, no allocation for up to 12 keys) and a get is one
+//! integer comparison. An append looks its result up in a small table
+//! before building a new string. This is why a `Kv` is built per partition
+//! ([`HistoryModel::fresh`]): the string table is that partition's own.
+
+use super::{show, CallView, FxHasher, HistoryModel, Model, Step, Values};
+use serde_json::Value;
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// The string id held by each key, indexed by the key's id in the partition.
+pub type State = SmallVec<[u32; 12]>;
+
+pub struct Kv {
+    initial: String,
+    strings: RefCell<Strings>,
+}
+
+/// Every string the partition has seen or built; id 0 is the initial value.
+///
+/// Appends must not cost time proportional to the string's length, or long
+/// histories slow to a crawl. So a string built by an append is stored as the
+/// pair it came from, with a rolling hash of its text (`H(a+b) = H(a)·Bᵏ +
+/// H(b)`), and its text is only spelled out to confirm a hash match — which
+/// keeps interning exact: one text, one id.
+#[derive(Default)]
+struct Strings {
+    nodes: Vec<Node>,
+    /// Hash of text (mixed with length) → first node with it; more in `chain`.
+    by_hash: HashMap<u64, u32, Fx>,
+    chain: Vec<u32>,
+    appends: HashMap<(u32, u32), u32, Fx>,
+    keys: u32,
+}
+
+struct Node {
+    hash: u64,
+    /// B^len, to extend the hash when something is appended to this string's left part.
+    pow: u64,
+    len: usize,
+    repr: Repr,
+}
+
+enum Repr {
+    Text(Box<str>),
+    Concat(u32, u32),
+}
+
+const BASE: u64 = 0x100_0000_01b3;
+const NO_NODE: u32 = u32::MAX;
+
+impl Strings {
+    fn spell(&self, id: u32, out: &mut String) {
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            match &self.nodes[id as usize].repr {
+                Repr::Text(t) => out.push_str(t),
+                Repr::Concat(a, b) => {
+                    stack.push(*b);
+                    stack.push(*a);
+                }
+            }
+        }
+    }
+
+    fn text(&self, id: u32) -> String {
+        let mut s = String::with_capacity(self.nodes[id as usize].len);
+        self.spell(id, &mut s);
+        s
+    }
+
+    /// The id of an existing string with this hash, length and text.
+    fn find(&self, hash: u64, len: usize, text: impl Fn() -> String) -> Option<u32> {
+        let mut cur = self.by_hash.get(&(hash ^ len as u64)).copied().unwrap_or(NO_NODE);
+        let mut spelled: Option<String> = None;
+        while cur != NO_NODE {
+            let n = &self.nodes[cur as usize];
+            if n.hash == hash && n.len == len {
+                let want = spelled.get_or_insert_with(&text);
+                if self.text(cur) == *want {
+                    return Some(cur);
+                }
+            }
+            cur = self.chain[cur as usize];
+        }
+        None
+    }
+
+    fn add(&mut self, node: Node) -> u32 {
+        let id = self.nodes.len() as u32;
+        let slot = self.by_hash.entry(node.hash ^ node.len as u64).or_insert(NO_NODE);
+        self.chain.push(std::mem::replace(slot, id));
+        self.nodes.push(node);
+        id
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        let (mut hash, mut pow) = (0u64, 1u64);
+        for &b in s.as_bytes() {
+            hash = hash.wrapping_mul(BASE).wrapping_add(b as u64 + 1);
+            pow = pow.wrapping_mul(BASE);
+        }
+        if let Some(id) = self.find(hash, s.len(), || s.to_string()) {
+            return id;
+        }
+        self.add(Node { hash, pow, len: s.len(), repr: Repr::Text(s.into()) })
+    }
+
+    fn append(&mut self, base: u32, suffix: u32) -> u32 {
+        if let Some(&id) = self.appends.get(&(base, suffix)) {
+            return id;
+        }
+        let (a, b) = (&self.nodes[base as usize], &self.nodes[suffix as usize]);
+        let hash = a.hash.wrapping_mul(b.pow).wrapping_add(b.hash);
+        let (pow, len) = (a.pow.wrapping_mul(b.pow), a.len + b.len);
+        let id = match self.find(hash, len, || self.text(base) + &self.text(suffix)) {
+            Some(id) => id,
+            None => self.add(Node { hash, pow, len, repr: Repr::Concat(base, suffix) }),
+        };
+        self.appends.insert((base, suffix), id);
+        id
+    }
+}
+
+impl Kv {
+    pub fn new(initial: &str) -> Self {
+        let mut strings = Strings::default();
+        strings.intern(initial);
+        Kv { initial: initial.to_string(), strings: RefCell::new(strings) }
+    }
+
+    fn text(&self, id: u32) -> String {
+        self.strings.borrow().text(id)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    Get,
+    Put(u32),
+    Append(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct In {
+    key: u32,
+    op: Op,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Out {
+    Got(u32),
+    Done,
+    Unknown,
+}
+
+impl Model for Kv {
+    type State = State;
+    type Input = In;
+    type Output = Out;
+
+    fn init(&self) -> State {
+        SmallVec::from_elem(0, self.strings.borrow().keys as usize)
+    }
+
+    fn step(&self, s: &State, input: &In, output: &Out) -> Step<State> {
+        let k = input.key as usize;
+        let set = |v: u32| {
+            let mut next = s.clone();
+            next[k] = v;
+            Step::To(next)
+        };
+        match (input.op, *output) {
+            (Op::Get, Out::Got(v)) if s[k] != v => Step::Illegal,
+            (Op::Get, _) => Step::Same,
+            (Op::Put(v), _) => set(v),
+            (Op::Append(a), _) => set(self.strings.borrow_mut().append(s[k], a)),
+        }
+    }
+
+    fn read_only(&self, input: &In, _: &Out) -> bool {
+        matches!(input.op, Op::Get)
+    }
+
+    fn heap_bytes(&self, s: &State) -> usize {
+        if s.spilled() {
+            s.len() * 4
+        } else {
+            0
+        }
+    }
+}
+
+fn text(v: &Value, what: &str) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        other => Err(format!("{what} value {other}: expected a string")),
+    }
+}
+
+impl HistoryModel for Kv {
+    const OPS: &'static str = "get, put, append";
+
+    fn fresh(&self) -> Self {
+        Kv::new(&self.initial)
+    }
+
+    fn encode(&self, values: &mut Values, call: &CallView) -> Result<(In, Out), String> {
+        let done = if call.result.is_some() { Out::Done } else { Out::Unknown };
+        let mut strings = self.strings.borrow_mut();
+        let (op, out) = match call.f {
+            "get" => (
+                Op::Get,
+                match call.result {
+                    Some(v) => Out::Got(strings.intern(&text(v, "get result")?)),
+                    None => Out::Unknown,
+                },
+            ),
+            "put" => (Op::Put(strings.intern(&text(call.invoke, "put")?)), done),
+            "append" => (Op::Append(strings.intern(&text(call.invoke, "append")?)), done),
+            other => return Err(format!("op `{other}` is unknown to model `kv`; expected one of: {}", Self::OPS)),
+        };
+        let key = values.key(call.key.unwrap_or(""));
+        strings.keys = strings.keys.max(key + 1);
+        Ok((In { key, op }, out))
+    }
+
+    fn describe_op(&self, values: &Values, input: &In, output: &Out) -> String {
+        let key = values.key_name(input.key);
+        let s = |id: u32| show(&Value::String(self.text(id)));
+        match (input.op, output) {
+            (Op::Get, Out::Got(v)) => format!("get {key} → {}", s(*v)),
+            (Op::Get, _) => format!("get {key} → ?"),
+            (Op::Put(v), _) => format!("put {key} {}", s(v)),
+            (Op::Append(a), _) => format!("append {key} {}", s(a)),
+        }
+    }
+
+    fn describe_state(&self, values: &Values, st: &State) -> String {
+        let parts: Vec<String> = st
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| format!("{}={}", values.key_name(k as u32), show(&Value::String(self.text(v)))))
+            .collect();
+        parts.join(", ")
+    }
+}

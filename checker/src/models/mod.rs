@@ -1,0 +1,285 @@
+//! Sequential specifications as data, in the manner of Porcupine's `Model`.
+//!
+//! A model has two halves:
+//! - [`Model`]: the pure state machine the engine searches over — an initial
+//!   state and a `step` that says whether an operation with a given output is
+//!   legal in a state and what state follows.
+//! - [`HistoryModel`]: how the history contract's JSON ops become the model's
+//!   inputs and outputs, and how to describe them to a person.
+//!
+//! Values are interned per partition ([`Values`]) so that states are small
+//! integers and steps are branch-cheap: the hot loop never touches JSON.
+
+mod kv;
+mod mutex;
+mod register;
+
+pub use kv::Kv;
+pub use mutex::{FencedMutex, KnossosMutex, Mutex};
+pub use register::Register;
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// What a step does to the state.
+pub enum Step<S> {
+    /// The operation cannot have returned this output in this state.
+    Illegal,
+    /// Legal, and the state is unchanged (reads) — saves a clone.
+    Same,
+    /// Legal, and this is the state after it.
+    To(S),
+}
+
+/// A sequential specification.
+///
+/// Operations with an unknown outcome (`info`, or pending at the end) must be
+/// legal in every state: when their effect is impossible they simply did not
+/// happen. The engine lets them linearize as late as the end of the history,
+/// which covers "never happened".
+pub trait Model {
+    type State: Clone + Eq + Hash + Send;
+    type Input: Send + Sync;
+    type Output: Send + Sync;
+
+    fn init(&self) -> Self::State;
+    fn step(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> Step<Self::State>;
+    /// Heap bytes a state owns beyond its inline size, for the memory cap.
+    fn heap_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+    /// True when the operation leaves *every* state it is legal in unchanged
+    /// (a read, a cas that compared unequal). The engine uses this to prune:
+    /// such an op, legal now, may always be linearized now (see `engine`).
+    fn read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+}
+
+/// One paired call as a model sees it.
+pub struct CallView<'a> {
+    pub f: &'a str,
+    pub process: u64,
+    pub key: Option<&'a str>,
+    /// The invocation's `value`.
+    pub invoke: &'a Value,
+    /// The `ok` completion's `value`; `None` when the outcome is unknown.
+    pub result: Option<&'a Value>,
+}
+
+/// How a model reads and describes history ops.
+pub trait HistoryModel: Model {
+    /// The op names this model understands, for error messages.
+    const OPS: &'static str;
+    /// A new, empty instance with the same parameters, for one partition.
+    /// Models that keep per-partition tables (kv's strings) start afresh.
+    fn fresh(&self) -> Self;
+    fn encode(&self, values: &mut Values, call: &CallView) -> Result<(Self::Input, Self::Output), String>;
+    fn describe_op(&self, values: &Values, input: &Self::Input, output: &Self::Output) -> String;
+    fn describe_state(&self, values: &Values, state: &Self::State) -> String;
+}
+
+/// Interns JSON values (and kv keys) of one partition to dense ids. Id 0 is
+/// the model's initial value.
+pub struct Values {
+    ids: HashMap<String, u32>,
+    list: Vec<Value>,
+    keys: HashMap<String, u32>,
+    key_list: Vec<String>,
+}
+
+impl Values {
+    pub fn new(initial: &Value) -> Self {
+        let mut v = Values { ids: HashMap::new(), list: Vec::new(), keys: HashMap::new(), key_list: Vec::new() };
+        v.intern(initial);
+        v
+    }
+
+    pub fn intern(&mut self, value: &Value) -> u32 {
+        let text = value.to_string();
+        if let Some(&id) = self.ids.get(&text) {
+            return id;
+        }
+        let id = self.list.len() as u32;
+        self.ids.insert(text, id);
+        self.list.push(value.clone());
+        id
+    }
+
+    pub fn value(&self, id: u32) -> &Value {
+        &self.list[id as usize]
+    }
+
+    pub fn key(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.keys.get(key) {
+            return id;
+        }
+        let id = self.key_list.len() as u32;
+        self.keys.insert(key.to_string(), id);
+        self.key_list.push(key.to_string());
+        id
+    }
+
+    pub fn key_name(&self, id: u32) -> &str {
+        self.key_list.get(id as usize).map_or("?", String::as_str)
+    }
+}
+
+/// Which model to check with, and its parameters — what the CLI selects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelSpec {
+    Register { initial: Value },
+    CasRegister { initial: Value },
+    Kv { initial: String },
+    Mutex,
+    KnossosMutex,
+    FencedMutex,
+}
+
+impl ModelSpec {
+    pub const NAMES: &'static [&'static str] =
+        &["register", "cas-register", "kv", "mutex", "knossos-mutex", "fenced-mutex"];
+
+    /// Builds a spec from its name and an optional initial value (JSON, or
+    /// EDN's `nil`).
+    pub fn from_name(name: &str, initial: Option<&str>) -> Result<ModelSpec, String> {
+        let initial_json = match initial {
+            None => None,
+            Some("nil") => Some(Value::Null),
+            Some(text) => Some(serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))),
+        };
+        let no_initial = |m: &str| match initial {
+            Some(_) => Err(format!("model `{m}` has no initial value; drop --initial")),
+            None => Ok(()),
+        };
+        Ok(match name {
+            "register" => ModelSpec::Register { initial: initial_json.unwrap_or(Value::Null) },
+            "cas-register" => ModelSpec::CasRegister { initial: initial_json.unwrap_or(Value::Null) },
+            "kv" => ModelSpec::Kv {
+                initial: match initial_json {
+                    None => String::new(),
+                    Some(Value::String(s)) => s,
+                    Some(other) => return Err(format!("kv values are strings; --initial {other} is not one")),
+                },
+            },
+            "mutex" => {
+                no_initial(name)?;
+                ModelSpec::Mutex
+            }
+            "knossos-mutex" => {
+                no_initial(name)?;
+                ModelSpec::KnossosMutex
+            }
+            "fenced-mutex" => {
+                no_initial(name)?;
+                ModelSpec::FencedMutex
+            }
+            other => {
+                return Err(format!("unknown model `{other}`; expected one of {}", Self::NAMES.join(", ")))
+            }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelSpec::Register { .. } => "register",
+            ModelSpec::CasRegister { .. } => "cas-register",
+            ModelSpec::Kv { .. } => "kv",
+            ModelSpec::Mutex => "mutex",
+            ModelSpec::KnossosMutex => "knossos-mutex",
+            ModelSpec::FencedMutex => "fenced-mutex",
+        }
+    }
+
+    /// The initial value, as JSON (`null` for models without one).
+    pub fn initial(&self) -> Value {
+        match self {
+            ModelSpec::Register { initial } | ModelSpec::CasRegister { initial } => initial.clone(),
+            ModelSpec::Kv { initial } => Value::String(initial.clone()),
+            _ => Value::Null,
+        }
+    }
+
+    /// A model to use when the user names none: inferred from the ops.
+    pub fn infer(history: &crate::History) -> ModelSpec {
+        let mut fs = history
+            .ops
+            .iter()
+            .filter(|o| o.process != crate::Process::Nemesis)
+            .map(|o| o.f.as_str());
+        let mut seen = std::collections::BTreeSet::new();
+        for f in fs.by_ref().take(10_000) {
+            seen.insert(f);
+        }
+        let has = |f: &str| seen.contains(f);
+        if has("get") || has("put") || has("append") {
+            ModelSpec::Kv { initial: String::new() }
+        } else if has("acquire") || has("release") {
+            if history.format == "edn" {
+                ModelSpec::KnossosMutex
+            } else if history.ops.iter().any(|o| o.value.get("token").is_some()) {
+                ModelSpec::FencedMutex
+            } else {
+                ModelSpec::Mutex
+            }
+        } else if has("cas") {
+            ModelSpec::CasRegister { initial: Value::Null }
+        } else {
+            ModelSpec::Register { initial: Value::Null }
+        }
+    }
+}
+
+/// A tiny, fast, non-cryptographic hasher (FxHash's mixing step). State
+/// hashes feed the search cache, whose keys are already randomised.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        // The multiply only carries entropy upwards; fold the high half down
+        // so that tables indexing by low bits see every input bit.
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64)
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64)
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64)
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64)
+    }
+}
+
+pub fn fx_hash<T: Hash + ?Sized>(t: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    t.hash(&mut h);
+    h.finish()
+}
+
+/// Short text for a JSON value in descriptions: `nil` for null, strings bare.
+pub(crate) fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::String(s) if s.len() > 40 => format!("{:?}…", &s[..s.floor_char_boundary(40)]),
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,157 @@
+//! `fencepost` — the command line. A thin layer: parse arguments, call the
+//! crates, print, and exit with a code scripts can rely on.
+
+mod bench;
+mod report;
+
+use checker::check::{check, CheckOptions};
+use checker::formats::{self, Format};
+use checker::models::ModelSpec;
+use checker::Verdict;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes shared by every command that gives a verdict.
+pub const EXIT_VALID: u8 = 0;
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_UNKNOWN: u8 = 2;
+pub const EXIT_UNUSABLE: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "fencepost", version, about = "Is your distributed lock safe when things break?")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a recorded history for linearizability.
+    ///
+    /// Exit codes: 0 linearizable, 1 not linearizable, 2 unknown, 3 unusable input.
+    Check {
+        /// The history file.
+        file: PathBuf,
+        /// register, cas-register, kv, mutex, knossos-mutex, fenced-mutex (default: inferred from the ops).
+        #[arg(long)]
+        model: Option<String>,
+        /// Initial value for register models (JSON, or `nil`) and kv (a string).
+        #[arg(long)]
+        initial: Option<String>,
+        /// auto, jsonl, edn, porcupine-etcd, porcupine-kv.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Give up with `unknown` after this long (e.g. 500ms, 30s, 5m).
+        #[arg(long, default_value = "60s")]
+        timeout: String,
+        /// Give up with `unknown` when the search needs more memory than this (MiB).
+        #[arg(long, default_value_t = 4096)]
+        memory_limit_mib: usize,
+        /// Check all keys as one partition instead of each key on its own.
+        #[arg(long)]
+        no_partition: bool,
+        /// Print the full result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmark the checker over the reference corpus and a generated
+    /// 1,000,000-operation mutex history.
+    Bench {
+        /// The corpus folder (holding EXPECTED.tsv).
+        #[arg(long, default_value = "../shared/corpus")]
+        corpus: PathBuf,
+        /// Operations in the generated mutex history (0 to skip it).
+        #[arg(long, default_value_t = 1_000_000)]
+        mutex_ops: usize,
+        /// Repeat each case this many times and report the fastest.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("duration `{s}`: expected a number with a unit, like 30s"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1e3,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("duration `{s}`: unknown unit `{unit}`; expected ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("duration `{s}`: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file, model, initial, format, timeout, memory_limit_mib, no_partition, json } => {
+            let usage = |m: String| {
+                eprintln!("error: {m}");
+                ExitCode::from(EXIT_UNUSABLE)
+            };
+            let Some(format) = Format::parse(&format) else {
+                return usage(format!("unknown format `{format}`; expected one of {}", Format::NAMES.join(", ")));
+            };
+            let timeout = match parse_duration(&timeout) {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            let history = match formats::read_path(&file, format) {
+                Ok(h) => h,
+                Err(e) => return usage(e.to_string()),
+            };
+            let spec = match &model {
+                Some(name) => match ModelSpec::from_name(name, initial.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => return usage(e),
+                },
+                None => {
+                    let inferred = ModelSpec::infer(&history);
+                    match initial.as_deref() {
+                        Some(init) => match ModelSpec::from_name(inferred.name(), Some(init)) {
+                            Ok(s) => s,
+                            Err(e) => return usage(e),
+                        },
+                        None => inferred,
+                    }
+                }
+            };
+            let opts = CheckOptions {
+                timeout: Some(timeout),
+                memory_limit: memory_limit_mib << 20,
+                partition: !no_partition,
+                cancel: None,
+            };
+            let result = match check(&history, &spec, &opts) {
+                Ok(r) => r,
+                Err(e) => return usage(e.to_string()),
+            };
+            if json {
+                match serde_json::to_string_pretty(&result) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => return usage(format!("cannot print the result: {e}")),
+                }
+            } else {
+                print!("{}", report::human(&result, model.is_none()));
+            }
+            ExitCode::from(match result.verdict {
+                Verdict::Linearizable => EXIT_VALID,
+                Verdict::NotLinearizable => EXIT_INVALID,
+                Verdict::Unknown => EXIT_UNKNOWN,
+            })
+        }
+        Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
+    }
+}

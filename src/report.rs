@@ -1,0 +1,110 @@
+//! The human-readable form of a check result.
+
+use checker::check::{CheckResult, OpRef, PartitionResult};
+use checker::Verdict;
+use std::fmt::Write;
+
+/// Formats a time: nanoseconds for fencepost's own histories, event
+/// positions for formats that have no clock.
+fn time(format: &str, t: u64) -> String {
+    if format == "jsonl" {
+        format!("{:.6}s", t as f64 / 1e9)
+    } else {
+        format!("#{t}")
+    }
+}
+
+fn op_line(format: &str, op: &OpRef) -> String {
+    let done = match op.complete_time {
+        Some(t) => time(format, t),
+        None => "never (unknown outcome)".into(),
+    };
+    format!(
+        "{} — process {}, line {}, invoked {}, completed {}",
+        op.description,
+        op.process,
+        op.line,
+        time(format, op.invoke_time),
+        done
+    )
+}
+
+pub fn human(r: &CheckResult, inferred: bool) -> String {
+    let mut out = String::new();
+    let verdict = match r.verdict {
+        Verdict::Linearizable => "LINEARIZABLE",
+        Verdict::NotLinearizable => "NOT LINEARIZABLE",
+        Verdict::Unknown => "UNKNOWN",
+    };
+    let initial = match &r.initial {
+        serde_json::Value::Null => "nil".to_string(),
+        v => v.to_string(),
+    };
+    let _ = writeln!(out, "history:    {} ({})", r.file, r.format);
+    let _ = writeln!(
+        out,
+        "model:      {}{}{}",
+        r.model,
+        if matches!(r.model.as_str(), "register" | "cas-register" | "kv") { format!(", initial {initial}") } else { String::new() },
+        if inferred { " (inferred from the ops; choose with --model)" } else { "" }
+    );
+    let failing = r.failing().count();
+    let _ = writeln!(
+        out,
+        "ops:        {} ({} checked; `fail`s did not happen) in {} partition{}",
+        r.ops,
+        r.checked_ops,
+        r.partitions.len(),
+        if r.partitions.len() == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "time:       {:.2} ms", r.elapsed_ms);
+    let _ = writeln!(out, "verdict:    {verdict}");
+    if failing > 0 {
+        let _ = writeln!(out);
+    }
+    for p in r.failing().take(5) {
+        partition(&mut out, &r.format, p);
+    }
+    if failing > 5 {
+        let _ = writeln!(out, "… and {} more partitions not shown (use --json)", failing - 5);
+    }
+    out
+}
+
+fn partition(out: &mut String, format: &str, p: &PartitionResult) {
+    let name = match &p.key {
+        Some(k) => format!("key {k:?}"),
+        None => "the whole history".into(),
+    };
+    let _ = writeln!(out, "{name}: {} ({} ops)", p.verdict, p.ops);
+    if let Some(reason) = &p.reason {
+        let _ = writeln!(out, "  gave up: {reason}");
+    }
+    for (n, partial) in p.partials.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  longest linearized prefix{}: {} of {} ops, after which {}",
+            if p.partials.len() > 1 { format!(" #{}", n + 1) } else { String::new() },
+            partial.prefix.len(),
+            p.ops,
+            partial.state_after
+        );
+        let tail = partial.prefix.len().saturating_sub(6);
+        if tail > 0 {
+            let _ = writeln!(out, "    … {tail} earlier ops");
+        }
+        for &i in &partial.prefix[tail..] {
+            let _ = writeln!(out, "    {}", op_line(format, &p.operations[i]));
+        }
+        let _ = writeln!(out, "  cannot linearize: {}", op_line(format, &p.operations[partial.stuck]));
+        if !partial.concurrent.is_empty() {
+            let _ = writeln!(out, "  concurrent with it:");
+            for &i in partial.concurrent.iter().take(6) {
+                let _ = writeln!(out, "    {}", op_line(format, &p.operations[i]));
+            }
+            if partial.concurrent.len() > 6 {
+                let _ = writeln!(out, "    … {} more", partial.concurrent.len() - 6);
+            }
+        }
+    }
+}
