@@ -1,1 +1,177 @@
-pub fn run(_: &std::path::Path, _: usize, _: usize) -> Result<(), String> { Err("todo".into()) }
+//! `fencepost bench`: the checker's speed and memory over the reference
+//! corpus, as ratios against Porcupine's figures measured on this kind of
+//! machine (Go, one core, parsing excluded — from the checker issue).
+//!
+//! Each case is parsed once (not timed), then checked `repeat` times; the
+//! fastest run is reported. Peak memory is the process's resident high-water
+//! mark, reset before each case through `/proc/self/clear_refs`, so it counts
+//! everything resident (binary, parsed history, search) — not the search alone.
+
+use checker::check::{check, CheckOptions};
+use checker::formats::{read_path, Format};
+use checker::models::ModelSpec;
+use checker::History;
+use std::path::Path;
+use std::time::Instant;
+
+/// Porcupine's time (ms) and peak memory (MB) where the issue gives them.
+fn anchor(case: &str) -> (Option<f64>, Option<f64>) {
+    match case {
+        "etcd_002.log" => (Some(160.0), None),
+        "etcd_007.log" => (Some(115.0), None),
+        "etcd_057.log" => (Some(51.0), None),
+        "etcd_099.log" => (Some(53.0), None),
+        "c50-ok.txt partitioned" => (Some(158.0), None),
+        "c10-ok.txt one partition" => (Some(2700.0), Some(560.0)),
+        "c10-bad.txt one partition" => (Some(3000.0), Some(670.0)),
+        _ => (None, None),
+    }
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Resident high-water mark in MiB (0 where /proc is unavailable).
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Row {
+    name: String,
+    ops: usize,
+    verdict: String,
+    ms1: f64,
+    ms_all: f64,
+    peak: f64,
+}
+
+fn measure(name: &str, h: &History, spec: &ModelSpec, partition: bool, repeat: usize, one: &rayon::ThreadPool) -> Row {
+    let opts = CheckOptions { partition, ..Default::default() };
+    let best = |threads_one: bool| {
+        let mut best = f64::MAX;
+        let mut verdict = String::new();
+        for _ in 0..repeat {
+            let start = Instant::now();
+            let r = if threads_one { one.install(|| check(h, spec, &opts)) } else { check(h, spec, &opts) };
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            best = best.min(ms);
+            verdict = r.map(|r| r.verdict.to_string()).unwrap_or_else(|e| format!("error: {e}"));
+        }
+        (best, verdict)
+    };
+    reset_peak();
+    let (ms1, verdict) = best(true);
+    let peak = peak_mib();
+    let (ms_all, _) = best(false);
+    Row { name: name.to_string(), ops: h.ops.len(), verdict, ms1, ms_all, peak }
+}
+
+fn print_row(r: &Row) {
+    let (t, m) = anchor(&r.name);
+    let ratio = t.map_or("".to_string(), |t| format!("{:.1}×", t / r.ms1));
+    let mem = m.map_or("".to_string(), |m| format!("{:.1}×", m / r.peak));
+    println!(
+        "{:<28} {:>7} {:<17} {:>10.2} {:>10.2} {:>9.1} {:>9} {:>9} {:>9}",
+        r.name,
+        r.ops,
+        r.verdict,
+        r.ms1,
+        r.ms_all,
+        r.peak,
+        t.map_or("".into(), |t| format!("{t:.0}")),
+        ratio,
+        mem
+    );
+}
+
+pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String> {
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
+    let threads = rayon::current_num_threads();
+    println!("fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)");
+    println!("anchor: Porcupine (Go, one core, parsing excluded); ratio = Porcupine time / fencepost 1T time, mem = Porcupine MB / fencepost peak\n");
+    println!(
+        "{:<28} {:>7} {:<17} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "case", "events", "verdict", "1T ms", format!("{threads}T ms"), "peak MiB", "porc ms", "ratio", "mem"
+    );
+
+    let mut etcd: Vec<_> = std::fs::read_dir(corpus.join("porcupine/jepsen"))
+        .map_err(|e| format!("{}: {e}", corpus.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    etcd.sort();
+    let spec = ModelSpec::CasRegister { initial: serde_json::Value::Null };
+    let (mut total1, mut total_all, mut files) = (0.0, 0.0, 0);
+    for path in &etcd {
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let Ok(h) = read_path(path, Format::PorcupineEtcd) else {
+            println!("{name:<28} (skipped: no events)");
+            continue;
+        };
+        let row = measure(&name, &h, &spec, true, repeat, &one);
+        total1 += row.ms1;
+        total_all += row.ms_all;
+        files += 1;
+        print_row(&row);
+    }
+    println!(
+        "{:<28} {:>7} {:<17} {:>10.2} {:>10.2} {:>9} {:>9} {:>9}",
+        format!("all {files} etcd logs"),
+        "",
+        "",
+        total1,
+        total_all,
+        "",
+        "428",
+        format!("{:.1}×", 428.0 / total1)
+    );
+    println!();
+
+    let kv = ModelSpec::Kv { initial: String::new() };
+    for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"] {
+        let h = read_path(&corpus.join("porcupine/kv").join(file), Format::PorcupineKv).map_err(|e| e.to_string())?;
+        print_row(&measure(&format!("{file} partitioned"), &h, &kv, true, repeat, &one));
+        if file.starts_with("c50") {
+            continue; // Porcupine's suite does not check c50 as one partition either
+        }
+        print_row(&measure(&format!("{file} one partition"), &h, &kv, false, repeat, &one));
+    }
+
+    if mutex_ops > 0 {
+        println!();
+        let start = Instant::now();
+        let h = checker::gen::mutex_history(mutex_ops, 1000, 20, 0.0002, 42);
+        let path = std::env::temp_dir().join(format!("fencepost-bench-mutex-{}.jsonl", std::process::id()));
+        {
+            let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+            let mut w = std::io::BufWriter::new(file);
+            checker::formats::jsonl::write(&mut w, &h.ops).map_err(|e| e.to_string())?;
+        }
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s", mutex_ops, h.ops.len(), size as f64 / 1e6, start.elapsed().as_secs_f64());
+        drop(h);
+        reset_peak();
+        let start = Instant::now();
+        let h = read_path(&path, Format::Jsonl).map_err(|e| e.to_string())?;
+        let parsed = start.elapsed().as_secs_f64();
+        let r = check(&h, &ModelSpec::Mutex, &CheckOptions::default()).map_err(|e| e.to_string())?;
+        let total = start.elapsed().as_secs_f64();
+        println!(
+            "mutex 1000 keys × 20 clients: verdict {} in {:.2}s end to end (parse {:.2}s + check {:.2}s), {} partitions, peak {:.0} MiB",
+            r.verdict,
+            total,
+            parsed,
+            total - parsed,
+            r.partitions.len(),
+            peak_mib()
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
+}

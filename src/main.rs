@@ -52,6 +52,9 @@ enum Command {
         /// Check all keys as one partition instead of each key on its own.
         #[arg(long)]
         no_partition: bool,
+        /// Keep checking every partition after one fails (evidence for every failing key).
+        #[arg(long)]
+        all_partitions: bool,
         /// Print the full result as JSON.
         #[arg(long)]
         json: bool,
@@ -90,7 +93,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { file, model, initial, format, timeout, memory_limit_mib, no_partition, json } => {
+        Command::Check { file, model, initial, format, timeout, memory_limit_mib, no_partition, all_partitions, json } => {
             let usage = |m: String| {
                 eprintln!("error: {m}");
                 ExitCode::from(EXIT_UNUSABLE)
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
                 memory_limit: memory_limit_mib << 20,
                 partition: !no_partition,
                 cancel: None,
+                all_partitions,
             };
             let result = match check(&history, &spec, &opts) {
                 Ok(r) => r,

@@ -62,7 +62,10 @@ pub fn human(r: &CheckResult, inferred: bool) -> String {
     if failing > 0 {
         let _ = writeln!(out);
     }
-    for p in r.failing().take(5) {
+    // Violations first: they are the evidence; unknowns only say where we stopped.
+    let mut shown: Vec<&PartitionResult> = r.failing().collect();
+    shown.sort_by_key(|p| p.verdict != Verdict::NotLinearizable);
+    for p in shown.into_iter().take(5) {
         partition(&mut out, &r.format, p);
     }
     if failing > 5 {
@@ -80,7 +83,8 @@ fn partition(out: &mut String, format: &str, p: &PartitionResult) {
     if let Some(reason) = &p.reason {
         let _ = writeln!(out, "  gave up: {reason}");
     }
-    for (n, partial) in p.partials.iter().enumerate() {
+    let evidence = if p.verdict == Verdict::NotLinearizable { &p.partials[..] } else { &[] };
+    for (n, partial) in evidence.iter().enumerate() {
         let _ = writeln!(
             out,
             "  longest linearized prefix{}: {} of {} ops, after which {}",

@@ -29,11 +29,15 @@ pub struct CheckOptions {
     pub partition: bool,
     /// Checked between search steps; set it to stop early with `unknown`.
     pub cancel: Option<std::sync::Arc<AtomicBool>>,
+    /// Keep checking the other partitions after one is found not
+    /// linearizable (slower; gives evidence for every failing key). Off: as
+    /// Porcupine does, the rest stop with `unknown` once the verdict is known.
+    pub all_partitions: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { timeout: None, memory_limit: 4 << 30, partition: true, cancel: None }
+        CheckOptions { timeout: None, memory_limit: 4 << 30, partition: true, cancel: None, all_partitions: false }
     }
 }
 
@@ -190,20 +194,48 @@ fn run<M: HistoryModel + Send>(
     }
 
     let budget = MemoryBudget::new(opts.memory_limit);
-    let limits = Limits {
-        deadline: engine::deadline_after(opts.timeout),
-        memory: &budget,
-        cancel: opts.cancel.as_deref(),
-    };
+    // One flag stops every partition: the caller's (Ctrl-C), raised here too
+    // when a failure has already decided the verdict.
+    let stop = opts.cancel.clone().unwrap_or_default();
+    let deadline = engine::deadline_after(opts.timeout);
+
+    // Several partitions are searched in rounds with growing step budgets,
+    // so that an easy failing key is found before a hard one has eaten the
+    // clock — what Porcupine gets from one goroutine per key. A partition
+    // that runs out of steps starts again next round with 8× more: at worst
+    // about twice the work for that key, usually far less. A lone partition
+    // has nothing to race against and runs unbounded at once.
+    let mut todo: Vec<(usize, Partition<M>)> = parts.into_iter().enumerate().collect();
     // Largest first, so one big partition does not start last.
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
-    let mut slots: Vec<Option<Partition<M>>> = parts.into_iter().map(Some).collect();
-    let work: Vec<(usize, Partition<M>)> = order.iter().map(|&i| (i, slots[i].take().expect("each once"))).collect();
-    let mut results: Vec<(usize, PartitionResult)> = work
-        .into_par_iter()
-        .map(|(i, part)| (i, check_partition(history, &part, &limits)))
-        .collect();
+    todo.sort_by_key(|(_, p)| std::cmp::Reverse(p.ops.len()));
+    let mut results: Vec<(usize, PartitionResult)> = Vec::new();
+    let mut budget_steps = (todo.len() > 1).then_some(1u64 << 16);
+    while !todo.is_empty() {
+        let limits = Limits { deadline, memory: &budget, cancel: Some(&stop), max_steps: budget_steps };
+        let round: Vec<(usize, Partition<M>, PartitionResult)> = todo
+            .into_par_iter()
+            .map(|(i, part)| {
+                let r = check_partition(history, &part, &limits);
+                if r.verdict == Verdict::NotLinearizable && !opts.all_partitions {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                (i, part, r)
+            })
+            .collect();
+        todo = Vec::new();
+        for (i, part, mut r) in round {
+            let out_of_steps = r.reason.as_deref() == Some(engine::OUT_OF_STEPS);
+            if out_of_steps && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                todo.push((i, part));
+            } else {
+                if r.verdict == Verdict::Unknown && stop.load(std::sync::atomic::Ordering::Relaxed) && opts.cancel.is_none() {
+                    r.reason = Some("not finished: another key already shows the history is not linearizable (use --all-partitions)".into());
+                }
+                results.push((i, r));
+            }
+        }
+        budget_steps = budget_steps.and_then(|b| b.checked_mul(8)).filter(|&b| b < 1 << 34);
+    }
     results.sort_by_key(|r| r.0);
     let partitions: Vec<PartitionResult> = results.into_iter().map(|r| r.1).collect();
     let verdict = partitions.iter().fold(Verdict::Linearizable, |v, p| v.combine(p.verdict));

@@ -62,7 +62,12 @@ pub struct Limits<'a> {
     pub memory: &'a MemoryBudget,
     /// Set by the caller to stop the search early (e.g. Ctrl-C).
     pub cancel: Option<&'a AtomicBool>,
+    /// Give up after this many search steps (`None`: no such limit).
+    pub max_steps: Option<u64>,
 }
+
+/// The reason given when `max_steps` ran out.
+pub const OUT_OF_STEPS: &str = "step budget used up";
 
 /// A longest prefix the search could linearize, and the operation it could
 /// not place after it.
@@ -264,9 +269,13 @@ pub fn search<M: Model>(
                     return give_up(reason, charged, partials, stats);
                 }
             }
+            if limits.max_steps.is_some_and(|m| stats.steps >= m) {
+                stats.cache_bytes = charged;
+                return give_up(OUT_OF_STEPS.into(), charged, partials, stats);
+            }
             if limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 stats.cache_bytes = charged;
-                return give_up("cancelled".into(), charged, partials, stats);
+                return give_up("stopped early: the verdict was already decided, or the check was cancelled".into(), charged, partials, stats);
             }
         }
 

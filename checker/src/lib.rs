@@ -28,6 +28,7 @@ pub mod edn;
 pub mod engine;
 pub mod error;
 pub mod formats;
+pub mod gen;
 pub mod history;
 pub mod models;
 pub mod precedence;

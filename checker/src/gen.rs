@@ -1,0 +1,214 @@
+//! Seeded generators of histories that are linearizable by construction,
+//! for benchmarks and property tests. Each simulates clients against a real
+//! sequential object: every operation takes effect at one instant strictly
+//! between its invocation and its completion.
+
+use crate::history::{History, Op, OpType, Process};
+use serde_json::{json, Value};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// A small, fast, seeded random number generator (SplitMix64).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+/// A lock history: `processes` clients loop acquire → release over `keys`
+/// locks until `ops` operations were invoked. With probability `info_rate`
+/// a completion is recorded as `info` (its effect may or may not have
+/// happened — here it did, or the op failed) and the client continues as a
+/// fresh process, as Jepsen does.
+pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, seed: u64) -> History {
+    #[derive(Clone, Copy)]
+    enum Phase {
+        Idle,
+        Invoked,
+        Applied { ok: bool },
+    }
+    let mut rng = Rng::new(seed);
+    let mut h = History::new("generated-mutex", "jsonl");
+    let mut owner: Vec<Option<u64>> = vec![None; keys];
+    // Per client slot: its process number, the key it holds or wants, what it does.
+    let mut proc_of: Vec<u64> = (0..processes as u64).collect();
+    let mut holding: Vec<Option<usize>> = vec![None; processes];
+    let mut target: Vec<(usize, &'static str)> = vec![(0, "acquire"); processes];
+    let mut phase = vec![Phase::Idle; processes];
+    let mut next_process = processes as u64;
+    let mut queue: BinaryHeap<Reverse<(u64, usize)>> = (0..processes).map(|c| Reverse((rng.below(1000), c))).collect();
+    let mut invoked = 0;
+    let mut pending = 0;
+    while let Some(Reverse((t, c))) = queue.pop() {
+        let p = proc_of[c];
+        match phase[c] {
+            Phase::Idle => {
+                if invoked >= ops {
+                    continue;
+                }
+                let (key, f) = match holding[c] {
+                    Some(k) => (k, "release"),
+                    None => (rng.below(keys as u64) as usize, "acquire"),
+                };
+                target[c] = (key, f);
+                h.push(op(t, p, OpType::Invoke, f, key), 0);
+                invoked += 1;
+                pending += 1;
+                phase[c] = Phase::Invoked;
+                queue.push(Reverse((t + 1 + rng.below(2_000_000), c)));
+            }
+            Phase::Invoked => {
+                // The linearization point: apply to the real lock table.
+                let (key, f) = target[c];
+                let ok = match f {
+                    "acquire" if owner[key].is_none() => {
+                        owner[key] = Some(p);
+                        true
+                    }
+                    "release" if owner[key] == Some(p) => {
+                        owner[key] = None;
+                        true
+                    }
+                    _ => false,
+                };
+                phase[c] = Phase::Applied { ok };
+                queue.push(Reverse((t + 1 + rng.below(2_000_000), c)));
+            }
+            Phase::Applied { ok } => {
+                let (key, f) = target[c];
+                let info = rng.chance(info_rate);
+                let kind = if info {
+                    OpType::Info
+                } else if ok {
+                    OpType::Ok
+                } else {
+                    OpType::Fail
+                };
+                h.push(op(t, p, kind, f, key), 0);
+                pending -= 1;
+                if ok {
+                    holding[c] = if f == "acquire" { Some(key) } else { None };
+                }
+                if info {
+                    // The old process keeps whatever it holds; the client starts afresh.
+                    proc_of[c] = next_process;
+                    next_process += 1;
+                    holding[c] = None;
+                }
+                phase[c] = Phase::Idle;
+                // Hold a lock a little longer than an idle client waits.
+                let think = if holding[c].is_some() { rng.below(5_000_000) } else { rng.below(1_000_000) };
+                queue.push(Reverse((t + 1 + think, c)));
+            }
+        }
+        if invoked >= ops && pending == 0 {
+            break;
+        }
+    }
+    for (i, line) in h.lines.iter_mut().enumerate() {
+        *line = i + 1;
+    }
+    h
+}
+
+fn op(time: u64, process: u64, kind: OpType, f: &str, key: usize) -> Op {
+    Op {
+        index: 0,
+        time,
+        process: Process::Client(process),
+        kind,
+        f: f.to_string(),
+        key: Some(format!("k{key}")),
+        value: Value::Null,
+        node: None,
+        error: None,
+    }
+}
+
+/// A register history by construction: `processes` clients issue reads,
+/// writes and (when `cas`) compare-and-sets over small values.
+pub fn register_history(ops: usize, processes: usize, cas: bool, info_rate: f64, seed: u64) -> History {
+    let mut rng = Rng::new(seed);
+    let mut h = History::new("generated-register", "jsonl");
+    let mut value: Value = Value::Null;
+    let mut proc_of: Vec<u64> = (0..processes as u64).collect();
+    let mut next_process = processes as u64;
+    // (time, client, stage): stage 0 invoke, 1 apply, 2 complete
+    let mut queue: BinaryHeap<Reverse<(u64, usize, u8)>> =
+        (0..processes).map(|c| Reverse((rng.below(100), c, 0u8))).collect();
+    let mut cur: Vec<(&'static str, Value, Value)> = vec![("read", Value::Null, Value::Null); processes];
+    let mut invoked = 0;
+    while let Some(Reverse((t, c, stage))) = queue.pop() {
+        let p = proc_of[c];
+        match stage {
+            0 => {
+                if invoked >= ops {
+                    continue;
+                }
+                invoked += 1;
+                let roll = rng.below(if cas { 3 } else { 2 });
+                let (f, arg) = match roll {
+                    0 => ("read", Value::Null),
+                    1 => ("write", json!(rng.below(4))),
+                    _ => ("cas", json!([rng.below(4), rng.below(4)])),
+                };
+                h.push(Op { index: 0, time: t, process: Process::Client(p), kind: OpType::Invoke, f: f.into(), key: None, value: arg.clone(), node: None, error: None }, 0);
+                cur[c] = (f, arg, Value::Null);
+                queue.push(Reverse((t + 1 + rng.below(50), c, 1)));
+            }
+            1 => {
+                let (f, arg, _) = cur[c].clone();
+                let result = match f {
+                    "read" => value.clone(),
+                    "write" => {
+                        value = arg.clone();
+                        arg
+                    }
+                    _ => {
+                        if value == arg[0] {
+                            value = arg[1].clone();
+                            arg
+                        } else {
+                            Value::Bool(false)
+                        }
+                    }
+                };
+                cur[c].2 = result;
+                queue.push(Reverse((t + 1 + rng.below(50), c, 2)));
+            }
+            _ => {
+                let (f, _, result) = cur[c].clone();
+                let info = rng.chance(info_rate);
+                let kind = if info { OpType::Info } else { OpType::Ok };
+                let value = if info { Value::Null } else { result };
+                h.push(Op { index: 0, time: t, process: Process::Client(p), kind, f: f.into(), key: None, value, node: None, error: None }, 0);
+                if info {
+                    proc_of[c] = next_process;
+                    next_process += 1;
+                }
+                queue.push(Reverse((t + 1 + rng.below(30), c, 0)));
+            }
+        }
+    }
+    for (i, line) in h.lines.iter_mut().enumerate() {
+        *line = i + 1;
+    }
+    h
+}
