@@ -93,11 +93,21 @@ fn print_row(r: &Row) {
 pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String> {
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
     let threads = rayon::current_num_threads();
-    println!("fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)");
+    println!(
+        "fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)"
+    );
     println!("anchor: Porcupine (Go, one core, parsing excluded); ratio = Porcupine time / fencepost 1T time, mem = Porcupine MB / fencepost peak\n");
     println!(
         "{:<28} {:>7} {:<17} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}",
-        "case", "events", "verdict", "1T ms", format!("{threads}T ms"), "peak MiB", "porc ms", "ratio", "mem"
+        "case",
+        "events",
+        "verdict",
+        "1T ms",
+        format!("{threads}T ms"),
+        "peak MiB",
+        "porc ms",
+        "ratio",
+        "mem"
     );
 
     let mut etcd: Vec<_> = std::fs::read_dir(corpus.join("porcupine/jepsen"))
@@ -154,7 +164,13 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
             checker::formats::jsonl::write(&mut w, &h.ops).map_err(|e| e.to_string())?;
         }
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        println!("generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s", mutex_ops, h.ops.len(), size as f64 / 1e6, start.elapsed().as_secs_f64());
+        println!(
+            "generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s",
+            mutex_ops,
+            h.ops.len(),
+            size as f64 / 1e6,
+            start.elapsed().as_secs_f64()
+        );
         drop(h);
         reset_peak();
         let start = Instant::now();

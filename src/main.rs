@@ -93,7 +93,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { file, model, initial, format, timeout, memory_limit_mib, no_partition, all_partitions, json } => {
+        Command::Check {
+            file,
+            model,
+            initial,
+            format,
+            timeout,
+            memory_limit_mib,
+            no_partition,
+            all_partitions,
+            json,
+        } => {
             let usage = |m: String| {
                 eprintln!("error: {m}");
                 ExitCode::from(EXIT_UNUSABLE)

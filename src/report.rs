@@ -45,7 +45,11 @@ pub fn human(r: &CheckResult, inferred: bool) -> String {
         out,
         "model:      {}{}{}",
         r.model,
-        if matches!(r.model.as_str(), "register" | "cas-register" | "kv") { format!(", initial {initial}") } else { String::new() },
+        if matches!(r.model.as_str(), "register" | "cas-register" | "kv") {
+            format!(", initial {initial}")
+        } else {
+            String::new()
+        },
         if inferred { " (inferred from the ops; choose with --model)" } else { "" }
     );
     let failing = r.failing().count();

@@ -228,7 +228,10 @@ fn run<M: HistoryModel + Send>(
             if out_of_steps && !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 todo.push((i, part));
             } else {
-                if r.verdict == Verdict::Unknown && stop.load(std::sync::atomic::Ordering::Relaxed) && opts.cancel.is_none() {
+                if r.verdict == Verdict::Unknown
+                    && stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && opts.cancel.is_none()
+                {
                     r.reason = Some("not finished: another key already shows the history is not linearizable (use --all-partitions)".into());
                 }
                 results.push((i, r));
@@ -253,11 +256,7 @@ fn run<M: HistoryModel + Send>(
     })
 }
 
-fn check_partition<M: HistoryModel>(
-    history: &History,
-    part: &Partition<M>,
-    limits: &Limits,
-) -> PartitionResult {
+fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limits: &Limits) -> PartitionResult {
     let start = Instant::now();
     let model = &part.model;
     let (outcome, stats) = engine::search(model, &part.ops, limits);

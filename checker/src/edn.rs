@@ -71,9 +71,7 @@ impl Edn {
             Edn::Float(f) => Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
             Edn::Str(s) | Edn::Keyword(s) | Edn::Symbol(s) => Value::String(s.clone()),
             Edn::Char(c) => Value::String(c.to_string()),
-            Edn::Vector(v) | Edn::List(v) | Edn::Set(v) => {
-                Value::Array(v.iter().map(Edn::to_json).collect())
-            }
+            Edn::Vector(v) | Edn::List(v) | Edn::Set(v) => Value::Array(v.iter().map(Edn::to_json).collect()),
             Edn::Map(entries) => {
                 let mut m = Map::new();
                 for (k, v) in entries {
@@ -200,11 +198,7 @@ pub fn from_json(v: &Value) -> Edn {
         Value::Object(m) => Edn::Map(
             m.iter()
                 .map(|(k, v)| {
-                    let key = if is_keyword_name(k) {
-                        Edn::Keyword(k.clone())
-                    } else {
-                        Edn::Str(k.clone())
-                    };
+                    let key = if is_keyword_name(k) { Edn::Keyword(k.clone()) } else { Edn::Str(k.clone()) };
                     (key, from_json(v))
                 })
                 .collect(),
@@ -233,11 +227,7 @@ const MAX_DEPTH: usize = 200;
 
 impl<'a> Parser<'a> {
     pub fn new(text: &'a str) -> Self {
-        Parser {
-            src: text.as_bytes(),
-            pos: 0,
-            line: 1,
-        }
+        Parser { src: text.as_bytes(), pos: 0, line: 1 }
     }
 
     pub fn line(&self) -> usize {
@@ -245,10 +235,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err<T>(&self, message: impl Into<String>) -> PResult<T> {
-        Err(ParseError {
-            line: self.line,
-            message: message.into(),
-        })
+        Err(ParseError { line: self.line, message: message.into() })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -431,9 +418,9 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 None => {
                     return self.err(format!(
-                        "unexpected end of file: the collection opened at line {start_line} is not closed; expected `{}`",
-                        close as char
-                    ))
+                    "unexpected end of file: the collection opened at line {start_line} is not closed; expected `{}`",
+                    close as char
+                ))
                 }
                 Some(c) if c == close => {
                     self.bump();
@@ -464,8 +451,7 @@ impl<'a> Parser<'a> {
             _ => {}
         }
         let b = tok.as_bytes();
-        let numeric = b[0].is_ascii_digit()
-            || (b.len() > 1 && (b[0] == b'-' || b[0] == b'+') && b[1].is_ascii_digit());
+        let numeric = b[0].is_ascii_digit() || (b.len() > 1 && (b[0] == b'-' || b[0] == b'+') && b[1].is_ascii_digit());
         if !numeric {
             return Ok(Edn::Symbol(tok));
         }
@@ -517,9 +503,7 @@ impl<'a> Parser<'a> {
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                             continue;
                         }
-                        Some(other) => {
-                            return self.err(format!("unknown escape `\\{}` in string", other as char))
-                        }
+                        Some(other) => return self.err(format!("unknown escape `\\{}` in string", other as char)),
                         None => return self.err("unterminated string: expected a closing `\"`"),
                     };
                     out.push(esc);
@@ -565,13 +549,7 @@ mod tests {
         let v = parse_one("; a comment\n[1 #_ 2 \"a\\\"b\\n\" ; trailing\n 3.5 -4 \\a]").unwrap();
         assert_eq!(
             v,
-            Edn::Vector(vec![
-                Edn::Int(1),
-                Edn::Str("a\"b\n".into()),
-                Edn::Float(3.5),
-                Edn::Int(-4),
-                Edn::Char('a')
-            ])
+            Edn::Vector(vec![Edn::Int(1), Edn::Str("a\"b\n".into()), Edn::Float(3.5), Edn::Int(-4), Edn::Char('a')])
         );
     }
 

@@ -84,9 +84,16 @@ pub struct Partial<S> {
 #[derive(Clone, Debug)]
 pub enum Outcome<S> {
     /// One witness order over all operations.
-    Linearizable { order: Vec<usize> },
-    NotLinearizable { partials: Vec<Partial<S>> },
-    Unknown { reason: String, partials: Vec<Partial<S>> },
+    Linearizable {
+        order: Vec<usize>,
+    },
+    NotLinearizable {
+        partials: Vec<Partial<S>>,
+    },
+    Unknown {
+        reason: String,
+        partials: Vec<Partial<S>>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -101,7 +108,6 @@ pub struct Stats {
 /// How many distinct longest partial linearizations to keep.
 const MAX_PARTIALS: usize = 4;
 const NONE: u32 = u32::MAX;
-
 
 /// Visited `(linearized set, state)` pairs, in one open-addressing table.
 ///
@@ -275,7 +281,12 @@ pub fn search<M: Model>(
             }
             if limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 stats.cache_bytes = charged;
-                return give_up("stopped early: the verdict was already decided, or the check was cancelled".into(), charged, partials, stats);
+                return give_up(
+                    "stopped early: the verdict was already decided, or the check was cancelled".into(),
+                    charged,
+                    partials,
+                    stats,
+                );
             }
         }
 

@@ -13,11 +13,7 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(file: &str, line: Option<usize>, message: impl Into<String>) -> Self {
-        InputError {
-            file: file.to_string(),
-            line,
-            message: message.into(),
-        }
+        InputError { file: file.to_string(), line, message: message.into() }
     }
 
     pub fn at(file: &str, line: usize, message: impl Into<String>) -> Self {

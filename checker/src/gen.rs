@@ -169,7 +169,20 @@ pub fn register_history(ops: usize, processes: usize, cas: bool, info_rate: f64,
                     1 => ("write", json!(rng.below(4))),
                     _ => ("cas", json!([rng.below(4), rng.below(4)])),
                 };
-                h.push(Op { index: 0, time: t, process: Process::Client(p), kind: OpType::Invoke, f: f.into(), key: None, value: arg.clone(), node: None, error: None }, 0);
+                h.push(
+                    Op {
+                        index: 0,
+                        time: t,
+                        process: Process::Client(p),
+                        kind: OpType::Invoke,
+                        f: f.into(),
+                        key: None,
+                        value: arg.clone(),
+                        node: None,
+                        error: None,
+                    },
+                    0,
+                );
                 cur[c] = (f, arg, Value::Null);
                 queue.push(Reverse((t + 1 + rng.below(50), c, 1)));
             }
@@ -198,7 +211,20 @@ pub fn register_history(ops: usize, processes: usize, cas: bool, info_rate: f64,
                 let info = rng.chance(info_rate);
                 let kind = if info { OpType::Info } else { OpType::Ok };
                 let value = if info { Value::Null } else { result };
-                h.push(Op { index: 0, time: t, process: Process::Client(p), kind, f: f.into(), key: None, value, node: None, error: None }, 0);
+                h.push(
+                    Op {
+                        index: 0,
+                        time: t,
+                        process: Process::Client(p),
+                        kind,
+                        f: f.into(),
+                        key: None,
+                        value,
+                        node: None,
+                        error: None,
+                    },
+                    0,
+                );
                 if info {
                     proc_of[c] = next_process;
                     next_process += 1;

@@ -97,9 +97,7 @@ fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(de::Error::custom(format!(
-            "field `key`: expected a string or an integer, found {other}"
-        ))),
+        Some(other) => Err(de::Error::custom(format!("field `key`: expected a string or an integer, found {other}"))),
     }
 }
 
@@ -159,11 +157,7 @@ pub struct Call {
 
 impl History {
     pub fn new(file: &str, format: &'static str) -> Self {
-        History {
-            file: file.to_string(),
-            format,
-            ..Default::default()
-        }
+        History { file: file.to_string(), format, ..Default::default() }
     }
 
     pub fn push(&mut self, mut op: Op, line: usize) {
@@ -208,11 +202,7 @@ impl History {
                         ));
                     }
                     open.insert(p, calls.len());
-                    calls.push(Call {
-                        invoke: i,
-                        completion: None,
-                        outcome: Outcome::Info,
-                    });
+                    calls.push(Call { invoke: i, completion: None, outcome: Outcome::Info });
                 }
                 kind => {
                     let Some(c) = open.remove(&p) else {

@@ -69,11 +69,8 @@ fn kv_as_one_partition_agrees() {
 fn deadline_gives_unknown_not_a_hang() {
     let dir = corpus();
     let history = read_path(&dir.join("porcupine/kv/c50-ok.txt"), Format::Auto).unwrap();
-    let opts = CheckOptions {
-        partition: false,
-        timeout: Some(std::time::Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let opts =
+        CheckOptions { partition: false, timeout: Some(std::time::Duration::from_millis(200)), ..Default::default() };
     let result = check(&history, &ModelSpec::Kv { initial: String::new() }, &opts).unwrap();
     assert_eq!(result.verdict, Verdict::Unknown);
     assert!(result.partitions[0].reason.as_deref().unwrap().contains("deadline"));

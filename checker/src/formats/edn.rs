@@ -94,12 +94,15 @@ fn op_from_edn(form: &Edn) -> Result<Op, String> {
     let process = match form.get("process") {
         Some(Edn::Int(p)) if *p >= 0 => Process::Client(*p as u64),
         Some(Edn::Keyword(k)) if k == "nemesis" => Process::Nemesis,
-        Some(other) => return Err(format!("field :process: expected a non-negative integer or :nemesis, found {other}")),
+        Some(other) => {
+            return Err(format!("field :process: expected a non-negative integer or :nemesis, found {other}"))
+        }
         None => return Err("missing field :process".into()),
     };
     let kind = match form.get("type") {
-        Some(Edn::Keyword(k)) => OpType::parse(k)
-            .ok_or_else(|| format!("field :type: expected :invoke, :ok, :fail or :info, found :{k}"))?,
+        Some(Edn::Keyword(k)) => {
+            OpType::parse(k).ok_or_else(|| format!("field :type: expected :invoke, :ok, :fail or :info, found :{k}"))?
+        }
         Some(other) => return Err(format!("field :type: expected a keyword, found {other}")),
         None => return Err("missing field :type".into()),
     };
@@ -184,8 +187,12 @@ mod tests {
 
     #[test]
     fn one_map_per_line_and_list_form() {
-        let h = read("x.edn", "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read, :value 3 :time 99}\n", false)
-            .unwrap();
+        let h = read(
+            "x.edn",
+            "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read, :value 3 :time 99}\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(h.ops.len(), 2);
         let h = read("x.edn", "({:type :invoke, :f :write, :value 0, :process 0})", false).unwrap();
         assert_eq!(h.ops[0].value, serde_json::json!(0));
@@ -213,12 +220,14 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_line() {
-        let e = read("x.edn", "[{:process 0, :type :invoke, :f :read}\n{:process 0, :type :okk, :f :read}]", false).unwrap_err();
+        let e = read("x.edn", "[{:process 0, :type :invoke, :f :read}\n{:process 0, :type :okk, :f :read}]", false)
+            .unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains(":okk"));
         let e = read("x.edn", "[{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok,", false).unwrap_err();
         assert_eq!(e.line, Some(2));
-        let e = read("x.edn", "[{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read}\n", false).unwrap_err();
+        let e = read("x.edn", "[{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read}\n", false)
+            .unwrap_err();
         assert!(e.message.contains("not closed"), "{}", e.message);
         let e = read("x.edn", "[{:type :invoke, :f :read}]", false).unwrap_err();
         assert!(e.message.contains(":process"));

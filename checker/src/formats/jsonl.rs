@@ -12,11 +12,8 @@ pub fn read(name: &str, text: &str) -> Result<History, InputError> {
             continue;
         }
         let op: Op = serde_json::from_str(line).map_err(|e| {
-            let what = if e.is_eof() {
-                "truncated line (the JSON object ends early)".to_string()
-            } else {
-                e.to_string()
-            };
+            let what =
+                if e.is_eof() { "truncated line (the JSON object ends early)".to_string() } else { e.to_string() };
             InputError::at(
                 name,
                 line_no,
@@ -68,7 +65,8 @@ mod tests {
         assert!(e.message.contains("time"), "{}", e.message);
         let e = read("h.jsonl", "{\"time\":1,\"process\":-1,\"type\":\"invoke\",\"f\":\"read\"}").unwrap_err();
         assert!(e.message.contains("nemesis"), "{}", e.message);
-        let e = read("h.jsonl", "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"time\":2,\"proc").unwrap_err();
+        let e = read("h.jsonl", "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"time\":2,\"proc")
+            .unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("truncated"), "{}", e.message);
     }

@@ -40,15 +40,13 @@ impl Format {
         })
     }
 
-    pub const NAMES: &'static [&'static str] =
-        &["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"];
+    pub const NAMES: &'static [&'static str] = &["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"];
 }
 
 /// Reads a history file. Bytes that are not UTF-8 are an error naming the line.
 pub fn read_path(path: &Path, format: Format) -> Result<History, InputError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| InputError::new(&name, None, format!("cannot read the file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| InputError::new(&name, None, format!("cannot read the file: {e}")))?;
     read_bytes(&name, &bytes, format)
 }
 
@@ -57,11 +55,7 @@ pub fn read_bytes(name: &str, bytes: &[u8], format: Format) -> Result<History, I
         let good = &bytes[..e.valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
         let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
-        InputError::at(
-            name,
-            line,
-            format!("byte {col} of this line is not valid UTF-8; expected a UTF-8 text history"),
-        )
+        InputError::at(name, line, format!("byte {col} of this line is not valid UTF-8; expected a UTF-8 text history"))
     })?;
     read_str(name, text, format)
 }
@@ -79,11 +73,7 @@ pub fn read_str(name: &str, text: &str, format: Format) -> Result<History, Input
         Format::Auto => unreachable!("detect never returns Auto"),
     };
     if history.ops.is_empty() {
-        return Err(InputError::new(
-            name,
-            None,
-            format!("no operations found (read as {})", history.format),
-        ));
+        return Err(InputError::new(name, None, format!("no operations found (read as {})", history.format)));
     }
     Ok(history)
 }
@@ -95,10 +85,7 @@ pub fn detect(name: &str, text: &str) -> Result<Format, InputError> {
             return Ok(Format::PorcupineEtcd);
         }
     }
-    let first = text
-        .lines()
-        .map(str::trim_start)
-        .find(|l| !l.is_empty() && !l.starts_with(';'));
+    let first = text.lines().map(str::trim_start).find(|l| !l.is_empty() && !l.starts_with(';'));
     let Some(first) = first else {
         return Err(InputError::new(name, None, "empty file: expected a history"));
     };

@@ -30,9 +30,8 @@ pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
         if proc_s.starts_with(':') {
             continue; // `:nemesis` and other named processes are not clients
         }
-        let process: u64 = proc_s
-            .parse()
-            .map_err(|_| err(format!("process `{proc_s}`: expected a non-negative integer")))?;
+        let process: u64 =
+            proc_s.parse().map_err(|_| err(format!("process `{proc_s}`: expected a non-negative integer")))?;
         let (f_s, value_text) = token(rest);
         let f = match f_s.strip_prefix(':') {
             Some(f) if !f.is_empty() => f.to_string(),
@@ -47,7 +46,9 @@ pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
         };
         let timed_out = matches!(&value, Edn::Keyword(k) if k == "timed-out");
         let (kind, value, error) = match (kind, f.as_str()) {
-            (OpType::Fail, "cas") if !timed_out => (OpType::Ok, Value::Bool(false), Some("cas compared unequal".to_string())),
+            (OpType::Fail, "cas") if !timed_out => {
+                (OpType::Ok, Value::Bool(false), Some("cas compared unequal".to_string()))
+            }
             (OpType::Fail, "read") if timed_out => (OpType::Info, Value::Null, Some("timed-out".to_string())),
             (_, _) if timed_out => (kind, Value::Null, Some("timed-out".to_string())),
             _ => (kind, value.to_json(), None),

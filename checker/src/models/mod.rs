@@ -175,9 +175,7 @@ impl ModelSpec {
                 no_initial(name)?;
                 ModelSpec::FencedMutex
             }
-            other => {
-                return Err(format!("unknown model `{other}`; expected one of {}", Self::NAMES.join(", ")))
-            }
+            other => return Err(format!("unknown model `{other}`; expected one of {}", Self::NAMES.join(", "))),
         })
     }
 
@@ -203,11 +201,7 @@ impl ModelSpec {
 
     /// A model to use when the user names none: inferred from the ops.
     pub fn infer(history: &crate::History) -> ModelSpec {
-        let mut fs = history
-            .ops
-            .iter()
-            .filter(|o| o.process != crate::Process::Nemesis)
-            .map(|o| o.f.as_str());
+        let mut fs = history.ops.iter().filter(|o| o.process != crate::Process::Nemesis).map(|o| o.f.as_str());
         let mut seen = std::collections::BTreeSet::new();
         for f in fs.by_ref().take(10_000) {
             seen.insert(f);

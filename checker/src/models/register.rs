@@ -69,7 +69,10 @@ impl HistoryModel for Register {
     fn encode(&self, values: &mut Values, call: &CallView) -> Result<(In, Out), String> {
         match call.f {
             "read" => Ok((In::Read, call.result.map_or(Out::Unknown, |v| Out::Read(values.intern(v))))),
-            "write" => Ok((In::Write(values.intern(call.invoke)), if call.result.is_some() { Out::Done } else { Out::Unknown })),
+            "write" => Ok((
+                In::Write(values.intern(call.invoke)),
+                if call.result.is_some() { Out::Done } else { Out::Unknown },
+            )),
             "cas" if self.cas => {
                 let pair = match call.invoke {
                     Value::Array(a) if a.len() == 2 => (values.intern(&a[0]), values.intern(&a[1])),

@@ -1,0 +1,371 @@
+//! Property tests, for every model:
+//! - histories generated from a real sequential execution, with random
+//!   overlapping intervals and random `fail`/`info` outcomes, are linearizable;
+//! - on small random histories (≤ 10 ops, many not linearizable) the engine
+//!   agrees with a brute-force search that shares nothing with it but the
+//!   model's `step`.
+
+use checker::check::{check, CheckOptions};
+use checker::gen::Rng;
+use checker::history::{History, Op, OpType, Outcome, Process};
+use checker::models::{self, CallView, HistoryModel, Model, ModelSpec, Step, Values};
+use checker::Verdict;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+/// What a generated operation is: its name, key and invocation value.
+type OpSpec = (&'static str, Option<String>, Value);
+
+/// Simulates `clients` clients against a sequential object. Each op takes
+/// effect (via `apply`, which returns `None` when the op fails with no
+/// effect) at one instant between its invocation and completion. With
+/// probability `info_rate` the completion is `info` and the client
+/// continues as a new process.
+fn simulate(
+    seed: u64,
+    n_ops: usize,
+    clients: usize,
+    info_rate: f64,
+    mut choose: impl FnMut(&mut Rng, u64) -> OpSpec,
+    mut apply: impl FnMut(u64, &OpSpec) -> Option<Value>,
+) -> History {
+    let mut rng = Rng::new(seed);
+    // (time, client, stage): 0 invoke, 1 take effect, 2 complete
+    let mut events: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize, u8)>> =
+        (0..clients).map(|c| std::cmp::Reverse((rng.below(10), c, 0))).collect();
+    let mut process: Vec<u64> = (0..clients as u64).collect();
+    let mut next_process = clients as u64;
+    let mut current: Vec<Option<(OpSpec, Option<Value>)>> = vec![None; clients];
+    let mut h = History::new("generated", "jsonl");
+    let mut invoked = 0;
+    let mut line = 0;
+    while let Some(std::cmp::Reverse((t, c, stage))) = events.pop() {
+        let p = process[c];
+        let mut push = |h: &mut History, kind, spec: &OpSpec, value: Value| {
+            line += 1;
+            h.push(
+                Op {
+                    index: 0,
+                    time: t,
+                    process: Process::Client(p),
+                    kind,
+                    f: spec.0.into(),
+                    key: spec.1.clone(),
+                    value,
+                    node: None,
+                    error: None,
+                },
+                line,
+            );
+        };
+        match stage {
+            0 if invoked < n_ops => {
+                invoked += 1;
+                let spec = choose(&mut rng, p);
+                push(&mut h, OpType::Invoke, &spec, spec.2.clone());
+                current[c] = Some((spec, None));
+                events.push(std::cmp::Reverse((t + 1 + rng.below(20), c, 1)));
+            }
+            0 => {}
+            1 => {
+                let (spec, _) = current[c].take().expect("invoked");
+                let result = apply(p, &spec);
+                current[c] = Some((spec, result));
+                events.push(std::cmp::Reverse((t + 1 + rng.below(20), c, 2)));
+            }
+            _ => {
+                let (spec, result) = current[c].take().expect("applied");
+                if rng.chance(info_rate) {
+                    push(&mut h, OpType::Info, &spec, Value::Null);
+                    process[c] = next_process;
+                    next_process += 1;
+                } else {
+                    match result {
+                        Some(v) => push(&mut h, OpType::Ok, &spec, v),
+                        None => push(&mut h, OpType::Fail, &spec, Value::Null),
+                    }
+                }
+                events.push(std::cmp::Reverse((t + rng.below(5), c, 0)));
+            }
+        }
+    }
+    h
+}
+
+fn register_run(seed: u64, cas: bool) -> History {
+    let mut value = json!(0);
+    simulate(
+        seed,
+        60,
+        4,
+        0.1,
+        |rng, _| match rng.below(if cas { 3 } else { 2 }) {
+            0 => ("read", None, Value::Null),
+            1 => ("write", None, json!(rng.below(3))),
+            _ => ("cas", None, json!([rng.below(3), rng.below(3)])),
+        },
+        |_, (f, _, arg)| {
+            Some(match *f {
+                "read" => value.clone(),
+                "write" => {
+                    value = arg.clone();
+                    arg.clone()
+                }
+                _ if value == arg[0] => {
+                    value = arg[1].clone();
+                    arg.clone()
+                }
+                _ => Value::Bool(false),
+            })
+        },
+    )
+}
+
+fn kv_run(seed: u64) -> History {
+    let mut map: std::collections::HashMap<String, String> = Default::default();
+    simulate(
+        seed,
+        60,
+        4,
+        0.1,
+        |rng, _| {
+            let key = Some(format!("k{}", rng.below(3)));
+            match rng.below(3) {
+                0 => ("get", key, Value::Null),
+                1 => ("put", key, json!(format!("v{}", rng.below(3)))),
+                _ => ("append", key, json!(format!("a{}", rng.below(3)))),
+            }
+        },
+        |_, (f, key, arg)| {
+            let cur = map.entry(key.clone().unwrap()).or_default();
+            Some(match *f {
+                "get" => json!(cur.clone()),
+                "put" => {
+                    *cur = arg.as_str().unwrap().to_string();
+                    arg.clone()
+                }
+                _ => {
+                    cur.push_str(arg.as_str().unwrap());
+                    arg.clone()
+                }
+            })
+        },
+    )
+}
+
+/// Locks with fencing tokens from a counter bumped on every grant.
+fn lock_run(seed: u64) -> History {
+    let mut owner: std::collections::HashMap<String, u64> = Default::default();
+    let holding: std::cell::RefCell<std::collections::HashMap<u64, String>> = Default::default();
+    let mut token = 0;
+    simulate(
+        seed,
+        60,
+        4,
+        0.05,
+        |rng, p| match holding.borrow().get(&p).cloned() {
+            Some(k) if rng.chance(0.8) => ("release", Some(k), Value::Null),
+            _ => ("acquire", Some(format!("l{}", rng.below(2))), Value::Null),
+        },
+        |p, (f, key, _)| {
+            let key = key.clone().unwrap();
+            match *f {
+                "acquire" if !owner.contains_key(&key) => {
+                    owner.insert(key.clone(), p);
+                    holding.borrow_mut().insert(p, key);
+                    token += 1;
+                    Some(json!({ "token": token }))
+                }
+                "release" if owner.get(&key) == Some(&p) => {
+                    owner.remove(&key);
+                    holding.borrow_mut().remove(&p);
+                    Some(Value::Null)
+                }
+                _ => None,
+            }
+        },
+    )
+}
+
+fn verdict(h: &History, spec: &ModelSpec) -> Verdict {
+    check(h, spec, &CheckOptions::default()).unwrap_or_else(|e| panic!("{e}")).verdict
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn real_executions_are_linearizable(seed in any::<u64>()) {
+        let zero = json!(0);
+        prop_assert_eq!(verdict(&register_run(seed, false), &ModelSpec::Register { initial: zero.clone() }), Verdict::Linearizable);
+        prop_assert_eq!(verdict(&register_run(seed, true), &ModelSpec::CasRegister { initial: zero }), Verdict::Linearizable);
+        prop_assert_eq!(verdict(&kv_run(seed), &ModelSpec::Kv { initial: String::new() }), Verdict::Linearizable);
+        let locks = lock_run(seed);
+        prop_assert_eq!(verdict(&locks, &ModelSpec::Mutex), Verdict::Linearizable);
+        prop_assert_eq!(verdict(&locks, &ModelSpec::KnossosMutex), Verdict::Linearizable);
+        prop_assert_eq!(verdict(&locks, &ModelSpec::FencedMutex), Verdict::Linearizable);
+        let generated = checker::gen::mutex_history(300, 3, 4, 0.05, seed);
+        prop_assert_eq!(verdict(&generated, &ModelSpec::Mutex), Verdict::Linearizable);
+    }
+}
+
+/// Brute force: try every order that respects real time; `info` ops may
+/// also never happen. Memoised on (linearized set, state).
+fn brute<M: HistoryModel>(model: M, h: &History, initial: &Value) -> bool {
+    let mut values = Values::new(initial);
+    let mut ops = Vec::new();
+    for call in h.calls().unwrap() {
+        let inv = &h.ops[call.invoke];
+        let Process::Client(p) = inv.process else { continue };
+        let result = match call.outcome {
+            Outcome::Ok => call.completion.map(|c| &h.ops[c].value),
+            _ => None,
+        };
+        let view = CallView { f: &inv.f, process: p, key: inv.key.as_deref(), invoke: &inv.value, result };
+        let (i, o) = model.encode(&mut values, &view).unwrap();
+        if call.outcome == Outcome::Fail {
+            continue;
+        }
+        let ret = match call.outcome {
+            Outcome::Ok => h.ops[call.completion.unwrap()].time,
+            _ => u64::MAX,
+        };
+        ops.push((inv.time, ret, call.outcome == Outcome::Info, i, o));
+    }
+    fn go<M: Model>(
+        m: &M,
+        ops: &[(u64, u64, bool, M::Input, M::Output)],
+        done: u32,
+        s: M::State,
+        seen: &mut HashSet<(u32, M::State)>,
+    ) -> bool {
+        if ops.iter().enumerate().all(|(i, o)| done & (1 << i) != 0 || o.2) {
+            return true;
+        }
+        if !seen.insert((done, s.clone())) {
+            return false;
+        }
+        for (x, op) in ops.iter().enumerate() {
+            if done & (1 << x) != 0 {
+                continue;
+            }
+            // x may go next unless some other pending op returned before x was invoked.
+            let blocked = ops.iter().enumerate().any(|(y, o)| y != x && done & (1 << y) == 0 && o.1 < op.0);
+            if blocked {
+                continue;
+            }
+            let next = match m.step(&s, &op.3, &op.4) {
+                Step::Illegal => continue,
+                Step::Same => s.clone(),
+                Step::To(n) => n,
+            };
+            if go(m, ops, done | (1 << x), next, seen) {
+                return true;
+            }
+        }
+        false
+    }
+    go(&model, &ops, 0, model.init(), &mut HashSet::new())
+}
+
+/// A small random history: up to 10 ops by up to 4 processes, random
+/// times, values and outcomes — most are not linearizable.
+fn random_small(seed: u64, choose: impl Fn(&mut Rng) -> (&'static str, Option<String>, Value, Value)) -> History {
+    let mut rng = Rng::new(seed);
+    let n = 1 + rng.below(10) as usize;
+    let mut events: Vec<(u64, u8, usize, Op)> = Vec::new();
+    let mut clock = [0u64; 4];
+    let mut next_proc = 4;
+    let mut procs = [0u64, 1, 2, 3];
+    for i in 0..n {
+        let c = rng.below(4) as usize;
+        let (f, key, arg, result) = choose(&mut rng);
+        let t0 = clock[c] + rng.below(6);
+        let t1 = t0 + rng.below(8);
+        clock[c] = t1 + 1;
+        let p = Process::Client(procs[c]);
+        let mk = |kind, value: Value, time| Op {
+            index: 0,
+            time,
+            process: p,
+            kind,
+            f: f.into(),
+            key: key.clone(),
+            value,
+            node: None,
+            error: None,
+        };
+        events.push((t0, 0, i, mk(OpType::Invoke, arg, t0)));
+        match rng.below(10) {
+            0 => {
+                events.push((t1, 1, i, mk(OpType::Info, Value::Null, t1)));
+                procs[c] = next_proc;
+                next_proc += 1;
+            }
+            1 => events.push((t1, 1, i, mk(OpType::Fail, Value::Null, t1))),
+            2 => {} // pending at the end
+            _ => events.push((t1, 1, i, mk(OpType::Ok, result, t1))),
+        }
+        if events.last().map(|e| e.1) == Some(0) {
+            clock[c] = u64::MAX / 2; // a pending op ends this process
+            procs[c] = next_proc;
+            next_proc += 1;
+        }
+    }
+    events.retain(|e| e.0 < u64::MAX / 4);
+    events.sort_by_key(|e| (e.0, e.1, e.2));
+    let mut h = History::new("random", "jsonl");
+    for (line, e) in events.into_iter().enumerate() {
+        h.push(e.3, line + 1);
+    }
+    h
+}
+
+fn agree<M: HistoryModel>(model: M, spec: &ModelSpec, h: &History) -> Result<(), TestCaseError> {
+    if h.calls().is_err() {
+        return Ok(()); // the generator can make a process overlap itself; skip those
+    }
+    let expected = if brute(model, h, &spec.initial()) { Verdict::Linearizable } else { Verdict::NotLinearizable };
+    let got = verdict(h, spec);
+    prop_assert_eq!(got, expected, "{:#?}", h.ops);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_agrees_with_brute_force(seed in any::<u64>()) {
+        let small = |rng: &mut Rng| json!(rng.below(3));
+        let reg = random_small(seed, |rng| match rng.below(2) {
+            0 => ("read", None, Value::Null, small(rng)),
+            _ => { let v = small(rng); ("write", None, v.clone(), v) }
+        });
+        agree(models::Register { cas: false }, &ModelSpec::Register { initial: json!(0) }, &reg)?;
+        let cas = random_small(seed, |rng| match rng.below(3) {
+            0 => ("read", None, Value::Null, small(rng)),
+            1 => { let v = small(rng); ("write", None, v.clone(), v) }
+            _ => { let v = json!([rng.below(3), rng.below(3)]); let r = if rng.chance(0.5) { v.clone() } else { json!(false) }; ("cas", None, v, r) }
+        });
+        agree(models::Register { cas: true }, &ModelSpec::CasRegister { initial: Value::Null }, &cas)?;
+        let kv = random_small(seed, |rng| {
+            let key = Some(format!("k{}", rng.below(2)));
+            let s = |rng: &mut Rng| json!(["", "x", "y", "xy"][rng.below(4) as usize]);
+            match rng.below(3) {
+                0 => ("get", key, Value::Null, s(rng)),
+                1 => { let v = s(rng); ("put", key, v.clone(), v) }
+                _ => { let v = json!(["x", "y"][rng.below(2) as usize]); ("append", key, v.clone(), v) }
+            }
+        });
+        agree(models::Kv::new(""), &ModelSpec::Kv { initial: String::new() }, &kv)?;
+        let lock = |token: bool| move |rng: &mut Rng| match rng.below(2) {
+            0 => ("acquire", Some("l".to_string()), Value::Null, if token { json!({"token": rng.below(4)}) } else { Value::Null }),
+            _ => ("release", Some("l".to_string()), Value::Null, Value::Null),
+        };
+        let locks = random_small(seed, lock(false));
+        agree(models::Mutex, &ModelSpec::Mutex, &locks)?;
+        agree(models::KnossosMutex, &ModelSpec::KnossosMutex, &locks)?;
+        agree(models::FencedMutex, &ModelSpec::FencedMutex, &random_small(seed, lock(true)))?;
+    }
+}

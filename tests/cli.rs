@@ -1,0 +1,105 @@
+//! `fencepost check` end to end: exit codes, human and JSON output, and a
+//! clear `file:line` error (never a panic) for each kind of bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn corpus(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(rel)
+}
+
+fn fencepost(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fencepost")).args(args).output().expect("runs")
+}
+
+fn check_text(name: &str, bytes: &[u8], extra: &[&str]) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join(format!("fencepost-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let mut args = vec!["check", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = fencepost(&args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn exit_codes_follow_the_verdict() {
+    let ok =
+        fencepost(&["check", corpus("porcupine/jepsen/etcd_002.log").to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("LINEARIZABLE"));
+
+    let bad =
+        fencepost(&["check", corpus("porcupine/jepsen/etcd_000.log").to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(text.contains("NOT LINEARIZABLE"), "{text}");
+    assert!(text.contains("cannot linearize"), "the stuck op is shown: {text}");
+    assert!(text.contains("longest linearized prefix"), "{text}");
+
+    let unknown = fencepost(&[
+        "check",
+        corpus("porcupine/kv/c50-ok.txt").to_str().unwrap(),
+        "--no-partition",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", String::from_utf8_lossy(&unknown.stdout));
+}
+
+#[test]
+fn json_output_carries_the_evidence() {
+    let out = fencepost(&[
+        "check",
+        corpus("knossos/cas-register/bad/rethink-fail-minimal.edn").to_str().unwrap(),
+        "--model",
+        "cas-register",
+        "--initial",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "not-linearizable");
+    let p = &v["partitions"][0];
+    let stuck = p["partials"][0]["stuck"].as_u64().unwrap() as usize;
+    assert_eq!(p["operations"][stuck]["description"], "read → 3");
+}
+
+#[test]
+fn bad_input_exits_3_naming_file_and_line() {
+    let good = "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n";
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        ("malformed.jsonl", format!("{good}{{\"time\":2,\"process\":0,\"type\":\"ok\" \"f\"}}\n").into_bytes(), ":2:", "expected"),
+        ("unknown-op.jsonl", format!("{good}{{\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":1}}\n{{\"time\":3,\"process\":0,\"type\":\"invoke\",\"f\":\"frobnicate\"}}\n").into_bytes(), ":3:", "frobnicate"),
+        ("orphan.jsonl", b"{\"time\":2,\"process\":4,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n".to_vec(), ":1:", "no matching invoke"),
+        ("twice.jsonl", format!("{good}{good}").into_bytes(), ":2:", "has not completed"),
+        ("latin1.jsonl", b"{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":\"caf\xe9\"}\n".to_vec(), ":1:", "UTF-8"),
+        ("empty.jsonl", Vec::new(), "empty.jsonl", "empty"),
+        ("truncated.jsonl", format!("{good}{{\"time\":2,\"process\":0,\"ty").into_bytes(), ":2:", "truncated"),
+        ("truncated.edn", b"[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok".to_vec(), ":2:", "end of file"),
+        ("garbage.txt", b"hello world\n".to_vec(), "garbage.txt", "cannot tell the format"),
+    ];
+    for (name, bytes, place, what) in cases {
+        let (code, _, err) = check_text(name, &bytes, &["--model", "register"]);
+        assert_eq!(code, 3, "{name}: {err}");
+        assert!(err.contains(name) && err.contains(place), "{name}: error should name {place}: {err}");
+        assert!(err.contains(what), "{name}: error should say {what:?}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn unknown_model_and_format_are_usage_errors() {
+    let f = corpus("porcupine/kv/c01-ok.txt");
+    let out = fencepost(&["check", f.to_str().unwrap(), "--model", "queue"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model"));
+    let out = fencepost(&["check", f.to_str().unwrap(), "--format", "xml"]);
+    assert_eq!(out.status.code(), Some(3));
+}
