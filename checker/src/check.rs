@@ -120,7 +120,8 @@ pub fn check(history: &History, spec: &ModelSpec, opts: &CheckOptions) -> Result
     match spec {
         ModelSpec::Register { .. } => run(history, spec, models::Register { cas: false }, opts),
         ModelSpec::CasRegister { .. } => run(history, spec, models::Register { cas: true }, opts),
-        ModelSpec::Kv { initial } => run(history, spec, models::Kv::new(initial), opts),
+        ModelSpec::Kv { initial } if opts.partition => run(history, spec, models::KvKey::new(initial), opts),
+        ModelSpec::Kv { initial } => run(history, spec, models::KvMap::new(initial), opts),
         ModelSpec::Mutex => run(history, spec, models::Mutex, opts),
         ModelSpec::KnossosMutex => run(history, spec, models::KnossosMutex, opts),
         ModelSpec::FencedMutex => run(history, spec, models::FencedMutex, opts),

@@ -358,7 +358,7 @@ proptest! {
                 _ => { let v = json!(["x", "y"][rng.below(2) as usize]); ("append", key, v.clone(), v) }
             }
         });
-        agree(models::Kv::new(""), &ModelSpec::Kv { initial: String::new() }, &kv)?;
+        agree(models::KvMap::new(""), &ModelSpec::Kv { initial: String::new() }, &kv)?;
         let lock = |token: bool| move |rng: &mut Rng| match rng.below(2) {
             0 => ("acquire", Some("l".to_string()), Value::Null, if token { json!({"token": rng.below(4)}) } else { Value::Null }),
             _ => ("release", Some("l".to_string()), Value::Null, Value::Null),

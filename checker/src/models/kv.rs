@@ -14,16 +14,70 @@ use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::marker::PhantomData;
 
 type Fx = BuildHasherDefault<FxHasher>;
 
-/// The string id held by each key, indexed by the key's id in the partition.
-pub type State = SmallVec<[u32; 12]>;
+/// How a state holds the string id of each key. A partition of one key
+/// needs a single `u32`; checking all keys at once (`--no-partition`) needs
+/// one id per key. Keeping the one-key state to 4 bytes keeps the search's
+/// cache small, which is what its speed depends on.
+pub trait Slots: Clone + Eq + std::hash::Hash + Send {
+    fn new(keys: usize) -> Self;
+    fn get(&self, key: usize) -> u32;
+    fn with(&self, key: usize, id: u32) -> Self;
+    fn ids(&self) -> Vec<u32>;
+    /// How many keys this representation can hold.
+    const MAX_KEYS: usize;
+}
 
-pub struct Kv {
+impl Slots for u32 {
+    const MAX_KEYS: usize = 1;
+    fn new(_: usize) -> Self {
+        0
+    }
+    fn get(&self, _: usize) -> u32 {
+        *self
+    }
+    fn with(&self, _: usize, id: u32) -> Self {
+        id
+    }
+    fn ids(&self) -> Vec<u32> {
+        vec![*self]
+    }
+}
+
+/// One string id per key (inline for up to 12 keys).
+pub type Keys = SmallVec<[u32; 12]>;
+
+impl Slots for Keys {
+    const MAX_KEYS: usize = usize::MAX;
+    fn new(keys: usize) -> Self {
+        SmallVec::from_elem(0, keys)
+    }
+    fn get(&self, key: usize) -> u32 {
+        self[key]
+    }
+    fn with(&self, key: usize, id: u32) -> Self {
+        let mut next = Keys::from_slice(self);
+        next[key] = id;
+        next
+    }
+    fn ids(&self) -> Vec<u32> {
+        self.to_vec()
+    }
+}
+
+pub struct Kv<S: Slots> {
     initial: String,
     strings: RefCell<Strings>,
+    slots: PhantomData<S>,
 }
+
+/// kv checked per key.
+pub type KvKey = Kv<u32>;
+/// kv checked as one object holding every key.
+pub type KvMap = Kv<Keys>;
 
 /// Every string the partition has seen or built; id 0 is the initial value.
 ///
@@ -131,11 +185,11 @@ impl Strings {
     }
 }
 
-impl Kv {
+impl<S: Slots> Kv<S> {
     pub fn new(initial: &str) -> Self {
         let mut strings = Strings::default();
         strings.intern(initial);
-        Kv { initial: initial.to_string(), strings: RefCell::new(strings) }
+        Kv { initial: initial.to_string(), strings: RefCell::new(strings), slots: PhantomData }
     }
 
     fn text(&self, id: u32) -> String {
@@ -163,27 +217,22 @@ pub enum Out {
     Unknown,
 }
 
-impl Model for Kv {
-    type State = State;
+impl<S: Slots> Model for Kv<S> {
+    type State = S;
     type Input = In;
     type Output = Out;
 
-    fn init(&self) -> State {
-        SmallVec::from_elem(0, self.strings.borrow().keys as usize)
+    fn init(&self) -> S {
+        S::new(self.strings.borrow().keys as usize)
     }
 
-    fn step(&self, s: &State, input: &In, output: &Out) -> Step<State> {
+    fn step(&self, s: &S, input: &In, output: &Out) -> Step<S> {
         let k = input.key as usize;
-        let set = |v: u32| {
-            let mut next = s.clone();
-            next[k] = v;
-            Step::To(next)
-        };
         match (input.op, *output) {
-            (Op::Get, Out::Got(v)) if s[k] != v => Step::Illegal,
+            (Op::Get, Out::Got(v)) if s.get(k) != v => Step::Illegal,
             (Op::Get, _) => Step::Same,
-            (Op::Put(v), _) => set(v),
-            (Op::Append(a), _) => set(self.strings.borrow_mut().append(s[k], a)),
+            (Op::Put(v), _) => Step::To(s.with(k, v)),
+            (Op::Append(a), _) => Step::To(s.with(k, self.strings.borrow_mut().append(s.get(k), a))),
         }
     }
 
@@ -191,9 +240,10 @@ impl Model for Kv {
         matches!(input.op, Op::Get)
     }
 
-    fn heap_bytes(&self, s: &State) -> usize {
-        if s.spilled() {
-            s.len() * 4
+    fn heap_bytes(&self, s: &S) -> usize {
+        let n = s.ids().len();
+        if n > 12 {
+            n * 4
         } else {
             0
         }
@@ -208,7 +258,7 @@ fn text(v: &Value, what: &str) -> Result<String, String> {
     }
 }
 
-impl HistoryModel for Kv {
+impl<S: Slots> HistoryModel for Kv<S> {
     const OPS: &'static str = "get, put, append";
 
     fn fresh(&self) -> Self {
@@ -231,6 +281,12 @@ impl HistoryModel for Kv {
             other => return Err(format!("op `{other}` is unknown to model `kv`; expected one of: {}", Self::OPS)),
         };
         let key = values.key(call.key.unwrap_or(""));
+        if key as usize >= S::MAX_KEYS {
+            return Err(format!(
+                "key `{}` in a partition of one key: check kv per key, or with --no-partition",
+                call.key.unwrap_or("")
+            ));
+        }
         strings.keys = strings.keys.max(key + 1);
         Ok((In { key, op }, out))
     }
@@ -246,11 +302,12 @@ impl HistoryModel for Kv {
         }
     }
 
-    fn describe_state(&self, values: &Values, st: &State) -> String {
+    fn describe_state(&self, values: &Values, st: &S) -> String {
         let parts: Vec<String> = st
-            .iter()
+            .ids()
+            .into_iter()
             .enumerate()
-            .map(|(k, &v)| format!("{}={}", values.key_name(k as u32), show(&Value::String(self.text(v)))))
+            .map(|(k, v)| format!("{}={}", values.key_name(k as u32), show(&Value::String(self.text(v)))))
             .collect();
         parts.join(", ")
     }

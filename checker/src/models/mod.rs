@@ -10,11 +10,11 @@
 //! Values are interned per partition ([`Values`]) so that states are small
 //! integers and steps are branch-cheap: the hot loop never touches JSON.
 
-mod kv;
+pub mod kv;
 mod mutex;
 mod register;
 
-pub use kv::Kv;
+pub use kv::{Kv, KvKey, KvMap};
 pub use mutex::{FencedMutex, KnossosMutex, Mutex};
 pub use register::Register;
 
