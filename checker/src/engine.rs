@@ -111,23 +111,27 @@ const NONE: u32 = u32::MAX;
 
 /// Visited `(linearized set, state)` pairs, in one open-addressing table.
 ///
-/// Each slot holds the pair's hash followed by its bitset, inline, so a
-/// lookup usually touches one cache line; states sit in a parallel array
-/// and are compared only when hash and bitset match. This layout matters:
-/// the search is bound by memory latency, not arithmetic.
+/// Each slot holds the pair's hash, the state when the model can pack it
+/// into a word, and the bitset — inline, so a lookup usually touches one
+/// cache line. States that do not pack sit in a parallel array. This layout
+/// matters: the search is bound by memory latency, not arithmetic.
 struct Cache<S> {
-    /// `stride` words per slot: the hash (0 = empty), then the bitset.
+    /// `stride` words per slot: hash (0 = empty), packed state, bitset.
     slots: Vec<u64>,
+    /// Only for models whose states do not pack into a word.
     states: Vec<Option<S>>,
+    packed: bool,
     stride: usize,
     mask: usize,
     len: usize,
 }
 
 impl<S: Clone + Eq> Cache<S> {
-    fn new(words: usize) -> Self {
+    fn new(words: usize, packed: bool) -> Self {
         let cap = 1024;
-        Cache { slots: vec![0; cap * (words + 1)], states: vec![None; cap], stride: words + 1, mask: cap - 1, len: 0 }
+        let stride = words + 2;
+        let states = if packed { Vec::new() } else { vec![None; cap] };
+        Cache { slots: vec![0; cap * stride], states, packed, stride, mask: cap - 1, len: 0 }
     }
 
     fn bytes(&self) -> usize {
@@ -135,7 +139,7 @@ impl<S: Clone + Eq> Cache<S> {
     }
 
     /// Inserts the pair; false when it was already there.
-    fn insert(&mut self, key: u64, bits: &[u64], state: &S) -> bool {
+    fn insert(&mut self, key: u64, bits: &[u64], state: &S, packed: u64) -> bool {
         if (self.len + 1) * 4 > (self.mask + 1) * 3 {
             self.grow();
         }
@@ -146,12 +150,19 @@ impl<S: Clone + Eq> Cache<S> {
             let k = self.slots[base];
             if k == 0 {
                 self.slots[base] = key;
-                self.slots[base + 1..base + self.stride].copy_from_slice(bits);
-                self.states[i] = Some(state.clone());
+                self.slots[base + 1] = packed;
+                self.slots[base + 2..base + self.stride].copy_from_slice(bits);
+                if !self.packed {
+                    self.states[i] = Some(state.clone());
+                }
                 self.len += 1;
                 return true;
             }
-            if k == key && self.slots[base + 1..base + self.stride] == *bits && self.states[i].as_ref() == Some(state) {
+            if k == key
+                && self.slots[base + 1] == packed
+                && self.slots[base + 2..base + self.stride] == *bits
+                && (self.packed || self.states[i].as_ref() == Some(state))
+            {
                 return false;
             }
             i = (i + 1) & self.mask;
@@ -161,18 +172,25 @@ impl<S: Clone + Eq> Cache<S> {
     fn grow(&mut self) {
         let cap = (self.mask + 1) * 2;
         let old_slots = std::mem::replace(&mut self.slots, vec![0; cap * self.stride]);
-        let old_states = std::mem::replace(&mut self.states, vec![None; cap]);
+        let mut old_states = std::mem::take(&mut self.states);
+        if !self.packed {
+            self.states = vec![None; cap];
+        }
         self.mask = cap - 1;
-        for (j, state) in old_states.into_iter().enumerate() {
-            let Some(state) = state else { continue };
+        for j in 0..old_slots.len() / self.stride {
             let base = j * self.stride;
             let key = old_slots[base];
+            if key == 0 {
+                continue;
+            }
             let mut i = (key >> 11) as usize & self.mask;
             while self.slots[i * self.stride] != 0 {
                 i = (i + 1) & self.mask;
             }
             self.slots[i * self.stride..(i + 1) * self.stride].copy_from_slice(&old_slots[base..base + self.stride]);
-            self.states[i] = Some(state);
+            if !self.packed {
+                self.states[i] = old_states[j].take();
+            }
         }
     }
 }
@@ -240,7 +258,7 @@ pub fn search<M: Model>(
     let words = n.div_ceil(64);
     let mut bits = vec![0u64; words];
     let mut hash = 0u64;
-    let mut cache: Cache<M::State> = Cache::new(words);
+    let mut cache: Cache<M::State> = Cache::new(words, model.pack(&model.init()).is_some());
     let mut charged = 0usize; // bytes taken from the shared budget
     let mut pending = cache.bytes(); // bytes used but not yet taken
 
@@ -310,7 +328,7 @@ pub fn search<M: Model>(
             let s = new_state.as_ref().unwrap_or(&state);
             let key = h ^ fx_hash(s).rotate_left(29);
             let before = cache.bytes();
-            let inserted = cache.insert(key, &bits, s);
+            let inserted = cache.insert(key, &bits, s, model.pack(s).unwrap_or(0));
             pending += cache.bytes() - before;
             if inserted {
                 pending += model.heap_bytes(s);

@@ -27,6 +27,10 @@ pub trait Slots: Clone + Eq + std::hash::Hash + Send {
     fn get(&self, key: usize) -> u32;
     fn with(&self, key: usize, id: u32) -> Self;
     fn ids(&self) -> Vec<u32>;
+    /// The state as one word, when it fits.
+    fn pack(&self) -> Option<u64> {
+        None
+    }
     /// How many keys this representation can hold.
     const MAX_KEYS: usize;
 }
@@ -44,6 +48,9 @@ impl Slots for u32 {
     }
     fn ids(&self) -> Vec<u32> {
         vec![*self]
+    }
+    fn pack(&self) -> Option<u64> {
+        Some(*self as u64)
     }
 }
 
@@ -234,6 +241,10 @@ impl<S: Slots> Model for Kv<S> {
             (Op::Put(v), _) => Step::To(s.with(k, v)),
             (Op::Append(a), _) => Step::To(s.with(k, self.strings.borrow_mut().append(s.get(k), a))),
         }
+    }
+
+    fn pack(&self, s: &S) -> Option<u64> {
+        s.pack()
     }
 
     fn read_only(&self, input: &In, _: &Out) -> bool {

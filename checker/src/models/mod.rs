@@ -49,6 +49,11 @@ pub trait Model {
     fn heap_bytes(&self, _state: &Self::State) -> usize {
         0
     }
+    /// The state as one word, when it fits: the search cache then stores it
+    /// inline, which saves a memory access per lookup. Must be injective.
+    fn pack(&self, _state: &Self::State) -> Option<u64> {
+        None
+    }
     /// True when the operation leaves *every* state it is legal in unchanged
     /// (a read, a cas that compared unequal). The engine uses this to prune:
     /// such an op, legal now, may always be linearized now (see `engine`).

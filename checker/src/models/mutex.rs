@@ -71,6 +71,10 @@ impl Model for Mutex {
         matches!(input, In::Renew(_))
     }
 
+    fn pack(&self, s: &u64) -> Option<u64> {
+        Some(*s)
+    }
+
     fn step(&self, &owner: &u64, input: &In, output: &Out) -> Step<u64> {
         let known = *output != Out::Unknown;
         match *input {
@@ -115,6 +119,10 @@ impl Model for KnossosMutex {
 
     fn read_only(&self, input: &In, _: &Out) -> bool {
         matches!(input, In::Renew(_))
+    }
+
+    fn pack(&self, s: &bool) -> Option<u64> {
+        Some(*s as u64)
     }
 
     fn step(&self, &locked: &bool, input: &In, output: &Out) -> Step<bool> {

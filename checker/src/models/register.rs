@@ -36,6 +36,10 @@ impl Model for Register {
         0
     }
 
+    fn pack(&self, s: &u32) -> Option<u64> {
+        Some(*s as u64)
+    }
+
     fn read_only(&self, input: &In, output: &Out) -> bool {
         matches!((input, output), (In::Read, _) | (In::Cas(..), Out::Cas(false)))
     }
