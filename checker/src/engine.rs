@@ -177,9 +177,8 @@ impl<S: Clone + Eq> Cache<S> {
             self.states = vec![None; cap];
         }
         self.mask = cap - 1;
-        for j in 0..old_slots.len() / self.stride {
-            let base = j * self.stride;
-            let key = old_slots[base];
+        for (j, old) in old_slots.chunks_exact(self.stride).enumerate() {
+            let key = old[0];
             if key == 0 {
                 continue;
             }
@@ -187,7 +186,7 @@ impl<S: Clone + Eq> Cache<S> {
             while self.slots[i * self.stride] != 0 {
                 i = (i + 1) & self.mask;
             }
-            self.slots[i * self.stride..(i + 1) * self.stride].copy_from_slice(&old_slots[base..base + self.stride]);
+            self.slots[i * self.stride..(i + 1) * self.stride].copy_from_slice(old);
             if !self.packed {
                 self.states[i] = old_states[j].take();
             }
