@@ -253,6 +253,23 @@ pub fn search<M: Model>(
         }
     };
 
+    // Identical operations that never return are interchangeable: of two
+    // such twins, the one invoked first can always be linearized in the
+    // other's place. So an op may be chosen only after its earlier twin —
+    // which prunes the symmetric orders that timed-out writes multiply.
+    let mut twin = vec![NONE; n];
+    let unknown: Vec<usize> = (0..n).filter(|&i| ops[i].ret == u64::MAX).collect();
+    if unknown.len() <= 4096 {
+        for (a, &x) in unknown.iter().enumerate() {
+            let earlier = unknown[..a].iter().rev().filter(|&&y| ops[y].call <= ops[x].call);
+            if let Some(&y) =
+                earlier.into_iter().find(|&&y| ops[y].input == ops[x].input && ops[y].output == ops[x].output)
+            {
+                twin[x] = y as u32;
+            }
+        }
+    }
+
     let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix(i ^ 0x5EED)).collect();
     let words = n.div_ceil(64);
     let mut bits = vec![0u64; words];
@@ -310,6 +327,11 @@ pub fn search<M: Model>(
         let op = entry >> 1;
         if entry & 1 == 0 {
             // A call: try to linearize this operation next.
+            let t = twin[op as usize];
+            if t != NONE && bits[(t / 64) as usize] & (1u64 << (t % 64)) == 0 {
+                entry = next[entry as usize];
+                continue;
+            }
             let o = &ops[op as usize];
             let new_state = match model.step(&state, &o.input, &o.output) {
                 Step::Illegal => None,

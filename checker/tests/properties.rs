@@ -333,7 +333,7 @@ fn agree<M: HistoryModel>(model: M, spec: &ModelSpec, h: &History) -> Result<(),
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_agrees_with_brute_force(seed in any::<u64>()) {

@@ -40,8 +40,8 @@ pub enum Step<S> {
 /// which covers "never happened".
 pub trait Model {
     type State: Clone + Eq + Hash + Send;
-    type Input: Send + Sync;
-    type Output: Send + Sync;
+    type Input: Send + Sync + PartialEq;
+    type Output: Send + Sync + PartialEq;
 
     fn init(&self) -> Self::State;
     fn step(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> Step<Self::State>;

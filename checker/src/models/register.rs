@@ -8,14 +8,14 @@ pub struct Register {
     pub cas: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum In {
     Read,
     Write(u32),
     Cas(u32, u32),
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Out {
     /// A read returned this value.
     Read(u32),
