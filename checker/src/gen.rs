@@ -4,7 +4,7 @@
 //! between its invocation and its completion.
 
 use crate::history::{History, Op, OpType, Process};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -140,101 +140,4 @@ fn op(time: u64, process: u64, kind: OpType, f: &str, key: usize) -> Op {
         node: None,
         error: None,
     }
-}
-
-/// A register history by construction: `processes` clients issue reads,
-/// writes and (when `cas`) compare-and-sets over small values.
-pub fn register_history(ops: usize, processes: usize, cas: bool, info_rate: f64, seed: u64) -> History {
-    let mut rng = Rng::new(seed);
-    let mut h = History::new("generated-register", "jsonl");
-    let mut value: Value = Value::Null;
-    let mut proc_of: Vec<u64> = (0..processes as u64).collect();
-    let mut next_process = processes as u64;
-    // (time, client, stage): stage 0 invoke, 1 apply, 2 complete
-    let mut queue: BinaryHeap<Reverse<(u64, usize, u8)>> =
-        (0..processes).map(|c| Reverse((rng.below(100), c, 0u8))).collect();
-    let mut cur: Vec<(&'static str, Value, Value)> = vec![("read", Value::Null, Value::Null); processes];
-    let mut invoked = 0;
-    while let Some(Reverse((t, c, stage))) = queue.pop() {
-        let p = proc_of[c];
-        match stage {
-            0 => {
-                if invoked >= ops {
-                    continue;
-                }
-                invoked += 1;
-                let roll = rng.below(if cas { 3 } else { 2 });
-                let (f, arg) = match roll {
-                    0 => ("read", Value::Null),
-                    1 => ("write", json!(rng.below(4))),
-                    _ => ("cas", json!([rng.below(4), rng.below(4)])),
-                };
-                h.push(
-                    Op {
-                        index: 0,
-                        time: t,
-                        process: Process::Client(p),
-                        kind: OpType::Invoke,
-                        f: f.into(),
-                        key: None,
-                        value: arg.clone(),
-                        node: None,
-                        error: None,
-                    },
-                    0,
-                );
-                cur[c] = (f, arg, Value::Null);
-                queue.push(Reverse((t + 1 + rng.below(50), c, 1)));
-            }
-            1 => {
-                let (f, arg, _) = cur[c].clone();
-                let result = match f {
-                    "read" => value.clone(),
-                    "write" => {
-                        value = arg.clone();
-                        arg
-                    }
-                    _ => {
-                        if value == arg[0] {
-                            value = arg[1].clone();
-                            arg
-                        } else {
-                            Value::Bool(false)
-                        }
-                    }
-                };
-                cur[c].2 = result;
-                queue.push(Reverse((t + 1 + rng.below(50), c, 2)));
-            }
-            _ => {
-                let (f, _, result) = cur[c].clone();
-                let info = rng.chance(info_rate);
-                let kind = if info { OpType::Info } else { OpType::Ok };
-                let value = if info { Value::Null } else { result };
-                h.push(
-                    Op {
-                        index: 0,
-                        time: t,
-                        process: Process::Client(p),
-                        kind,
-                        f: f.into(),
-                        key: None,
-                        value,
-                        node: None,
-                        error: None,
-                    },
-                    0,
-                );
-                if info {
-                    proc_of[c] = next_process;
-                    next_process += 1;
-                }
-                queue.push(Reverse((t + 1 + rng.below(30), c, 0)));
-            }
-        }
-    }
-    for (i, line) in h.lines.iter_mut().enumerate() {
-        *line = i + 1;
-    }
-    h
 }

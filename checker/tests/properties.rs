@@ -210,9 +210,14 @@ proptest! {
     }
 }
 
-/// Brute force: try every order that respects real time; `info` ops may
-/// also never happen. Memoised on (linearized set, state).
-fn brute<M: HistoryModel>(model: M, h: &History, initial: &Value) -> bool {
+/// Encodes every call that did not `fail` as `(invoke index, call time,
+/// return time, input, output)`, independently of the checker's own path.
+#[allow(clippy::type_complexity)]
+fn encode_calls<M: HistoryModel>(
+    model: &M,
+    h: &History,
+    initial: &Value,
+) -> Vec<(usize, u64, u64, M::Input, M::Output)> {
     let mut values = Values::new(initial);
     let mut ops = Vec::new();
     for call in h.calls().unwrap() {
@@ -224,15 +229,23 @@ fn brute<M: HistoryModel>(model: M, h: &History, initial: &Value) -> bool {
         };
         let view = CallView { f: &inv.f, process: p, key: inv.key.as_deref(), invoke: &inv.value, result };
         let (i, o) = model.encode(&mut values, &view).unwrap();
-        if call.outcome == Outcome::Fail {
-            continue;
-        }
         let ret = match call.outcome {
             Outcome::Ok => h.ops[call.completion.unwrap()].time,
-            _ => u64::MAX,
+            Outcome::Fail => continue,
+            Outcome::Info => u64::MAX,
         };
-        ops.push((inv.time, ret, call.outcome == Outcome::Info, i, o));
+        ops.push((call.invoke, inv.time, ret, i, o));
     }
+    ops
+}
+
+/// Brute force: try every order that respects real time; `info` ops may
+/// also never happen. Memoised on (linearized set, state).
+fn brute<M: HistoryModel>(model: M, h: &History, initial: &Value) -> bool {
+    let ops: Vec<_> = encode_calls(&model, h, initial)
+        .into_iter()
+        .map(|(_, call, ret, i, o)| (call, ret, ret == u64::MAX, i, o))
+        .collect();
     fn go<M: Model>(
         m: &M,
         ops: &[(u64, u64, bool, M::Input, M::Output)],
@@ -373,25 +386,8 @@ proptest! {
 /// Replays a witness order: every op in it must be legal in turn, respect
 /// real time, and every completed op must appear.
 fn witness_is_valid<M: HistoryModel>(model: M, h: &History, initial: &Value, order: &[usize]) -> bool {
-    let mut values = Values::new(initial);
-    let mut by_invoke = std::collections::HashMap::new();
-    for call in h.calls().unwrap() {
-        let inv = &h.ops[call.invoke];
-        let Process::Client(p) = inv.process else { continue };
-        let result = match call.outcome {
-            Outcome::Ok => call.completion.map(|c| &h.ops[c].value),
-            _ => None,
-        };
-        let view = CallView { f: &inv.f, process: p, key: inv.key.as_deref(), invoke: &inv.value, result };
-        let (i, o) = model.encode(&mut values, &view).unwrap();
-        let ret = match call.outcome {
-            Outcome::Ok => h.ops[call.completion.unwrap()].time,
-            _ => u64::MAX,
-        };
-        if call.outcome != Outcome::Fail {
-            by_invoke.insert(call.invoke, (inv.time, ret, i, o));
-        }
-    }
+    let by_invoke: std::collections::HashMap<usize, _> =
+        encode_calls(&model, h, initial).into_iter().map(|(idx, call, ret, i, o)| (idx, (call, ret, i, o))).collect();
     if order.len() != by_invoke.len() {
         return false;
     }
