@@ -38,6 +38,15 @@ fn lock_op(call: &CallView, model: &str) -> Result<In, String> {
     })
 }
 
+/// `Ok` when the call completed, `Unknown` when its outcome is not known.
+fn completed(call: &CallView) -> Out {
+    if call.result.is_some() {
+        Out::Ok
+    } else {
+        Out::Unknown
+    }
+}
+
 fn describe(input: &In, output: &Out) -> String {
     let unknown = if *output == Out::Unknown { " (outcome unknown)" } else { "" };
     match (input, output) {
@@ -96,7 +105,7 @@ impl HistoryModel for Mutex {
     }
 
     fn encode(&self, _: &mut Values, call: &CallView) -> Result<(In, Out), String> {
-        Ok((lock_op(call, "mutex")?, if call.result.is_some() { Out::Ok } else { Out::Unknown }))
+        Ok((lock_op(call, "mutex")?, completed(call)))
     }
     fn describe_op(&self, _: &Values, i: &In, o: &Out) -> String {
         describe(i, o)
@@ -144,7 +153,7 @@ impl HistoryModel for KnossosMutex {
     }
 
     fn encode(&self, _: &mut Values, call: &CallView) -> Result<(In, Out), String> {
-        Ok((lock_op(call, "knossos-mutex")?, if call.result.is_some() { Out::Ok } else { Out::Unknown }))
+        Ok((lock_op(call, "knossos-mutex")?, completed(call)))
     }
     fn describe_op(&self, _: &Values, i: &In, o: &Out) -> String {
         describe(i, o)
