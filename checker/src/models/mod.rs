@@ -206,11 +206,14 @@ impl ModelSpec {
 
     /// A model to use when the user names none: inferred from the ops.
     pub fn infer(history: &crate::History) -> ModelSpec {
-        let mut fs = history.ops.iter().filter(|o| o.process != crate::Process::Nemesis).map(|o| o.f.as_str());
-        let mut seen = std::collections::BTreeSet::new();
-        for f in fs.by_ref().take(10_000) {
-            seen.insert(f);
-        }
+        // The first ops tell which object this is; no need to read them all.
+        let seen: std::collections::BTreeSet<&str> = history
+            .ops
+            .iter()
+            .filter(|o| o.process != crate::Process::Nemesis)
+            .map(|o| o.f.as_str())
+            .take(10_000)
+            .collect();
         let has = |f: &str| seen.contains(f);
         if has("get") || has("put") || has("append") {
             ModelSpec::Kv { initial: String::new() }
