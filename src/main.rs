@@ -2,6 +2,7 @@
 //! crates, print, and exit with a code scripts can rely on.
 
 mod bench;
+mod clusters;
 mod report;
 
 use checker::check::{check, CheckOptions};
@@ -72,6 +73,43 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Build the container images (all systems, or those named), bootstrapping
+    /// debian:bookworm-slim with debootstrap when no registry has it.
+    Images {
+        /// Systems or image names (default: every image).
+        systems: Vec<String>,
+        /// Build even when an image with the same content hash exists.
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Start a system's cluster, print its endpoints, and keep it until Ctrl-C.
+    Up {
+        /// redis, redlock, etcd, zookeeper, postgres, mysql.
+        system: String,
+        /// Give up when the cluster is not serving after this long.
+        #[arg(long, default_value = "120s")]
+        timeout: String,
+    },
+    /// Remove containers and networks left by runs whose process died.
+    Cleanup,
+}
+
+/// Runs one async command on a fresh runtime; errors exit with code 3.
+fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(EXIT_UNUSABLE);
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
@@ -160,6 +198,15 @@ fn main() -> ExitCode {
                 Verdict::Unknown => EXIT_UNKNOWN,
             })
         }
+        Command::Images { systems, rebuild } => run_async(clusters::images_command(&systems, rebuild)),
+        Command::Up { system, timeout } => match parse_duration(&timeout) {
+            Ok(timeout) => run_async(clusters::up_command(&system, timeout)),
+            Err(e) => {
+                eprintln!("error: --timeout: {e}");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
+        Command::Cleanup => run_async(clusters::cleanup_command()),
         Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,3 @@
+CREATE DATABASE IF NOT EXISTS fencepost;
+CREATE USER IF NOT EXISTS 'fencepost'@'%';
+GRANT ALL PRIVILEGES ON *.* TO 'fencepost'@'%';

@@ -1,0 +1,397 @@
+//! A cluster: one private network per run and one container per node.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{CreateContainerOptions, KillContainerOptions, LogsOptions, StopContainerOptions};
+use futures_util::StreamExt;
+
+use crate::engine::Engine;
+use crate::error::{Context, Error, Result};
+use crate::{labels, reap};
+
+/// One node of a layout, as the system's module describes it.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// `n1`, `n2`, …: also the node's DNS name on the run network.
+    pub name: String,
+    /// Extra environment for the image's start script.
+    pub env: Vec<(String, String)>,
+    /// Container ports to publish on 127.0.0.1.
+    pub ports: Vec<u16>,
+}
+
+/// What to start: an image and its nodes.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub system: String,
+    /// The image tag, from [`crate::images::build`].
+    pub image: String,
+    pub nodes: Vec<NodeSpec>,
+}
+
+impl ClusterSpec {
+    /// `count` nodes named `n1..n{count}`, each publishing `ports`. Every
+    /// start script gets `FP_NODE` (its name), `FP_ID` (1-based) and
+    /// `FP_NODES` (all names, space-separated) to form a cluster from.
+    pub fn uniform(system: &str, image: &str, count: usize, ports: &[u16]) -> ClusterSpec {
+        let names: Vec<String> = (1..=count).map(|i| format!("n{i}")).collect();
+        let all = names.join(" ");
+        let nodes = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| NodeSpec {
+                name: name.clone(),
+                env: vec![
+                    ("FP_NODE".into(), name.clone()),
+                    ("FP_ID".into(), (i + 1).to_string()),
+                    ("FP_NODES".into(), all.clone()),
+                ],
+                ports: ports.to_vec(),
+            })
+            .collect();
+        ClusterSpec { system: system.into(), image: image.into(), nodes }
+    }
+}
+
+/// A started cluster. Dropping it removes its containers and network.
+#[derive(Debug)]
+pub struct Cluster {
+    engine: Engine,
+    run_id: String,
+    network: String,
+    nodes: Vec<Node>,
+    removed: bool,
+}
+
+/// A node's handle: cheap to clone, shared by clients and the nemesis.
+#[derive(Debug, Clone)]
+pub struct Node {
+    engine: Engine,
+    name: String,
+    container: String,
+    network: String,
+    ports: BTreeMap<u16, u16>,
+}
+
+/// The result of running a command in a node.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// A node's container state as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Cluster {
+    /// Creates the network and the nodes and starts them. It does not wait
+    /// for the service: readiness is the system's business (a real request).
+    ///
+    /// Leftovers of dead runs are removed first, so a crashed run costs at
+    /// most one start's worth of containers.
+    pub async fn start(engine: &Engine, run_id: &str, spec: &ClusterSpec) -> Result<Cluster> {
+        reap::reap_leftovers(engine).await?;
+        let network = format!("fencepost-{run_id}");
+        let mut run_labels = HashMap::new();
+        run_labels.insert(labels::RUN.to_string(), run_id.to_string());
+        run_labels.insert(labels::OWNER.to_string(), reap::owner_label());
+        engine
+            .docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(run_labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .context(|| format!("creating network {network}"))?;
+        // From here on, Drop cleans up whatever was made if a later step fails.
+        let mut cluster = Cluster {
+            engine: engine.clone(),
+            run_id: run_id.into(),
+            network: network.clone(),
+            nodes: Vec::new(),
+            removed: false,
+        };
+        for node in &spec.nodes {
+            let created = create_node(engine, run_id, &network, &run_labels, spec, node).await?;
+            cluster.nodes.push(created);
+        }
+        for node in &cluster.nodes {
+            node.start().await?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Removes the containers and the network now, reporting failures (Drop
+    /// does the same but can only ignore them).
+    pub async fn remove(mut self) -> Result<()> {
+        self.removed = true;
+        reap::remove_run(&self.engine, &self.run_id).await
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        // Drop cannot await, and blocking inside the caller's runtime would
+        // stall it; a short-lived thread with its own runtime and its own
+        // engine connection does the removal and we wait for it.
+        let run_id = self.run_id.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(async {
+                    let engine = Engine::connect().await?;
+                    reap::remove_run(&engine, &run_id).await
+                });
+            }
+        })
+        .join();
+    }
+}
+
+async fn create_node(
+    engine: &Engine,
+    run_id: &str,
+    network: &str,
+    run_labels: &HashMap<String, String>,
+    spec: &ClusterSpec,
+    node: &NodeSpec,
+) -> Result<Node> {
+    let container = format!("fencepost-{run_id}-{}", node.name);
+    let mut ports = BTreeMap::new();
+    let mut bindings = HashMap::new();
+    for &port in &node.ports {
+        // A fixed host port (not an engine-chosen one) survives restarts, so
+        // clients keep their address across kill/start. Asking the kernel for
+        // a free one and releasing it leaves a small race we accept.
+        let host_port = free_port().context(|| format!("finding a free port for {}:{port}", node.name))?;
+        ports.insert(port, host_port);
+        bindings.insert(
+            format!("{port}/tcp"),
+            Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host_port.to_string()) }]),
+        );
+    }
+    let mut node_labels = run_labels.clone();
+    node_labels.insert(labels::NODE.into(), node.name.clone());
+    node_labels.insert(labels::SYSTEM.into(), spec.system.clone());
+    let mut endpoints = HashMap::new();
+    endpoints
+        .insert(network.to_string(), EndpointSettings { aliases: Some(vec![node.name.clone()]), ..Default::default() });
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        hostname: Some(node.name.clone()),
+        env: Some(node.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(node_labels),
+        exposed_ports: Some(node.ports.iter().map(|p| format!("{p}/tcp")).collect()),
+        host_config: Some(HostConfig {
+            network_mode: Some(network.to_string()),
+            port_bindings: Some(bindings),
+            // iptables and tc inside the node, for the nemesis.
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig { endpoints_config: Some(endpoints) }),
+        ..Default::default()
+    };
+    engine
+        .docker
+        .create_container(Some(CreateContainerOptions { name: Some(container.clone()), ..Default::default() }), body)
+        .await
+        .context(|| format!("creating container {container} from {}", spec.image))?;
+    Ok(Node { engine: engine.clone(), name: node.name.clone(), container, network: network.into(), ports })
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+impl Node {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The container's name in the engine.
+    pub fn container(&self) -> &str {
+        &self.container
+    }
+
+    /// The 127.0.0.1 port that reaches `container_port`.
+    pub fn host_port(&self, container_port: u16) -> Option<u16> {
+        self.ports.get(&container_port).copied()
+    }
+
+    /// `127.0.0.1:<host port>` for `container_port`.
+    pub fn address(&self, container_port: u16) -> Option<String> {
+        self.host_port(container_port).map(|p| format!("127.0.0.1:{p}"))
+    }
+
+    /// The node's address on the run network (changes across restarts).
+    pub async fn ip(&self) -> Result<String> {
+        let info = self.inspect().await?;
+        info.network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| Error::new(format!("{} has no address on {} (is it running?)", self.name, self.network)))
+    }
+
+    async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
+        self.engine
+            .docker
+            .inspect_container(&self.container, None)
+            .await
+            .context(|| format!("inspecting {}", self.name))
+    }
+
+    pub async fn state(&self) -> Result<NodeState> {
+        let state = self.inspect().await?.state.unwrap_or_default();
+        Ok(if state.paused == Some(true) {
+            NodeState::Paused
+        } else if state.running == Some(true) {
+            NodeState::Running
+        } else {
+            NodeState::Stopped
+        })
+    }
+
+    /// Runs `argv` in the node (no shell: arguments reach the program as
+    /// given) and returns its exit code and output. Fails after `timeout`.
+    pub async fn exec(&self, argv: &[&str], timeout: Duration) -> Result<ExecOutput> {
+        let what = || format!("running {:?} in {}", argv, self.name);
+        let run = async {
+            let exec = self
+                .engine
+                .docker
+                .create_exec(
+                    &self.container,
+                    bollard::exec::CreateExecOptions {
+                        cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .context(what)?;
+            let mut out = ExecOutput { code: -1, stdout: String::new(), stderr: String::new() };
+            if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+                self.engine.docker.start_exec(&exec.id, None).await.context(what)?
+            {
+                while let Some(chunk) = output.next().await {
+                    match chunk.context(what)? {
+                        bollard::container::LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
+                        other => out.stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                    }
+                }
+            }
+            let inspected = self.engine.docker.inspect_exec(&exec.id).await.context(what)?;
+            out.code = inspected.exit_code.unwrap_or(-1);
+            Ok(out)
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| Error::new(format!("{} timed out after {timeout:?}", what())))?
+    }
+
+    /// kill -9 of the server: the container's main process is the server.
+    pub async fn kill(&self) -> Result<()> {
+        self.engine
+            .docker
+            .kill_container(&self.container, Some(KillContainerOptions { signal: "SIGKILL".into() }))
+            .await
+            .context(|| format!("killing {}", self.name))
+    }
+
+    /// A clean stop: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(&self, grace: Duration) -> Result<()> {
+        self.engine
+            .docker
+            .stop_container(
+                &self.container,
+                Some(StopContainerOptions { t: Some(grace.as_secs() as i32), ..Default::default() }),
+            )
+            .await
+            .context(|| format!("stopping {}", self.name))
+    }
+
+    /// Starts a stopped (or killed) node; a running one is left alone.
+    pub async fn start(&self) -> Result<()> {
+        match self.engine.docker.start_container(&self.container, None).await {
+            Ok(()) => Ok(()),
+            // 304: already running.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(Error::with(format!("starting {}", self.name), e)),
+        }
+    }
+
+    pub async fn restart(&self) -> Result<()> {
+        self.engine
+            .docker
+            .restart_container(&self.container, None)
+            .await
+            .context(|| format!("restarting {}", self.name))
+    }
+
+    /// Freezes every process of the node (cgroup freezer), like SIGSTOP.
+    pub async fn pause(&self) -> Result<()> {
+        self.engine.docker.pause_container(&self.container).await.context(|| format!("pausing {}", self.name))
+    }
+
+    pub async fn unpause(&self) -> Result<()> {
+        self.engine.docker.unpause_container(&self.container).await.context(|| format!("resuming {}", self.name))
+    }
+
+    /// Everything the server wrote to stdout and stderr, since its first start.
+    pub async fn logs(&self) -> Result<String> {
+        let mut stream = self.engine.docker.logs(
+            &self.container,
+            Some(LogsOptions { stdout: true, stderr: true, tail: "all".into(), ..Default::default() }),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.context(|| format!("reading the logs of {}", self.name))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(text)
+    }
+}

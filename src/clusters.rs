@@ -1,0 +1,97 @@
+//! `fencepost images`, `fencepost up` and `fencepost cleanup`: the container
+//! side of the command line.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use docker::{images, Engine};
+
+/// Builds the images of `systems` (all when empty) unless already built.
+pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), String> {
+    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+    let all = images::systems();
+    let wanted: Vec<&str> = if systems.is_empty() {
+        all.clone()
+    } else {
+        // `redlock` runs the redis image: accept system names as well as image names.
+        systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.image())).collect()
+    };
+    match images::ensure_base(&engine).await.map_err(|e| e.to_string())? {
+        images::Base::Present => {}
+        images::Base::Pulled => println!("pulled {}", images::BASE_IMAGE),
+        images::Base::Bootstrapped => println!("created {} with debootstrap", images::BASE_IMAGE),
+    }
+    for system in wanted {
+        print!("{system:<10} ");
+        let _ = std::io::stdout().flush();
+        let built = images::build(&engine, system, rebuild).await.map_err(|e| e.to_string())?;
+        println!(
+            "{}  {}  {:.0} MB",
+            built.tag,
+            if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
+            built.size_bytes as f64 / 1e6,
+        );
+    }
+    Ok(())
+}
+
+/// Starts a system's cluster, prints its endpoints, and keeps it until
+/// Ctrl-C or SIGTERM, then removes it.
+pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
+    let Some(sys) = workloads::by_name(system) else {
+        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
+        return Err(format!("unknown system `{system}` (known: {})", known.join(", ")));
+    };
+    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+    let run_id = docker::new_run_id();
+    let up = async {
+        let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await.map_err(|e| e.to_string())?;
+        println!(
+            "{}: {} — ready in {:.2} s (image {}{})",
+            sys.name(),
+            sys.describe(),
+            started.ready_after.as_secs_f64(),
+            started.image.tag,
+            if started.image.built { ", just built" } else { "" }
+        );
+        for node in started.cluster.nodes() {
+            let ports: Vec<String> = sys.ports().iter().filter_map(|&p| node.address(p)).collect();
+            println!("  {}  {}", node.name(), ports.join(" "));
+        }
+        println!("ready run={run_id} — Ctrl-C stops and removes it");
+        let _ = std::io::stdout().flush();
+        Ok::<_, String>(started)
+    };
+    // Ctrl-C during start-up drops the half-made cluster, which removes it.
+    let started = tokio::select! {
+        started = up => started?,
+        _ = interrupted() => return Ok(()),
+    };
+    interrupted().await;
+    started.cluster.remove().await.map_err(|e| e.to_string())?;
+    println!("removed run {run_id}");
+    Ok(())
+}
+
+/// Removes containers and networks of runs whose process is gone.
+pub async fn cleanup_command() -> Result<(), String> {
+    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+    let reaped = docker::reap_leftovers(&engine).await.map_err(|e| e.to_string())?;
+    if reaped.is_empty() {
+        println!("nothing to remove");
+    }
+    for run in reaped {
+        println!("removed leftovers of run {run}");
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,50 @@
+//! One module per system under test. Each says how its cluster is laid out
+//! (image, node count, ports) and how to tell a member is ready, with a real
+//! request through the same Rust client its lock and election recipes use.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use docker::Node;
+
+pub mod etcd;
+pub mod mysql;
+pub mod postgres;
+pub mod redis;
+pub mod redlock;
+pub mod zookeeper;
+
+/// A boxed future, so that [`System`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait System: Send + Sync {
+    /// The name users type: `fencepost up redis`.
+    fn name(&self) -> &'static str;
+    /// The folder under `docker/images/` its nodes run.
+    fn image(&self) -> &'static str;
+    /// How many nodes the layout has.
+    fn nodes(&self) -> usize;
+    /// Container ports published on 127.0.0.1; the first is the client port.
+    fn ports(&self) -> &'static [u16];
+    /// One line on how the nodes relate (for `fencepost up` and reports).
+    fn describe(&self) -> &'static str;
+    /// One real request to this member; `Err` carries what went wrong.
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>>;
+
+    fn client_port(&self) -> u16 {
+        self.ports()[0]
+    }
+}
+
+/// Every system fencepost knows. Adding one is adding a line here.
+pub static REGISTRY: &[&dyn System] =
+    &[&redis::Redis, &redlock::Redlock, &etcd::Etcd, &zookeeper::Zookeeper, &postgres::Postgres, &mysql::Mysql];
+
+pub fn by_name(name: &str) -> Option<&'static dyn System> {
+    REGISTRY.iter().copied().find(|s| s.name() == name)
+}
+
+/// The node's client address, or an error naming the missing port.
+pub(crate) fn client_address(node: &Node, port: u16) -> Result<String, String> {
+    node.address(port).ok_or_else(|| format!("{} publishes no port {port}", node.name()))
+}
