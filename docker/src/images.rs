@@ -88,6 +88,11 @@ pub struct Built {
 
 /// Builds `system`'s image unless its tag exists (or `rebuild` is set).
 pub async fn build(engine: &Engine, system: &str, rebuild: bool) -> Result<Built> {
+    // One build at a time per process: callers that start clusters
+    // concurrently (tests do) would otherwise build the same image, or
+    // bootstrap the base, twice at once.
+    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = BUILDING.lock().await;
     let tag = tag(system)?;
     let started = Instant::now();
     if !rebuild {

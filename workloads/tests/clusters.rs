@@ -1,0 +1,205 @@
+//! Every layout, started for real in containers: one real operation through
+//! the client fencepost uses, then kill/restart and pause/unpause of a node,
+//! observed with real requests, then removal with nothing left behind.
+//!
+//! Needs a Docker engine (`bash scripts/setup.sh` installs and starts one);
+//! images are built on first use.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use docker::{Engine, Node, NodeState};
+use workloads::systems::{self, System};
+use workloads::Started;
+
+const READY: Duration = Duration::from_secs(120);
+
+async fn start(system: &str) -> (Engine, &'static dyn System, Started) {
+    let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
+    let sys = workloads::by_name(system).expect("registered");
+    let run_id = docker::new_run_id();
+    let started = workloads::start_cluster(&engine, sys, &run_id, READY).await.expect("cluster starts and serves");
+    assert_eq!(started.cluster.nodes().len(), sys.nodes());
+    (engine, sys, started)
+}
+
+/// Polls `f` until it succeeds, or panics with its last error.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match tokio::time::timeout(Duration::from_secs(5), f()).await {
+            Ok(Ok(v)) => return v,
+            Ok(Err(e)) => e,
+            Err(_) => "timed out".to_string(),
+        };
+        assert!(Instant::now() < deadline, "{what}: still failing after {timeout:?}: {last}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The probe must fail (an error or no answer within 5 s).
+async fn assert_unreachable(sys: &dyn System, node: &Node, why: &str) {
+    if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(5), sys.probe(node)).await {
+        panic!("{} answered while {why}", node.name());
+    }
+}
+
+/// Kill -9 `victim` and see it unreachable while `witness` (another node,
+/// if any) still serves; restart it and see it serve; then the same with
+/// pause/unpause.
+async fn kill_restart_pause(sys: &dyn System, victim: &Node, witness: Option<&Node>) {
+    victim.kill().await.unwrap();
+    assert_eq!(victim.state().await.unwrap(), NodeState::Stopped);
+    assert_unreachable(sys, victim, "killed").await;
+    if let Some(witness) = witness {
+        eventually("a surviving node serves", READY, || sys.probe(witness)).await;
+    }
+    victim.start().await.unwrap();
+    assert_eq!(victim.state().await.unwrap(), NodeState::Running);
+    eventually("the restarted node serves", READY, || sys.probe(victim)).await;
+
+    victim.pause().await.unwrap();
+    assert_eq!(victim.state().await.unwrap(), NodeState::Paused);
+    assert_unreachable(sys, victim, "paused").await;
+    victim.unpause().await.unwrap();
+    eventually("the resumed node serves", READY, || sys.probe(victim)).await;
+}
+
+async fn remove_and_check(engine: &Engine, started: Started) {
+    let run_id = started.cluster.run_id().to_string();
+    assert!(!docker::run_resources(engine, &run_id).await.unwrap().is_empty());
+    started.cluster.remove().await.unwrap();
+    let left = docker::run_resources(engine, &run_id).await.unwrap();
+    assert!(left.is_empty(), "run {run_id} left {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_single_node() {
+    let (engine, sys, started) = start("redis").await;
+    let n1 = &started.cluster.nodes()[0];
+    let mut conn = systems::redis::connect(n1, Duration::from_secs(2)).await.unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v1").query_async(&mut conn).await.unwrap();
+    let got: Option<String> = redis::cmd("GET").arg("k").query_async(&mut conn).await.unwrap();
+    assert_eq!(got.as_deref(), Some("v1"));
+
+    kill_restart_pause(sys, n1, None).await;
+    // No persistence: the killed server came back empty.
+    let mut conn = systems::redis::connect(n1, Duration::from_secs(2)).await.unwrap();
+    let got: Option<String> = redis::cmd("GET").arg("k").query_async(&mut conn).await.unwrap();
+    assert_eq!(got, None, "a restarted Redis without persistence forgets its keys");
+    remove_and_check(&engine, started).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redlock_five_independent_nodes() {
+    let (engine, sys, started) = start("redlock").await;
+    let nodes = started.cluster.nodes();
+    let mut first = systems::redis::connect(&nodes[0], Duration::from_secs(2)).await.unwrap();
+    let _: () = redis::cmd("SET").arg("only-on-n1").arg("x").query_async(&mut first).await.unwrap();
+    for node in &nodes[1..] {
+        let mut conn = systems::redis::connect(node, Duration::from_secs(2)).await.unwrap();
+        let got: Option<String> = redis::cmd("GET").arg("only-on-n1").query_async(&mut conn).await.unwrap();
+        assert_eq!(got, None, "{} must not see n1's key: the five servers are independent", node.name());
+    }
+    kill_restart_pause(sys, &nodes[2], Some(&nodes[0])).await;
+    remove_and_check(&engine, started).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_three_member_raft_cluster() {
+    let (engine, sys, started) = start("etcd").await;
+    let nodes = started.cluster.nodes();
+    let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
+    via_n1.put("k", "v1", None).await.unwrap();
+    for node in nodes {
+        let mut client = systems::etcd::connect(&[node], Duration::from_secs(2)).await.unwrap();
+        let got = client.get("k", None).await.unwrap();
+        assert_eq!(got.kvs()[0].value(), b"v1", "linearizable get through {}", node.name());
+    }
+    kill_restart_pause(sys, &nodes[0], Some(&nodes[1])).await;
+    // Written while n1 was away (quorum of two), then read through n1: it
+    // rejoined the Raft group and caught up.
+    let mut via_n2 = systems::etcd::connect(&[&nodes[1]], Duration::from_secs(2)).await.unwrap();
+    via_n2.put("k", "v2", None).await.unwrap();
+    let value = eventually("n1 serves the latest write", READY, || async {
+        let mut client = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await?;
+        let got = client.get("k", None).await.map_err(|e| e.to_string())?;
+        Ok(got.kvs()[0].value().to_vec())
+    })
+    .await;
+    assert_eq!(value, b"v2");
+    remove_and_check(&engine, started).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_three_server_ensemble() {
+    use zookeeper_client::{Acls, CreateMode};
+    let (engine, sys, started) = start("zookeeper").await;
+    let nodes = started.cluster.nodes();
+    let session = Duration::from_secs(4);
+    let via_n1 = systems::zookeeper::connect(&nodes[0], session).await.unwrap();
+    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    via_n1.create("/fencepost-test", b"v1", &persistent).await.unwrap();
+    for node in nodes {
+        let client = systems::zookeeper::connect(node, session).await.unwrap();
+        // ZooKeeper reads are served locally; sync first to see the write.
+        client.sync("/fencepost-test").await.unwrap();
+        let (data, _) = client.get_data("/fencepost-test").await.unwrap();
+        assert_eq!(data, b"v1", "read through {}", node.name());
+    }
+    drop(via_n1);
+    kill_restart_pause(sys, &nodes[0], Some(&nodes[1])).await;
+    let via_n2 = systems::zookeeper::connect(&nodes[1], session).await.unwrap();
+    via_n2.set_data("/fencepost-test", b"v2", None).await.unwrap();
+    let data = eventually("n1 serves the latest write", READY, || async {
+        let client = systems::zookeeper::connect(&nodes[0], session).await?;
+        client.sync("/fencepost-test").await.map_err(|e| e.to_string())?;
+        Ok(client.get_data("/fencepost-test").await.map_err(|e| e.to_string())?.0)
+    })
+    .await;
+    assert_eq!(data, b"v2");
+    remove_and_check(&engine, started).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_single_server() {
+    let (engine, sys, started) = start("postgres").await;
+    let n1 = &started.cluster.nodes()[0];
+    let mut conn = systems::postgres::connect(n1).await.unwrap();
+    let row: (i32, bool) = sqlx::query_as("SELECT 1, pg_try_advisory_lock(42)").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(row, (1, true));
+    kill_restart_pause(sys, n1, None).await;
+    // The old session died with the server, so its advisory lock is gone.
+    let mut conn = systems::postgres::connect(n1).await.unwrap();
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(42)").fetch_one(&mut conn).await.unwrap();
+    assert!(free);
+    remove_and_check(&engine, started).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_single_server() {
+    let (engine, sys, started) = start("mysql").await;
+    let n1 = &started.cluster.nodes()[0];
+    let mut conn = systems::mysql::connect(n1).await.unwrap();
+    let row: (i64, i64) = sqlx::query_as("SELECT 1, GET_LOCK('k', 0)").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(row, (1, 1));
+    kill_restart_pause(sys, n1, None).await;
+    let mut conn = systems::mysql::connect(n1).await.unwrap();
+    let got: i64 = sqlx::query_scalar("SELECT GET_LOCK('k', 0)").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(got, 1, "the lock died with the killed server's session");
+    remove_and_check(&engine, started).await;
+}
+
+/// Dropping a cluster (as a panic or an early return does) removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_cluster_removes_it() {
+    let (engine, _, started) = start("redis").await;
+    let run_id = started.cluster.run_id().to_string();
+    drop(started);
+    let left = docker::run_resources(&engine, &run_id).await.unwrap();
+    assert!(left.is_empty(), "run {run_id} left {left:?}");
+}
