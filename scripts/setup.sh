@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
-# Prepares a fresh machine for fencepost: the build tools it needs.
-# Idempotent: installs only what is missing.
+# Prepares a fresh machine for fencepost: build tools, the Docker engine and
+# the tools the images need (debootstrap for the offline base image).
+# Idempotent: installs only what is missing, starts dockerd only when the
+# engine does not answer.
 set -euo pipefail
+
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v iptables >/dev/null || need+=(iptables)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+
+if ! $SUDO docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd (log: /var/log/fencepost-dockerd.log)"
+  # setsid: the engine must outlive this script and the shell that ran it.
+  $SUDO setsid sh -c 'exec dockerd >/var/log/fencepost-dockerd.log 2>&1 </dev/null' &
+  for _ in $(seq 1 60); do
+    $SUDO docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! $SUDO docker info >/dev/null 2>&1; then
+    echo "setup: dockerd did not answer within 60 s; its log:" >&2
+    tail -20 /var/log/fencepost-dockerd.log >&2 || true
+    exit 1
+  fi
+fi

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test (unit, corpus,
-# property and CLI tests). This is what CI runs.
+# The whole test suite: formatting, lints, the container images, and every
+# test (unit, corpus, property, CLI, and the real-container cluster tests).
+# This is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
+cargo build --release
+# Build (or find up to date) every image first, so the cluster tests do not
+# each wait on a build; a fresh machine bootstraps debian:bookworm-slim here.
+./target/release/fencepost images
 cargo test --release --workspace

@@ -6,6 +6,16 @@ use std::time::Duration;
 
 use docker::{images, Engine};
 
+/// Like `println!`, but a closed stdout (`fencepost up | head -1`) is not a
+/// reason to panic before the cluster is removed.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
 /// Builds the images of `systems` (all when empty) unless already built.
 pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), String> {
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
@@ -18,14 +28,14 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
     };
     match images::ensure_base(&engine).await.map_err(|e| e.to_string())? {
         images::Base::Present => {}
-        images::Base::Pulled => println!("pulled {}", images::BASE_IMAGE),
-        images::Base::Bootstrapped => println!("created {} with debootstrap", images::BASE_IMAGE),
+        images::Base::Pulled => say!("pulled {}", images::BASE_IMAGE),
+        images::Base::Bootstrapped => say!("created {} with debootstrap", images::BASE_IMAGE),
     }
     for system in wanted {
         print!("{system:<10} ");
         let _ = std::io::stdout().flush();
         let built = images::build(&engine, system, rebuild).await.map_err(|e| e.to_string())?;
-        println!(
+        say!(
             "{}  {}  {:.0} MB",
             built.tag,
             if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
@@ -46,7 +56,7 @@ pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
     let run_id = docker::new_run_id();
     let up = async {
         let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await.map_err(|e| e.to_string())?;
-        println!(
+        say!(
             "{}: {} — ready in {:.2} s (image {}{})",
             sys.name(),
             sys.describe(),
@@ -56,10 +66,9 @@ pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
         );
         for node in started.cluster.nodes() {
             let ports: Vec<String> = sys.ports().iter().filter_map(|&p| node.address(p)).collect();
-            println!("  {}  {}", node.name(), ports.join(" "));
+            say!("  {}  {}", node.name(), ports.join(" "));
         }
-        println!("ready run={run_id} — Ctrl-C stops and removes it");
-        let _ = std::io::stdout().flush();
+        say!("ready run={run_id} — Ctrl-C stops and removes it");
         Ok::<_, String>(started)
     };
     // Ctrl-C during start-up drops the half-made cluster, which removes it.
@@ -69,7 +78,7 @@ pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
     };
     interrupted().await;
     started.cluster.remove().await.map_err(|e| e.to_string())?;
-    println!("removed run {run_id}");
+    say!("removed run {run_id}");
     Ok(())
 }
 
@@ -78,10 +87,10 @@ pub async fn cleanup_command() -> Result<(), String> {
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
     let reaped = docker::reap_leftovers(&engine).await.map_err(|e| e.to_string())?;
     if reaped.is_empty() {
-        println!("nothing to remove");
+        say!("nothing to remove");
     }
     for run in reaped {
-        println!("removed leftovers of run {run}");
+        say!("removed leftovers of run {run}");
     }
     Ok(())
 }
