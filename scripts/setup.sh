@@ -21,16 +21,18 @@ fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 if ! $SUDO docker info >/dev/null 2>&1; then
-  echo "setup: starting dockerd (log: /var/log/fencepost-dockerd.log)"
-  # setsid: the engine must outlive this script and the shell that ran it.
-  $SUDO setsid sh -c 'exec dockerd >/var/log/fencepost-dockerd.log 2>&1 </dev/null' &
+  echo "setup: starting dockerd (log: ${TMPDIR:-/tmp}/fencepost-dockerd.log)"
+  # setsid, and no inherited stdout/stderr: the engine must outlive this
+  # script, and must not hold open the pipes of whoever ran it (CI waits for
+  # those to close).
+  $SUDO setsid dockerd >"${TMPDIR:-/tmp}/fencepost-dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     $SUDO docker info >/dev/null 2>&1 && break
     sleep 1
   done
   if ! $SUDO docker info >/dev/null 2>&1; then
     echo "setup: dockerd did not answer within 60 s; its log:" >&2
-    tail -20 /var/log/fencepost-dockerd.log >&2 || true
+    tail -20 "${TMPDIR:-/tmp}/fencepost-dockerd.log" >&2 || true
     exit 1
   fi
 fi

@@ -46,8 +46,8 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
 }
 
 /// Starts a system's cluster, prints its endpoints, and keeps it until
-/// Ctrl-C or SIGTERM, then removes it.
-pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
+/// Ctrl-C or SIGTERM (or for `hold`), then removes it.
+pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> Result<(), String> {
     let Some(sys) = workloads::by_name(system) else {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
         return Err(format!("unknown system `{system}` (known: {})", known.join(", ")));
@@ -68,7 +68,10 @@ pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
             let ports: Vec<String> = sys.ports().iter().filter_map(|&p| node.address(p)).collect();
             say!("  {}  {}", node.name(), ports.join(" "));
         }
-        say!("ready run={run_id} — Ctrl-C stops and removes it");
+        match hold {
+            Some(hold) => say!("ready run={run_id} — removing it in {:.1} s (or on Ctrl-C)", hold.as_secs_f64()),
+            None => say!("ready run={run_id} — Ctrl-C stops and removes it"),
+        }
         Ok::<_, String>(started)
     };
     // Ctrl-C during start-up drops the half-made cluster, which removes it.
@@ -76,7 +79,15 @@ pub async fn up_command(system: &str, timeout: Duration) -> Result<(), String> {
         started = up => started?,
         _ = interrupted() => return Ok(()),
     };
-    interrupted().await;
+    match hold {
+        Some(hold) => {
+            tokio::select! {
+                _ = tokio::time::sleep(hold) => {}
+                _ = interrupted() => {}
+            }
+        }
+        None => interrupted().await,
+    }
     started.cluster.remove().await.map_err(|e| e.to_string())?;
     say!("removed run {run_id}");
     Ok(())

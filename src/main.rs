@@ -89,6 +89,9 @@ enum Command {
         /// Give up when the cluster is not serving after this long.
         #[arg(long, default_value = "120s")]
         timeout: String,
+        /// Remove the cluster after this long instead of waiting for Ctrl-C.
+        #[arg(long)]
+        hold: Option<String>,
     },
     /// Remove containers and networks left by runs whose process died.
     Cleanup,
@@ -199,13 +202,16 @@ fn main() -> ExitCode {
             })
         }
         Command::Images { systems, rebuild } => run_async(clusters::images_command(&systems, rebuild)),
-        Command::Up { system, timeout } => match parse_duration(&timeout) {
-            Ok(timeout) => run_async(clusters::up_command(&system, timeout)),
-            Err(e) => {
-                eprintln!("error: --timeout: {e}");
-                ExitCode::from(EXIT_UNUSABLE)
+        Command::Up { system, timeout, hold } => {
+            let hold = hold.map(|h| parse_duration(&h).map_err(|e| format!("--hold: {e}"))).transpose();
+            match (parse_duration(&timeout).map_err(|e| format!("--timeout: {e}")), hold) {
+                (Ok(timeout), Ok(hold)) => run_async(clusters::up_command(&system, timeout, hold)),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
             }
-        },
+        }
         Command::Cleanup => run_async(clusters::cleanup_command()),
         Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -86,6 +86,19 @@ async fn redis_single_node() {
     let got: Option<String> = redis::cmd("GET").arg("k").query_async(&mut conn).await.unwrap();
     assert_eq!(got.as_deref(), Some("v1"));
 
+    // exec: argv reaches the program as given (no shell), with exit code and output.
+    let out = n1.exec(&["redis-cli", "GET", "k"], Duration::from_secs(10)).await.unwrap();
+    assert_eq!((out.code, out.stdout.trim()), (0, "v1"));
+    let out = n1.exec(&["sh", "-c", "echo oops >&2; exit 3", "; rm -rf /"], Duration::from_secs(10)).await.unwrap();
+    assert_eq!((out.code, out.stderr.trim()), (3, "oops"));
+    assert!(n1.exec(&["no-such-program"], Duration::from_secs(10)).await.map_or(true, |o| !o.success()));
+    // The nemesis's tools are in the image and NET_ADMIN lets them act.
+    let out = n1.exec(&["iptables", "-L", "INPUT", "-n"], Duration::from_secs(10)).await.unwrap();
+    assert!(out.success(), "iptables in the node: {out:?}");
+    let ip = n1.ip().await.unwrap();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip}");
+    assert!(n1.logs().await.unwrap().contains("Ready to accept connections"));
+
     kill_restart_pause(sys, n1, None).await;
     // No persistence: the killed server came back empty.
     let mut conn = systems::redis::connect(n1, Duration::from_secs(2)).await.unwrap();
