@@ -4,6 +4,7 @@
 mod bench;
 mod clusters;
 mod report;
+mod run;
 
 use checker::check::{check, CheckOptions};
 use checker::formats::{self, Format};
@@ -95,6 +96,48 @@ enum Command {
     },
     /// Remove containers and networks left by runs whose process died.
     Cleanup,
+    /// Run a real test: start the system's cluster, drive concurrent lock
+    /// clients against it, record the history, check it, store it.
+    ///
+    /// Exit codes: 0 valid, 1 a violation found, 2 unknown, 3 could not run.
+    Run {
+        /// redis, redlock, etcd, zookeeper, postgres, mysql.
+        system: String,
+        /// lock, fenced-counter.
+        #[arg(long, default_value = "lock")]
+        workload: String,
+        /// fenced-counter: let the resource accept writes with stale tokens.
+        #[arg(long)]
+        no_fencing: bool,
+        #[arg(long, default_value = "10s")]
+        time_limit: String,
+        #[arg(long, default_value_t = 5)]
+        concurrency: usize,
+        /// Locks k0..k{N-1}.
+        #[arg(long, default_value_t = 1)]
+        keys: usize,
+        /// Acquire attempts per second across all clients (default: as fast as answered).
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value = "5ms")]
+        hold_min: String,
+        #[arg(long, default_value = "50ms")]
+        hold_max: String,
+        /// Lease / lock TTL where the recipe has one.
+        #[arg(long, default_value = "5s")]
+        ttl: String,
+        /// One request's deadline; past it the outcome is unknown (`info`).
+        #[arg(long, default_value = "1s")]
+        timeout: String,
+        /// How long an acquire may wait for a busy lock (0: try once).
+        #[arg(long, default_value = "0s")]
+        acquire_wait: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where runs are stored.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+    },
 }
 
 /// Runs one async command on a fresh runtime; errors exit with code 3.
@@ -113,6 +156,23 @@ fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> 
             ExitCode::from(EXIT_UNUSABLE)
         }
     }
+}
+
+/// Runs a command that ends in a verdict; exit codes as for `check`.
+fn run_verdict(command: impl std::future::Future<Output = Result<Verdict, String>>) -> ExitCode {
+    let mut verdict = Verdict::Unknown;
+    let code = run_async(async {
+        verdict = command.await?;
+        Ok(())
+    });
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    ExitCode::from(match verdict {
+        Verdict::Linearizable => EXIT_VALID,
+        Verdict::NotLinearizable => EXIT_INVALID,
+        Verdict::Unknown => EXIT_UNKNOWN,
+    })
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
@@ -213,6 +273,56 @@ fn main() -> ExitCode {
             }
         }
         Command::Cleanup => run_async(clusters::cleanup_command()),
+        Command::Run {
+            system,
+            workload,
+            no_fencing,
+            time_limit,
+            concurrency,
+            keys,
+            rate,
+            hold_min,
+            hold_max,
+            ttl,
+            timeout,
+            acquire_wait,
+            seed,
+            store,
+        } => {
+            let parsed = (|| -> Result<run::RunArgs, String> {
+                let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
+                let workload = match workload.as_str() {
+                    "lock" => workloads::Workload::Lock,
+                    "fenced-counter" => workloads::Workload::FencedCounter { enforce: !no_fencing },
+                    other => {
+                        return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter)"))
+                    }
+                };
+                let options = workloads::RunOptions {
+                    workload,
+                    concurrency: concurrency.max(1),
+                    keys: keys.max(1),
+                    rate,
+                    hold: (d("hold-min", &hold_min)?, d("hold-max", &hold_max)?),
+                    ttl: d("ttl", &ttl)?,
+                    time_limit: d("time-limit", &time_limit)?,
+                    seed,
+                    client: workloads::ClientOptions {
+                        timeout: d("timeout", &timeout)?,
+                        acquire_wait: d("acquire-wait", &acquire_wait)?,
+                        ..Default::default()
+                    },
+                };
+                Ok(run::RunArgs { system, workload, options, store })
+            })();
+            match parsed {
+                Ok(args) => run_verdict(run::run_command(args)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
+            }
+        }
         Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -166,6 +166,19 @@ impl History {
         self.lines.push(line);
     }
 
+    /// The ops whose `f` is one of `fs` (nemesis events kept), with their
+    /// source lines: e.g. the lock operations of a fenced-counter run, for
+    /// a lock model that knows nothing of the counter's reads and writes.
+    pub fn only(&self, fs: &[&str]) -> History {
+        let mut kept = History::new(&self.file, self.format);
+        for (op, &line) in self.ops.iter().zip(&self.lines) {
+            if op.process == Process::Nemesis || fs.contains(&op.f.as_str()) {
+                kept.push(op.clone(), line);
+            }
+        }
+        kept
+    }
+
     pub fn line_of(&self, op: usize) -> usize {
         self.lines.get(op).copied().unwrap_or(op + 1)
     }

@@ -1,13 +1,25 @@
-//! The systems fencepost tests, one module each under [`systems`]: how the
-//! system's cluster is laid out, how to tell it is ready (a real request to
-//! every member through the client fencepost uses), and, as the project
-//! grows, its lock and election clients.
+//! The systems fencepost tests and the load it puts on them.
+//!
+//! - [`systems`]: one module per system: how its cluster is laid out, how to
+//!   tell it is ready (a real request to every member through the client
+//!   fencepost uses), and its lock client ([`LockClient`]).
+//! - [`runner`]: many clients at once, Jepsen's process rules, seeded.
+//! - [`resource`]: the fenced resource (Kleppmann's storage service).
+//! - [`recorder`]: every operation, streamed to `history.jsonl`.
 //!
 //! Adding a vendor touches one file in `src/systems/`, one Dockerfile under
 //! `docker/images/` and one line in [`systems::REGISTRY`].
 
+pub mod client;
 pub mod cluster;
+pub mod recorder;
+pub mod resource;
+pub mod runner;
 pub mod systems;
 
+pub use client::{ClientOptions, Grant, LockClient, Outcome};
 pub use cluster::{start_cluster, wait_ready, Started};
+pub use recorder::Recorder;
+pub use resource::FencedResource;
+pub use runner::{run, RunOptions, Summary, Workload};
 pub use systems::{by_name, System, REGISTRY};

@@ -1,11 +1,20 @@
 //! etcd: three members forming one Raft cluster.
+//!
+//! Lock: the v3 `Lock` service with a lease kept alive while held. The token
+//! is the lock key's create revision, which etcd's own docs recommend for
+//! fencing. A client talks to one member only (processes are spread over
+//! members), so a partitioned member's clients see what it does.
 
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use docker::Node;
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Client, ConnectOptions, LockOptions};
+use tokio::task::JoinHandle;
 
 use super::{client_address, BoxFuture, System};
+use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
 
 pub const PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -19,6 +28,155 @@ pub async fn connect(nodes: &[&Node], timeout: Duration) -> Result<Client, Strin
         nodes.iter().map(|n| client_address(n, PORT).map(|a| format!("http://{a}"))).collect::<Result<Vec<_>, _>>()?;
     let options = ConnectOptions::new().with_connect_timeout(timeout).with_timeout(timeout);
     Client::connect(endpoints, Some(options)).await.map_err(|e| e.to_string())
+}
+
+/// etcd refuses leases shorter than about 1.5 election timeouts (ours: 1 s).
+const MIN_LEASE_SECS: i64 = 2;
+
+pub struct EtcdLock {
+    client: Client,
+    node: String,
+    options: ClientOptions,
+    /// Keep-alive tasks by lease id, for the grants this client holds.
+    keepers: HashMap<i64, JoinHandle<()>>,
+}
+
+impl EtcdLock {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<EtcdLock, String> {
+        let client = connect(&[node], options.timeout).await?;
+        Ok(EtcdLock { client, node: node.name().to_string(), options: options.clone(), keepers: HashMap::new() })
+    }
+
+    /// Keeps `lease` alive every third of its TTL; marks the grant lost when
+    /// etcd says the lease is gone (TTL 0) or the stream breaks.
+    fn keep_alive(&mut self, lease: i64, ttl_secs: i64, grant: &Grant) {
+        let mut client = self.client.clone();
+        let lost = grant.lost.clone();
+        let task = tokio::spawn(async move {
+            let Ok((mut keeper, mut stream)) = client.lease_keep_alive(lease).await else {
+                lost.store(true, Ordering::Relaxed);
+                return;
+            };
+            loop {
+                tokio::time::sleep(Duration::from_millis((ttl_secs * 1000 / 3) as u64)).await;
+                let alive = keeper.keep_alive().await.is_ok()
+                    && matches!(stream.message().await, Ok(Some(resp)) if resp.ttl() > 0);
+                if !alive {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        });
+        self.keepers.insert(lease, task);
+    }
+
+    async fn revoke(&mut self, lease: i64) -> Outcome<()> {
+        if let Some(task) = self.keepers.remove(&lease) {
+            task.abort();
+        }
+        let timeout = self.options.timeout;
+        deadline(timeout, async {
+            match self.client.lease_revoke(lease).await {
+                Ok(_) => Outcome::Ok(()),
+                Err(e) => Outcome::Info(e.to_string()),
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for EtcdLock {
+    fn drop(&mut self) {
+        // A retired client's leases must be left to expire, not kept alive.
+        for (_, task) in self.keepers.drain() {
+            task.abort();
+        }
+    }
+}
+
+impl LockClient for EtcdLock {
+    fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
+        Box::pin(async move {
+            let timeout = self.options.timeout;
+            let ttl_secs = (ttl.as_secs_f64().ceil() as i64).max(MIN_LEASE_SECS);
+            // No lock is taken before the lease exists: a failed grant is a `fail`.
+            let lease = match deadline(timeout, async {
+                self.client
+                    .lease_grant(ttl_secs, None)
+                    .await
+                    .map_or_else(|e| Outcome::Fail(e.to_string()), |r| Outcome::Ok(r.id()))
+            })
+            .await
+            {
+                Outcome::Ok(lease) => lease,
+                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Fail(format!("lease grant: {e}")),
+            };
+            let name = format!("fencepost/locks/{key}");
+            let wait = self.options.acquire_wait + timeout;
+            let locked = deadline(wait, async {
+                match self.client.lock(name.as_str(), Some(LockOptions::new().with_lease(lease))).await {
+                    Ok(resp) => Outcome::Ok(resp.key().to_vec()),
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await;
+            let lock_key = match locked {
+                Outcome::Ok(k) => k,
+                // Revoking the lease deletes our waiter key: whatever the
+                // lock call did is undone before we answer, so it is a `fail`.
+                Outcome::Fail(e) | Outcome::Info(e) => {
+                    return match self.revoke(lease).await {
+                        Outcome::Ok(()) => Outcome::Fail(format!("not granted ({e}); lease revoked")),
+                        _ => Outcome::Info(e),
+                    };
+                }
+            };
+            let revision = deadline(timeout, async {
+                match self.client.get(lock_key.clone(), None).await {
+                    Ok(resp) => match resp.kvs().first() {
+                        Some(kv) => Outcome::Ok(kv.create_revision()),
+                        None => Outcome::Info("lock key vanished right after the grant".into()),
+                    },
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await;
+            match revision {
+                Outcome::Ok(revision) => {
+                    let handle = format!("{lease}\n{}", String::from_utf8_lossy(&lock_key));
+                    let grant = Grant::new(key, Some(revision), Some(&self.node), handle);
+                    self.keep_alive(lease, ttl_secs, &grant);
+                    Outcome::Ok(grant)
+                }
+                // Held, but without its token; the process retires and the
+                // lease, no longer kept alive, expires.
+                Outcome::Fail(e) | Outcome::Info(e) => Outcome::Info(format!("granted, token unknown: {e}")),
+            }
+        })
+    }
+
+    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let Some((lease, lock_key)) = grant.handle.split_once('\n') else {
+                return Outcome::Fail("not an etcd grant".into());
+            };
+            let lease: i64 = lease.parse().unwrap_or_default();
+            let lost = grant.is_lost();
+            let timeout = self.options.timeout;
+            let unlocked = deadline(timeout, async {
+                match self.client.unlock(lock_key).await {
+                    Ok(_) => Outcome::Ok(()),
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await;
+            let _ = self.revoke(lease).await;
+            match unlocked {
+                Outcome::Ok(()) if lost => Outcome::Fail("lease lost before release".into()),
+                other => other,
+            }
+        })
+    }
 }
 
 impl System for Etcd {
@@ -45,5 +203,14 @@ impl System for Etcd {
             client.get("health", None).await.map_err(|e| e.to_string())?;
             Ok(())
         })
+    }
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        let node = &nodes[process as usize % nodes.len()];
+        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, options).await?) as Box<dyn LockClient>) })
     }
 }

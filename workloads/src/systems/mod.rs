@@ -7,6 +7,8 @@ use std::pin::Pin;
 
 use docker::Node;
 
+use crate::client::{ClientOptions, LockClient};
+
 pub mod etcd;
 pub mod mysql;
 pub mod postgres;
@@ -30,6 +32,15 @@ pub trait System: Send + Sync {
     fn describe(&self) -> &'static str;
     /// One real request to this member; `Err` carries what went wrong.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>>;
+
+    /// A lock client for `process`, connected to the node(s) its recipe
+    /// uses (clustered systems spread processes over members).
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>>;
 
     fn client_port(&self) -> u16 {
         self.ports()[0]

@@ -1,9 +1,17 @@
 //! MySQL's locking API on MariaDB: one server, `GET_LOCK` per connection.
+//!
+//! Lock: `GET_LOCK(name, timeout)` on the client's own connection, then a
+//! row in an `AUTO_INCREMENT` table whose id is the token. Like PostgreSQL's,
+//! the lock is tied to the connection and silently released when it drops.
+
+use std::time::Duration;
 
 use docker::Node;
 use sqlx::{Connection, MySqlConnection};
 
+use super::postgres::classify;
 use super::{client_address, BoxFuture, System};
+use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
 
 pub const PORT: u16 = 3306;
 
@@ -13,6 +21,86 @@ pub struct Mysql;
 pub async fn connect(node: &Node) -> Result<MySqlConnection, String> {
     let address = client_address(node, PORT)?;
     MySqlConnection::connect(&format!("mysql://fencepost@{address}/fencepost")).await.map_err(|e| e.to_string())
+}
+
+pub struct MysqlLock {
+    conn: MySqlConnection,
+    node: String,
+    options: ClientOptions,
+}
+
+impl MysqlLock {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<MysqlLock, String> {
+        let mut conn = connect(node).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS fencepost_fence (id BIGINT AUTO_INCREMENT PRIMARY KEY)")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(MysqlLock { conn, node: node.name().to_string(), options: options.clone() })
+    }
+}
+
+impl LockClient for MysqlLock {
+    fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
+        Box::pin(async move {
+            let wait = self.options.acquire_wait;
+            let name = format!("fencepost/{key}");
+            let conn = &mut self.conn;
+            let locked = deadline(wait + self.options.timeout, async {
+                // GET_LOCK waits whole seconds (0: try once).
+                let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                    .bind(&name)
+                    .bind(wait.as_secs_f64().ceil() as i64)
+                    .fetch_one(&mut *conn)
+                    .await;
+                match got {
+                    Ok(Some(1)) => Outcome::Ok(()),
+                    Ok(Some(_)) => Outcome::Fail("lock busy".into()),
+                    Ok(None) => Outcome::Fail("GET_LOCK returned NULL (error)".into()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await;
+            if let Outcome::Fail(e) | Outcome::Info(e) = &locked {
+                return if matches!(locked, Outcome::Fail(_)) {
+                    Outcome::Fail(e.clone())
+                } else {
+                    Outcome::Info(e.clone())
+                };
+            }
+            let conn = &mut self.conn;
+            let token = deadline(self.options.timeout, async {
+                match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
+                    Ok(done) => Outcome::Ok(done.last_insert_id() as i64),
+                    Err(e) => Outcome::Info(format!("locked, but taking a token failed: {e}")),
+                }
+            })
+            .await;
+            match token {
+                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, Some(token), Some(&self.node), name)),
+                // We hold the lock without a token: retire; dropping the
+                // connection releases it.
+                Outcome::Fail(e) | Outcome::Info(e) => Outcome::Info(e),
+            }
+        })
+    }
+
+    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let conn = &mut self.conn;
+            deadline(self.options.timeout, async {
+                let released: Result<Option<i64>, _> =
+                    sqlx::query_scalar("SELECT RELEASE_LOCK(?)").bind(&grant.handle).fetch_one(&mut *conn).await;
+                match released {
+                    Ok(Some(1)) => Outcome::Ok(()),
+                    Ok(Some(_)) => Outcome::Fail("the lock is held by another connection".into()),
+                    Ok(None) => Outcome::Fail("no such lock (released with a dropped connection?)".into()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
 }
 
 impl System for Mysql {
@@ -42,5 +130,13 @@ impl System for Mysql {
                 Err(format!("SELECT 1 returned {one}"))
             }
         })
+    }
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        _process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
     }
 }

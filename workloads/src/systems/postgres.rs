@@ -1,9 +1,18 @@
 //! PostgreSQL: one server; locks are session advisory locks.
+//!
+//! Lock: `pg_try_advisory_lock(id)` on the client's own session (or, when
+//! the client may wait, `pg_advisory_lock` under `lock_timeout`); the token
+//! is `nextval` of a sequence, taken in the same statement. The lock belongs
+//! to the session: if the connection drops, PostgreSQL releases it and the
+//! client only learns so on its next statement.
+
+use std::time::Duration;
 
 use docker::Node;
 use sqlx::{Connection, PgConnection};
 
 use super::{client_address, BoxFuture, System};
+use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
 
 pub const PORT: u16 = 5432;
 
@@ -15,6 +24,98 @@ pub async fn connect(node: &Node) -> Result<PgConnection, String> {
     PgConnection::connect(&format!("postgres://postgres@{address}/postgres?connect_timeout=2"))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// A database error is the server refusing the statement (nothing done);
+/// anything else (I/O, protocol) leaves the outcome unknown.
+pub(crate) fn classify<T>(e: sqlx::Error) -> Outcome<T> {
+    match e {
+        sqlx::Error::Database(db) => Outcome::Fail(db.to_string()),
+        other => Outcome::Info(other.to_string()),
+    }
+}
+
+/// Advisory locks take a 64-bit id: the FNV-1a hash of the key.
+pub fn lock_id(key: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+pub struct PostgresLock {
+    conn: PgConnection,
+    node: String,
+    options: ClientOptions,
+}
+
+impl PostgresLock {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<PostgresLock, String> {
+        let mut conn = connect(node).await?;
+        // Clients start concurrently and CREATE ... IF NOT EXISTS can still
+        // race on the catalog; a loser's error is harmless.
+        let _ = sqlx::query("CREATE SEQUENCE IF NOT EXISTS fencepost_fence").execute(&mut conn).await;
+        Ok(PostgresLock { conn, node: node.name().to_string(), options: options.clone() })
+    }
+}
+
+impl LockClient for PostgresLock {
+    fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
+        Box::pin(async move {
+            let id = lock_id(key);
+            let wait = self.options.acquire_wait;
+            let conn = &mut self.conn;
+            let token = deadline(wait + self.options.timeout, async {
+                let token: Result<Option<i64>, _> = if wait.is_zero() {
+                    sqlx::query_scalar("SELECT CASE WHEN pg_try_advisory_lock($1) THEN nextval('fencepost_fence') END")
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await
+                } else {
+                    let lock_timeout = format!("{}ms", wait.as_millis().max(1));
+                    let set = sqlx::query("SELECT set_config('lock_timeout', $1, false)").bind(lock_timeout);
+                    if let Err(e) = set.execute(&mut *conn).await {
+                        return classify(e);
+                    }
+                    sqlx::query_scalar("SELECT nextval('fencepost_fence') FROM (SELECT pg_advisory_lock($1)) AS locked")
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await
+                };
+                match token {
+                    Ok(Some(token)) => Outcome::Ok(token),
+                    Ok(None) => Outcome::Fail("lock busy".into()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await;
+            match token {
+                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, Some(token), Some(&self.node), id.to_string())),
+                Outcome::Fail(e) => Outcome::Fail(e),
+                Outcome::Info(e) => Outcome::Info(e),
+            }
+        })
+    }
+
+    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let id = lock_id(&grant.key);
+            let conn = &mut self.conn;
+            deadline(self.options.timeout, async {
+                match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                {
+                    Ok(true) => Outcome::Ok(()),
+                    Ok(false) => Outcome::Fail("this session does not hold the lock".into()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
 }
 
 impl System for Postgres {
@@ -43,5 +144,13 @@ impl System for Postgres {
                 Err(format!("SELECT 1 returned {one}"))
             }
         })
+    }
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        _process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        Box::pin(async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
     }
 }

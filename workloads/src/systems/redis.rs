@@ -1,10 +1,19 @@
 //! Redis: one server, no persistence (a restart forgets every lock).
+//!
+//! Lock: `SET key value NX PX ttl` with a value no one else holds; release
+//! and renew are Lua scripts that act only if the key still holds our value
+//! (so a holder whose lease expired cannot delete its successor's lock). The
+//! fenced variant's acquire script also `INCR`s `fence:{key}` in the same
+//! atomic step and returns it as the token.
 
 use std::time::Duration;
 
 use docker::Node;
+use redis::aio::MultiplexedConnection;
+use redis::{ErrorKind, RedisError, Script};
 
 use super::{client_address, BoxFuture, System};
+use crate::client::{deadline, unique_value, ClientOptions, Grant, LockClient, Outcome};
 
 pub const PORT: u16 = 6379;
 
@@ -30,6 +39,129 @@ pub(crate) async fn ping(node: &Node) -> Result<(), String> {
     }
 }
 
+const ACQUIRE_FENCED: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return redis.call('INCR', KEYS[2])
+end
+return false";
+
+pub(crate) const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0";
+
+/// Maps a Redis error to an outcome: a refused connection or an error reply
+/// means the command did nothing; a timeout or a broken connection leaves it
+/// unknown.
+pub(crate) fn classify<T>(e: RedisError) -> Outcome<T> {
+    if e.is_connection_refusal() || matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) {
+        Outcome::Fail(e.to_string())
+    } else {
+        Outcome::Info(e.to_string())
+    }
+}
+
+/// One process's lock client: one connection to the single node.
+pub struct RedisLock {
+    conn: MultiplexedConnection,
+    node: String,
+    process: u64,
+    counter: u64,
+    options: ClientOptions,
+}
+
+impl RedisLock {
+    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<RedisLock, String> {
+        let conn = connect(node, options.timeout).await?;
+        Ok(RedisLock { conn, node: node.name().to_string(), process, counter: 0, options: options.clone() })
+    }
+}
+
+/// `SET NX PX` (or the fenced script) on one connection: `Ok(Some(token))`
+/// or `Ok(None)` when granted, `Fail` when the key is taken.
+pub(crate) async fn set_nx(
+    conn: &mut MultiplexedConnection,
+    key: &str,
+    value: &str,
+    ttl: Duration,
+    fenced: bool,
+) -> Outcome<Option<i64>> {
+    let ttl_ms = ttl.as_millis().max(1) as u64;
+    if fenced {
+        let script = Script::new(ACQUIRE_FENCED);
+        match script.key(key).key(format!("fence:{key}")).arg(value).arg(ttl_ms).invoke_async(conn).await {
+            Ok(Some(token)) => Outcome::Ok(Some(token)),
+            Ok(None) => Outcome::Fail("lock busy".into()),
+            Err(e) => classify(e),
+        }
+    } else {
+        let set: Result<Option<String>, _> =
+            redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms).query_async(conn).await;
+        match set {
+            Ok(Some(_)) => Outcome::Ok(None),
+            Ok(None) => Outcome::Fail("lock busy".into()),
+            Err(e) => classify(e),
+        }
+    }
+}
+
+/// Runs the compare-and-delete (or compare-and-`PEXPIRE`) script: `Ok` when
+/// the key still held our value.
+pub(crate) async fn if_ours(
+    conn: &mut MultiplexedConnection,
+    script: &str,
+    key: &str,
+    value: &str,
+    ttl: Option<Duration>,
+) -> Outcome<()> {
+    let script = Script::new(script);
+    let mut invocation = script.key(key);
+    invocation.arg(value);
+    if let Some(ttl) = ttl {
+        invocation.arg(ttl.as_millis().max(1) as u64);
+    }
+    match invocation.invoke_async::<i64>(conn).await {
+        Ok(1) => Outcome::Ok(()),
+        Ok(_) => Outcome::Fail("not the holder (expired or taken over)".into()),
+        Err(e) => classify(e),
+    }
+}
+
+impl LockClient for RedisLock {
+    fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
+        Box::pin(async move {
+            let value = unique_value(self.process, &mut self.counter);
+            let timeout = self.options.timeout;
+            match deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await {
+                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, token, Some(&self.node), value)),
+                Outcome::Fail(e) => Outcome::Fail(e),
+                Outcome::Info(e) => Outcome::Info(e),
+            }
+        })
+    }
+
+    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let timeout = self.options.timeout;
+            deadline(timeout, if_ours(&mut self.conn, RELEASE, &grant.key, &grant.handle, None)).await
+        })
+    }
+
+    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let timeout = self.options.timeout;
+            deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await
+        })
+    }
+}
+
 impl System for Redis {
     fn name(&self) -> &'static str {
         "redis"
@@ -48,5 +180,15 @@ impl System for Redis {
     }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(ping(node))
+    }
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        Box::pin(
+            async move { Ok(Box::new(RedisLock::connect(&nodes[0], process, options).await?) as Box<dyn LockClient>) },
+        )
     }
 }

@@ -1,0 +1,198 @@
+//! The recorder: every operation of a run, in the history contract, streamed
+//! to `history.jsonl` as it happens.
+//!
+//! One clock and one writer. Callers stamp and enqueue under one lock, so the
+//! file's order is the order of the timestamps; a dedicated thread writes and
+//! flushes at least every 100 ms, so a harness that dies (even by SIGKILL)
+//! loses at most the last 100 ms. The queue is bounded: if the disk cannot
+//! keep up, clients wait rather than memory growing without limit.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use checker::history::{Op, OpType, Process};
+use serde_json::Value;
+
+/// How often the writer flushes at the latest.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Events queued before callers wait for the writer.
+const QUEUE: usize = 64 * 1024;
+
+/// A cheap handle; clone it into every client task.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    start: Instant,
+    /// The next index and the sending side, under one lock: stamping and
+    /// queueing together keeps indices in time order.
+    queue: Mutex<Option<(u64, SyncSender<Op>)>>,
+    writer: Mutex<Option<JoinHandle<io::Result<u64>>>>,
+}
+
+/// What a finished recording holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded {
+    pub ops: u64,
+}
+
+impl Recorder {
+    /// Creates (truncates) `path` and starts the writer thread. The run's
+    /// clock starts now: every `time` is nanoseconds since this call.
+    pub fn create(path: &Path) -> io::Result<Recorder> {
+        let file = File::create(path)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let writer = std::thread::Builder::new().name("recorder".into()).spawn(move || write_loop(rx, file))?;
+        Ok(Recorder {
+            inner: Arc::new(Inner {
+                start: Instant::now(),
+                queue: Mutex::new(Some((0, tx))),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// Nanoseconds since the run started, on the recorder's clock.
+    pub fn now(&self) -> u64 {
+        self.inner.start.elapsed().as_nanos() as u64
+    }
+
+    /// Records one event; `time` is taken here. Events after `finish` are
+    /// dropped (the run is over).
+    pub fn record(&self, mut op: Op) {
+        let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((next, tx)) = queue.as_mut() {
+            op.index = *next;
+            op.time = self.now();
+            if tx.send(op).is_ok() {
+                *next += 1;
+            }
+        }
+    }
+
+    pub fn invoke(&self, process: u64, f: &str, key: Option<&str>, value: Value) {
+        self.record(op(Process::Client(process), OpType::Invoke, f, key, value));
+    }
+
+    /// A completion: `ok`, `fail` or `info`, with the node that answered and
+    /// the error text where there is one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete(
+        &self,
+        process: u64,
+        kind: OpType,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+        node: Option<&str>,
+        error: Option<&str>,
+    ) {
+        let mut op = op(Process::Client(process), kind, f, key, value);
+        op.node = node.map(str::to_string);
+        op.error = error.map(str::to_string);
+        self.record(op);
+    }
+
+    /// A nemesis event (`info`, as Jepsen records them).
+    pub fn nemesis(&self, f: &str, value: Value) {
+        self.record(op(Process::Nemesis, OpType::Info, f, None, value));
+    }
+
+    /// Stops accepting events, writes and flushes everything queued, and
+    /// returns how many ops the file holds. Later calls return the same.
+    pub fn finish(&self) -> io::Result<Recorded> {
+        let recorded = {
+            let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.take().map_or(0, |(next, _)| next)
+        };
+        let writer = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer {
+            let written = writer.join().map_err(|_| io::Error::other("the recorder's writer thread panicked"))??;
+            debug_assert_eq!(written, recorded);
+        }
+        Ok(Recorded { ops: recorded })
+    }
+}
+
+fn op(process: Process, kind: OpType, f: &str, key: Option<&str>, value: Value) -> Op {
+    Op {
+        index: 0,
+        time: 0,
+        process,
+        kind,
+        f: f.to_string(),
+        key: key.map(str::to_string),
+        value,
+        node: None,
+        error: None,
+    }
+}
+
+fn write_loop(rx: Receiver<Op>, file: File) -> io::Result<u64> {
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let mut written = 0u64;
+    let mut last_flush = Instant::now();
+    loop {
+        let timeout = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        match rx.recv_timeout(timeout) {
+            Ok(op) => {
+                serde_json::to_writer(&mut out, &op)?;
+                out.write_all(b"\n")?;
+                written += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            out.flush()?;
+            last_flush = Instant::now();
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_in_order_and_reads_back() {
+        let dir = std::env::temp_dir().join(format!("fencepost-recorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        let rec = Recorder::create(&path).unwrap();
+        let threads: Vec<_> = (0..4u64)
+            .map(|p| {
+                let rec = rec.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        rec.invoke(p, "acquire", Some("k0"), json!({"ttl_ms": 1000}));
+                        rec.complete(p, OpType::Fail, "acquire", Some("k0"), Value::Null, Some("n1"), Some("busy"));
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        rec.nemesis("kill", json!({"nodes": ["n1"]}));
+        assert_eq!(rec.finish().unwrap().ops, 4001);
+        rec.invoke(9, "acquire", None, Value::Null); // after finish: dropped
+        let text = std::fs::read_to_string(&path).unwrap();
+        let history = checker::formats::jsonl::read("history.jsonl", &text).unwrap();
+        assert_eq!(history.ops.len(), 4001);
+        for (i, w) in history.ops.windows(2).enumerate() {
+            assert_eq!(w[0].index, i as u64);
+            assert!(w[0].time <= w[1].time, "time order at {i}");
+        }
+        history.calls().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
