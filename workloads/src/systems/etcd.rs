@@ -163,9 +163,13 @@ impl LockClient for EtcdLock {
             let lease: i64 = lease.parse().unwrap_or_default();
             let lost = grant.is_lost();
             let timeout = self.options.timeout;
+            // `Unlock` is a delete of the lock key that succeeds even when
+            // the key is already gone; deleting it ourselves tells us whether
+            // we still held the lock.
             let unlocked = deadline(timeout, async {
-                match self.client.unlock(lock_key).await {
-                    Ok(_) => Outcome::Ok(()),
+                match self.client.delete(lock_key, None).await {
+                    Ok(resp) if resp.deleted() > 0 => Outcome::Ok(()),
+                    Ok(_) => Outcome::Fail("not the holder: the lock key is gone".into()),
                     Err(e) => Outcome::Info(e.to_string()),
                 }
             })
