@@ -2,6 +2,7 @@
 //! crates, print, and exit with a code scripts can rely on.
 
 mod bench;
+mod bench_clients;
 mod clusters;
 mod report;
 mod run;
@@ -74,6 +75,22 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Measure lock operations per second per system (no faults), with and
+    /// without recording the history.
+    BenchClients {
+        /// Systems (default: all).
+        systems: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        concurrency: usize,
+        /// Locks k0..k{N-1} (default: one per client).
+        #[arg(long)]
+        keys: Option<usize>,
+        /// How long a holder keeps the lock.
+        #[arg(long, default_value = "0s")]
+        hold: String,
+        #[arg(long, default_value = "10s")]
+        time_limit: String,
+    },
     /// Build the container images (all systems, or those named), bootstrapping
     /// debian:bookworm-slim with debootstrap when no registry has it.
     Images {
@@ -103,7 +120,7 @@ enum Command {
     Run {
         /// redis, redlock, etcd, zookeeper, postgres, mysql.
         system: String,
-        /// lock, fenced-counter.
+        /// lock, fenced-counter, election.
         #[arg(long, default_value = "lock")]
         workload: String,
         /// fenced-counter: let the resource accept writes with stale tokens.
@@ -273,6 +290,19 @@ fn main() -> ExitCode {
             }
         }
         Command::Cleanup => run_async(clusters::cleanup_command()),
+        Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
+            match (parse_duration(&time_limit), parse_duration(&hold)) {
+                (Ok(limit), Ok(hold)) => {
+                    let concurrency = concurrency.max(1);
+                    let keys = keys.unwrap_or(concurrency).max(1);
+                    run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, limit))
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
+            }
+        }
         Command::Run {
             system,
             workload,
@@ -294,8 +324,11 @@ fn main() -> ExitCode {
                 let workload = match workload.as_str() {
                     "lock" => workloads::Workload::Lock,
                     "fenced-counter" => workloads::Workload::FencedCounter { enforce: !no_fencing },
+                    "election" => workloads::Workload::Election,
                     other => {
-                        return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter)"))
+                        return Err(format!(
+                            "--workload: unknown workload `{other}` (known: lock, fenced-counter, election)"
+                        ))
                     }
                 };
                 let options = workloads::RunOptions {

@@ -123,7 +123,17 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
     let mut verdicts = Vec::new();
     let mut overall = Verdict::Linearizable;
     let tokens = summary.ok > 0 && system_gives_tokens(&history);
-    let models: &[ModelSpec] = if tokens { &[ModelSpec::Mutex, ModelSpec::FencedMutex] } else { &[ModelSpec::Mutex] };
+    let models: &[ModelSpec] = match args.workload {
+        // The election checker is not written yet: the history is recorded
+        // and stored, and the verdict stays unknown rather than guessed.
+        Workload::Election => {
+            println!("  election: no checker yet (history stored for `fencepost check` and later analysis)");
+            overall = Verdict::Unknown;
+            &[]
+        }
+        _ if tokens => &[ModelSpec::Mutex, ModelSpec::FencedMutex],
+        _ => &[ModelSpec::Mutex],
+    };
     for model in models {
         let result = check(&locks, model, &opts).map_err(|e| e.to_string())?;
         println!("  linearizable ({}): {}", result.model, result.verdict.as_str());
@@ -149,6 +159,7 @@ fn workload_name(w: Workload) -> &'static str {
         Workload::Lock => "lock",
         Workload::FencedCounter { enforce: true } => "fenced-counter",
         Workload::FencedCounter { enforce: false } => "fenced-counter (fencing off)",
+        Workload::Election => "election",
     }
 }
 

@@ -110,3 +110,59 @@ pub(crate) fn unique_value(process: u64, counter: &mut u64) -> String {
     *counter += 1;
     format!("p{process}-{}-{}", *counter, std::process::id())
 }
+
+/// Leadership won by a campaign.
+#[derive(Debug, Clone)]
+pub struct Leadership {
+    pub name: String,
+    /// The term: a number every later leadership of `name` exceeds.
+    pub term: i64,
+    pub node: Option<String>,
+    /// What the recipe needs to resign or renew. Opaque to everyone else.
+    pub handle: String,
+    /// Set when the client learns leadership is gone (lease, session).
+    pub lost: Arc<AtomicBool>,
+}
+
+impl Leadership {
+    pub fn new(name: &str, term: i64, node: Option<&str>, handle: String) -> Leadership {
+        Leadership {
+            name: name.to_string(),
+            term,
+            node: node.map(str::to_string),
+            handle,
+            lost: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Who leads, as an observer saw it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Leader {
+    /// The candidate's id (`p<process>`).
+    pub id: String,
+    pub term: Option<i64>,
+}
+
+/// One process's election client.
+pub trait ElectionClient: Send {
+    /// Campaigns for `name` as candidate `id`, waiting up to the client's
+    /// `acquire_wait`; `Fail` when not elected by then (and withdrawn).
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>>;
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>>;
+    /// Who leads `name` now (`None`: nobody).
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>>;
+    /// Extends a leader's lease; recipes whose leases renew themselves
+    /// (sessions, keep-alives) answer `Ok` while leadership is not lost.
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+        let _ = ttl;
+        let lost = leadership.lost.load(Ordering::Relaxed);
+        Box::pin(async move {
+            if lost {
+                Outcome::Fail("leadership lost".into())
+            } else {
+                Outcome::Ok(())
+            }
+        })
+    }
+}

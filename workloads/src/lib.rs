@@ -17,7 +17,7 @@ pub mod resource;
 pub mod runner;
 pub mod systems;
 
-pub use client::{ClientOptions, Grant, LockClient, Outcome};
+pub use client::{ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 pub use cluster::{start_cluster, wait_ready, Started};
 pub use recorder::Recorder;
 pub use resource::FencedResource;

@@ -1,10 +1,13 @@
-//! Drives many lock clients at once and records everything they do.
+//! Drives many clients at once and records everything they do.
 //!
-//! Each of `concurrency` workers plays one process at a time, Jepsen-style:
-//! it loops acquire → (fenced-counter: read, write + 1 with the token) →
-//! hold → release on a random key. After an `info` its process number is
-//! retired and the worker continues as process `p + concurrency` with a
-//! fresh client, so every process's history stays sequential.
+//! Each of `concurrency` workers plays one process at a time, Jepsen-style.
+//! Lock workloads loop acquire → (fenced-counter: read, write + 1 with the
+//! token) → hold → release on a random key. The election workload has one
+//! observer polling who leads and candidates that campaign, and, once
+//! elected, renew and write term-tagged records to the resource, then
+//! resign. After an `info` the process number is retired and the worker
+//! continues as process `p + concurrency` with a fresh client, so every
+//! process's history stays sequential.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use checker::OpType;
 use docker::Node;
 use serde_json::{json, Value};
 
-use crate::client::{ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{ClientOptions, ElectionClient, Grant, LockClient, Outcome};
 use crate::recorder::Recorder;
 use crate::resource::{CounterSummary, FencedResource};
 use crate::systems::System;
@@ -28,6 +31,9 @@ pub enum Workload {
     FencedCounter {
         enforce: bool,
     },
+    /// Campaign, lead (renew, write records tagged with the term), resign;
+    /// worker 0 observes who leads. Elections are `e0..e{keys-1}`.
+    Election,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +145,15 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, deadline: Instant, stop: Arc<AtomicBool>) {
+    async fn run(self, deadline: Instant, stop: Arc<AtomicBool>) {
+        if self.options.workload == Workload::Election {
+            self.run_election(deadline, stop).await
+        } else {
+            self.run_lock(deadline, stop).await
+        }
+    }
+
+    async fn run_lock(mut self, deadline: Instant, stop: Arc<AtomicBool>) {
         self.counts.processes.fetch_add(1, Ordering::Relaxed);
         let mut client: Option<Box<dyn LockClient>> = None;
         while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
@@ -159,10 +173,146 @@ impl Worker {
                 // An `info`: this process may still have an effect in flight.
                 // Retire it; a fresh process continues with a fresh client.
                 client = None;
-                self.process += self.options.concurrency as u64;
-                self.counts.processes.fetch_add(1, Ordering::Relaxed);
+                self.retire();
             }
         }
+    }
+
+    fn retire(&mut self) {
+        self.process += self.options.concurrency as u64;
+        self.counts.processes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn run_election(mut self, deadline: Instant, stop: Arc<AtomicBool>) {
+        self.counts.processes.fetch_add(1, Ordering::Relaxed);
+        let observer = self.process == 0 && self.options.concurrency > 1;
+        let mut client: Option<Box<dyn ElectionClient>> = None;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            self.pace().await;
+            let c = match client.as_mut() {
+                Some(c) => c,
+                None => match self.system.election_client(&self.nodes, self.process, &self.options.client).await {
+                    Ok(c) => client.insert(c),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                },
+            };
+            let alive = if observer { self.observe(c.as_mut()).await } else { self.lead(c.as_mut(), deadline).await };
+            if !alive {
+                client = None;
+                self.retire();
+            }
+        }
+    }
+
+    async fn observe(&mut self, client: &mut dyn ElectionClient) -> bool {
+        let name = format!("e{}", self.rng.below(self.options.keys.max(1) as u64));
+        self.recorder.invoke(self.process, "observe", Some(&name), Value::Null);
+        let alive = match client.leader(&name).await {
+            Outcome::Ok(leader) => {
+                let value = leader.map_or(Value::Null, |l| json!({ "leader": l.id, "term": l.term }));
+                self.complete(OpType::Ok, "observe", &name, value, None, None);
+                true
+            }
+            Outcome::Fail(e) => {
+                self.complete(OpType::Fail, "observe", &name, Value::Null, None, Some(&e));
+                true
+            }
+            Outcome::Info(e) => {
+                self.complete(OpType::Info, "observe", &name, Value::Null, None, Some(&e));
+                false
+            }
+        };
+        if self.options.rate.is_none() {
+            let wait = self.random_between((Duration::from_millis(5), Duration::from_millis(20)));
+            tokio::time::sleep(wait).await;
+        }
+        alive
+    }
+
+    /// Campaign; once elected, lead for a hold time (renewing every third of
+    /// the TTL and writing a term-tagged record each time), then resign.
+    async fn lead(&mut self, client: &mut dyn ElectionClient, deadline: Instant) -> bool {
+        let name = format!("e{}", self.rng.below(self.options.keys.max(1) as u64));
+        let id = format!("p{}", self.process);
+        let ttl = self.options.ttl;
+        self.recorder.invoke(
+            self.process,
+            "campaign",
+            Some(&name),
+            json!({ "id": id, "ttl_ms": ttl.as_millis() as u64 }),
+        );
+        let leadership = match client.campaign(&name, &id, ttl).await {
+            Outcome::Ok(l) => {
+                self.complete(
+                    OpType::Ok,
+                    "campaign",
+                    &name,
+                    json!({ "id": id, "term": l.term }),
+                    l.node.as_deref(),
+                    None,
+                );
+                l
+            }
+            Outcome::Fail(e) => {
+                self.complete(OpType::Fail, "campaign", &name, json!({ "id": id }), None, Some(&e));
+                let wait = self.random_between((Duration::from_millis(5), Duration::from_millis(30)));
+                tokio::time::sleep(wait).await;
+                return true;
+            }
+            Outcome::Info(e) => {
+                self.complete(OpType::Info, "campaign", &name, json!({ "id": id }), None, Some(&e));
+                return false;
+            }
+        };
+        let until = (Instant::now() + self.random_between(self.options.hold)).min(deadline.max(Instant::now()));
+        let every = (ttl / 3).max(Duration::from_millis(10));
+        loop {
+            let token = Some(leadership.term);
+            let written = self.resource.read(&name) + 1;
+            let record = json!({ "value": written, "term": leadership.term, "id": id });
+            self.recorder.invoke(self.process, "write", Some(&name), record.clone());
+            match self.resource.write(&name, written, token) {
+                Ok(()) => self.complete(OpType::Ok, "write", &name, record, None, None),
+                Err(r) => {
+                    let why = format!("term {} is below {}", leadership.term, r.highest_token);
+                    self.complete(OpType::Fail, "write", &name, record, None, Some(&why))
+                }
+            }
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            tokio::time::sleep(every.min(until - now)).await;
+            if Instant::now() >= until {
+                break;
+            }
+            self.recorder.invoke(self.process, "renew", Some(&name), json!({ "term": leadership.term }));
+            match client.renew(&leadership, ttl).await {
+                Outcome::Ok(()) => self.complete(OpType::Ok, "renew", &name, Value::Null, None, None),
+                Outcome::Fail(e) => {
+                    // Deposed: stop acting as leader.
+                    self.complete(OpType::Fail, "renew", &name, Value::Null, None, Some(&e));
+                    return true;
+                }
+                Outcome::Info(e) => {
+                    self.complete(OpType::Info, "renew", &name, Value::Null, None, Some(&e));
+                    return false;
+                }
+            }
+        }
+        self.recorder.invoke(self.process, "resign", Some(&name), json!({ "term": leadership.term }));
+        match client.resign(&leadership).await {
+            Outcome::Ok(()) => self.complete(OpType::Ok, "resign", &name, Value::Null, None, None),
+            Outcome::Fail(e) => self.complete(OpType::Fail, "resign", &name, Value::Null, None, Some(&e)),
+            Outcome::Info(e) => {
+                self.complete(OpType::Info, "resign", &name, Value::Null, None, Some(&e));
+                return false;
+            }
+        }
+        true
     }
 
     /// Waits before the next attempt, to honour `rate`.

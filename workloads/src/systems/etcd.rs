@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use docker::Node;
-use etcd_client::{Client, ConnectOptions, LockOptions};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
 use tokio::task::JoinHandle;
 
 use super::{client_address, BoxFuture, System};
-use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -183,6 +183,105 @@ impl LockClient for EtcdLock {
     }
 }
 
+impl EtcdLock {
+    async fn grant_lease(&mut self, ttl: Duration) -> Result<(i64, i64), String> {
+        let ttl_secs = (ttl.as_secs_f64().ceil() as i64).max(MIN_LEASE_SECS);
+        let timeout = self.options.timeout;
+        let granted = deadline(timeout, async {
+            self.client
+                .lease_grant(ttl_secs, None)
+                .await
+                .map_or_else(|e| Outcome::Fail(e.to_string()), |r| Outcome::Ok(r.id()))
+        })
+        .await;
+        granted.into_result().map(|lease| (lease, ttl_secs)).map_err(|e| format!("lease grant: {e}"))
+    }
+
+    /// Deletes `key` if it is still the one created at `revision`: true when
+    /// it was (we still held it), false when it was gone or replaced.
+    async fn delete_if_created_at(&mut self, key: &str, revision: i64) -> Outcome<()> {
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, revision)])
+            .and_then([TxnOp::delete(key, None)]);
+        deadline(self.options.timeout, async {
+            match self.client.txn(txn).await {
+                Ok(resp) if resp.succeeded() => Outcome::Ok(()),
+                Ok(_) => Outcome::Fail("no longer the leader: the key is gone or replaced".into()),
+                Err(e) => Outcome::Info(e.to_string()),
+            }
+        })
+        .await
+    }
+}
+
+/// Election: v3 `Campaign` with a lease kept alive; the term is the leader
+/// key's create revision, as `Leader` reports it to observers.
+impl ElectionClient for EtcdLock {
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
+        Box::pin(async move {
+            let (lease, ttl_secs) = match self.grant_lease(ttl).await {
+                Ok(granted) => granted,
+                Err(e) => return Outcome::Fail(e),
+            };
+            let election = format!("fencepost/elections/{name}");
+            let wait = self.options.acquire_wait + self.options.timeout;
+            let won = deadline(wait, async {
+                match self.client.campaign(election.as_str(), id, lease).await {
+                    Ok(resp) => match resp.leader() {
+                        Some(key) => Outcome::Ok((String::from_utf8_lossy(key.key()).into_owned(), key.rev())),
+                        None => Outcome::Info("campaign answered without a leader key".into()),
+                    },
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await;
+            match won {
+                Outcome::Ok((key, term)) => {
+                    let leadership = Leadership::new(name, term, Some(&self.node), key);
+                    let grant =
+                        Grant { lost: leadership.lost.clone(), ..Grant::new(name, Some(term), None, String::new()) };
+                    self.keep_alive(lease, ttl_secs, &grant);
+                    Outcome::Ok(Leadership { handle: format!("{lease}\n{}", leadership.handle), ..leadership })
+                }
+                Outcome::Fail(e) | Outcome::Info(e) => match self.revoke(lease).await {
+                    Outcome::Ok(()) => Outcome::Fail(format!("not elected ({e}); lease revoked")),
+                    _ => Outcome::Info(e),
+                },
+            }
+        })
+    }
+
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let Some((lease, key)) = leadership.handle.split_once('\n') else {
+                return Outcome::Fail("not an etcd leadership".into());
+            };
+            let lease: i64 = lease.parse().unwrap_or_default();
+            let resigned = self.delete_if_created_at(key, leadership.term).await;
+            let _ = self.revoke(lease).await;
+            resigned
+        })
+    }
+
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
+        Box::pin(async move {
+            let election = format!("fencepost/elections/{name}");
+            deadline(self.options.timeout, async {
+                match self.client.leader(election.as_str()).await {
+                    Ok(resp) => Outcome::Ok(resp.kv().map(|kv| Leader {
+                        id: String::from_utf8_lossy(kv.value()).into_owned(),
+                        term: Some(kv.create_revision()),
+                    })),
+                    // "election: no leader" is an answer, not a failure.
+                    Err(e) if e.to_string().contains("no leader") => Outcome::Ok(None),
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await
+        })
+    }
+}
+
 impl System for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
@@ -216,5 +315,14 @@ impl System for Etcd {
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         let node = &nodes[process as usize % nodes.len()];
         Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, options).await?) as Box<dyn LockClient>) })
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        let node = &nodes[process as usize % nodes.len()];
+        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use docker::Node;
 
-use crate::client::{ClientOptions, LockClient};
+use crate::client::{ClientOptions, ElectionClient, LockClient};
 
 pub mod etcd;
 pub mod mysql;
@@ -41,6 +41,19 @@ pub trait System: Send + Sync {
         process: u64,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>>;
+
+    /// An election client for `process`; systems without an election recipe
+    /// (Redlock) answer with an error.
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        let _ = (nodes, process, options);
+        let name = self.name();
+        Box::pin(async move { Err(format!("{name} has no election recipe")) })
+    }
 
     fn client_port(&self) -> u16 {
         self.ports()[0]

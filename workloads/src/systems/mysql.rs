@@ -11,7 +11,7 @@ use sqlx::{Connection, MySqlConnection};
 
 use super::postgres::classify;
 use super::{client_address, BoxFuture, System};
-use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 3306;
 
@@ -36,6 +36,13 @@ impl MysqlLock {
             .execute(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS fencepost_leaders \
+             (conn BIGINT PRIMARY KEY, candidate VARCHAR(64) NOT NULL, term BIGINT NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(MysqlLock { conn, node: node.name().to_string(), options: options.clone() })
     }
 }
@@ -103,6 +110,95 @@ impl LockClient for MysqlLock {
     }
 }
 
+/// Election: the leader is the connection holding the election's named lock.
+/// A new leader takes a term from the `AUTO_INCREMENT` table and files it
+/// under its connection id; observers ask `IS_USED_LOCK` for the holder's
+/// connection id and look it up.
+impl ElectionClient for MysqlLock {
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
+        Box::pin(async move {
+            let lock = format!("fencepost/election/{name}");
+            let wait = self.options.acquire_wait;
+            let conn = &mut self.conn;
+            let won = deadline(wait + self.options.timeout, async {
+                let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                    .bind(&lock)
+                    .bind(wait.as_secs_f64().ceil() as i64)
+                    .fetch_one(&mut *conn)
+                    .await;
+                match got {
+                    Ok(Some(1)) => {}
+                    Ok(_) => return Outcome::Fail("another connection leads".into()),
+                    Err(e) => return classify(e),
+                }
+                let term = match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
+                    Ok(done) => done.last_insert_id() as i64,
+                    Err(e) => return Outcome::Info(format!("elected, taking a term failed: {e}")),
+                };
+                let filed = sqlx::query(
+                    "REPLACE INTO fencepost_leaders (conn, candidate, term) VALUES (CONNECTION_ID(), ?, ?)",
+                )
+                .bind(id)
+                .bind(term)
+                .execute(&mut *conn)
+                .await;
+                match filed {
+                    Ok(_) => Outcome::Ok(term),
+                    Err(e) => Outcome::Info(format!("elected, filing the term failed: {e}")),
+                }
+            })
+            .await;
+            match won {
+                Outcome::Ok(term) => Outcome::Ok(Leadership::new(name, term, Some(&self.node), lock)),
+                Outcome::Fail(e) => Outcome::Fail(e),
+                Outcome::Info(e) => Outcome::Info(e),
+            }
+        })
+    }
+
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
+        let grant = Grant::new(&leadership.name, Some(leadership.term), None, leadership.handle.clone());
+        Box::pin(async move {
+            // Unfile the term first, so that no observer pairs this
+            // connection's next leadership with it.
+            let conn = &mut self.conn;
+            let unfiled = deadline(self.options.timeout, async {
+                match sqlx::query("DELETE FROM fencepost_leaders WHERE conn = CONNECTION_ID()")
+                    .execute(&mut *conn)
+                    .await
+                {
+                    Ok(_) => Outcome::Ok(()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await;
+            match unfiled {
+                Outcome::Ok(()) => self.release(&grant).await,
+                other => other,
+            }
+        })
+    }
+
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
+        Box::pin(async move {
+            let lock = format!("fencepost/election/{name}");
+            let conn = &mut self.conn;
+            deadline(self.options.timeout, async {
+                let row: Result<Option<(String, i64)>, _> =
+                    sqlx::query_as("SELECT candidate, term FROM fencepost_leaders WHERE conn = IS_USED_LOCK(?)")
+                        .bind(&lock)
+                        .fetch_optional(&mut *conn)
+                        .await;
+                match row {
+                    Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term: Some(term) })),
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
+}
+
 impl System for Mysql {
     fn name(&self) -> &'static str {
         "mysql"
@@ -138,5 +234,13 @@ impl System for Mysql {
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        _process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) })
     }
 }

@@ -12,7 +12,7 @@ use docker::Node;
 use sqlx::{Connection, PgConnection};
 
 use super::{client_address, BoxFuture, System};
-use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 5432;
 
@@ -56,6 +56,11 @@ impl PostgresLock {
         // Clients start concurrently and CREATE ... IF NOT EXISTS can still
         // race on the catalog; a loser's error is harmless.
         let _ = sqlx::query("CREATE SEQUENCE IF NOT EXISTS fencepost_fence").execute(&mut conn).await;
+        let _ = sqlx::query(
+            "CREATE TABLE IF NOT EXISTS fencepost_terms (name text PRIMARY KEY, candidate text, term bigint)",
+        )
+        .execute(&mut conn)
+        .await;
         Ok(PostgresLock { conn, node: node.name().to_string(), options: options.clone() })
     }
 }
@@ -118,6 +123,124 @@ impl LockClient for PostgresLock {
     }
 }
 
+/// Election: the leader is the session holding the election's advisory lock.
+/// A new leader takes its term from the sequence and files it, with its id,
+/// in `fencepost_terms`; observers ask `pg_locks` which session holds the
+/// lock and read that session's `application_name` (the candidate id).
+impl ElectionClient for PostgresLock {
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
+        Box::pin(async move {
+            let lock = lock_id(&format!("election/{name}"));
+            let give_up = std::time::Instant::now() + self.options.acquire_wait;
+            let timeout = self.options.timeout;
+            loop {
+                let conn = &mut self.conn;
+                let won = deadline(timeout, async {
+                    let named = sqlx::query("SELECT set_config('application_name', $1, false)").bind(id);
+                    if let Err(e) = named.execute(&mut *conn).await {
+                        return classify(e);
+                    }
+                    let term: Result<Option<i64>, _> = sqlx::query_scalar(
+                        "SELECT CASE WHEN pg_try_advisory_lock($1) THEN nextval('fencepost_fence') END",
+                    )
+                    .bind(lock)
+                    .fetch_one(&mut *conn)
+                    .await;
+                    let term = match term {
+                        Ok(Some(term)) => term,
+                        Ok(None) => return Outcome::Ok(None),
+                        Err(e) => return classify(e),
+                    };
+                    let filed = sqlx::query(
+                        "INSERT INTO fencepost_terms (name, candidate, term) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE SET candidate = $2, term = $3",
+                    )
+                    .bind(name)
+                    .bind(id)
+                    .bind(term)
+                    .execute(&mut *conn)
+                    .await;
+                    match filed {
+                        Ok(_) => Outcome::Ok(Some(term)),
+                        // Elected, but observers cannot learn the term: retire.
+                        Err(e) => Outcome::Info(format!("elected, filing the term failed: {e}")),
+                    }
+                })
+                .await;
+                match won {
+                    Outcome::Ok(Some(term)) => {
+                        return Outcome::Ok(Leadership::new(name, term, Some(&self.node), lock.to_string()))
+                    }
+                    Outcome::Ok(None) if std::time::Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(20)).await
+                    }
+                    Outcome::Ok(None) => return Outcome::Fail("another session leads".into()),
+                    Outcome::Fail(e) => return Outcome::Fail(e),
+                    Outcome::Info(e) => return Outcome::Info(e),
+                }
+            }
+        })
+    }
+
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let lock: i64 = leadership.handle.parse().unwrap_or_default();
+            let conn = &mut self.conn;
+            deadline(self.options.timeout, async {
+                // Unfile the term first, so that no observer pairs a later
+                // leadership of the same candidate with this term.
+                let unfiled = sqlx::query("DELETE FROM fencepost_terms WHERE name = $1 AND term = $2")
+                    .bind(&leadership.name)
+                    .bind(leadership.term)
+                    .execute(&mut *conn)
+                    .await;
+                if let Err(e) = unfiled {
+                    return classify(e);
+                }
+                match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+                    .bind(lock)
+                    .fetch_one(&mut *conn)
+                    .await
+                {
+                    Ok(true) => Outcome::Ok(()),
+                    Ok(false) => Outcome::Fail("this session does not lead".into()),
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
+
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
+        Box::pin(async move {
+            let lock = lock_id(&format!("election/{name}"));
+            // A bigint advisory key is stored as (classid, objid) = its high
+            // and low 32 bits, with objsubid 1.
+            let (high, low) = ((lock as u64 >> 32) as i64, (lock as u64 & 0xffff_ffff) as i64);
+            let conn = &mut self.conn;
+            deadline(self.options.timeout, async {
+                let row: Result<Option<(String, Option<i64>)>, _> = sqlx::query_as(
+                    "SELECT a.application_name::text, t.term FROM pg_locks l \
+                     JOIN pg_stat_activity a ON a.pid = l.pid \
+                     LEFT JOIN fencepost_terms t ON t.name = $1 AND t.candidate = a.application_name \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                       AND l.classid::bigint = $2 AND l.objid::bigint = $3",
+                )
+                .bind(name)
+                .bind(high)
+                .bind(low)
+                .fetch_optional(&mut *conn)
+                .await;
+                match row {
+                    Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term })),
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
+}
+
 impl System for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
@@ -152,5 +275,15 @@ impl System for Postgres {
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        _process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        Box::pin(
+            async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) },
+        )
     }
 }

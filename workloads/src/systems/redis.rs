@@ -13,7 +13,9 @@ use redis::aio::MultiplexedConnection;
 use redis::{ErrorKind, RedisError, Script};
 
 use super::{client_address, BoxFuture, System};
-use crate::client::{deadline, unique_value, ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{
+    deadline, unique_value, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome,
+};
 
 pub const PORT: u16 = 6379;
 
@@ -162,6 +164,88 @@ impl LockClient for RedisLock {
     }
 }
 
+/// Lease election: the leader key holds `candidate|term` with a TTL; the
+/// term comes from `INCR` of a term counter in the same script, so terms
+/// only grow. A leader renews with compare-and-`PEXPIRE` and resigns with
+/// compare-and-delete, both on the exact `candidate|term` value.
+const CAMPAIGN: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return false
+end
+local term = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. term, 'PX', ARGV[2])
+return term";
+
+pub struct RedisElection {
+    conn: MultiplexedConnection,
+    node: String,
+    options: ClientOptions,
+}
+
+impl ElectionClient for RedisElection {
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
+        Box::pin(async move {
+            let give_up = std::time::Instant::now() + self.options.acquire_wait;
+            let key = format!("election:{name}");
+            loop {
+                let script = Script::new(CAMPAIGN);
+                let mut invocation = script.key(&key);
+                invocation.key(format!("term:{name}")).arg(id).arg(ttl.as_millis().max(1) as u64);
+                let won = deadline(self.options.timeout, async {
+                    match invocation.invoke_async::<Option<i64>>(&mut self.conn).await {
+                        Ok(Some(term)) => Outcome::Ok(Some(term)),
+                        Ok(None) => Outcome::Ok(None),
+                        Err(e) => classify(e),
+                    }
+                })
+                .await;
+                match won {
+                    Outcome::Ok(Some(term)) => {
+                        return Outcome::Ok(Leadership::new(name, term, Some(&self.node), format!("{id}|{term}")))
+                    }
+                    Outcome::Ok(None) if std::time::Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(20)).await
+                    }
+                    Outcome::Ok(None) => return Outcome::Fail("another candidate leads".into()),
+                    Outcome::Fail(e) => return Outcome::Fail(e),
+                    Outcome::Info(e) => return Outcome::Info(e),
+                }
+            }
+        })
+    }
+
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let key = format!("election:{}", leadership.name);
+            deadline(self.options.timeout, if_ours(&mut self.conn, RELEASE, &key, &leadership.handle, None)).await
+        })
+    }
+
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move {
+            let key = format!("election:{}", leadership.name);
+            deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl))).await
+        })
+    }
+
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
+        Box::pin(async move {
+            let key = format!("election:{name}");
+            deadline(self.options.timeout, async {
+                match redis::cmd("GET").arg(&key).query_async::<Option<String>>(&mut self.conn).await {
+                    Ok(None) => Outcome::Ok(None),
+                    Ok(Some(value)) => {
+                        let (id, term) = value.rsplit_once('|').unwrap_or((value.as_str(), ""));
+                        Outcome::Ok(Some(Leader { id: id.to_string(), term: term.parse().ok() }))
+                    }
+                    Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
+}
+
 impl System for Redis {
     fn name(&self) -> &'static str {
         "redis"
@@ -190,5 +274,17 @@ impl System for Redis {
         Box::pin(
             async move { Ok(Box::new(RedisLock::connect(&nodes[0], process, options).await?) as Box<dyn LockClient>) },
         )
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        _process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        Box::pin(async move {
+            let conn = connect(&nodes[0], options.timeout).await?;
+            let client = RedisElection { conn, node: nodes[0].name().to_string(), options: options.clone() };
+            Ok(Box::new(client) as Box<dyn ElectionClient>)
+        })
     }
 }

@@ -14,7 +14,7 @@ use docker::Node;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
 
 use super::{client_address, BoxFuture, System};
-use crate::client::{deadline, ClientOptions, Grant, LockClient, Outcome};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2181;
 
@@ -57,8 +57,10 @@ impl ZookeeperLock {
         Ok(ZookeeperLock { client, node: node.name().to_string(), options: options.clone() })
     }
 
-    /// Waits until our child is the lowest, or gives up at `give_up`.
-    async fn wait_for_turn(&self, dir: &str, mine: i64, give_up: Instant) -> Outcome<()> {
+    /// Waits until our child is the lowest (`Ok(None)`), or gives up at
+    /// `give_up` (`Ok(Some((path, version)))` of the lower node we were
+    /// watching, which existed when we gave up).
+    async fn wait_for_turn(&self, dir: &str, mine: i64, give_up: Instant) -> Outcome<Option<(String, i32)>> {
         loop {
             let children = match self.client.list_children(dir).await {
                 Ok(children) => children,
@@ -66,78 +68,174 @@ impl ZookeeperLock {
             };
             let below =
                 children.into_iter().filter_map(|c| Some((sequence_of(&c)?, c))).filter(|(s, _)| *s < mine).max();
-            let Some((_, below)) = below else { return Outcome::Ok(()) };
-            let (stat, watcher) = match self.client.check_and_watch_stat(&format!("{dir}/{below}")).await {
+            let Some((_, below)) = below else { return Outcome::Ok(None) };
+            let below = format!("{dir}/{below}");
+            let (stat, watcher) = match self.client.check_and_watch_stat(&below).await {
                 Ok(watched) => watched,
                 Err(e) => return classify(e),
             };
-            if stat.is_none() {
-                continue;
-            }
+            let Some(stat) = stat else { continue };
             let left = give_up.saturating_duration_since(Instant::now());
             if tokio::time::timeout(left, watcher.changed()).await.is_err() {
-                return Outcome::Fail("lock busy".into());
+                return Outcome::Ok(Some((below, stat.version)));
             }
         }
+    }
+}
+
+impl ZookeeperLock {
+    /// The recipe's core, shared by lock and election: queue a child under
+    /// `dir` holding `data`, wait until it is the lowest. `Ok((sequence,
+    /// path))` when first in line; on giving up the child is withdrawn.
+    async fn queue_and_wait(&mut self, dir: &str, data: &[u8]) -> Outcome<(i64, String)> {
+        let timeout = self.options.timeout;
+        let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+        if let Err(e) =
+            deadline(timeout, async { self.client.mkdir(dir, &persistent).await.map_or_else(classify, Outcome::Ok) })
+                .await
+                .into_result()
+        {
+            return Outcome::Fail(format!("creating {dir}: {e}"));
+        }
+        let ephemeral = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+        let created = deadline(timeout, async {
+            match self.client.create(&format!("{dir}/n-"), data, &ephemeral).await {
+                Ok((_, sequence)) => Outcome::Ok(sequence.into_i64()),
+                Err(e) => classify(e),
+            }
+        })
+        .await;
+        let mine = match created {
+            Outcome::Ok(sequence) => sequence,
+            Outcome::Fail(e) => return Outcome::Fail(e),
+            Outcome::Info(e) => return Outcome::Info(e),
+        };
+        let path = format!("{dir}/n-{mine:010}");
+        let mut give_up = Instant::now() + self.options.acquire_wait;
+        loop {
+            let waited = deadline(self.options.acquire_wait + timeout, self.wait_for_turn(dir, mine, give_up)).await;
+            let (below, version) = match waited {
+                Outcome::Ok(None) => return Outcome::Ok((mine, path)),
+                Outcome::Ok(Some(watched)) => watched,
+                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Info(e),
+            };
+            // Withdraw only while the node below us still exists, in one
+            // transaction: then we were never the lowest, nobody could have
+            // seen us first, and the attempt had no effect. Every node below
+            // ours was created before it, so "a lower node exists now and at
+            // each earlier check" means "at every moment".
+            let mut withdraw = self.client.new_multi_writer();
+            if withdraw.add_check_version(&below, version).and_then(|()| withdraw.add_delete(&path, None)).is_err() {
+                return Outcome::Info("could not build the withdrawal".into());
+            }
+            match deadline(timeout, async {
+                match withdraw.commit().await {
+                    Ok(_) => Outcome::Ok(true),
+                    Err(zookeeper_client::MultiWriteError::OperationFailed { index: 0, .. }) => Outcome::Ok(false),
+                    Err(e) => Outcome::Info(e.to_string()),
+                }
+            })
+            .await
+            {
+                Outcome::Ok(true) => return Outcome::Fail("busy: withdrawn before our turn".into()),
+                // The node below went meanwhile: look again, without waiting;
+                // we may be first in line now.
+                Outcome::Ok(false) => give_up = Instant::now(),
+                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Info(e),
+            }
+        }
+    }
+
+    /// Deletes our child: `Ok` if it was still there.
+    async fn withdraw(&mut self, path: &str, lost: &std::sync::atomic::AtomicBool) -> Outcome<()> {
+        if self.client.state() == SessionState::Expired {
+            lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Outcome::Fail("session expired: it was already gone".into());
+        }
+        deadline(self.options.timeout, async {
+            match self.client.delete(path, None).await {
+                Ok(()) => Outcome::Ok(()),
+                Err(ZkError::NoNode) => Outcome::Fail("our node is gone (session expired?)".into()),
+                Err(e) => classify(e),
+            }
+        })
+        .await
     }
 }
 
 impl LockClient for ZookeeperLock {
     fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
-            let timeout = self.options.timeout;
-            let dir = format!("/fencepost/locks/{key}");
-            let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
-            if let Err(e) = deadline(timeout, async {
-                self.client.mkdir(&dir, &persistent).await.map_or_else(classify, Outcome::Ok)
-            })
-            .await
-            .into_result()
-            {
-                return Outcome::Fail(format!("creating {dir}: {e}"));
-            }
-            let ephemeral = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
-            let created = deadline(timeout, async {
-                match self.client.create(&format!("{dir}/lock-"), b"", &ephemeral).await {
-                    Ok((_, sequence)) => Outcome::Ok(sequence.into_i64()),
-                    Err(e) => classify(e),
-                }
-            })
-            .await;
-            let mine = match created {
-                Outcome::Ok(sequence) => sequence,
-                Outcome::Fail(e) => return Outcome::Fail(e),
-                Outcome::Info(e) => return Outcome::Info(e),
-            };
-            let path = format!("{dir}/lock-{mine:010}");
-            let give_up = Instant::now() + self.options.acquire_wait;
-            match deadline(self.options.acquire_wait + timeout, self.wait_for_turn(&dir, mine, give_up)).await {
-                Outcome::Ok(()) => Outcome::Ok(Grant::new(key, Some(mine), Some(&self.node), path)),
-                // Withdraw: once our child is deleted we never held the lock.
-                Outcome::Fail(e) | Outcome::Info(e) => match deadline(timeout, async {
-                    self.client.delete(&path, None).await.map_or_else(classify, Outcome::Ok)
-                })
-                .await
-                {
-                    Outcome::Ok(()) => Outcome::Fail(e),
-                    _ => Outcome::Info(e),
-                },
+            match self.queue_and_wait(&format!("/fencepost/locks/{key}"), b"").await {
+                Outcome::Ok((sequence, path)) => Outcome::Ok(Grant::new(key, Some(sequence), Some(&self.node), path)),
+                Outcome::Fail(e) => Outcome::Fail(e),
+                Outcome::Info(e) => Outcome::Info(e),
             }
         })
     }
 
     fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move { self.withdraw(&grant.handle, &grant.lost).await })
+    }
+}
+
+/// Election: the same queue; the leader is the lowest child, whose data is
+/// the candidate's id and whose sequence number is the term.
+impl ElectionClient for ZookeeperLock {
+    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
-            if self.client.state() == SessionState::Expired {
-                grant.lost.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Outcome::Fail("session expired: the lock was already gone".into());
+            match self.queue_and_wait(&format!("/fencepost/elections/{name}"), id.as_bytes()).await {
+                Outcome::Ok((term, path)) => Outcome::Ok(Leadership::new(name, term, Some(&self.node), path)),
+                Outcome::Fail(e) => Outcome::Fail(e),
+                Outcome::Info(e) => Outcome::Info(e),
             }
-            let timeout = self.options.timeout;
-            deadline(timeout, async {
-                match self.client.delete(&grant.handle, None).await {
-                    Ok(()) => Outcome::Ok(()),
-                    Err(ZkError::NoNode) => Outcome::Fail("lock node gone (session expired?)".into()),
+        })
+    }
+
+    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
+        Box::pin(async move { self.withdraw(&leadership.handle, &leadership.lost).await })
+    }
+
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, _ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+        // The session is the lease: it is alive if our node still exists.
+        Box::pin(async move {
+            deadline(self.options.timeout, async {
+                match self.client.check_stat(&leadership.handle).await {
+                    Ok(Some(_)) => Outcome::Ok(()),
+                    Ok(None) => {
+                        leadership.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                        Outcome::Fail("our node is gone (session expired?)".into())
+                    }
                     Err(e) => classify(e),
+                }
+            })
+            .await
+        })
+    }
+
+    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
+        Box::pin(async move {
+            let dir = format!("/fencepost/elections/{name}");
+            deadline(self.options.timeout, async {
+                loop {
+                    let children = match self.client.list_children(&dir).await {
+                        Ok(children) => children,
+                        Err(ZkError::NoNode) => return Outcome::Ok(None),
+                        Err(e) => return classify(e),
+                    };
+                    let Some((term, first)) = children.into_iter().filter_map(|c| Some((sequence_of(&c)?, c))).min()
+                    else {
+                        return Outcome::Ok(None);
+                    };
+                    match self.client.get_data(&format!("{dir}/{first}")).await {
+                        Ok((data, _)) => {
+                            let id = String::from_utf8_lossy(&data).into_owned();
+                            return Outcome::Ok(Some(Leader { id, term: Some(term) }));
+                        }
+                        // The leader resigned between the two reads: look again.
+                        Err(ZkError::NoNode) => continue,
+                        Err(e) => return classify(e),
+                    }
                 }
             })
             .await
@@ -183,5 +281,14 @@ impl System for Zookeeper {
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         let node = &nodes[process as usize % nodes.len()];
         Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn LockClient>) })
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        let node = &nodes[process as usize % nodes.len()];
+        Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
     }
 }

@@ -1,0 +1,81 @@
+//! `fencepost bench-clients`: how many lock operations each system sustains
+//! with N clients and no faults, and what recording the history costs.
+//!
+//! For each system it runs the `lock` workload twice on one cluster, first
+//! recording to a real `history.jsonl`, then with a recorder that keeps
+//! nothing, and reports completions per second and their ratio. By default
+//! every client has its own key and holds for no time, so the figure is the
+//! system's acquire/release throughput rather than the workload's pacing.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use docker::Engine;
+use workloads::{FencedResource, Recorder, RunOptions, Summary, Workload};
+
+pub async fn bench_clients(
+    systems: &[String],
+    concurrency: usize,
+    keys: usize,
+    hold: Duration,
+    time_limit: Duration,
+) -> Result<(), String> {
+    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+    let names: Vec<String> = if systems.is_empty() {
+        workloads::REGISTRY.iter().map(|s| s.name().to_string()).collect()
+    } else {
+        systems.to_vec()
+    };
+    println!(
+        "lock workload, {concurrency} clients, {keys} keys, hold {} ms, {:.0} s per run, no faults",
+        hold.as_millis(),
+        time_limit.as_secs_f64()
+    );
+    println!("{:<10} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
+    for name in names {
+        let system = workloads::by_name(&name).ok_or_else(|| format!("unknown system `{name}`"))?;
+        let run_id = docker::new_run_id();
+        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
+            .await
+            .map_err(|e| e.to_string())?;
+        let options = RunOptions {
+            workload: Workload::Lock,
+            concurrency,
+            keys,
+            hold: (hold, hold),
+            time_limit,
+            ..Default::default()
+        };
+        let dir = std::env::temp_dir().join(format!("fencepost-bench-{run_id}"));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let recorder = Recorder::create(&dir.join("history.jsonl")).map_err(|e| e.to_string())?;
+        let nodes = started.cluster.nodes().to_vec();
+        let recorded = once(system, &nodes, &options, recorder.clone()).await;
+        recorder.finish().map_err(|e| e.to_string())?;
+        let unrecorded = once(system, &nodes, &options, Recorder::discard()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        started.cluster.remove().await.map_err(|e| e.to_string())?;
+        let rate = |s: &Summary| (s.ok + s.fail + s.info) as f64 / (s.elapsed_ms as f64 / 1000.0);
+        let (with, without) = (rate(&recorded), rate(&unrecorded));
+        println!(
+            "{:<10} {:>14.0} {:>14.0} {:>9.1}% {:>8.0}",
+            name,
+            with,
+            without,
+            (without / with - 1.0) * 100.0,
+            recorded.ok as f64 / (recorded.elapsed_ms as f64 / 1000.0)
+        );
+    }
+    Ok(())
+}
+
+async fn once(
+    system: &'static dyn workloads::System,
+    nodes: &[docker::Node],
+    options: &RunOptions,
+    recorder: Recorder,
+) -> Summary {
+    let resource = Arc::new(FencedResource::new(true));
+    workloads::run(system, nodes.to_vec(), options.clone(), recorder, resource, Arc::new(AtomicBool::new(false))).await
+}

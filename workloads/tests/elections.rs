@@ -1,0 +1,151 @@
+//! The election recipes of every system that has one, against real
+//! clusters: campaign / a refused rival / observe / resign / a new leader
+//! with a higher term; then a short election run without faults whose
+//! history reads back with one leader per term, observers naming only real
+//! (leader, term) pairs, and every term-tagged write accepted.
+//!
+//! Needs a Docker engine (`bash scripts/setup.sh`); images build on first use.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use checker::OpType;
+use docker::Engine;
+use workloads::{ClientOptions, ElectionClient, FencedResource, Leader, Outcome, Recorder, RunOptions, Workload};
+
+fn options() -> ClientOptions {
+    ClientOptions { timeout: Duration::from_secs(1), ..Default::default() }
+}
+
+/// Candidates in the run wait for their turn (as elections are used), so
+/// queued candidates become leaders rather than withdrawing.
+fn waiting() -> ClientOptions {
+    ClientOptions { acquire_wait: Duration::from_secs(2), ..options() }
+}
+
+fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
+    match outcome {
+        Outcome::Ok(v) => v,
+        other => panic!("{what}: expected ok, got {other:?}"),
+    }
+}
+
+async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn ElectionClient> {
+    sys.election_client(nodes, process, &options()).await.unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
+}
+
+async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
+    let ttl = Duration::from_secs(10);
+    let mut a = client(sys, nodes, 0).await;
+    let mut b = client(sys, nodes, 1).await;
+    let mut observer = client(sys, nodes, 2).await;
+    let first = ok("first campaign", a.campaign("sanity", "p0", ttl).await);
+    match b.campaign("sanity", "p1", ttl).await {
+        Outcome::Fail(_) => {}
+        other => panic!("{}: a rival's campaign while p0 leads must fail, got {other:?}", sys.name()),
+    }
+    let seen = ok("observe", observer.leader("sanity").await);
+    assert_eq!(seen, Some(Leader { id: "p0".into(), term: Some(first.term) }), "{}", sys.name());
+    ok("renew", a.renew(&first, ttl).await);
+    ok("resign", a.resign(&first).await);
+    let second = ok("campaign after the resignation", b.campaign("sanity", "p1", ttl).await);
+    assert!(second.term > first.term, "{}: terms must grow: {} then {}", sys.name(), first.term, second.term);
+    let seen = ok("observe", observer.leader("sanity").await);
+    assert_eq!(seen, Some(Leader { id: "p1".into(), term: Some(second.term) }), "{}", sys.name());
+    ok("second resign", b.resign(&second).await);
+}
+
+async fn election_run(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
+    let dir = std::env::temp_dir().join(format!("fencepost-elections-{}-{}", sys.name(), docker::new_run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("history.jsonl");
+    let recorder = Recorder::create(&path).unwrap();
+    let run = RunOptions {
+        workload: Workload::Election,
+        concurrency: 5,
+        hold: (Duration::from_millis(100), Duration::from_millis(300)),
+        ttl: Duration::from_secs(3),
+        time_limit: Duration::from_secs(6),
+        client: waiting(),
+        ..Default::default()
+    };
+    let resource = Arc::new(FencedResource::new(true));
+    let summary =
+        workloads::run(sys, nodes.to_vec(), run, recorder.clone(), resource, Arc::new(AtomicBool::new(false))).await;
+    recorder.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let history = checker::formats::jsonl::read(&path.display().to_string(), &text).unwrap();
+    history.calls().unwrap();
+
+    // One leader per term, and observers only ever name a real leadership.
+    let mut leaders: BTreeMap<i64, String> = BTreeMap::new();
+    for op in history.ops.iter().filter(|o| o.f == "campaign" && o.kind == OpType::Ok) {
+        let (term, id) = (op.value["term"].as_i64().unwrap(), op.value["id"].as_str().unwrap().to_string());
+        if let Some(other) = leaders.insert(term, id.clone()) {
+            panic!("{}: term {term} has two leaders, {other} and {id}", sys.name());
+        }
+    }
+    assert!(leaders.len() >= 3, "{}: only {} leaderships in 6 s: {summary:?}", sys.name(), leaders.len());
+    let mut observed = BTreeSet::new();
+    for op in history.ops.iter().filter(|o| o.f == "observe" && o.kind == OpType::Ok && !o.value.is_null()) {
+        let id = op.value["leader"].as_str().unwrap();
+        match op.value["term"].as_i64() {
+            Some(term) => {
+                assert_eq!(leaders.get(&term).map(String::as_str), Some(id), "{}: observed {op:?}", sys.name());
+                observed.insert(term);
+            }
+            // Seen between winning and filing its term (PostgreSQL, MariaDB).
+            None => assert!(leaders.values().any(|l| l == id), "{}: observed {op:?}", sys.name()),
+        }
+    }
+    assert!(!observed.is_empty(), "{}: the observer never saw a leader", sys.name());
+    for counter in &summary.counters {
+        assert_eq!(counter.rejected, 0, "{}: a leader's write was refused without faults: {counter:?}", sys.name());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn election(system: &str) {
+    let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
+    let sys = workloads::by_name(system).unwrap();
+    let started =
+        workloads::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
+    let nodes = started.cluster.nodes().to_vec();
+    sanity(sys, &nodes).await;
+    election_run(sys, &nodes).await;
+    started.cluster.remove().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_election() {
+    election("redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_election() {
+    election("etcd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_election() {
+    election("zookeeper").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_election() {
+    election("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_election() {
+    election("mysql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redlock_has_no_election_recipe() {
+    let sys = workloads::by_name("redlock").unwrap();
+    let err = sys.election_client(&[], 0, &options()).await.err().unwrap();
+    assert!(err.contains("no election recipe"), "{err}");
+}
