@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job, until `fencepost run` lands: set the machine up, build
-# fencepost and its images, start a real three-member etcd cluster (and
-# remove it), then check real Jepsen histories from the reference corpus —
-# one linearizable, one not — printing the verdicts and the evidence.
+# The main job: set the machine up, build fencepost and its images, run a
+# real lock test against a three-member etcd cluster (5 clients, history
+# recorded and checked, stored under store/), then check real Jepsen
+# histories from the reference corpus — one linearizable, one not — printing
+# the verdicts and the evidence.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 cargo build --release --quiet || exit 1
 ./target/release/fencepost images || exit 1
-./target/release/fencepost up etcd --hold 0s || exit 1
+./target/release/fencepost run etcd --workload fenced-counter --time-limit 10s --concurrency 5 || exit 1
 echo
 corpus=${FENCEPOST_CORPUS:-../shared/corpus}
 ./target/release/fencepost check "$corpus/porcupine/jepsen/etcd_002.log" --model cas-register --initial nil
