@@ -141,10 +141,17 @@ impl LockClient for RedisLock {
         Box::pin(async move {
             let value = unique_value(self.process, &mut self.counter);
             let timeout = self.options.timeout;
-            match deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await {
-                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, token, Some(&self.node), value)),
-                Outcome::Fail(e) => Outcome::Fail(e),
-                Outcome::Info(e) => Outcome::Info(e),
+            // SET NX cannot wait; with an acquire wait, poll until it passes.
+            let give_up = std::time::Instant::now() + self.options.acquire_wait;
+            loop {
+                match deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await {
+                    Outcome::Ok(token) => return Outcome::Ok(Grant::new(key, token, Some(&self.node), value)),
+                    Outcome::Fail(_) if std::time::Instant::now() < give_up => {
+                        tokio::time::sleep(Duration::from_millis(10)).await
+                    }
+                    Outcome::Fail(e) => return Outcome::Fail(e),
+                    Outcome::Info(e) => return Outcome::Info(e),
+                }
             }
         })
     }
