@@ -154,6 +154,12 @@ enum Command {
         /// Where runs are stored.
         #[arg(long, default_value = "store")]
         store: PathBuf,
+        /// Faults to mix: partition,kill,pause,loss — or none.
+        #[arg(long, default_value = "none")]
+        nemesis: String,
+        /// Time between faults, and how long each one lasts.
+        #[arg(long, default_value = "5s")]
+        nemesis_interval: String,
     },
 }
 
@@ -318,6 +324,8 @@ fn main() -> ExitCode {
             acquire_wait,
             seed,
             store,
+            nemesis,
+            nemesis_interval,
         } => {
             let parsed = (|| -> Result<run::RunArgs, String> {
                 let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
@@ -346,7 +354,16 @@ fn main() -> ExitCode {
                         ..Default::default()
                     },
                 };
-                Ok(run::RunArgs { system, workload, options, store })
+                let nemesis = match nemesis.as_str() {
+                    "none" | "" => Vec::new(),
+                    list => list
+                        .split(',')
+                        .map(|k| nemesis::FaultKind::parse(k.trim()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("--nemesis: {e}"))?,
+                };
+                let nemesis_interval = d("nemesis-interval", &nemesis_interval)?;
+                Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval })
             })();
             match parsed {
                 Ok(args) => run_verdict(run::run_command(args)),

@@ -20,6 +20,10 @@ pub struct RunArgs {
     pub workload: Workload,
     pub options: RunOptions,
     pub store: PathBuf,
+    /// Fault kinds to mix (empty: no faults).
+    pub nemesis: Vec<nemesis::FaultKind>,
+    /// Time between faults, and how long each lasts.
+    pub nemesis_interval: Duration,
 }
 
 /// Runs the test; returns the overall verdict.
@@ -73,6 +77,8 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
             "timeout_ms": options.client.timeout.as_millis() as u64,
             "acquire_wait_ms": options.client.acquire_wait.as_millis() as u64,
             "seed": options.seed,
+            "nemesis": fault_names(&args.nemesis),
+            "nemesis_interval_ms": args.nemesis_interval.as_millis() as u64,
         }),
     )?;
 
@@ -80,15 +86,39 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
     let recorder = Recorder::create(&history_path).map_err(|e| format!("creating {}: {e}", history_path.display()))?;
     let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
     let resource = Arc::new(FencedResource::new(enforce));
-    let summary = workloads::run(
+    let faults = {
+        let recorder = recorder.clone();
+        let report: nemesis::Report = Arc::new(move |f, value| recorder.nemesis(f, value));
+        nemesis::Nemesis::new(started.cluster.nodes().to_vec(), system.client_port(), report)
+    };
+    let steps =
+        nemesis::schedule(&args.nemesis, &faults.node_names(), options.seed, args.nemesis_interval, options.time_limit);
+    let nemesis_done = Arc::new(AtomicBool::new(false));
+    let t0 = std::time::Instant::now();
+    let workload = workloads::run(
         system,
         started.cluster.nodes().to_vec(),
         options.clone(),
         recorder.clone(),
         resource,
         stop.clone(),
-    )
-    .await;
+    );
+    let playing = async {
+        if steps.is_empty() {
+            return Ok(0);
+        }
+        faults.play(&steps, t0, &nemesis_done).await
+    };
+    // The nemesis stops (and heals everything) when the workload ends.
+    let (summary, played) = tokio::join!(
+        async {
+            let summary = workload.await;
+            nemesis_done.store(true, Ordering::Relaxed);
+            summary
+        },
+        playing
+    );
+
     let recorded = recorder.finish().map_err(|e| format!("writing {}: {e}", history_path.display()))?;
     ctrl_c.abort();
     for node in started.cluster.nodes() {
@@ -107,6 +137,12 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         summary.info,
         summary.processes
     );
+    if !steps.is_empty() {
+        match &played {
+            Ok(n) => println!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis)),
+            Err(_) => {}
+        }
+    }
     for c in &summary.counters {
         println!(
             "  counter {}: final {} after {} accepted and {} rejected writes",
@@ -140,7 +176,17 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         overall = overall.combine(result.verdict);
         verdicts.push(json!({ "checker": "linearizable", "model": result.model, "result": result }));
     }
-    write_json(&dir.join("results.json"), &json!({ "verdict": overall, "summary": summary, "checkers": verdicts }))?;
+    // A nemesis that could not inject or heal a fault leaves the run's
+    // premise broken: say so, and do not call it valid.
+    if let Err(e) = &played {
+        overall = overall.combine(Verdict::Unknown);
+        println!("  nemesis failed: {e} (verdict at best unknown)");
+    }
+    let nemesis_error = played.as_ref().err();
+    write_json(
+        &dir.join("results.json"),
+        &json!({ "verdict": overall, "summary": summary, "checkers": verdicts, "nemesis_error": nemesis_error }),
+    )?;
     println!("verdict: {}   ({})", overall.as_str(), dir.display());
     Ok(overall)
 }
@@ -152,6 +198,13 @@ fn system_gives_tokens(history: &checker::History) -> bool {
         .iter()
         .filter(|op| op.f == "acquire" && op.kind == checker::OpType::Ok)
         .all(|op| op.value.get("token").is_some_and(|t| t.is_i64()))
+}
+
+fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
+    if kinds.is_empty() {
+        return "none".into();
+    }
+    kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>().join(",")
 }
 
 fn workload_name(w: Workload) -> &'static str {

@@ -80,3 +80,25 @@ async fn a_killed_harness_leaves_a_readable_history() {
     assert!(docker::run_resources(&engine, &run_id).await.unwrap().is_empty());
     std::fs::remove_dir_all(&store).unwrap();
 }
+
+#[test]
+fn a_run_under_faults_records_them_and_heals() {
+    let store = store();
+    let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .args(["run", "redis", "--nemesis", "kill,pause", "--nemesis-interval", "1s", "--time-limit", "5s", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // A Redis without persistence forgets its locks when killed, so a
+    // violation (exit 1) is a correct answer here; 3 (could not run) is not.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("then all healed"), "{stdout}");
+    let text = std::fs::read_to_string(run_dir(&store).unwrap().join("history.jsonl")).unwrap();
+    let history = checker::formats::jsonl::read("history.jsonl", &text).unwrap();
+    let faults: Vec<&str> =
+        history.ops.iter().filter(|o| o.process == checker::Process::Nemesis).map(|o| o.f.as_str()).collect();
+    assert!(faults.len() >= 3 && faults.last() == Some(&"heal-all"), "{faults:?}");
+    assert!(faults.iter().all(|f| ["kill-start", "kill-stop", "pause-start", "pause-stop", "heal-all"].contains(f)));
+    std::fs::remove_dir_all(&store).unwrap();
+}

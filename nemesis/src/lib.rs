@@ -156,7 +156,7 @@ pub struct Step {
 /// A seeded plan: wait `interval`, inject a fault of a random kind from
 /// `kinds` for `interval`, heal, and so on until `until`.
 pub fn schedule(kinds: &[FaultKind], nodes: &[String], seed: u64, interval: Duration, until: Duration) -> Vec<Step> {
-    let mut rng = Rng::new(seed ^ 0x6e65_6d65_7369_73);
+    let mut rng = Rng::new(seed ^ 0x006e_656d_6573_6973);
     let mut steps = Vec::new();
     let mut at = interval;
     if kinds.is_empty() || nodes.is_empty() {
@@ -237,13 +237,18 @@ impl Nemesis {
                         self.run(node, &["iptables", "-A", "OUTPUT", "-d", &ip, "-j", "DROP"]).await?;
                     }
                 }
-                for (a, drops) in grudge {
-                    for b in drops {
-                        if self.reaches(self.node(a)?, self.node(b)?).await? {
-                            return Err(format!("partition not in effect: {a} still reaches {b}"));
-                        }
+                (self.report)(&format!("{}-start", fault.name()), fault.describe());
+                // Probe every cut pair at once: each blocked probe waits out
+                // its one-second timeout.
+                let pairs: Vec<(&String, &String)> =
+                    grudge.iter().flat_map(|(a, d)| d.iter().map(move |b| (a, b))).collect();
+                let probes = pairs.iter().map(|(a, b)| async move { self.reaches(self.node(a)?, self.node(b)?).await });
+                for ((a, b), reached) in pairs.iter().zip(futures_util::future::join_all(probes).await) {
+                    if reached? {
+                        return Err(format!("partition not in effect: {a} still reaches {b}"));
                     }
                 }
+                return Ok(());
             }
             Fault::Kill { nodes } => {
                 for name in nodes {
@@ -302,11 +307,12 @@ impl Nemesis {
             self.heal_node(self.node(name)?).await?;
         }
         if let Fault::Partition { grudge, .. } = fault {
-            for (a, drops) in grudge {
-                for b in drops {
-                    if !self.reaches(self.node(a)?, self.node(b)?).await? {
-                        return Err(format!("partition healed but {a} still cannot reach {b}"));
-                    }
+            let pairs: Vec<(&String, &String)> =
+                grudge.iter().flat_map(|(a, d)| d.iter().map(move |b| (a, b))).collect();
+            let probes = pairs.iter().map(|(a, b)| async move { self.reaches(self.node(a)?, self.node(b)?).await });
+            for ((a, b), reached) in pairs.iter().zip(futures_util::future::join_all(probes).await) {
+                if !reached? {
+                    return Err(format!("partition healed but {a} still cannot reach {b}"));
                 }
             }
         }
@@ -348,13 +354,15 @@ impl Nemesis {
     }
 
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
-    /// when `stop` is set.
-    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<(), String> {
+    /// when `stop` is set. Returns how many faults were injected.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<usize, String> {
+        let mut injected = 0;
         let result = async {
             for step in steps {
                 if !sleep_until(t0 + step.at, stop).await {
                     break;
                 }
+                injected += 1;
                 self.start(&step.fault).await?;
                 let healed_at = Instant::now() + step.duration;
                 sleep_until(healed_at, stop).await;
@@ -364,7 +372,7 @@ impl Nemesis {
         }
         .await;
         let healed = self.heal_all().await;
-        result.and(healed)
+        result.and(healed).map(|()| injected)
     }
 }
 
