@@ -138,9 +138,8 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         summary.processes
     );
     if !steps.is_empty() {
-        match &played {
-            Ok(n) => println!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis)),
-            Err(_) => {}
+        if let Ok(n) = &played {
+            println!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis));
         }
     }
     for c in &summary.counters {
