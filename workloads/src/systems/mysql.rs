@@ -68,12 +68,10 @@ impl LockClient for MysqlLock {
                 }
             })
             .await;
-            if let Outcome::Fail(e) | Outcome::Info(e) = &locked {
-                return if matches!(locked, Outcome::Fail(_)) {
-                    Outcome::Fail(e.clone())
-                } else {
-                    Outcome::Info(e.clone())
-                };
+            match locked {
+                Outcome::Ok(()) => {}
+                Outcome::Fail(e) => return Outcome::Fail(e),
+                Outcome::Info(e) => return Outcome::Info(e),
             }
             let conn = &mut self.conn;
             let token = deadline(self.options.timeout, async {
