@@ -154,13 +154,49 @@ enum Command {
         /// Where runs are stored.
         #[arg(long, default_value = "store")]
         store: PathBuf,
-        /// Faults to mix: partition,kill,pause,loss — or none.
-        #[arg(long, default_value = "none")]
-        nemesis: String,
-        /// Time between faults, and how long each one lasts.
-        #[arg(long, default_value = "5s")]
-        nemesis_interval: String,
+        #[command(flatten)]
+        faults: Box<FaultArgs>,
     },
+}
+
+/// The nemesis's options for `run`.
+#[derive(clap::Args)]
+struct FaultArgs {
+    /// Faults to mix: partition, partition-leader, partition-clients, kill,
+    /// pause, loss, clock, netem, client-pause — comma-separated, or none.
+    #[arg(long, default_value = "none")]
+    nemesis: String,
+    /// Time between faults, and how long each one lasts (client pauses last
+    /// --client-pause).
+    #[arg(long, default_value = "5s")]
+    nemesis_interval: String,
+    /// After the last fault is healed, the workload runs this long without
+    /// faults before the end (default: a quarter of the time limit, ≤ 5 s).
+    #[arg(long)]
+    quiet: Option<String>,
+    /// loss: share of packets dropped.
+    #[arg(long, default_value_t = 0.3)]
+    loss_probability: f64,
+    /// clock: how far a jump moves a server's clock (sign random), and how
+    /// far a strobe flips it.
+    #[arg(long, default_value = "60s")]
+    clock_offset: String,
+    /// clock: a strobing clock flips every this long.
+    #[arg(long, default_value = "100ms")]
+    clock_strobe_period: String,
+    /// netem: added delay, its jitter, and share of packets lost.
+    #[arg(long, default_value = "100ms")]
+    netem_delay: String,
+    #[arg(long, default_value = "20ms")]
+    netem_jitter: String,
+    #[arg(long, default_value_t = 0.0)]
+    netem_loss: f64,
+    /// client-pause: how long a lock holder stalls (default: twice --ttl).
+    #[arg(long)]
+    client_pause: Option<String>,
+    /// client-pause: how many holders one pause catches.
+    #[arg(long, default_value_t = 1)]
+    client_pause_clients: usize,
 }
 
 /// Runs one async command on a fresh runtime; errors exit with code 3.
@@ -324,8 +360,7 @@ fn main() -> ExitCode {
             acquire_wait,
             seed,
             store,
-            nemesis,
-            nemesis_interval,
+            faults,
         } => {
             let parsed = (|| -> Result<run::RunArgs, String> {
                 let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
@@ -339,31 +374,51 @@ fn main() -> ExitCode {
                         ))
                     }
                 };
+                let ttl = d("ttl", &ttl)?;
+                let time_limit = d("time-limit", &time_limit)?;
                 let options = workloads::RunOptions {
                     workload,
                     concurrency: concurrency.max(1),
                     keys: keys.max(1),
                     rate,
                     hold: (d("hold-min", &hold_min)?, d("hold-max", &hold_max)?),
-                    ttl: d("ttl", &ttl)?,
-                    time_limit: d("time-limit", &time_limit)?,
+                    ttl,
+                    time_limit,
                     seed,
                     client: workloads::ClientOptions {
                         timeout: d("timeout", &timeout)?,
                         acquire_wait: d("acquire-wait", &acquire_wait)?,
                         ..Default::default()
                     },
+                    ..Default::default()
                 };
-                let nemesis = match nemesis.as_str() {
-                    "none" | "" => Vec::new(),
-                    list => list
-                        .split(',')
-                        .map(|k| nemesis::FaultKind::parse(k.trim()))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| format!("--nemesis: {e}"))?,
+                let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
+                let nemesis_interval = d("nemesis-interval", &faults.nemesis_interval)?;
+                let quiet = match &faults.quiet {
+                    Some(q) => d("quiet", q)?,
+                    None => (time_limit / 4).min(Duration::from_secs(5)),
                 };
-                let nemesis_interval = d("nemesis-interval", &nemesis_interval)?;
-                Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval })
+                let share = |name: &str, p: f64| {
+                    if (0.0..=1.0).contains(&p) {
+                        Ok(p)
+                    } else {
+                        Err(format!("--{name}: {p} is not a share between 0 and 1"))
+                    }
+                };
+                let fault_options = nemesis::FaultOptions {
+                    loss: share("loss-probability", faults.loss_probability)?,
+                    clock_offset: d("clock-offset", &faults.clock_offset)?,
+                    clock_strobe_period: d("clock-strobe-period", &faults.clock_strobe_period)?,
+                    netem_delay: d("netem-delay", &faults.netem_delay)?,
+                    netem_jitter: d("netem-jitter", &faults.netem_jitter)?,
+                    netem_loss: share("netem-loss", faults.netem_loss)?,
+                    client_pause: match &faults.client_pause {
+                        Some(p) => d("client-pause", p)?,
+                        None => ttl * 2,
+                    },
+                    client_pause_clients: faults.client_pause_clients.max(1),
+                };
+                Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval, quiet, fault_options })
             })();
             match parsed {
                 Ok(args) => run_verdict(run::run_command(args)),

@@ -24,6 +24,9 @@ pub struct RunArgs {
     pub nemesis: Vec<nemesis::FaultKind>,
     /// Time between faults, and how long each lasts.
     pub nemesis_interval: Duration,
+    /// Fault-free time at the end, after the final heal.
+    pub quiet: Duration,
+    pub fault_options: nemesis::FaultOptions,
 }
 
 /// Runs the test; returns the overall verdict.
@@ -79,6 +82,8 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
             "seed": options.seed,
             "nemesis": fault_names(&args.nemesis),
             "nemesis_interval_ms": args.nemesis_interval.as_millis() as u64,
+            "quiet_ms": args.quiet.as_millis() as u64,
+            "fault_options": format!("{:?}", args.fault_options),
         }),
     )?;
 
@@ -90,9 +95,22 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         let recorder = recorder.clone();
         let report: nemesis::Report = Arc::new(move |f, value| recorder.nemesis(f, value));
         nemesis::Nemesis::new(started.cluster.nodes().to_vec(), system.client_port(), report)
+            .with_stall(options.stall.clone())
     };
-    let steps =
-        nemesis::schedule(&args.nemesis, &faults.node_names(), options.seed, args.nemesis_interval, options.time_limit);
+    // Refuse faults this cluster cannot take before any work is done.
+    if let Err(e) = faults.check(&args.nemesis).await {
+        drop(recorder);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(format!("--nemesis {e}"));
+    }
+    let steps = nemesis::schedule(
+        &args.nemesis,
+        &faults.node_names(),
+        options.seed,
+        args.nemesis_interval,
+        options.time_limit.saturating_sub(args.quiet),
+        &args.fault_options,
+    );
     let nemesis_done = Arc::new(AtomicBool::new(false));
     let t0 = std::time::Instant::now();
     let workload = workloads::run(
@@ -203,7 +221,7 @@ fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
     if kinds.is_empty() {
         return "none".into();
     }
-    kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>().join(",")
+    kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
 }
 
 fn workload_name(w: Workload) -> &'static str {

@@ -1,12 +1,13 @@
 //! Every fault kind on a real cluster: start it, see the effect with a real
 //! probe, heal, see recovery, and nothing left behind (no iptables rule, no
-//! paused or stopped container). Needs a Docker engine.
+//! paused or stopped container, no qdisc, no clock offset). Needs a Docker
+//! engine.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use docker::{Engine, NodeState};
-use nemesis::{Fault, Grudge, Nemesis};
+use nemesis::{Fault, FaultKind, Grudge, Nemesis};
 use serde_json::Value;
 
 type Events = Arc<Mutex<Vec<(String, Value)>>>;
@@ -23,8 +24,9 @@ async fn cluster(system: &str) -> (workloads::Started, Nemesis, Events) {
     (started, nemesis, events)
 }
 
-/// No rule, no paused or stopped node, every server listening.
-async fn assert_clean(started: &workloads::Started) {
+/// No rule, no qdisc, no clock offset, no paused or stopped node.
+async fn assert_clean(started: &workloads::Started, nemesis: &Nemesis) {
+    assert_eq!(nemesis.leftovers().await.unwrap(), Vec::<String>::new());
     for node in started.cluster.nodes() {
         assert_eq!(node.state().await.unwrap(), NodeState::Running, "{}", node.name());
         let rules = node.exec(&["iptables", "-S"], Duration::from_secs(10)).await.unwrap().stdout;
@@ -60,7 +62,7 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
     assert!(tokio::time::timeout(Duration::from_secs(4), sys.probe(&nodes[0])).await.map_or(true, |r| r.is_err()));
     nemesis.stop(&fault).await.unwrap();
     assert!(nemesis.reaches(&nodes[0], &nodes[1]).await.unwrap());
-    assert_clean(&started).await;
+    assert_clean(&started, &nemesis).await;
     let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
     assert_eq!(names, ["partition-start", "partition-stop"]);
     assert_eq!(events.lock().unwrap()[0].1["grudge"]["n1"], serde_json::json!(["n2", "n3"]));
@@ -85,7 +87,7 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
         }
     }
     nemesis.heal_all().await.unwrap();
-    assert_clean(&started).await;
+    assert_clean(&started, &nemesis).await;
     started.cluster.remove().await.unwrap();
 }
 
@@ -116,8 +118,220 @@ async fn kill_pause_and_loss_take_effect_and_heal_on_redis() {
     nemesis.stop(&cut).await.unwrap();
     sys.probe(n1).await.unwrap();
 
-    assert_clean(&started).await;
+    assert_clean(&started, &nemesis).await;
     let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
     assert_eq!(names, ["kill-start", "kill-stop", "pause-start", "pause-stop", "loss-start", "loss-stop"]);
+    started.cluster.remove().await.unwrap();
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_partitions_cut_clients_but_not_peers() {
+    let (started, nemesis, events) = cluster("redis").await;
+    let sys = workloads::by_name("redis").unwrap();
+    let n1 = &started.cluster.nodes()[0];
+    let fault = Fault::ClientPartition { nodes: vec!["n1".into()] };
+    nemesis.start(&fault).await.unwrap();
+    // The client's path: the port published on 127.0.0.1.
+    let probe = tokio::time::timeout(Duration::from_secs(3), sys.probe(n1)).await;
+    assert!(probe.map_or(true, |r| r.is_err()), "a client still reaches a cut-off Redis");
+    // Inside the node the server still answers.
+    let ping = n1.exec(&["redis-cli", "PING"], Duration::from_secs(10)).await.unwrap();
+    assert_eq!(ping.stdout.trim(), "PONG");
+    nemesis.stop(&fault).await.unwrap();
+    sys.probe(n1).await.unwrap();
+    assert_clean(&started, &nemesis).await;
+    let e = events.lock().unwrap();
+    assert_eq!(e[0].0, "partition-clients-start");
+    assert_eq!(e[0].1["targets"], serde_json::json!(["n1"]));
+    drop(e);
+    started.cluster.remove().await.unwrap();
+}
+
+/// Jumps move the server's own clock (read through its own protocol) and
+/// are healed; a strobe flips it; etcd is refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_faults_move_server_clocks_and_heal() {
+    // Redis: a key with a 30 s TTL expires at once when its server's clock
+    // jumps a minute ahead.
+    let (started, nemesis, events) = cluster("redis").await;
+    let n1 = &started.cluster.nodes()[0];
+    let exec = |argv: &'static [&'static str]| async move {
+        n1.exec(argv, Duration::from_secs(10)).await.unwrap().stdout.trim().to_string()
+    };
+    assert_eq!(exec(&["redis-cli", "SET", "k", "v", "EX", "30"]).await, "OK");
+    let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
+    nemesis.start(&jump).await.unwrap();
+    let moved = nemesis.server_time(n1).await.unwrap() - unix_now();
+    assert!((moved - 60.0).abs() < 3.0, "redis TIME moved {moved:+.3} s");
+    assert_eq!(exec(&["redis-cli", "GET", "k"]).await, "", "the key outlived a jump past its TTL");
+    nemesis.stop(&jump).await.unwrap();
+    assert!((nemesis.server_time(n1).await.unwrap() - unix_now()).abs() < 3.0);
+    // A strobe: samples land on both sides.
+    let strobe = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 0, strobe_ms: -30_000, period_ms: 50 };
+    nemesis.start(&strobe).await.unwrap();
+    let (mut behind, mut level) = (0, 0);
+    for _ in 0..40 {
+        let off = nemesis.server_time(n1).await.unwrap() - unix_now();
+        if (off + 30.0).abs() < 3.0 {
+            behind += 1;
+        } else if off.abs() < 3.0 {
+            level += 1;
+        }
+        if behind > 0 && level > 0 {
+            break;
+        }
+    }
+    assert!(behind > 0 && level > 0, "a strobing clock flips: {behind} behind, {level} level");
+    nemesis.stop(&strobe).await.unwrap();
+    assert_clean(&started, &nemesis).await;
+    let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
+    assert_eq!(names, ["clock-start", "clock-stop", "clock-start", "clock-stop"]);
+    assert_eq!(events.lock().unwrap()[2].1["kind"], "strobe");
+    started.cluster.remove().await.unwrap();
+
+    // PostgreSQL, MariaDB and ZooKeeper (a JVM) read the clock through libc
+    // too; the nemesis checks each through the server's own answer.
+    for system in ["postgres", "mysql", "zookeeper"] {
+        let (started, nemesis, _) = cluster(system).await;
+        nemesis.check(&[FaultKind::Clock]).await.unwrap();
+        let last = started.cluster.nodes().last().unwrap();
+        let jump = Fault::Clock { nodes: vec![last.name().into()], offset_ms: -45_000, strobe_ms: 0, period_ms: 0 };
+        nemesis.start(&jump).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        let moved = nemesis.server_time(last).await.unwrap() - unix_now();
+        assert!((moved + 45.0).abs() < 3.0, "{system}: server clock moved {moved:+.3} s");
+        nemesis.stop(&jump).await.unwrap();
+        assert_clean(&started, &nemesis).await;
+        started.cluster.remove().await.unwrap();
+    }
+
+    // etcd reads time through Go's vDSO path: refused, nothing touched.
+    let (started, nemesis, events) = cluster("etcd").await;
+    let e = nemesis.check(&[FaultKind::Clock]).await.unwrap_err();
+    assert!(e.contains("Go binary"), "{e}");
+    let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
+    assert!(nemesis.start(&jump).await.unwrap_err().contains("Go binary"));
+    assert!(events.lock().unwrap().is_empty(), "a refused fault is not recorded as started");
+    assert_clean(&started, &nemesis).await;
+    started.cluster.remove().await.unwrap();
+}
+
+/// The leader (as the system itself names it) is cut off, and the others
+/// elect a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
+    for system in ["etcd", "zookeeper"] {
+        let (started, nemesis, events) = cluster(system).await;
+        let started_fault = nemesis.start(&Fault::IsolateLeader).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        let Fault::Partition { kind: "leader", grudge } = &started_fault else { panic!("{started_fault:?}") };
+        let old = grudge.iter().find(|(_, d)| d.len() == 2).map(|(n, _)| n.clone()).expect("one node cut from two");
+        let role = |node: &docker::Node| {
+            let node = node.clone();
+            async move { node.exec(&["/fencepost/role"], Duration::from_secs(10)).await.unwrap().stdout.trim().to_string() }
+        };
+        let mut new_leader = None;
+        for _ in 0..100 {
+            for node in started.cluster.nodes().iter().filter(|n| n.name() != old) {
+                if role(node).await == "leader" {
+                    new_leader = Some(node.name().to_string());
+                }
+            }
+            if new_leader.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(new_leader.is_some(), "{system}: the majority elected no new leader");
+        nemesis.stop(&started_fault).await.unwrap();
+        assert_clean(&started, &nemesis).await;
+        let e = events.lock().unwrap();
+        assert_eq!(e[0].1["kind"], "leader");
+        assert_eq!(e[0].1["grudge"][&old].as_array().unwrap().len(), 2);
+        drop(e);
+        started.cluster.remove().await.unwrap();
+    }
+    // No leader to name on one Redis.
+    let (started, nemesis, _) = cluster("redis").await;
+    assert!(nemesis.check(&[FaultKind::PartitionLeader]).await.unwrap_err().contains("no leader"));
+    started.cluster.remove().await.unwrap();
+}
+
+/// netem where the kernel has it; where it does not (this project's CI
+/// machine), a refusal that says so and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netem_delays_or_is_refused_with_the_reason() {
+    let (started, nemesis, _) = cluster("redis").await;
+    let fault = Fault::Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 };
+    match nemesis.check(&[FaultKind::Netem]).await {
+        Ok(()) => {
+            let n1 = &started.cluster.nodes()[0];
+            let before = nemesis.client_connect(n1).await.unwrap().unwrap();
+            let started_fault = nemesis.start(&fault).await.unwrap();
+            let during = nemesis.client_connect(n1).await.unwrap().unwrap();
+            assert!(during >= before + Duration::from_millis(100), "{before:?} → {during:?}");
+            nemesis.stop(&started_fault).await.unwrap();
+        }
+        Err(e) => {
+            assert!(e.contains("sch_netem"), "{e}");
+            let e = nemesis.start(&fault).await.unwrap_err();
+            assert!(e.contains("sch_netem"), "{e}");
+        }
+    }
+    assert_clean(&started, &nemesis).await;
+    started.cluster.remove().await.unwrap();
+}
+
+/// A lock holder stalls past its TTL: its release comes after the lease ran
+/// out, and the nemesis names the process it caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_pause_stalls_a_holder_past_its_ttl() {
+    let (started, nemesis, events) = cluster("redis").await;
+    let sys = workloads::by_name("redis").unwrap();
+    let dir = std::env::temp_dir().join(format!("fencepost-nemesis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("history.jsonl");
+    let recorder = workloads::Recorder::create(&path).unwrap();
+    let options = workloads::RunOptions {
+        concurrency: 3,
+        ttl: Duration::from_millis(500),
+        time_limit: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let nemesis = nemesis.with_stall(options.stall.clone());
+    let resource = Arc::new(workloads::FencedResource::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let nodes = started.cluster.nodes().to_vec();
+    let run = tokio::spawn(workloads::run(sys, nodes, options, recorder.clone(), resource, stop));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fault = Fault::ClientPause { clients: 1, duration_ms: 1500, stalled: vec![] };
+    let started_fault = nemesis.start(&fault).await.unwrap();
+    let Fault::ClientPause { stalled, .. } = &started_fault else { unreachable!() };
+    assert_eq!(stalled.len(), 1);
+    let (process, key) = stalled[0].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    nemesis.stop(&started_fault).await.unwrap();
+    run.await.unwrap();
+    recorder.finish().unwrap();
+    assert_clean(&started, &nemesis).await;
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let history = checker::formats::jsonl::read("history.jsonl", &text).unwrap();
+    let mine: Vec<_> = history.ops.iter().filter(|op| op.process == checker::Process::Client(process)).collect();
+    let stalled_from = events.lock().unwrap()[0].1["processes"][0].as_u64();
+    assert_eq!(stalled_from, Some(process));
+    // Its longest hold of that key: acquired, stalled, then released.
+    let held = (0..mine.len())
+        .filter(|&i| {
+            mine[i].f == "acquire" && mine[i].kind == checker::OpType::Ok && mine[i].key.as_deref() == Some(&key)
+        })
+        .filter_map(|i| mine[i + 1..].iter().find(|op| op.f == "release").map(|r| r.time - mine[i].time))
+        .max()
+        .expect("an ok acquire followed by a release") as f64
+        / 1e9;
+    assert!(held >= 1.4, "the holder resumed after {held:.3} s");
+    std::fs::remove_dir_all(&dir).unwrap();
     started.cluster.remove().await.unwrap();
 }

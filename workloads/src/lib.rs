@@ -5,6 +5,7 @@
 //!   fencepost uses), and its lock client ([`LockClient`]).
 //! - [`runner`]: many clients at once, Jepsen's process rules, seeded.
 //! - [`resource`]: the fenced resource (Kleppmann's storage service).
+//! - [`stall`]: where the nemesis pauses clients that hold a lock.
 //! - [`recorder`]: every operation, streamed to `history.jsonl`.
 //!
 //! Adding a vendor touches one file in `src/systems/`, one Dockerfile under
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod recorder;
 pub mod resource;
 pub mod runner;
+pub mod stall;
 pub mod systems;
 
 pub use client::{ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
@@ -22,4 +24,5 @@ pub use cluster::{start_cluster, wait_ready, Started};
 pub use recorder::Recorder;
 pub use resource::FencedResource;
 pub use runner::{run, RunOptions, Summary, Workload};
+pub use stall::Stall;
 pub use systems::{by_name, System, REGISTRY};

@@ -5,7 +5,8 @@
 //! token) → hold → release on a random key. The election workload has one
 //! observer polling who leads and candidates that campaign, and, once
 //! elected, renew and write term-tagged records to the resource, then
-//! resign. After an `info` the process number is retired and the worker
+//! resign. Holders pass [`Stall`] points where the nemesis can pause them.
+//! After an `info` the process number is retired and the worker
 //! continues as process `p + concurrency` with a fresh client, so every
 //! process's history stays sequential.
 
@@ -21,6 +22,7 @@ use serde_json::{json, Value};
 use crate::client::{ClientOptions, ElectionClient, Grant, LockClient, Outcome};
 use crate::recorder::Recorder;
 use crate::resource::{CounterSummary, FencedResource};
+use crate::stall::Stall;
 use crate::systems::System;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct RunOptions {
     pub time_limit: Duration,
     pub seed: u64,
     pub client: ClientOptions,
+    /// Where holders stall when the nemesis pauses clients.
+    pub stall: Arc<Stall>,
 }
 
 impl Default for RunOptions {
@@ -65,6 +69,7 @@ impl Default for RunOptions {
             time_limit: Duration::from_secs(10),
             seed: 1,
             client: ClientOptions::default(),
+            stall: Arc::default(),
         }
     }
 }
@@ -270,6 +275,9 @@ impl Worker {
         let until = (Instant::now() + self.random_between(self.options.hold)).min(deadline.max(Instant::now()));
         let every = (ttl / 3).max(Duration::from_millis(10));
         loop {
+            // A leader that stalls here outlives its lease and then writes
+            // with a term that may have been superseded.
+            self.options.stall.point(self.process, &name).await;
             let token = Some(leadership.term);
             let written = self.resource.read(&name) + 1;
             let record = json!({ "value": written, "term": leadership.term, "id": id });
@@ -356,7 +364,9 @@ impl Worker {
             }
         };
         if let Workload::FencedCounter { .. } = self.options.workload {
-            self.increment(&grant);
+            self.increment(&grant).await;
+        } else {
+            self.options.stall.point(p, &key).await;
         }
         let hold = self.random_between(self.options.hold);
         tokio::time::sleep(hold).await;
@@ -374,12 +384,15 @@ impl Worker {
 
     /// Reads the counter and writes it + 1 with the grant's token, recording
     /// both as operations of this process.
-    fn increment(&mut self, grant: &Grant) {
+    async fn increment(&mut self, grant: &Grant) {
         let p = self.process;
         let key = &grant.key;
         self.recorder.invoke(p, "read", Some(key), Value::Null);
         let value = self.resource.read(key);
         self.complete(OpType::Ok, "read", key, json!(value), None, None);
+        // Kleppmann's pause: between reading and writing back, so the write
+        // that follows a long stall carries a stale value and a stale token.
+        self.options.stall.point(p, key).await;
         let write = json!({ "value": value + 1, "token": grant.token });
         self.recorder.invoke(p, "write", Some(key), write.clone());
         match self.resource.write(key, value + 1, grant.token) {

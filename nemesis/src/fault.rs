@@ -1,0 +1,365 @@
+//! What a fault is: its kind (what the user names on the command line), the
+//! concrete fault a schedule picks, and what the history records about it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use checker::gen::Rng;
+use serde_json::{json, Value};
+
+/// Who cannot reach whom: `grudge[a]` are the nodes `a` drops traffic from and to.
+pub type Grudge = BTreeMap<String, BTreeSet<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// Node ↔ node: one node, halves, majorities ring, bridge.
+    Partition,
+    /// The node the system names as its leader, cut from the others.
+    PartitionLeader,
+    /// Nodes cut from the clients (the harness), still talking to each other.
+    PartitionClients,
+    Kill,
+    Pause,
+    Loss,
+    Clock,
+    Netem,
+    ClientPause,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Partition,
+        FaultKind::PartitionLeader,
+        FaultKind::PartitionClients,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Loss,
+        FaultKind::Clock,
+        FaultKind::Netem,
+        FaultKind::ClientPause,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::PartitionLeader => "partition-leader",
+            FaultKind::PartitionClients => "partition-clients",
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::Loss => "loss",
+            FaultKind::Clock => "clock",
+            FaultKind::Netem => "netem",
+            FaultKind::ClientPause => "client-pause",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<FaultKind, String> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown fault `{s}` (known: {})", known.join(", "))
+        })
+    }
+
+    /// `partition,kill` → kinds; `none` or empty → no faults.
+    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, String> {
+        if s.trim().is_empty() || s.trim() == "none" {
+            return Ok(Vec::new());
+        }
+        let mut kinds: Vec<FaultKind> = s.split(',').map(|k| FaultKind::parse(k.trim())).collect::<Result<_, _>>()?;
+        kinds.sort();
+        kinds.dedup();
+        Ok(kinds)
+    }
+}
+
+/// The knobs of each fault kind (the run command's per-kind options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultOptions {
+    /// Share of packets a `loss` fault drops.
+    pub loss: f64,
+    /// How far a clock jump moves a server's wall clock (the sign is random),
+    /// and how far a strobe flips it back and forth.
+    pub clock_offset: Duration,
+    /// A strobing clock flips every this long.
+    pub clock_strobe_period: Duration,
+    pub netem_delay: Duration,
+    pub netem_jitter: Duration,
+    /// Share of packets `netem` also drops.
+    pub netem_loss: f64,
+    /// How long a paused client stalls (make it longer than the lease).
+    pub client_pause: Duration,
+    /// How many lock holders one client pause catches.
+    pub client_pause_clients: usize,
+}
+
+impl Default for FaultOptions {
+    fn default() -> Self {
+        FaultOptions {
+            loss: 0.3,
+            clock_offset: Duration::from_secs(60),
+            clock_strobe_period: Duration::from_millis(100),
+            netem_delay: Duration::from_millis(100),
+            netem_jitter: Duration::from_millis(20),
+            netem_loss: 0.0,
+            client_pause: Duration::from_secs(10),
+            client_pause_clients: 1,
+        }
+    }
+}
+
+/// One concrete fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// `kind` names the shape (one, halves, majorities-ring, bridge, leader).
+    Partition {
+        kind: &'static str,
+        grudge: Grudge,
+    },
+    /// Resolved when it starts into a `Partition` of kind `leader`.
+    IsolateLeader,
+    /// These nodes drop everything from and to the harness's clients.
+    ClientPartition {
+        nodes: Vec<String>,
+    },
+    Kill {
+        nodes: Vec<String>,
+    },
+    Pause {
+        nodes: Vec<String>,
+    },
+    /// Each listed node drops this share of incoming packets.
+    Loss {
+        nodes: Vec<String>,
+        probability: f64,
+    },
+    /// These servers' wall clocks move by `offset_ms`, plus `strobe_ms`
+    /// during every other `period_ms` when strobing.
+    Clock {
+        nodes: Vec<String>,
+        offset_ms: i64,
+        strobe_ms: i64,
+        period_ms: u64,
+    },
+    /// Delay (± jitter) and loss on everything the nodes send.
+    Netem {
+        nodes: Vec<String>,
+        delay_ms: u64,
+        jitter_ms: u64,
+        loss: f64,
+    },
+    /// Lock holders stall for `duration_ms`; once started, `stalled` names
+    /// the (process, key) caught.
+    ClientPause {
+        clients: usize,
+        duration_ms: u64,
+        stalled: Vec<(u64, String)>,
+    },
+}
+
+impl Fault {
+    /// The history's name for this fault (`partition-start` …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } | Fault::IsolateLeader => "partition",
+            Fault::ClientPartition { .. } => "partition-clients",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
+            Fault::Loss { .. } => "loss",
+            Fault::Clock { .. } => "clock",
+            Fault::Netem { .. } => "netem",
+            Fault::ClientPause { .. } => "client-pause",
+        }
+    }
+
+    /// The nodes this fault acts on.
+    pub fn targets(&self) -> Vec<String> {
+        match self {
+            Fault::Partition { grudge, .. } => grudge.keys().cloned().collect(),
+            Fault::IsolateLeader | Fault::ClientPause { .. } => Vec::new(),
+            Fault::ClientPartition { nodes }
+            | Fault::Kill { nodes }
+            | Fault::Pause { nodes }
+            | Fault::Loss { nodes, .. }
+            | Fault::Clock { nodes, .. }
+            | Fault::Netem { nodes, .. } => nodes.clone(),
+        }
+    }
+
+    /// What the history records about it: the kind, the targets, and the
+    /// fault's own parameters (for partitions, the grudge).
+    pub fn describe(&self) -> Value {
+        let mut v = match self {
+            Fault::Partition { kind, grudge } => json!({ "kind": kind, "grudge": grudge }),
+            Fault::IsolateLeader => json!({ "kind": "leader" }),
+            Fault::ClientPartition { .. } => json!({ "kind": "clients" }),
+            Fault::Kill { .. } | Fault::Pause { .. } => json!({ "kind": self.name() }),
+            Fault::Loss { probability, .. } => json!({ "kind": "loss", "probability": probability }),
+            Fault::Clock { offset_ms, strobe_ms, period_ms, .. } => {
+                let kind = if *strobe_ms != 0 { "strobe" } else { "jump" };
+                json!({ "kind": kind, "offset_ms": offset_ms, "strobe_ms": strobe_ms, "period_ms": period_ms })
+            }
+            Fault::Netem { delay_ms, jitter_ms, loss, .. } => {
+                json!({ "kind": "netem", "delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss })
+            }
+            Fault::ClientPause { clients, duration_ms, stalled } => json!({
+                "kind": "client-pause",
+                "clients": clients,
+                "duration_ms": duration_ms,
+                "processes": stalled.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                "keys": stalled.iter().map(|(_, k)| k).collect::<Vec<_>>(),
+            }),
+        };
+        v["targets"] = json!(self.targets());
+        v
+    }
+}
+
+pub(crate) fn shuffled(names: &[String], rng: &mut Rng) -> Vec<String> {
+    let mut v = names.to_vec();
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
+/// Every node in `a` drops every node in `b`, and the other way round.
+pub(crate) fn cut(grudge: &mut Grudge, a: &[String], b: &[String]) {
+    for x in a {
+        for y in b {
+            grudge.entry(x.clone()).or_default().insert(y.clone());
+            grudge.entry(y.clone()).or_default().insert(x.clone());
+        }
+    }
+}
+
+/// A random partition of `nodes` of one of the classic shapes.
+pub fn random_partition(nodes: &[String], rng: &mut Rng) -> Fault {
+    let order = shuffled(nodes, rng);
+    let mut grudge = Grudge::new();
+    let shapes: &[&'static str] =
+        if nodes.len() >= 5 { &["one", "halves", "majorities-ring", "bridge"] } else { &["one", "halves"] };
+    let kind = shapes[rng.below(shapes.len() as u64) as usize];
+    match kind {
+        "one" => cut(&mut grudge, &order[..1], &order[1..]),
+        "halves" => {
+            let half = order.len() / 2;
+            cut(&mut grudge, &order[..half], &order[half..]);
+        }
+        "majorities-ring" => {
+            // Each node sees itself and its two ring neighbours: a majority
+            // of five, but a different majority for every node.
+            let n = order.len();
+            for i in 0..n {
+                for j in 0..n {
+                    let d = (i + n - j) % n;
+                    if d > 1 && d < n - 1 {
+                        grudge.entry(order[i].clone()).or_default().insert(order[j].clone());
+                    }
+                }
+            }
+        }
+        _ => {
+            // Two halves that cannot talk, and one node (the bridge) that
+            // talks to both.
+            let rest = &order[1..];
+            let half = rest.len() / 2;
+            cut(&mut grudge, &rest[..half], &rest[half..]);
+        }
+    }
+    Fault::Partition { kind, grudge }
+}
+
+/// A random fault of `kind` on `nodes`.
+pub fn random_fault(kind: FaultKind, nodes: &[String], options: &FaultOptions, rng: &mut Rng) -> Fault {
+    let one = vec![nodes[rng.below(nodes.len() as u64) as usize].clone()];
+    // A random non-empty subset, for faults that may hit several nodes.
+    let some = {
+        let order = shuffled(nodes, rng);
+        let n = 1 + rng.below(order.len() as u64) as usize;
+        let mut some = order[..n].to_vec();
+        some.sort();
+        some
+    };
+    let ms = |d: Duration| d.as_millis() as u64;
+    match kind {
+        FaultKind::Partition => random_partition(nodes, rng),
+        FaultKind::PartitionLeader => Fault::IsolateLeader,
+        FaultKind::PartitionClients => Fault::ClientPartition { nodes: some },
+        FaultKind::Kill => Fault::Kill { nodes: one },
+        FaultKind::Pause => Fault::Pause { nodes: one },
+        FaultKind::Loss => Fault::Loss { nodes: one, probability: options.loss },
+        FaultKind::Clock => {
+            let sign = if rng.below(2) == 0 { 1 } else { -1 };
+            let offset = ms(options.clock_offset) as i64;
+            if rng.below(2) == 0 {
+                Fault::Clock { nodes: some, offset_ms: sign * offset, strobe_ms: 0, period_ms: 0 }
+            } else {
+                let period_ms = ms(options.clock_strobe_period).max(1);
+                Fault::Clock { nodes: some, offset_ms: 0, strobe_ms: sign * offset, period_ms }
+            }
+        }
+        FaultKind::Netem => Fault::Netem {
+            nodes: some,
+            delay_ms: ms(options.netem_delay),
+            jitter_ms: ms(options.netem_jitter),
+            loss: options.netem_loss,
+        },
+        FaultKind::ClientPause => Fault::ClientPause {
+            clients: options.client_pause_clients.max(1),
+            duration_ms: ms(options.client_pause),
+            stalled: Vec::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn partitions_have_the_classic_shapes() {
+        let mut rng = Rng::new(1);
+        let mut seen = BTreeSet::new();
+        for _ in 0..200 {
+            let Fault::Partition { kind, grudge } = random_partition(&names(5), &mut rng) else { unreachable!() };
+            seen.insert(kind);
+            // Symmetric: a drops b iff b drops a.
+            for (a, drops) in &grudge {
+                for b in drops {
+                    assert!(grudge[b].contains(a), "{kind}: {a} drops {b} but not back");
+                }
+            }
+            if kind == "majorities-ring" {
+                assert!(grudge.values().all(|d| d.len() == 2), "each node sees itself and two neighbours");
+            }
+            if kind == "one" {
+                assert_eq!(grudge.values().filter(|d| d.len() == 4).count(), 1);
+            }
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+
+    #[test]
+    fn kinds_parse_by_name_and_unknown_ones_are_named() {
+        for k in FaultKind::ALL {
+            assert_eq!(FaultKind::parse(k.name()), Ok(k));
+        }
+        assert_eq!(FaultKind::parse_list("none"), Ok(vec![]));
+        assert_eq!(FaultKind::parse_list("kill, partition,kill"), Ok(vec![FaultKind::Partition, FaultKind::Kill]));
+        let e = FaultKind::parse_list("partition,bogus").unwrap_err();
+        assert!(e.contains("`bogus`") && e.contains("client-pause"), "{e}");
+    }
+
+    #[test]
+    fn descriptions_name_kind_and_targets() {
+        let mut rng = Rng::new(3);
+        for kind in FaultKind::ALL {
+            let d = random_fault(kind, &names(3), &FaultOptions::default(), &mut rng).describe();
+            assert!(d["kind"].is_string() && d["targets"].is_array(), "{kind:?}: {d}");
+        }
+    }
+}

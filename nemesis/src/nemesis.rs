@@ -1,0 +1,581 @@
+//! Doing and undoing faults on a cluster's nodes and clients. Every start
+//! checks the fault took effect and every stop checks the nodes recovered;
+//! either is an error when it did not.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use docker::{Node, NodeState};
+use serde_json::{json, Value};
+use workloads::Stall;
+
+use crate::fault::{cut, Fault, FaultKind, Grudge};
+use crate::schedule::Step;
+
+/// Reports nemesis events (`f`, value) to the history.
+pub type Report = Arc<dyn Fn(&str, Value) + Send + Sync>;
+
+/// Does and undoes faults on a cluster's nodes (and, for client pauses, on
+/// the workload's clients through their [`Stall`]).
+pub struct Nemesis {
+    nodes: Vec<Node>,
+    /// A container port every node's server listens on, for probes.
+    port: u16,
+    report: Report,
+    stall: Option<Arc<Stall>>,
+}
+
+const EXEC: Duration = Duration::from_secs(10);
+const RECOVER: Duration = Duration::from_secs(90);
+/// How far a server's clock may sit from where we put it: the probe itself
+/// (a client program started in the container) takes some of this.
+const CLOCK_SLACK: f64 = 3.0;
+const CLOCK_FILE: &str = "/run/fencepost/clock";
+/// `sh -c` scripts take their inputs as arguments, never spliced in.
+const WRITE_CLOCK: &str =
+    "printf '%-63s\\n' \"$0\" | dd of=/run/fencepost/clock conv=notrunc bs=64 count=1 iflag=fullblock status=none";
+/// Exit status of `/fencepost/server-time` for "this server's clock cannot be moved".
+const CLOCK_REFUSED: i64 = 78;
+
+impl Nemesis {
+    pub fn new(nodes: Vec<Node>, port: u16, report: Report) -> Nemesis {
+        Nemesis { nodes, port, report, stall: None }
+    }
+
+    /// Lets client-pause faults stall the workload's lock holders.
+    pub fn with_stall(mut self, stall: Arc<Stall>) -> Nemesis {
+        self.stall = Some(stall);
+        self
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name().to_string()).collect()
+    }
+
+    fn node(&self, name: &str) -> Result<&Node, String> {
+        self.nodes.iter().find(|n| n.name() == name).ok_or_else(|| format!("no node `{name}`"))
+    }
+
+    async fn run(&self, node: &Node, argv: &[&str]) -> Result<String, String> {
+        let out = node.exec(argv, EXEC).await.map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!("{argv:?} in {} exited {}: {}", node.name(), out.code, out.stderr.trim()))
+        }
+    }
+
+    /// Refuses, before a run starts, fault kinds this cluster cannot take,
+    /// with the reason: clock faults where the server's clock cannot be
+    /// moved (etcd), leader isolation where the system names no leader,
+    /// netem where the kernel has no `sch_netem`, node partitions on one node.
+    pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), String> {
+        let first = self.nodes.first().ok_or("the cluster has no nodes")?;
+        for kind in kinds {
+            let refused = |why: String| Err(format!("{}: {why}", kind.name()));
+            match kind {
+                FaultKind::Partition if self.nodes.len() < 2 => {
+                    return refused("a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)".into());
+                }
+                FaultKind::PartitionLeader if self.nodes.len() < 2 => {
+                    return refused("a one-node cluster has no leader to isolate".into());
+                }
+                FaultKind::PartitionLeader => {
+                    let out = first.exec(&["test", "-x", "/fencepost/role"], EXEC).await.map_err(|e| e.to_string())?;
+                    if !out.success() {
+                        return refused("this system cannot name its leader (its image has no /fencepost/role)".into());
+                    }
+                }
+                FaultKind::Clock => {
+                    if let Err(why) = self.server_time(first).await {
+                        return refused(why);
+                    }
+                }
+                FaultKind::Netem => {
+                    // A zero delay on the loopback device: harmless, and
+                    // tells whether the kernel has netem at all.
+                    let argv = ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms"];
+                    let out = first.exec(&argv, EXEC).await.map_err(|e| e.to_string())?;
+                    let _ = first.exec(&["tc", "qdisc", "del", "dev", "lo", "root"], EXEC).await;
+                    if !out.success() {
+                        return refused(netem_unavailable(out.stderr.trim()));
+                    }
+                }
+                FaultKind::ClientPause if self.stall.is_none() => {
+                    return refused("no workload clients to pause".into());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Can `from` open a TCP connection to `to`'s server within a second?
+    /// The script is constant; address and port arrive as arguments.
+    pub async fn reaches(&self, from: &Node, to: &Node) -> Result<bool, String> {
+        let ip = to.ip().await.map_err(|e| e.to_string())?;
+        let port = self.port.to_string();
+        let argv = ["timeout", "1", "bash", "-c", "exec 3<>/dev/tcp/$0/$1", ip.as_str(), port.as_str()];
+        Ok(from.exec(&argv, EXEC).await.map_err(|e| e.to_string())?.success())
+    }
+
+    /// How long the harness (where the clients run) takes to open a TCP
+    /// connection to `node`'s server on its network address; `None` when it
+    /// cannot within a second.
+    pub async fn client_connect(&self, node: &Node) -> Result<Option<Duration>, String> {
+        let ip = node.ip().await.map_err(|e| e.to_string())?;
+        let t0 = Instant::now();
+        let connect = tokio::net::TcpStream::connect((ip.as_str(), self.port));
+        match tokio::time::timeout(Duration::from_secs(1), connect).await {
+            Ok(Ok(_)) => Ok(Some(t0.elapsed())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The median of five connection times from the harness to `node`.
+    async fn latency(&self, node: &Node) -> Result<Option<Duration>, String> {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            if let Some(d) = self.client_connect(node).await? {
+                samples.push(d);
+            }
+        }
+        samples.sort();
+        Ok(samples.get(samples.len() / 2).copied())
+    }
+
+    /// The server's own wall clock, in Unix seconds, read by the image's
+    /// `/fencepost/server-time` (Redis TIME, PostgreSQL clock_timestamp(),
+    /// MariaDB SYSDATE(6), ZooKeeper's connection timestamps). An image
+    /// whose server's clock cannot be moved says why (exit 78).
+    pub async fn server_time(&self, node: &Node) -> Result<f64, String> {
+        let out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+        if out.code == CLOCK_REFUSED {
+            return Err(out.stderr.trim().to_string());
+        }
+        if !out.success() {
+            return Err(format!(
+                "reading {}'s server clock failed (exit {}): {}",
+                node.name(),
+                out.code,
+                out.stderr.trim()
+            ));
+        }
+        out.stdout.trim().parse::<f64>().map_err(|_| {
+            format!("{}'s /fencepost/server-time printed {:?}, not Unix seconds", node.name(), out.stdout.trim())
+        })
+    }
+
+    /// Injects `fault`, checks it took effect, and reports `<name>-start`.
+    /// Returns the fault as started (a leader isolation names its leader, a
+    /// client pause the clients it caught): stop that one.
+    pub async fn start(&self, fault: &Fault) -> Result<Fault, String> {
+        let started = match fault {
+            Fault::IsolateLeader => {
+                let leader = self.leader().await?;
+                let others: Vec<String> = self.node_names().into_iter().filter(|n| *n != leader).collect();
+                let mut grudge = Grudge::new();
+                cut(&mut grudge, &[leader], &others);
+                Fault::Partition { kind: "leader", grudge }
+            }
+            Fault::ClientPause { clients, duration_ms, .. } => {
+                let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
+                let duration = Duration::from_millis(*duration_ms);
+                stall.arm(*clients, duration);
+                // The fault starts when a holder walks into the stall.
+                let deadline = Instant::now() + duration;
+                let stalled = loop {
+                    let stalled = stall.stalled();
+                    if !stalled.is_empty() {
+                        break stalled;
+                    }
+                    if Instant::now() >= deadline {
+                        stall.release();
+                        return Err(format!(
+                            "client pause not in effect: no client reached a holding point within {duration:?} (is the workload taking locks?)"
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                };
+                Fault::ClientPause { clients: *clients, duration_ms: *duration_ms, stalled }
+            }
+            other => other.clone(),
+        };
+        // Refusals and baselines come before anything is touched.
+        let mut before = Vec::new();
+        match &started {
+            Fault::Clock { nodes, .. } => {
+                for name in nodes {
+                    self.server_time(self.node(name)?).await?;
+                }
+            }
+            Fault::Netem { nodes, .. } => {
+                for name in nodes {
+                    before.push(self.latency(self.node(name)?).await?.unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+        self.inject(&started).await?;
+        // Recorded as soon as it is in place, so the history's fault window
+        // does not start late by the time the checks below take.
+        (self.report)(&format!("{}-start", started.name()), started.describe());
+        self.verify(&started, &before).await?;
+        Ok(started)
+    }
+
+    /// Puts `fault` in place (no checks).
+    async fn inject(&self, fault: &Fault) -> Result<(), String> {
+        match fault {
+            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::Partition { grudge, .. } => {
+                for (a, drops) in grudge {
+                    let node = self.node(a)?;
+                    for b in drops {
+                        let ip = self.node(b)?.ip().await.map_err(|e| e.to_string())?;
+                        self.drop_peer(node, &ip).await?;
+                    }
+                }
+            }
+            Fault::ClientPartition { nodes } => {
+                for name in nodes {
+                    let node = self.node(name)?;
+                    // Clients reach a node through the port Docker publishes
+                    // on 127.0.0.1; inside the node their packets come from
+                    // the network's gateway.
+                    let route = self.run(node, &["ip", "-4", "route", "show", "default"]).await?;
+                    let gateway = route
+                        .split_whitespace()
+                        .skip_while(|w| *w != "via")
+                        .nth(1)
+                        .ok_or_else(|| format!("{name} has no default route: {route:?}"))?
+                        .to_string();
+                    self.drop_peer(node, &gateway).await?;
+                }
+            }
+            Fault::Kill { nodes } => {
+                for name in nodes {
+                    self.node(name)?.kill().await.map_err(|e| e.to_string())?;
+                }
+            }
+            Fault::Pause { nodes } => {
+                for name in nodes {
+                    self.node(name)?.pause().await.map_err(|e| e.to_string())?;
+                }
+            }
+            Fault::Loss { nodes, probability } => {
+                for name in nodes {
+                    let p = format!("{probability}");
+                    let argv = [
+                        "iptables",
+                        "-A",
+                        "INPUT",
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "random",
+                        "--probability",
+                        &p,
+                        "-j",
+                        "DROP",
+                    ];
+                    self.run(self.node(name)?, &argv).await?;
+                }
+            }
+            Fault::Clock { nodes, offset_ms, strobe_ms, period_ms } => {
+                let line = format!("{} {} {}", offset_ms * 1_000_000, strobe_ms * 1_000_000, period_ms * 1_000_000);
+                for name in nodes {
+                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await?;
+                }
+            }
+            Fault::Netem { nodes, delay_ms, jitter_ms, loss } => {
+                let (delay, jitter, loss) =
+                    (format!("{delay_ms}ms"), format!("{jitter_ms}ms"), format!("{}%", loss * 100.0));
+                for name in nodes {
+                    let argv = [
+                        "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", &delay, &jitter, "loss",
+                        &loss,
+                    ];
+                    let out = self.node(name)?.exec(&argv, EXEC).await.map_err(|e| e.to_string())?;
+                    if !out.success() {
+                        return Err(format!("netem on {name}: {}", netem_unavailable(out.stderr.trim())));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `fault` took effect: an error naming what did not.
+    async fn verify(&self, fault: &Fault, before: &[Duration]) -> Result<(), String> {
+        match fault {
+            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::Partition { grudge, .. } => {
+                for (a, b, reached) in self.probe_pairs(grudge).await {
+                    if reached? {
+                        return Err(format!("partition not in effect: {a} still reaches {b}"));
+                    }
+                }
+            }
+            Fault::ClientPartition { nodes } => {
+                for name in nodes {
+                    if self.client_connect(self.node(name)?).await?.is_some() {
+                        return Err(format!("client partition not in effect: the harness still reaches {name}"));
+                    }
+                }
+            }
+            Fault::Kill { nodes } | Fault::Pause { nodes } => {
+                let want = if matches!(fault, Fault::Kill { .. }) { NodeState::Stopped } else { NodeState::Paused };
+                for name in nodes {
+                    let state = self.node(name)?.state().await.map_err(|e| e.to_string())?;
+                    if state != want {
+                        return Err(format!("{} not in effect: {name} is {state:?}", fault.name()));
+                    }
+                }
+            }
+            Fault::Loss { nodes, .. } => {
+                for name in nodes {
+                    let rules = self.run(self.node(name)?, &["iptables", "-S", "INPUT"]).await?;
+                    if !rules.contains("statistic") {
+                        return Err(format!("loss rule not installed in {name}: {rules}"));
+                    }
+                }
+            }
+            Fault::Clock { nodes, offset_ms, strobe_ms, .. } => {
+                let expected = [*offset_ms as f64 / 1e3, (*offset_ms + *strobe_ms) as f64 / 1e3];
+                for name in nodes {
+                    let moved = self.server_time(self.node(name)?).await? - unix_now();
+                    if !expected.iter().any(|e| (moved - e).abs() <= CLOCK_SLACK) {
+                        return Err(format!(
+                            "clock fault not in effect on {name}: its server's clock is {moved:+.3} s from ours, expected {:+.3} s",
+                            expected[usize::from(*strobe_ms != 0)]
+                        ));
+                    }
+                }
+            }
+            Fault::Netem { nodes, delay_ms, .. } => {
+                for (name, before) in nodes.iter().zip(before) {
+                    let after = self.latency(self.node(name)?).await?;
+                    let wanted = *before + Duration::from_millis(delay_ms / 2);
+                    if *delay_ms > 0 && after.is_none_or(|a| a < wanted) {
+                        return Err(format!(
+                            "netem not in effect on {name}: connecting took {after:?}, {before:?} before a {delay_ms} ms delay"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops everything from and to `ip` inside `node`.
+    async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), String> {
+        self.run(node, &["iptables", "-A", "INPUT", "-s", ip, "-j", "DROP"]).await?;
+        self.run(node, &["iptables", "-A", "OUTPUT", "-d", ip, "-j", "DROP"]).await?;
+        Ok(())
+    }
+
+    /// Probes every cut pair of `grudge` at once (each blocked probe waits
+    /// out its one-second timeout): (from, to, reached?).
+    async fn probe_pairs<'a>(&self, grudge: &'a Grudge) -> Vec<(&'a String, &'a String, Result<bool, String>)> {
+        let pairs: Vec<(&String, &String)> = grudge.iter().flat_map(|(a, d)| d.iter().map(move |b| (a, b))).collect();
+        let probes = pairs.iter().map(|(a, b)| async move { self.reaches(self.node(a)?, self.node(b)?).await });
+        let results = futures_util::future::join_all(probes).await;
+        pairs.into_iter().zip(results).map(|((a, b), r)| (a, b, r)).collect()
+    }
+
+    /// The node the system names as its leader (`/fencepost/role`), waiting
+    /// up to 10 s for an election in progress to settle.
+    async fn leader(&self) -> Result<String, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut leaders = Vec::new();
+            for node in &self.nodes {
+                let out = node.exec(&["/fencepost/role"], EXEC).await.map_err(|e| e.to_string())?;
+                if out.code == 126 || out.code == 127 {
+                    return Err("isolate the leader: this system cannot name its leader (no /fencepost/role)".into());
+                }
+                if out.success() && out.stdout.trim() == "leader" {
+                    leaders.push(node.name().to_string());
+                }
+            }
+            if leaders.len() == 1 {
+                return Ok(leaders.remove(0));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("isolate the leader: no single leader after 10 s (leaders: {leaders:?})"));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Undoes `fault` (as returned by [`Nemesis::start`]), checks the nodes
+    /// recovered, and reports `<name>-stop`.
+    pub async fn stop(&self, fault: &Fault) -> Result<(), String> {
+        if let Fault::ClientPause { .. } = fault {
+            let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
+            stall.release();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !stall.stalled().is_empty() {
+                if Instant::now() >= deadline {
+                    return Err(format!("paused clients did not resume: {:?}", stall.stalled()));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        for name in fault.targets() {
+            self.heal_node(self.node(&name)?).await?;
+        }
+        match fault {
+            Fault::Partition { grudge, .. } => {
+                for (a, b, reached) in self.probe_pairs(grudge).await {
+                    if !reached? {
+                        return Err(format!("partition healed but {a} still cannot reach {b}"));
+                    }
+                }
+            }
+            Fault::ClientPartition { nodes } => {
+                for name in nodes {
+                    if self.client_connect(self.node(name)?).await?.is_none() {
+                        return Err(format!("client partition healed but the harness still cannot reach {name}"));
+                    }
+                }
+            }
+            Fault::Clock { nodes, .. } => {
+                for name in nodes {
+                    let off = self.server_time(self.node(name)?).await? - unix_now();
+                    if off.abs() > CLOCK_SLACK {
+                        return Err(format!("clock healed but {name}'s server is still {off:+.3} s off"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        (self.report)(&format!("{}-stop", fault.name()), fault.describe());
+        Ok(())
+    }
+
+    /// Brings one node back whatever was done to it: resumed, started, its
+    /// iptables rules flushed, its qdisc removed, its clock reset; then
+    /// waits until its server listens.
+    async fn heal_node(&self, node: &Node) -> Result<(), String> {
+        match node.state().await.map_err(|e| e.to_string())? {
+            NodeState::Paused => node.unpause().await.map_err(|e| e.to_string())?,
+            NodeState::Stopped => node.start().await.map_err(|e| e.to_string())?,
+            NodeState::Running => {}
+        }
+        self.run(node, &["iptables", "-F", "INPUT"]).await?;
+        self.run(node, &["iptables", "-F", "OUTPUT"]).await?;
+        // Deleting the root qdisc when there is none is an error we expect.
+        let _ = node.exec(&["tc", "qdisc", "del", "dev", "eth0", "root"], EXEC).await;
+        let reset = format!("if [ -f {CLOCK_FILE} ]; then {WRITE_CLOCK}; fi");
+        self.run(node, &["sh", "-c", &reset, "0 0 0"]).await?;
+        let deadline = Instant::now() + RECOVER;
+        let port = self.port.to_string();
+        loop {
+            let argv = ["timeout", "1", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", port.as_str()];
+            if node.exec(&argv, EXEC).await.is_ok_and(|o| o.success()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{} does not listen on {} {:?} after healing", node.name(), self.port, RECOVER));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// What any fault left behind: a paused or stopped node, an iptables
+    /// rule, a qdisc, a moved clock, a stalled client. Empty when clean.
+    pub async fn leftovers(&self) -> Result<Vec<String>, String> {
+        let mut left = Vec::new();
+        for node in &self.nodes {
+            let name = node.name();
+            let state = node.state().await.map_err(|e| e.to_string())?;
+            if state != NodeState::Running {
+                left.push(format!("{name} is {state:?}"));
+                continue;
+            }
+            let rules = self.run(node, &["iptables", "-S"]).await?;
+            for rule in rules.lines().filter(|l| l.starts_with("-A ")) {
+                left.push(format!("{name}: iptables {rule}"));
+            }
+            let qdisc = self.run(node, &["tc", "qdisc", "show", "dev", "eth0"]).await?;
+            if qdisc.contains("netem") {
+                left.push(format!("{name}: {}", qdisc.trim()));
+            }
+            let clock = node.exec(&["cat", CLOCK_FILE], EXEC).await.map_err(|e| e.to_string())?;
+            if clock.success() && clock.stdout.split_whitespace().any(|n| n != "0") {
+                left.push(format!("{name}: clock offset {}", clock.stdout.trim()));
+            }
+        }
+        if let Some(stall) = &self.stall {
+            if !stall.stalled().is_empty() {
+                left.push(format!("stalled clients {:?}", stall.stalled()));
+            }
+        }
+        Ok(left)
+    }
+
+    /// Heals every node and client (the final heal before a quiet period
+    /// and final reads), then checks nothing was left behind.
+    pub async fn heal_all(&self) -> Result<(), String> {
+        if let Some(stall) = &self.stall {
+            stall.release();
+        }
+        for node in &self.nodes {
+            self.heal_node(node).await?;
+        }
+        let left = self.leftovers().await?;
+        if !left.is_empty() {
+            return Err(format!("healing left: {}", left.join("; ")));
+        }
+        (self.report)("heal-all", json!({ "targets": self.node_names() }));
+        Ok(())
+    }
+
+    /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
+    /// when `stop` is set. Returns how many faults were injected.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<usize, String> {
+        let mut injected = 0;
+        let result = async {
+            for step in steps {
+                if !sleep_until(t0 + step.at, stop).await {
+                    break;
+                }
+                injected += 1;
+                let started = self.start(&step.fault).await?;
+                let healed_at = Instant::now() + step.duration;
+                sleep_until(healed_at, stop).await;
+                self.stop(&started).await?;
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        let healed = self.heal_all().await;
+        result.and(healed).map(|()| injected)
+    }
+}
+
+fn netem_unavailable(tc_error: &str) -> String {
+    if tc_error.contains("qdisc kind is unknown") {
+        format!("this kernel has no sch_netem (tc: {tc_error}), so delay faults cannot run here; packet loss can (--nemesis loss, through iptables)")
+    } else {
+        format!("tc failed: {tc_error}")
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Sleeps until `t` unless `stop` is set first; false when stopped.
+async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+    while Instant::now() < t {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        tokio::time::sleep((t - Instant::now()).min(Duration::from_millis(50))).await;
+    }
+    !stop.load(Ordering::Relaxed)
+}

@@ -1,0 +1,121 @@
+//! Client pauses: the nemesis's way to make a lock holder stall the way a
+//! long GC pause or a swapped-out VM does, with the lock still "held" in the
+//! client's mind while its lease or session runs out.
+//!
+//! Workers call [`Stall::point`] at the moments a real client would be hurt
+//! most by a pause: while holding a lock (after the fenced counter's read,
+//! before its write) and as a leader before each write. The nemesis arms the
+//! stall for some clients and a duration; the next workers to reach a point
+//! stop there until it ends.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+// tokio's clock, so tests can run with time paused.
+use tokio::time::Instant;
+
+#[derive(Debug, Default)]
+pub struct Stall {
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    armed: Option<Armed>,
+    /// Process → the key it holds, for each client stalled right now.
+    stalled: BTreeMap<u64, String>,
+}
+
+#[derive(Debug)]
+struct Armed {
+    /// How many more clients may still be caught.
+    left: usize,
+    until: Instant,
+}
+
+impl Stall {
+    /// The next `clients` workers to reach a point stall there until
+    /// `duration` from now, or [`Stall::release`].
+    pub fn arm(&self, clients: usize, duration: Duration) {
+        let mut state = self.state.lock().expect("stall lock");
+        state.armed = Some(Armed { left: clients, until: Instant::now() + duration });
+    }
+
+    /// Ends the stall: every stalled client resumes.
+    pub fn release(&self) {
+        self.state.lock().expect("stall lock").armed = None;
+        self.wake.notify_waiters();
+    }
+
+    /// The clients stalled right now, as (process, key).
+    pub fn stalled(&self) -> Vec<(u64, String)> {
+        let state = self.state.lock().expect("stall lock");
+        state.stalled.iter().map(|(p, k)| (*p, k.clone())).collect()
+    }
+
+    /// Called by a worker holding `key`: returns at once unless the stall is
+    /// armed and still has room, in which case it waits until it ends.
+    pub async fn point(&self, process: u64, key: &str) {
+        let until = {
+            let mut state = self.state.lock().expect("stall lock");
+            match state.armed.as_mut() {
+                Some(armed) if armed.left > 0 && armed.until > Instant::now() => {
+                    armed.left -= 1;
+                    let until = armed.until;
+                    state.stalled.insert(process, key.to_string());
+                    until
+                }
+                _ => return,
+            }
+        };
+        loop {
+            // Register interest before checking, so a release between the
+            // check and the wait is not missed.
+            let notified = self.wake.notified();
+            let released = self.state.lock().expect("stall lock").armed.is_none();
+            if released || Instant::now() >= until {
+                break;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+        self.state.lock().expect("stall lock").stalled.remove(&process);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn catches_only_as_many_clients_as_armed_and_lets_them_go() {
+        let stall = std::sync::Arc::new(Stall::default());
+        // Unarmed: no wait.
+        stall.point(9, "k0").await;
+        stall.arm(1, Duration::from_secs(60));
+        let s = stall.clone();
+        let first = tokio::spawn(async move { s.point(1, "k1").await });
+        tokio::task::yield_now().await;
+        assert_eq!(stall.stalled(), vec![(1, "k1".to_string())]);
+        // The second client finds the stall full and passes.
+        stall.point(2, "k2").await;
+        stall.release();
+        first.await.unwrap();
+        assert!(stall.stalled().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_stall_ends_by_itself() {
+        let stall = Stall::default();
+        stall.arm(1, Duration::from_secs(3));
+        let t0 = tokio::time::Instant::now();
+        stall.point(1, "k0").await;
+        assert!(t0.elapsed() >= Duration::from_secs(3));
+        assert!(stall.stalled().is_empty());
+    }
+}
