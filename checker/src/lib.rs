@@ -23,6 +23,7 @@
 //! assert_eq!(result.verdict, checker::Verdict::Linearizable);
 //! ```
 
+pub mod analysis;
 pub mod check;
 pub mod edn;
 pub mod engine;

@@ -1,0 +1,647 @@
+//! Lock and election analyses: pure functions over a [`History`] that say
+//! what went wrong in words and numbers a person can check against the
+//! timeline, beside the linearizability verdicts of [`crate::check`].
+//!
+//! - [`mutual_exclusion`]: two processes holding one lock at once.
+//! - [`fencing`]: tokens that repeat or go backwards, and writes the
+//!   resource accepted with a token below one it had already accepted.
+//! - [`lost_updates`]: a fenced counter that ends below its acknowledged
+//!   increments.
+//! - [`election`]: two leaders in one term, overlapping leaders, writes
+//!   accepted from a deposed leader, observers seeing a leader never elected.
+//! - [`availability`]: latency quantiles, throughput, failure rates, and how
+//!   long the system took to serve again after each fault.
+//!
+//! Holding intervals are *definite*: from the acquire's `ok` (the client
+//! surely holds it from then on) to the invocation of its release (the client
+//! stops relying on it then). An interval that ends the history open stays
+//! open to the end. Times are the history's nanoseconds.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::history::{Call, History, Op, Outcome, Process};
+use crate::{InputError, Verdict};
+
+/// A safety checker's answer: `true`, `false` or `unknown` — never guessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Validity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        }
+    }
+
+    /// One invalid decides; otherwise one unknown does.
+    pub fn combine(self, other: Validity) -> Validity {
+        use Validity::*;
+        match (self, other) {
+            (Invalid, _) | (_, Invalid) => Invalid,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => Valid,
+        }
+    }
+}
+
+impl From<Verdict> for Validity {
+    fn from(v: Verdict) -> Validity {
+        match v {
+            Verdict::Linearizable => Validity::Valid,
+            Verdict::NotLinearizable => Validity::Invalid,
+            Verdict::Unknown => Validity::Unknown,
+        }
+    }
+}
+
+/// One checker's result: its verdict, a line a person reads first, and
+/// structured evidence (each anomaly also has a plain-words `text`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub checker: &'static str,
+    pub validity: Validity,
+    pub summary: String,
+    pub evidence: Value,
+}
+
+/// Evidence lists keep this many items (the count says how many there were).
+const KEEP: usize = 50;
+
+/// A fault as the history recorded it: from its `-start` to its `-stop` (or
+/// a `heal-all`, or the end of the history).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FaultWindow {
+    pub name: String,
+    pub start: u64,
+    pub end: u64,
+    pub value: Value,
+}
+
+impl FaultWindow {
+    /// "n2 partitioned" style words for the anomaly texts.
+    pub fn words(&self) -> String {
+        let targets: Vec<String> = self.value["targets"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let who = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(",")) };
+        let kind = self.value["kind"].as_str().unwrap_or("");
+        match self.name.as_str() {
+            "partition" => format!("a {kind} partition{who}"),
+            "client-pause" => {
+                let procs = self.value["processes"].as_array().map(|p| p.len()).unwrap_or(0);
+                format!("a client pause of {procs} process(es)")
+            }
+            "clock" => format!("a clock {kind}{who}"),
+            other => format!("{other}{who}"),
+        }
+    }
+}
+
+/// The faults of a history, in start order.
+pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let mut windows: Vec<FaultWindow> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for op in history.ops.iter().filter(|op| op.process == Process::Nemesis) {
+        if let Some(name) = op.f.strip_suffix("-start") {
+            open.push(windows.len());
+            windows.push(FaultWindow { name: name.to_string(), start: op.time, end, value: op.value.clone() });
+        } else if let Some(name) = op.f.strip_suffix("-stop") {
+            if let Some(pos) = open.iter().rposition(|&w| windows[w].name == name) {
+                windows[open.remove(pos)].end = op.time;
+            }
+        } else if op.f == "heal-all" {
+            for w in open.drain(..) {
+                windows[w].end = op.time;
+            }
+        }
+    }
+    windows
+}
+
+/// The words for the faults active at any time in `[from, to]`.
+fn faults_during(windows: &[FaultWindow], from: u64, to: u64) -> Vec<String> {
+    windows.iter().filter(|w| w.start <= to && w.end >= from).map(|w| w.words()).collect()
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// A paired client operation, flattened for the analyses.
+#[derive(Clone, Debug)]
+struct Done<'a> {
+    process: u64,
+    invoke: &'a Op,
+    completion: Option<&'a Op>,
+    outcome: Outcome,
+}
+
+impl Done<'_> {
+    fn f(&self) -> &str {
+        &self.invoke.f
+    }
+    fn key(&self) -> &str {
+        self.invoke.key.as_deref().unwrap_or("")
+    }
+    fn end(&self) -> Option<u64> {
+        self.completion.map(|c| c.time)
+    }
+    /// The completion's value, else the invocation's.
+    fn value(&self) -> &Value {
+        match self.completion {
+            Some(c) if !c.value.is_null() => &c.value,
+            _ => &self.invoke.value,
+        }
+    }
+}
+
+fn done(history: &History) -> Result<Vec<Done<'_>>, InputError> {
+    let calls: Vec<Call> = history.calls()?;
+    Ok(calls
+        .iter()
+        .map(|c| {
+            let invoke = &history.ops[c.invoke];
+            let Process::Client(process) = invoke.process else { unreachable!("calls() pairs client ops only") };
+            Done { process, invoke, completion: c.completion.map(|i| &history.ops[i]), outcome: c.outcome }
+        })
+        .collect())
+}
+
+/// One process's definite hold of a lock or leadership.
+#[derive(Clone, Debug)]
+struct Hold {
+    process: u64,
+    key: String,
+    start: u64,
+    end: u64,
+    /// Token or term, where the system gives one.
+    token: Option<i64>,
+}
+
+/// Definite holds: from an `ok` of `grant` to the next invocation of one of
+/// `ends` by the same process on the same key (or the end of the history).
+fn holds(ops: &[Done], grant: &str, ends: &[&str], token_field: &str, history_end: u64) -> Vec<Hold> {
+    let mut by_process: BTreeMap<u64, Vec<&Done>> = BTreeMap::new();
+    for d in ops {
+        by_process.entry(d.process).or_default().push(d);
+    }
+    let mut holds = Vec::new();
+    for (process, mine) in by_process {
+        for (i, d) in mine.iter().enumerate() {
+            if d.f() != grant || d.outcome != Outcome::Ok {
+                continue;
+            }
+            let Some(start) = d.end() else { continue };
+            let end = mine[i + 1..]
+                .iter()
+                .find(|e| e.key() == d.key() && (ends.contains(&e.f()) || e.f() == grant))
+                .map_or(history_end, |e| e.invoke.time);
+            let token = d.value().get(token_field).and_then(Value::as_i64);
+            holds.push(Hold { process, key: d.key().to_string(), start, end, token });
+        }
+    }
+    holds.sort_by_key(|h| (h.key.clone(), h.start));
+    holds
+}
+
+/// Pairs of holds of one key by different processes that overlap in time.
+fn overlaps(holds: &[Hold]) -> Vec<(&Hold, &Hold)> {
+    let mut found = Vec::new();
+    let mut by_key: BTreeMap<&str, Vec<&Hold>> = BTreeMap::new();
+    for h in holds {
+        by_key.entry(&h.key).or_default().push(h);
+    }
+    for list in by_key.values() {
+        // Sorted by start: each hold only meets later ones that start before
+        // it ends.
+        for (i, a) in list.iter().enumerate() {
+            for b in &list[i + 1..] {
+                if b.start >= a.end {
+                    break;
+                }
+                if a.process != b.process && b.end > b.start.max(a.start) {
+                    found.push((*a, *b));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// No two processes hold the same lock during overlapping definite intervals.
+pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
+    let ops = done(history)?;
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let windows = fault_windows(history);
+    let holds = holds(&ops, "acquire", &["release"], "token", end);
+    let found = overlaps(&holds);
+    let evidence: Vec<Value> = found
+        .iter()
+        .take(KEEP)
+        .map(|(a, b)| {
+            let start = a.start.max(b.start);
+            let stop = a.end.min(b.end);
+            let faults = faults_during(&windows, start, stop);
+            let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+            json!({
+                "key": a.key,
+                "processes": [a.process, b.process],
+                "start": start,
+                "duration": stop - start,
+                "faults": faults,
+                "text": format!(
+                    "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{during}",
+                    a.process, b.process, a.key, secs(stop - start), secs(start)
+                ),
+            })
+        })
+        .collect();
+    let summary = if found.is_empty() {
+        format!("{} holds, none overlapping", holds.len())
+    } else {
+        format!(
+            "{} overlapping holds among {} (first: {})",
+            found.len(),
+            holds.len(),
+            evidence[0]["text"].as_str().unwrap_or("")
+        )
+    };
+    Ok(Analysis {
+        checker: "mutual-exclusion",
+        validity: if found.is_empty() { Validity::Valid } else { Validity::Invalid },
+        summary,
+        evidence: json!({ "holds": holds.len(), "overlaps": found.len(), "anomalies": evidence }),
+    })
+}
+
+/// Tokens are unique per lock and grow in real-time order of acquisition;
+/// the resource never accepts a write whose token is below one it accepted.
+/// `None` when the history's grants carry no tokens (nothing to check).
+pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
+    let ops = done(history)?;
+    let grants: Vec<&Done> = ops.iter().filter(|d| d.f() == "acquire" && d.outcome == Outcome::Ok).collect();
+    if grants.is_empty() || grants.iter().any(|d| d.value().get("token").and_then(Value::as_i64).is_none()) {
+        return Ok(None);
+    }
+    let token = |d: &Done| d.value()["token"].as_i64().unwrap_or(0);
+    let mut anomalies = Vec::new();
+    let mut count = 0usize;
+    let mut by_key: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
+    for g in &grants {
+        by_key.entry(g.key()).or_default().push(g);
+    }
+    for (key, list) in &by_key {
+        // Unique.
+        let mut seen: HashMap<i64, &Done> = HashMap::new();
+        for g in list {
+            if let Some(prev) = seen.insert(token(g), g) {
+                count += 1;
+                anomalies.push(json!({
+                    "kind": "duplicate", "key": key, "token": token(g), "processes": [prev.process, g.process],
+                    "text": format!("processes {} and {} were both granted lock {key} with token {}", prev.process, g.process, token(g)),
+                }));
+            }
+        }
+        // Monotonic in real time: a grant that completed before another was
+        // invoked must carry the smaller token.
+        let mut by_invoke = list.clone();
+        by_invoke.sort_by_key(|g| g.invoke.time);
+        let mut by_ok = list.clone();
+        by_ok.sort_by_key(|g| g.end());
+        let mut best: Option<&Done> = None;
+        let mut next = 0;
+        for b in &by_invoke {
+            while next < by_ok.len() && by_ok[next].end().unwrap_or(u64::MAX) < b.invoke.time {
+                if best.is_none_or(|x| token(by_ok[next]) > token(x)) {
+                    best = Some(by_ok[next]);
+                }
+                next += 1;
+            }
+            if let Some(a) = best {
+                // Equal tokens are reported once, as duplicates, above.
+                if token(a) > token(b) {
+                    count += 1;
+                    anomalies.push(json!({
+                        "kind": "regression", "key": key, "tokens": [token(a), token(b)], "processes": [a.process, b.process],
+                        "at": b.end(),
+                        "text": format!(
+                            "lock {key}: process {} got token {} at t={:.3} s, after process {} had already got token {} at t={:.3} s",
+                            b.process, token(b), secs(b.end().unwrap_or(0)), a.process, token(a), secs(a.end().unwrap_or(0))
+                        ),
+                    }));
+                }
+            }
+        }
+    }
+    // The resource's side: accepted writes, in the order they completed.
+    let mut writes: Vec<&Done> = ops
+        .iter()
+        .filter(|d| d.f() == "write" && d.outcome == Outcome::Ok && d.value().get("token").is_some())
+        .collect();
+    writes.sort_by_key(|d| d.end());
+    let mut highest: HashMap<&str, (i64, u64)> = HashMap::new();
+    let rejected = ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Fail).count();
+    for w in writes {
+        let Some(t) = w.value()["token"].as_i64() else { continue };
+        let key = w.key();
+        match highest.get(key) {
+            Some(&(h, p)) if t < h => {
+                count += 1;
+                anomalies.push(json!({
+                    "kind": "stale-write", "key": key, "tokens": [h, t], "processes": [p, w.process], "at": w.end(),
+                    "text": format!(
+                        "the resource accepted process {}'s write to {key} with token {t} at t={:.3} s after accepting token {h} from process {p}",
+                        w.process, secs(w.end().unwrap_or(0))
+                    ),
+                }));
+            }
+            Some(&(h, _)) if t <= h => {}
+            _ => {
+                highest.insert(key, (t, w.process));
+            }
+        }
+    }
+    let summary = if count == 0 {
+        format!(
+            "{} grants with unique, increasing tokens; {rejected} stale writes rejected by the resource",
+            grants.len()
+        )
+    } else {
+        format!("{count} fencing anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
+    };
+    anomalies.truncate(KEEP);
+    Ok(Some(Analysis {
+        checker: "fencing",
+        validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
+        summary,
+        evidence: json!({ "grants": grants.len(), "rejected_writes": rejected, "anomalies_total": count, "anomalies": anomalies }),
+    }))
+}
+
+/// For a fenced counter: the final value of each counter equals the
+/// increments the resource acknowledged. The final value is the run's
+/// `final-read`, else the last accepted write. `None` without writes.
+pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
+    let ops = done(history)?;
+    let mut acked: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
+    for d in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
+        acked.entry(d.key()).or_default().push(d);
+    }
+    if acked.is_empty() {
+        return Ok(None);
+    }
+    let finals: HashMap<&str, i64> = ops
+        .iter()
+        .filter(|d| d.f() == "final-read" && d.outcome == Outcome::Ok)
+        .filter_map(|d| Some((d.key(), d.completion?.value.as_i64()?)))
+        .collect();
+    let mut anomalies = Vec::new();
+    let mut lost_total = 0i64;
+    let mut counters = Vec::new();
+    for (key, writes) in &acked {
+        let mut by_end = writes.clone();
+        by_end.sort_by_key(|d| d.end());
+        let last = by_end.last().and_then(|d| d.value()["value"].as_i64()).unwrap_or(0);
+        let final_value = finals.get(key).copied().unwrap_or(last);
+        let lost = writes.len() as i64 - final_value;
+        counters.push(json!({ "key": key, "acknowledged": writes.len(), "final": final_value, "lost": lost.max(0) }));
+        if lost > 0 {
+            lost_total += lost;
+            // Which increments were overwritten: values written more than once.
+            let mut by_value: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+            for w in writes {
+                by_value.entry(w.value()["value"].as_i64().unwrap_or(-1)).or_default().push(w.process);
+            }
+            let repeated: Vec<Value> = by_value
+                .iter()
+                .filter(|(_, ps)| ps.len() > 1)
+                .take(KEEP)
+                .map(|(v, ps)| json!({ "value": v, "processes": ps }))
+                .collect();
+            anomalies.push(json!({
+                "key": key, "lost": lost, "acknowledged": writes.len(), "final": final_value, "repeated_values": repeated,
+                "text": format!(
+                    "counter {key} ends at {final_value} after {} acknowledged increments: {lost} lost",
+                    writes.len()
+                ),
+            }));
+        }
+    }
+    let summary = if lost_total == 0 {
+        format!("{} counters, every acknowledged increment kept", counters.len())
+    } else {
+        format!("{lost_total} acknowledged increments lost ({})", anomalies[0]["text"].as_str().unwrap_or(""))
+    };
+    Ok(Some(Analysis {
+        checker: "lost-updates",
+        validity: if lost_total == 0 { Validity::Valid } else { Validity::Invalid },
+        summary,
+        evidence: json!({ "counters": counters, "anomalies": anomalies }),
+    }))
+}
+
+/// At most one leader per term; no two leaders at once; no accepted write
+/// from a deposed leader; no observed leader that was never elected.
+/// `None` when the history has no campaigns.
+pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
+    let ops = done(history)?;
+    if !ops.iter().any(|d| d.f() == "campaign") {
+        return Ok(None);
+    }
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let windows = fault_windows(history);
+    // A leader stops relying on its leadership when it resigns or renews
+    // and is told it lost it; both end the hold at their invocation.
+    let mut holds = holds(&ops, "campaign", &["resign"], "term", end);
+    for h in holds.iter_mut() {
+        if let Some(lost) = ops.iter().find(|d| {
+            d.process == h.process
+                && d.key() == h.key
+                && d.f() == "renew"
+                && d.outcome != Outcome::Ok
+                && d.invoke.time >= h.start
+                && d.invoke.time < h.end
+        }) {
+            h.end = lost.invoke.time;
+        }
+    }
+    let mut anomalies = Vec::new();
+    let mut count = 0usize;
+    // One leader per term.
+    let mut terms: BTreeMap<(&str, i64), BTreeSet<u64>> = BTreeMap::new();
+    for h in &holds {
+        if let Some(t) = h.token {
+            terms.entry((&h.key, t)).or_default().insert(h.process);
+        }
+    }
+    for ((key, term), procs) in &terms {
+        if procs.len() > 1 {
+            count += 1;
+            anomalies.push(json!({
+                "kind": "two-leaders-one-term", "key": key, "term": term, "processes": procs,
+                "text": format!("election {key}: processes {procs:?} were all elected in term {term}"),
+            }));
+        }
+    }
+    for (a, b) in overlaps(&holds) {
+        let start = a.start.max(b.start);
+        let stop = a.end.min(b.end);
+        let faults = faults_during(&windows, start, stop);
+        let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+        count += 1;
+        anomalies.push(json!({
+            "kind": "overlapping-leaders", "key": a.key, "processes": [a.process, b.process], "terms": [a.token, b.token],
+            "start": start, "duration": stop - start, "faults": faults,
+            "text": format!(
+                "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during}",
+                a.process, a.token.unwrap_or(-1), b.process, b.token.unwrap_or(-1), a.key, secs(stop - start), secs(start)
+            ),
+        }));
+    }
+    // Writes accepted from a deposed leader: a higher term had been granted
+    // before the write was invoked.
+    for w in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
+        let Some(term) = w.value()["term"].as_i64() else { continue };
+        if let Some(newer) = holds
+            .iter()
+            .filter(|h| h.key == w.key() && h.token.is_some_and(|t| t > term) && h.start < w.invoke.time)
+            .max_by_key(|h| h.token)
+        {
+            count += 1;
+            anomalies.push(json!({
+                "kind": "stale-leader-write", "key": w.key(), "term": term, "newer_term": newer.token, "processes": [w.process, newer.process],
+                "at": w.end(),
+                "text": format!(
+                    "election {}: process {}'s write in term {term} was accepted at t={:.3} s, after process {} had been elected in term {}",
+                    w.key(), w.process, secs(w.end().unwrap_or(0)), newer.process, newer.token.unwrap_or(-1)
+                ),
+            }));
+        }
+    }
+    // Observers see only leaders that were elected in that term.
+    let elected: HashMap<(&str, i64), BTreeSet<String>> = ops
+        .iter()
+        .filter(|d| d.f() == "campaign" && d.outcome != Outcome::Fail)
+        .filter_map(|d| Some(((d.key(), d.value()["term"].as_i64()?), d.value()["id"].as_str()?.to_string())))
+        .fold(HashMap::new(), |mut m, (k, id)| {
+            m.entry(k).or_insert_with(BTreeSet::new).insert(id);
+            m
+        });
+    let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && d.value()["term"].is_i64());
+    for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
+        let (Some(id), Some(term)) = (o.value()["leader"].as_str(), o.value()["term"].as_i64()) else { continue };
+        if campaigned_terms && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
+            count += 1;
+            anomalies.push(json!({
+                "kind": "phantom-leader", "key": o.key(), "term": term, "leader": id, "processes": [o.process], "at": o.end(),
+                "text": format!("election {}: process {} saw {id} lead in term {term}, which no campaign won", o.key(), o.process),
+            }));
+        }
+    }
+    let summary = if count == 0 {
+        format!("{} leaderships in {} terms, one leader at a time", holds.len(), terms.len())
+    } else {
+        format!("{count} election anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
+    };
+    anomalies.truncate(KEEP);
+    Ok(Some(Analysis {
+        checker: "election",
+        validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
+        summary,
+        evidence: json!({ "leaderships": holds.len(), "terms": terms.len(), "anomalies_total": count, "anomalies": anomalies }),
+    }))
+}
+
+/// Latency and availability figures (no verdict: it informs, it does not judge).
+pub fn availability(history: &History) -> Result<Analysis, InputError> {
+    let ops = done(history)?;
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let start = history.ops.first().map_or(0, |op| op.time);
+    let mut latencies: BTreeMap<(String, &'static str), Vec<u64>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    let outcome_name = |o: Outcome| match o {
+        Outcome::Ok => "ok",
+        Outcome::Fail => "fail",
+        Outcome::Info => "info",
+    };
+    let buckets = ((end.saturating_sub(start)) / 1_000_000_000 + 1) as usize;
+    let mut per_second = vec![[0u64; 3]; buckets];
+    for d in &ops {
+        let slot = match d.outcome {
+            Outcome::Ok => 0,
+            Outcome::Fail => 1,
+            Outcome::Info => 2,
+        };
+        counts.entry(d.f().to_string()).or_insert([0; 3])[slot] += 1;
+        if let Some(t) = d.end() {
+            latencies.entry((d.f().to_string(), outcome_name(d.outcome))).or_default().push(t - d.invoke.time);
+            per_second[((t.saturating_sub(start)) / 1_000_000_000) as usize][slot] += 1;
+        }
+    }
+    let quantiles: Vec<Value> = latencies
+        .iter_mut()
+        .map(|((f, outcome), l)| {
+            l.sort_unstable();
+            let q = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize] as f64 / 1e6;
+            json!({ "f": f, "outcome": outcome, "count": l.len(), "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0) })
+        })
+        .collect();
+    // The first successful grant (acquire or campaign) after each fault
+    // ends says how long the system took to serve again.
+    let mut grants: Vec<u64> = ops
+        .iter()
+        .filter(|d| matches!(d.f(), "acquire" | "campaign") && d.outcome == Outcome::Ok)
+        .filter_map(|d| d.end())
+        .collect();
+    grants.sort_unstable();
+    let recoveries: Vec<Value> = fault_windows(history)
+        .iter()
+        .map(|w| {
+            let first = grants.iter().find(|&&t| t >= w.end).map(|t| t - w.end);
+            json!({ "fault": w.name, "start": w.start, "end": w.end, "recovery_ns": first, "text": match first {
+                Some(ns) => format!("{} ended at t={:.3} s; the next grant came {:.3} s later", w.words(), secs(w.end), secs(ns)),
+                None => format!("{} ended at t={:.3} s; no grant after it", w.words(), secs(w.end)),
+            } })
+        })
+        .collect();
+    let progress = per_second.iter().filter(|b| b[0] > 0).count();
+    let share = if buckets == 0 { 0.0 } else { progress as f64 / buckets as f64 };
+    let acquire = quantiles
+        .iter()
+        .find(|q| q["outcome"] == "ok" && (q["f"] == "acquire" || q["f"] == "campaign"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
+    let summary = format!(
+        "{total} operations in {:.1} s; grants p50 {} ms, p99 {} ms; progress in {:.0} % of seconds",
+        secs(end.saturating_sub(start)),
+        acquire["p50_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),
+        acquire["p99_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),
+        share * 100.0
+    );
+    Ok(Analysis {
+        checker: "availability",
+        validity: Validity::Valid,
+        summary,
+        evidence: json!({
+            "counts": counts.iter().map(|(f, c)| json!({ "f": f, "ok": c[0], "fail": c[1], "info": c[2] })).collect::<Vec<_>>(),
+            "latency": quantiles,
+            "grant_latency": acquire,
+            "throughput_per_second": per_second.iter().map(|b| json!(b)).collect::<Vec<_>>(),
+            "progress_share": share,
+            "recoveries": recoveries,
+        }),
+    })
+}

@@ -1,0 +1,226 @@
+//! The lock and election analyses on small hand-made histories, each anomaly
+//! kind found and described, and the clean cases valid.
+
+use checker::analysis::{self, Validity};
+use checker::formats::jsonl;
+use serde_json::{json, Value};
+
+/// (time, process, type, f, key, value); process -1 is the nemesis.
+fn history(events: &[(u64, i64, &str, &str, &str, Value)]) -> checker::History {
+    let mut text = String::new();
+    for (i, (t, p, ty, f, k, v)) in events.iter().enumerate() {
+        let process = if *p < 0 { json!("nemesis") } else { json!(p) };
+        let mut op = json!({ "index": i, "time": t, "process": process, "type": ty, "f": f, "value": v });
+        if !k.is_empty() {
+            op["key"] = json!(k);
+        }
+        text.push_str(&op.to_string());
+        text.push('\n');
+    }
+    jsonl::read("test.jsonl", &text).unwrap()
+}
+
+fn null() -> Value {
+    Value::Null
+}
+
+#[test]
+fn overlapping_holds_are_reported_with_the_faults_active() {
+    let h = history(&[
+        (0, -1, "info", "partition-start", "", json!({ "kind": "one", "targets": ["n2"] })),
+        (10, 1, "invoke", "acquire", "k0", null()),
+        (1_000_000_000, 1, "ok", "acquire", "k0", null()),
+        (1_100_000_000, 2, "invoke", "acquire", "k0", null()),
+        (1_500_000_000, 2, "ok", "acquire", "k0", null()),
+        (2_920_000_000, 1, "invoke", "release", "k0", null()),
+        (2_930_000_000, 1, "ok", "release", "k0", null()),
+        (3_000_000_000, 2, "invoke", "release", "k0", null()),
+        (3_000_000_001, 2, "ok", "release", "k0", null()),
+        (4_000_000_000, -1, "info", "partition-stop", "", json!({ "kind": "one", "targets": ["n2"] })),
+    ]);
+    let a = analysis::mutual_exclusion(&h).unwrap();
+    assert_eq!(a.validity, Validity::Invalid);
+    let overlap = &a.evidence["anomalies"][0];
+    assert_eq!(overlap["processes"], json!([1, 2]));
+    assert_eq!(overlap["duration"], json!(1_420_000_000u64));
+    assert_eq!(
+        overlap["text"],
+        "processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s, during a one partition on n2"
+    );
+}
+
+#[test]
+fn holds_one_after_another_are_fine_and_different_keys_never_clash() {
+    let h = history(&[
+        (1, 1, "invoke", "acquire", "k0", null()),
+        (2, 1, "ok", "acquire", "k0", null()),
+        (3, 2, "invoke", "acquire", "k1", null()),
+        (4, 2, "ok", "acquire", "k1", null()),
+        (5, 1, "invoke", "release", "k0", null()),
+        (6, 1, "ok", "release", "k0", null()),
+        // Process 3 is granted k0 after process 1 began releasing it.
+        (5, 3, "invoke", "acquire", "k0", null()),
+        (7, 3, "ok", "acquire", "k0", null()),
+        (8, 3, "invoke", "release", "k0", null()),
+        (9, 3, "ok", "release", "k0", null()),
+        (10, 2, "invoke", "release", "k1", null()),
+        (11, 2, "ok", "release", "k1", null()),
+    ]);
+    let a = analysis::mutual_exclusion(&h).unwrap();
+    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+    assert_eq!(a.evidence["holds"], 3);
+}
+
+#[test]
+fn fencing_finds_regressions_duplicates_and_stale_writes() {
+    let grant = |t: i64| json!({ "token": t });
+    let h = history(&[
+        (1, 1, "invoke", "acquire", "k0", null()),
+        (2, 1, "ok", "acquire", "k0", grant(5)),
+        (3, 1, "invoke", "release", "k0", null()),
+        (4, 1, "ok", "release", "k0", null()),
+        // After 1's grant completed, 2 gets a smaller token: a regression.
+        (5, 2, "invoke", "acquire", "k0", null()),
+        (6, 2, "ok", "acquire", "k0", grant(3)),
+        (7, 2, "invoke", "write", "k0", json!({ "value": 1, "token": 3 })),
+        (8, 2, "ok", "write", "k0", json!({ "value": 1, "token": 3 })),
+        (9, 2, "invoke", "release", "k0", null()),
+        (10, 2, "ok", "release", "k0", null()),
+        (11, 3, "invoke", "acquire", "k0", null()),
+        (12, 3, "ok", "acquire", "k0", grant(3)),
+        (13, 3, "invoke", "write", "k0", json!({ "value": 2, "token": 7 })),
+        (14, 3, "ok", "write", "k0", json!({ "value": 2, "token": 7 })),
+        // Accepted with token 3 after token 7 was: a stale write.
+        (15, 3, "invoke", "write", "k0", json!({ "value": 3, "token": 3 })),
+        (16, 3, "ok", "write", "k0", json!({ "value": 3, "token": 3 })),
+    ]);
+    let a = analysis::fencing(&h).unwrap().expect("tokens present");
+    assert_eq!(a.validity, Validity::Invalid);
+    let kinds: Vec<&str> =
+        a.evidence["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"regression") && kinds.contains(&"duplicate") && kinds.contains(&"stale-write"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn fencing_is_valid_when_the_resource_rejects_stale_tokens_and_absent_without_tokens() {
+    let h = history(&[
+        (1, 1, "invoke", "acquire", "k0", null()),
+        (2, 1, "ok", "acquire", "k0", json!({ "token": 1 })),
+        (3, 2, "invoke", "acquire", "k0", null()),
+        (4, 2, "ok", "acquire", "k0", json!({ "token": 2 })),
+        (5, 2, "invoke", "write", "k0", json!({ "value": 1, "token": 2 })),
+        (6, 2, "ok", "write", "k0", json!({ "value": 1, "token": 2 })),
+        (7, 1, "invoke", "write", "k0", json!({ "value": 1, "token": 1 })),
+        (8, 1, "fail", "write", "k0", json!({ "value": 1, "token": 1 })),
+    ]);
+    let a = analysis::fencing(&h).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+    assert_eq!(a.evidence["rejected_writes"], 1);
+    let no_tokens = history(&[(1, 1, "invoke", "acquire", "k0", null()), (2, 1, "ok", "acquire", "k0", null())]);
+    assert!(analysis::fencing(&no_tokens).unwrap().is_none());
+}
+
+#[test]
+fn lost_updates_count_increments_the_final_read_lacks() {
+    let w = |v: i64| json!({ "value": v, "token": null });
+    let mut events = vec![
+        (1, 1, "invoke", "write", "k0", w(1)),
+        (2, 1, "ok", "write", "k0", w(1)),
+        // Process 2 read 0 before 1's write and writes 1 again: one lost.
+        (3, 2, "invoke", "write", "k0", w(1)),
+        (4, 2, "ok", "write", "k0", w(1)),
+        (5, 3, "invoke", "write", "k0", w(2)),
+        (6, 3, "ok", "write", "k0", w(2)),
+    ];
+    events.push((7, 9, "invoke", "final-read", "k0", null()));
+    events.push((8, 9, "ok", "final-read", "k0", json!(2)));
+    let a = analysis::lost_updates(&history(&events)).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Invalid);
+    assert_eq!(a.evidence["anomalies"][0]["lost"], 1);
+    assert_eq!(a.evidence["anomalies"][0]["repeated_values"][0]["processes"], json!([1, 2]));
+    assert_eq!(a.evidence["anomalies"][0]["text"], "counter k0 ends at 2 after 3 acknowledged increments: 1 lost");
+
+    let clean = history(&[
+        (1, 1, "invoke", "write", "k0", w(1)),
+        (2, 1, "ok", "write", "k0", w(1)),
+        (3, 2, "invoke", "write", "k0", w(1)),
+        (4, 2, "fail", "write", "k0", w(1)),
+        (5, 3, "invoke", "write", "k0", w(2)),
+        (6, 3, "ok", "write", "k0", w(2)),
+    ]);
+    assert_eq!(analysis::lost_updates(&clean).unwrap().unwrap().validity, Validity::Valid);
+}
+
+#[test]
+fn election_anomalies_each_have_their_kind() {
+    let camp = |id: &str, term: i64| json!({ "id": id, "term": term });
+    let h = history(&[
+        (1, 1, "invoke", "campaign", "e0", json!({ "id": "p1" })),
+        (2, 1, "ok", "campaign", "e0", camp("p1", 1)),
+        // p2 elected in the same term while p1 still leads.
+        (3, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
+        (4, 2, "ok", "campaign", "e0", camp("p2", 1)),
+        (5, 2, "invoke", "resign", "e0", json!({ "term": 1 })),
+        (6, 2, "ok", "resign", "e0", null()),
+        (7, 3, "invoke", "campaign", "e0", json!({ "id": "p3" })),
+        (8, 3, "ok", "campaign", "e0", camp("p3", 2)),
+        // p1, deposed by term 2, still gets a write accepted.
+        (9, 1, "invoke", "write", "e0", json!({ "value": 1, "term": 1, "id": "p1" })),
+        (10, 1, "ok", "write", "e0", json!({ "value": 1, "term": 1, "id": "p1" })),
+        (11, 0, "invoke", "observe", "e0", null()),
+        (12, 0, "ok", "observe", "e0", json!({ "leader": "p7", "term": 2 })),
+    ]);
+    let a = analysis::election(&h).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Invalid);
+    let kinds: std::collections::BTreeSet<&str> =
+        a.evidence["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    let want = ["overlapping-leaders", "phantom-leader", "stale-leader-write", "two-leaders-one-term"];
+    assert_eq!(kinds, want.into_iter().collect());
+}
+
+#[test]
+fn a_clean_succession_of_leaders_is_valid() {
+    let h = history(&[
+        (1, 1, "invoke", "campaign", "e0", json!({ "id": "p1" })),
+        (2, 1, "ok", "campaign", "e0", json!({ "id": "p1", "term": 1 })),
+        (3, 1, "invoke", "write", "e0", json!({ "value": 1, "term": 1 })),
+        (4, 1, "ok", "write", "e0", json!({ "value": 1, "term": 1 })),
+        (5, 1, "invoke", "resign", "e0", null()),
+        (6, 1, "ok", "resign", "e0", null()),
+        (7, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
+        (8, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 2 })),
+        (9, 0, "invoke", "observe", "e0", null()),
+        (10, 0, "ok", "observe", "e0", json!({ "leader": "p2", "term": 2 })),
+    ]);
+    let a = analysis::election(&h).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+}
+
+#[test]
+fn availability_gives_quantiles_throughput_and_recovery() {
+    let s = 1_000_000_000u64;
+    let h = history(&[
+        (0, 1, "invoke", "acquire", "k0", null()),
+        (10_000_000, 1, "ok", "acquire", "k0", null()),
+        (20_000_000, 1, "invoke", "release", "k0", null()),
+        (30_000_000, 1, "ok", "release", "k0", null()),
+        (s, -1, "info", "kill-start", "", json!({ "kind": "kill", "targets": ["n1"] })),
+        (s + 1, 1, "invoke", "acquire", "k0", null()),
+        (s + 2, 1, "info", "acquire", "k0", null()),
+        (2 * s, -1, "info", "kill-stop", "", json!({ "kind": "kill", "targets": ["n1"] })),
+        (2 * s + 100_000_000, 2, "invoke", "acquire", "k0", null()),
+        (2 * s + 250_000_000, 2, "ok", "acquire", "k0", null()),
+    ]);
+    let a = analysis::availability(&h).unwrap();
+    assert_eq!(a.validity, Validity::Valid);
+    let rec = &a.evidence["recoveries"][0];
+    assert_eq!(rec["fault"], "kill");
+    assert_eq!(rec["recovery_ns"], 250_000_000);
+    assert_eq!(a.evidence["throughput_per_second"].as_array().unwrap().len(), 3);
+    let acq = &a.evidence["grant_latency"];
+    assert_eq!(acq["count"], 2);
+    assert_eq!(acq["max_ms"], 150.0);
+}
