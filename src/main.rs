@@ -1,11 +1,13 @@
 //! `fencepost` — the command line. A thin layer: parse arguments, call the
 //! crates, print, and exit with a code scripts can rely on.
 
+mod analyze;
 mod bench;
 mod bench_clients;
 mod clusters;
 mod report;
 mod run;
+mod store_cmds;
 
 use checker::check::{check, CheckOptions};
 use checker::formats::{self, Format};
@@ -120,43 +122,122 @@ enum Command {
     Run {
         /// redis, redlock, etcd, zookeeper, postgres, mysql.
         system: String,
-        /// lock, fenced-counter, election.
-        #[arg(long, default_value = "lock")]
-        workload: String,
-        /// fenced-counter: let the resource accept writes with stale tokens.
-        #[arg(long)]
-        no_fencing: bool,
-        #[arg(long, default_value = "10s")]
-        time_limit: String,
-        #[arg(long, default_value_t = 5)]
-        concurrency: usize,
-        /// Locks k0..k{N-1}.
-        #[arg(long, default_value_t = 1)]
-        keys: usize,
-        /// Acquire attempts per second across all clients (default: as fast as answered).
-        #[arg(long)]
-        rate: Option<f64>,
-        #[arg(long, default_value = "5ms")]
-        hold_min: String,
-        #[arg(long, default_value = "50ms")]
-        hold_max: String,
-        /// Lease / lock TTL where the recipe has one.
-        #[arg(long, default_value = "5s")]
-        ttl: String,
-        /// One request's deadline; past it the outcome is unknown (`info`).
-        #[arg(long, default_value = "1s")]
-        timeout: String,
-        /// How long an acquire may wait for a busy lock (0: try once).
-        #[arg(long, default_value = "0s")]
-        acquire_wait: String,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Where runs are stored.
+        #[command(flatten)]
+        opts: Box<RunOpts>,
+    },
+    /// List stored runs, newest first.
+    Runs {
         #[arg(long, default_value = "store")]
         store: PathBuf,
-        #[command(flatten)]
-        faults: Box<FaultArgs>,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        workload: Option<String>,
+        /// The fault mix as stored, e.g. `partition,kill` or `none`.
+        #[arg(long)]
+        nemesis: Option<String>,
+        /// valid, invalid, unknown.
+        #[arg(long)]
+        verdict: Option<String>,
+        /// Rebuild the index from the run directories first.
+        #[arg(long)]
+        reindex: bool,
+        #[arg(long)]
+        json: bool,
     },
+    /// The systems × faults matrix of stored runs: verdicts, ops/s, grant
+    /// latency, progress, recovery time.
+    Compare {
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        workload: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every system × fault mix once and print their matrix.
+    ///
+    /// Exit codes as for `run`, over all the runs.
+    Suite {
+        /// Comma-separated systems.
+        #[arg(long, default_value = "redis,etcd,zookeeper,postgres,mysql")]
+        systems: String,
+        /// Comma-separated fault mixes; `+` joins kinds in one mix
+        /// (`none,partition,kill+pause`). Replaces --nemesis.
+        #[arg(long, default_value = "none,partition,kill")]
+        nemeses: String,
+        #[command(flatten)]
+        opts: Box<RunOpts>,
+    },
+    /// Write a stored run's history as Jepsen EDN.
+    Export {
+        run: String,
+        /// EDN (the only export format; JSONL is the run's history.jsonl).
+        #[arg(long)]
+        edn: bool,
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Store a recorded history (Jepsen EDN, JSONL, Porcupine) as a run and
+    /// check it with every checker that applies.
+    ///
+    /// Exit codes as for `check`.
+    Import {
+        file: PathBuf,
+        #[arg(long, default_value = "auto")]
+        format: String,
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        /// The system the history came from, for listing and comparison.
+        #[arg(long, default_value = "imported")]
+        system: String,
+    },
+}
+
+/// The options of one test run (`run`, and each run of `suite`).
+#[derive(clap::Args)]
+struct RunOpts {
+    /// lock, fenced-counter, election.
+    #[arg(long, default_value = "lock")]
+    workload: String,
+    /// fenced-counter: let the resource accept writes with stale tokens.
+    #[arg(long)]
+    no_fencing: bool,
+    #[arg(long, default_value = "10s")]
+    time_limit: String,
+    #[arg(long, default_value_t = 5)]
+    concurrency: usize,
+    /// Locks k0..k{N-1}.
+    #[arg(long, default_value_t = 1)]
+    keys: usize,
+    /// Acquire attempts per second across all clients (default: as fast as answered).
+    #[arg(long)]
+    rate: Option<f64>,
+    #[arg(long, default_value = "5ms")]
+    hold_min: String,
+    #[arg(long, default_value = "50ms")]
+    hold_max: String,
+    /// Lease / lock TTL where the recipe has one.
+    #[arg(long, default_value = "5s")]
+    ttl: String,
+    /// One request's deadline; past it the outcome is unknown (`info`).
+    #[arg(long, default_value = "1s")]
+    timeout: String,
+    /// How long an acquire may wait for a busy lock (0: try once).
+    #[arg(long, default_value = "0s")]
+    acquire_wait: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    store: PathBuf,
+    #[command(flatten)]
+    faults: FaultArgs,
 }
 
 /// The nemesis's options for `run`.
@@ -199,6 +280,81 @@ struct FaultArgs {
     client_pause_clients: usize,
 }
 
+/// The run's arguments from its options; `system` may be empty (suite).
+fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
+    let RunOpts {
+        workload,
+        no_fencing,
+        time_limit,
+        concurrency,
+        keys,
+        rate,
+        hold_min,
+        hold_max,
+        ttl,
+        timeout,
+        acquire_wait,
+        seed,
+        store,
+        faults,
+    } = opts;
+    let (store, rate, seed, concurrency, keys) = (store.clone(), *rate, *seed, *concurrency, *keys);
+
+    let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
+    let workload = match workload.as_str() {
+        "lock" => workloads::Workload::Lock,
+        "fenced-counter" => workloads::Workload::FencedCounter { enforce: !*no_fencing },
+        "election" => workloads::Workload::Election,
+        other => return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter, election)")),
+    };
+    let ttl = d("ttl", &ttl)?;
+    let time_limit = d("time-limit", &time_limit)?;
+    let options = workloads::RunOptions {
+        workload,
+        concurrency: concurrency.max(1),
+        keys: keys.max(1),
+        rate,
+        hold: (d("hold-min", &hold_min)?, d("hold-max", &hold_max)?),
+        ttl,
+        time_limit,
+        seed,
+        client: workloads::ClientOptions {
+            timeout: d("timeout", &timeout)?,
+            acquire_wait: d("acquire-wait", &acquire_wait)?,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
+    let nemesis_interval = d("nemesis-interval", &faults.nemesis_interval)?;
+    let quiet = match &faults.quiet {
+        Some(q) => d("quiet", q)?,
+        None => (time_limit / 4).min(Duration::from_secs(5)),
+    };
+    let share = |name: &str, p: f64| {
+        if (0.0..=1.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(format!("--{name}: {p} is not a share between 0 and 1"))
+        }
+    };
+    let fault_options = nemesis::FaultOptions {
+        loss: share("loss-probability", faults.loss_probability)?,
+        clock_offset: d("clock-offset", &faults.clock_offset)?,
+        clock_strobe_period: d("clock-strobe-period", &faults.clock_strobe_period)?,
+        netem_delay: d("netem-delay", &faults.netem_delay)?,
+        netem_jitter: d("netem-jitter", &faults.netem_jitter)?,
+        netem_loss: share("netem-loss", faults.netem_loss)?,
+        client_pause: match &faults.client_pause {
+            Some(p) => d("client-pause", p)?,
+            None => ttl * 2,
+        },
+        client_pause_clients: faults.client_pause_clients.max(1),
+    };
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval, quiet, fault_options, progress })
+}
+
 /// Runs one async command on a fresh runtime; errors exit with code 3.
 fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -217,21 +373,28 @@ fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> 
     }
 }
 
-/// Runs a command that ends in a verdict; exit codes as for `check`.
-fn run_verdict(command: impl std::future::Future<Output = Result<Verdict, String>>) -> ExitCode {
-    let mut verdict = Verdict::Unknown;
+/// Runs one async command that returns a value; `None` when it failed
+/// (the error is printed).
+fn run_async_value<T>(command: impl std::future::Future<Output = Result<T, String>>) -> Option<T> {
+    let mut value = None;
     let code = run_async(async {
-        verdict = command.await?;
+        value = Some(command.await?);
         Ok(())
     });
-    if code != ExitCode::SUCCESS {
-        return code;
+    if code == ExitCode::SUCCESS {
+        value
+    } else {
+        None
     }
-    ExitCode::from(match verdict {
-        Verdict::Linearizable => EXIT_VALID,
-        Verdict::NotLinearizable => EXIT_INVALID,
-        Verdict::Unknown => EXIT_UNKNOWN,
-    })
+}
+
+/// Exit codes for a test's verdict: 0 valid, 1 invalid, 2 unknown, 3 it
+/// could not run.
+fn run_exit(verdict: Option<checker::analysis::Validity>) -> ExitCode {
+    match verdict {
+        Some(v) => ExitCode::from(analyze::exit_code(v)),
+        None => ExitCode::from(EXIT_UNUSABLE),
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
@@ -345,89 +508,45 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run {
-            system,
-            workload,
-            no_fencing,
-            time_limit,
-            concurrency,
-            keys,
-            rate,
-            hold_min,
-            hold_max,
-            ttl,
-            timeout,
-            acquire_wait,
-            seed,
-            store,
-            faults,
-        } => {
-            let parsed = (|| -> Result<run::RunArgs, String> {
-                let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
-                let workload = match workload.as_str() {
-                    "lock" => workloads::Workload::Lock,
-                    "fenced-counter" => workloads::Workload::FencedCounter { enforce: !no_fencing },
-                    "election" => workloads::Workload::Election,
-                    other => {
-                        return Err(format!(
-                            "--workload: unknown workload `{other}` (known: lock, fenced-counter, election)"
-                        ))
-                    }
-                };
-                let ttl = d("ttl", &ttl)?;
-                let time_limit = d("time-limit", &time_limit)?;
-                let options = workloads::RunOptions {
-                    workload,
-                    concurrency: concurrency.max(1),
-                    keys: keys.max(1),
-                    rate,
-                    hold: (d("hold-min", &hold_min)?, d("hold-max", &hold_max)?),
-                    ttl,
-                    time_limit,
-                    seed,
-                    client: workloads::ClientOptions {
-                        timeout: d("timeout", &timeout)?,
-                        acquire_wait: d("acquire-wait", &acquire_wait)?,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
-                let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
-                let nemesis_interval = d("nemesis-interval", &faults.nemesis_interval)?;
-                let quiet = match &faults.quiet {
-                    Some(q) => d("quiet", q)?,
-                    None => (time_limit / 4).min(Duration::from_secs(5)),
-                };
-                let share = |name: &str, p: f64| {
-                    if (0.0..=1.0).contains(&p) {
-                        Ok(p)
-                    } else {
-                        Err(format!("--{name}: {p} is not a share between 0 and 1"))
-                    }
-                };
-                let fault_options = nemesis::FaultOptions {
-                    loss: share("loss-probability", faults.loss_probability)?,
-                    clock_offset: d("clock-offset", &faults.clock_offset)?,
-                    clock_strobe_period: d("clock-strobe-period", &faults.clock_strobe_period)?,
-                    netem_delay: d("netem-delay", &faults.netem_delay)?,
-                    netem_jitter: d("netem-jitter", &faults.netem_jitter)?,
-                    netem_loss: share("netem-loss", faults.netem_loss)?,
-                    client_pause: match &faults.client_pause {
-                        Some(p) => d("client-pause", p)?,
-                        None => ttl * 2,
-                    },
-                    client_pause_clients: faults.client_pause_clients.max(1),
-                };
-                Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval, quiet, fault_options })
-            })();
-            match parsed {
-                Ok(args) => run_verdict(run::run_command(args)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_UNUSABLE)
-                }
+        Command::Run { system, opts } => match run_args(system, &opts) {
+            Ok(args) => run_exit(run_async_value(run::run_command(args)).map(|o| o.verdict)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_UNUSABLE)
             }
+        },
+        Command::Runs { store, system, workload, nemesis, verdict, reindex, json } => {
+            let filter = results::Filter { system, workload, nemesis, verdict };
+            run_async(store_cmds::runs(&store, filter, reindex, json))
         }
+        Command::Compare { store, system, workload, json } => {
+            let filter = results::Filter { system, workload, ..Default::default() };
+            run_async(store_cmds::compare(&store, filter, json))
+        }
+        Command::Suite { systems, nemeses, opts } => match run_args(String::new(), &opts) {
+            Ok(template) => {
+                let args = store_cmds::SuiteArgs {
+                    systems: systems.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                    nemeses: nemeses.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                    template,
+                };
+                run_exit(run_async_value(store_cmds::suite(args)))
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
+        Command::Export { run, edn: _, store, output } => {
+            run_async(store_cmds::export(&store, &run, output.as_deref()))
+        }
+        Command::Import { file, format, store, system } => match Format::parse(&format) {
+            Some(format) => run_exit(run_async_value(store_cmds::import(&store, &file, format, &system))),
+            None => {
+                eprintln!("error: --format: unknown format `{format}` (known: auto, jsonl, edn, porcupine-etcd, porcupine-kv)");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
         Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,19 +1,22 @@
-//! `fencepost run`: a real test end to end, as far as it goes today —
-//! images → cluster → workload (recorded to `store/<run-id>/history.jsonl`)
-//! → node logs → lock checks → summary. Faults and the richer checkers come
-//! with the nemesis and checker issues.
+//! `fencepost run`: one real test end to end — images → cluster → workload
+//! and nemesis → final heal and quiet period → final reads → checks →
+//! `store/<run-id>/` and its index row → a one-screen summary.
+//!
+//! Ctrl-C stops the workload (each client finishes the cycle it is in, so
+//! held locks are released), heals every fault, and still checks, stores
+//! and indexes what was recorded; the containers are removed either way.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use checker::check::{check, CheckOptions};
-use checker::models::ModelSpec;
-use checker::Verdict;
+use checker::analysis::Validity;
 use docker::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
 use workloads::{FencedResource, Recorder, RunOptions, Workload};
+
+use crate::analyze::{analyze, Analyzed};
 
 pub struct RunArgs {
     pub system: String,
@@ -27,24 +30,33 @@ pub struct RunArgs {
     /// Fault-free time at the end, after the final heal.
     pub quiet: Duration,
     pub fault_options: nemesis::FaultOptions,
+    /// Draw a progress line on the terminal.
+    pub progress: bool,
 }
 
-/// Runs the test; returns the overall verdict.
-pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
+/// What a finished run reports to its caller.
+pub struct RunOutcome {
+    pub id: String,
+    pub verdict: Validity,
+}
+
+/// Runs the test; returns the run id and overall verdict. An `Err` means
+/// the test could not run (exit code 3).
+pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     let Some(system) = workloads::by_name(&args.system) else {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
         return Err(format!("unknown system `{}` (known: {})", args.system, known.join(", ")));
     };
+    // Open the store first: a run that cannot be kept should not start.
+    let store = results::Store::open(&args.store).await?;
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
     let run_id = docker::new_run_id();
-    let dir = args.store.join(&run_id);
-    std::fs::create_dir_all(dir.join("nodes")).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let ctrl_c = {
         let stop = stop.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
-            eprintln!("\ninterrupted: finishing the cycles in flight, then checking what was recorded");
+            eprintln!("\ninterrupted: stopping the clients, healing, then checking what was recorded");
             stop.store(true, Ordering::Relaxed);
         })
     };
@@ -58,17 +70,23 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         system.describe(),
         started.ready_after.as_secs_f64()
     );
+    let dir = store.run_dir(&run_id)?;
+    std::fs::create_dir_all(dir.join("nodes")).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut options = args.options;
     options.workload = args.workload;
     if matches!(args.workload, Workload::FencedCounter { .. }) {
         options.client.fenced = true;
     }
+    let started_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     write_json(
         &dir.join("test.json"),
         &json!({
             "run": run_id,
+            "started_ms": started_ms,
             "system": system.name(),
+            "description": system.describe(),
             "workload": workload_name(args.workload),
+            "fencing_enforced": matches!(args.workload, Workload::FencedCounter { enforce: true }),
             "image": started.image.tag,
             "nodes": started.cluster.nodes().iter().map(|n| n.name()).collect::<Vec<_>>(),
             "concurrency": options.concurrency,
@@ -84,6 +102,7 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
             "nemesis_interval_ms": args.nemesis_interval.as_millis() as u64,
             "quiet_ms": args.quiet.as_millis() as u64,
             "fault_options": format!("{:?}", args.fault_options),
+            "fencepost": env!("CARGO_PKG_VERSION"),
         }),
     )?;
 
@@ -91,9 +110,24 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
     let recorder = Recorder::create(&history_path).map_err(|e| format!("creating {}: {e}", history_path.display()))?;
     let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
     let resource = Arc::new(FencedResource::new(enforce));
+    // Active faults, for the progress line.
+    let active: Arc<Mutex<Vec<String>>> = Arc::default();
     let faults = {
         let recorder = recorder.clone();
-        let report: nemesis::Report = Arc::new(move |f, value| recorder.nemesis(f, value));
+        let active = active.clone();
+        let report: nemesis::Report = Arc::new(move |f, value| {
+            recorder.nemesis(f, value);
+            let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(name) = f.strip_suffix("-start") {
+                active.push(name.to_string());
+            } else if let Some(name) = f.strip_suffix("-stop") {
+                if let Some(i) = active.iter().position(|a| a == name) {
+                    active.remove(i);
+                }
+            } else if f == "heal-all" {
+                active.clear();
+            }
+        });
         nemesis::Nemesis::new(started.cluster.nodes().to_vec(), system.client_port(), report)
             .with_stall(options.stall.clone())
     };
@@ -112,13 +146,13 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         &args.fault_options,
     );
     let nemesis_done = Arc::new(AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let workload = workloads::run(
         system,
         started.cluster.nodes().to_vec(),
         options.clone(),
         recorder.clone(),
-        resource,
+        resource.clone(),
         stop.clone(),
     );
     let playing = async {
@@ -127,6 +161,7 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         }
         faults.play(&steps, t0, &nemesis_done).await
     };
+    let progress = progress_line(args.progress, options.time_limit, recorder.clone(), active.clone());
     // The nemesis stops (and heals everything) when the workload ends.
     let (summary, played) = tokio::join!(
         async {
@@ -136,7 +171,18 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         },
         playing
     );
+    progress.abort();
+    if args.progress {
+        eprint!("\r\x1b[2K");
+    }
 
+    // Final reads, after the heal and the quiet period: what each counter
+    // holds, read by a process of its own.
+    for (i, c) in summary.counters.iter().enumerate() {
+        let p = 1_000_000 + i as u64;
+        recorder.invoke(p, "final-read", Some(&c.key), Value::Null);
+        recorder.complete(p, checker::OpType::Ok, "final-read", Some(&c.key), json!(resource.read(&c.key)), None, None);
+    }
     let recorded = recorder.finish().map_err(|e| format!("writing {}: {e}", history_path.display()))?;
     ctrl_c.abort();
     for node in started.cluster.nodes() {
@@ -147,13 +193,14 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
 
     let secs = summary.elapsed_ms as f64 / 1000.0;
     println!(
-        "{} ops recorded in {secs:.1} s ({:.0} completions/s): {} ok, {} fail, {} info; {} processes",
+        "{} events recorded in {secs:.1} s ({:.0} completions/s): {} ok, {} fail, {} info; {} processes{}",
         recorded.ops,
         (summary.ok + summary.fail + summary.info) as f64 / secs.max(0.001),
         summary.ok,
         summary.fail,
         summary.info,
-        summary.processes
+        summary.processes,
+        if stop.load(Ordering::Relaxed) { " (interrupted)" } else { "" }
     );
     if !steps.is_empty() {
         if let Ok(n) = &played {
@@ -171,69 +218,85 @@ pub async fn run_command(args: RunArgs) -> Result<Verdict, String> {
         std::fs::read_to_string(&history_path).map_err(|e| format!("reading {}: {e}", history_path.display()))?;
     let history =
         checker::formats::jsonl::read(&history_path.display().to_string(), &text).map_err(|e| e.to_string())?;
-    let locks = history.only(&["acquire", "release", "renew"]);
-    let opts = CheckOptions { timeout: Some(Duration::from_secs(60)), ..Default::default() };
-    let mut verdicts = Vec::new();
-    let mut overall = Verdict::Linearizable;
-    let tokens = summary.ok > 0 && system_gives_tokens(&history);
-    let models: &[ModelSpec] = match args.workload {
-        // The election checker is not written yet: the history is recorded
-        // and stored, and the verdict stays unknown rather than guessed.
-        Workload::Election => {
-            println!("  election: no checker yet (history stored for `fencepost check` and later analysis)");
-            overall = Verdict::Unknown;
-            &[]
-        }
-        _ if tokens => &[ModelSpec::Mutex, ModelSpec::FencedMutex],
-        _ => &[ModelSpec::Mutex],
-    };
-    for model in models {
-        let result = check(&locks, model, &opts).map_err(|e| e.to_string())?;
-        println!("  linearizable ({}): {}", result.model, result.verdict.as_str());
-        overall = overall.combine(result.verdict);
-        verdicts.push(json!({ "checker": "linearizable", "model": result.model, "result": result }));
-    }
+    let mut analyzed: Analyzed = analyze(&history, Duration::from_secs(60))?;
     // A nemesis that could not inject or heal a fault leaves the run's
     // premise broken: say so, and do not call it valid.
     if let Err(e) = &played {
-        overall = overall.combine(Verdict::Unknown);
+        analyzed.verdict = analyzed.verdict.combine(Validity::Unknown);
         println!("  nemesis failed: {e} (verdict at best unknown)");
     }
     let nemesis_error = played.as_ref().err();
     write_json(
         &dir.join("results.json"),
-        &json!({ "verdict": overall, "summary": summary, "checkers": verdicts, "nemesis_error": nemesis_error }),
+        &analyzed.to_json(json!({
+            "run": run_id,
+            "interrupted": stop.load(Ordering::Relaxed),
+            "summary": summary,
+            "nemesis_error": nemesis_error,
+        })),
     )?;
-    println!("verdict: {}   ({})", overall.as_str(), dir.display());
-    Ok(overall)
+    analyzed.print();
+    store.index(&run_id).await?;
+    println!("verdict: {}   (report: {}; browse with `fencepost serve`)", analyzed.verdict.as_str(), dir.display());
+    Ok(RunOutcome { id: run_id, verdict: analyzed.verdict })
 }
 
-/// True when every `ok` acquire carries a token.
-fn system_gives_tokens(history: &checker::History) -> bool {
-    history
-        .ops
-        .iter()
-        .filter(|op| op.f == "acquire" && op.kind == checker::OpType::Ok)
-        .all(|op| op.value.get("token").is_some_and(|t| t.is_i64()))
+/// Redraws one status line every 250 ms: elapsed, completions per second,
+/// counts by outcome, active faults.
+fn progress_line(
+    on: bool,
+    limit: Duration,
+    recorder: Recorder,
+    active: Arc<Mutex<Vec<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !on {
+            return;
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(limit.as_millis() as u64),
+            indicatif::ProgressDrawTarget::stderr_with_hz(4),
+        );
+        let style = indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        let t0 = Instant::now();
+        loop {
+            let c = recorder.counts();
+            let done = c.ok + c.fail + c.info;
+            let faults = active.lock().map(|a| a.join(",")).unwrap_or_default();
+            bar.set_position(t0.elapsed().as_millis() as u64);
+            bar.set_message(format!(
+                "{:.0} ops/s  ok {}  fail {}  info {}  faults: {}",
+                done as f64 / t0.elapsed().as_secs_f64().max(0.001),
+                c.ok,
+                c.fail,
+                c.info,
+                if faults.is_empty() { "none" } else { &faults }
+            ));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
 }
 
-fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
+pub fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
     if kinds.is_empty() {
         return "none".into();
     }
     kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
 }
 
-fn workload_name(w: Workload) -> &'static str {
+pub fn workload_name(w: Workload) -> &'static str {
     match w {
         Workload::Lock => "lock",
         Workload::FencedCounter { enforce: true } => "fenced-counter",
-        Workload::FencedCounter { enforce: false } => "fenced-counter (fencing off)",
+        Workload::FencedCounter { enforce: false } => "fenced-counter-unfenced",
         Workload::Election => "election",
     }
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
     std::fs::write(path, text + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -21,7 +21,7 @@ pub mod systems;
 
 pub use client::{ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 pub use cluster::{start_cluster, wait_ready, Started};
-pub use recorder::Recorder;
+pub use recorder::{Counts, Recorder};
 pub use resource::FencedResource;
 pub use runner::{run, RunOptions, Summary, Workload};
 pub use stall::Stall;

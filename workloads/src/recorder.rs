@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -35,6 +36,17 @@ struct Inner {
     /// queueing together keeps indices in time order.
     queue: Mutex<Option<(u64, SyncSender<Op>)>>,
     writer: Mutex<Option<JoinHandle<io::Result<u64>>>>,
+    /// Client events by type (invoke, ok, fail, info), for live progress.
+    counts: [AtomicU64; 4],
+}
+
+/// Client events recorded so far, by type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub invoke: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
 }
 
 /// What a finished recording holds.
@@ -55,6 +67,7 @@ impl Recorder {
                 start: Instant::now(),
                 queue: Mutex::new(Some((0, tx))),
                 writer: Mutex::new(Some(writer)),
+                counts: Default::default(),
             }),
         })
     }
@@ -62,7 +75,20 @@ impl Recorder {
     /// A recorder that keeps nothing: the baseline for measuring what
     /// recording costs the clients.
     pub fn discard() -> Recorder {
-        Recorder { inner: Arc::new(Inner { start: Instant::now(), queue: Mutex::new(None), writer: Mutex::new(None) }) }
+        Recorder {
+            inner: Arc::new(Inner {
+                start: Instant::now(),
+                queue: Mutex::new(None),
+                writer: Mutex::new(None),
+                counts: Default::default(),
+            }),
+        }
+    }
+
+    /// Client events recorded so far.
+    pub fn counts(&self) -> Counts {
+        let c = |i: usize| self.inner.counts[i].load(Ordering::Relaxed);
+        Counts { invoke: c(0), ok: c(1), fail: c(2), info: c(3) }
     }
 
     /// Nanoseconds since the run started, on the recorder's clock.
@@ -77,6 +103,15 @@ impl Recorder {
         if let Some((next, tx)) = queue.as_mut() {
             op.index = *next;
             op.time = self.now();
+            if op.process != Process::Nemesis {
+                let slot = match op.kind {
+                    OpType::Invoke => 0,
+                    OpType::Ok => 1,
+                    OpType::Fail => 2,
+                    OpType::Info => 3,
+                };
+                self.inner.counts[slot].fetch_add(1, Ordering::Relaxed);
+            }
             if tx.send(op).is_ok() {
                 *next += 1;
             }

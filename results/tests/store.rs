@@ -1,0 +1,64 @@
+//! The index follows the files: runs are indexed, listed, filtered,
+//! compared, rebuilt; bad ids and broken files are refused with the reason.
+
+use results::{Filter, Store};
+use serde_json::json;
+
+fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdict: &str, p50: f64, started: i64) {
+    let run = dir.join(id);
+    std::fs::create_dir_all(&run).unwrap();
+    let test = json!({ "run": id, "system": system, "workload": "lock", "nemesis": nemesis, "started_ms": started });
+    std::fs::write(run.join("test.json"), test.to_string()).unwrap();
+    let results = json!({
+        "verdict": verdict,
+        "checkers": [{ "checker": "mutual-exclusion", "validity": verdict }],
+        "stats": { "ops": 100, "duration_ms": 10_000, "ops_per_s": 10.0, "grant_p50_ms": p50, "grant_p99_ms": p50 * 2.0,
+                   "progress_share": 1.0, "recovery_ms": null },
+    });
+    std::fs::write(run.join("results.json"), results.to_string()).unwrap();
+}
+
+#[tokio::test]
+async fn runs_are_indexed_listed_compared_and_rebuilt() {
+    let dir = std::env::temp_dir().join(format!("fencepost-results-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir).await.unwrap();
+    write_run(&dir, "r1", "etcd", "none", "valid", 2.0, 1);
+    write_run(&dir, "r2", "etcd", "none", "valid", 4.0, 2);
+    write_run(&dir, "r3", "redis", "client-pause", "invalid", 1.0, 3);
+    for id in ["r1", "r2", "r3"] {
+        store.index(id).await.unwrap();
+    }
+    let all = store.list(&Filter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r3", "r2", "r1"], "newest first");
+    assert_eq!(all[0].checkers, json!({ "mutual-exclusion": "invalid" }));
+    let etcd = store.list(&Filter { system: Some("etcd".into()), ..Filter::default() }).await.unwrap();
+    assert_eq!(etcd.len(), 2);
+    let invalid = store.list(&Filter { verdict: Some("invalid".into()), ..Filter::default() }).await.unwrap();
+    assert_eq!(invalid.len(), 1);
+
+    let cells = store.compare(&Filter::default()).await.unwrap();
+    assert_eq!(cells.len(), 2);
+    assert_eq!((cells[0].system.as_str(), cells[0].runs, cells[0].grant_p50_ms), ("etcd", 2, Some((3.0, 2))));
+    assert_eq!((cells[1].verdict.as_str(), cells[1].invalid), ("invalid", 1));
+
+    // The files are the truth: a fresh index is rebuilt from them, and a
+    // directory without results is named, not fatal.
+    std::fs::remove_file(dir.join("index.sqlite")).unwrap();
+    std::fs::create_dir_all(dir.join("r4")).unwrap();
+    let store = Store::open(&dir).await.unwrap();
+    let (n, skipped) = store.reindex().await.unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("r4") && skipped[0].contains("test.json"), "{skipped:?}");
+    assert!(store.get("r2").await.unwrap().is_some());
+
+    // Broken JSON names the file and line; bad ids never reach the disk.
+    std::fs::write(dir.join("r1/results.json"), "{\n  \"verdict\": \n").unwrap();
+    let e = store.index("r1").await.unwrap_err();
+    assert!(e.contains("results.json") && e.contains("line"), "{e}");
+    for bad in ["..", "../etc", "a/b", ".hidden", ""] {
+        assert!(store.index(bad).await.unwrap_err().contains("not a run id"), "{bad}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
