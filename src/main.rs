@@ -307,20 +307,20 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         "election" => workloads::Workload::Election,
         other => return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter, election)")),
     };
-    let ttl = d("ttl", &ttl)?;
-    let time_limit = d("time-limit", &time_limit)?;
+    let ttl = d("ttl", ttl)?;
+    let time_limit = d("time-limit", time_limit)?;
     let options = workloads::RunOptions {
         workload,
         concurrency: concurrency.max(1),
         keys: keys.max(1),
         rate,
-        hold: (d("hold-min", &hold_min)?, d("hold-max", &hold_max)?),
+        hold: (d("hold-min", hold_min)?, d("hold-max", hold_max)?),
         ttl,
         time_limit,
         seed,
         client: workloads::ClientOptions {
-            timeout: d("timeout", &timeout)?,
-            acquire_wait: d("acquire-wait", &acquire_wait)?,
+            timeout: d("timeout", timeout)?,
+            acquire_wait: d("acquire-wait", acquire_wait)?,
             ..Default::default()
         },
         ..Default::default()
