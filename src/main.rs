@@ -236,6 +236,11 @@ struct RunOpts {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     store: PathBuf,
+    /// Test an existing cluster at these `host:port`s (comma-separated)
+    /// instead of starting one: no containers, and of the faults only
+    /// client-pause.
+    #[arg(long, value_delimiter = ',')]
+    endpoints: Vec<String>,
     #[command(flatten)]
     faults: FaultArgs,
 }
@@ -296,6 +301,7 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         acquire_wait,
         seed,
         store,
+        endpoints,
         faults,
     } = opts;
     let (store, rate, seed, concurrency, keys) = (store.clone(), *rate, *seed, *concurrency, *keys);
@@ -352,7 +358,19 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         client_pause_clients: faults.client_pause_clients.max(1),
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    Ok(run::RunArgs { system, workload, options, store, nemesis, nemesis_interval, quiet, fault_options, progress })
+    let endpoints = endpoints.clone();
+    Ok(run::RunArgs {
+        system,
+        workload,
+        options,
+        store,
+        nemesis,
+        nemesis_interval,
+        quiet,
+        fault_options,
+        progress,
+        endpoints,
+    })
 }
 
 /// Runs one async command on a fresh runtime; errors exit with code 3.

@@ -32,6 +32,9 @@ pub struct RunArgs {
     pub fault_options: nemesis::FaultOptions,
     /// Draw a progress line on the terminal.
     pub progress: bool,
+    /// `host:port` of each member of an existing cluster to test instead of
+    /// starting one (empty: start one in containers).
+    pub endpoints: Vec<String>,
 }
 
 /// What a finished run reports to its caller.
@@ -49,7 +52,6 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     };
     // Open the store first: a run that cannot be kept should not start.
     let store = results::Store::open(&args.store).await?;
-    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
     let run_id = docker::new_run_id();
     let stop = Arc::new(AtomicBool::new(false));
     let ctrl_c = {
@@ -61,15 +63,24 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         })
     };
 
-    let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "{} ({}) ready in {:.2} s; run {run_id}",
-        system.name(),
-        system.describe(),
-        started.ready_after.as_secs_f64()
-    );
+    // Our own cluster in containers, or the members of an existing one.
+    let external = !args.endpoints.is_empty();
+    let (started, nodes) = if external {
+        (None, external_nodes(system, &args.endpoints, &args.nemesis).await?)
+    } else {
+        let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "{} ({}) ready in {:.2} s; run {run_id}",
+            system.name(),
+            system.describe(),
+            started.ready_after.as_secs_f64()
+        );
+        let nodes = started.cluster.nodes().to_vec();
+        (Some(started), nodes)
+    };
     let dir = store.run_dir(&run_id)?;
     std::fs::create_dir_all(dir.join("nodes")).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut options = args.options;
@@ -87,8 +98,9 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             "description": system.describe(),
             "workload": workload_name(args.workload),
             "fencing_enforced": matches!(args.workload, Workload::FencedCounter { enforce: true }),
-            "image": started.image.tag,
-            "nodes": started.cluster.nodes().iter().map(|n| n.name()).collect::<Vec<_>>(),
+            "image": started.as_ref().map(|s| s.image.tag.clone()),
+            "endpoints": args.endpoints,
+            "nodes": nodes.iter().map(|n| n.name()).collect::<Vec<_>>(),
             "concurrency": options.concurrency,
             "keys": options.keys,
             "rate": options.rate,
@@ -128,8 +140,9 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
                 active.clear();
             }
         });
-        nemesis::Nemesis::new(started.cluster.nodes().to_vec(), system.client_port(), report)
-            .with_stall(options.stall.clone())
+        // Against an existing cluster the nemesis acts on clients only.
+        let touchable = if external { Vec::new() } else { nodes.clone() };
+        nemesis::Nemesis::new(touchable, system.client_port(), report).with_stall(options.stall.clone())
     };
     // Refuse faults this cluster cannot take before any work is done.
     if let Err(e) = faults.check(&args.nemesis).await {
@@ -137,9 +150,10 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(format!("--nemesis {e}"));
     }
+    let names: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
     let steps = nemesis::schedule(
         &args.nemesis,
-        &faults.node_names(),
+        &names,
         options.seed,
         args.nemesis_interval,
         options.time_limit.saturating_sub(args.quiet),
@@ -147,14 +161,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     );
     let nemesis_done = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let workload = workloads::run(
-        system,
-        started.cluster.nodes().to_vec(),
-        options.clone(),
-        recorder.clone(),
-        resource.clone(),
-        stop.clone(),
-    );
+    let workload =
+        workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
     let playing = async {
         if steps.is_empty() {
             return Ok(0);
@@ -185,11 +193,13 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     }
     let recorded = recorder.finish().map_err(|e| format!("writing {}: {e}", history_path.display()))?;
     ctrl_c.abort();
-    for node in started.cluster.nodes() {
-        let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
-        let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
+    if let Some(started) = started {
+        for node in started.cluster.nodes() {
+            let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+            let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
+        }
+        started.cluster.remove().await.map_err(|e| e.to_string())?;
     }
-    started.cluster.remove().await.map_err(|e| e.to_string())?;
 
     let secs = summary.elapsed_ms as f64 / 1000.0;
     println!(
@@ -239,6 +249,41 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     store.index(&run_id).await?;
     println!("verdict: {}   (report: {}; browse with `fencepost serve`)", analyzed.verdict.as_str(), dir.display());
     Ok(RunOutcome { id: run_id, verdict: analyzed.verdict })
+}
+
+/// The members of an existing cluster, each checked to answer as `system`;
+/// only faults that need no container access are allowed.
+async fn external_nodes(
+    system: &'static dyn workloads::System,
+    endpoints: &[String],
+    kinds: &[nemesis::FaultKind],
+) -> Result<Vec<docker::Node>, String> {
+    let refused: Vec<&str> =
+        kinds.iter().filter(|k| **k != nemesis::FaultKind::ClientPause).map(|k| k.name()).collect();
+    if !refused.is_empty() {
+        return Err(format!(
+            "--endpoints: {} need access to the cluster's containers; against an existing cluster only client-pause runs",
+            refused.join(", ")
+        ));
+    }
+    let engine = Engine::offline().map_err(|e| e.to_string())?;
+    let mut nodes = Vec::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let (host, port) = endpoint
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .filter(|(h, _)| !h.is_empty())
+            .ok_or_else(|| format!("--endpoints: `{endpoint}` is not host:port"))?;
+        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.client_port(), port);
+        match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("--endpoints: {endpoint} does not answer as {}: {e}", system.name())),
+            Err(_) => return Err(format!("--endpoints: {endpoint} did not answer within 5 s")),
+        }
+        nodes.push(node);
+    }
+    println!("{} at {} (an existing cluster: no containers, no node faults)", system.name(), endpoints.join(", "));
+    Ok(nodes)
 }
 
 /// Redraws one status line every 250 ms: elapsed, completions per second,

@@ -130,6 +130,7 @@ pub async fn suite(args: SuiteArgs) -> Result<Validity, String> {
                 quiet: t.quiet,
                 fault_options: t.fault_options.clone(),
                 progress: t.progress,
+                endpoints: t.endpoints.clone(),
             };
             match run::run_command(run_args).await {
                 Ok(outcome) => {

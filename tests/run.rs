@@ -260,3 +260,40 @@ async fn ctrl_c_mid_run_keeps_a_checked_stored_run_and_no_containers() {
     assert!(history.trim_end().lines().rev().any(|l| l.contains("\"heal-all\"")), "no final heal recorded");
     std::fs::remove_dir_all(&store).unwrap();
 }
+
+/// `--endpoints`: the workload and the checks against a cluster fencepost
+/// did not start (here one `fencepost up` holds); node faults are refused.
+#[test]
+fn an_existing_cluster_is_tested_through_its_endpoints() {
+    use std::io::{BufRead, BufReader};
+    let mut up = Command::new(env!("CARGO_BIN_EXE_fencepost"))
+        .args(["up", "redis", "--hold", "90s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut endpoint = None;
+    for line in BufReader::new(up.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(at) = line.find("127.0.0.1:") {
+            endpoint = Some(line[at..].split_whitespace().next().unwrap().to_string());
+        }
+        if line.starts_with("ready") {
+            break;
+        }
+    }
+    let endpoint = endpoint.expect("`fencepost up` printed an endpoint");
+    let store = store();
+    let (code, out) = fencepost(&["run", "redis", "--endpoints", &endpoint, "--time-limit", "3s"], &store);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("an existing cluster"), "{out}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir(&store).unwrap().join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["endpoints"], serde_json::json!([endpoint]));
+    assert_eq!(results(&store)["verdict"], "valid");
+    let (code, out) = fencepost(&["run", "redis", "--endpoints", &endpoint, "--nemesis", "kill"], &store);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("only client-pause"), "{out}");
+    Command::new("kill").args(["-s", "INT", &up.id().to_string()]).status().unwrap();
+    up.wait().unwrap();
+    std::fs::remove_dir_all(&store).unwrap();
+}

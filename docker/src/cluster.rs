@@ -76,6 +76,8 @@ pub struct Node {
     container: String,
     network: String,
     ports: BTreeMap<u16, u16>,
+    /// Where clients reach it: 127.0.0.1 for our containers.
+    host: String,
 }
 
 /// The result of running a command in a node.
@@ -235,7 +237,8 @@ async fn create_node(
         .create_container(Some(CreateContainerOptions { name: Some(container.clone()), ..Default::default() }), body)
         .await
         .context(|| format!("creating container {container} from {}", spec.image))?;
-    Ok(Node { engine: engine.clone(), name: node.name.clone(), container, network: network.into(), ports })
+    let host = "127.0.0.1".to_string();
+    Ok(Node { engine: engine.clone(), name: node.name.clone(), container, network: network.into(), ports, host })
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -243,6 +246,20 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Node {
+    /// A member of a cluster fencepost did not start (`run --endpoints`):
+    /// clients reach its `container_port` at `host:port`. It has no
+    /// container, so every container operation on it fails.
+    pub fn external(engine: &Engine, name: &str, host: &str, container_port: u16, port: u16) -> Node {
+        Node {
+            engine: engine.clone(),
+            name: name.to_string(),
+            container: String::new(),
+            network: String::new(),
+            ports: BTreeMap::from([(container_port, port)]),
+            host: host.to_string(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -259,7 +276,7 @@ impl Node {
 
     /// `127.0.0.1:<host port>` for `container_port`.
     pub fn address(&self, container_port: u16) -> Option<String> {
-        self.host_port(container_port).map(|p| format!("127.0.0.1:{p}"))
+        self.host_port(container_port).map(|p| format!("{}:{p}", self.host))
     }
 
     /// The node's address on the run network (changes across restarts).

@@ -71,9 +71,15 @@ impl Nemesis {
     /// moved (etcd), leader isolation where the system names no leader,
     /// netem where the kernel has no `sch_netem`, node partitions on one node.
     pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), String> {
-        let first = self.nodes.first().ok_or("the cluster has no nodes")?;
         for kind in kinds {
             let refused = |why: String| Err(format!("{}: {why}", kind.name()));
+            let needs_nodes = !matches!(kind, FaultKind::ClientPause);
+            let Some(first) = self.nodes.first() else {
+                if needs_nodes {
+                    return refused("no node of this cluster is reachable by the nemesis".into());
+                }
+                continue;
+            };
             match kind {
                 FaultKind::Partition if self.nodes.len() < 2 => {
                     return refused("a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)".into());
@@ -102,11 +108,11 @@ impl Nemesis {
                         return refused(netem_unavailable(out.stderr.trim()));
                     }
                 }
-                FaultKind::ClientPause if self.stall.is_none() => {
-                    return refused("no workload clients to pause".into());
-                }
                 _ => {}
             }
+        }
+        if kinds.contains(&FaultKind::ClientPause) && self.stall.is_none() {
+            return Err("client-pause: no workload clients to pause".into());
         }
         Ok(())
     }
