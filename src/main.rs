@@ -171,6 +171,14 @@ enum Command {
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
+    /// Serve the web UI and API over the results store.
+    Serve {
+        /// Where to listen; 127.0.0.1 unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+    },
     /// Write a stored run's history as Jepsen EDN.
     Export {
         run: String,
@@ -555,6 +563,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
+        Command::Serve { bind, store } => run_async(web::serve(bind, store)),
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))
         }

@@ -156,7 +156,16 @@ impl Nemesis {
     /// MariaDB SYSDATE(6), ZooKeeper's connection timestamps). An image
     /// whose server's clock cannot be moved says why (exit 78).
     pub async fn server_time(&self, node: &Node) -> Result<f64, String> {
-        let out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+        // A probe can miss (ZooKeeper's `cons` does not always list a session
+        // that has just been opened): three tries before it counts.
+        let mut out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+        for _ in 0..2 {
+            if out.success() || out.code == CLOCK_REFUSED {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+        }
         if out.code == CLOCK_REFUSED {
             return Err(out.stderr.trim().to_string());
         }

@@ -1,0 +1,319 @@
+// fencepost's pages: the operation timeline, the charts and the check form,
+// drawn on canvases with no framework. Script errors are collected in
+// window.__errors so the browser test can assert there were none.
+window.__errors = [];
+window.addEventListener('error', (e) => window.__errors.push(String(e.message)));
+window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));
+(() => {
+  const original = console.error;
+  console.error = (...args) => { window.__errors.push(args.join(' ')); original.apply(console, args); };
+})();
+
+const fencepost = (() => {
+  const OUTCOME = ['ok', 'fail', 'info'];
+  const COLOR = { ok: '#2e7d32', fail: '#9e9e9e', info: '#ef6c00', hold: 'rgba(33,150,243,0.30)',
+    fault: 'rgba(229,57,53,0.10)', faultEdge: 'rgba(229,57,53,0.55)', anomaly: '#d50000', axis: '#555' };
+  const AXIS = 22;    // px under the lanes for the time axis
+  const GUTTER = 44;  // px left of the lanes for process numbers
+
+  // A canvas sized to its box at the device's pixel ratio.
+  function prepare(canvas, height) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth || 800;
+    canvas.style.height = height + 'px';
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = '11px sans-serif';
+    return { ctx, width, height };
+  }
+
+  function seconds(ns) { return (ns / 1e9).toFixed(3) + ' s'; }
+
+  function axis(ctx, x0, x1, y, t0, t1) {
+    ctx.strokeStyle = COLOR.axis; ctx.fillStyle = COLOR.axis;
+    ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x1, y); ctx.stroke();
+    const span = Math.max(t1 - t0, 1);
+    const raw = span / 8;
+    const step = Math.pow(10, Math.floor(Math.log10(raw)));
+    const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => s >= raw) || raw;
+    for (let t = Math.ceil(t0 / nice) * nice; t <= t1; t += nice) {
+      const x = x0 + (t - t0) / span * (x1 - x0);
+      ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y + 4); ctx.stroke();
+      ctx.fillText((t / 1e9).toFixed(nice >= 1e9 ? 0 : 3) + 's', x + 2, y + 14);
+    }
+  }
+
+  // Fault windows shaded across the plot.
+  function shadeFaults(ctx, faults, xOf, top, bottom, labels) {
+    for (const f of faults || []) {
+      const a = xOf(f.start), b = xOf(f.end);
+      ctx.fillStyle = COLOR.fault; ctx.fillRect(a, top, Math.max(b - a, 1), bottom - top);
+      ctx.fillStyle = COLOR.faultEdge; ctx.fillRect(a, top, 1, bottom - top);
+      if (labels) { ctx.fillText(f.name, a + 3, top + 10); }
+    }
+  }
+
+  // The operation timeline: a lane per process; zoom with the wheel, pan by
+  // dragging, double-click to reset. When more bars are visible than there
+  // are pixels, each lane is drawn per pixel column with the most telling
+  // outcome in it (info > ok > fail), so 100,000 operations stay fast.
+  function timeline(canvas, data, status) {
+    const view = { t0: 0, t1: Math.max(data.end, 1) };
+    const lanes = data.lanes.length;
+    const laneH = lanes > 60 ? Math.max(3, Math.floor(600 / lanes)) : 14;
+    const height = Math.max(80, lanes * laneH + AXIS + 14);
+    const marked = new Set();
+    for (const a of data.anomalies || []) for (const p of a.processes || []) marked.add(p);
+
+    function draw() {
+      const { ctx, width } = prepare(canvas, height);
+      const plot = width - GUTTER - 4, top = 14, bottom = top + lanes * laneH;
+      const span = Math.max(view.t1 - view.t0, 1);
+      const xOf = (t) => GUTTER + (t - view.t0) / span * plot;
+      ctx.save(); ctx.beginPath(); ctx.rect(GUTTER, 0, plot, height); ctx.clip();
+      shadeFaults(ctx, data.faults, xOf, 0, bottom, true);
+      ctx.fillStyle = COLOR.hold;
+      for (const [lane, s, e] of data.holds) {
+        if (e < view.t0 || s > view.t1) continue;
+        ctx.fillRect(xOf(s), top + lane * laneH + laneH * 0.55, Math.max(xOf(e) - xOf(s), 1), laneH * 0.4);
+      }
+      let visible = 0;
+      for (const op of data.ops) { const e = op[2] < 0 ? data.end : op[2]; if (e >= view.t0 && op[1] <= view.t1) visible++; }
+      const barH = Math.max(laneH * 0.5, 2);
+      if (visible > plot * 2) {
+        const rank = [2, 1, 3]; // ok, fail, info → draw priority
+        const cols = lanes * Math.ceil(plot);
+        const best = new Uint8Array(cols);
+        const w = Math.ceil(plot);
+        for (const [lane, s, e0, out] of data.ops) {
+          const e = e0 < 0 ? data.end : e0;
+          if (e < view.t0 || s > view.t1) continue;
+          const a = Math.max(0, Math.floor(xOf(s) - GUTTER)), b = Math.min(w - 1, Math.floor(xOf(e) - GUTTER));
+          for (let x = a; x <= b; x++) { const i = lane * w + x; if (rank[out] > best[i]) best[i] = rank[out]; }
+        }
+        const byRank = ['', 'fail', 'ok', 'info'];
+        for (let lane = 0; lane < lanes; lane++) {
+          for (let x = 0; x < w; x++) {
+            const r = best[lane * w + x];
+            if (r) { ctx.fillStyle = COLOR[byRank[r]]; ctx.fillRect(GUTTER + x, top + lane * laneH, 1, barH); }
+          }
+        }
+      } else {
+        for (const [lane, s, e0, out] of data.ops) {
+          const e = e0 < 0 ? data.end : e0;
+          if (e < view.t0 || s > view.t1) continue;
+          ctx.fillStyle = COLOR[OUTCOME[out]];
+          ctx.fillRect(xOf(s), top + lane * laneH, Math.max(xOf(e) - xOf(s), 1), barH);
+        }
+      }
+      ctx.strokeStyle = COLOR.anomaly; ctx.lineWidth = 2;
+      for (const a of data.anomalies || []) {
+        const ls = (a.processes || []).map((p) => data.lanes.indexOf(p)).filter((l) => l >= 0);
+        const x = xOf(a.start), w = Math.max(xOf(a.end) - x, 3);
+        for (const l of ls) ctx.strokeRect(x, top + l * laneH - 1, w, laneH);
+        ctx.fillStyle = COLOR.anomaly;
+        ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x + 5, 8); ctx.lineTo(x - 5, 8); ctx.fill();
+      }
+      ctx.restore();
+      ctx.fillStyle = COLOR.axis;
+      if (laneH >= 9) {
+        data.lanes.forEach((p, i) => {
+          ctx.fillStyle = marked.has(p) ? COLOR.anomaly : COLOR.axis;
+          ctx.fillText('p' + p, 4, top + i * laneH + laneH * 0.7);
+        });
+      }
+      axis(ctx, GUTTER, GUTTER + plot, bottom + 4, view.t0, view.t1);
+      if (status) status.textContent = `${data.ops.length} operations, ${lanes} processes, ${(data.faults || []).length} faults, ${(data.anomalies || []).length} anomalies marked; showing ${seconds(view.t0)} – ${seconds(view.t1)}`;
+    }
+
+    const timeAt = (clientX) => {
+      const r = canvas.getBoundingClientRect();
+      const plot = r.width - GUTTER - 4;
+      return view.t0 + (clientX - r.left - GUTTER) / plot * (view.t1 - view.t0);
+    };
+    canvas.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const t = timeAt(e.clientX), k = e.deltaY < 0 ? 0.8 : 1.25;
+      view.t0 = t - (t - view.t0) * k; view.t1 = t + (view.t1 - t) * k;
+      if (view.t1 - view.t0 < 1000) view.t1 = view.t0 + 1000;
+      draw();
+    }, { passive: false });
+    let drag = null;
+    canvas.addEventListener('mousedown', (e) => { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; });
+    window.addEventListener('mouseup', () => { drag = null; });
+    canvas.addEventListener('mousemove', (e) => {
+      if (!drag) return;
+      const r = canvas.getBoundingClientRect();
+      const dt = (e.clientX - drag.x) / (r.width - GUTTER - 4) * (drag.t1 - drag.t0);
+      view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw();
+    });
+    canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(data.end, 1); draw(); });
+    window.addEventListener('resize', draw);
+    draw();
+    return { draw, set(d) { data = d; view.t1 = Math.max(view.t1, d.end); draw(); } };
+  }
+
+  // Latency of each completed operation over time (log scale), by outcome.
+  function latency(canvas, data) {
+    const { ctx, width, height } = prepare(canvas, 220);
+    const left = 48, bottom = height - AXIS, plot = width - left - 8;
+    const end = Math.max(data.end, 1);
+    const lat = data.ops.filter((o) => o[2] >= 0).map((o) => [o[1], Math.max(o[2] - o[1], 1000), o[3]]);
+    const max = lat.reduce((m, o) => Math.max(m, o[1]), 1e6);
+    const lo = Math.log10(1e4), hi = Math.log10(max) + 0.1;
+    const xOf = (t) => left + t / end * plot;
+    const yOf = (ns) => bottom - (Math.log10(Math.max(ns, 1e4)) - lo) / (hi - lo) * (bottom - 8);
+    shadeFaults(ctx, data.faults, xOf, 0, bottom, false);
+    for (const [t, l, out] of lat) { ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(xOf(t), yOf(l), 2, 2); }
+    ctx.fillStyle = COLOR.axis;
+    for (let e = Math.ceil(lo); e <= hi; e++) {
+      const y = yOf(Math.pow(10, e));
+      ctx.fillRect(left - 4, y, 4, 1);
+      ctx.fillText(e >= 9 ? Math.pow(10, e - 9) + 's' : e >= 6 ? Math.pow(10, e - 6) + 'ms' : Math.pow(10, e - 3) + 'µs', 2, y + 4);
+    }
+    axis(ctx, left, left + plot, bottom, 0, end);
+  }
+
+  // Completions per second, stacked by outcome.
+  function throughput(canvas, data) {
+    const { ctx, width, height } = prepare(canvas, 220);
+    const left = 48, bottom = height - AXIS, plot = width - left - 8;
+    const end = Math.max(data.end, 1);
+    const n = Math.ceil(end / 1e9) || 1;
+    const buckets = Array.from({ length: n }, () => [0, 0, 0]);
+    for (const o of data.ops) if (o[2] >= 0) buckets[Math.min(n - 1, Math.floor(o[2] / 1e9))][o[3]]++;
+    const max = buckets.reduce((m, b) => Math.max(m, b[0] + b[1] + b[2]), 1);
+    const xOf = (t) => left + t / end * plot;
+    shadeFaults(ctx, data.faults, xOf, 0, bottom, false);
+    const bw = Math.max(plot / n - 1, 1);
+    buckets.forEach((b, i) => {
+      let y = bottom;
+      for (const out of [0, 1, 2]) {
+        const h = b[out] / max * (bottom - 10);
+        ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(xOf(i * 1e9), y - h, bw, h); y -= h;
+      }
+    });
+    ctx.fillStyle = COLOR.axis; ctx.fillText(max + '/s', 2, 12);
+    axis(ctx, left, left + plot, bottom, 0, end);
+  }
+
+  async function fetchJson(url, options) {
+    const r = await fetch(url, options);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error || r.statusText);
+    return body;
+  }
+
+  function report() {
+    const canvas = document.getElementById('timeline');
+    const id = canvas.dataset.run, live = canvas.dataset.live === 'true';
+    const status = document.getElementById('timeline-status');
+    let view = null;
+    const load = () => fetchJson(`/api/v1/runs/${encodeURIComponent(id)}/timeline`).then((data) => {
+      if (view) view.set(data); else view = timeline(canvas, data, status);
+      latency(document.getElementById('latency'), data);
+      throughput(document.getElementById('throughput'), data);
+      document.body.dataset.ready = '1';
+    }).catch((e) => { status.textContent = 'timeline unavailable: ' + e.message; document.body.dataset.ready = '1'; });
+    load();
+    if (live) {
+      // Redraw at most every two seconds while operations stream in.
+      let pending = null;
+      const events = new EventSource(`/runs/${encodeURIComponent(id)}/events`);
+      events.addEventListener('ops', () => { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 2000); });
+      events.addEventListener('done', () => { events.close(); window.location.reload(); });
+    }
+  }
+
+  function compare() {
+    const cells = JSON.parse(document.getElementById('compare-data').textContent);
+    const canvas = document.getElementById('compare-chart');
+    const rowH = 18, left = 260;
+    const { ctx, width } = prepare(canvas, Math.max(60, cells.length * rowH + 10));
+    const max = cells.reduce((m, c) => Math.max(m, c.p99 || 0), 1);
+    cells.forEach((c, i) => {
+      const y = 4 + i * rowH;
+      ctx.fillStyle = COLOR.axis; ctx.fillText(c.label, 4, y + 12);
+      if (c.p99 == null) return;
+      ctx.fillStyle = c.verdict === 'invalid' ? COLOR.anomaly : c.verdict === 'valid' ? COLOR.ok : COLOR.info;
+      const w = c.p99 / max * (width - left - 70);
+      ctx.fillRect(left, y + 3, Math.max(w, 1), rowH - 6);
+      ctx.fillStyle = COLOR.axis; ctx.fillText(c.p99.toFixed(1) + ' ms', left + w + 4, y + 12);
+    });
+    document.body.dataset.ready = '1';
+  }
+
+  // The check page: upload, verdict, and for a failure Porcupine-style the
+  // longest partial linearization: the ops placed so far numbered in order,
+  // the op that cannot be placed in red, the ops concurrent with it outlined.
+  function checkPage() {
+    const form = document.getElementById('check-form');
+    const out = document.getElementById('check-result');
+    const canvas = document.getElementById('check-timeline');
+    document.body.dataset.ready = '1';
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const file = document.getElementById('check-file').files[0];
+      const body = file ? await file.text() : document.getElementById('check-text').value;
+      const q = new URLSearchParams({
+        model: document.getElementById('check-model').value,
+        format: document.getElementById('check-format').value,
+        timeout_ms: String(Number(document.getElementById('check-timeout').value || 10) * 1000),
+      });
+      out.textContent = 'checking…'; canvas.hidden = true;
+      try {
+        const r = await fetchJson('/api/v1/check?' + q, { method: 'POST', body });
+        const failing = (r.result.partitions || []).find((p) => p.verdict === 'not-linearizable');
+        out.innerHTML = '';
+        const h = document.createElement('p');
+        const v = document.createElement('span');
+        v.className = 'verdict ' + (r.verdict === 'linearizable' ? 'valid' : r.verdict === 'not-linearizable' ? 'invalid' : 'unknown');
+        v.id = 'check-verdict'; v.textContent = r.verdict;
+        h.append(v, ` — model ${r.model}, ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
+        out.append(h);
+        if (failing && failing.partials && failing.partials.length) drawPartial(canvas, failing, out);
+      } catch (err) {
+        out.innerHTML = '';
+        const p = document.createElement('p'); p.className = 'error'; p.id = 'check-error'; p.textContent = err.message; out.append(p);
+      }
+      document.body.dataset.checked = '1';
+    });
+  }
+
+  function drawPartial(canvas, partition, out) {
+    const partial = partition.partials[0], ops = partition.operations;
+    const order = new Map(partial.prefix.map((op, i) => [op, i + 1]));
+    const concurrent = new Set(partial.concurrent);
+    const procs = [...new Set(ops.map((o) => o.process))].sort((a, b) => a - b);
+    const start = Math.min(...ops.map((o) => o.invoke_time));
+    const end = Math.max(...ops.map((o) => o.complete_time ?? o.invoke_time)) + 1;
+    canvas.hidden = false;
+    const laneH = 22;
+    const { ctx, width } = prepare(canvas, procs.length * laneH + AXIS + 10);
+    const plot = width - GUTTER - 8;
+    const xOf = (t) => GUTTER + (t - start) / (end - start) * plot;
+    ops.forEach((o, i) => {
+      const lane = procs.indexOf(o.process);
+      const x = xOf(o.invoke_time), w = Math.max(xOf(o.complete_time ?? end) - x, 3), y = 6 + lane * laneH;
+      ctx.fillStyle = i === partial.stuck ? COLOR.anomaly : order.has(i) ? COLOR.ok : '#cfd8dc';
+      ctx.fillRect(x, y, w, laneH - 8);
+      if (concurrent.has(i)) { ctx.strokeStyle = COLOR.info; ctx.lineWidth = 2; ctx.strokeRect(x, y, w, laneH - 8); }
+      ctx.fillStyle = '#fff';
+      if (order.has(i)) ctx.fillText(String(order.get(i)), x + 2, y + 11);
+    });
+    ctx.fillStyle = COLOR.axis;
+    procs.forEach((p, i) => ctx.fillText('p' + p, 4, 6 + i * laneH + 12));
+    axis(ctx, GUTTER, GUTTER + plot, procs.length * laneH + 6, start, end);
+    const p = document.createElement('p');
+    p.id = 'check-stuck';
+    p.textContent = `Longest partial linearization: ${partial.prefix.length} operations placed (green, numbered); ` +
+      `state after them: ${partial.state_after}; cannot place: ${ops[partial.stuck].description} (red); ` +
+      `concurrent with it: ${partial.concurrent.length} (outlined).`;
+    out.append(p);
+  }
+
+  return { report, compare, checkPage, timeline };
+})();
