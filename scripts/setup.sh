@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh machine for fencepost: build tools, the Docker engine and
-# the tools the images need (debootstrap for the offline base image).
+# the tools the images need (debootstrap for the offline base image), and
+# the headless browser the web UI's tests drive (chromium + chromedriver).
 # Idempotent: installs only what is missing, starts dockerd only when the
 # engine does not answer.
 set -euo pipefail
@@ -13,6 +14,8 @@ command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v iptables >/dev/null || need+=(iptables)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

@@ -129,11 +129,9 @@ pub async fn check(
             return json_error(status, message);
         }
     };
-    let format = match q.get("format").map(String::as_str).unwrap_or("auto") {
-        f => match Format::parse(f) {
-            Some(f) => f,
-            None => return json_error(StatusCode::BAD_REQUEST, format!("unknown format `{f}`")),
-        },
+    let name = q.get("format").map(String::as_str).unwrap_or("auto");
+    let Some(format) = Format::parse(name) else {
+        return json_error(StatusCode::BAD_REQUEST, format!("unknown format `{name}`"));
     };
     let timeout = q
         .get("timeout_ms")

@@ -67,7 +67,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/timeline", get(api::timeline))
         .route("/api/v1/check", post(api::check))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/static/fencepost.js", get(|| async { asset("text/javascript", include_str!("../static/fencepost.js")) }))
+        .route(
+            "/static/fencepost.js",
+            get(|| async { asset("text/javascript", include_str!("../static/fencepost.js")) }),
+        )
         .route("/static/style.css", get(|| async { asset("text/css", include_str!("../static/style.css")) }))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(UPLOAD_LIMIT))
@@ -82,7 +85,11 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 pub async fn serve(bind: SocketAddr, store_dir: PathBuf) -> Result<(), String> {
     let app = app(store_dir.clone()).await?;
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("binding {bind}: {e}"))?;
-    println!("fencepost serve: http://{} (store {})", listener.local_addr().map_err(|e| e.to_string())?, store_dir.display());
+    println!(
+        "fencepost serve: http://{} (store {})",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        store_dir.display()
+    );
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -88,12 +88,33 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, S
         all.iter().map(f).cloned().collect::<BTreeSet<_>>().into_iter().collect()
     };
     let filters = vec![
-        FilterView { name: "system", label: "System", options: distinct(|r| &r.system), selected: filter.system.clone().unwrap_or_default() },
-        FilterView { name: "workload", label: "Workload", options: distinct(|r| &r.workload), selected: filter.workload.clone().unwrap_or_default() },
-        FilterView { name: "nemesis", label: "Faults", options: distinct(|r| &r.nemesis), selected: filter.nemesis.clone().unwrap_or_default() },
-        FilterView { name: "verdict", label: "Verdict", options: distinct(|r| &r.verdict), selected: filter.verdict.clone().unwrap_or_default() },
+        FilterView {
+            name: "system",
+            label: "System",
+            options: distinct(|r| &r.system),
+            selected: filter.system.clone().unwrap_or_default(),
+        },
+        FilterView {
+            name: "workload",
+            label: "Workload",
+            options: distinct(|r| &r.workload),
+            selected: filter.workload.clone().unwrap_or_default(),
+        },
+        FilterView {
+            name: "nemesis",
+            label: "Faults",
+            options: distinct(|r| &r.nemesis),
+            selected: filter.nemesis.clone().unwrap_or_default(),
+        },
+        FilterView {
+            name: "verdict",
+            label: "Verdict",
+            options: distinct(|r| &r.verdict),
+            selected: filter.verdict.clone().unwrap_or_default(),
+        },
     ];
-    let filtered = filter.system.is_some() || filter.workload.is_some() || filter.nemesis.is_some() || filter.verdict.is_some();
+    let filtered =
+        filter.system.is_some() || filter.workload.is_some() || filter.nemesis.is_some() || filter.verdict.is_some();
     let rows = rows
         .into_iter()
         .map(|r| RowView {
@@ -136,7 +157,7 @@ struct Run {
 }
 
 /// Anomalies listed on the page; the rest stay in results.json.
-const LISTED: usize = 30;
+const LISTED: usize = 10;
 
 pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let Some(dir) = run_dir(&app, &id) else {
@@ -147,7 +168,9 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     };
     let (test, results) = (read("test.json"), read("results.json"));
     let live = results.is_null();
-    let text = |v: &Value| v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+    let text = |v: &Value| {
+        v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() })
+    };
     let mut checkers = Vec::new();
     let mut anomalies = Vec::new();
     let mut total = 0;
@@ -174,7 +197,10 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
             ("grant latency p50".into(), figure(&s["grant_p50_ms"], " ms")),
             ("grant latency p99".into(), figure(&s["grant_p99_ms"], " ms")),
             ("seconds with progress".into(), figure(&(s["progress_share"].as_f64().map(|p| p * 100.0).into()), " %")),
-            ("mean recovery after a fault".into(), figure(&(s["recovery_ms"].as_f64().map(|m| m / 1000.0).into()), " s")),
+            (
+                "mean recovery after a fault".into(),
+                figure(&(s["recovery_ms"].as_f64().map(|m| m / 1000.0).into()), " s"),
+            ),
             ("faults injected".into(), text(&s["faults"])),
         ]
     };
@@ -229,7 +255,9 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
         Ok(c) => c,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     };
-    let mean = |v: Option<(f64, usize)>, scale: f64, unit: &str| v.map_or("-".into(), |(m, _)| format!("{:.1}{unit}", m * scale));
+    let mean = |v: Option<(f64, usize)>, scale: f64, unit: &str| {
+        v.map_or("-".into(), |(m, _)| format!("{:.1}{unit}", m * scale))
+    };
     let chart: Vec<Value> = cells
         .iter()
         .map(|c| serde_json::json!({ "label": format!("{} · {} · {}", c.system, c.workload, c.nemesis), "p99": c.grant_p99_ms.map(|m| m.0), "verdict": c.verdict }))

@@ -18,7 +18,9 @@ pub fn for_run(dir: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     if complete.trim().is_empty() {
-        return Ok(json!({ "lanes": [], "fs": [], "keys": [], "ops": [], "holds": [], "faults": [], "anomalies": [], "end": 0 }));
+        return Ok(
+            json!({ "lanes": [], "fs": [], "keys": [], "ops": [], "holds": [], "faults": [], "anomalies": [], "end": 0 }),
+        );
     }
     let history = checker::formats::jsonl::read(&path.display().to_string(), complete).map_err(|e| e.to_string())?;
     let results: Value = std::fs::read_to_string(dir.join("results.json"))

@@ -261,6 +261,7 @@ const fencepost = (() => {
       const q = new URLSearchParams({
         model: document.getElementById('check-model').value,
         format: document.getElementById('check-format').value,
+        initial: document.getElementById('check-initial').value,
         timeout_ms: String(Number(document.getElementById('check-timeout').value || 10) * 1000),
       });
       out.textContent = 'checking…'; canvas.hidden = true;
