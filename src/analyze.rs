@@ -35,7 +35,7 @@ impl Analyzed {
                 (_, Validity::Invalid) => "INVALID",
                 (_, Validity::Unknown) => "unknown",
             };
-            println!("  {mark}  {:<17} {}", c.checker, c.summary);
+            out!("  {mark}  {:<17} {}", c.checker, c.summary);
         }
     }
 }

@@ -76,7 +76,7 @@ fn print_row(r: &Row) {
     let (t, m) = anchor(&r.name);
     let ratio = t.map_or("".to_string(), |t| format!("{:.1}×", t / r.ms1));
     let mem = m.map_or("".to_string(), |m| format!("{:.1}×", m / r.peak));
-    println!(
+    out!(
         "{:<28} {:>7} {:<17} {:>10.2} {:>10.2} {:>9.1} {:>9} {:>9} {:>9}",
         r.name,
         r.ops,
@@ -93,11 +93,9 @@ fn print_row(r: &Row) {
 pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String> {
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
     let threads = rayon::current_num_threads();
-    println!(
-        "fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)"
-    );
-    println!("anchor: Porcupine (Go, one core, parsing excluded); ratio = Porcupine time / fencepost 1T time, mem = Porcupine MB / fencepost peak\n");
-    println!(
+    out!("fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)");
+    out!("anchor: Porcupine (Go, one core, parsing excluded); ratio = Porcupine time / fencepost 1T time, mem = Porcupine MB / fencepost peak\n");
+    out!(
         "{:<28} {:>7} {:<17} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}",
         "case",
         "events",
@@ -121,7 +119,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
     for path in &etcd {
         let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         let Ok(h) = read_path(path, Format::PorcupineEtcd) else {
-            println!("{name:<28} (skipped: no events)");
+            out!("{name:<28} (skipped: no events)");
             continue;
         };
         let row = measure(&name, &h, &spec, true, repeat, &one);
@@ -130,7 +128,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
         files += 1;
         print_row(&row);
     }
-    println!(
+    out!(
         "{:<28} {:>7} {:<17} {:>10.2} {:>10.2} {:>9} {:>9} {:>9}",
         format!("all {files} etcd logs"),
         "",
@@ -141,7 +139,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
         "428",
         format!("{:.1}×", 428.0 / total1)
     );
-    println!();
+    out!();
 
     let kv = ModelSpec::Kv { initial: String::new() };
     for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"] {
@@ -154,7 +152,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
     }
 
     if mutex_ops > 0 {
-        println!();
+        out!();
         let start = Instant::now();
         let h = checker::gen::mutex_history(mutex_ops, 1000, 20, 0.0002, 42);
         let path = std::env::temp_dir().join(format!("fencepost-bench-mutex-{}.jsonl", std::process::id()));
@@ -164,7 +162,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
             checker::formats::jsonl::write(&mut w, &h.ops).map_err(|e| e.to_string())?;
         }
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        println!(
+        out!(
             "generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s",
             mutex_ops,
             h.ops.len(),
@@ -178,7 +176,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
         let parsed = start.elapsed().as_secs_f64();
         let r = check(&h, &ModelSpec::Mutex, &CheckOptions::default()).map_err(|e| e.to_string())?;
         let total = start.elapsed().as_secs_f64();
-        println!(
+        out!(
             "mutex 1000 keys × 20 clients: verdict {} in {:.2}s end to end (parse {:.2}s + check {:.2}s), {} partitions, peak {:.0} MiB",
             r.verdict,
             total,

@@ -27,12 +27,12 @@ pub async fn bench_clients(
     } else {
         systems.to_vec()
     };
-    println!(
+    out!(
         "lock workload, {concurrency} clients, {keys} keys, hold {} ms, {:.0} s per run, no faults",
         hold.as_millis(),
         time_limit.as_secs_f64()
     );
-    println!("{:<10} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
+    out!("{:<10} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
     for name in names {
         let system = workloads::by_name(&name).ok_or_else(|| format!("unknown system `{name}`"))?;
         let run_id = docker::new_run_id();
@@ -58,7 +58,7 @@ pub async fn bench_clients(
         started.cluster.remove().await.map_err(|e| e.to_string())?;
         let rate = |s: &Summary| (s.ok + s.fail + s.info) as f64 / (s.elapsed_ms as f64 / 1000.0);
         let (with, without) = (rate(&recorded), rate(&unrecorded));
-        println!(
+        out!(
             "{:<10} {:>14.0} {:>14.0} {:>9.1}% {:>8.0}",
             name,
             with,

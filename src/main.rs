@@ -1,6 +1,20 @@
 //! `fencepost` — the command line. A thin layer: parse arguments, call the
 //! crates, print, and exit with a code scripts can rely on.
 
+/// `println!` that ignores a closed stdout (`fencepost runs | head`): a
+/// finished run must still be checked, stored and cleaned up, never panic.
+#[macro_export]
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod analyze;
 mod bench;
 mod bench_clients;
@@ -497,7 +511,7 @@ fn main() -> ExitCode {
             };
             if json {
                 match serde_json::to_string_pretty(&result) {
-                    Ok(text) => println!("{text}"),
+                    Ok(text) => out!("{text}"),
                     Err(e) => return usage(format!("cannot print the result: {e}")),
                 }
             } else {

@@ -72,7 +72,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
             .await
             .map_err(|e| e.to_string())?;
-        println!(
+        out!(
             "{} ({}) ready in {:.2} s; run {run_id}",
             system.name(),
             system.describe(),
@@ -151,14 +151,27 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         return Err(format!("--nemesis {e}"));
     }
     let names: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
-    let steps = nemesis::schedule(
-        &args.nemesis,
-        &names,
-        options.seed,
-        args.nemesis_interval,
-        options.time_limit.saturating_sub(args.quiet),
-        &args.fault_options,
-    );
+    let room = options.time_limit.saturating_sub(args.quiet);
+    let plan = |interval| nemesis::schedule(&args.nemesis, &names, options.seed, interval, room, &args.fault_options);
+    let mut interval = args.nemesis_interval;
+    let mut steps = plan(interval);
+    if steps.is_empty() && !args.nemesis.is_empty() {
+        // Faults were asked for: fit at least one rather than run without.
+        interval = (room / 3).max(Duration::from_millis(200));
+        steps = plan(interval);
+        if steps.is_empty() {
+            drop(recorder);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(format!(
+                "--nemesis: no fault fits in --time-limit {:?} less the quiet period {:?} (a client pause lasts {:?}); give the run more time",
+                options.time_limit, args.quiet, args.fault_options.client_pause
+            ));
+        }
+        out!(
+            "  note: --nemesis-interval {:?} leaves no room for a fault before the quiet period; using {interval:?}",
+            args.nemesis_interval
+        );
+    }
     let nemesis_done = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
     let workload =
@@ -202,7 +215,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     }
 
     let secs = summary.elapsed_ms as f64 / 1000.0;
-    println!(
+    out!(
         "{} events recorded in {secs:.1} s ({:.0} completions/s): {} ok, {} fail, {} info; {} processes{}",
         recorded.ops,
         (summary.ok + summary.fail + summary.info) as f64 / secs.max(0.001),
@@ -214,14 +227,11 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     );
     if !steps.is_empty() {
         if let Ok(n) = &played {
-            println!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis));
+            out!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis));
         }
     }
     for c in &summary.counters {
-        println!(
-            "  counter {}: final {} after {} accepted and {} rejected writes",
-            c.key, c.value, c.accepted, c.rejected
-        );
+        out!("  counter {}: final {} after {} accepted and {} rejected writes", c.key, c.value, c.accepted, c.rejected);
     }
 
     let text =
@@ -233,7 +243,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     // premise broken: say so, and do not call it valid.
     if let Err(e) = &played {
         analyzed.verdict = analyzed.verdict.combine(Validity::Unknown);
-        println!("  nemesis failed: {e} (verdict at best unknown)");
+        out!("  nemesis failed: {e} (verdict at best unknown)");
     }
     let nemesis_error = played.as_ref().err();
     write_json(
@@ -243,11 +253,13 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             "interrupted": stop.load(Ordering::Relaxed),
             "summary": summary,
             "nemesis_error": nemesis_error,
+            "nemesis_interval_ms": interval.as_millis() as u64,
+            "faults_planned": steps.len(),
         })),
     )?;
     analyzed.print();
     store.index(&run_id).await?;
-    println!("verdict: {}   (report: {}; browse with `fencepost serve`)", analyzed.verdict.as_str(), dir.display());
+    out!("verdict: {}   (report: {}; browse with `fencepost serve`)", analyzed.verdict.as_str(), dir.display());
     Ok(RunOutcome { id: run_id, verdict: analyzed.verdict })
 }
 
@@ -282,7 +294,7 @@ async fn external_nodes(
         }
         nodes.push(node);
     }
-    println!("{} at {} (an existing cluster: no containers, no node faults)", system.name(), endpoints.join(", "));
+    out!("{} at {} (an existing cluster: no containers, no node faults)", system.name(), endpoints.join(", "));
     Ok(nodes)
 }
 

@@ -25,19 +25,27 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
     }
     let rows = store.list(&filter).await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        out!("{}", serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no runs in {} (run one with `fencepost run SYSTEM`)", store.dir().display());
+        out!("no runs in {} (run one with `fencepost run SYSTEM`)", store.dir().display());
         return Ok(());
     }
-    println!(
+    out!(
         "{:<22} {:<10} {:<24} {:<28} {:>7} {:>8} {:<8} {:>9} {:>9}",
-        "run", "system", "workload", "faults", "secs", "ops", "verdict", "p50 ms", "p99 ms"
+        "run",
+        "system",
+        "workload",
+        "faults",
+        "secs",
+        "ops",
+        "verdict",
+        "p50 ms",
+        "p99 ms"
     );
     for r in rows {
-        println!(
+        out!(
             "{:<22} {:<10} {:<24} {:<28} {:>7.1} {:>8} {:<8} {:>9} {:>9}",
             r.id,
             r.system,
@@ -64,15 +72,24 @@ fn mean(v: Option<(f64, usize)>, scale: f64, unit: &str) -> String {
 /// Prints the systems × faults matrix.
 pub fn print_cells(cells: &[Cell]) {
     if cells.is_empty() {
-        println!("no runs to compare");
+        out!("no runs to compare");
         return;
     }
-    println!(
+    out!(
         "{:<10} {:<24} {:<28} {:>4} {:<8} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "system", "workload", "faults", "runs", "verdict", "ops/s", "p50 ms", "p99 ms", "progress", "recovery"
+        "system",
+        "workload",
+        "faults",
+        "runs",
+        "verdict",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "progress",
+        "recovery"
     );
     for c in cells {
-        println!(
+        out!(
             "{:<10} {:<24} {:<28} {:>4} {:<8} {:>9} {:>9} {:>9} {:>9} {:>10}",
             c.system,
             c.workload,
@@ -93,7 +110,7 @@ pub async fn compare(store: &Path, filter: Filter, json_out: bool) -> Result<(),
     let store = Store::open(store).await?;
     let cells = store.compare(&filter).await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&cells).map_err(|e| e.to_string())?);
+        out!("{}", serde_json::to_string_pretty(&cells).map_err(|e| e.to_string())?);
     } else {
         print_cells(&cells);
     }
@@ -118,7 +135,7 @@ pub async fn suite(args: SuiteArgs) -> Result<Validity, String> {
         for mix in &args.nemeses {
             let kinds =
                 nemesis::FaultKind::parse_list(&mix.replace('+', ",")).map_err(|e| format!("--nemeses: {e}"))?;
-            println!("\n=== {system} × {mix}");
+            out!("\n=== {system} × {mix}");
             let t = &args.template;
             let run_args = run::RunArgs {
                 system: system.clone(),
@@ -139,17 +156,17 @@ pub async fn suite(args: SuiteArgs) -> Result<Validity, String> {
                     rows.extend(store.get(&outcome.id).await?);
                 }
                 Err(e) if e.starts_with("--nemesis") => {
-                    println!("skipped: {e}");
+                    out!("skipped: {e}");
                     skipped.push(format!("{system} × {mix}: {e}"));
                 }
                 Err(e) => return Err(format!("{system} × {mix}: {e}")),
             }
         }
     }
-    println!();
+    out!();
     print_cells(&results::cells(rows));
     for s in skipped {
-        println!("skipped {s}");
+        out!("skipped {s}");
     }
     Ok(overall)
 }
@@ -200,8 +217,8 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
     let analyzed = analyze(&history, Duration::from_secs(60))?;
     write_json(&dir.join("results.json"), &analyzed.to_json(json!({ "run": id })))?;
     store.index(&id).await?;
-    println!("imported {} ({} ops, {}) as run {id}", file.display(), history.ops.len(), history.format);
+    out!("imported {} ({} ops, {}) as run {id}", file.display(), history.ops.len(), history.format);
     analyzed.print();
-    println!("verdict: {}   ({})", analyzed.verdict.as_str(), dir.display());
+    out!("verdict: {}   ({})", analyzed.verdict.as_str(), dir.display());
     Ok(analyzed.verdict)
 }

@@ -115,3 +115,44 @@ fn every_route_answers_and_every_error_is_clear() {
     assert!(events.contains("event: ops") && events.contains("event: done"), "{events}");
     std::fs::remove_dir_all(&store).unwrap();
 }
+
+/// A run in progress is live: its page says so and its events stream the
+/// operations as they are recorded, then `done`; afterwards the page shows
+/// the verdict.
+#[test]
+fn a_running_test_is_followed_live() {
+    let store = temp_store("live");
+    let server = Server::start(&store);
+    let mut run = common::fencepost()
+        .args(["run", "redis", "--time-limit", "6s", "--store"])
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let id = loop {
+        let dir =
+            std::fs::read_dir(&store).unwrap().flatten().map(|e| e.path()).find(|p| p.join("test.json").is_file());
+        if let Some(dir) = dir {
+            if std::fs::metadata(dir.join("history.jsonl")).is_ok_and(|m| m.len() > 0) {
+                break dir.file_name().unwrap().to_string_lossy().into_owned();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never started recording");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let (status, page) = server.get(&format!("/runs/{id}"));
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"live\"") && page.contains("running"), "{page}");
+    // The stream ends once the results are stored.
+    let (status, events) = server.get(&format!("/runs/{id}/events"));
+    assert_eq!(status, 200);
+    assert!(events.contains("event: ops") && events.contains("\"f\":\"acquire\""), "{events}");
+    assert!(events.trim_end().ends_with("data: done"), "{}", &events[events.len().saturating_sub(200)..]);
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let (_, page) = server.get(&format!("/runs/{id}"));
+    assert!(!page.contains("id=\"live\"") && page.contains("mutual-exclusion"), "{page}");
+    let (_, list) = server.get("/");
+    assert!(list.contains(&id));
+    std::fs::remove_dir_all(&store).unwrap();
+}
