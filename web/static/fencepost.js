@@ -213,9 +213,12 @@ const fencepost = (() => {
     const status = document.getElementById('timeline-status');
     let view = null;
     const load = () => fetchJson(`/api/v1/runs/${encodeURIComponent(id)}/timeline`).then((data) => {
+      const t0 = performance.now();
       if (view) view.set(data); else view = timeline(canvas, data, status);
       latency(document.getElementById('latency'), data);
       throughput(document.getElementById('throughput'), data);
+      // How long drawing took, for measuring big runs.
+      document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
       document.body.dataset.ready = '1';
     }).catch((e) => { status.textContent = 'timeline unavailable: ' + e.message; document.body.dataset.ready = '1'; });
     load();
