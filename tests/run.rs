@@ -297,3 +297,20 @@ fn an_existing_cluster_is_tested_through_its_endpoints() {
     up.wait().unwrap();
     std::fs::remove_dir_all(&store).unwrap();
 }
+
+/// A pause stalls the whole client, background keep-alives included: an
+/// etcd holder paused past its lease loses it, another client is granted
+/// the lock, and only the tokens (create revisions) still order them.
+#[test]
+fn an_etcd_holder_paused_past_its_lease_loses_it_but_tokens_stay_ordered() {
+    let store = store();
+    let args = ["run", "etcd", "--ttl", "1s", "--nemesis", "client-pause", "--client-pause", "5s"];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--nemesis-interval", "2s", "--time-limit", "12s"]);
+    let (code, out) = fencepost(&args, &store);
+    assert_eq!(code, Some(1), "{out}");
+    let r = results(&store);
+    assert_eq!(validity(&r, "mutual-exclusion"), "invalid", "{out}");
+    assert_eq!(validity(&r, "fencing"), "valid", "{out}");
+    std::fs::remove_dir_all(&store).unwrap();
+}

@@ -73,6 +73,9 @@ pub struct ClientOptions {
     pub fenced: bool,
     /// ZooKeeper session timeout.
     pub session_timeout: Duration,
+    /// Client pauses: a stalled process's background work (etcd's lease
+    /// keep-alive) stalls with it, as in a real process-wide pause.
+    pub stall: std::sync::Arc<crate::stall::Stall>,
 }
 
 impl Default for ClientOptions {
@@ -81,6 +84,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(1),
             acquire_wait: Duration::ZERO,
             fenced: false,
+            stall: Default::default(),
             session_timeout: Duration::from_secs(4),
         }
     }

@@ -108,6 +108,9 @@ pub async fn run(
     let deadline = started + options.time_limit;
     let counts = Arc::new(Counts::default());
     let nodes = Arc::new(nodes);
+    let mut options = options;
+    // One stall for the workers and their clients' background tasks.
+    options.client.stall = options.stall.clone();
     let options = Arc::new(options);
     let workers: Vec<_> = (0..options.concurrency)
         .map(|slot| {

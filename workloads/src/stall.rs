@@ -56,6 +56,11 @@ impl Stall {
         state.stalled.iter().map(|(p, k)| (*p, k.clone())).collect()
     }
 
+    /// Whether `process` is stalled right now.
+    pub fn is_stalled(&self, process: u64) -> bool {
+        self.state.lock().expect("stall lock").stalled.contains_key(&process)
+    }
+
     /// Called by a worker holding `key`: returns at once unless the stall is
     /// armed and still has room, in which case it waits until it ends.
     pub async fn point(&self, process: u64, key: &str) {

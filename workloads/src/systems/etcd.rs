@@ -37,14 +37,17 @@ pub struct EtcdLock {
     client: Client,
     node: String,
     options: ClientOptions,
+    /// The process this client plays, so its keep-alives stall with it.
+    process: u64,
     /// Keep-alive tasks by lease id, for the grants this client holds.
     keepers: HashMap<i64, JoinHandle<()>>,
 }
 
 impl EtcdLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<EtcdLock, String> {
+    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<EtcdLock, String> {
         let client = connect(&[node], options.timeout).await?;
-        Ok(EtcdLock { client, node: node.name().to_string(), options: options.clone(), keepers: HashMap::new() })
+        let node = node.name().to_string();
+        Ok(EtcdLock { client, node, options: options.clone(), process, keepers: HashMap::new() })
     }
 
     /// Keeps `lease` alive every third of its TTL; marks the grant lost when
@@ -52,6 +55,7 @@ impl EtcdLock {
     fn keep_alive(&mut self, lease: i64, ttl_secs: i64, grant: &Grant) {
         let mut client = self.client.clone();
         let lost = grant.lost.clone();
+        let (stall, process) = (self.options.stall.clone(), self.process);
         let task = tokio::spawn(async move {
             let Ok((mut keeper, mut stream)) = client.lease_keep_alive(lease).await else {
                 lost.store(true, Ordering::Relaxed);
@@ -59,6 +63,10 @@ impl EtcdLock {
             };
             loop {
                 tokio::time::sleep(Duration::from_millis((ttl_secs * 1000 / 3) as u64)).await;
+                // A paused process sends no keep-alives either.
+                while stall.is_stalled(process) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 let alive = keeper.keep_alive().await.is_ok()
                     && matches!(stream.message().await, Ok(Some(resp)) if resp.ttl() > 0);
                 if !alive {
@@ -314,7 +322,7 @@ impl System for Etcd {
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         let node = &nodes[process as usize % nodes.len()];
-        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, options).await?) as Box<dyn LockClient>) })
+        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn LockClient>) })
     }
     fn election_client<'a>(
         &'a self,
@@ -323,6 +331,8 @@ impl System for Etcd {
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
         let node = &nodes[process as usize % nodes.len()];
-        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
+        Box::pin(
+            async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn ElectionClient>) },
+        )
     }
 }
