@@ -24,4 +24,6 @@ run() {
 run run etcd --workload lock --nemesis partition,kill --nemesis-interval 3s --time-limit 20s --concurrency 5
 run run redis --workload fenced-counter --ttl 1s --nemesis client-pause --client-pause 2500ms --nemesis-interval 2s --time-limit 12s
 run compare
+echo
+echo "Browse the reports: ./target/release/fencepost serve   (then open http://127.0.0.1:8080)"
 exit 0
