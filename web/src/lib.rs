@@ -74,6 +74,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/static/style.css", get(|| async { asset("text/css", include_str!("../static/style.css")) }))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(UPLOAD_LIMIT))
+        // gzip for clients that ask (the timeline JSON shrinks a lot); never
+        // for server-sent events, which must flush as they come.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(app)
 }
 
