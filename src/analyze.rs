@@ -69,10 +69,13 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
     };
     let locks = has("acquire");
     let campaigns = has("campaign");
+    // `None` when grants carry no tokens: then there is no fenced-mutex
+    // check either.
+    let fencing = if locks { analysis::fencing(history).map_err(|e| e.to_string())? } else { None };
     if locks {
         let lock_ops = history.only(&["acquire", "release", "renew"]);
         linearizable(&lock_ops, &ModelSpec::Mutex)?;
-        if tokens(history) {
+        if fencing.is_some() {
             linearizable(&lock_ops, &ModelSpec::FencedMutex)?;
         }
     } else if !campaigns {
@@ -80,7 +83,7 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
     }
     if locks {
         checkers.push(analysis::mutual_exclusion(history).map_err(|e| e.to_string())?);
-        checkers.extend(analysis::fencing(history).map_err(|e| e.to_string())?);
+        checkers.extend(fencing);
         if has("write") {
             checkers.extend(analysis::lost_updates(history).map_err(|e| e.to_string())?);
         }
@@ -93,12 +96,6 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
     let stats = stats(history, &availability);
     checkers.push(availability);
     Ok(Analyzed { verdict, checkers, stats })
-}
-
-/// True when every `ok` acquire carries a token.
-fn tokens(history: &History) -> bool {
-    let mut grants = history.ops.iter().filter(|op| op.f == "acquire" && op.kind == OpType::Ok).peekable();
-    grants.peek().is_some() && grants.all(|op| op.value.get("token").is_some_and(|t| t.is_i64()))
 }
 
 /// The figures the index keeps for listing and comparison.
