@@ -11,7 +11,7 @@ use checker::check::{check, CheckOptions};
 use checker::formats::{read_path, Format};
 use checker::models::ModelSpec;
 use checker::History;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Porcupine's time (ms) and peak memory (MB) where the issue gives them.
@@ -90,7 +90,26 @@ fn print_row(r: &Row) {
     );
 }
 
+/// `--corpus`, else the repository's own test histories: `checker/tests/data`
+/// from the current folder (a checkout), else where this binary was built from.
+pub fn corpus_or_default(corpus: Option<PathBuf>) -> PathBuf {
+    corpus.unwrap_or_else(|| {
+        let here = PathBuf::from("checker/tests/data");
+        if here.join("EXPECTED.tsv").exists() {
+            here
+        } else {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/checker/tests/data"))
+        }
+    })
+}
+
 pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String> {
+    if !corpus.join("porcupine/jepsen").is_dir() {
+        return Err(format!(
+            "--corpus {}: no porcupine/jepsen folder there (the repository's is checker/tests/data)",
+            corpus.display()
+        ));
+    }
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
     let threads = rayon::current_num_threads();
     out!("fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)");

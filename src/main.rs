@@ -81,9 +81,10 @@ enum Command {
     /// Benchmark the checker over the reference corpus and a generated
     /// 1,000,000-operation mutex history.
     Bench {
-        /// The corpus folder (holding EXPECTED.tsv).
-        #[arg(long, default_value = "../shared/corpus")]
-        corpus: PathBuf,
+        /// The corpus folder (holding EXPECTED.tsv); default: the
+        /// repository's own `checker/tests/data`.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
         /// Operations in the generated mutex history (0 to skip it).
         #[arg(long, default_value_t = 1_000_000)]
         mutex_ops: usize,
@@ -588,7 +589,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
-        Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&corpus, mutex_ops, repeat.max(1)) {
+        Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -156,7 +156,7 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     // Check: a non-linearizable Porcupine etcd log, pasted.
     client.goto(&format!("{base}/check")).await.unwrap();
     wait_ready(&client, "ready").await;
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/porcupine/jepsen/etcd_000.log");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/porcupine/jepsen/etcd_000.log");
     let history = std::fs::read_to_string(corpus).unwrap();
     client.execute("document.getElementById('check-text').value = arguments[0];", vec![json!(history)]).await.unwrap();
     let model = client.find(Locator::Id("check-model")).await.unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data").join(rel)
 }
 
 fn fencepost(args: &[&str]) -> Output {
@@ -56,7 +56,7 @@ fn exit_codes_follow_the_verdict() {
 fn json_output_carries_the_evidence() {
     let out = fencepost(&[
         "check",
-        corpus("knossos/cas-register/bad/rethink-fail-minimal.edn").to_str().unwrap(),
+        corpus("fencepost/stale-read.edn").to_str().unwrap(),
         "--model",
         "cas-register",
         "--initial",
@@ -68,7 +68,7 @@ fn json_output_carries_the_evidence() {
     assert_eq!(v["verdict"], "not-linearizable");
     let p = &v["partitions"][0];
     let stuck = p["partials"][0]["stuck"].as_u64().unwrap() as usize;
-    assert_eq!(p["operations"][stuck]["description"], "read → 3");
+    assert_eq!(p["operations"][stuck]["description"], "read → 0");
 }
 
 #[test]

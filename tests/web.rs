@@ -85,7 +85,7 @@ fn every_route_answers_and_every_error_is_clear() {
     assert_eq!(timeline["anomalies"][0]["processes"], serde_json::json!([1, 2]));
 
     // Upload and check.
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/porcupine/jepsen/etcd_000.log");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/porcupine/jepsen/etcd_000.log");
     let etcd = std::fs::read(&corpus).unwrap();
     let (status, _, body) = server.request("POST", "/api/v1/check?model=cas-register&initial=nil", &etcd);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

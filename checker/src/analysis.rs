@@ -74,9 +74,6 @@ pub struct Analysis {
     pub evidence: Value,
 }
 
-/// Evidence lists keep this many items (the count says how many there were).
-const KEEP: usize = 50;
-
 /// A fault as the history recorded it: from its `-start` to its `-stop` (or
 /// a `heal-all`, or the end of the history).
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -249,7 +246,6 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
     let found = overlaps(&holds);
     let evidence: Vec<Value> = found
         .iter()
-        .take(KEEP)
         .map(|(a, b)| {
             let start = a.start.max(b.start);
             let stop = a.end.min(b.end);
@@ -381,7 +377,6 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     } else {
         format!("{count} fencing anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
     };
-    anomalies.truncate(KEEP);
     Ok(Some(Analysis {
         checker: "fencing",
         validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
@@ -427,7 +422,6 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
             let repeated: Vec<Value> = by_value
                 .iter()
                 .filter(|(_, ps)| ps.len() > 1)
-                .take(KEEP)
                 .map(|(v, ps)| json!({ "value": v, "processes": ps }))
                 .collect();
             anomalies.push(json!({
@@ -555,7 +549,6 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
     } else {
         format!("{count} election anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
     };
-    anomalies.truncate(KEEP);
     Ok(Some(Analysis {
         checker: "election",
         validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
