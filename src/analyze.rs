@@ -107,7 +107,7 @@ fn stats(history: &History, availability: &Analysis) -> Value {
     let e = &availability.evidence;
     let recoveries: Vec<f64> =
         e["recoveries"].as_array().into_iter().flatten().filter_map(|r| r["recovery_ns"].as_f64()).collect();
-    let faults = history.ops.iter().filter(|op| op.process == Process::Nemesis && op.f.ends_with("-start")).count();
+    let faults = analysis::fault_windows(history).len();
     json!({
         "ops": ops,
         "duration_ms": duration.as_millis() as u64,

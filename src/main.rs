@@ -231,7 +231,8 @@ struct RunOpts {
     /// fenced-counter: let the resource accept writes with stale tokens.
     #[arg(long)]
     no_fencing: bool,
-    #[arg(long, default_value = "10s")]
+    /// How long the clients run, the quiet period included.
+    #[arg(long, default_value = "30s")]
     time_limit: String,
     #[arg(long, default_value_t = 5)]
     concurrency: usize,
@@ -275,10 +276,12 @@ struct FaultArgs {
     /// pause, loss, clock, netem, client-pause — comma-separated, or none.
     #[arg(long, default_value = "none")]
     nemesis: String,
-    /// Time between faults, and how long each one lasts (client pauses last
-    /// --client-pause).
-    #[arg(long, default_value = "5s")]
-    nemesis_interval: String,
+    /// Time between faults, and how long each lasts (client pauses last
+    /// --client-pause). Faults play from the start until the quiet period;
+    /// the default is a quarter of that time, at most 5 s, so at least two
+    /// faults fit.
+    #[arg(long)]
+    nemesis_interval: Option<String>,
     /// After the last fault is healed, the workload runs this long without
     /// faults before the end (default: a quarter of the time limit, ≤ 5 s).
     #[arg(long)]
@@ -300,7 +303,8 @@ struct FaultArgs {
     netem_jitter: String,
     #[arg(long, default_value_t = 0.0)]
     netem_loss: f64,
-    /// client-pause: how long a lock holder stalls (default: twice --ttl).
+    /// client-pause: how long a lock holder stalls (default: 1.5 × --ttl,
+    /// at least --ttl + 1 s, so its lease runs out while it sleeps).
     #[arg(long)]
     client_pause: Option<String>,
     /// client-pause: how many holders one pause catches.
@@ -355,7 +359,7 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         ..Default::default()
     };
     let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
-    let nemesis_interval = d("nemesis-interval", &faults.nemesis_interval)?;
+    let nemesis_interval = faults.nemesis_interval.as_deref().map(|i| d("nemesis-interval", i)).transpose()?;
     let quiet = match &faults.quiet {
         Some(q) => d("quiet", q)?,
         None => (time_limit / 4).min(Duration::from_secs(5)),
@@ -376,7 +380,7 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         netem_loss: share("netem-loss", faults.netem_loss)?,
         client_pause: match &faults.client_pause {
             Some(p) => d("client-pause", p)?,
-            None => ttl * 2,
+            None => nemesis::FaultOptions::default_client_pause(ttl),
         },
         client_pause_clients: faults.client_pause_clients.max(1),
     };
@@ -589,12 +593,14 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
-        Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_UNUSABLE)
+        Command::Bench { corpus, mutex_ops, repeat } => {
+            match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
             }
-        },
+        }
     }
 }

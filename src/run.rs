@@ -25,8 +25,8 @@ pub struct RunArgs {
     pub store: PathBuf,
     /// Fault kinds to mix (empty: no faults).
     pub nemesis: Vec<nemesis::FaultKind>,
-    /// Time between faults, and how long each lasts.
-    pub nemesis_interval: Duration,
+    /// Time between faults, and how long each lasts (`None`: fit to the run).
+    pub nemesis_interval: Option<Duration>,
     /// Fault-free time at the end, after the final heal.
     pub quiet: Duration,
     pub fault_options: nemesis::FaultOptions,
@@ -50,6 +50,19 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
         return Err(format!("unknown system `{}` (known: {})", args.system, known.join(", ")));
     };
+    // Everything that depends only on the system and the options is refused
+    // here, before any image, container or store is touched.
+    let external = !args.endpoints.is_empty();
+    let node_count = if external { args.endpoints.len() } else { system.nodes() };
+    let capabilities = nemesis::Capabilities {
+        nodes: node_count,
+        names_leader: system.names_leader(),
+        clock_refusal: system.clock_refusal(),
+        touchable: !external,
+    };
+    nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| format!("--nemesis {e}"))?;
+    let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
+    let plan = FaultPlan::new(&args, &names)?;
     // Open the store first: a run that cannot be kept should not start.
     let store = results::Store::open(&args.store).await?;
     let run_id = docker::new_run_id();
@@ -64,9 +77,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     };
 
     // Our own cluster in containers, or the members of an existing one.
-    let external = !args.endpoints.is_empty();
     let (started, nodes) = if external {
-        (None, external_nodes(system, &args.endpoints, &args.nemesis).await?)
+        (None, external_nodes(system, &args.endpoints).await?)
     } else {
         let engine = Engine::connect().await.map_err(|e| e.to_string())?;
         let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
@@ -111,9 +123,9 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             "acquire_wait_ms": options.client.acquire_wait.as_millis() as u64,
             "seed": options.seed,
             "nemesis": fault_names(&args.nemesis),
-            "nemesis_interval_ms": args.nemesis_interval.as_millis() as u64,
+            "nemesis_interval_ms": plan.interval.as_millis() as u64,
             "quiet_ms": args.quiet.as_millis() as u64,
-            "fault_options": format!("{:?}", args.fault_options),
+            "fault_options": args.fault_options,
             "fencepost": env!("CARGO_PKG_VERSION"),
         }),
     )?;
@@ -127,8 +139,15 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     let faults = {
         let recorder = recorder.clone();
         let active = active.clone();
-        let report: nemesis::Report = Arc::new(move |f, value| {
-            recorder.nemesis(f, value);
+        let report: nemesis::Report = Arc::new(move |phase, f, value| {
+            let kind = match phase {
+                nemesis::Phase::Begin => checker::OpType::Invoke,
+                nemesis::Phase::Done => checker::OpType::Info,
+            };
+            recorder.nemesis(kind, f, value);
+            if phase == nemesis::Phase::Begin {
+                return;
+            }
             let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(name) = f.strip_suffix("-start") {
                 active.push(name.to_string());
@@ -144,33 +163,16 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         let touchable = if external { Vec::new() } else { nodes.clone() };
         nemesis::Nemesis::new(touchable, system.client_port(), report).with_stall(options.stall.clone())
     };
-    // Refuse faults this cluster cannot take before any work is done.
+    // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
         drop(recorder);
         let _ = std::fs::remove_dir_all(&dir);
         return Err(format!("--nemesis {e}"));
     }
-    let names: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
-    let room = options.time_limit.saturating_sub(args.quiet);
-    let plan = |interval| nemesis::schedule(&args.nemesis, &names, options.seed, interval, room, &args.fault_options);
-    let mut interval = args.nemesis_interval;
-    let mut steps = plan(interval);
-    if steps.is_empty() && !args.nemesis.is_empty() {
-        // Faults were asked for: fit at least one rather than run without.
-        interval = (room / 3).max(Duration::from_millis(200));
-        steps = plan(interval);
-        if steps.is_empty() {
-            drop(recorder);
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(format!(
-                "--nemesis: no fault fits in --time-limit {:?} less the quiet period {:?} (a client pause lasts {:?}); give the run more time",
-                options.time_limit, args.quiet, args.fault_options.client_pause
-            ));
-        }
-        out!(
-            "  note: --nemesis-interval {:?} leaves no room for a fault before the quiet period; using {interval:?}",
-            args.nemesis_interval
-        );
+    let steps = plan.steps;
+    let interval = plan.interval;
+    for note in &plan.notes {
+        out!("  note: {note}");
     }
     let nemesis_done = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
@@ -178,7 +180,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
     let playing = async {
         if steps.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         faults.play(&steps, t0, &nemesis_done).await
     };
@@ -226,8 +228,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         if stop.load(Ordering::Relaxed) { " (interrupted)" } else { "" }
     );
     if !steps.is_empty() {
-        if let Ok(n) = &played {
-            out!("  faults injected: {n} (from {}), then all healed", fault_names(&args.nemesis));
+        if let Ok(kinds) = &played {
+            out!("  faults injected: {}; then all healed", injected_words(kinds, &args.nemesis));
         }
     }
     for c in &summary.counters {
@@ -263,21 +265,104 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     Ok(RunOutcome { id: run_id, verdict: analyzed.verdict })
 }
 
-/// The members of an existing cluster, each checked to answer as `system`;
-/// only faults that need no container access are allowed.
+/// The nemesis's schedule for a run, decided before anything starts.
+struct FaultPlan {
+    steps: Vec<nemesis::Step>,
+    interval: Duration,
+    /// What the user should know about how the plan differs from the ask.
+    notes: Vec<String>,
+}
+
+impl FaultPlan {
+    /// Faults fit between the start and the quiet period. Without
+    /// `--nemesis-interval` the interval is a quarter of that room (at most
+    /// 5 s), which leaves room for two faults of any kind but the longest
+    /// client pauses; an interval given that leaves no room is shrunk, with
+    /// a note; a plan that cannot fit even one fault is refused.
+    fn new(args: &RunArgs, nodes: &[String]) -> Result<FaultPlan, String> {
+        let time_limit = args.options.time_limit;
+        let room = time_limit.saturating_sub(args.quiet);
+        let auto = (room / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+        let mut interval = args.nemesis_interval.unwrap_or(auto);
+        let plan =
+            |interval| nemesis::schedule(&args.nemesis, nodes, args.options.seed, interval, room, &args.fault_options);
+        let mut steps = plan(interval);
+        let mut notes = Vec::new();
+        if steps.is_empty() && !args.nemesis.is_empty() {
+            // Faults were asked for: fit at least one rather than run without.
+            let asked = interval;
+            interval = (room / 3).max(Duration::from_millis(200));
+            steps = plan(interval);
+            if steps.is_empty() {
+                return Err(format!(
+                    "--nemesis: no fault fits in --time-limit {} less the quiet period {} (a client pause lasts {}); give the run more time",
+                    show(time_limit),
+                    show(args.quiet),
+                    show(args.fault_options.client_pause)
+                ));
+            }
+            notes.push(format!(
+                "--nemesis-interval {} leaves no room for a fault before the quiet period; using {}",
+                show(asked),
+                show(interval)
+            ));
+        }
+        let unplayed = nemesis::unplayed(&args.nemesis, &steps);
+        if !steps.is_empty() && !unplayed.is_empty() {
+            notes.push(format!(
+                "no room for {} in this run (give it more --time-limit or a shorter --nemesis-interval)",
+                fault_names(&unplayed)
+            ));
+        }
+        Ok(FaultPlan { steps, interval, notes })
+    }
+}
+
+/// A duration as a person writes it: `250ms`, `4s`, `2.5s`.
+pub fn show(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", (d.as_millis() as f64 / 1000.0))
+    }
+}
+
+/// "2 partitions, 1 kill (asked for partition,kill)".
+fn injected_words(kinds: &[nemesis::FaultKind], asked: &[nemesis::FaultKind]) -> String {
+    if kinds.is_empty() {
+        return format!("none (asked for {})", fault_names(asked));
+    }
+    let mut counts: Vec<(nemesis::FaultKind, usize)> = Vec::new();
+    for k in kinds {
+        match counts.iter_mut().find(|(c, _)| c == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*k, 1)),
+        }
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {}", if *n == 1 { k.name().to_string() } else { plural(k.name()) }))
+        .collect();
+    format!("{} (asked for {})", parts.join(", "), fault_names(asked))
+}
+
+fn plural(name: &str) -> String {
+    match name {
+        "loss" => "losses".into(),
+        "client-pause" => "client pauses".into(),
+        "partition-clients" => "client partitions".into(),
+        "partition-leader" => "leader partitions".into(),
+        "clock" => "clock faults".into(),
+        "netem" => "netem faults".into(),
+        other => format!("{other}s"),
+    }
+}
+
+/// The members of an existing cluster, each checked to answer as `system`.
 async fn external_nodes(
     system: &'static dyn workloads::System,
     endpoints: &[String],
-    kinds: &[nemesis::FaultKind],
 ) -> Result<Vec<docker::Node>, String> {
-    let refused: Vec<&str> =
-        kinds.iter().filter(|k| **k != nemesis::FaultKind::ClientPause).map(|k| k.name()).collect();
-    if !refused.is_empty() {
-        return Err(format!(
-            "--endpoints: {} need access to the cluster's containers; against an existing cluster only client-pause runs",
-            refused.join(", ")
-        ));
-    }
     let engine = Engine::offline().map_err(|e| e.to_string())?;
     let mut nodes = Vec::new();
     for (i, endpoint) in endpoints.iter().enumerate() {

@@ -74,13 +74,21 @@ pub struct Analysis {
     pub evidence: Value,
 }
 
-/// A fault as the history recorded it: from its `-start` to its `-stop` (or
-/// a `heal-all`, or the end of the history).
+/// A fault as the history recorded it. The nemesis reports each step twice
+/// (an `invoke` when it begins touching anything, an `info` once verified),
+/// so the window runs from the `-start` invoke to the `-stop` info (or a
+/// `heal-all`, or the end of the history): every moment the fault could have
+/// acted. Histories with `info` events only (older fencepost, Jepsen) give
+/// the same window from those.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FaultWindow {
     pub name: String,
     pub start: u64,
     pub end: u64,
+    /// When the fault was verified in effect.
+    pub in_effect: Option<u64>,
+    /// When healing began.
+    pub healing: Option<u64>,
     pub value: Value,
 }
 
@@ -110,15 +118,38 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
     let end = history.ops.last().map_or(0, |op| op.time);
     let mut windows: Vec<FaultWindow> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
+    let begun = |op: &Op| op.kind == crate::OpType::Invoke;
     for op in history.ops.iter().filter(|op| op.process == Process::Nemesis) {
+        let latest_open = |name: &str| open.iter().rposition(|&w| windows[w].name == name);
         if let Some(name) = op.f.strip_suffix("-start") {
-            open.push(windows.len());
-            windows.push(FaultWindow { name: name.to_string(), start: op.time, end, value: op.value.clone() });
-        } else if let Some(name) = op.f.strip_suffix("-stop") {
-            if let Some(pos) = open.iter().rposition(|&w| windows[w].name == name) {
-                windows[open.remove(pos)].end = op.time;
+            let pending = latest_open(name).filter(|&i| windows[open[i]].in_effect.is_none());
+            match pending {
+                Some(i) if !begun(op) => {
+                    let w = &mut windows[open[i]];
+                    w.in_effect = Some(op.time);
+                    w.value = op.value.clone();
+                }
+                _ => {
+                    open.push(windows.len());
+                    windows.push(FaultWindow {
+                        name: name.to_string(),
+                        start: op.time,
+                        end,
+                        in_effect: (!begun(op)).then_some(op.time),
+                        healing: None,
+                        value: op.value.clone(),
+                    });
+                }
             }
-        } else if op.f == "heal-all" {
+        } else if let Some(name) = op.f.strip_suffix("-stop") {
+            if let Some(i) = latest_open(name) {
+                if begun(op) {
+                    windows[open[i]].healing = Some(op.time);
+                } else {
+                    windows[open.remove(i)].end = op.time;
+                }
+            }
+        } else if op.f == "heal-all" && !begun(op) {
             for w in open.drain(..) {
                 windows[w].end = op.time;
             }
@@ -533,10 +564,21 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
             m.entry(k).or_insert_with(BTreeSet::new).insert(id);
             m
         });
+    // A campaign that ended `info` (timed out, connection lost) may have won
+    // some term at any time after its invocation, and it never learnt which:
+    // seeing that candidate lead is a possible leadership, not a phantom.
+    let mut maybe_elected: HashMap<(&str, &str), u64> = HashMap::new();
+    for d in ops.iter().filter(|d| d.f() == "campaign" && d.outcome == Outcome::Info) {
+        if let Some(id) = d.value()["id"].as_str() {
+            let since = maybe_elected.entry((d.key(), id)).or_insert(d.invoke.time);
+            *since = (*since).min(d.invoke.time);
+        }
+    }
     let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && d.value()["term"].is_i64());
     for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
         let (Some(id), Some(term)) = (o.value()["leader"].as_str(), o.value()["term"].as_i64()) else { continue };
-        if campaigned_terms && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
+        let possible = maybe_elected.get(&(o.key(), id)).is_some_and(|&since| since <= o.end().unwrap_or(u64::MAX));
+        if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
             count += 1;
             anomalies.push(json!({
                 "kind": "phantom-leader", "key": o.key(), "term": term, "leader": id, "processes": [o.process], "at": o.end(),

@@ -224,3 +224,60 @@ fn availability_gives_quantiles_throughput_and_recovery() {
     assert_eq!(acq["count"], 2);
     assert_eq!(acq["max_ms"], 150.0);
 }
+
+/// The etcd seed-1 case: p1's campaign timed out (`info`), yet it had won;
+/// an observer then saw p1 lead. That is a possible leadership, not a
+/// phantom — while a candidate that never campaigned still is one.
+#[test]
+fn an_info_campaign_seen_leading_is_no_phantom() {
+    let s = 1_000_000_000u64;
+    let h = history(&[
+        (4_300_000_000, 1, "invoke", "campaign", "e0", json!({ "id": "p1" })),
+        (4_400_000_000, 0, "invoke", "observe", "e0", null()),
+        (4_410_000_000, 0, "ok", "observe", "e0", json!({ "leader": "p1", "term": 257 })),
+        (6_310_000_000, 1, "info", "campaign", "e0", json!({ "id": "p1" })),
+        (10 * s, 0, "invoke", "observe", "e0", null()),
+        (10 * s + 80_000_000, 0, "ok", "observe", "e0", json!({ "leader": "p1", "term": 257 })),
+        (11 * s, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
+        (11 * s + 1, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 300 })),
+    ]);
+    let a = analysis::election(&h).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+
+    // Seen before its campaign began: that one is a phantom.
+    let early = history(&[
+        (1, 0, "invoke", "observe", "e0", null()),
+        (2, 0, "ok", "observe", "e0", json!({ "leader": "p1", "term": 5 })),
+        (3, 1, "invoke", "campaign", "e0", json!({ "id": "p1" })),
+        (4, 1, "info", "campaign", "e0", json!({ "id": "p1" })),
+        (5, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
+        (6, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 6 })),
+    ]);
+    let a = analysis::election(&early).unwrap().unwrap();
+    assert_eq!(a.validity, Validity::Invalid, "{}", a.summary);
+    assert_eq!(a.evidence["anomalies"][0]["kind"], "phantom-leader");
+}
+
+/// The nemesis's invoke/info pairs bracket the fault: the window opens when
+/// injection began and closes when the heal was verified.
+#[test]
+fn fault_windows_run_from_injection_to_verified_heal() {
+    let v = json!({ "kind": "one", "targets": ["n1"] });
+    let h = history(&[
+        (100, -1, "invoke", "partition-start", "", v.clone()),
+        (150, -1, "info", "partition-start", "", v.clone()),
+        (200, 1, "invoke", "acquire", "k0", null()),
+        (300, 1, "ok", "acquire", "k0", null()),
+        (4_100, -1, "invoke", "partition-stop", "", v.clone()),
+        (4_400, -1, "info", "partition-stop", "", v.clone()),
+        (5_000, -1, "invoke", "kill-start", "", json!({ "kind": "kill", "targets": ["n2"] })),
+        (6_000, -1, "invoke", "heal-all", "", null()),
+        (6_500, -1, "info", "heal-all", "", null()),
+    ]);
+    let w = analysis::fault_windows(&h);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!((w[0].start, w[0].in_effect, w[0].healing, w[0].end), (100, Some(150), Some(4_100), 4_400));
+    // Begun but never verified (an injection that failed): open from its
+    // invoke until the final heal.
+    assert_eq!((w[1].name.as_str(), w[1].start, w[1].in_effect, w[1].end), ("kill", 5_000, None, 6_500));
+}

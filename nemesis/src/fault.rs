@@ -72,24 +72,39 @@ impl FaultKind {
     }
 }
 
-/// The knobs of each fault kind (the run command's per-kind options).
-#[derive(Debug, Clone, PartialEq)]
+/// The knobs of each fault kind (the run command's per-kind options). A run
+/// keeps them in its `test.json` (durations in milliseconds).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FaultOptions {
     /// Share of packets a `loss` fault drops.
     pub loss: f64,
     /// How far a clock jump moves a server's wall clock (the sign is random),
     /// and how far a strobe flips it back and forth.
+    #[serde(rename = "clock_offset_ms", serialize_with = "millis")]
     pub clock_offset: Duration,
     /// A strobing clock flips every this long.
+    #[serde(rename = "clock_strobe_period_ms", serialize_with = "millis")]
     pub clock_strobe_period: Duration,
+    #[serde(rename = "netem_delay_ms", serialize_with = "millis")]
     pub netem_delay: Duration,
+    #[serde(rename = "netem_jitter_ms", serialize_with = "millis")]
     pub netem_jitter: Duration,
     /// Share of packets `netem` also drops.
     pub netem_loss: f64,
     /// How long a paused client stalls (make it longer than the lease).
+    #[serde(rename = "client_pause_ms", serialize_with = "millis")]
     pub client_pause: Duration,
     /// How many lock holders one client pause catches.
     pub client_pause_clients: usize,
+}
+
+impl FaultOptions {
+    /// The default client pause for a lease of `ttl`: half as long again
+    /// (at least a second more), so the lease surely runs out while the
+    /// holder sleeps, yet short enough to fit a 15 s run.
+    pub fn default_client_pause(ttl: Duration) -> Duration {
+        (ttl * 3 / 2).max(ttl + Duration::from_secs(1))
+    }
 }
 
 impl Default for FaultOptions {
@@ -105,6 +120,54 @@ impl Default for FaultOptions {
             client_pause_clients: 1,
         }
     }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// What a cluster can take, known from the system and the run's options
+/// alone, so that [`refuse_up_front`] answers before any image is built or
+/// container started.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    pub nodes: usize,
+    /// The system names one member as leader (`/fencepost/role`).
+    pub names_leader: bool,
+    /// Why the server's clock cannot be moved, if it cannot.
+    pub clock_refusal: Option<&'static str>,
+    /// fencepost started the nodes (containers) and may touch them; false
+    /// for an existing cluster given by `--endpoints`.
+    pub touchable: bool,
+}
+
+/// Refuses fault kinds this cluster cannot take, with the reason. Netem
+/// (which depends on the kernel) is still asked of a live node by
+/// [`crate::Nemesis::check`].
+pub fn refuse_up_front(kinds: &[FaultKind], caps: &Capabilities) -> Result<(), String> {
+    for &kind in kinds {
+        let why = match kind {
+            FaultKind::ClientPause => None,
+            _ if !caps.touchable => Some(
+                "needs access to the cluster's nodes; against an existing cluster (--endpoints) only client-pause runs"
+                    .to_string(),
+            ),
+            FaultKind::Partition if caps.nodes < 2 => Some(
+                "a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)"
+                    .into(),
+            ),
+            FaultKind::PartitionLeader if caps.nodes < 2 => Some("a one-node cluster has no leader to isolate".into()),
+            FaultKind::PartitionLeader if !caps.names_leader => {
+                Some("this system names no leader (its members are independent), so there is none to isolate".into())
+            }
+            FaultKind::Clock => caps.clock_refusal.map(str::to_string),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(format!("{}: {why}", kind.name()));
+        }
+    }
+    Ok(())
 }
 
 /// One concrete fault.

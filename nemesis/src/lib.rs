@@ -16,6 +16,8 @@ mod fault;
 mod nemesis;
 mod schedule;
 
-pub use fault::{random_fault, random_partition, Fault, FaultKind, FaultOptions, Grudge};
-pub use nemesis::{Nemesis, Report};
-pub use schedule::{schedule, Step};
+pub use fault::{
+    random_fault, random_partition, refuse_up_front, Capabilities, Fault, FaultKind, FaultOptions, Grudge,
+};
+pub use nemesis::{Nemesis, Phase, Report};
+pub use schedule::{schedule, unplayed, Step};

@@ -13,8 +13,20 @@ use workloads::Stall;
 use crate::fault::{cut, Fault, FaultKind, Grudge};
 use crate::schedule::Step;
 
-/// Reports nemesis events (`f`, value) to the history.
-pub type Report = Arc<dyn Fn(&str, Value) + Send + Sync>;
+/// Which end of a nemesis step an event marks. Each step (`<fault>-start`,
+/// `<fault>-stop`, `heal-all`) is reported twice, as Jepsen's nemesis does:
+/// `Begin` just before anything is touched (the history's `invoke`), `Done`
+/// once the change is verified in effect (its `info`). So a fault's window
+/// in the history runs from the start's `Begin` to the stop's `Done`, and
+/// covers every moment the fault could have acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Begin,
+    Done,
+}
+
+/// Reports nemesis events (phase, `f`, value) to the history.
+pub type Report = Arc<dyn Fn(Phase, &str, Value) + Send + Sync>;
 
 /// Does and undoes faults on a cluster's nodes (and, for client pauses, on
 /// the workload's clients through their [`Stall`]).
@@ -197,6 +209,7 @@ impl Nemesis {
             Fault::ClientPause { clients, duration_ms, .. } => {
                 let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
                 let duration = Duration::from_millis(*duration_ms);
+                (self.report)(Phase::Begin, "client-pause-start", fault.describe());
                 stall.arm(*clients, duration);
                 // The fault starts when a holder walks into the stall.
                 let deadline = Instant::now() + duration;
@@ -232,11 +245,13 @@ impl Nemesis {
             }
             _ => {}
         }
+        // A client pause began when the stall was armed (above).
+        if !matches!(started, Fault::ClientPause { .. }) {
+            (self.report)(Phase::Begin, &format!("{}-start", started.name()), started.describe());
+        }
         self.inject(&started).await?;
-        // Recorded as soon as it is in place, so the history's fault window
-        // does not start late by the time the checks below take.
-        (self.report)(&format!("{}-start", started.name()), started.describe());
         self.verify(&started, &before).await?;
+        (self.report)(Phase::Done, &format!("{}-start", started.name()), started.describe());
         Ok(started)
     }
 
@@ -428,6 +443,7 @@ impl Nemesis {
     /// Undoes `fault` (as returned by [`Nemesis::start`]), checks the nodes
     /// recovered, and reports `<name>-stop`.
     pub async fn stop(&self, fault: &Fault) -> Result<(), String> {
+        (self.report)(Phase::Begin, &format!("{}-stop", fault.name()), fault.describe());
         if let Fault::ClientPause { .. } = fault {
             let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
             stall.release();
@@ -467,7 +483,7 @@ impl Nemesis {
             }
             _ => {}
         }
-        (self.report)(&format!("{}-stop", fault.name()), fault.describe());
+        (self.report)(Phase::Done, &format!("{}-stop", fault.name()), fault.describe());
         Ok(())
     }
 
@@ -535,6 +551,7 @@ impl Nemesis {
     /// Heals every node and client (the final heal before a quiet period
     /// and final reads), then checks nothing was left behind.
     pub async fn heal_all(&self) -> Result<(), String> {
+        (self.report)(Phase::Begin, "heal-all", json!({ "targets": self.node_names() }));
         if let Some(stall) = &self.stall {
             stall.release();
         }
@@ -545,23 +562,25 @@ impl Nemesis {
         if !left.is_empty() {
             return Err(format!("healing left: {}", left.join("; ")));
         }
-        (self.report)("heal-all", json!({ "targets": self.node_names() }));
+        (self.report)(Phase::Done, "heal-all", json!({ "targets": self.node_names() }));
         Ok(())
     }
 
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
-    /// when `stop` is set. Returns how many faults were injected.
-    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<usize, String> {
-        let mut injected = 0;
+    /// when `stop` is set. Returns the kind of each fault injected, in order.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<Vec<FaultKind>, String> {
+        let mut injected = Vec::new();
         let result = async {
             for step in steps {
                 if !sleep_until(t0 + step.at, stop).await {
                     break;
                 }
-                injected += 1;
+                injected.push(step.kind);
+                // The fault lasts what was asked from when injection began,
+                // however long verifying it took.
+                let heal_at = Instant::now() + step.duration;
                 let started = self.start(&step.fault).await?;
-                let healed_at = Instant::now() + step.duration;
-                sleep_until(healed_at, stop).await;
+                sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;
             }
             Ok::<_, String>(())

@@ -9,16 +9,21 @@ use crate::fault::{random_fault, Fault, FaultKind, FaultOptions};
 /// One step of a schedule: at `at`, start `fault`; `duration` later, stop it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
+    /// The kind the user named that this step plays.
+    pub kind: FaultKind,
     pub at: Duration,
     pub duration: Duration,
     pub fault: Fault,
 }
 
-/// Waits `interval`, injects a fault of a random kind from `kinds` for
-/// `interval` (client pauses: for `options.client_pause`), heals, waits
-/// `interval` again, and so on while a whole fault fits before `until`.
-/// The caller heals everything at the end and keeps a quiet period after
-/// `until` before its final reads.
+/// Waits `interval`, injects a fault for `interval` (client pauses: for
+/// `options.client_pause`), heals, waits `interval` again, and so on while a
+/// whole fault fits before `until`. Kinds are dealt in rounds, each a fresh
+/// random order of every kind, so each named kind gets a turn before any
+/// gets a second one; a kind too long for the time left is passed over for
+/// one that fits. The caller heals everything at the end and keeps a quiet
+/// period after `until` before its final reads; [`unplayed`] names the kinds
+/// the plan has no room for.
 pub fn schedule(
     kinds: &[FaultKind],
     nodes: &[String],
@@ -32,18 +37,29 @@ pub fn schedule(
     if kinds.is_empty() || nodes.is_empty() || interval.is_zero() {
         return steps;
     }
+    let length = |kind: FaultKind| if kind == FaultKind::ClientPause { options.client_pause } else { interval };
+    let mut round: Vec<FaultKind> = Vec::new();
     let mut at = interval;
     loop {
-        let kind = kinds[rng.below(kinds.len() as u64) as usize];
-        let duration = if kind == FaultKind::ClientPause { options.client_pause } else { interval };
-        if at + duration > until {
-            break;
+        if round.is_empty() {
+            round = kinds.to_vec();
+            for i in (1..round.len()).rev() {
+                round.swap(i, rng.below(i as u64 + 1) as usize);
+            }
         }
+        let Some(pick) = round.iter().position(|&k| at + length(k) <= until) else { break };
+        let kind = round.remove(pick);
+        let duration = length(kind);
         let fault = random_fault(kind, nodes, options, &mut rng);
-        steps.push(Step { at, duration, fault });
+        steps.push(Step { kind, at, duration, fault });
         at += duration + interval;
     }
     steps
+}
+
+/// The kinds of `kinds` that `steps` never plays (no room for them).
+pub fn unplayed(kinds: &[FaultKind], steps: &[Step]) -> Vec<FaultKind> {
+    kinds.iter().copied().filter(|k| !steps.iter().any(|s| s.kind == *k)).collect()
 }
 
 #[cfg(test)]
@@ -78,6 +94,25 @@ mod tests {
             schedule(&[FaultKind::ClientPause], &names(1), 1, Duration::from_secs(2), Duration::from_secs(30), &o);
         assert_eq!(plan.len(), 3);
         assert!(plan.iter().all(|st| st.duration == Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn every_named_kind_gets_a_turn_when_time_allows() {
+        let o = FaultOptions::default();
+        let s = Duration::from_secs;
+        // A 20 s run (15 s before the quiet period) that once injected two
+        // partitions and no kill.
+        for seed in 0..50 {
+            let kinds = [FaultKind::Partition, FaultKind::Kill];
+            let plan = schedule(&kinds, &names(3), seed, s(3), s(15), &o);
+            assert_eq!(unplayed(&kinds, &plan), vec![], "seed {seed}: {plan:?}");
+        }
+        // A client pause too long for the room left is passed over, and named.
+        let o = FaultOptions { client_pause: s(20), ..FaultOptions::default() };
+        let kinds = [FaultKind::Kill, FaultKind::ClientPause];
+        let plan = schedule(&kinds, &names(3), 1, s(2), s(10), &o);
+        assert!(plan.iter().all(|st| st.kind == FaultKind::Kill) && !plan.is_empty());
+        assert_eq!(unplayed(&kinds, &plan), vec![FaultKind::ClientPause]);
     }
 
     #[test]

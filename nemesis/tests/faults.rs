@@ -4,24 +4,38 @@
 //! engine.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use docker::{Engine, NodeState};
-use nemesis::{Fault, FaultKind, Grudge, Nemesis};
+use nemesis::{Fault, FaultKind, Grudge, Nemesis, Phase};
 use serde_json::Value;
 
+/// Completed nemesis steps (`Phase::Done`), as the tests below check them.
 type Events = Arc<Mutex<Vec<(String, Value)>>>;
+/// Every event with its phase and when it was reported.
+type Timeline = Arc<Mutex<Vec<(Phase, String, Instant)>>>;
 
 async fn cluster(system: &str) -> (workloads::Started, Nemesis, Events) {
+    let (started, nemesis, events, _) = cluster_with_timeline(system).await;
+    (started, nemesis, events)
+}
+
+async fn cluster_with_timeline(system: &str) -> (workloads::Started, Nemesis, Events, Timeline) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let sys = workloads::by_name(system).unwrap();
     let started =
         workloads::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
     let events: Events = Arc::default();
-    let sink = events.clone();
-    let report: nemesis::Report = Arc::new(move |f, v| sink.lock().unwrap().push((f.to_string(), v)));
+    let timeline: Timeline = Arc::default();
+    let (sink, all) = (events.clone(), timeline.clone());
+    let report: nemesis::Report = Arc::new(move |phase, f, v| {
+        all.lock().unwrap().push((phase, f.to_string(), Instant::now()));
+        if phase == Phase::Done {
+            sink.lock().unwrap().push((f.to_string(), v));
+        }
+    });
     let nemesis = Nemesis::new(started.cluster.nodes().to_vec(), sys.client_port(), report);
-    (started, nemesis, events)
+    (started, nemesis, events, timeline)
 }
 
 /// No rule, no qdisc, no clock offset, no paused or stopped node.
@@ -36,7 +50,7 @@ async fn assert_clean(started: &workloads::Started, nemesis: &Nemesis) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_cut_and_heal_on_etcd_and_redlock() {
-    let (started, nemesis, events) = cluster("etcd").await;
+    let (started, nemesis, events, timeline) = cluster_with_timeline("etcd").await;
     let nodes = started.cluster.nodes();
     assert!(nemesis.reaches(&nodes[0], &nodes[1]).await.unwrap());
     let mut grudge = Grudge::new();
@@ -44,8 +58,11 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
     grudge.entry("n2".into()).or_default().insert("n1".into());
     grudge.entry("n3".into()).or_default().insert("n1".into());
     let fault = Fault::Partition { kind: "one", grudge };
+    let asked = Instant::now();
     nemesis.start(&fault).await.unwrap();
+    let returned = Instant::now();
     assert!(!nemesis.reaches(&nodes[0], &nodes[1]).await.unwrap(), "n1 is cut off");
+    let seen_cut = Instant::now();
     assert!(!nemesis.reaches(&nodes[2], &nodes[0]).await.unwrap(), "n3 cannot reach n1");
     assert!(nemesis.reaches(&nodes[1], &nodes[2]).await.unwrap(), "the majority still talks");
     // The majority side still serves a linearizable read; n1 does not.
@@ -60,11 +77,29 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
     }
     assert!(served, "the majority side keeps serving");
     assert!(tokio::time::timeout(Duration::from_secs(4), sys.probe(&nodes[0])).await.map_or(true, |r| r.is_err()));
+    let healing = Instant::now();
     nemesis.stop(&fault).await.unwrap();
+    let healed = Instant::now();
     assert!(nemesis.reaches(&nodes[0], &nodes[1]).await.unwrap());
     assert_clean(&started, &nemesis).await;
     let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
     assert_eq!(names, ["partition-start", "partition-stop"]);
+    // The start and stop events bracket the fault: the start begins before
+    // anything is cut and is done once the cut is verified; the stop begins
+    // before the heal and is done once the nodes reach each other again.
+    let t = timeline.lock().unwrap().clone();
+    let phases: Vec<(Phase, &str)> = t.iter().map(|(p, f, _)| (*p, f.as_str())).collect();
+    assert_eq!(
+        phases,
+        [
+            (Phase::Begin, "partition-start"),
+            (Phase::Done, "partition-start"),
+            (Phase::Begin, "partition-stop"),
+            (Phase::Done, "partition-stop")
+        ]
+    );
+    assert!(asked <= t[0].2 && t[1].2 <= returned && t[1].2 <= seen_cut, "the start brackets the cut");
+    assert!(healing <= t[2].2 && t[3].2 <= healed, "the stop brackets the heal");
     assert_eq!(events.lock().unwrap()[0].1["grudge"]["n1"], serde_json::json!(["n2", "n3"]));
     started.cluster.remove().await.unwrap();
 

@@ -142,8 +142,10 @@ impl Recorder {
     }
 
     /// A nemesis event (`info`, as Jepsen records them).
-    pub fn nemesis(&self, f: &str, value: Value) {
-        self.record(op(Process::Nemesis, OpType::Info, f, None, value));
+    /// A nemesis event: `Invoke` when a step begins, `Info` once it is done
+    /// and verified (Jepsen's nemesis convention).
+    pub fn nemesis(&self, kind: OpType, f: &str, value: Value) {
+        self.record(op(Process::Nemesis, kind, f, None, value));
     }
 
     /// Stops accepting events, writes and flushes everything queued, and

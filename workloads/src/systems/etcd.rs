@@ -306,6 +306,12 @@ impl System for Etcd {
     fn describe(&self) -> &'static str {
         "three etcd members, one Raft cluster"
     }
+    fn names_leader(&self) -> bool {
+        true
+    }
+    fn clock_refusal(&self) -> Option<&'static str> {
+        Some("etcd is a Go binary that reads the clock without libc, so fencepost's LD_PRELOAD clock shim cannot move it")
+    }
     /// What `etcdctl endpoint health` does: a linearizable read through this
     /// member, which only succeeds once the cluster has a leader and quorum.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {

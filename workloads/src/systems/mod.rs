@@ -58,6 +58,18 @@ pub trait System: Send + Sync {
     fn client_port(&self) -> u16 {
         self.ports()[0]
     }
+
+    /// Whether the system names one member as its leader (its image has a
+    /// `/fencepost/role`), so that `partition-leader` can aim at it.
+    fn names_leader(&self) -> bool {
+        false
+    }
+
+    /// Why clock faults cannot move this system's server clock, if they
+    /// cannot; known from the system alone, so a run refuses them up front.
+    fn clock_refusal(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Every system fencepost knows. Adding one is adding a line here.

@@ -259,6 +259,9 @@ impl System for Zookeeper {
     fn describe(&self) -> &'static str {
         "three ZooKeeper servers, one ensemble"
     }
+    fn names_leader(&self) -> bool {
+        true
+    }
     /// A session through this member that creates (and deletes) an
     /// ephemeral node: a write, so it needs the ensemble's quorum.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
