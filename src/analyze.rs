@@ -55,7 +55,10 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
         let summary = match result.verdict {
             checker::Verdict::Linearizable => format!("{}: linearizable ({} ops)", result.model, result.checked_ops),
             checker::Verdict::NotLinearizable => {
-                format!("{}: NOT linearizable ({failing} of {} keys fail)", result.model, result.partitions.len())
+                let n = result.partitions.len();
+                let keys = if n == 1 { "key" } else { "keys" };
+                let fail = if failing == 1 { "fails" } else { "fail" };
+                format!("{}: NOT linearizable ({failing} of {n} {keys} {fail})", result.model)
             }
             checker::Verdict::Unknown => format!("{}: unknown (search stopped: deadline or memory)", result.model),
         };
@@ -118,6 +121,32 @@ fn stats(history: &History, availability: &Analysis) -> Value {
         "recovery_ms": if recoveries.is_empty() { Value::Null } else { json!(recoveries.iter().sum::<f64>() / recoveries.len() as f64 / 1e6) },
         "faults": faults,
     })
+}
+
+/// `fencepost check store/RUN`: every checker on the run's history, printed
+/// as `run` prints them (or as JSON); returns the overall verdict.
+pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -> Result<Validity, String> {
+    let path = dir.join("history.jsonl");
+    if !path.is_file() {
+        return Err(format!("{}: a folder, but not a run's (no history.jsonl in it)", dir.display()));
+    }
+    let history = checker::formats::read_path(&path, checker::formats::Format::Jsonl).map_err(|e| e.to_string())?;
+    check_history(&history, timeout, json_out)
+}
+
+/// Every checker that applies to `history`, printed; the overall verdict.
+pub fn check_history(history: &History, timeout: Duration, json_out: bool) -> Result<Validity, String> {
+    let analyzed = analyze(history, timeout)?;
+    if json_out {
+        let text = serde_json::to_string_pretty(&analyzed.to_json(json!({ "file": history.file })))
+            .map_err(|e| format!("cannot print the result: {e}"))?;
+        out!("{text}");
+    } else {
+        out!("history:    {} ({} events)", history.file, history.ops.len());
+        analyzed.print();
+        out!("verdict:    {}", analyzed.verdict.as_str());
+    }
+    Ok(analyzed.verdict)
 }
 
 /// Exit codes as for `check`: 0 valid, 1 invalid, 2 unknown.

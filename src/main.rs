@@ -51,7 +51,8 @@ enum Command {
     ///
     /// Exit codes: 0 linearizable, 1 not linearizable, 2 unknown, 3 unusable input.
     Check {
-        /// The history file.
+        /// The history file, or a stored run's folder (`store/RUN`): then
+        /// every checker `run` applies runs on its history.
         file: PathBuf,
         /// register, cas-register, kv, mutex, knossos-mutex, fenced-mutex (default: inferred from the ops).
         #[arg(long)]
@@ -139,6 +140,10 @@ enum Command {
         system: String,
         #[command(flatten)]
         opts: Box<RunOpts>,
+        /// Print the fault schedule the run would play (and any refusal),
+        /// then exit without starting anything.
+        #[arg(long)]
+        plan: bool,
     },
     /// List stored runs, newest first.
     Runs {
@@ -483,10 +488,25 @@ fn main() -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return usage(e),
             };
+            // A run's folder: every checker `run` would apply, as it would.
+            if file.is_dir() {
+                return match analyze::check_run_dir(&file, timeout, json) {
+                    Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
+                    Err(e) => usage(e),
+                };
+            }
             let history = match formats::read_path(&file, format) {
                 Ok(h) => h,
                 Err(e) => return usage(e.to_string()),
             };
+            // Elections have no linearizability model: their checker is
+            // the election analysis.
+            if model.is_none() && history.ops.iter().any(|op| op.f == "campaign") {
+                return match analyze::check_history(&history, timeout, json) {
+                    Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
+                    Err(e) => usage(e),
+                };
+            }
             let spec = match &model {
                 Some(name) => match ModelSpec::from_name(name, initial.as_deref()) {
                     Ok(s) => s,
@@ -553,7 +573,14 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run { system, opts } => match run_args(system, &opts) {
+        Command::Run { system, opts, plan } => match run_args(system, &opts) {
+            Ok(args) if plan => match run::plan_command(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
+            },
             Ok(args) => run_exit(run_async_value(run::run_command(args)).map(|o| o.verdict)),
             Err(e) => {
                 eprintln!("error: {e}");

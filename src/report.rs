@@ -61,6 +61,14 @@ pub fn human(r: &CheckResult, inferred: bool) -> String {
         r.partitions.len(),
         if r.partitions.len() == 1 { "" } else { "s" }
     );
+    if !r.ignored.is_empty() {
+        let parts: Vec<String> = r.ignored.iter().map(|(f, n)| format!("{n} {f}")).collect();
+        let _ = writeln!(
+            out,
+            "ignored:    {} (not the lock's operations: the fenced resource's and the final reads; `fencepost check` on the run's folder checks them)",
+            parts.join(", ")
+        );
+    }
     let _ = writeln!(out, "time:       {:.2} ms", r.elapsed_ms);
     let _ = writeln!(out, "verdict:    {verdict}");
     if failing > 0 {

@@ -45,13 +45,14 @@ pub struct RunOutcome {
 
 /// Runs the test; returns the run id and overall verdict. An `Err` means
 /// the test could not run (exit code 3).
-pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
+/// The system and the fault plan, or why the run cannot be: everything that
+/// depends only on the system and the options is decided here, before any
+/// image, container or store is touched.
+fn prepare(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan), String> {
     let Some(system) = workloads::by_name(&args.system) else {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
         return Err(format!("unknown system `{}` (known: {})", args.system, known.join(", ")));
     };
-    // Everything that depends only on the system and the options is refused
-    // here, before any image, container or store is touched.
     let external = !args.endpoints.is_empty();
     let node_count = if external { args.endpoints.len() } else { system.nodes() };
     let capabilities = nemesis::Capabilities {
@@ -62,7 +63,41 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| format!("--nemesis {e}"))?;
     let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
-    let plan = FaultPlan::new(&args, &names)?;
+    Ok((system, FaultPlan::new(args, &names)?))
+}
+
+/// `fencepost run … --plan`: what the run would do, without doing it.
+pub fn plan_command(args: &RunArgs) -> Result<(), String> {
+    let (system, plan) = prepare(args)?;
+    out!(
+        "{} ({}): {} clients for {}, the last {} without faults",
+        system.name(),
+        system.describe(),
+        args.options.concurrency,
+        show(args.options.time_limit),
+        show(args.quiet)
+    );
+    for note in &plan.notes {
+        out!("  note: {note}");
+    }
+    if plan.steps.is_empty() {
+        out!("  no faults");
+    }
+    for step in &plan.steps {
+        out!(
+            "  at {:>6}  {:<18} for {:<6} {}",
+            show(step.at),
+            step.kind.name(),
+            show(step.duration),
+            step.fault.describe()
+        );
+    }
+    Ok(())
+}
+
+pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
+    let (system, plan) = prepare(&args)?;
+    let external = !args.endpoints.is_empty();
     // Open the store first: a run that cannot be kept should not start.
     let store = results::Store::open(&args.store).await?;
     let run_id = docker::new_run_id();

@@ -104,8 +104,13 @@ impl FaultWindow {
         match self.name.as_str() {
             "partition" => format!("a {kind} partition{who}"),
             "client-pause" => {
-                let procs = self.value["processes"].as_array().map(|p| p.len()).unwrap_or(0);
-                format!("a client pause of {procs} process(es)")
+                let procs: Vec<String> =
+                    self.value["processes"].as_array().into_iter().flatten().map(|p| p.to_string()).collect();
+                match procs.len() {
+                    0 => "a client pause".to_string(),
+                    1 => format!("a client pause of process {}", procs[0]),
+                    _ => format!("a client pause of processes {}", procs.join(", ")),
+                }
             }
             "clock" => format!("a clock {kind}{who}"),
             other => format!("{other}{who}"),

@@ -15,7 +15,7 @@ use crate::Verdict;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,11 @@ pub struct CheckResult {
     pub checked_ops: usize,
     pub partitions: Vec<PartitionResult>,
     pub elapsed_ms: f64,
+    /// Ops left out because they are not the model's object (a lock model
+    /// over a fenced-counter history leaves out the resource's reads and
+    /// writes), by `f`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ignored: BTreeMap<String, usize>,
 }
 
 impl CheckResult {
@@ -150,9 +155,15 @@ fn run<M: HistoryModel + Send>(
     let mut index: HashMap<Option<&str>, usize> = HashMap::new();
     let mut parts: Vec<Partition<M>> = Vec::new();
     let mut checked = 0;
+    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+    let skip = spec.ignores();
     for call in &calls {
         let inv = &history.ops[call.invoke];
         let Process::Client(process) = inv.process else { continue };
+        if skip.contains(&inv.f.as_str()) {
+            *ignored.entry(inv.f.clone()).or_default() += 1;
+            continue;
+        }
         let key = if opts.partition { inv.key.as_deref() } else { None };
         let p = *index.entry(key).or_insert_with(|| {
             parts.push(Partition {
@@ -254,6 +265,7 @@ fn run<M: HistoryModel + Send>(
         checked_ops: checked,
         partitions,
         elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        ignored,
     })
 }
 

@@ -204,6 +204,17 @@ impl ModelSpec {
         }
     }
 
+    /// Ops a history may hold that are not this model's object and are left
+    /// out of its check: a lock model skips the fenced resource's `read`,
+    /// `write` and the run's `final-read` (fencepost's fenced-counter
+    /// histories), which the lock and lost-update analyses check instead.
+    pub fn ignores(&self) -> &'static [&'static str] {
+        match self {
+            ModelSpec::Mutex | ModelSpec::KnossosMutex | ModelSpec::FencedMutex => &["read", "write", "final-read"],
+            _ => &[],
+        }
+    }
+
     /// A model to use when the user names none: inferred from the ops.
     pub fn infer(history: &crate::History) -> ModelSpec {
         // The first ops tell which object this is; no need to read them all.
@@ -218,10 +229,15 @@ impl ModelSpec {
         if has("get") || has("put") || has("append") {
             ModelSpec::Kv { initial: String::new() }
         } else if has("acquire") || has("release") {
-            if history.format == "edn" {
-                ModelSpec::KnossosMutex
-            } else if history.ops.iter().any(|o| o.value.get("token").is_some()) {
+            // Tokens or named locks mark a fencepost history, whatever its
+            // format (its EDN export must infer what its JSONL does); a
+            // plain EDN lock history is Knossos's owner-less mutex.
+            let tokens = history.ops.iter().any(|o| o.value.get("token").is_some_and(|t| !t.is_null()));
+            let keyed = history.ops.iter().any(|o| o.key.is_some());
+            if tokens {
                 ModelSpec::FencedMutex
+            } else if history.format == "edn" && !keyed {
+                ModelSpec::KnossosMutex
             } else {
                 ModelSpec::Mutex
             }

@@ -1,0 +1,128 @@
+//! What `run` decides before it starts anything (refusals, defaults, the
+//! fault plan: `run --plan`), and `check` on every history fencepost writes.
+//! None of these need a Docker engine: a refusal must come before one is
+//! touched.
+
+mod common;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::{fencepost, import, temp_store};
+
+fn run(args: &[&str]) -> (i32, String, String, Duration) {
+    let t0 = Instant::now();
+    let out: Output = fencepost().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t0.elapsed(),
+    )
+}
+
+#[test]
+fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
+    let store = temp_store("refusals");
+    let s = store.to_str().unwrap();
+    for (args, why) in [
+        (vec!["run", "etcd", "--nemesis", "clock"], "Go binary"),
+        (vec!["run", "redis", "--nemesis", "partition-leader"], "no leader"),
+        (vec!["run", "redlock", "--nemesis", "partition-leader"], "names no leader"),
+        (vec!["run", "postgres", "--nemesis", "partition"], "one-node cluster"),
+        (vec!["run", "redis", "--nemesis", "kill", "--endpoints", "127.0.0.1:1"], "existing cluster"),
+        (vec!["run", "redis", "--nemesis", "client-pause", "--time-limit", "5s"], "no fault fits"),
+    ] {
+        let mut args = args.clone();
+        args.extend(["--store", s]);
+        let (code, _, err, _) = run(&args);
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        // Nothing was stored: no run folder was made.
+        let runs = std::fs::read_dir(&store).unwrap().filter_map(Result::ok).filter(|e| e.path().is_dir()).count();
+        assert_eq!(runs, 0, "{args:?} left a run folder");
+    }
+}
+
+#[test]
+fn every_single_fault_kind_fits_the_default_and_a_15s_time_limit() {
+    let kinds = ["partition", "partition-clients", "kill", "pause", "loss", "client-pause"];
+    for limit in [None, Some("15s")] {
+        for kind in kinds {
+            let mut args = vec!["run", "etcd", "--plan", "--nemesis", kind];
+            if let Some(l) = limit {
+                args.extend(["--time-limit", l]);
+            }
+            let (code, out, err, _) = run(&args);
+            assert_eq!(code, 0, "{args:?}: {err}");
+            assert!(out.contains(&format!(" {kind} ")), "{args:?} plans no {kind}:\n{out}");
+            assert!(!out.contains("note:"), "{args:?} needed a note:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn the_plan_gives_every_named_kind_a_turn_or_says_which_it_could_not_fit() {
+    for seed in ["1", "2", "3", "4"] {
+        let args = ["run", "etcd", "--plan", "--nemesis", "partition,kill", "--time-limit", "20s", "--seed", seed];
+        let (code, out, err, _) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(" partition ") && out.contains(" kill "), "seed {seed}:\n{out}");
+    }
+    let args = ["run", "zookeeper", "--plan", "--nemesis", "partition,kill,pause,loss", "--time-limit", "12s"];
+    let (code, out, _, _) = run(&args);
+    assert_eq!(code, 0);
+    assert!(out.contains("no room for"), "the kinds left out are named:\n{out}");
+}
+
+/// A fenced-counter run's history: two holders, each reads and writes the
+/// counter under its token, then the final read.
+const FENCED: &str = r#"{"index":0,"time":10,"process":0,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":1,"time":20,"process":0,"type":"ok","f":"acquire","key":"k0","value":{"token":1}}
+{"index":2,"time":30,"process":0,"type":"invoke","f":"read","key":"k0","value":null}
+{"index":3,"time":40,"process":0,"type":"ok","f":"read","key":"k0","value":0}
+{"index":4,"time":50,"process":0,"type":"invoke","f":"write","key":"k0","value":{"value":1,"token":1}}
+{"index":5,"time":60,"process":0,"type":"ok","f":"write","key":"k0","value":{"value":1,"token":1}}
+{"index":6,"time":70,"process":0,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":7,"time":80,"process":0,"type":"ok","f":"release","key":"k0","value":null}
+{"index":8,"time":90,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":9,"time":100,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":2}}
+{"index":10,"time":110,"process":1,"type":"invoke","f":"read","key":"k0","value":null}
+{"index":11,"time":120,"process":1,"type":"ok","f":"read","key":"k0","value":1}
+{"index":12,"time":130,"process":1,"type":"invoke","f":"write","key":"k0","value":{"value":2,"token":2}}
+{"index":13,"time":140,"process":1,"type":"ok","f":"write","key":"k0","value":{"value":2,"token":2}}
+{"index":14,"time":150,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":15,"time":160,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"index":16,"time":170,"process":1000000,"type":"invoke","f":"final-read","key":"k0","value":null}
+{"index":17,"time":180,"process":1000000,"type":"ok","f":"final-read","key":"k0","value":2}
+"#;
+
+#[test]
+fn check_reads_every_history_fencepost_writes() {
+    let store = temp_store("check-all");
+    let id = import(&store, "fenced.jsonl", FENCED, "redis");
+    let dir = store.join(&id);
+    // The JSONL: the lock ops are checked, the resource's are named as left out.
+    let (code, out, err, _) = run(&["check", dir.join("history.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("model:      fenced-mutex"), "{out}");
+    assert!(out.contains("ignored:") && out.contains("2 read") && out.contains("2 write"), "{out}");
+    // Its EDN export infers the same model.
+    let edn = store.join("fenced.edn");
+    let (code, _, err, _) =
+        run(&["export", &id, "--edn", "--store", store.to_str().unwrap(), "-o", edn.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err, _) = run(&["check", edn.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("model:      fenced-mutex"), "{out}");
+    // The run's folder: every checker `run` applies.
+    let (code, out, err, _) = run(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    for checker in ["linearizable", "mutual-exclusion", "fencing", "lost-updates", "availability"] {
+        assert!(out.contains(checker), "no {checker}:\n{out}");
+    }
+    // A folder that is not a run's is refused, naming it.
+    let (code, _, err, _) = run(&["check", store.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(err.contains("no history.jsonl"), "{err}");
+}
