@@ -382,7 +382,11 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
             counted(rejected, "stale write", "stale writes")
         )
     } else {
-        format!("{} (first: {})", counted(count, "fencing anomaly", "fencing anomalies"), anomalies[0]["text"].as_str().unwrap_or(""))
+        format!(
+            "{} (first: {})",
+            counted(count, "fencing anomaly", "fencing anomalies"),
+            anomalies[0]["text"].as_str().unwrap_or("")
+        )
     };
     Ok(Some(Analysis {
         checker: "fencing",
@@ -562,7 +566,11 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
             counted(terms.len(), "term", "terms")
         )
     } else {
-        format!("{} (first: {})", counted(count, "election anomaly", "election anomalies"), anomalies[0]["text"].as_str().unwrap_or(""))
+        format!(
+            "{} (first: {})",
+            counted(count, "election anomaly", "election anomalies"),
+            anomalies[0]["text"].as_str().unwrap_or("")
+        )
     };
     Ok(Some(Analysis {
         checker: "election",

@@ -199,10 +199,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(sql(format!("opening {}", file.display())))?;
-        sqlx::query(SCHEMA)
-            .execute(&pool)
-            .await
-            .map_err(sql(format!("creating the index in {}", file.display())))?;
+        sqlx::query(SCHEMA).execute(&pool).await.map_err(sql(format!("creating the index in {}", file.display())))?;
         Ok(Store { dir: dir.to_path_buf(), pool })
     }
 
@@ -466,7 +463,12 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         duration_ms: stats.duration_ms,
         ops: stats.ops,
         verdict: results.verdict,
-        checkers: results.checkers.into_iter().map(|c| (c.checker, c.validity)).collect::<serde_json::Map<_, _>>().into(),
+        checkers: results
+            .checkers
+            .into_iter()
+            .map(|c| (c.checker, c.validity))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
         ops_per_s: stats.ops_per_s,
         grant_p50_ms: stats.grant_p50_ms,
         grant_p99_ms: stats.grant_p99_ms,

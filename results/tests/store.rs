@@ -50,10 +50,7 @@ async fn runs_are_indexed_listed_compared_and_rebuilt() {
     let (n, skipped) = store.reindex().await.unwrap();
     assert_eq!(n, 3);
     assert_eq!(skipped.len(), 1);
-    assert!(
-        matches!(&skipped[0], Error::Io { path, .. } if path.ends_with("r4/test.json")),
-        "{skipped:?}"
-    );
+    assert!(matches!(&skipped[0], Error::Io { path, .. } if path.ends_with("r4/test.json")), "{skipped:?}");
     assert!(store.get("r2").await.unwrap().is_some());
 
     // Broken JSON names the file and line; bad ids never reach the disk.
