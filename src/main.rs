@@ -32,14 +32,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Exit codes shared by every command that gives a verdict.
+/// Exit codes shared by every command that gives a verdict; every other
+/// command exits 0 or `EXIT_UNUSABLE`. A usage error is `EXIT_UNUSABLE`
+/// too, never clap's own 2, which here means `unknown`.
 pub const EXIT_VALID: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_UNKNOWN: u8 = 2;
 pub const EXIT_UNUSABLE: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "fencepost", version, about = "Is your distributed lock safe when things break?")]
+#[command(
+    name = "fencepost",
+    version,
+    about = "Is your distributed lock safe when things break?",
+    after_help = "Exit codes: 0 valid, 1 invalid, 2 unknown, 3 could not run (including a mistyped command line)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,6 +105,7 @@ enum Command {
     BenchClients {
         /// Systems (default: all).
         systems: Vec<String>,
+        /// Concurrent clients.
         #[arg(long, default_value_t = 10)]
         concurrency: usize,
         /// Locks k0..k{N-1} (default: one per client).
@@ -106,6 +114,7 @@ enum Command {
         /// How long a holder keeps the lock.
         #[arg(long, default_value = "0s")]
         hold: String,
+        /// How long each measurement runs.
         #[arg(long, default_value = "10s")]
         time_limit: String,
     },
@@ -146,48 +155,79 @@ enum Command {
         plan: bool,
     },
     /// List stored runs, newest first.
+    ///
+    /// A filter value fencepost does not know (and no stored run has) is
+    /// refused with exit code 3.
     Runs {
+        /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
+        /// Only runs of this system: redis, redlock, etcd, zookeeper, postgres,
+        /// mysql, imported (or a name given to `import --system`).
         #[arg(long)]
         system: Option<String>,
+        /// Only runs of this workload: lock, fenced-counter,
+        /// fenced-counter-unfenced, election; imported histories also
+        /// register, cas-register, kv.
         #[arg(long)]
         workload: Option<String>,
-        /// The fault mix as stored, e.g. `partition,kill` or `none`.
+        /// Only runs with this fault mix, e.g. `partition,kill` (in any
+        /// order) or `none`.
         #[arg(long)]
         nemesis: Option<String>,
-        /// valid, invalid, unknown.
+        /// Only runs with this verdict: valid, invalid, unknown.
         #[arg(long)]
         verdict: Option<String>,
         /// Rebuild the index from the run directories first.
         #[arg(long)]
         reindex: bool,
+        /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Delete stored runs: each run's directory and its index row.
+    ///
+    /// Every id is checked before anything is deleted; an unknown id, or one
+    /// that is not a run id (a path), deletes nothing and exits 3.
+    Rm {
+        /// Run ids, as `fencepost runs` lists them.
+        #[arg(required = true, value_name = "RUN")]
+        runs: Vec<String>,
+        /// The results store.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
     },
     /// The systems × faults matrix of stored runs: verdicts, ops/s, grant
     /// latency, progress, recovery time.
     Compare {
+        /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
+        /// Only runs of this system (values as for `runs --system`).
         #[arg(long)]
         system: Option<String>,
+        /// Only runs of this workload (values as for `runs --workload`).
         #[arg(long)]
         workload: Option<String>,
+        /// Print the cells as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run every system × fault mix once and print their matrix.
     ///
     /// Exit codes as for `run`, over all the runs.
+    // The fault mixes are `run`'s --nemesis under the name --nemeses (one
+    // spelling, not both): a mix list is not a fault list.
+    #[command(mut_arg("nemesis", |a| a
+        .long("nemeses")
+        .value_name("MIXES")
+        .default_value("none,partition,kill")
+        .help(SUITE_NEMESES_HELP)
+        .long_help(SUITE_NEMESES_HELP)))]
     Suite {
         /// Comma-separated systems.
-        #[arg(long, default_value = "redis,etcd,zookeeper,postgres,mysql")]
+        #[arg(long, default_value = "redis,redlock,etcd,zookeeper,postgres,mysql")]
         systems: String,
-        /// Comma-separated fault mixes; `+` joins kinds in one mix
-        /// (`none,partition,kill+pause`). Replaces --nemesis.
-        #[arg(long, default_value = "none,partition,kill")]
-        nemeses: String,
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
@@ -196,15 +236,18 @@ enum Command {
         /// Where to listen; 127.0.0.1 unless told otherwise.
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: std::net::SocketAddr,
+        /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
     },
     /// Write a stored run's history as Jepsen EDN.
     Export {
+        /// The run id, as `fencepost runs` lists it.
         run: String,
         /// EDN (the only export format; JSONL is the run's history.jsonl).
         #[arg(long)]
         edn: bool,
+        /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
         /// Write here instead of standard output.
@@ -214,11 +257,18 @@ enum Command {
     /// Store a recorded history (Jepsen EDN, JSONL, Porcupine) as a run and
     /// check it with every checker that applies.
     ///
+    /// The workload is inferred from the ops (acquire, write and final-read:
+    /// fenced-counter; campaign: election; acquire: lock; else the register
+    /// or kv model), the faults from its nemesis `…-start` ops.
+    ///
     /// Exit codes as for `check`.
     Import {
+        /// The history file.
         file: PathBuf,
+        /// auto, jsonl, edn, porcupine-etcd, porcupine-kv.
         #[arg(long, default_value = "auto")]
         format: String,
+        /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
         /// The system the history came from, for listing and comparison.
@@ -226,6 +276,9 @@ enum Command {
         system: String,
     },
 }
+
+const SUITE_NEMESES_HELP: &str = "Comma-separated fault mixes, one run each; `+` joins kinds in one mix \
+     (`none,partition,kill+pause`). Kinds as for `run --nemesis`.";
 
 /// The options of one test run (`run`, and each run of `suite`).
 #[derive(clap::Args)]
@@ -236,9 +289,10 @@ struct RunOpts {
     /// fenced-counter: let the resource accept writes with stale tokens.
     #[arg(long)]
     no_fencing: bool,
-    /// How long the clients run, the quiet period included.
+    /// How long the workload runs, quiet period included (with a unit: 30s, 2m).
     #[arg(long, default_value = "30s")]
     time_limit: String,
+    /// Concurrent clients.
     #[arg(long, default_value_t = 5)]
     concurrency: usize,
     /// Locks k0..k{N-1}.
@@ -247,8 +301,10 @@ struct RunOpts {
     /// Acquire attempts per second across all clients (default: as fast as answered).
     #[arg(long)]
     rate: Option<f64>,
+    /// Shortest time a client holds a granted lock.
     #[arg(long, default_value = "5ms")]
     hold_min: String,
+    /// Longest time a client holds a granted lock.
     #[arg(long, default_value = "50ms")]
     hold_max: String,
     /// Lease / lock TTL where the recipe has one.
@@ -260,6 +316,7 @@ struct RunOpts {
     /// How long an acquire may wait for a busy lock (0: try once).
     #[arg(long, default_value = "0s")]
     acquire_wait: String,
+    /// Seeds the clients' choices and the fault schedule (same seed, same faults).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Where runs are stored.
@@ -274,7 +331,7 @@ struct RunOpts {
     faults: FaultArgs,
 }
 
-/// The nemesis's options for `run`.
+/// The nemesis's options for `run` (and `suite`).
 #[derive(clap::Args)]
 struct FaultArgs {
     /// Faults to mix: partition, partition-leader, partition-clients, kill,
@@ -301,11 +358,13 @@ struct FaultArgs {
     /// clock: a strobing clock flips every this long.
     #[arg(long, default_value = "100ms")]
     clock_strobe_period: String,
-    /// netem: added delay, its jitter, and share of packets lost.
+    /// netem: delay added to every packet a node sends.
     #[arg(long, default_value = "100ms")]
     netem_delay: String,
+    /// netem: random variation of that delay, ±.
     #[arg(long, default_value = "20ms")]
     netem_jitter: String,
+    /// netem: share of packets also dropped.
     #[arg(long, default_value_t = 0.0)]
     netem_loss: f64,
     /// client-pause: how long a lock holder stalls (default: 1.5 × --ttl,
@@ -447,24 +506,52 @@ fn run_exit(verdict: Option<checker::analysis::Validity>) -> ExitCode {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
+/// Parses a duration with its unit (`500ms`, `30s`, `5m`, `1h 30m`); a
+/// bare number is refused, since `5` could mean seconds or milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("duration `{s}`: expected a number with a unit, like 30s"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1e3,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("duration `{s}`: unknown unit `{unit}`; expected ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("duration `{s}`: {e}"))
+    humantime::parse_duration(s).map_err(|e| match e {
+        humantime::DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+            format!("duration `{s}` has no unit; add a unit: {value}s (or {value}ms, {value}m)")
+        }
+        e => format!("duration `{s}`: {e}"),
+    })
+}
+
+/// Parses the command line. Usage errors exit 3 ("could not run") with
+/// clap's message, because clap's own exit code 2 means "unknown" here;
+/// `--help` and `--version` print to stdout and exit 0.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        // Only --help and --version "fail" to stdout.
+        if e.use_stderr() {
+            ExitCode::from(EXIT_UNUSABLE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
+    let split = |s: &str| s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    match run_args(String::new(), opts) {
+        Ok(template) => {
+            let args = store_cmds::SuiteArgs { systems: split(&systems), nemeses: split(&nemeses), template };
+            run_exit(run_async_value(store_cmds::suite(args)))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match cli.command {
         Command::Check {
             file,
@@ -561,7 +648,11 @@ fn main() -> ExitCode {
         }
         Command::Cleanup => run_async(clusters::cleanup_command()),
         Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
-            match (parse_duration(&time_limit), parse_duration(&hold)) {
+            let parsed = (
+                parse_duration(&time_limit).map_err(|e| format!("--time-limit: {e}")),
+                parse_duration(&hold).map_err(|e| format!("--hold: {e}")),
+            );
+            match parsed {
                 (Ok(limit), Ok(hold)) => {
                     let concurrency = concurrency.max(1);
                     let keys = keys.unwrap_or(concurrency).max(1);
@@ -591,24 +682,17 @@ fn main() -> ExitCode {
             let filter = results::Filter { system, workload, nemesis, verdict };
             run_async(store_cmds::runs(&store, filter, reindex, json))
         }
+        Command::Rm { runs, store } => run_async(store_cmds::rm(&store, &runs)),
         Command::Compare { store, system, workload, json } => {
             let filter = results::Filter { system, workload, ..Default::default() };
             run_async(store_cmds::compare(&store, filter, json))
         }
-        Command::Suite { systems, nemeses, opts } => match run_args(String::new(), &opts) {
-            Ok(template) => {
-                let args = store_cmds::SuiteArgs {
-                    systems: systems.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-                    nemeses: nemeses.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-                    template,
-                };
-                run_exit(run_async_value(store_cmds::suite(args)))
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_UNUSABLE)
-            }
-        },
+        Command::Suite { systems, mut opts } => {
+            // --nemeses lands in the field --nemesis fills for `run`; the
+            // template runs without faults and each mix sets its own.
+            let nemeses = std::mem::replace(&mut opts.faults.nemesis, "none".into());
+            suite(systems, nemeses, &opts)
+        }
         Command::Serve { bind, store } => run_async(web::serve(bind, store)),
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))

@@ -103,3 +103,73 @@ fn unknown_model_and_format_are_usage_errors() {
     let out = fencepost(&["check", f.to_str().unwrap(), "--format", "xml"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// Exit code 2 means `unknown`; a mistyped command line is "could not run".
+#[test]
+fn usage_errors_exit_3_with_clap_message() {
+    for args in [
+        &["runs", "--verdikt", "x"][..],
+        &["check"],
+        &["frobnicate"],
+        &[],
+        &["suite", "--endpoints=127.0.0.1:9", "--nemesis", "kill"],
+    ] {
+        let out = fencepost(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("Usage:"), "{args:?}: clap's message: {err}");
+    }
+    let out = fencepost(&["runs", "--verdikt", "x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--verdikt'"));
+    for args in [&["--help"][..], &["--version"], &["runs", "--help"], &["help", "suite"], &["suite", "-h"]] {
+        let out = fencepost(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty() && out.stderr.is_empty(), "{args:?} prints to stdout");
+    }
+}
+
+/// Every case is refused before any cluster starts; `--endpoints` at a
+/// closed port keeps even a regression from starting containers.
+#[test]
+fn durations_need_a_unit() {
+    const NOWHERE: &str = "--endpoints=127.0.0.1:9";
+    for (args, flag) in [
+        (&["run", "redis", NOWHERE, "--time-limit", "5"][..], "--time-limit"),
+        (&["run", "redis", NOWHERE, "--client-pause", "5"], "--client-pause"),
+        (&["suite", NOWHERE, "--hold-max", "5"], "--hold-max"),
+    ] {
+        let out = fencepost(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(flag) && err.contains("add a unit: 5s"), "{args:?}: {err}");
+    }
+    let out = fencepost(&["run", "redis", NOWHERE, "--time-limit", "10s", "--hold-min", "5 parsecs"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("--hold-min") && err.contains("parsecs"), "{err}");
+}
+
+/// `suite --help`: one spelling per option, each described, every system
+/// by default.
+#[test]
+fn suite_help_describes_every_option_once() {
+    let out = fencepost(&["suite", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[default: redis,redlock,etcd,zookeeper,postgres,mysql]"), "{help}");
+    assert!(help.contains("--nemeses <MIXES>"), "{help}");
+    assert!(!help.contains("--nemesis <"), "fault mixes have one spelling: {help}");
+    let lines: Vec<&str> = help.lines().collect();
+    let mut flags = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(flag) = line.trim_start().strip_prefix("--").filter(|_| line.starts_with("      --")) else {
+            continue;
+        };
+        let name = flag.split([' ', ',']).next().unwrap();
+        assert!(!flags.contains(&name), "--{name} listed twice");
+        flags.push(name);
+        let described = lines.get(i + 1).is_some_and(|next| next.starts_with("          ") && !next.trim().is_empty());
+        assert!(described, "--{name} has no description:\n{help}");
+    }
+    assert!(flags.len() >= 20, "{flags:?}");
+}

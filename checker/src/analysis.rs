@@ -92,6 +92,12 @@ pub struct FaultWindow {
     pub value: Value,
 }
 
+/// `1 counter`, `2 counters`: a count with its noun in the right number.
+pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    let word = if n == N::from(1) { one } else { many };
+    format!("{n} {word}")
+}
+
 impl FaultWindow {
     /// "n2 partitioned" style words for the anomaly texts.
     pub fn words(&self) -> String {
@@ -301,11 +307,11 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
         })
         .collect();
     let summary = if found.is_empty() {
-        format!("{} holds, none overlapping", holds.len())
+        format!("{}, none overlapping", counted(holds.len(), "hold", "holds"))
     } else {
         format!(
-            "{} overlapping holds among {} (first: {})",
-            found.len(),
+            "{} among {} (first: {})",
+            counted(found.len(), "overlapping hold", "overlapping holds"),
             holds.len(),
             evidence[0]["text"].as_str().unwrap_or("")
         )
@@ -407,11 +413,16 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     }
     let summary = if count == 0 {
         format!(
-            "{} grants with unique, increasing tokens; {rejected} stale writes rejected by the resource",
-            grants.len()
+            "{} with unique, increasing tokens; {} rejected by the resource",
+            counted(grants.len(), "grant", "grants"),
+            counted(rejected, "stale write", "stale writes")
         )
     } else {
-        format!("{count} fencing anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
+        format!(
+            "{} (first: {})",
+            counted(count, "fencing anomaly", "fencing anomalies"),
+            anomalies[0]["text"].as_str().unwrap_or("")
+        )
     };
     Ok(Some(Analysis {
         checker: "fencing",
@@ -463,16 +474,20 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
             anomalies.push(json!({
                 "key": key, "lost": lost, "acknowledged": writes.len(), "final": final_value, "repeated_values": repeated,
                 "text": format!(
-                    "counter {key} ends at {final_value} after {} acknowledged increments: {lost} lost",
-                    writes.len()
+                    "counter {key} ends at {final_value} after {}: {lost} lost",
+                    counted(writes.len(), "acknowledged increment", "acknowledged increments")
                 ),
             }));
         }
     }
     let summary = if lost_total == 0 {
-        format!("{} counters, every acknowledged increment kept", counters.len())
+        format!("{}, every acknowledged increment kept", counted(counters.len(), "counter", "counters"))
     } else {
-        format!("{lost_total} acknowledged increments lost ({})", anomalies[0]["text"].as_str().unwrap_or(""))
+        format!(
+            "{} lost ({})",
+            counted(lost_total, "acknowledged increment", "acknowledged increments"),
+            anomalies[0]["text"].as_str().unwrap_or("")
+        )
     };
     Ok(Some(Analysis {
         checker: "lost-updates",
@@ -592,9 +607,17 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
         }
     }
     let summary = if count == 0 {
-        format!("{} leaderships in {} terms, one leader at a time", holds.len(), terms.len())
+        format!(
+            "{} in {}, one leader at a time",
+            counted(holds.len(), "leadership", "leaderships"),
+            counted(terms.len(), "term", "terms")
+        )
     } else {
-        format!("{count} election anomalies (first: {})", anomalies[0]["text"].as_str().unwrap_or(""))
+        format!(
+            "{} (first: {})",
+            counted(count, "election anomaly", "election anomalies"),
+            anomalies[0]["text"].as_str().unwrap_or("")
+        )
     };
     Ok(Some(Analysis {
         checker: "election",
@@ -665,7 +688,8 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         .unwrap_or(Value::Null);
     let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
     let summary = format!(
-        "{total} operations in {:.1} s; grants p50 {} ms, p99 {} ms; progress in {:.0} % of seconds",
+        "{} in {:.1} s; grants p50 {} ms, p99 {} ms; progress in {:.0} % of seconds",
+        counted(total, "operation", "operations"),
         secs(end.saturating_sub(start)),
         acquire["p50_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),
         acquire["p99_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),

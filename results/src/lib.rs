@@ -16,10 +16,110 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
+
+/// What can go wrong with the store. Callers tell a missing run from a
+/// broken one by the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Refused before it touches the file system (`..`, `/`, a leading dot).
+    #[error("`{0}` is not a run id")]
+    NotRunId(String),
+    #[error("no run {id} in store {}", store.display())]
+    NoSuchRun { id: String, store: PathBuf },
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: line {}: {source}", path.display(), source.line())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{action}: {source}")]
+    Index {
+        action: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// The binary and the web crate report store errors as text next to their
+/// own; this keeps `?` working in their `Result<_, String>` functions.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io { action, path, source }
+}
+
+fn sql(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Index { action, source }
+}
+
+/// The verdicts a finished run is stored with.
+pub const VERDICTS: [&str; 3] = ["valid", "invalid", "unknown"];
+
+/// What a run's `test.json` says about it, as far as listing needs: the
+/// file holds more (options, nodes, image), which the index ignores.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TestInfo {
+    #[serde(default)]
+    pub run: String,
+    #[serde(default)]
+    pub started_ms: i64,
+    pub system: String,
+    pub workload: String,
+    /// Fault kinds, comma-separated, or `none`.
+    #[serde(default = "no_faults")]
+    pub nemesis: String,
+}
+
+fn no_faults() -> String {
+    "none".into()
+}
+
+/// The parts of `results.json` the index keeps.
+#[derive(Deserialize)]
+struct ResultsInfo {
+    verdict: String,
+    #[serde(default)]
+    checkers: Vec<CheckerInfo>,
+    #[serde(default)]
+    stats: Stats,
+}
+
+#[derive(Deserialize)]
+struct CheckerInfo {
+    checker: String,
+    #[serde(default)]
+    validity: Value,
+}
+
+#[derive(Deserialize, Default)]
+struct Stats {
+    #[serde(default)]
+    duration_ms: i64,
+    #[serde(default)]
+    ops: i64,
+    ops_per_s: Option<f64>,
+    grant_p50_ms: Option<f64>,
+    grant_p99_ms: Option<f64>,
+    progress_share: Option<f64>,
+    recovery_ms: Option<f64>,
+}
 
 /// One run's key figures, as listed and compared.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -89,8 +189,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
 
 impl Store {
     /// Opens (creating if needed) the store at `dir` and its index.
-    pub async fn open(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating the store {}: {e}", dir.display()))?;
+    pub async fn open(dir: &Path) -> Result<Store, Error> {
+        std::fs::create_dir_all(dir).map_err(io("creating the store", dir))?;
         let file = dir.join("index.sqlite");
         let options = SqliteConnectOptions::new().filename(&file).create_if_missing(true);
         // One connection: the index is small, and SQLite serialises writers anyway.
@@ -98,11 +198,8 @@ impl Store {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| format!("opening {}: {e}", file.display()))?;
-        sqlx::query(SCHEMA)
-            .execute(&pool)
-            .await
-            .map_err(|e| format!("creating the index in {}: {e}", file.display()))?;
+            .map_err(sql(format!("opening {}", file.display())))?;
+        sqlx::query(SCHEMA).execute(&pool).await.map_err(sql(format!("creating the index in {}", file.display())))?;
         Ok(Store { dir: dir.to_path_buf(), pool })
     }
 
@@ -111,15 +208,58 @@ impl Store {
     }
 
     /// The directory of run `id`, or an error for an id that is not one.
-    pub fn run_dir(&self, id: &str) -> Result<PathBuf, String> {
+    pub fn run_dir(&self, id: &str) -> Result<PathBuf, Error> {
         if !valid_run_id(id) {
-            return Err(format!("`{id}` is not a run id"));
+            return Err(Error::NotRunId(id.to_string()));
         }
         Ok(self.dir.join(id))
     }
 
+    /// The directory of stored run `id` (one that has its `test.json`).
+    pub fn existing_run_dir(&self, id: &str) -> Result<PathBuf, Error> {
+        let dir = self.run_dir(id)?;
+        if dir.join("test.json").is_file() {
+            Ok(dir)
+        } else {
+            Err(self.no_such_run(id))
+        }
+    }
+
+    fn no_such_run(&self, id: &str) -> Error {
+        Error::NoSuchRun { id: id.to_string(), store: self.dir.clone() }
+    }
+
+    /// Whether run `id` is here: its directory, or only its index row (the
+    /// directory was removed by hand).
+    pub async fn contains(&self, id: &str) -> Result<bool, Error> {
+        let dir = self.run_dir(id)?;
+        // Only real directories are runs: never the index file beside them,
+        // nor a link leading out of the store.
+        let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+        Ok(is_dir || self.get(id).await?.is_some())
+    }
+
+    /// Deletes run `id`: its directory, then its index row.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        if !self.contains(id).await? {
+            return Err(self.no_such_run(id));
+        }
+        let dir = self.run_dir(id)?;
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(&dir).map_err(io("removing", &dir))?;
+        }
+        // The row goes last: a failed removal leaves the run listed, so it
+        // can be seen and removed again.
+        sqlx::query("DELETE FROM runs WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sql(format!("removing run {id} from the index")))?;
+        Ok(())
+    }
+
     /// Reads run `id`'s files and stores its row in the index.
-    pub async fn index(&self, id: &str) -> Result<RunRow, String> {
+    pub async fn index(&self, id: &str) -> Result<RunRow, Error> {
         let row = read_row(&self.run_dir(id)?, id)?;
         sqlx::query(
             "INSERT OR REPLACE INTO runs (id, system, workload, nemesis, started_ms, duration_ms, ops, verdict,
@@ -142,14 +282,14 @@ impl Store {
         .bind(row.recovery_ms)
         .execute(&self.pool)
         .await
-        .map_err(|e| format!("indexing run {id}: {e}"))?;
+        .map_err(sql(format!("indexing run {id}")))?;
         Ok(row)
     }
 
     /// Rebuilds the index from every run directory; returns the runs indexed
     /// and, for directories that are not (yet) complete runs, why.
-    pub async fn reindex(&self) -> Result<(usize, Vec<String>), String> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| format!("reading {}: {e}", self.dir.display()))?;
+    pub async fn reindex(&self) -> Result<(usize, Vec<Error>), Error> {
+        let entries = std::fs::read_dir(&self.dir).map_err(io("reading", &self.dir))?;
         let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
@@ -157,7 +297,7 @@ impl Store {
             .filter(|id| valid_run_id(id))
             .collect();
         ids.sort();
-        sqlx::query("DELETE FROM runs").execute(&self.pool).await.map_err(|e| e.to_string())?;
+        sqlx::query("DELETE FROM runs").execute(&self.pool).await.map_err(sql("clearing the index"))?;
         let (mut indexed, mut skipped) = (0, Vec::new());
         for id in ids {
             match self.index(&id).await {
@@ -169,7 +309,7 @@ impl Store {
     }
 
     /// Runs matching `filter`, newest first.
-    pub async fn list(&self, filter: &Filter) -> Result<Vec<RunRow>, String> {
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<RunRow>, Error> {
         let rows = sqlx::query(
             "SELECT * FROM runs WHERE (?1 IS NULL OR system = ?1) AND (?2 IS NULL OR workload = ?2)
              AND (?3 IS NULL OR nemesis = ?3) AND (?4 IS NULL OR verdict = ?4)
@@ -181,22 +321,22 @@ impl Store {
         .bind(&filter.verdict)
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| format!("listing runs: {e}"))?;
+        .map_err(sql("listing runs"))?;
         rows.iter().map(row_from_sql).collect()
     }
 
     /// One run's row, if indexed.
-    pub async fn get(&self, id: &str) -> Result<Option<RunRow>, String> {
+    pub async fn get(&self, id: &str) -> Result<Option<RunRow>, Error> {
         let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-            .map_err(|e| format!("reading run {id}: {e}"))?;
+            .map_err(sql(format!("reading run {id}")))?;
         row.as_ref().map(row_from_sql).transpose()
     }
 
     /// The systems × faults matrix over the runs matching `filter`.
-    pub async fn compare(&self, filter: &Filter) -> Result<Vec<Cell>, String> {
+    pub async fn compare(&self, filter: &Filter) -> Result<Vec<Cell>, Error> {
         Ok(cells(self.list(filter).await?))
     }
 }
@@ -276,62 +416,63 @@ fn worst<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
-fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, String> {
-    let get = |e: sqlx::Error| format!("reading the index: {e}");
-    let checkers: String = r.try_get("checkers").map_err(get)?;
-    Ok(RunRow {
-        id: r.try_get("id").map_err(get)?,
-        system: r.try_get("system").map_err(get)?,
-        workload: r.try_get("workload").map_err(get)?,
-        nemesis: r.try_get("nemesis").map_err(get)?,
-        started_ms: r.try_get("started_ms").map_err(get)?,
-        duration_ms: r.try_get("duration_ms").map_err(get)?,
-        ops: r.try_get("ops").map_err(get)?,
-        verdict: r.try_get("verdict").map_err(get)?,
-        checkers: serde_json::from_str(&checkers).unwrap_or(Value::Null),
-        ops_per_s: r.try_get("ops_per_s").map_err(get)?,
-        grant_p50_ms: r.try_get("grant_p50_ms").map_err(get)?,
-        grant_p99_ms: r.try_get("grant_p99_ms").map_err(get)?,
-        progress_share: r.try_get("progress_share").map_err(get)?,
-        recovery_ms: r.try_get("recovery_ms").map_err(get)?,
-    })
+fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
+    let checkers: String = r.try_get("checkers").map_err(sql("reading the index"))?;
+    let row = || -> Result<RunRow, sqlx::Error> {
+        Ok(RunRow {
+            id: r.try_get("id")?,
+            system: r.try_get("system")?,
+            workload: r.try_get("workload")?,
+            nemesis: r.try_get("nemesis")?,
+            started_ms: r.try_get("started_ms")?,
+            duration_ms: r.try_get("duration_ms")?,
+            ops: r.try_get("ops")?,
+            verdict: r.try_get("verdict")?,
+            checkers: serde_json::from_str(&checkers).unwrap_or(Value::Null),
+            ops_per_s: r.try_get("ops_per_s")?,
+            grant_p50_ms: r.try_get("grant_p50_ms")?,
+            grant_p99_ms: r.try_get("grant_p99_ms")?,
+            progress_share: r.try_get("progress_share")?,
+            recovery_ms: r.try_get("recovery_ms")?,
+        })
+    };
+    row().map_err(sql("reading the index"))
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: line {}: {e}", path.display(), e.line()))
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = std::fs::read_to_string(path).map_err(io("reading", path))?;
+    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+}
+
+/// A run's `test.json`.
+pub fn read_test(dir: &Path) -> Result<TestInfo, Error> {
+    read_json(&dir.join("test.json"))
 }
 
 /// A run's row from its `test.json` and `results.json`.
-fn read_row(dir: &Path, id: &str) -> Result<RunRow, String> {
-    let test = read_json(&dir.join("test.json"))?;
-    let results = read_json(&dir.join("results.json"))?;
-    let field = |v: &Value, path: &str, name: &str| -> Result<String, String> {
-        v[name].as_str().map(String::from).ok_or_else(|| format!("{}/{path}: no `{name}`", dir.display()))
-    };
-    let stats = &results["stats"];
+fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
+    let test = read_test(dir)?;
+    let results: ResultsInfo = read_json(&dir.join("results.json"))?;
+    let stats = results.stats;
     Ok(RunRow {
         id: id.to_string(),
-        system: field(&test, "test.json", "system")?,
-        workload: field(&test, "test.json", "workload")?,
-        nemesis: test["nemesis"].as_str().unwrap_or("none").to_string(),
-        started_ms: test["started_ms"].as_i64().unwrap_or(0),
-        duration_ms: stats["duration_ms"].as_i64().unwrap_or(0),
-        ops: stats["ops"].as_i64().unwrap_or(0),
-        verdict: field(&results, "results.json", "verdict")?,
-        checkers: results["checkers"]
-            .as_array()
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| Some((c["checker"].as_str()?.to_string(), c["validity"].clone())))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into()
-            })
-            .unwrap_or(Value::Null),
-        ops_per_s: stats["ops_per_s"].as_f64(),
-        grant_p50_ms: stats["grant_p50_ms"].as_f64(),
-        grant_p99_ms: stats["grant_p99_ms"].as_f64(),
-        progress_share: stats["progress_share"].as_f64(),
-        recovery_ms: stats["recovery_ms"].as_f64(),
+        system: test.system,
+        workload: test.workload,
+        nemesis: test.nemesis,
+        started_ms: test.started_ms,
+        duration_ms: stats.duration_ms,
+        ops: stats.ops,
+        verdict: results.verdict,
+        checkers: results
+            .checkers
+            .into_iter()
+            .map(|c| (c.checker, c.validity))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        ops_per_s: stats.ops_per_s,
+        grant_p50_ms: stats.grant_p50_ms,
+        grant_p99_ms: stats.grant_p99_ms,
+        progress_share: stats.progress_share,
+        recovery_ms: stats.recovery_ms,
     })
 }

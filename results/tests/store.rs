@@ -1,7 +1,7 @@
 //! The index follows the files: runs are indexed, listed, filtered,
 //! compared, rebuilt; bad ids and broken files are refused with the reason.
 
-use results::{Filter, Store};
+use results::{Error, Filter, Store};
 use serde_json::json;
 
 fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdict: &str, p50: f64, started: i64) {
@@ -50,15 +50,49 @@ async fn runs_are_indexed_listed_compared_and_rebuilt() {
     let (n, skipped) = store.reindex().await.unwrap();
     assert_eq!(n, 3);
     assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].contains("r4") && skipped[0].contains("test.json"), "{skipped:?}");
+    assert!(matches!(&skipped[0], Error::Io { path, .. } if path.ends_with("r4/test.json")), "{skipped:?}");
     assert!(store.get("r2").await.unwrap().is_some());
 
     // Broken JSON names the file and line; bad ids never reach the disk.
     std::fs::write(dir.join("r1/results.json"), "{\n  \"verdict\": \n").unwrap();
     let e = store.index("r1").await.unwrap_err();
-    assert!(e.contains("results.json") && e.contains("line"), "{e}");
+    assert!(matches!(&e, Error::Json { path, .. } if path.ends_with("r1/results.json")), "{e:?}");
+    assert!(e.to_string().contains("line 3"), "{e}");
     for bad in ["..", "../etc", "a/b", ".hidden", ""] {
-        assert!(store.index(bad).await.unwrap_err().contains("not a run id"), "{bad}");
+        assert!(matches!(store.index(bad).await, Err(Error::NotRunId(_))), "{bad}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn runs_are_removed_with_their_row_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("fencepost-results-rm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir).await.unwrap();
+    write_run(&dir, "r1", "etcd", "none", "valid", 2.0, 1);
+    write_run(&dir, "r2", "etcd", "none", "valid", 2.0, 2);
+    store.index("r1").await.unwrap();
+    store.index("r2").await.unwrap();
+    assert!(store.existing_run_dir("r1").is_ok());
+
+    store.remove("r1").await.unwrap();
+    assert!(!dir.join("r1").exists());
+    assert!(store.get("r1").await.unwrap().is_none());
+    assert!(matches!(store.existing_run_dir("r1"), Err(Error::NoSuchRun { .. })));
+    assert!(matches!(store.remove("r1").await, Err(Error::NoSuchRun { .. })));
+    assert_eq!(store.list(&Filter::default()).await.unwrap().len(), 1);
+
+    // The index file has a name a run id could have; it is not a run.
+    assert!(matches!(store.remove("index.sqlite").await, Err(Error::NoSuchRun { .. })));
+    assert!(dir.join("index.sqlite").is_file());
+    for bad in ["..", "../r2", "r2/..", ".", "/tmp"] {
+        assert!(matches!(store.remove(bad).await, Err(Error::NotRunId(_))), "{bad}");
+    }
+    assert!(dir.join("r2/test.json").is_file());
+
+    // A row whose directory was deleted by hand can still be removed.
+    std::fs::remove_dir_all(dir.join("r2")).unwrap();
+    store.remove("r2").await.unwrap();
+    assert!(store.list(&Filter::default()).await.unwrap().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -31,7 +31,7 @@ fn read_json(path: &std::path::Path) -> Option<Value> {
 pub async fn runs(State(app): State<Arc<App>>) -> Response {
     match app.store.list(&results::Filter::default()).await {
         Ok(rows) => Json(rows).into_response(),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -83,7 +83,7 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, S
     // One query: the filter selects need every run's values anyway.
     let all = match app.store.list(&results::Filter::default()).await {
         Ok(all) => all,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     let matches = |want: &Option<String>, have: &String| want.as_ref().is_none_or(|w| w == have);
     let rows: Vec<results::RunRow> = all
@@ -265,7 +265,7 @@ struct Compare {
 pub async fn compare(State(app): State<Arc<App>>) -> Response {
     let cells = match app.store.compare(&results::Filter::default()).await {
         Ok(c) => c,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     let mean = |v: Option<(f64, usize)>, scale: f64, unit: &str| {
         v.map_or("-".into(), |(m, _)| format!("{:.1}{unit}", m * scale))
