@@ -45,13 +45,44 @@ pub struct RunOutcome {
 
 /// Runs the test; returns the run id and overall verdict. An `Err` means
 /// the test could not run (exit code 3).
+/// Why a run cannot start, decided from the system and the options alone.
+#[derive(Debug)]
+pub enum Preflight {
+    /// No such system: the command is wrong.
+    UnknownSystem(String),
+    /// The system cannot take these faults, or they do not fit the time:
+    /// this combination cannot run (a suite skips it).
+    Refused(String),
+}
+
+impl std::fmt::Display for Preflight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Preflight::UnknownSystem(e) | Preflight::Refused(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Checks a run could start, touching nothing.
+pub fn preflight(args: &RunArgs) -> Result<(), Preflight> {
+    prepare_checked(args).map(|_| ())
+}
+
 /// The system and the fault plan, or why the run cannot be: everything that
 /// depends only on the system and the options is decided here, before any
 /// image, container or store is touched.
 fn prepare(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan), String> {
+    prepare_checked(args).map_err(|e| e.to_string())
+}
+
+fn prepare_checked(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan), Preflight> {
     let Some(system) = workloads::by_name(&args.system) else {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
-        return Err(format!("unknown system `{}` (known: {})", args.system, known.join(", ")));
+        return Err(Preflight::UnknownSystem(format!(
+            "unknown system `{}` (known: {})",
+            args.system,
+            known.join(", ")
+        )));
     };
     let external = !args.endpoints.is_empty();
     let node_count = if external { args.endpoints.len() } else { system.nodes() };
@@ -61,9 +92,10 @@ fn prepare(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan)
         clock_refusal: system.clock_refusal(),
         touchable: !external,
     };
-    nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| format!("--nemesis {e}"))?;
+    nemesis::refuse_up_front(&args.nemesis, &capabilities)
+        .map_err(|e| Preflight::Refused(format!("--nemesis {e}")))?;
     let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
-    Ok((system, FaultPlan::new(args, &names)?))
+    Ok((system, FaultPlan::new(args, &names).map_err(Preflight::Refused)?))
 }
 
 /// `fencepost run … --plan`: what the run would do, without doing it.

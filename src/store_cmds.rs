@@ -269,15 +269,20 @@ pub async fn suite(args: SuiteArgs) -> Result<Validity, String> {
                 progress: t.progress,
                 endpoints: t.endpoints.clone(),
             };
+            match run::preflight(&run_args) {
+                Err(run::Preflight::Refused(e)) => {
+                    out!("skipped: {e}");
+                    skipped.push(format!("{system} × {mix}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(format!("{system} × {mix}: {e}")),
+                Ok(()) => {}
+            }
             match run::run_command(run_args).await {
                 Ok(outcome) => {
                     overall = overall.combine(outcome.verdict);
                     let store = Store::open(&t.store).await?;
                     rows.extend(store.get(&outcome.id).await?);
-                }
-                Err(e) if e.starts_with("--nemesis") => {
-                    out!("skipped: {e}");
-                    skipped.push(format!("{system} × {mix}: {e}"));
                 }
                 Err(e) => return Err(format!("{system} × {mix}: {e}")),
             }

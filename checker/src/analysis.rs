@@ -108,7 +108,7 @@ impl FaultWindow {
         let who = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(",")) };
         let kind = self.value["kind"].as_str().unwrap_or("");
         match self.name.as_str() {
-            "partition" => format!("a {kind} partition{who}"),
+            "partition" | "partition-leader" => format!("a {kind} partition{who}"),
             "client-pause" => {
                 let procs: Vec<String> =
                     self.value["processes"].as_array().into_iter().flatten().map(|p| p.to_string()).collect();

@@ -223,7 +223,10 @@ impl Fault {
     /// The history's name for this fault (`partition-start` …).
     pub fn name(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } | Fault::IsolateLeader => "partition",
+            // The history names a leader isolation by the kind the user
+            // asked for, so imports and reports can tell it from a partition.
+            Fault::Partition { kind: "leader", .. } | Fault::IsolateLeader => "partition-leader",
+            Fault::Partition { .. } => "partition",
             Fault::ClientPartition { .. } => "partition-clients",
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
