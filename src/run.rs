@@ -92,8 +92,7 @@ fn prepare_checked(args: &RunArgs) -> Result<(&'static dyn workloads::System, Fa
         clock_refusal: system.clock_refusal(),
         touchable: !external,
     };
-    nemesis::refuse_up_front(&args.nemesis, &capabilities)
-        .map_err(|e| Preflight::Refused(format!("--nemesis {e}")))?;
+    nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Preflight::Refused(format!("--nemesis {e}")))?;
     let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
     Ok((system, FaultPlan::new(args, &names).map_err(Preflight::Refused)?))
 }

@@ -108,7 +108,22 @@ impl FaultWindow {
         let who = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(",")) };
         let kind = self.value["kind"].as_str().unwrap_or("");
         match self.name.as_str() {
-            "partition" | "partition-leader" => format!("a {kind} partition{who}"),
+            "partition" | "partition-leader" => {
+                // Name the sides where the grudge has two: "n1 | n2,n3".
+                let grudge: BTreeMap<String, BTreeSet<String>> =
+                    serde_json::from_value(self.value["grudge"].clone()).unwrap_or_default();
+                let sides = match grudge.keys().next() {
+                    Some(first) if matches!(kind, "one" | "halves" | "leader") => {
+                        let (mine, theirs): (Vec<&String>, Vec<&String>) =
+                            grudge.keys().partition(|n| *n == first || !grudge[first].contains(*n));
+                        let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+                        format!(" ({} | {})", list(&mine), list(&theirs))
+                    }
+                    _ => who,
+                };
+                let what = if kind == "leader" { "leader".to_string() } else { kind.to_string() };
+                format!("a {what} partition{sides}")
+            }
             "client-pause" => {
                 let procs: Vec<String> =
                     self.value["processes"].as_array().into_iter().flatten().map(|p| p.to_string()).collect();
@@ -627,6 +642,9 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
     }))
 }
 
+/// A gap between grants this long is an outage worth explaining.
+const OUTAGE: u64 = 1_000_000_000;
+
 /// Latency and availability figures (no verdict: it informs, it does not judge).
 pub fn availability(history: &History) -> Result<Analysis, InputError> {
     let ops = done(history)?;
@@ -679,6 +697,26 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             } })
         })
         .collect();
+    // Outages: stretches of at least a second with no grant while clients
+    // were asking, the faults active then, for the report to explain.
+    let windows = fault_windows(history);
+    let asking_until = ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")).map(|d| d.invoke.time).max();
+    let mut outages = Vec::new();
+    if let Some(until) = asking_until {
+        let mut from = start;
+        for &t in grants.iter().chain(std::iter::once(&until)) {
+            if t.saturating_sub(from) >= OUTAGE {
+                let faults = faults_during(&windows, from, t);
+                let during =
+                    if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+                outages.push(json!({
+                    "start": from, "end": t, "faults": faults,
+                    "text": format!("no grant from t={:.3} s to t={:.3} s ({:.1} s){during}", secs(from), secs(t), secs(t - from)),
+                }));
+            }
+            from = from.max(t);
+        }
+    }
     let progress = per_second.iter().filter(|b| b[0] > 0).count();
     let share = if buckets == 0 { 0.0 } else { progress as f64 / buckets as f64 };
     let acquire = quantiles
@@ -706,6 +744,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             "throughput_per_second": per_second.iter().map(|b| json!(b)).collect::<Vec<_>>(),
             "progress_share": share,
             "recoveries": recoveries,
+            "outages": outages,
         }),
     })
 }
