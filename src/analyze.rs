@@ -37,6 +37,11 @@ impl Analyzed {
             };
             out!("  {mark}  {:<17} {}", c.checker, c.summary);
         }
+        if let Some(a) = self.checkers.iter().find(|c| c.checker == "availability") {
+            for o in a.evidence["outages"].as_array().into_iter().flatten() {
+                out!("           outage: {}", o["text"].as_str().unwrap_or(""));
+            }
+        }
     }
 }
 

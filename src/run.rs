@@ -198,6 +198,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
 
     let history_path = dir.join("history.jsonl");
     let recorder = Recorder::create(&history_path).map_err(|e| format!("creating {}: {e}", history_path.display()))?;
+    // The history's time 0 on the wall clock, to place node log lines on it.
+    let history_epoch_ms = unix_ms();
     let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
     let resource = Arc::new(FencedResource::new(enforce));
     // Active faults, for the progress line.
@@ -274,11 +276,24 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     }
     let recorded = recorder.finish().map_err(|e| format!("writing {}: {e}", history_path.display()))?;
     ctrl_c.abort();
+    let mut cluster_events = Vec::new();
     if let Some(started) = started {
         for node in started.cluster.nodes() {
             let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+            for e in system.log_events(&log) {
+                // Lines from before the history began (cluster start-up) are
+                // not about the run.
+                if let Some(ms) = e.unix_ms.checked_sub(history_epoch_ms) {
+                    cluster_events.push(ClusterEvent {
+                        node: node.name().to_string(),
+                        time: ms * 1_000_000,
+                        text: e.text,
+                    });
+                }
+            }
             let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
         }
+        cluster_events.sort_by_key(|e| e.time);
         started.cluster.remove().await.map_err(|e| e.to_string())?;
     }
 
@@ -307,6 +322,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     let history =
         checker::formats::jsonl::read(&history_path.display().to_string(), &text).map_err(|e| e.to_string())?;
     let mut analyzed: Analyzed = analyze(&history, Duration::from_secs(60))?;
+    explain_outages(&mut analyzed, &cluster_events);
     // A nemesis that could not inject or heal a fault leaves the run's
     // premise broken: say so, and do not call it valid.
     if let Err(e) = &played {
@@ -323,12 +339,54 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             "nemesis_error": nemesis_error,
             "nemesis_interval_ms": interval.as_millis() as u64,
             "faults_planned": steps.len(),
+            "cluster_events": cluster_events,
         })),
     )?;
     analyzed.print();
     store.index(&run_id).await?;
     out!("verdict: {}   (report: {}; browse with `fencepost serve`)", analyzed.verdict.as_str(), dir.display());
     Ok(RunOutcome { id: run_id, verdict: analyzed.verdict })
+}
+
+/// A node log line placed on the history's clock (ns since its start).
+#[derive(Debug, Clone, serde::Serialize)]
+struct ClusterEvent {
+    node: String,
+    time: u64,
+    text: String,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Adds to each outage what the nodes' logs say happened in it (an etcd
+/// member campaigning and refused, a ZooKeeper ensemble looking for a
+/// leader): the system's own doing, told apart from the harness's.
+fn explain_outages(analyzed: &mut Analyzed, events: &[ClusterEvent]) {
+    const SHOWN: usize = 6;
+    let Some(availability) = analyzed.checkers.iter_mut().find(|c| c.checker == "availability") else { return };
+    let Some(outages) = availability.evidence.get_mut("outages").and_then(Value::as_array_mut) else { return };
+    for outage in outages {
+        let (Some(start), Some(end)) = (outage["start"].as_u64(), outage["end"].as_u64()) else { continue };
+        // Log times have a second's resolution on some systems (etcd's raft).
+        let during: Vec<&ClusterEvent> =
+            events.iter().filter(|e| e.time + 1_000_000_000 >= start && e.time <= end).collect();
+        if during.is_empty() {
+            continue;
+        }
+        let mut words: Vec<String> = during
+            .iter()
+            .take(SHOWN)
+            .map(|e| format!("{} {} at t={:.1} s", e.node, e.text, e.time as f64 / 1e9))
+            .collect();
+        if during.len() > SHOWN {
+            words.push(format!("and {} more", during.len() - SHOWN));
+        }
+        let text = format!("{}; the nodes' logs: {}", outage["text"].as_str().unwrap_or(""), words.join(", "));
+        outage["text"] = json!(text);
+        outage["cluster_events"] = json!(during.iter().map(|e| json!(e)).collect::<Vec<_>>());
+    }
 }
 
 /// The nemesis's schedule for a run, decided before anything starts.

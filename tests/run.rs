@@ -124,7 +124,7 @@ async fn a_killed_harness_leaves_a_readable_history() {
 fn a_run_under_faults_records_them_and_heals() {
     let store = store();
     let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
-        .args(["run", "redis", "--nemesis", "kill,pause", "--nemesis-interval", "1s", "--time-limit", "5s", "--store"])
+        .args(["run", "redis", "--nemesis", "kill,pause", "--nemesis-interval", "1s", "--time-limit", "8s", "--store"])
         .arg(&store)
         .output()
         .unwrap();
@@ -139,6 +139,20 @@ fn a_run_under_faults_records_them_and_heals() {
         history.ops.iter().filter(|o| o.process == checker::Process::Nemesis).map(|o| o.f.as_str()).collect();
     assert!(faults.len() >= 3 && faults.last() == Some(&"heal-all"), "{faults:?}");
     assert!(faults.iter().all(|f| ["kill-start", "kill-stop", "pause-start", "pause-stop", "heal-all"].contains(f)));
+    // Every kind named got a turn, and the summary says so by kind.
+    assert!(faults.contains(&"kill-start") && faults.contains(&"pause-start"), "{faults:?}");
+    assert!(stdout.contains("1 kill") || stdout.contains("2 kills"), "{stdout}");
+    // Each step is an invoke (it began) then an info (verified), in order.
+    let steps: Vec<(checker::OpType, &str)> =
+        history.ops.iter().filter(|o| o.process == checker::Process::Nemesis).map(|o| (o.kind, o.f.as_str())).collect();
+    for pair in steps.chunks(2) {
+        assert_eq!(pair.len(), 2, "{steps:?}");
+        assert_eq!((pair[0].0, pair[1].0), (checker::OpType::Invoke, checker::OpType::Info), "{steps:?}");
+        assert_eq!(pair[0].1, pair[1].1, "{steps:?}");
+    }
+    let windows = checker::analysis::fault_windows(&history);
+    assert_eq!(windows.len(), faults.iter().filter(|f| f.ends_with("-start")).count() / 2);
+    assert!(windows.iter().all(|w| w.in_effect.is_some() && w.healing.is_some()), "{windows:?}");
     std::fs::remove_dir_all(&store).unwrap();
 }
 

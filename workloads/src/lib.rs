@@ -25,4 +25,4 @@ pub use recorder::{Counts, Recorder};
 pub use resource::FencedResource;
 pub use runner::{run, RunOptions, Summary, Workload};
 pub use stall::Stall;
-pub use systems::{by_name, System, REGISTRY};
+pub use systems::{by_name, LogEvent, System, REGISTRY};

@@ -70,6 +70,21 @@ pub trait System: Send + Sync {
     fn clock_refusal(&self) -> Option<&'static str> {
         None
     }
+
+    /// What a node's own log says about leadership (elections started, won,
+    /// lost), for explaining outages in the report as the system's doing.
+    fn log_events(&self, log: &str) -> Vec<LogEvent> {
+        let _ = log;
+        Vec::new()
+    }
+}
+
+/// One line of a node's log worth showing beside the history: when (Unix
+/// milliseconds, as the node's clock said) and what, in words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogEvent {
+    pub unix_ms: u64,
+    pub text: String,
 }
 
 /// Every system fencepost knows. Adding one is adding a line here.
