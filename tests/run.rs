@@ -66,6 +66,11 @@ fn a_short_run_is_recorded_checked_and_stored() {
     let results = results(&store);
     assert_eq!(results["verdict"], "valid");
     assert_eq!(validity(&results, "lost-updates"), "valid");
+    // Test parameters are data, not a Rust Debug string.
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert!(test["fault_options"].is_object(), "{}", test["fault_options"]);
+    assert_eq!(test["fault_options"]["loss"], 0.3);
     let id = dir.file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(indexed(&store), std::slice::from_ref(&id));
     // The run exports as EDN that imports back with the same verdicts.

@@ -242,3 +242,38 @@ fn tables_line_up_with_long_values_and_multibyte_verdicts() {
         &["runs", "ops/s", "p50 ms", "p99 ms", "progress", "recovery"],
     );
 }
+
+/// Every anomaly is stored, however many: 60 overlapping holds give 60
+/// anomalies in results.json, and the counts agree.
+#[test]
+fn every_anomaly_is_stored() {
+    let store = temp_store("store-all-anomalies");
+    let mut text = String::new();
+    let mut i = 0;
+    let mut push = |t: u64, p: u64, ty: &str, f: &str, v: &str| {
+        text.push_str(&format!(
+            "{{\"index\":{i},\"time\":{t},\"process\":{p},\"type\":\"{ty}\",\"f\":\"{f}\",\"key\":\"k0\",\"value\":{v}}}\n"
+        ));
+        i += 1;
+    };
+    // Process 0 holds k0 throughout; 60 others each take it too, one after
+    // another: 60 overlaps with process 0's hold.
+    push(1, 0, "invoke", "acquire", "null");
+    push(2, 0, "ok", "acquire", "null");
+    for n in 1..=60u64 {
+        let t = n * 100;
+        push(t, n, "invoke", "acquire", "null");
+        push(t + 10, n, "ok", "acquire", "null");
+        push(t + 20, n, "invoke", "release", "null");
+        push(t + 30, n, "ok", "release", "null");
+    }
+    push(10_000, 0, "invoke", "release", "null");
+    push(10_010, 0, "ok", "release", "null");
+    let id = import(&store, "many.jsonl", &text, "redis");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join(&id).join("results.json")).unwrap()).unwrap();
+    let me = results["checkers"].as_array().unwrap().iter().find(|c| c["checker"] == "mutual-exclusion").unwrap();
+    assert_eq!(me["evidence"]["overlaps"], 60);
+    assert_eq!(me["evidence"]["anomalies"].as_array().unwrap().len(), 60);
+    assert!(me["summary"].as_str().unwrap().starts_with("60 overlapping holds"), "{}", me["summary"]);
+}
