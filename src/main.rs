@@ -589,12 +589,14 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
-        Command::Bench { corpus, mutex_ops, repeat } => match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_UNUSABLE)
+        Command::Bench { corpus, mutex_ops, repeat } => {
+            match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
             }
-        },
+        }
     }
 }
