@@ -9,20 +9,56 @@
 mod common;
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fencepost, import, temp_store, Server, OVERLAP};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-struct Driver(Child);
+/// chromedriver and the Chromium it starts, in a process group of their own
+/// led by a `sh`, all killed when this is dropped: on success, on an early
+/// return, and on a failed assertion, whose panic unwinds through the test
+/// and drops it. A test killed outright never drops it, so the `sh` also
+/// kills its group when its stdin (held here) closes, as it does when this
+/// process dies however it dies. (Its own group keeps a Ctrl-C from
+/// reaching chromedriver directly; the closed stdin covers that too.)
+struct Driver {
+    group: Child,
+    stdin: Option<ChildStdin>,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.group.id())]).status();
+        drop(self.stdin.take());
+        let _ = self.group.wait();
+    }
+}
+
+impl Driver {
+    fn start(port: u16) -> Driver {
+        let installed = Command::new("chromedriver").arg("--version").stdout(Stdio::null()).status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "chromedriver (apt-get install chromium chromium-driver; scripts/setup.sh does)"
+        );
+        let mut group = Command::new("sh")
+            .arg("-c")
+            .arg("chromedriver --port=\"$1\" >/dev/null 2>&1 & cat >/dev/null; kill -KILL 0")
+            .arg("sh")
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("sh for chromedriver");
+        // Nothing is ever written: the open pipe only says this process lives.
+        let stdin = group.stdin.take();
+        Driver { group, stdin }
     }
 }
 
@@ -32,13 +68,7 @@ fn free_port() -> u16 {
 
 async fn browser() -> (Driver, Client) {
     let port = free_port();
-    let driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (apt-get install chromium chromium-driver; scripts/setup.sh does)");
-    let driver = Driver(driver);
+    let driver = Driver::start(port);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -95,6 +125,45 @@ async fn drawn(client: &Client, id: &str) -> bool {
     eval(client, &script).await == json!(true)
 }
 
+/// The texts drawn on a canvas (the page's script records them), each
+/// checked to lie wholly inside the canvas: none clipped at an edge.
+async fn canvas_texts(client: &Client, id: &str) -> Vec<String> {
+    let script = format!(
+        "const c = document.getElementById('{id}'); \
+         return {{ width: c.clientWidth, height: c.clientHeight, texts: c.__texts || [] }};"
+    );
+    let v = eval(client, &script).await;
+    let (width, height) = (v["width"].as_f64().unwrap(), v["height"].as_f64().unwrap());
+    let texts = v["texts"].as_array().unwrap();
+    for t in texts {
+        let (x, y, w) = (t["x"].as_f64().unwrap(), t["y"].as_f64().unwrap(), t["w"].as_f64().unwrap());
+        assert!(
+            x >= 0.0 && x + w <= width + 0.5 && y > 0.0 && y <= height,
+            "#{id}: {t} is cut by the edge ({width}×{height})"
+        );
+    }
+    texts.iter().map(|t| t["text"].as_str().unwrap().to_string()).collect()
+}
+
+fn has_all(texts: &[String], want: &[&str], what: &str) {
+    for w in want {
+        assert!(texts.iter().any(|t| t == w), "{what}: no `{w}` drawn in {texts:?}");
+    }
+}
+
+/// WCAG contrast of an element's text against its background.
+async fn contrast(client: &Client, selector: &str) -> f64 {
+    let script = format!(
+        "const s = getComputedStyle(document.querySelector('{selector}')); \
+         const lum = (c) => {{ const [r, g, b] = c.match(/[0-9.]+/g).slice(0, 3).map((v) => {{ v /= 255; \
+           return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }}); \
+           return 0.2126 * r + 0.7152 * g + 0.0722 * b; }}; \
+         const a = lum(s.color), b = lum(s.backgroundColor); \
+         return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);"
+    );
+    eval(client, &script).await.as_f64().unwrap()
+}
+
 /// A real run on Redis in which a client pause breaks mutual exclusion.
 fn real_run(store: &Path) -> String {
     let out = fencepost()
@@ -110,11 +179,20 @@ fn real_run(store: &Path) -> String {
     dirs[0].file_name().unwrap().to_string_lossy().into_owned()
 }
 
+/// OVERLAP, then a final read by the final-read process (1000000).
+fn overlap_with_final_read() -> String {
+    format!(
+        "{OVERLAP}{}\n{}\n",
+        r#"{"index":8,"time":3100000000,"process":1000000,"type":"invoke","f":"final-read","key":"k0","value":null}"#,
+        r#"{"index":9,"time":3110000000,"process":1000000,"type":"ok","f":"final-read","key":"k0","value":0}"#
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let store = temp_store("browser");
     let run = real_run(&store);
-    let imported = import(&store, "overlap.jsonl", OVERLAP, "imported-redis");
+    let imported = import(&store, "overlap.jsonl", &overlap_with_final_read(), "imported-redis");
     let server = Server::start(&store);
     let base = format!("http://127.0.0.1:{}", server.port);
     let (_driver, client) = browser().await;
@@ -128,7 +206,8 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     no_errors(&client, "/").await;
     screenshot(&client, "runs").await;
 
-    // The real run's report: the anomaly in words, the timeline and charts.
+    // The real run's report: the anomaly in words, the timeline and charts
+    // with their legends and axis titles, every tick inside its canvas.
     client.goto(&format!("{base}/runs/{run}")).await.unwrap();
     wait_ready(&client, "ready").await;
     let body = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
@@ -137,25 +216,90 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     for canvas in ["timeline", "latency", "throughput"] {
         assert!(drawn(&client, canvas).await, "#{canvas} was not drawn");
     }
+    let legend = ["ok", "fail", "info", "fault", "time since the start of the run"];
+    let latency = canvas_texts(&client, "latency").await;
+    has_all(&latency, &legend, "latency");
+    has_all(&latency, &["latency, invoke to completion (log scale)", "1 ms"], "latency");
+    let throughput = canvas_texts(&client, "throughput").await;
+    has_all(&throughput, &legend, "throughput");
+    has_all(&throughput, &["completions per second", "0"], "throughput");
+    let ticks = canvas_texts(&client, "timeline").await;
+    has_all(&ticks, &["time since the start of the run"], "timeline");
+    assert!(
+        ticks.iter().filter(|t| t.ends_with(" s") && t.starts_with(|c: char| c.is_ascii_digit())).count() >= 3,
+        "{ticks:?}"
+    );
     let status = client.find(Locator::Id("timeline-status")).await.unwrap().text().await.unwrap();
     assert!(status.contains("anomalies marked") && !status.contains(" 0 anomalies"), "{status}");
+    let count = client.find(Locator::Id("anomaly-count")).await.unwrap().text().await.unwrap();
+    let listed = client.find_all(Locator::Css("ol.anomalies li")).await.unwrap().len();
+    // "Showing 20 of 98 anomalies (…)", "All 3 anomalies (…)" or "1 anomaly (…)".
+    let numbers: Vec<usize> =
+        count.split('(').next().unwrap().split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let total = *numbers.last().unwrap();
+    assert_eq!(listed, numbers[0], "{count}");
+    assert!(
+        status.contains(&format!(", {total} anomalies marked")),
+        "the timeline marks the {total} the page counts: {status}"
+    );
+    assert!(contrast(&client, ".checkers .verdict.info").await >= 4.5, "the info badge is readable");
     no_errors(&client, "the report").await;
     screenshot(&client, "report").await;
     eval(&client, "document.getElementById('timeline').scrollIntoView(); return null;").await;
     screenshot(&client, "report-timeline").await;
+    // A real run's partition is long: its evidence is cut to the stuck op's
+    // neighbourhood (asserted on the imported run below; here, to look at).
+    if eval(&client, "const c = document.getElementById('lin-0'); if (c) c.scrollIntoView(); return !!c;").await
+        == json!(true)
+    {
+        screenshot(&client, "report-linearizability-real").await;
+    }
 
-    // Compare.
+    // The imported run: its `linearizable` checkers fail, and the partial
+    // linearization is drawn as on /check; the final read has a lane so named.
+    client.goto(&format!("{base}/runs/{imported}")).await.unwrap();
+    wait_ready(&client, "ready").await;
+    assert!(drawn(&client, "lin-0").await, "the linearizability evidence was not drawn");
+    let words = client.find(Locator::Id("lin-0-stuck")).await.unwrap().text().await.unwrap();
+    assert!(words.contains("cannot place") && words.contains("operations placed"), "{words}");
+    let evidence = canvas_texts(&client, "lin-0").await;
+    has_all(&evidence, &["p1", "p2", "1", "time since the start of the run"], "evidence");
+    let lanes = canvas_texts(&client, "timeline").await;
+    has_all(&lanes, &["p1", "p2", "final read"], "timeline lanes");
+    assert!(!lanes.iter().any(|l| l.contains("1000000")), "{lanes:?}");
+    let status = client.find(Locator::Id("timeline-status")).await.unwrap().text().await.unwrap();
+    assert!(status.contains(", 1 anomalies marked"), "{status}");
+    no_errors(&client, "the imported report").await;
+    eval(&client, "document.getElementById('lin-0').scrollIntoView(); return null;").await;
+    screenshot(&client, "report-linearizability").await;
+
+    // Compare: latencies on a log scale.
     client.goto(&format!("{base}/compare")).await.unwrap();
     wait_ready(&client, "ready").await;
     assert!(drawn(&client, "compare-chart").await);
+    has_all(
+        &canvas_texts(&client, "compare-chart").await,
+        &["p99 grant latency (log scale)", "valid", "invalid"],
+        "compare",
+    );
     let table = client.find(Locator::Id("compare")).await.unwrap().text().await.unwrap();
     assert!(table.contains("redis") && table.contains("client-pause"), "{table}");
     no_errors(&client, "/compare").await;
     screenshot(&client, "compare").await;
 
-    // Check: a non-linearizable Porcupine etcd log, pasted.
+    // Check: a non-linearizable Porcupine etcd log, pasted. Each label on
+    // one line, no empty box before the result, ticks in positions (the
+    // log has no timestamps).
     client.goto(&format!("{base}/check")).await.unwrap();
     wait_ready(&client, "ready").await;
+    let tallest = eval(
+        &client,
+        "return Math.max(...[...document.querySelectorAll('#check-form label > span')].map((s) => s.getBoundingClientRect().height));",
+    )
+    .await;
+    assert!(tallest.as_f64().unwrap() < 30.0, "a label wraps: {tallest} px");
+    let boxed = eval(&client, "return document.getElementById('check-timeline').parentElement.offsetHeight;").await;
+    assert_eq!(boxed, json!(0), "an empty box shows before any result");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/porcupine/jepsen/etcd_000.log");
     let history = std::fs::read_to_string(corpus).unwrap();
     client.execute("document.getElementById('check-text').value = arguments[0];", vec![json!(history)]).await.unwrap();
@@ -169,6 +313,9 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let stuck = client.find(Locator::Id("check-stuck")).await.unwrap().text().await.unwrap();
     assert!(stuck.contains("cannot place"), "{stuck}");
     assert!(drawn(&client, "check-timeline").await);
+    let texts = canvas_texts(&client, "check-timeline").await;
+    has_all(&texts, &["0", "position in the history (it has no timestamps)"], "check ticks");
+    assert!(!texts.iter().any(|t| t.contains("0.000")), "{texts:?}");
     no_errors(&client, "/check").await;
     screenshot(&client, "check").await;
 

@@ -2,7 +2,8 @@
 //! (unknown run → 404 page, oversize upload → 413, malformed history → 400
 //! naming the line, path tricks refused, values escaped). The runs are made
 //! by `fencepost import` of small lock histories, so the checkers are real
-//! and no containers are needed.
+//! and no containers are needed. A run with many anomalies counts them the
+//! same in its checkers, its list and its timeline.
 
 mod common;
 
@@ -154,5 +155,188 @@ fn a_running_test_is_followed_live() {
     assert!(!page.contains("id=\"live\"") && page.contains("mutual-exclusion"), "{page}");
     let (_, list) = server.get("/");
     assert!(list.contains(&id));
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// `keys` locks, each held by two processes at once with the same token:
+/// one overlap (mutual exclusion) and one duplicate token (fencing) per key.
+fn many_overlaps(keys: u64) -> String {
+    let mut lines = Vec::new();
+    let mut op = |time: u64, process: u64, kind: &str, f: &str, key: u64, value: serde_json::Value| {
+        lines.push(
+            serde_json::json!({ "index": lines.len(), "time": time, "process": process, "type": kind, "f": f, "key": format!("k{key}"), "value": value })
+                .to_string(),
+        );
+    };
+    for k in 0..keys {
+        let (a, b, t) = (2 * k + 1, 2 * k + 2, k * 1_000_000_000);
+        let token = serde_json::json!({ "token": 1 });
+        op(t + 1, a, "invoke", "acquire", k, serde_json::Value::Null);
+        op(t + 100_000_000, a, "ok", "acquire", k, token.clone());
+        op(t + 200_000_000, b, "invoke", "acquire", k, serde_json::Value::Null);
+        op(t + 300_000_000, b, "ok", "acquire", k, token);
+        op(t + 600_000_000, a, "invoke", "release", k, serde_json::Value::Null);
+        op(t + 610_000_000, a, "ok", "release", k, serde_json::Value::Null);
+        op(t + 700_000_000, b, "invoke", "release", k, serde_json::Value::Null);
+        op(t + 710_000_000, b, "ok", "release", k, serde_json::Value::Null);
+    }
+    lines.join("\n") + "\n"
+}
+
+fn list_items(page: &str) -> usize {
+    let list = &page[page.find("<ol class=\"anomalies\">").expect("the anomaly list")..];
+    list[..list.find("</ol>").unwrap()].matches("<li>").count()
+}
+
+#[test]
+fn a_run_with_many_anomalies_counts_them_alike_everywhere() {
+    let store = temp_store("counts");
+    let id = import(&store, "many.jsonl", &many_overlaps(30), "redis");
+    let server = Server::start(&store);
+
+    // Stored: every anomaly, as many as the summaries say.
+    let (_, run) = server.get(&format!("/api/v1/runs/{id}"));
+    let run: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let stored = |name: &str| {
+        let c = run["results"]["checkers"].as_array().unwrap().iter().find(|c| c["checker"] == name).unwrap().clone();
+        (c["evidence"]["anomalies"].as_array().unwrap().len(), c["summary"].as_str().unwrap().to_string())
+    };
+    let (overlaps, summary) = stored("mutual-exclusion");
+    assert_eq!(overlaps, 30);
+    assert!(summary.starts_with("30 overlapping holds"), "{summary}");
+    let (duplicates, summary) = stored("fencing");
+    assert_eq!(duplicates, 30);
+    assert!(summary.starts_with("30 fencing anomalies"), "{summary}");
+
+    // The page: a first few, how many of how many, and a way to the rest.
+    let (status, page) = server.get(&format!("/runs/{id}"));
+    assert_eq!(status, 200);
+    assert!(page.contains("30 overlapping holds") && page.contains("30 fencing anomalies"));
+    assert!(page.contains("Showing 20 of 60 anomalies"), "{page}");
+    assert!(page.contains("mutual-exclusion: 30, fencing: 30"), "{page}");
+    assert!(page.contains("href=\"?anomalies=all#anomalies\""), "a way to see them all");
+    assert!(!page.contains("more in results.json"));
+    assert_eq!(list_items(&page), 20);
+    let (status, all) = server.get(&format!("/runs/{id}?anomalies=all"));
+    assert_eq!(status, 200);
+    assert!(all.contains("All 60 anomalies") && !all.contains("Show all"), "{all}");
+    assert_eq!(list_items(&all), 60);
+    for k in [0, 29] {
+        assert!(all.contains(&format!("both held lock k{k} ")), "k{k} listed");
+        assert!(all.contains(&format!("both granted lock k{k} with token 1")), "k{k}'s duplicate listed");
+    }
+
+    // The timeline marks every one, the untimed duplicates at their grants.
+    let (_, timeline) = server.get(&format!("/api/v1/runs/{id}/timeline"));
+    let timeline: serde_json::Value = serde_json::from_str(&timeline).unwrap();
+    let marked = timeline["anomalies"].as_array().unwrap();
+    assert_eq!(marked.len(), 60);
+    for a in marked {
+        let (start, end) = (a["start"].as_u64().unwrap(), a["end"].as_u64().unwrap());
+        assert!(start <= end && end <= timeline["end"].as_u64().unwrap(), "{a}");
+        assert_eq!(a["processes"].as_array().unwrap().len(), 2, "{a}");
+    }
+    let duplicate = marked.iter().find(|a| a["checker"] == "fencing").unwrap();
+    assert_eq!((duplicate["start"].as_u64(), duplicate["end"].as_u64()), (Some(100_000_000), Some(300_000_000)));
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+fn lin_data(page: &str) -> serde_json::Value {
+    let at = page.find("<script type=\"application/json\" id=\"lin-data\">").expect("evidence for the script");
+    let json = &page[at..];
+    serde_json::from_str(&json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()]).unwrap()
+}
+
+/// `cycles` clean acquire/release pairs on k0 by processes 1 and 2 in
+/// turn, then both holding it at once: 4 × cycles + 4 calls.
+fn long_then_overlap(cycles: u64) -> String {
+    let mut lines = Vec::new();
+    let mut op = |process: u64, kind: &str, f: &str, value: serde_json::Value| {
+        let n = lines.len() as u64;
+        lines.push(
+            serde_json::json!({ "index": n, "time": (n + 1) * 10_000_000, "process": process, "type": kind, "f": f, "key": "k0", "value": value })
+                .to_string(),
+        );
+    };
+    let null = serde_json::Value::Null;
+    for c in 0..cycles {
+        let p = 1 + c % 2;
+        op(p, "invoke", "acquire", null.clone());
+        op(p, "ok", "acquire", serde_json::json!({ "token": c + 1 }));
+        op(p, "invoke", "release", null.clone());
+        op(p, "ok", "release", null.clone());
+    }
+    op(1, "invoke", "acquire", null.clone());
+    op(1, "ok", "acquire", serde_json::json!({ "token": cycles + 1 }));
+    op(2, "invoke", "acquire", null.clone());
+    op(2, "ok", "acquire", serde_json::json!({ "token": cycles + 2 }));
+    op(1, "invoke", "release", null.clone());
+    op(1, "ok", "release", null.clone());
+    op(2, "invoke", "release", null.clone());
+    op(2, "ok", "release", null);
+    lines.join("\n") + "\n"
+}
+
+/// A failing `linearizable` checker's evidence is on the page for the
+/// script to draw; test parameters nest whether `fault_options` is an
+/// object or (as older runs wrote it) a Rust `Debug` string.
+#[test]
+fn a_run_page_carries_linearizability_evidence_and_readable_parameters() {
+    let store = temp_store("evidence");
+    let bad = import(&store, "overlap.jsonl", OVERLAP, "redis");
+    let good = import(&store, "clean.jsonl", CLEAN, "etcd");
+    let set_options = |id: &str, options: serde_json::Value| {
+        let path = store.join(id).join("test.json");
+        let mut test: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        test["fault_options"] = options;
+        std::fs::write(&path, test.to_string()).unwrap();
+    };
+    set_options(&bad, serde_json::json!({ "loss": 0.3, "client_pause": "2s", "nested": { "deep": [1, 2] } }));
+    set_options(
+        &good,
+        serde_json::json!("FaultOptions { loss: 0.3, clock_offset: 60s, inner: Inner { a: 1, b: [1, 2] } }"),
+    );
+    let long = import(&store, "long.jsonl", &long_then_overlap(80), "redis");
+    let server = Server::start(&store);
+
+    let (_, page) = server.get(&format!("/runs/{bad}"));
+    assert!(page.contains("id=\"lin-0\"") && page.contains("id=\"lin-data\""), "{page}");
+    let evidence = lin_data(&page);
+    let first = &evidence[0];
+    assert_eq!(first["verdict"], "not-linearizable", "{first}");
+    assert_eq!(first["model"], "mutex");
+    let partition = &first["partition"];
+    assert_eq!(partition["operations"].as_array().unwrap().len(), 4, "{partition}");
+    let partial = &partition["partials"][0];
+    assert!(partial["stuck"].is_u64() && partial["prefix"].is_array(), "{partial}");
+    let row = |key: &str, depth: usize, value: &str| format!("<th class=\"depth{depth}\">{key}</th><td>{value}</td>");
+    for (key, depth, value) in
+        [("fault_options", 0, ""), ("loss", 1, "0.3"), ("client_pause", 1, "2s"), ("deep", 2, "1, 2")]
+    {
+        assert!(page.contains(&row(key, depth, value)), "{key}: {page}");
+    }
+
+    // A long history is cut to the operations around the stuck one, each
+    // placed op keeping its number in the whole linearization.
+    let (_, page) = server.get(&format!("/runs/{long}"));
+    let evidence = lin_data(&page);
+    let partial = &evidence[0]["partition"]["partials"][0];
+    let drawn = evidence[0]["partition"]["operations"].as_array().unwrap().len();
+    let placed = partial["placed"].as_u64().unwrap() as usize;
+    assert!(placed >= 160 && drawn < 40, "{partial}");
+    assert_eq!(partial["omitted"].as_u64().unwrap() as usize + drawn, 164, "{partial}");
+    let numbers: Vec<usize> =
+        partial["numbers"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap() as usize).collect();
+    assert_eq!(numbers.last(), Some(&placed), "the last placed op keeps its number");
+    assert_eq!(numbers.len(), partial["prefix"].as_array().unwrap().len());
+    assert!(partial["stuck"].as_u64().unwrap() < drawn as u64);
+
+    let (_, page) = server.get(&format!("/runs/{good}"));
+    assert!(!page.contains("id=\"lin-data\""), "a linearizable run has no evidence to draw");
+    for (key, depth, value) in
+        [("fault_options", 0, "FaultOptions"), ("clock_offset", 1, "60s"), ("inner", 1, "Inner"), ("b", 2, "[1, 2]")]
+    {
+        assert!(page.contains(&row(key, depth, value)), "{key}: {page}");
+    }
     std::fs::remove_dir_all(&store).unwrap();
 }

@@ -151,8 +151,11 @@ pub async fn check(
             None => ModelSpec::infer(&history),
         };
         let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
+        // Formats without timestamps number their events instead; the
+        // drawing then counts positions rather than nanoseconds.
+        let untimed = history.ops.iter().enumerate().all(|(i, op)| op.time == i as u64);
         let result = run_check(&history, &spec, &opts).map_err(|e| bad(e.to_string()))?;
-        Ok(json!({ "verdict": result.verdict, "model": result.model, "result": result }))
+        Ok(json!({ "verdict": result.verdict, "model": result.model, "untimed": untimed, "result": result }))
     })
     .await;
     match checked {

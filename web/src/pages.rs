@@ -150,6 +150,20 @@ struct CheckerView {
     summary: String,
 }
 
+/// One row of the test parameters: nested values indented under their key.
+struct ParamRow {
+    depth: usize,
+    key: String,
+    value: String,
+}
+
+/// A failing linearizability check, drawn by the page's script.
+struct LinView {
+    /// `key k0` for a partitioned check, else empty.
+    key: String,
+    summary: String,
+}
+
 #[derive(Template)]
 #[template(path = "run.html")]
 struct Run {
@@ -160,18 +174,34 @@ struct Run {
     verdict: String,
     live: bool,
     checkers: Vec<CheckerView>,
-    /// (checker, words)
+    /// (checker, words) of the anomalies listed.
     anomalies: Vec<(String, String)>,
-    more_anomalies: usize,
+    /// Every stored anomaly, whether listed or not.
+    anomaly_total: usize,
+    /// (checker, how many), in checker order.
+    anomaly_counts: Vec<(String, usize)>,
+    lin: Vec<LinView>,
+    /// JSON for the script, safe inside a script element.
+    lin_json: String,
     stats: Vec<(String, String)>,
     logs: Vec<String>,
-    test: String,
+    params: Vec<ParamRow>,
 }
 
-/// Anomalies listed on the page; the rest stay in results.json.
-const LISTED: usize = 10;
+/// Anomalies listed before `?anomalies=all`: a page of a run with
+/// thousands stays light, and says how many it leaves out.
+const LISTED: usize = 20;
 
-pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+/// `<` escaped so no value can close the script element it is put in.
+fn script_json(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c")
+}
+
+pub async fn run(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some(dir) = run_dir(&app, &id) else {
         return render(StatusCode::NOT_FOUND, &NotFound { what: format!("There is no run `{id}` in this store.") });
     };
@@ -180,23 +210,35 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     };
     let (test, results) = (read("test.json"), read("results.json"));
     let live = results.is_null();
-    let text = |v: &Value| {
-        v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() })
-    };
+    let all = q.get("anomalies").is_some_and(|v| v == "all");
     let mut checkers = Vec::new();
     let mut anomalies = Vec::new();
-    let mut total = 0;
+    let mut anomaly_counts: Vec<(String, usize)> = Vec::new();
+    let mut anomaly_total = 0;
     for c in results["checkers"].as_array().into_iter().flatten() {
         let name = text(&c["checker"]);
         let validity = if name == "availability" { "info".to_string() } else { text(&c["validity"]) };
         checkers.push(CheckerView { name: name.clone(), validity, summary: text(&c["summary"]) });
-        for a in c["evidence"]["anomalies"].as_array().into_iter().flatten() {
-            total += 1;
-            if anomalies.len() < LISTED {
+        let found = c["evidence"]["anomalies"].as_array().map_or(&[][..], Vec::as_slice);
+        if found.is_empty() {
+            continue;
+        }
+        anomaly_total += found.len();
+        anomaly_counts.push((name.clone(), found.len()));
+        for a in found {
+            if all || anomalies.len() < LISTED {
                 anomalies.push((name.clone(), text(&a["text"])));
             }
         }
     }
+    let evidence = linearizability(&results);
+    let lin = evidence
+        .iter()
+        .map(|e| LinView {
+            key: e["key"].as_str().map(|k| format!("key {k}")).unwrap_or_default(),
+            summary: text(&e["summary"]),
+        })
+        .collect();
     let s = &results["stats"];
     let figure = |v: &Value, unit: &str| v.as_f64().map_or("-".into(), |x| format!("{x:.1}{unit}"));
     let stats = if live {
@@ -223,6 +265,10 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     logs.sort();
+    let mut params = Vec::new();
+    for (k, v) in test.as_object().into_iter().flatten() {
+        param_rows(&mut params, 0, k, v);
+    }
     let page = Run {
         system: text(&test["system"]),
         workload: text(&test["workload"]),
@@ -230,14 +276,158 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         verdict: if live { "running".into() } else { text(&results["verdict"]) },
         live,
         checkers,
-        more_anomalies: total - anomalies.len(),
         anomalies,
+        anomaly_total,
+        anomaly_counts,
+        lin,
+        lin_json: script_json(&Value::Array(evidence)),
         stats,
         logs,
-        test: serde_json::to_string_pretty(&test).unwrap_or_default(),
+        params,
         id,
     };
     render(StatusCode::OK, &page)
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map(String::from).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() })
+}
+
+/// Operations beyond this in a failing partition are cut to the ones around
+/// the operation that cannot be placed: thousands of bars in one canvas
+/// show nothing, and would weigh down the page.
+const FOCUS_OVER: usize = 120;
+/// How many of the last placed operations a cut keeps.
+const FOCUS_PLACED: usize = 20;
+
+/// Per failing `linearizable` checker: its model, and its first failing
+/// partition with the longest partial linearization, in the shape the check
+/// page's drawing takes (`operations`, `partials[0]`).
+fn linearizability(results: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for c in results["checkers"].as_array().into_iter().flatten() {
+        if c["checker"] != "linearizable" || c["validity"] == "valid" {
+            continue;
+        }
+        let e = &c["evidence"];
+        let parts = e["partitions"].as_array().map_or(&[][..], Vec::as_slice);
+        let has_partial = |p: &&Value| p["partials"].as_array().is_some_and(|v| !v.is_empty());
+        // Unknown partitions may carry partials too; the failing one explains the verdict.
+        let part = parts.iter().filter(has_partial).find(|p| p["verdict"] == "not-linearizable");
+        let Some(part) = part.or_else(|| parts.iter().find(has_partial)) else { continue };
+        out.push(serde_json::json!({
+            "model": e["model"],
+            "verdict": e["verdict"],
+            "summary": c["summary"],
+            "key": part["key"],
+            "partition": focus(part),
+        }));
+    }
+    out
+}
+
+/// `partition` with only the first partial, and past [`FOCUS_OVER`]
+/// operations only the stuck one, those concurrent with it and the last
+/// placed ones, renumbered; `numbers` keeps each placed op's place in the
+/// whole linearization and `placed`/`omitted` say what the cut left out.
+fn focus(part: &Value) -> Value {
+    let ops = part["operations"].as_array().map_or(&[][..], Vec::as_slice);
+    let partial = &part["partials"][0];
+    let ids = |v: &Value| -> Vec<usize> {
+        v.as_array().into_iter().flatten().filter_map(|x| x.as_u64().map(|x| x as usize)).collect()
+    };
+    let prefix = ids(&partial["prefix"]);
+    if ops.len() <= FOCUS_OVER {
+        return serde_json::json!({ "operations": ops, "partials": [partial] });
+    }
+    let stuck = partial["stuck"].as_u64().unwrap_or(0) as usize;
+    let concurrent = ids(&partial["concurrent"]);
+    let mut keep: BTreeSet<usize> = concurrent.iter().copied().collect();
+    keep.insert(stuck);
+    keep.extend(prefix.iter().rev().take(FOCUS_PLACED));
+    keep.retain(|&i| i < ops.len());
+    let new_id: HashMap<usize, usize> = keep.iter().enumerate().map(|(n, &i)| (i, n)).collect();
+    let (kept_prefix, numbers): (Vec<usize>, Vec<usize>) =
+        prefix.iter().enumerate().filter_map(|(n, i)| Some((new_id.get(i).copied()?, n + 1))).unzip();
+    serde_json::json!({
+        "operations": keep.iter().map(|&i| &ops[i]).collect::<Vec<_>>(),
+        "partials": [{
+            "prefix": kept_prefix,
+            "numbers": numbers,
+            "placed": prefix.len(),
+            "omitted": ops.len() - keep.len(),
+            "state_after": partial["state_after"],
+            "stuck": new_id.get(&stuck),
+            "concurrent": concurrent.iter().filter_map(|i| new_id.get(i)).collect::<Vec<_>>(),
+        }],
+    })
+}
+
+/// Rows for one test parameter. Objects nest (indented); so do values
+/// written as Rust `Debug` structs (`FaultOptions { loss: 0.3, … }`), which
+/// older runs stored as one string.
+fn param_rows(rows: &mut Vec<ParamRow>, depth: usize, key: &str, v: &Value) {
+    let fields: Option<Vec<(String, Value)>> = match v {
+        Value::Object(m) => Some(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::String(s) => debug_struct(s).map(|(_, f)| f.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        _ => None,
+    };
+    match fields {
+        Some(fields) if depth < 3 => {
+            let label = match v {
+                Value::String(s) => debug_struct(s).map(|(name, _)| name).unwrap_or_default(),
+                _ => String::new(),
+            };
+            rows.push(ParamRow { depth, key: key.to_string(), value: label });
+            for (k, v) in &fields {
+                param_rows(rows, depth + 1, k, v);
+            }
+        }
+        _ => {
+            let value = match v {
+                Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+                    items.iter().map(text).collect::<Vec<_>>().join(", ")
+                }
+                other => text(other),
+            };
+            rows.push(ParamRow { depth, key: key.to_string(), value });
+        }
+    }
+}
+
+/// `Name { a: 1, b: Inner { c: 2 } }` → ("Name", [("a", "1"), ("b", "Inner { c: 2 }")]);
+/// `None` for anything else.
+fn debug_struct(s: &str) -> Option<(String, Vec<(String, String)>)> {
+    let s = s.trim();
+    let open = s.find(" {")?;
+    let name = &s[..open];
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+        return None;
+    }
+    let body = s[open + 2..].strip_suffix('}')?.trim();
+    let mut fields = Vec::new();
+    let mut depth = 0i32;
+    let mut quoted = false;
+    let mut from = 0;
+    let mut parts = Vec::new();
+    for (i, ch) in body.char_indices() {
+        match ch {
+            '"' => quoted = !quoted,
+            '{' | '[' | '(' if !quoted => depth += 1,
+            '}' | ']' | ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&body[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&body[from..]);
+    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once(':')?;
+        fields.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Some((name.to_string(), fields))
 }
 
 struct CellView {
@@ -274,8 +464,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
         .iter()
         .map(|c| serde_json::json!({ "label": format!("{} · {} · {}", c.system, c.workload, c.nemesis), "p99": c.grant_p99_ms.map(|m| m.0), "verdict": c.verdict }))
         .collect();
-    // `<` escaped so no value can close the script element.
-    let chart_json = serde_json::to_string(&chart).unwrap_or_else(|_| "[]".into()).replace('<', "\\u003c");
+    let chart_json = script_json(&Value::Array(chart));
     let cells = cells
         .into_iter()
         .map(|c| CellView {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use checker::analysis::fault_windows;
-use checker::history::{History, Outcome, Process};
+use checker::history::{Call, History, Outcome, Process};
 use serde_json::{json, Value};
 
 /// `{lanes, fs, keys, ops: [[lane, start, end|-1, outcome, f, key]], holds:
@@ -96,23 +96,36 @@ pub fn build(history: &History, results: &Value) -> Value {
         "ops": ops,
         "holds": holds,
         "faults": faults,
-        "anomalies": anomalies(results),
+        "anomalies": anomalies(results, history, &calls),
         "end": end,
     })
 }
 
-/// Every anomaly of every checker that has a time span and processes, for
-/// marking on the timeline.
-pub fn anomalies(results: &Value) -> Vec<Value> {
+/// Every anomaly of every checker, each with a span to mark, so the
+/// timeline marks exactly as many as the report counts. The checkers time
+/// most anomalies themselves; the others (duplicate tokens, two leaders in
+/// one term, lost increments) are placed at the operations that show them.
+pub fn anomalies(results: &Value, history: &History, calls: &[Call]) -> Vec<Value> {
     let mut out = Vec::new();
     for c in results["checkers"].as_array().into_iter().flatten() {
         for a in c["evidence"]["anomalies"].as_array().into_iter().flatten() {
-            let start = a["start"].as_u64().or_else(|| a["at"].as_u64());
-            let Some(start) = start else { continue };
-            let end = start + a["duration"].as_u64().unwrap_or(0);
+            let mut processes: Vec<u64> =
+                a["processes"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+            // Lost increments name no processes; the writers of a value
+            // written twice are the ones whose increments collided.
+            for r in a["repeated_values"].as_array().into_iter().flatten() {
+                processes.extend(r["processes"].as_array().into_iter().flatten().filter_map(Value::as_u64));
+            }
+            processes.sort_unstable();
+            processes.dedup();
+            let timed = a["start"].as_u64().or_else(|| a["at"].as_u64());
+            let (start, end) = match timed {
+                Some(start) => (start, start + a["duration"].as_u64().unwrap_or(0)),
+                None => locate(a, &processes, history, calls),
+            };
             out.push(json!({
                 "checker": c["checker"],
-                "processes": a["processes"],
+                "processes": processes,
                 "start": start,
                 "end": end,
                 "text": a["text"],
@@ -120,4 +133,50 @@ pub fn anomalies(results: &Value) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The span of the completions that show an untimed anomaly: the grants
+/// carrying its duplicate token, the campaigns won in its term, or the
+/// writes and final read of its counter. Failing those, its processes' ops
+/// on its key; failing that, the whole history.
+fn locate(a: &Value, processes: &[u64], history: &History, calls: &[Call]) -> (u64, u64) {
+    let key = a["key"].as_str();
+    let on_key = |call: &&Call| {
+        let inv = &history.ops[call.invoke];
+        let Process::Client(p) = inv.process else { return false };
+        inv.key.as_deref() == key && (processes.is_empty() || processes.contains(&p))
+    };
+    let value = |call: &Call| -> Value {
+        match call.completion.map(|c| &history.ops[c].value) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => history.ops[call.invoke].value.clone(),
+        }
+    };
+    let shows = |call: &&Call| {
+        let f = history.ops[call.invoke].f.as_str();
+        if call.outcome != Outcome::Ok {
+            return false;
+        }
+        if let Some(token) = a["token"].as_i64() {
+            f == "acquire" && value(call)["token"].as_i64() == Some(token)
+        } else if let Some(term) = a["term"].as_i64() {
+            f == "campaign" && value(call)["term"].as_i64() == Some(term)
+        } else {
+            a.get("lost").is_some() && (f == "write" || f == "final-read")
+        }
+    };
+    let span = |found: Vec<&Call>| -> Option<(u64, u64)> {
+        let times: Vec<u64> = found.iter().filter_map(|c| c.completion.map(|i| history.ops[i].time)).collect();
+        Some((*times.iter().min()?, *times.iter().max()?))
+    };
+    // Lost increments were acknowledged to any writer of the counter.
+    let counter = |call: &&Call| history.ops[call.invoke].key.as_deref() == key && shows(call);
+    let direct: Vec<&Call> = if a.get("lost").is_some() {
+        calls.iter().filter(counter).collect()
+    } else {
+        calls.iter().filter(on_key).filter(shows).collect()
+    };
+    span(direct)
+        .or_else(|| span(calls.iter().filter(on_key).collect()))
+        .unwrap_or_else(|| (history.ops.first().map_or(0, |op| op.time), history.ops.last().map_or(0, |op| op.time)))
 }

@@ -12,11 +12,14 @@ window.addEventListener('unhandledrejection', (e) => window.__errors.push(String
 const fencepost = (() => {
   const OUTCOME = ['ok', 'fail', 'info'];
   const COLOR = { ok: '#2e7d32', fail: '#9e9e9e', info: '#ef6c00', hold: 'rgba(33,150,243,0.30)',
-    fault: 'rgba(229,57,53,0.10)', faultEdge: 'rgba(229,57,53,0.55)', anomaly: '#d50000', axis: '#555' };
-  const AXIS = 22;    // px under the lanes for the time axis
-  const GUTTER = 44;  // px left of the lanes for process numbers
+    fault: 'rgba(229,57,53,0.10)', faultEdge: 'rgba(229,57,53,0.55)', anomaly: '#d50000', axis: '#555', unplaced: '#cfd8dc' };
+  const AXIS = 36;    // px under the lanes for the time axis: ticks and title
+  const GUTTER = 44;  // px left of the lanes for process numbers, at least
 
-  // A canvas sized to its box at the device's pixel ratio.
+  // A canvas sized to its box at the device's pixel ratio. Every text drawn
+  // on it is kept in `canvas.__texts` (with its box in CSS pixels): canvas
+  // text is invisible to the DOM, and the browser test checks legends, axis
+  // titles and ticks are drawn and none runs off the edge.
   function prepare(canvas, height) {
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth || 800;
@@ -27,32 +30,86 @@ const fencepost = (() => {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
     ctx.font = '11px sans-serif';
+    ctx.textAlign = 'left';
+    canvas.__texts = [];
+    if (!ctx.__recording) {
+      // Wrapped once per context: a redraw must not stack wrappers.
+      const fill = CanvasRenderingContext2D.prototype.fillText;
+      ctx.fillText = function (text, x, y, maxWidth) {
+        const w = Math.min(this.measureText(String(text)).width, maxWidth ?? Infinity);
+        const left = this.textAlign === 'right' || this.textAlign === 'end' ? x - w : this.textAlign === 'center' ? x - w / 2 : x;
+        this.canvas.__texts.push({ text: String(text), x: left, y, w });
+        return maxWidth === undefined ? fill.call(this, text, x, y) : fill.call(this, text, x, y, maxWidth);
+      };
+      ctx.__recording = true;
+    }
     return { ctx, width, height };
   }
 
   function seconds(ns) { return (ns / 1e9).toFixed(3) + ' s'; }
 
-  function axis(ctx, x0, x1, y, t0, t1) {
-    ctx.strokeStyle = COLOR.axis; ctx.fillStyle = COLOR.axis;
+  // The final reads run as processes 1000000 and up, after the workload.
+  function laneLabel(p) {
+    return p >= 1e6 ? (p === 1e6 ? 'final read' : 'final read ' + (p - 1e6 + 1)) : 'p' + p;
+  }
+
+  // `t` ns as a tick label, in the unit the whole span reads best in, with
+  // as many decimals as the tick step needs.
+  function duration(t, step, span) {
+    const [div, unit] = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs'], [1, 'ns']].find(([d]) => span >= d) || [1, 'ns'];
+    const decimals = Math.max(0, Math.ceil(-Math.log10(step / div) - 1e-9));
+    return (t / div).toFixed(decimals) + ' ' + unit;
+  }
+
+  // A time axis from t0 to t1 at height y. Ticks read relative to `origin`
+  // (0: the run's start); `untimed` histories count positions, not ns. Labels
+  // are centred on their tick and kept inside the canvas.
+  function axis(ctx, x0, x1, y, t0, t1, opts = {}) {
+    const origin = opts.origin || 0;
+    const right = ctx.canvas.width / (window.devicePixelRatio || 1);
+    ctx.strokeStyle = COLOR.axis; ctx.fillStyle = COLOR.axis; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x1, y); ctx.stroke();
     const span = Math.max(t1 - t0, 1);
-    const raw = span / 8;
+    // One unit for every tick, chosen by the largest value shown.
+    const scale = Math.max(span, Math.abs(t0 - origin), Math.abs(t1 - origin));
+    const raw = span / Math.max(2, Math.floor((x1 - x0) / 90));
     const step = Math.pow(10, Math.floor(Math.log10(raw)));
-    const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => s >= raw) || raw;
-    for (let t = Math.ceil(t0 / nice) * nice; t <= t1; t += nice) {
-      const x = x0 + (t - t0) / span * (x1 - x0);
+    const nice = Math.max([1, 2, 5, 10].map((m) => m * step).find((s) => s >= raw) || raw, opts.untimed ? 1 : 0);
+    for (let r = Math.ceil((t0 - origin) / nice) * nice; origin + r <= t1; r += nice) {
+      const x = x0 + (origin + r - t0) / span * (x1 - x0);
       ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y + 4); ctx.stroke();
-      ctx.fillText((t / 1e9).toFixed(nice >= 1e9 ? 0 : 3) + 's', x + 2, y + 14);
+      const label = opts.untimed ? String(Math.round(r)) : duration(r, nice, scale);
+      const w = ctx.measureText(label).width;
+      ctx.fillText(label, Math.min(Math.max(x - w / 2, 1), right - w - 2), y + 14);
+    }
+    const title = opts.title || (opts.untimed ? 'position in the history (it has no timestamps)' : origin ? 'time since the first operation shown' : 'time since the start of the run');
+    const w = ctx.measureText(title).width;
+    ctx.fillText(title, Math.min(Math.max((x0 + x1) / 2 - w / 2, 1), right - w - 2), y + 28);
+  }
+
+  // Colour swatches with their names, right-aligned so they end at `right`.
+  function legend(ctx, items, right, y) {
+    let x = right;
+    for (const [color, name] of [...items].reverse()) {
+      x -= ctx.measureText(name).width;
+      ctx.fillStyle = COLOR.axis; ctx.fillText(name, x, y);
+      x -= 14;
+      ctx.fillStyle = color; ctx.fillRect(x, y - 9, 10, 10);
+      if (color === COLOR.fault) { ctx.fillStyle = COLOR.faultEdge; ctx.fillRect(x, y - 9, 1, 10); }
+      x -= 12;
     }
   }
 
-  // Fault windows shaded across the plot.
-  function shadeFaults(ctx, faults, xOf, top, bottom, labels) {
+  const OUTCOME_LEGEND = () => [[COLOR.ok, 'ok'], [COLOR.fail, 'fail'], [COLOR.info, 'info'], [COLOR.fault, 'fault']];
+
+  // Fault windows shaded across the plot, named when the name fits before
+  // `labelRight` (a label cut by the plot's edge reads as something else).
+  function shadeFaults(ctx, faults, xOf, top, bottom, labelRight) {
     for (const f of faults || []) {
       const a = xOf(f.start), b = xOf(f.end);
       ctx.fillStyle = COLOR.fault; ctx.fillRect(a, top, Math.max(b - a, 1), bottom - top);
       ctx.fillStyle = COLOR.faultEdge; ctx.fillRect(a, top, 1, bottom - top);
-      if (labels) { ctx.fillText(f.name, a + 3, top + 10); }
+      if (labelRight && a + 3 + ctx.measureText(f.name).width <= labelRight) ctx.fillText(f.name, a + 3, top + 10);
     }
   }
 
@@ -62,19 +119,23 @@ const fencepost = (() => {
   // outcome in it (info > ok > fail), so 100,000 operations stay fast.
   function timeline(canvas, data, status) {
     const view = { t0: 0, t1: Math.max(data.end, 1) };
-    const lanes = data.lanes.length;
-    const laneH = lanes > 60 ? Math.max(3, Math.floor(600 / lanes)) : 14;
-    const height = Math.max(80, lanes * laneH + AXIS + 14);
-    const marked = new Set();
-    for (const a of data.anomalies || []) for (const p of a.processes || []) marked.add(p);
+    let gutter = GUTTER;
 
     function draw() {
+      // Laid out on every draw: a live run gains processes as it goes.
+      const lanes = data.lanes.length;
+      const laneH = lanes > 60 ? Math.max(3, Math.floor(600 / lanes)) : 14;
+      const height = Math.max(80, lanes * laneH + AXIS + 14);
+      const marked = new Set();
+      for (const a of data.anomalies || []) for (const p of a.processes || []) marked.add(p);
       const { ctx, width } = prepare(canvas, height);
-      const plot = width - GUTTER - 4, top = 14, bottom = top + lanes * laneH;
+      const labels = laneH >= 9 ? data.lanes.map(laneLabel) : [];
+      gutter = Math.max(GUTTER, ...labels.map((l) => Math.ceil(ctx.measureText(l).width) + 10));
+      const plot = width - gutter - 4, top = 14, bottom = top + lanes * laneH;
       const span = Math.max(view.t1 - view.t0, 1);
-      const xOf = (t) => GUTTER + (t - view.t0) / span * plot;
-      ctx.save(); ctx.beginPath(); ctx.rect(GUTTER, 0, plot, height); ctx.clip();
-      shadeFaults(ctx, data.faults, xOf, 0, bottom, true);
+      const xOf = (t) => gutter + (t - view.t0) / span * plot;
+      ctx.save(); ctx.beginPath(); ctx.rect(gutter, 0, plot, height); ctx.clip();
+      shadeFaults(ctx, data.faults, xOf, 0, bottom, gutter + plot);
       ctx.fillStyle = COLOR.hold;
       for (const [lane, s, e] of data.holds) {
         if (e < view.t0 || s > view.t1) continue;
@@ -85,20 +146,19 @@ const fencepost = (() => {
       const barH = Math.max(laneH * 0.5, 2);
       if (visible > plot * 2) {
         const rank = [2, 1, 3]; // ok, fail, info → draw priority
-        const cols = lanes * Math.ceil(plot);
-        const best = new Uint8Array(cols);
         const w = Math.ceil(plot);
+        const best = new Uint8Array(lanes * w);
         for (const [lane, s, e0, out] of data.ops) {
           const e = e0 < 0 ? data.end : e0;
           if (e < view.t0 || s > view.t1) continue;
-          const a = Math.max(0, Math.floor(xOf(s) - GUTTER)), b = Math.min(w - 1, Math.floor(xOf(e) - GUTTER));
+          const a = Math.max(0, Math.floor(xOf(s) - gutter)), b = Math.min(w - 1, Math.floor(xOf(e) - gutter));
           for (let x = a; x <= b; x++) { const i = lane * w + x; if (rank[out] > best[i]) best[i] = rank[out]; }
         }
         const byRank = ['', 'fail', 'ok', 'info'];
         for (let lane = 0; lane < lanes; lane++) {
           for (let x = 0; x < w; x++) {
             const r = best[lane * w + x];
-            if (r) { ctx.fillStyle = COLOR[byRank[r]]; ctx.fillRect(GUTTER + x, top + lane * laneH, 1, barH); }
+            if (r) { ctx.fillStyle = COLOR[byRank[r]]; ctx.fillRect(gutter + x, top + lane * laneH, 1, barH); }
           }
         }
       } else {
@@ -118,21 +178,18 @@ const fencepost = (() => {
         ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x + 5, 8); ctx.lineTo(x - 5, 8); ctx.fill();
       }
       ctx.restore();
-      ctx.fillStyle = COLOR.axis;
-      if (laneH >= 9) {
-        data.lanes.forEach((p, i) => {
-          ctx.fillStyle = marked.has(p) ? COLOR.anomaly : COLOR.axis;
-          ctx.fillText('p' + p, 4, top + i * laneH + laneH * 0.7);
-        });
-      }
-      axis(ctx, GUTTER, GUTTER + plot, bottom + 4, view.t0, view.t1);
+      labels.forEach((l, i) => {
+        ctx.fillStyle = marked.has(data.lanes[i]) ? COLOR.anomaly : COLOR.axis;
+        ctx.fillText(l, 4, top + i * laneH + laneH * 0.7);
+      });
+      axis(ctx, gutter, gutter + plot, bottom + 4, view.t0, view.t1);
       if (status) status.textContent = `${data.ops.length} operations, ${lanes} processes, ${(data.faults || []).length} faults, ${(data.anomalies || []).length} anomalies marked; showing ${seconds(view.t0)} – ${seconds(view.t1)}`;
     }
 
     const timeAt = (clientX) => {
       const r = canvas.getBoundingClientRect();
-      const plot = r.width - GUTTER - 4;
-      return view.t0 + (clientX - r.left - GUTTER) / plot * (view.t1 - view.t0);
+      const plot = r.width - gutter - 4;
+      return view.t0 + (clientX - r.left - gutter) / plot * (view.t1 - view.t0);
     };
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
@@ -147,7 +204,7 @@ const fencepost = (() => {
     canvas.addEventListener('mousemove', (e) => {
       if (!drag) return;
       const r = canvas.getBoundingClientRect();
-      const dt = (e.clientX - drag.x) / (r.width - GUTTER - 4) * (drag.t1 - drag.t0);
+      const dt = (e.clientX - drag.x) / (r.width - gutter - 4) * (drag.t1 - drag.t0);
       view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw();
     });
     canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(data.end, 1); draw(); });
@@ -158,45 +215,60 @@ const fencepost = (() => {
 
   // Latency of each completed operation over time (log scale), by outcome.
   function latency(canvas, data) {
-    const { ctx, width, height } = prepare(canvas, 220);
-    const left = 48, bottom = height - AXIS, plot = width - left - 8;
+    const { ctx, width, height } = prepare(canvas, 260);
+    const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
     const end = Math.max(data.end, 1);
     const lat = data.ops.filter((o) => o[2] >= 0).map((o) => [o[1], Math.max(o[2] - o[1], 1000), o[3]]);
     const max = lat.reduce((m, o) => Math.max(m, o[1]), 1e6);
     const lo = Math.log10(1e4), hi = Math.log10(max) + 0.1;
     const xOf = (t) => left + t / end * plot;
-    const yOf = (ns) => bottom - (Math.log10(Math.max(ns, 1e4)) - lo) / (hi - lo) * (bottom - 8);
-    shadeFaults(ctx, data.faults, xOf, 0, bottom, false);
+    const yOf = (ns) => bottom - (Math.log10(Math.max(ns, 1e4)) - lo) / (hi - lo) * (bottom - top);
+    shadeFaults(ctx, data.faults, xOf, top, bottom, null);
     for (const [t, l, out] of lat) { ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(xOf(t), yOf(l), 2, 2); }
     ctx.fillStyle = COLOR.axis;
+    ctx.fillRect(left - 1, top, 1, bottom - top);
     for (let e = Math.ceil(lo); e <= hi; e++) {
       const y = yOf(Math.pow(10, e));
       ctx.fillRect(left - 4, y, 4, 1);
-      ctx.fillText(e >= 9 ? Math.pow(10, e - 9) + 's' : e >= 6 ? Math.pow(10, e - 6) + 'ms' : Math.pow(10, e - 3) + 'µs', 2, y + 4);
+      const label = e >= 9 ? Math.pow(10, e - 9) + ' s' : e >= 6 ? Math.pow(10, e - 6) + ' ms' : Math.pow(10, e - 3) + ' µs';
+      ctx.textAlign = 'right'; ctx.fillText(label, left - 6, y + 4); ctx.textAlign = 'left';
     }
+    ctx.fillText('latency, invoke to completion (log scale)', 2, 12);
+    legend(ctx, OUTCOME_LEGEND(), width - 4, 12);
     axis(ctx, left, left + plot, bottom, 0, end);
   }
 
   // Completions per second, stacked by outcome.
   function throughput(canvas, data) {
-    const { ctx, width, height } = prepare(canvas, 220);
-    const left = 48, bottom = height - AXIS, plot = width - left - 8;
+    const { ctx, width, height } = prepare(canvas, 260);
+    const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
     const end = Math.max(data.end, 1);
     const n = Math.ceil(end / 1e9) || 1;
     const buckets = Array.from({ length: n }, () => [0, 0, 0]);
     for (const o of data.ops) if (o[2] >= 0) buckets[Math.min(n - 1, Math.floor(o[2] / 1e9))][o[3]]++;
     const max = buckets.reduce((m, b) => Math.max(m, b[0] + b[1] + b[2]), 1);
     const xOf = (t) => left + t / end * plot;
-    shadeFaults(ctx, data.faults, xOf, 0, bottom, false);
-    const bw = Math.max(plot / n - 1, 1);
+    shadeFaults(ctx, data.faults, xOf, top, bottom, null);
     buckets.forEach((b, i) => {
+      // The last second may be cut short by the end of the run.
+      const x = xOf(i * 1e9), bw = Math.max(Math.min(xOf((i + 1) * 1e9), left + plot) - x - 1, 1);
       let y = bottom;
       for (const out of [0, 1, 2]) {
-        const h = b[out] / max * (bottom - 10);
-        ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(xOf(i * 1e9), y - h, bw, h); y -= h;
+        const h = b[out] / max * (bottom - top);
+        ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(x, y - h, bw, h); y -= h;
       }
     });
-    ctx.fillStyle = COLOR.axis; ctx.fillText(max + '/s', 2, 12);
+    ctx.fillStyle = COLOR.axis;
+    ctx.fillRect(left - 1, top, 1, bottom - top);
+    ctx.textAlign = 'right';
+    for (const v of [0, Math.round(max / 2), max]) {
+      const y = bottom - v / max * (bottom - top);
+      ctx.fillRect(left - 4, y, 4, 1);
+      ctx.fillText(String(v), left - 6, y + 4);
+    }
+    ctx.textAlign = 'left';
+    ctx.fillText('completions per second', 2, 12);
+    legend(ctx, OUTCOME_LEGEND(), width - 4, 12);
     axis(ctx, left, left + plot, bottom, 0, end);
   }
 
@@ -211,6 +283,7 @@ const fencepost = (() => {
     const canvas = document.getElementById('timeline');
     const id = canvas.dataset.run, live = canvas.dataset.live === 'true';
     const status = document.getElementById('timeline-status');
+    linearizability();
     let view = null;
     const load = () => fetchJson(`/api/v1/runs/${encodeURIComponent(id)}/timeline`).then((data) => {
       const t0 = performance.now();
@@ -231,21 +304,51 @@ const fencepost = (() => {
     }
   }
 
+  // The report's failing linearizability checks, drawn as the check page
+  // draws an upload's, on the run's own time scale.
+  function linearizability() {
+    const data = document.getElementById('lin-data');
+    if (!data) return;
+    JSON.parse(data.textContent).forEach((e, i) => {
+      const canvas = document.getElementById(`lin-${i}`);
+      drawPartial(canvas, e.partition, document.getElementById(`lin-${i}-words`), { origin: 0, id: `lin-${i}-stuck` });
+      window.addEventListener('resize', () => drawPartial(canvas, e.partition, null, { origin: 0 }));
+    });
+  }
+
+  // p99 grant latency per system and faults, on a log scale: one system's
+  // 0.8 ms and another's 417 ms both have to show.
   function compare() {
     const cells = JSON.parse(document.getElementById('compare-data').textContent);
     const canvas = document.getElementById('compare-chart');
-    const rowH = 18, left = 260;
-    const { ctx, width } = prepare(canvas, Math.max(60, cells.length * rowH + 10));
-    const max = cells.reduce((m, c) => Math.max(m, c.p99 || 0), 1);
+    const rowH = 18, left = 260, top = 20;
+    const { ctx, width } = prepare(canvas, Math.max(60, top + cells.length * rowH + AXIS));
+    const plot = width - left - 80;
+    const values = cells.map((c) => c.p99).filter((v) => v > 0);
+    const lo = Math.floor(Math.log10(Math.min(...values, 1)));
+    const hi = Math.max(Math.ceil(Math.log10(Math.max(...values, 1))), lo + 1);
+    const xOf = (ms) => left + (Math.log10(Math.max(ms, Math.pow(10, lo))) - lo) / (hi - lo) * plot;
+    const ms = (v) => v >= 1000 ? v / 1000 + ' s' : v + ' ms';
+    const bottom = top + cells.length * rowH;
+    ctx.strokeStyle = '#e0e0e0'; ctx.lineWidth = 1;
+    for (let e = lo; e <= hi; e++) {
+      const x = xOf(Math.pow(10, e));
+      ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom + 4); ctx.stroke();
+      const label = ms(Number(Math.pow(10, e).toPrecision(1)));
+      ctx.fillStyle = COLOR.axis; ctx.textAlign = 'center'; ctx.fillText(label, x, bottom + 16); ctx.textAlign = 'left';
+    }
     cells.forEach((c, i) => {
-      const y = 4 + i * rowH;
-      ctx.fillStyle = COLOR.axis; ctx.fillText(c.label, 4, y + 12);
-      if (c.p99 == null) return;
+      const y = top + i * rowH;
+      ctx.fillStyle = COLOR.axis; ctx.fillText(c.label, 4, y + 12, left - 8);
+      if (c.p99 == null) { ctx.fillText('no grants', left + 4, y + 12); return; }
       ctx.fillStyle = c.verdict === 'invalid' ? COLOR.anomaly : c.verdict === 'valid' ? COLOR.ok : COLOR.info;
-      const w = c.p99 / max * (width - left - 70);
-      ctx.fillRect(left, y + 3, Math.max(w, 1), rowH - 6);
+      const w = Math.max(xOf(c.p99) - left, 1);
+      ctx.fillRect(left, y + 3, w, rowH - 6);
       ctx.fillStyle = COLOR.axis; ctx.fillText(c.p99.toFixed(1) + ' ms', left + w + 4, y + 12);
     });
+    ctx.fillStyle = COLOR.axis;
+    ctx.fillText('p99 grant latency (log scale)', left, 12);
+    legend(ctx, [[COLOR.ok, 'valid'], [COLOR.anomaly, 'invalid'], [COLOR.info, 'unknown']], width - 4, 12);
     document.body.dataset.ready = '1';
   }
 
@@ -267,7 +370,7 @@ const fencepost = (() => {
         initial: document.getElementById('check-initial').value,
         timeout_ms: String(Number(document.getElementById('check-timeout').value || 10) * 1000),
       });
-      out.textContent = 'checking…'; canvas.hidden = true;
+      out.textContent = 'checking…'; canvas.parentElement.hidden = true;
       try {
         const r = await fetchJson('/api/v1/check?' + q, { method: 'POST', body });
         const failing = (r.result.partitions || []).find((p) => p.verdict === 'not-linearizable');
@@ -278,7 +381,9 @@ const fencepost = (() => {
         v.id = 'check-verdict'; v.textContent = r.verdict;
         h.append(v, ` — model ${r.model}, ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
         out.append(h);
-        if (failing && failing.partials && failing.partials.length) drawPartial(canvas, failing, out);
+        if (failing && failing.partials && failing.partials.length) {
+          drawPartial(canvas, failing, out, { id: 'check-stuck', untimed: r.untimed });
+        }
       } catch (err) {
         out.innerHTML = '';
         const p = document.createElement('p'); p.className = 'error'; p.id = 'check-error'; p.textContent = err.message; out.append(p);
@@ -287,35 +392,52 @@ const fencepost = (() => {
     });
   }
 
-  function drawPartial(canvas, partition, out) {
+  // A partition's longest partial linearization on `canvas`, and in words
+  // appended to `out` (none when null: a redraw). A partition cut to the
+  // ops around the stuck one (see the run page) carries `numbers`, each
+  // placed op's place in the whole linearization. `opts.origin` is the time
+  // the ticks count from (default: the first op drawn); `opts.untimed` for
+  // histories whose times are positions.
+  function drawPartial(canvas, partition, out, opts = {}) {
     const partial = partition.partials[0], ops = partition.operations;
-    const order = new Map(partial.prefix.map((op, i) => [op, i + 1]));
+    const order = new Map(partial.prefix.map((op, i) => [op, partial.numbers ? partial.numbers[i] : i + 1]));
     const concurrent = new Set(partial.concurrent);
     const procs = [...new Set(ops.map((o) => o.process))].sort((a, b) => a - b);
     const start = Math.min(...ops.map((o) => o.invoke_time));
     const end = Math.max(...ops.map((o) => o.complete_time ?? o.invoke_time)) + 1;
     canvas.hidden = false;
+    if (canvas.parentElement) canvas.parentElement.hidden = false;
     const laneH = 22;
     const { ctx, width } = prepare(canvas, procs.length * laneH + AXIS + 10);
-    const plot = width - GUTTER - 8;
-    const xOf = (t) => GUTTER + (t - start) / (end - start) * plot;
+    const gutter = Math.max(GUTTER, ...procs.map((p) => Math.ceil(ctx.measureText(laneLabel(p)).width) + 10));
+    const plot = width - gutter - 8;
+    const xOf = (t) => gutter + (t - start) / (end - start) * plot;
     ops.forEach((o, i) => {
       const lane = procs.indexOf(o.process);
       const x = xOf(o.invoke_time), w = Math.max(xOf(o.complete_time ?? end) - x, 3), y = 6 + lane * laneH;
-      ctx.fillStyle = i === partial.stuck ? COLOR.anomaly : order.has(i) ? COLOR.ok : '#cfd8dc';
+      ctx.fillStyle = i === partial.stuck ? COLOR.anomaly : order.has(i) ? COLOR.ok : COLOR.unplaced;
       ctx.fillRect(x, y, w, laneH - 8);
       if (concurrent.has(i)) { ctx.strokeStyle = COLOR.info; ctx.lineWidth = 2; ctx.strokeRect(x, y, w, laneH - 8); }
       ctx.fillStyle = '#fff';
-      if (order.has(i)) ctx.fillText(String(order.get(i)), x + 2, y + 11);
+      if (order.has(i)) {
+        const n = String(order.get(i));
+        ctx.fillText(n, Math.min(x + 2, width - ctx.measureText(n).width - 1), y + 11);
+      }
     });
     ctx.fillStyle = COLOR.axis;
-    procs.forEach((p, i) => ctx.fillText('p' + p, 4, 6 + i * laneH + 12));
-    axis(ctx, GUTTER, GUTTER + plot, procs.length * laneH + 6, start, end);
+    procs.forEach((p, i) => ctx.fillText(laneLabel(p), 4, 6 + i * laneH + 12));
+    axis(ctx, gutter, gutter + plot, procs.length * laneH + 6, start, end,
+      { origin: opts.origin ?? start, untimed: opts.untimed });
+    canvas.dataset.drawn = '1';
+    if (!out) return;
+    const placed = partial.placed ?? partial.prefix.length;
+    const stuck = ops[partial.stuck];
     const p = document.createElement('p');
-    p.id = 'check-stuck';
-    p.textContent = `Longest partial linearization: ${partial.prefix.length} operations placed (green, numbered); ` +
-      `state after them: ${partial.state_after}; cannot place: ${ops[partial.stuck].description} (red); ` +
-      `concurrent with it: ${partial.concurrent.length} (outlined).`;
+    if (opts.id) p.id = opts.id;
+    p.textContent = `Longest partial linearization: ${placed} operations placed (green, numbered); ` +
+      `state after them: ${partial.state_after}; cannot place: ${stuck ? stuck.description : '?'} (red); ` +
+      `concurrent with it: ${partial.concurrent.length} (outlined).` +
+      (partial.omitted ? ` Drawn: the last ${partial.prefix.length} placed and the operations around the one that cannot be placed; ${partial.omitted} more of this key are in results.json.` : '');
     out.append(p);
   }
 
