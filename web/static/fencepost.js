@@ -183,7 +183,8 @@ const fencepost = (() => {
         ctx.fillText(l, 4, top + i * laneH + laneH * 0.7);
       });
       axis(ctx, gutter, gutter + plot, bottom + 4, view.t0, view.t1);
-      if (status) status.textContent = `${data.ops.length} operations, ${lanes} processes, ${(data.faults || []).length} faults, ${(data.anomalies || []).length} anomalies marked; showing ${seconds(view.t0)} – ${seconds(view.t1)}`;
+      const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+      if (status) status.textContent = `${n(data.ops.length, 'operation', 'operations')}, ${n(lanes, 'process', 'processes')}, ${n((data.faults || []).length, 'fault', 'faults')}, ${n((data.anomalies || []).length, 'anomaly', 'anomalies')} marked; showing ${seconds(view.t0)} – ${seconds(view.t1)}`;
     }
 
     const timeAt = (clientX) => {
