@@ -36,6 +36,11 @@ fn every_route_answers_and_every_error_is_clear() {
     let (status, report) = server.get(&format!("/runs/{bad}"));
     assert_eq!(status, 200);
     assert!(report.contains("processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s"), "{report}");
+    // 1.5 s without a grant while clients asked: an outage, in words.
+    let slow = OVERLAP.replace("\"time\":1000000000,", "\"time\":2000000000,");
+    let slow = import(&store, "slow.jsonl", &slow, "redis");
+    let (_, page) = server.get(&format!("/runs/{slow}"));
+    assert!(page.contains("id=\"outages\"") && page.contains("no grant from t=0.000 s to t=1.500 s"), "{page}");
     for id in ["id=\"timeline\"", "id=\"latency\"", "id=\"throughput\"", "history.jsonl", "history.edn"] {
         assert!(report.contains(id), "{id} missing");
     }
@@ -67,7 +72,7 @@ fn every_route_answers_and_every_error_is_clear() {
     let (status, runs) = server.get("/api/v1/runs");
     assert_eq!(status, 200);
     let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 2);
+    assert_eq!(runs.as_array().unwrap().len(), 3);
     let (status, run) = server.get(&format!("/api/v1/runs/{bad}"));
     assert_eq!(status, 200);
     let run: serde_json::Value = serde_json::from_str(&run).unwrap();

@@ -180,6 +180,8 @@ struct Run {
     anomaly_total: usize,
     /// (checker, how many), in checker order.
     anomaly_counts: Vec<(String, usize)>,
+    /// Stretches without a grant, in words (with what the nodes' logs said).
+    outages: Vec<String>,
     lin: Vec<LinView>,
     /// JSON for the script, safe inside a script element.
     lin_json: String,
@@ -215,6 +217,14 @@ pub async fn run(
     let mut anomalies = Vec::new();
     let mut anomaly_counts: Vec<(String, usize)> = Vec::new();
     let mut anomaly_total = 0;
+    let outages: Vec<String> = results["checkers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["checker"] == "availability")
+        .flat_map(|c| c["evidence"]["outages"].as_array().cloned().unwrap_or_default())
+        .map(|o| text(&o["text"]))
+        .collect();
     for c in results["checkers"].as_array().into_iter().flatten() {
         let name = text(&c["checker"]);
         let validity = if name == "availability" { "info".to_string() } else { text(&c["validity"]) };
@@ -279,6 +289,7 @@ pub async fn run(
         anomalies,
         anomaly_total,
         anomaly_counts,
+        outages,
         lin,
         lin_json: script_json(&Value::Array(evidence)),
         stats,
