@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo build --release
 # Build (or find up to date) every image first, so the cluster tests do not
 # each wait on a build; a fresh machine bootstraps debian:bookworm-slim here.

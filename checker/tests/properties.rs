@@ -246,13 +246,9 @@ fn brute<M: HistoryModel>(model: M, h: &History, initial: &Value) -> bool {
         .into_iter()
         .map(|(_, call, ret, i, o)| (call, ret, ret == u64::MAX, i, o))
         .collect();
-    fn go<M: Model>(
-        m: &M,
-        ops: &[(u64, u64, bool, M::Input, M::Output)],
-        done: u32,
-        s: M::State,
-        seen: &mut HashSet<(u32, M::State)>,
-    ) -> bool {
+    /// (invoke, return, pending, input, output) of each op.
+    type Timed<M> = (u64, u64, bool, <M as Model>::Input, <M as Model>::Output);
+    fn go<M: Model>(m: &M, ops: &[Timed<M>], done: u32, s: M::State, seen: &mut HashSet<(u32, M::State)>) -> bool {
         if ops.iter().enumerate().all(|(i, o)| done & (1 << i) != 0 || o.2) {
             return true;
         }

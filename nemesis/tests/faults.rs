@@ -179,7 +179,7 @@ async fn client_partitions_cut_clients_but_not_peers() {
     nemesis.stop(&fault).await.unwrap();
     sys.probe(n1).await.unwrap();
     assert_clean(&started, &nemesis).await;
-    let e = events.lock().unwrap();
+    let e = events.lock().unwrap().clone();
     assert_eq!(e[0].0, "partition-clients-start");
     assert_eq!(e[0].1["targets"], serde_json::json!(["n1"]));
     drop(e);
@@ -282,7 +282,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
         assert!(new_leader.is_some(), "{system}: the majority elected no new leader");
         nemesis.stop(&started_fault).await.unwrap();
         assert_clean(&started, &nemesis).await;
-        let e = events.lock().unwrap();
+        let e = events.lock().unwrap().clone();
         assert_eq!(e[0].1["kind"], "leader");
         assert_eq!(e[0].1["grudge"][&old].as_array().unwrap().len(), 2);
         drop(e);

@@ -225,7 +225,7 @@ mod tests {
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
-        rec.nemesis("kill", json!({"nodes": ["n1"]}));
+        rec.nemesis(OpType::Info, "kill", json!({"nodes": ["n1"]}));
         assert_eq!(rec.finish().unwrap().ops, 4001);
         rec.invoke(9, "acquire", None, Value::Null); // after finish: dropped
         let text = std::fs::read_to_string(&path).unwrap();

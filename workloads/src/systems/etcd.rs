@@ -13,7 +13,7 @@ use docker::Node;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
 use tokio::task::JoinHandle;
 
-use super::{client_address, BoxFuture, System};
+use super::{client_address, BoxFuture, LogEvent, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2379;
@@ -312,6 +312,12 @@ impl System for Etcd {
     fn clock_refusal(&self) -> Option<&'static str> {
         Some("etcd is a Go binary that reads the clock without libc, so fencepost's LD_PRELOAD clock shim cannot move it")
     }
+    /// Raft's own account of leadership: `raft2026/11/28 05:49:57 INFO:
+    /// <member> became candidate at term 7` and the like (second resolution,
+    /// UTC as the containers run).
+    fn log_events(&self, log: &str) -> Vec<LogEvent> {
+        log.lines().filter_map(raft_event).collect()
+    }
     /// What `etcdctl endpoint health` does: a linearizable read through this
     /// member, which only succeeds once the cluster has a leader and quorum.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
@@ -340,5 +346,47 @@ impl System for Etcd {
         Box::pin(
             async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn ElectionClient>) },
         )
+    }
+}
+
+/// One raft log line as a leadership event, or `None` for the rest.
+fn raft_event(line: &str) -> Option<LogEvent> {
+    let rest = line.strip_prefix("raft")?;
+    let (stamp, message) = rest.split_once(" INFO: ")?;
+    let text = if let Some(term) = message.split(" became candidate at term ").nth(1) {
+        format!("campaigned (term {term})")
+    } else if let Some(term) = message.split(" became leader at term ").nth(1) {
+        format!("became leader (term {term})")
+    } else if let Some(term) = message.split(" lost leader ").nth(1).and_then(|m| m.split(" at term ").nth(1)) {
+        format!("lost its leader (term {term})")
+    } else if message.contains(" rejected MsgVote from ") {
+        "refused a vote (the candidate's log was behind)".to_string()
+    } else {
+        return None;
+    };
+    let when = humantime::parse_rfc3339_weak(&stamp.trim().replace('/', "-")).ok()?;
+    let unix_ms = when.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+    Some(LogEvent { unix_ms, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_lines_become_leadership_events() {
+        let log = "raft2026/11/28 05:49:56 INFO: ddb6 became follower at term 5\n\
+                   raft2026/11/28 05:49:57 INFO: ddb6 became candidate at term 7\n\
+                   raft2026/11/28 05:49:57 INFO: ddb6 [logterm: 2, index: 520, vote: 0] rejected MsgVote from 8025 [logterm: 2, index: 446] at term 6\n\
+                   2026-11-28 05:49:45.858150 I | embed: name = n1\n\
+                   raft2026/11/28 05:49:58 INFO: raft.node: ddb6 lost leader ddb6 at term 8\n";
+        let events = Etcd.log_events(log);
+        let texts: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["campaigned (term 7)", "refused a vote (the candidate's log was behind)", "lost its leader (term 8)"]
+        );
+        assert_eq!(events[0].unix_ms % 1000, 0);
+        assert_eq!(events[2].unix_ms - events[0].unix_ms, 1000);
     }
 }
