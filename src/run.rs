@@ -94,7 +94,10 @@ fn prepare_checked(args: &RunArgs) -> Result<(&'static dyn workloads::System, Fa
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Preflight::Refused(format!("--nemesis {e}")))?;
     let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
-    Ok((system, FaultPlan::new(args, &names).map_err(Preflight::Refused)?))
+    let mut plan = FaultPlan::new(args, &names).map_err(Preflight::Refused)?;
+    // A system that cannot hold a lock for --ttl says so before it starts.
+    plan.notes.extend(system.ttl_note(args.options.ttl));
+    Ok((system, plan))
 }
 
 /// `fencepost run … --plan`: what the run would do, without doing it.

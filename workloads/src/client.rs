@@ -3,9 +3,36 @@
 //! Every call ends in one of three ways, as in Jepsen:
 //! - `Ok`: it took effect;
 //! - `Fail`: it definitely did not (lock busy, NX refused, lock timeout, the
-//!   request never left), or whatever it did was undone before it returned;
-//! - `Info`: unknown (timeout or connection lost after the request was sent).
-//!   The process that saw it is retired and a fresh client continues.
+//!   server refused the request before doing anything, the request never
+//!   left), or whatever it did was undone before it returned;
+//! - `Info`: unknown (timeout or connection lost after the request was sent,
+//!   or an error that does not prove the request did nothing). The process
+//!   that saw it is retired and a fresh client continues.
+//!
+//! `SessionLost` is an `Info` that also knows the server ended the client's
+//! session, and with it every lock the session held (a PostgreSQL or MariaDB
+//! connection the server terminated, an expired ZooKeeper session). The
+//! runner records it as `info` with `{"released_by": "session-lost"}` in the
+//! completion's value: whatever the call did, the lock it concerns is no
+//! longer held by this process from then on.
+//!
+//! Errors are told apart by their types (zookeeper-client's `Error`
+//! variants, sqlx's `Error::Database` with its SQLSTATE/error number and
+//! severity, redis's `ErrorKind` and error code, tonic's `Code`), never by
+//! their text. Anything not listed below as `fail` or `session-lost` is
+//! `info`, so a new kind of error errs on the side of "unknown".
+//!
+//! | system | `fail` (no effect) | `info` + `released_by: session-lost` | `info` |
+//! | --- | --- | --- | --- |
+//! | Redis | lock busy / not our value (script answered 0); connection refused; error replies refused before running: `LOADING`, `NOSCRIPT`, `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `CROSSSLOT`, `MASTERDOWN`, `READONLY`, `NOPERM`, `EXECABORT`, `BUSY`, `OOM`, `NOAUTH`, `WRONGPASS`, `NOREPLICAS`, `MISCONF`; plain `ERR` for a command or a script with a single write; errors raised in the client before sending | — (a restarted Redis forgets its keys, but the client cannot tell a restart from a broken connection) | timeouts, I/O and dropped connections, unparsable or mistyped replies, `ERR` from a script that writes twice (fenced acquire, campaign: Redis does not roll scripts back), unknown error codes |
+//! | Redlock | fewer than a majority could still hold our value after the unlock round (every node that may have taken it answered the unlock); release: no node held our value and every node answered | — | otherwise |
+//! | etcd | lock/campaign not granted and its lease revoked (or gone); lease grant failed (no key exists yet); release/resign: the key was gone or replaced; codes `InvalidArgument`, `NotFound`, `AlreadyExists`, `PermissionDenied`, `FailedPrecondition`, `OutOfRange`, `Unimplemented`, `Unauthenticated`, `ResourceExhausted`; client-side argument errors | — (a lease outlives its client's connection) | `DeadlineExceeded`, `Unavailable`, `Cancelled`, `Unknown`, `Aborted`, `Internal`, `DataLoss`, transport and I/O errors; our deadline |
+//! | ZooKeeper | withdrawn from the queue before our turn (checked in one multi); `NoNode`, `NodeExists`, `BadVersion`, `NotEmpty`, `NoAuth`, `InvalidAcl`, `AuthFailed`, `BadArguments`, `NoChildrenForEphemerals`, `SessionMoved`, `NotReadOnly`, `NoWatcher`, `QuotaExceeded`, `Throttled`, `MarshallingError`, `Unimplemented`, `ReconfigDisabled`, `UnexpectedErrorCode` | `SessionExpired`, or the client found its session expired (ephemeral nodes are gone) | `ConnectionLoss`, `Timeout`, `ClientClosed`, `NoHosts`, `Custom` (e.g. "no response from connection in 2000ms"), any other; our deadline |
+//! | PostgreSQL | lock busy / not held (`false`); SQLSTATE class `42` (syntax, undefined object: refused at parse/plan time), `0A`, `25P02`, `55P03` (`lock_timeout` while waiting), `40P01` (deadlock while waiting) | severity `FATAL`/`PANIC` (e.g. `57P01` "terminating connection due to unexpected postmaster exit" / administrator command, `57P02` crash of another backend, `57P03`): the backend exits and its session locks go with it | every other SQLSTATE (an error after an advisory lock was taken does not give it back), I/O, protocol; our deadline |
+//! | MariaDB | lock busy (`GET_LOCK` 0 or NULL), not held (`RELEASE_LOCK` 0 or NULL); errors 1064 (syntax), 1054, 1146, 1044/1045/1142/1227 (access), 1205, 1213 (deadlock), 1290/1792 (read-only) | errors 1053 (server shutdown), 1927 (connection killed): the connection ends and `GET_LOCK` locks with it | every other error, I/O, protocol; our deadline |
+//!
+//! Elections use the same mappings; `observe` (a read) too, though a read
+//! has no effect to be unsure of: its `info` only retires the observer.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,16 +46,75 @@ pub enum Outcome<T> {
     Ok(T),
     Fail(String),
     Info(String),
+    /// Unknown, and the server ended this client's session: recorded as
+    /// `info` with `{"released_by": "session-lost"}`.
+    SessionLost(String),
 }
 
 impl<T> Outcome<T> {
-    /// `Ok` as `Ok`; `Fail` and `Info` as their error text.
+    /// `Ok` as `Ok`; the others as their error text.
     pub fn into_result(self) -> Result<T, String> {
         match self {
             Outcome::Ok(v) => Ok(v),
-            Outcome::Fail(e) | Outcome::Info(e) => Err(e),
+            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => Err(e),
         }
     }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Ok(v) => Outcome::Ok(f(v)),
+            Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Info(e) => Outcome::Info(e),
+            Outcome::SessionLost(e) => Outcome::SessionLost(e),
+        }
+    }
+
+    /// `Ok`'s value, or the other outcome (retyped) to return early.
+    pub fn into_value<U>(self) -> Result<T, Outcome<U>> {
+        match self {
+            Outcome::Ok(v) => Ok(v),
+            Outcome::Fail(e) => Err(Outcome::Fail(e)),
+            Outcome::Info(e) => Err(Outcome::Info(e)),
+            Outcome::SessionLost(e) => Err(Outcome::SessionLost(e)),
+        }
+    }
+
+    /// The same error with its text prefixed by `what`.
+    pub fn context(self, what: &str) -> Outcome<T> {
+        match self {
+            Outcome::Ok(v) => Outcome::Ok(v),
+            Outcome::Fail(e) => Outcome::Fail(format!("{what}: {e}")),
+            Outcome::Info(e) => Outcome::Info(format!("{what}: {e}")),
+            Outcome::SessionLost(e) => Outcome::SessionLost(format!("{what}: {e}")),
+        }
+    }
+
+    /// `Fail` and `Info` change to `Info`: for a step after one that may
+    /// have taken effect. A lost session stays lost.
+    pub fn unknown_unless_ok(self) -> Outcome<T> {
+        match self {
+            Outcome::Fail(e) => Outcome::Info(e),
+            other => other,
+        }
+    }
+}
+
+/// Where a completion's value says who ended a hold: the process's server
+/// session ended (connection terminated by the server, ZooKeeper session
+/// expired), so the server released every lock the session held. The field
+/// is `released_by` and this is its one value so far; later analyses may
+/// end a hold there rather than treat it as held forever.
+pub const RELEASED_BY_SESSION_LOST: &str = "session-lost";
+
+/// Something a retired client may leave in the system that keeps blocking
+/// others until it expires on its own: an etcd lease whose waiter or lock
+/// key sits in a lock or election queue. The runner hands these to a
+/// revoker that removes them once the cluster answers again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// The lock or election it blocks (`k0`, `e1`…), for the history.
+    pub key: String,
+    pub lease: i64,
 }
 
 /// A held lock.
@@ -71,7 +157,8 @@ pub struct ClientOptions {
     pub acquire_wait: Duration,
     /// Ask for fencing tokens where the recipe has a fenced variant (Redis).
     pub fenced: bool,
-    /// ZooKeeper session timeout.
+    /// ZooKeeper session timeout: the session is a ZooKeeper client's
+    /// lease, so the runner sets it to the run's TTL.
     pub session_timeout: Duration,
     /// Client pauses: a stalled process's background work (etcd's lease
     /// keep-alive) stalls with it, as in a real process-wide pause.
@@ -99,6 +186,10 @@ pub trait LockClient: Send {
     fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
         let _ = (grant, ttl);
         Box::pin(async { Outcome::Fail("this recipe has no lease to renew".into()) })
+    }
+    /// What this client leaves behind if it is retired now (see [`Orphan`]).
+    fn orphans(&mut self) -> Vec<Orphan> {
+        Vec::new()
     }
 }
 
@@ -168,5 +259,9 @@ pub trait ElectionClient: Send {
                 Outcome::Ok(())
             }
         })
+    }
+    /// What this client leaves behind if it is retired now (see [`Orphan`]).
+    fn orphans(&mut self) -> Vec<Orphan> {
+        Vec::new()
     }
 }

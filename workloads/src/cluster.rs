@@ -24,7 +24,10 @@ pub async fn start_cluster(
     timeout: Duration,
 ) -> Result<Started, docker::Error> {
     let image = images::build(engine, system.image(), false).await?;
-    let spec = ClusterSpec::uniform(system.name(), &image.tag, system.nodes(), system.ports());
+    let mut spec = ClusterSpec::uniform(system.name(), &image.tag, system.nodes(), system.ports());
+    for node in &mut spec.nodes {
+        node.env.extend(system.node_env().iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    }
     let started = Instant::now();
     let cluster = Cluster::start(engine, run_id, &spec).await?;
     wait_ready(system, &cluster, timeout).await?;

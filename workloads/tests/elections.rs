@@ -33,7 +33,9 @@ fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
 }
 
 async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn ElectionClient> {
-    sys.election_client(nodes, process, &options()).await.unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
+    sys.election_client(nodes, process, process as usize, &options())
+        .await
+        .unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
 }
 
 async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
@@ -146,6 +148,6 @@ async fn mysql_election() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redlock_has_no_election_recipe() {
     let sys = workloads::by_name("redlock").unwrap();
-    let err = sys.election_client(&[], 0, &options()).await.err().unwrap();
+    let err = sys.election_client(&[], 0, 0, &options()).await.err().unwrap();
     assert!(err.contains("no election recipe"), "{err}");
 }

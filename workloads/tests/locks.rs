@@ -20,7 +20,9 @@ fn options() -> ClientOptions {
 }
 
 async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn LockClient> {
-    sys.lock_client(nodes, process, &options()).await.unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
+    sys.lock_client(nodes, process, process as usize, &options())
+        .await
+        .unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
 }
 
 fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {

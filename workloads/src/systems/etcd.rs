@@ -2,19 +2,26 @@
 //!
 //! Lock: the v3 `Lock` service with a lease kept alive while held. The token
 //! is the lock key's create revision, which etcd's own docs recommend for
-//! fencing. A client talks to one member only (processes are spread over
+//! fencing. A client talks to one member only (workers are spread over
 //! members), so a partitioned member's clients see what it does.
+//!
+//! `etcd-prevote` is the same cluster with every member started with
+//! `--pre-vote` (etcd 3.4's default is off, 3.5's on): without it, a member
+//! that rejoins after a partition campaigns with a higher term and deposes
+//! the leader at every heal; with it, it first asks whether it could win.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use docker::Node;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
 use tokio::task::JoinHandle;
+use tonic::Code;
 
-use super::{client_address, BoxFuture, LogEvent, System};
-use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
+use super::{client_address, member, BoxFuture, LogEvent, System};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome};
 
 pub const PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -33,6 +40,62 @@ pub async fn connect(nodes: &[&Node], timeout: Duration) -> Result<Client, Strin
 /// etcd refuses leases shorter than about 1.5 election timeouts (ours: 1 s).
 const MIN_LEASE_SECS: i64 = 2;
 
+fn lease_secs(ttl: Duration) -> i64 {
+    (ttl.as_secs_f64().ceil() as i64).max(MIN_LEASE_SECS)
+}
+
+/// Maps an etcd error to an outcome by its gRPC code: the codes etcd
+/// answers before applying anything (bad request, missing lease, no space,
+/// too many requests, not leader…) are `Fail`; timeouts, unavailability
+/// (which includes "request timed out" and "leader changed", after which
+/// the proposal may still commit) and transport errors are unknown.
+pub(crate) fn classify<T>(e: etcd_client::Error) -> Outcome<T> {
+    use etcd_client::Error as E;
+    let refused = match &e {
+        E::GRpcStatus(status) => refused_code(status.code()),
+        // Raised in the client before a request is built.
+        E::InvalidArgs(_) | E::InvalidUri(_) | E::InvalidMetadataValue(_) | E::EndpointError(_) => true,
+        _ => false,
+    };
+    if refused {
+        Outcome::Fail(e.to_string())
+    } else {
+        Outcome::Info(e.to_string())
+    }
+}
+
+fn refused_code(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unimplemented
+            | Code::Unauthenticated
+            | Code::ResourceExhausted
+    )
+}
+
+fn is_not_found(e: &etcd_client::Error) -> bool {
+    matches!(e, etcd_client::Error::GRpcStatus(status) if status.code() == Code::NotFound)
+}
+
+/// Revokes `lease`: `Ok(true)` when this call did, `Ok(false)` when etcd no
+/// longer knew it (expired or revoked before).
+async fn revoke_lease(client: &mut Client, lease: i64, timeout: Duration) -> Outcome<bool> {
+    deadline(timeout, async {
+        match client.lease_revoke(lease).await {
+            Ok(_) => Outcome::Ok(true),
+            Err(e) if is_not_found(&e) => Outcome::Ok(false),
+            Err(e) => classify(e),
+        }
+    })
+    .await
+}
+
 pub struct EtcdLock {
     client: Client,
     node: String,
@@ -41,20 +104,32 @@ pub struct EtcdLock {
     process: u64,
     /// Keep-alive tasks by lease id, for the grants this client holds.
     keepers: HashMap<i64, JoinHandle<()>>,
+    /// Leases that may still own a key in a lock or election queue (ours,
+    /// held or waiting), with the lock or election it is for; a lease leaves
+    /// once it is revoked or its key is known to be gone. What is left when
+    /// the process retires is an orphan: not kept alive any more, but
+    /// blocking everyone queued behind it until it expires.
+    queued: HashMap<i64, String>,
 }
 
 impl EtcdLock {
     pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<EtcdLock, String> {
         let client = connect(&[node], options.timeout).await?;
         let node = node.name().to_string();
-        Ok(EtcdLock { client, node, options: options.clone(), process, keepers: HashMap::new() })
+        Ok(EtcdLock {
+            client,
+            node,
+            options: options.clone(),
+            process,
+            keepers: HashMap::new(),
+            queued: HashMap::new(),
+        })
     }
 
     /// Keeps `lease` alive every third of its TTL; marks the grant lost when
     /// etcd says the lease is gone (TTL 0) or the stream breaks.
-    fn keep_alive(&mut self, lease: i64, ttl_secs: i64, grant: &Grant) {
+    fn keep_alive(&mut self, lease: i64, ttl_secs: i64, lost: Arc<AtomicBool>) {
         let mut client = self.client.clone();
-        let lost = grant.lost.clone();
         let (stall, process) = (self.options.stall.clone(), self.process);
         let task = tokio::spawn(async move {
             let Ok((mut keeper, mut stream)) = client.lease_keep_alive(lease).await else {
@@ -78,18 +153,74 @@ impl EtcdLock {
         self.keepers.insert(lease, task);
     }
 
-    async fn revoke(&mut self, lease: i64) -> Outcome<()> {
+    /// Stops keeping `lease` alive and revokes it (deleting any key it owns).
+    async fn revoke(&mut self, lease: i64) -> Outcome<bool> {
         if let Some(task) = self.keepers.remove(&lease) {
             task.abort();
         }
-        let timeout = self.options.timeout;
-        deadline(timeout, async {
-            match self.client.lease_revoke(lease).await {
-                Ok(_) => Outcome::Ok(()),
-                Err(e) => Outcome::Info(e.to_string()),
-            }
+        let revoked = revoke_lease(&mut self.client, lease, self.options.timeout).await;
+        if let Outcome::Ok(_) = revoked {
+            self.queued.remove(&lease);
+        }
+        revoked
+    }
+
+    async fn grant_lease(&mut self, ttl: Duration) -> Result<(i64, i64), String> {
+        let ttl_secs = lease_secs(ttl);
+        let granted = deadline(self.options.timeout, async {
+            self.client.lease_grant(ttl_secs, None).await.map_or_else(classify, |r| Outcome::Ok(r.id()))
         })
-        .await
+        .await;
+        // Whatever happened, no key is attached to a lease yet: no lock or
+        // leadership was taken.
+        granted.into_result().map(|lease| (lease, ttl_secs)).map_err(|e| format!("lease grant: {e}"))
+    }
+
+    /// After a lock or campaign call on `lease` did not answer with a grant:
+    /// revoke the lease, which deletes the waiter key it may have queued.
+    /// `Fail` when the attempt is thereby undone (or provably never queued),
+    /// else unknown, and the lease stays in `queued` for the orphan revoker.
+    async fn withdraw<T>(&mut self, lease: i64, failed: Outcome<T>, what: &str) -> Outcome<T> {
+        let (e, definite) = match failed {
+            Outcome::Ok(v) => return Outcome::Ok(v),
+            Outcome::Fail(e) => (e, true),
+            Outcome::Info(e) | Outcome::SessionLost(e) => (e, false),
+        };
+        match self.revoke(lease).await {
+            Outcome::Ok(_) => Outcome::Fail(format!("{what} ({e}); lease revoked")),
+            _ if definite => {
+                // Refused before any key was put: the lease owns nothing.
+                self.queued.remove(&lease);
+                Outcome::Fail(e)
+            }
+            _ => Outcome::Info(e),
+        }
+    }
+
+    fn take_orphans(&mut self) -> Vec<Orphan> {
+        self.queued.drain().map(|(lease, key)| Orphan { key, lease }).collect()
+    }
+
+    /// Ends a hold (lock key or leader key): `ended` is how deleting the
+    /// key went (`Ok(false)`: it was already gone, and `gone` says why);
+    /// then revokes the lease. A revoke that removed a live lease removed
+    /// the key with it, so the hold ended within this call even if the
+    /// delete went unanswered or was refused.
+    async fn end_hold(&mut self, lease: i64, ended: Outcome<bool>, gone: &str) -> Outcome<()> {
+        let revoked = matches!(self.revoke(lease).await, Outcome::Ok(true));
+        match ended {
+            Outcome::Ok(deleted) => {
+                self.queued.remove(&lease);
+                if deleted {
+                    Outcome::Ok(())
+                } else {
+                    Outcome::Fail(gone.into())
+                }
+            }
+            _ if revoked => Outcome::Ok(()),
+            Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Info(e) | Outcome::SessionLost(e) => Outcome::Info(e),
+        }
     }
 }
 
@@ -106,38 +237,23 @@ impl LockClient for EtcdLock {
     fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            let ttl_secs = (ttl.as_secs_f64().ceil() as i64).max(MIN_LEASE_SECS);
-            // No lock is taken before the lease exists: a failed grant is a `fail`.
-            let lease = match deadline(timeout, async {
-                self.client
-                    .lease_grant(ttl_secs, None)
-                    .await
-                    .map_or_else(|e| Outcome::Fail(e.to_string()), |r| Outcome::Ok(r.id()))
-            })
-            .await
-            {
-                Outcome::Ok(lease) => lease,
-                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Fail(format!("lease grant: {e}")),
+            let (lease, ttl_secs) = match self.grant_lease(ttl).await {
+                Ok(granted) => granted,
+                Err(e) => return Outcome::Fail(e),
             };
+            self.queued.insert(lease, key.to_string());
             let name = format!("fencepost/locks/{key}");
             let wait = self.options.acquire_wait + timeout;
             let locked = deadline(wait, async {
                 match self.client.lock(name.as_str(), Some(LockOptions::new().with_lease(lease))).await {
                     Ok(resp) => Outcome::Ok(resp.key().to_vec()),
-                    Err(e) => Outcome::Info(e.to_string()),
+                    Err(e) => classify(e),
                 }
             })
             .await;
-            let lock_key = match locked {
-                Outcome::Ok(k) => k,
-                // Revoking the lease deletes our waiter key: whatever the
-                // lock call did is undone before we answer, so it is a `fail`.
-                Outcome::Fail(e) | Outcome::Info(e) => {
-                    return match self.revoke(lease).await {
-                        Outcome::Ok(()) => Outcome::Fail(format!("not granted ({e}); lease revoked")),
-                        _ => Outcome::Info(e),
-                    };
-                }
+            let lock_key = match self.withdraw(lease, locked, "not granted").await.into_value() {
+                Ok(k) => k,
+                Err(other) => return other,
             };
             let revision = deadline(timeout, async {
                 match self.client.get(lock_key.clone(), None).await {
@@ -145,7 +261,7 @@ impl LockClient for EtcdLock {
                         Some(kv) => Outcome::Ok(kv.create_revision()),
                         None => Outcome::Info("lock key vanished right after the grant".into()),
                     },
-                    Err(e) => Outcome::Info(e.to_string()),
+                    Err(e) => classify(e),
                 }
             })
             .await;
@@ -153,12 +269,17 @@ impl LockClient for EtcdLock {
                 Outcome::Ok(revision) => {
                     let handle = format!("{lease}\n{}", String::from_utf8_lossy(&lock_key));
                     let grant = Grant::new(key, Some(revision), Some(&self.node), handle);
-                    self.keep_alive(lease, ttl_secs, &grant);
+                    self.keep_alive(lease, ttl_secs, grant.lost.clone());
                     Outcome::Ok(grant)
                 }
-                // Held, but without its token; the process retires and the
-                // lease, no longer kept alive, expires.
-                Outcome::Fail(e) | Outcome::Info(e) => Outcome::Info(format!("granted, token unknown: {e}")),
+                // Held, but without its token. Giving it back at once undoes
+                // the grant before we answer (nobody else could hold it
+                // meanwhile, and we did nothing with it); failing that, the
+                // process retires and its lease is an orphan.
+                Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => match self.revoke(lease).await {
+                    Outcome::Ok(_) => Outcome::Fail(format!("granted, token unknown ({e}); lease revoked")),
+                    _ => Outcome::Info(format!("granted, token unknown: {e}")),
+                },
             }
         })
     }
@@ -169,53 +290,38 @@ impl LockClient for EtcdLock {
                 return Outcome::Fail("not an etcd grant".into());
             };
             let lease: i64 = lease.parse().unwrap_or_default();
-            let lost = grant.is_lost();
-            let timeout = self.options.timeout;
             // `Unlock` is a delete of the lock key that succeeds even when
             // the key is already gone; deleting it ourselves tells us whether
-            // we still held the lock.
-            let unlocked = deadline(timeout, async {
+            // we still held the lock. (A lease the keep-alive gave up on may
+            // still be alive: the delete, not that flag, says.)
+            let unlocked = deadline(self.options.timeout, async {
                 match self.client.delete(lock_key, None).await {
-                    Ok(resp) if resp.deleted() > 0 => Outcome::Ok(()),
-                    Ok(_) => Outcome::Fail("not the holder: the lock key is gone".into()),
-                    Err(e) => Outcome::Info(e.to_string()),
+                    Ok(resp) => Outcome::Ok(resp.deleted() > 0),
+                    Err(e) => classify(e),
                 }
             })
             .await;
-            let _ = self.revoke(lease).await;
-            match unlocked {
-                Outcome::Ok(()) if lost => Outcome::Fail("lease lost before release".into()),
-                other => other,
-            }
+            self.end_hold(lease, unlocked, "not the holder: the lock key is gone").await
         })
+    }
+
+    fn orphans(&mut self) -> Vec<Orphan> {
+        self.take_orphans()
     }
 }
 
 impl EtcdLock {
-    async fn grant_lease(&mut self, ttl: Duration) -> Result<(i64, i64), String> {
-        let ttl_secs = (ttl.as_secs_f64().ceil() as i64).max(MIN_LEASE_SECS);
-        let timeout = self.options.timeout;
-        let granted = deadline(timeout, async {
-            self.client
-                .lease_grant(ttl_secs, None)
-                .await
-                .map_or_else(|e| Outcome::Fail(e.to_string()), |r| Outcome::Ok(r.id()))
-        })
-        .await;
-        granted.into_result().map(|lease| (lease, ttl_secs)).map_err(|e| format!("lease grant: {e}"))
-    }
-
-    /// Deletes `key` if it is still the one created at `revision`: true when
-    /// it was (we still held it), false when it was gone or replaced.
-    async fn delete_if_created_at(&mut self, key: &str, revision: i64) -> Outcome<()> {
+    /// Deletes `key` if it is still the one created at `revision`:
+    /// `Ok(true)` when it was (we still held it), `Ok(false)` when it was
+    /// gone or replaced.
+    async fn delete_if_created_at(&mut self, key: &str, revision: i64) -> Outcome<bool> {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, revision)])
             .and_then([TxnOp::delete(key, None)]);
         deadline(self.options.timeout, async {
             match self.client.txn(txn).await {
-                Ok(resp) if resp.succeeded() => Outcome::Ok(()),
-                Ok(_) => Outcome::Fail("no longer the leader: the key is gone or replaced".into()),
-                Err(e) => Outcome::Info(e.to_string()),
+                Ok(resp) => Outcome::Ok(resp.succeeded()),
+                Err(e) => classify(e),
             }
         })
         .await
@@ -231,6 +337,7 @@ impl ElectionClient for EtcdLock {
                 Ok(granted) => granted,
                 Err(e) => return Outcome::Fail(e),
             };
+            self.queued.insert(lease, name.to_string());
             let election = format!("fencepost/elections/{name}");
             let wait = self.options.acquire_wait + self.options.timeout;
             let won = deadline(wait, async {
@@ -239,23 +346,17 @@ impl ElectionClient for EtcdLock {
                         Some(key) => Outcome::Ok((String::from_utf8_lossy(key.key()).into_owned(), key.rev())),
                         None => Outcome::Info("campaign answered without a leader key".into()),
                     },
-                    Err(e) => Outcome::Info(e.to_string()),
+                    Err(e) => classify(e),
                 }
             })
             .await;
-            match won {
-                Outcome::Ok((key, term)) => {
-                    let leadership = Leadership::new(name, term, Some(&self.node), key);
-                    let grant =
-                        Grant { lost: leadership.lost.clone(), ..Grant::new(name, Some(term), None, String::new()) };
-                    self.keep_alive(lease, ttl_secs, &grant);
-                    Outcome::Ok(Leadership { handle: format!("{lease}\n{}", leadership.handle), ..leadership })
-                }
-                Outcome::Fail(e) | Outcome::Info(e) => match self.revoke(lease).await {
-                    Outcome::Ok(()) => Outcome::Fail(format!("not elected ({e}); lease revoked")),
-                    _ => Outcome::Info(e),
-                },
-            }
+            let (key, term) = match self.withdraw(lease, won, "not elected").await.into_value() {
+                Ok(won) => won,
+                Err(other) => return other,
+            };
+            let leadership = Leadership::new(name, term, Some(&self.node), format!("{lease}\n{key}"));
+            self.keep_alive(lease, ttl_secs, leadership.lost.clone());
+            Outcome::Ok(leadership)
         })
     }
 
@@ -266,8 +367,7 @@ impl ElectionClient for EtcdLock {
             };
             let lease: i64 = lease.parse().unwrap_or_default();
             let resigned = self.delete_if_created_at(key, leadership.term).await;
-            let _ = self.revoke(lease).await;
-            resigned
+            self.end_hold(lease, resigned, "no longer the leader: the key is gone or replaced").await
         })
     }
 
@@ -280,13 +380,18 @@ impl ElectionClient for EtcdLock {
                         id: String::from_utf8_lossy(kv.value()).into_owned(),
                         term: Some(kv.create_revision()),
                     })),
-                    // "election: no leader" is an answer, not a failure.
-                    Err(e) if e.to_string().contains("no leader") => Outcome::Ok(None),
-                    Err(e) => Outcome::Info(e.to_string()),
+                    // etcd answers "election: no leader" as NotFound: an
+                    // answer, not a failure.
+                    Err(e) if is_not_found(&e) => Outcome::Ok(None),
+                    Err(e) => classify(e),
                 }
             })
             .await
         })
+    }
+
+    fn orphans(&mut self) -> Vec<Orphan> {
+        self.take_orphans()
     }
 }
 
@@ -331,21 +436,173 @@ impl System for Etcd {
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
-        let node = &nodes[process as usize % nodes.len()];
+        let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn LockClient>) })
     }
     fn election_client<'a>(
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
-        let node = &nodes[process as usize % nodes.len()];
+        let node = member(nodes, slot);
         Box::pin(
             async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn ElectionClient>) },
         )
+    }
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        let secs = lease_secs(ttl);
+        (Duration::from_secs(secs as u64) != ttl).then(|| {
+            format!("etcd leases last whole seconds, at least {MIN_LEASE_SECS}: --ttl {ttl:?} is used as {secs} s")
+        })
+    }
+    /// Through whichever member answers, so that a partition that cut off
+    /// the orphan's own member does not keep it alive.
+    fn revoke_orphan<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        orphan: &'a Orphan,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Outcome<bool>> {
+        Box::pin(async move {
+            let all: Vec<&Node> = nodes.iter().collect();
+            // Not connected: nothing was sent.
+            let mut client = match deadline(options.timeout, async {
+                connect(&all, options.timeout).await.map_or_else(Outcome::Fail, Outcome::Ok)
+            })
+            .await
+            .into_value()
+            {
+                Ok(client) => client,
+                Err(Outcome::Info(e)) => return Outcome::Fail(format!("connecting: {e}")),
+                Err(other) => return other,
+            };
+            revoke_lease(&mut client, orphan.lease, options.timeout).await
+        })
+    }
+}
+
+/// etcd with pre-vote: the `etcd` layout and recipes, every member started
+/// with `--pre-vote` (through etcd's `ETCD_PRE_VOTE`, so the image and its
+/// start script stay the same).
+pub struct EtcdPrevote;
+
+impl System for EtcdPrevote {
+    fn name(&self) -> &'static str {
+        "etcd-prevote"
+    }
+    fn image(&self) -> &'static str {
+        Etcd.image()
+    }
+    fn nodes(&self) -> usize {
+        Etcd.nodes()
+    }
+    fn ports(&self) -> &'static [u16] {
+        Etcd.ports()
+    }
+    fn describe(&self) -> &'static str {
+        "three etcd members, one Raft cluster, --pre-vote"
+    }
+    fn node_env(&self) -> &'static [(&'static str, &'static str)] {
+        &[("ETCD_PRE_VOTE", "true")]
+    }
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+        Etcd.probe(node)
+    }
+    fn lock_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        slot: usize,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        Etcd.lock_client(nodes, process, slot, options)
+    }
+    fn election_client<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        process: u64,
+        slot: usize,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+        Etcd.election_client(nodes, process, slot, options)
+    }
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        Etcd.ttl_note(ttl)
+    }
+    fn names_leader(&self) -> bool {
+        Etcd.names_leader()
+    }
+    fn clock_refusal(&self) -> Option<&'static str> {
+        Etcd.clock_refusal()
+    }
+    fn log_events(&self, log: &str) -> Vec<LogEvent> {
+        Etcd.log_events(log)
+    }
+    fn revoke_orphan<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        orphan: &'a Orphan,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Outcome<bool>> {
+        Etcd.revoke_orphan(nodes, orphan, options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(e: etcd_client::Error) -> &'static str {
+        match classify::<()>(e) {
+            Outcome::Ok(()) => "ok",
+            Outcome::Fail(_) => "fail",
+            Outcome::Info(_) => "info",
+            Outcome::SessionLost(_) => "session-lost",
+        }
+    }
+
+    fn status(code: Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn codes_etcd_answers_before_applying_are_fail() {
+        assert_eq!(outcome(status(Code::NotFound, "etcdserver: requested lease not found")), "fail");
+        assert_eq!(outcome(status(Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded")), "fail");
+        assert_eq!(outcome(status(Code::InvalidArgument, "etcdserver: key is not provided")), "fail");
+        assert_eq!(outcome(status(Code::FailedPrecondition, "etcdserver: not leader")), "fail");
+        assert_eq!(outcome(etcd_client::Error::InvalidArgs("no".into())), "fail");
+    }
+
+    #[test]
+    fn timeouts_and_unavailability_are_info() {
+        assert_eq!(outcome(status(Code::Unavailable, "etcdserver: request timed out")), "info");
+        assert_eq!(outcome(status(Code::Unavailable, "etcdserver: leader changed")), "info");
+        assert_eq!(outcome(status(Code::DeadlineExceeded, "context deadline exceeded")), "info");
+        assert_eq!(outcome(status(Code::Cancelled, "context canceled")), "info");
+        assert_eq!(outcome(status(Code::Unknown, "transport is closing")), "info");
+        assert_eq!(outcome(etcd_client::Error::IoError(std::io::ErrorKind::ConnectionReset.into())), "info");
+    }
+
+    #[test]
+    fn no_leader_is_told_by_its_code() {
+        assert!(is_not_found(&status(Code::NotFound, "etcdserver: election: no leader")));
+        assert!(!is_not_found(&status(Code::Unavailable, "etcdserver: no leader")));
+    }
+
+    #[test]
+    fn ttl_notes() {
+        assert_eq!(Etcd.ttl_note(Duration::from_secs(5)), None);
+        assert!(Etcd.ttl_note(Duration::from_millis(1500)).unwrap().contains("2 s"));
+        assert!(Etcd.ttl_note(Duration::from_millis(3500)).unwrap().contains("4 s"));
+        assert_eq!(EtcdPrevote.ttl_note(Duration::from_secs(3)), None);
+        assert_eq!(EtcdPrevote.node_env(), &[("ETCD_PRE_VOTE", "true")]);
+        assert_eq!(EtcdPrevote.image(), Etcd.image());
     }
 }
 
@@ -370,7 +627,7 @@ fn raft_event(line: &str) -> Option<LogEvent> {
 }
 
 #[cfg(test)]
-mod tests {
+mod log_tests {
     use super::*;
 
     #[test]

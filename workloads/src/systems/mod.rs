@@ -4,10 +4,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use docker::Node;
 
-use crate::client::{ClientOptions, ElectionClient, LockClient};
+use crate::client::{ClientOptions, ElectionClient, LockClient, Orphan, Outcome};
 
 pub mod etcd;
 pub mod mysql;
@@ -33,24 +34,29 @@ pub trait System: Send + Sync {
     /// One real request to this member; `Err` carries what went wrong.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>>;
 
-    /// A lock client for `process`, connected to the node(s) its recipe
-    /// uses (clustered systems spread processes over members).
+    /// A lock client for `process`, played by worker `slot`, connected to
+    /// the node(s) its recipe uses. Recipes that talk to one member bind to
+    /// [`member`]`(nodes, slot)`: by slot, not process, because a retired
+    /// process continues as `process + concurrency`, and binding by process
+    /// would crowd the workers onto fewer members with every retirement.
     fn lock_client<'a>(
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>>;
 
-    /// An election client for `process`; systems without an election recipe
-    /// (Redlock) answer with an error.
+    /// An election client for `process` (bound as [`System::lock_client`]);
+    /// systems without an election recipe (Redlock) answer with an error.
     fn election_client<'a>(
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
-        let _ = (nodes, process, options);
+        let _ = (nodes, process, slot, options);
         let name = self.name();
         Box::pin(async move { Err(format!("{name} has no election recipe")) })
     }
@@ -77,6 +83,35 @@ pub trait System: Send + Sync {
         let _ = log;
         Vec::new()
     }
+
+    /// Extra environment for every node's start script: how a variant of a
+    /// system (same image) configures its servers differently.
+    fn node_env(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// `None` when the recipes hold a lock or leadership for `ttl` (their
+    /// lease or session length); otherwise what they do instead, in one
+    /// sentence the caller can print, so that nobody reads a `--ttl` into a
+    /// run that ignored it.
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        let _ = ttl;
+        None
+    }
+
+    /// Removes what a retired client left behind ([`Orphan`]), through any
+    /// member that answers: `Ok(true)` when this call removed it,
+    /// `Ok(false)` when it was already gone.
+    fn revoke_orphan<'a>(
+        &'a self,
+        nodes: &'a [Node],
+        orphan: &'a Orphan,
+        options: &'a ClientOptions,
+    ) -> BoxFuture<'a, Outcome<bool>> {
+        let _ = (nodes, orphan, options);
+        let name = self.name();
+        Box::pin(async move { Outcome::Fail(format!("{name} leaves nothing to revoke")) })
+    }
 }
 
 /// One line of a node's log worth showing beside the history: when (Unix
@@ -88,14 +123,59 @@ pub struct LogEvent {
 }
 
 /// Every system fencepost knows. Adding one is adding a line here.
-pub static REGISTRY: &[&dyn System] =
-    &[&redis::Redis, &redlock::Redlock, &etcd::Etcd, &zookeeper::Zookeeper, &postgres::Postgres, &mysql::Mysql];
+pub static REGISTRY: &[&dyn System] = &[
+    &redis::Redis,
+    &redlock::Redlock,
+    &etcd::Etcd,
+    &etcd::EtcdPrevote,
+    &zookeeper::Zookeeper,
+    &postgres::Postgres,
+    &mysql::Mysql,
+];
 
 pub fn by_name(name: &str) -> Option<&'static dyn System> {
     REGISTRY.iter().copied().find(|s| s.name() == name)
 }
 
+/// The member worker `slot` talks to, for recipes that talk to one: slots
+/// go round-robin over the members, so `concurrency` workers stay spread as
+/// evenly as they started, however many of their processes retired.
+pub fn member(nodes: &[Node], slot: usize) -> &Node {
+    &nodes[slot % nodes.len()]
+}
+
 /// The node's client address, or an error naming the missing port.
 pub(crate) fn client_address(node: &Node, port: u16) -> Result<String, String> {
     node.address(port).ok_or_else(|| format!("{} publishes no port {port}", node.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retirements_do_not_move_workers_between_members() {
+        let engine = docker::Engine::offline().unwrap();
+        let nodes: Vec<Node> =
+            (1..=3).map(|i| Node::external(&engine, &format!("n{i}"), "127.0.0.1", 1, 1000 + i)).collect();
+        let concurrency = 5u64;
+        // Retire workers unevenly, as faults do: worker 0 many times, 3 never.
+        let mut processes: Vec<u64> = (0..concurrency).collect();
+        for (worker, retirements) in [(0, 7), (1, 1), (2, 4), (4, 2)] {
+            processes[worker] += retirements * concurrency;
+        }
+        let mut per_node = [0; 3];
+        for p in processes {
+            let slot = (p % concurrency) as usize;
+            per_node[nodes.iter().position(|n| n.name() == member(&nodes, slot).name()).unwrap()] += 1;
+        }
+        assert_eq!(per_node, [2, 2, 1]);
+    }
+
+    #[test]
+    fn the_prevote_variant_is_registered_beside_etcd() {
+        let variant = by_name("etcd-prevote").unwrap();
+        assert_eq!(variant.image(), "etcd");
+        assert_eq!(by_name("etcd").unwrap().node_env(), &[]);
+    }
 }

@@ -2,14 +2,16 @@
 //!
 //! Lock: `GET_LOCK(name, timeout)` on the client's own connection, then a
 //! row in an `AUTO_INCREMENT` table whose id is the token. Like PostgreSQL's,
-//! the lock is tied to the connection and silently released when it drops.
+//! the lock is tied to the connection and silently released when it drops;
+//! there is no lease, so `--ttl` does not apply.
 
 use std::time::Duration;
 
 use docker::Node;
+use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{Connection, MySqlConnection};
 
-use super::postgres::classify;
+use super::postgres::{classify_with, ServerSaid, NO_LEASE};
 use super::{client_address, BoxFuture, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
@@ -21,6 +23,27 @@ pub struct Mysql;
 pub async fn connect(node: &Node) -> Result<MySqlConnection, String> {
     let address = client_address(node, PORT)?;
     MySqlConnection::connect(&format!("mysql://fencepost@{address}/fencepost")).await.map_err(|e| e.to_string())
+}
+
+/// What a MariaDB error number says. The server ends the connection, and
+/// its `GET_LOCK` locks with it, on 1053 (server shutdown in progress) and
+/// 1927 (connection killed). Refused before execution: 1064 (syntax), 1054
+/// (unknown column), 1146 (no such table), 1044/1045/1142/1227 (access),
+/// 1290/1792 (read-only), and 1205/1213 (a lock wait timed out or lost a
+/// deadlock: not taken; InnoDB rolls the statement back).
+pub(crate) fn mysql_said(number: u16) -> ServerSaid {
+    match number {
+        1053 | 1927 => ServerSaid::SessionEnded,
+        1064 | 1054 | 1146 | 1044 | 1045 | 1142 | 1227 | 1290 | 1792 | 1205 | 1213 => ServerSaid::Refused,
+        _ => ServerSaid::Unknown,
+    }
+}
+
+fn classify<T>(e: sqlx::Error) -> Outcome<T> {
+    classify_with(e, |db| match db.try_downcast_ref::<MySqlDatabaseError>() {
+        Some(my) => mysql_said(my.number()),
+        None => ServerSaid::Unknown,
+    })
 }
 
 pub struct MysqlLock {
@@ -68,25 +91,21 @@ impl LockClient for MysqlLock {
                 }
             })
             .await;
-            match locked {
-                Outcome::Ok(()) => {}
-                Outcome::Fail(e) => return Outcome::Fail(e),
-                Outcome::Info(e) => return Outcome::Info(e),
+            if let Err(other) = locked.into_value() {
+                return other;
             }
             let conn = &mut self.conn;
             let token = deadline(self.options.timeout, async {
                 match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
                     Ok(done) => Outcome::Ok(done.last_insert_id() as i64),
-                    Err(e) => Outcome::Info(format!("locked, but taking a token failed: {e}")),
+                    Err(e) => classify(e).context("locked, but taking a token failed"),
                 }
             })
             .await;
-            match token {
-                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, Some(token), Some(&self.node), name)),
-                // We hold the lock without a token: retire; dropping the
-                // connection releases it.
-                Outcome::Fail(e) | Outcome::Info(e) => Outcome::Info(e),
-            }
+            // Held without a token: retire; dropping the connection releases
+            // the lock.
+            let node = self.node.clone();
+            token.unknown_unless_ok().map(|token| Grant::new(key, Some(token), Some(&node), name))
         })
     }
 
@@ -129,9 +148,11 @@ impl ElectionClient for MysqlLock {
                     Ok(_) => return Outcome::Fail("another connection leads".into()),
                     Err(e) => return classify(e),
                 }
+                // Elected from here on: a failure leaves us leading unknown to
+                // observers, so it is unknown (or the session is gone).
                 let term = match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
                     Ok(done) => done.last_insert_id() as i64,
-                    Err(e) => return Outcome::Info(format!("elected, taking a term failed: {e}")),
+                    Err(e) => return classify(e).unknown_unless_ok().context("elected, taking a term failed"),
                 };
                 let filed = sqlx::query(
                     "REPLACE INTO fencepost_leaders (conn, candidate, term) VALUES (CONNECTION_ID(), ?, ?)",
@@ -142,15 +163,12 @@ impl ElectionClient for MysqlLock {
                 .await;
                 match filed {
                     Ok(_) => Outcome::Ok(term),
-                    Err(e) => Outcome::Info(format!("elected, filing the term failed: {e}")),
+                    Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
                 }
             })
             .await;
-            match won {
-                Outcome::Ok(term) => Outcome::Ok(Leadership::new(name, term, Some(&self.node), lock)),
-                Outcome::Fail(e) => Outcome::Fail(e),
-                Outcome::Info(e) => Outcome::Info(e),
-            }
+            let node = self.node.clone();
+            won.map(|term| Leadership::new(name, term, Some(&node), lock))
         })
     }
 
@@ -213,6 +231,9 @@ impl System for Mysql {
     fn describe(&self) -> &'static str {
         "one MariaDB 10.11 server, GET_LOCK per connection"
     }
+    fn ttl_note(&self, _ttl: Duration) -> Option<String> {
+        Some(NO_LEASE.replace("{system}", "MariaDB GET_LOCK locks"))
+    }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let mut conn = connect(node).await?;
@@ -229,6 +250,7 @@ impl System for Mysql {
         &'a self,
         nodes: &'a [Node],
         _process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
@@ -237,8 +259,31 @@ impl System for Mysql {
         &'a self,
         nodes: &'a [Node],
         _process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
         Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_numbers() {
+        assert_eq!(mysql_said(1053), ServerSaid::SessionEnded, "server shutdown in progress");
+        assert_eq!(mysql_said(1927), ServerSaid::SessionEnded, "connection killed");
+        for n in [1064, 1146, 1045, 1213, 1205, 1290] {
+            assert_eq!(mysql_said(n), ServerSaid::Refused, "{n}");
+        }
+        for n in [1317, 1021, 1105, 2013] {
+            assert_eq!(mysql_said(n), ServerSaid::Unknown, "{n}");
+        }
+    }
+
+    #[test]
+    fn no_lease_is_said() {
+        assert!(Mysql.ttl_note(Duration::from_secs(5)).unwrap().contains("GET_LOCK"));
     }
 }

@@ -4,11 +4,14 @@
 //! the client may wait, `pg_advisory_lock` under `lock_timeout`); the token
 //! is `nextval` of a sequence, taken in the same statement. The lock belongs
 //! to the session: if the connection drops, PostgreSQL releases it and the
-//! client only learns so on its next statement.
+//! client only learns so on its next statement. There is no lease: `--ttl`
+//! does not apply (see [`System::ttl_note`]).
 
 use std::time::Duration;
 
 use docker::Node;
+use sqlx::error::DatabaseError;
+use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
 
 use super::{client_address, BoxFuture, System};
@@ -26,14 +29,67 @@ pub async fn connect(node: &Node) -> Result<PgConnection, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A database error is the server refusing the statement (nothing done);
-/// anything else (I/O, protocol) leaves the outcome unknown.
-pub(crate) fn classify<T>(e: sqlx::Error) -> Outcome<T> {
-    match e {
-        sqlx::Error::Database(db) => Outcome::Fail(db.to_string()),
-        other => Outcome::Info(other.to_string()),
+/// What a database's error reply says about the statement it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerSaid {
+    /// Refused before it could take or give back a lock.
+    Refused,
+    /// The server is ending this session, and with it the session's locks.
+    SessionEnded,
+    /// It may have run part way: session locks are not transactional, so an
+    /// error after `pg_try_advisory_lock` or `GET_LOCK` succeeded does not
+    /// give the lock back.
+    Unknown,
+}
+
+/// What a PostgreSQL error says. A `FATAL` (or `PANIC`) ends the backend,
+/// whose exit releases its session locks: "terminating connection due to
+/// unexpected postmaster exit" and "… due to administrator command" are
+/// `57P01`, a crash of another backend `57P02`. Refused before execution:
+/// class `42` (syntax, undefined objects: parse and plan time), `0A` (not
+/// supported), `25P02` (the transaction is already aborted), and the two
+/// ends of a lock wait, `55P03` (`lock_timeout`) and `40P01` (deadlock),
+/// which leave the waited-for lock not taken.
+pub(crate) fn postgres_said(severity: PgSeverity, code: &str) -> ServerSaid {
+    if matches!(severity, PgSeverity::Fatal | PgSeverity::Panic) || code.starts_with("57P") {
+        ServerSaid::SessionEnded
+    } else if code.starts_with("42") || code.starts_with("0A") || matches!(code, "25P02" | "55P03" | "40P01") {
+        ServerSaid::Refused
+    } else {
+        ServerSaid::Unknown
     }
 }
+
+/// Maps a sqlx error to an outcome, asking `said` what a database error
+/// means. Errors raised in the client before anything was sent are `Fail`;
+/// I/O, protocol, decoding (the statement ran) and the rest are unknown.
+pub(crate) fn classify_with<T>(e: sqlx::Error, said: impl FnOnce(&dyn DatabaseError) -> ServerSaid) -> Outcome<T> {
+    let verdict = match &e {
+        sqlx::Error::Database(db) => said(db.as_ref()),
+        sqlx::Error::Configuration(_)
+        | sqlx::Error::InvalidArgument(_)
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => ServerSaid::Refused,
+        _ => ServerSaid::Unknown,
+    };
+    match verdict {
+        ServerSaid::Refused => Outcome::Fail(e.to_string()),
+        ServerSaid::SessionEnded => Outcome::SessionLost(e.to_string()),
+        ServerSaid::Unknown => Outcome::Info(e.to_string()),
+    }
+}
+
+fn classify<T>(e: sqlx::Error) -> Outcome<T> {
+    classify_with(e, |db| match db.try_downcast_ref::<PgDatabaseError>() {
+        Some(pg) => postgres_said(pg.severity(), pg.code()),
+        None => ServerSaid::Unknown,
+    })
+}
+
+/// The note for systems whose locks belong to a connection.
+pub(crate) const NO_LEASE: &str = "{system} belong to the client's session and have no lease: --ttl is \
+     ignored; a lock lasts until it is released or its connection ends (which the server may notice late)";
 
 /// Advisory locks take a 64-bit id: the FNV-1a hash of the key.
 pub fn lock_id(key: &str) -> i64 {
@@ -95,11 +151,8 @@ impl LockClient for PostgresLock {
                 }
             })
             .await;
-            match token {
-                Outcome::Ok(token) => Outcome::Ok(Grant::new(key, Some(token), Some(&self.node), id.to_string())),
-                Outcome::Fail(e) => Outcome::Fail(e),
-                Outcome::Info(e) => Outcome::Info(e),
-            }
+            let node = self.node.clone();
+            token.map(|token| Grant::new(key, Some(token), Some(&node), id.to_string()))
         })
     }
 
@@ -163,7 +216,7 @@ impl ElectionClient for PostgresLock {
                     match filed {
                         Ok(_) => Outcome::Ok(Some(term)),
                         // Elected, but observers cannot learn the term: retire.
-                        Err(e) => Outcome::Info(format!("elected, filing the term failed: {e}")),
+                        Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
                     }
                 })
                 .await;
@@ -177,6 +230,7 @@ impl ElectionClient for PostgresLock {
                     Outcome::Ok(None) => return Outcome::Fail("another session leads".into()),
                     Outcome::Fail(e) => return Outcome::Fail(e),
                     Outcome::Info(e) => return Outcome::Info(e),
+                    Outcome::SessionLost(e) => return Outcome::SessionLost(e),
                 }
             }
         })
@@ -257,6 +311,9 @@ impl System for Postgres {
     fn describe(&self) -> &'static str {
         "one PostgreSQL 15 server, session advisory locks"
     }
+    fn ttl_note(&self, _ttl: Duration) -> Option<String> {
+        Some(NO_LEASE.replace("{system}", "PostgreSQL advisory locks"))
+    }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let mut conn = connect(node).await?;
@@ -272,6 +329,7 @@ impl System for Postgres {
         &'a self,
         nodes: &'a [Node],
         _process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
@@ -280,10 +338,64 @@ impl System for Postgres {
         &'a self,
         nodes: &'a [Node],
         _process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
         Box::pin(
             async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fatal_reply_ends_the_session() {
+        // "terminating connection due to unexpected postmaster exit"
+        assert_eq!(postgres_said(PgSeverity::Fatal, "57P01"), ServerSaid::SessionEnded);
+        // "terminating connection because of crash of another server process"
+        assert_eq!(postgres_said(PgSeverity::Fatal, "57P02"), ServerSaid::SessionEnded);
+        assert_eq!(postgres_said(PgSeverity::Panic, "XX000"), ServerSaid::SessionEnded);
+    }
+
+    #[test]
+    fn refusals_before_execution_and_aborted_lock_waits_are_refused() {
+        for code in ["42601", "42P01", "42883", "0A000", "25P02", "55P03", "40P01"] {
+            assert_eq!(postgres_said(PgSeverity::Error, code), ServerSaid::Refused, "{code}");
+        }
+    }
+
+    #[test]
+    fn errors_at_run_time_are_unknown() {
+        // An error after the advisory lock was taken does not give it back.
+        for code in ["22003", "53200", "57014", "XX000", "2200H"] {
+            assert_eq!(postgres_said(PgSeverity::Error, code), ServerSaid::Unknown, "{code}");
+        }
+    }
+
+    fn outcome(e: sqlx::Error, said: ServerSaid) -> &'static str {
+        match classify_with::<()>(e, |_| said) {
+            Outcome::Ok(()) => "ok",
+            Outcome::Fail(_) => "fail",
+            Outcome::Info(_) => "info",
+            Outcome::SessionLost(_) => "session-lost",
+        }
+    }
+
+    #[test]
+    fn client_side_errors() {
+        let io = || sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert_eq!(outcome(io(), ServerSaid::Refused), "info", "only a database error asks the server's verdict");
+        assert_eq!(outcome(sqlx::Error::Protocol("garbled".into()), ServerSaid::Refused), "info");
+        assert_eq!(outcome(sqlx::Error::RowNotFound, ServerSaid::Refused), "info");
+        assert_eq!(outcome(sqlx::Error::InvalidArgument("bad".into()), ServerSaid::Unknown), "fail");
+        assert_eq!(outcome(sqlx::Error::PoolTimedOut, ServerSaid::Unknown), "fail");
+    }
+
+    #[test]
+    fn no_lease_is_said() {
+        assert!(Postgres.ttl_note(Duration::from_secs(5)).unwrap().contains("--ttl is ignored"));
     }
 }

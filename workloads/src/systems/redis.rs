@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use docker::Node;
 use redis::aio::MultiplexedConnection;
-use redis::{ErrorKind, RedisError, Script};
+use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 
 use super::{client_address, BoxFuture, System};
 use crate::client::{
@@ -28,6 +28,13 @@ pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::Mul
     let config =
         ::redis::AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
     client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())
+}
+
+/// `PX` counts whole milliseconds.
+pub(crate) fn sub_millisecond(ttl: Duration) -> Option<String> {
+    (ttl.subsec_nanos() % 1_000_000 != 0 || ttl < Duration::from_millis(1)).then(|| {
+        format!("Redis keys expire in whole milliseconds: --ttl {ttl:?} is used as {} ms", ttl.as_millis().max(1))
+    })
 }
 
 /// PING through a fresh connection.
@@ -59,11 +66,58 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
-/// Maps a Redis error to an outcome: a refused connection or an error reply
-/// means the command did nothing; a timeout or a broken connection leaves it
-/// unknown.
-pub(crate) fn classify<T>(e: RedisError) -> Outcome<T> {
-    if e.is_connection_refusal() || matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) {
+/// How many writes the failed command could have made before an error
+/// reply: Redis does not roll a script back, so a generic `ERR` from a
+/// script that writes twice may come after its first write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Writes {
+    /// A plain command, or a script with at most one write.
+    AtMostOne,
+    /// A script with more than one write (fenced acquire, campaign).
+    Several,
+}
+
+/// Error codes the server answers before running the command at all.
+const REFUSED: &[&str] = &["BUSY", "OOM", "NOAUTH", "WRONGPASS", "NOREPLICAS", "MISCONF"];
+
+/// Maps a Redis error to an outcome: a refused connection, an error raised
+/// in the client, or an error reply the server gives before running the
+/// command means the command did nothing; a timeout, a broken connection, a
+/// reply we could not read or an unknown error code leaves it unknown.
+pub(crate) fn classify<T>(e: RedisError, writes: Writes) -> Outcome<T> {
+    use ServerErrorKind as S;
+    let refused = match e.kind() {
+        ErrorKind::Io => e.is_connection_refusal(),
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::Client
+        | ErrorKind::RESP3NotSupported
+        | ErrorKind::MasterNameNotFoundBySentinel
+        | ErrorKind::NoValidReplicasFoundBySentinel
+        | ErrorKind::EmptySentinelList
+        | ErrorKind::ClusterConnectionNotFound => true,
+        ErrorKind::Server(S::ResponseError) => writes == Writes::AtMostOne,
+        ErrorKind::Server(
+            S::ExecAbort
+            | S::BusyLoading
+            | S::NoScript
+            | S::Moved
+            | S::Ask
+            | S::TryAgain
+            | S::ClusterDown
+            | S::CrossSlot
+            | S::MasterDown
+            | S::ReadOnly
+            | S::NotBusy
+            | S::NoSub
+            | S::NoPerm,
+        ) => true,
+        ErrorKind::Extension => e.code().is_some_and(|code| REFUSED.contains(&code)),
+        // A reply came (so the command ran) but did not parse or had the
+        // wrong type; or a kind this crate version added.
+        _ => false,
+    };
+    if refused {
         Outcome::Fail(e.to_string())
     } else {
         Outcome::Info(e.to_string())
@@ -101,7 +155,7 @@ pub(crate) async fn set_nx(
         match script.key(key).key(format!("fence:{key}")).arg(value).arg(ttl_ms).invoke_async(conn).await {
             Ok(Some(token)) => Outcome::Ok(Some(token)),
             Ok(None) => Outcome::Fail("lock busy".into()),
-            Err(e) => classify(e),
+            Err(e) => classify(e, Writes::Several),
         }
     } else {
         let set: Result<Option<String>, _> =
@@ -109,20 +163,21 @@ pub(crate) async fn set_nx(
         match set {
             Ok(Some(_)) => Outcome::Ok(None),
             Ok(None) => Outcome::Fail("lock busy".into()),
-            Err(e) => classify(e),
+            Err(e) => classify(e, Writes::AtMostOne),
         }
     }
 }
 
-/// Runs the compare-and-delete (or compare-and-`PEXPIRE`) script: `Ok` when
-/// the key still held our value.
+/// Runs the compare-and-delete (or compare-and-`PEXPIRE`) script:
+/// `Ok(true)` when the key still held our value, `Ok(false)` when it held
+/// another or none.
 pub(crate) async fn if_ours(
     conn: &mut MultiplexedConnection,
     script: &str,
     key: &str,
     value: &str,
     ttl: Option<Duration>,
-) -> Outcome<()> {
+) -> Outcome<bool> {
     let script = Script::new(script);
     let mut invocation = script.key(key);
     invocation.arg(value);
@@ -130,9 +185,17 @@ pub(crate) async fn if_ours(
         invocation.arg(ttl.as_millis().max(1) as u64);
     }
     match invocation.invoke_async::<i64>(conn).await {
-        Ok(1) => Outcome::Ok(()),
-        Ok(_) => Outcome::Fail("not the holder (expired or taken over)".into()),
-        Err(e) => classify(e),
+        Ok(n) => Outcome::Ok(n == 1),
+        // Compare-and-delete and compare-and-`PEXPIRE` write once at most.
+        Err(e) => classify(e, Writes::AtMostOne),
+    }
+}
+
+/// `Ok(false)` from [`if_ours`]: nothing done, we were not the holder.
+fn as_holder(acted: Outcome<bool>) -> Outcome<()> {
+    match acted {
+        Outcome::Ok(false) => Outcome::Fail("not the holder (expired or taken over)".into()),
+        other => other.map(|_| ()),
     }
 }
 
@@ -144,14 +207,13 @@ impl LockClient for RedisLock {
             // SET NX cannot wait; with an acquire wait, poll until it passes.
             let give_up = std::time::Instant::now() + self.options.acquire_wait;
             loop {
-                match deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await {
-                    Outcome::Ok(token) => return Outcome::Ok(Grant::new(key, token, Some(&self.node), value)),
-                    Outcome::Fail(_) if std::time::Instant::now() < give_up => {
-                        tokio::time::sleep(Duration::from_millis(10)).await
-                    }
-                    Outcome::Fail(e) => return Outcome::Fail(e),
-                    Outcome::Info(e) => return Outcome::Info(e),
+                let set = deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await;
+                if matches!(set, Outcome::Fail(_)) && std::time::Instant::now() < give_up {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
                 }
+                let node = self.node.clone();
+                return set.map(|token| Grant::new(key, token, Some(&node), value));
             }
         })
     }
@@ -159,14 +221,14 @@ impl LockClient for RedisLock {
     fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            deadline(timeout, if_ours(&mut self.conn, RELEASE, &grant.key, &grant.handle, None)).await
+            as_holder(deadline(timeout, if_ours(&mut self.conn, RELEASE, &grant.key, &grant.handle, None)).await)
         })
     }
 
     fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await
+            as_holder(deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await)
         })
     }
 }
@@ -200,23 +262,18 @@ impl ElectionClient for RedisElection {
                 invocation.key(format!("term:{name}")).arg(id).arg(ttl.as_millis().max(1) as u64);
                 let won = deadline(self.options.timeout, async {
                     match invocation.invoke_async::<Option<i64>>(&mut self.conn).await {
-                        Ok(Some(term)) => Outcome::Ok(Some(term)),
-                        Ok(None) => Outcome::Ok(None),
-                        Err(e) => classify(e),
+                        Ok(Some(term)) => Outcome::Ok(term),
+                        Ok(None) => Outcome::Fail("another candidate leads".into()),
+                        Err(e) => classify(e, Writes::Several),
                     }
                 })
                 .await;
-                match won {
-                    Outcome::Ok(Some(term)) => {
-                        return Outcome::Ok(Leadership::new(name, term, Some(&self.node), format!("{id}|{term}")))
-                    }
-                    Outcome::Ok(None) if std::time::Instant::now() < give_up => {
-                        tokio::time::sleep(Duration::from_millis(20)).await
-                    }
-                    Outcome::Ok(None) => return Outcome::Fail("another candidate leads".into()),
-                    Outcome::Fail(e) => return Outcome::Fail(e),
-                    Outcome::Info(e) => return Outcome::Info(e),
+                if matches!(won, Outcome::Fail(_)) && std::time::Instant::now() < give_up {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
                 }
+                let node = self.node.clone();
+                return won.map(|term| Leadership::new(name, term, Some(&node), format!("{id}|{term}")));
             }
         })
     }
@@ -224,14 +281,19 @@ impl ElectionClient for RedisElection {
     fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
-            deadline(self.options.timeout, if_ours(&mut self.conn, RELEASE, &key, &leadership.handle, None)).await
+            as_holder(
+                deadline(self.options.timeout, if_ours(&mut self.conn, RELEASE, &key, &leadership.handle, None)).await,
+            )
         })
     }
 
     fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
-            deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl))).await
+            as_holder(
+                deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl)))
+                    .await,
+            )
         })
     }
 
@@ -245,7 +307,7 @@ impl ElectionClient for RedisElection {
                         let (id, term) = value.rsplit_once('|').unwrap_or((value.as_str(), ""));
                         Outcome::Ok(Some(Leader { id: id.to_string(), term: term.parse().ok() }))
                     }
-                    Err(e) => classify(e),
+                    Err(e) => classify(e, Writes::AtMostOne),
                 }
             })
             .await
@@ -269,6 +331,9 @@ impl System for Redis {
     fn describe(&self) -> &'static str {
         "one Redis server, no persistence"
     }
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        sub_millisecond(ttl)
+    }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(ping(node))
     }
@@ -276,6 +341,7 @@ impl System for Redis {
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(
@@ -286,6 +352,7 @@ impl System for Redis {
         &'a self,
         nodes: &'a [Node],
         _process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
         Box::pin(async move {
@@ -293,5 +360,59 @@ impl System for Redis {
             let client = RedisElection { conn, node: nodes[0].name().to_string(), options: options.clone() };
             Ok(Box::new(client) as Box<dyn ElectionClient>)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(e: RedisError, writes: Writes) -> &'static str {
+        match classify::<()>(e, writes) {
+            Outcome::Ok(()) => "ok",
+            Outcome::Fail(_) => "fail",
+            Outcome::Info(_) => "info",
+            Outcome::SessionLost(_) => "session-lost",
+        }
+    }
+
+    fn server_reply(reply: &[u8]) -> RedisError {
+        redis::parse_redis_value(reply).and_then(|v| v.extract_error()).expect_err("an error reply")
+    }
+
+    #[test]
+    fn refusals_before_running_are_fail() {
+        for kind in [ServerErrorKind::ReadOnly, ServerErrorKind::BusyLoading, ServerErrorKind::NoScript] {
+            assert_eq!(outcome((ErrorKind::Server(kind), "refused").into(), Writes::Several), "fail", "{kind:?}");
+        }
+        assert_eq!(outcome(server_reply(b"-BUSY Redis is busy running a script\r\n"), Writes::Several), "fail");
+        assert_eq!(outcome(server_reply(b"-OOM command not allowed\r\n"), Writes::Several), "fail");
+        assert_eq!(outcome(server_reply(b"-READONLY You can't write against a replica\r\n"), Writes::Several), "fail");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(outcome(refused.into(), Writes::AtMostOne), "fail");
+        assert_eq!(outcome((ErrorKind::Client, "bad arguments").into(), Writes::AtMostOne), "fail");
+    }
+
+    #[test]
+    fn a_generic_error_from_a_script_that_writes_twice_is_unknown() {
+        let err = || server_reply(b"-ERR user_script:3: something failed\r\n");
+        assert_eq!(outcome(err(), Writes::AtMostOne), "fail");
+        assert_eq!(outcome(err(), Writes::Several), "info");
+    }
+
+    #[test]
+    fn timeouts_broken_connections_and_unknown_codes_are_info() {
+        for kind in [std::io::ErrorKind::TimedOut, std::io::ErrorKind::ConnectionReset, std::io::ErrorKind::BrokenPipe]
+        {
+            assert_eq!(outcome(std::io::Error::from(kind).into(), Writes::AtMostOne), "info", "{kind:?}");
+        }
+        assert_eq!(outcome(server_reply(b"-NEWTHING not known to us\r\n"), Writes::AtMostOne), "info");
+        assert_eq!(outcome((ErrorKind::UnexpectedReturnType, "ran, but").into(), Writes::AtMostOne), "info");
+    }
+
+    #[test]
+    fn ttl_notes_only_for_sub_millisecond_ttls() {
+        assert_eq!(sub_millisecond(Duration::from_millis(2500)), None);
+        assert!(sub_millisecond(Duration::from_micros(2500)).is_some());
     }
 }

@@ -59,19 +59,50 @@ impl RedlockClient {
         self.conns.len() / 2 + 1
     }
 
-    /// Runs the compare-and-delete on every node; how many deleted our key.
-    async fn unlock_all(&mut self, key: &str, value: &str) -> (usize, usize) {
+    /// Runs the compare-and-delete on every connected node; each node's
+    /// answer, in `conns` order (`None` for a node we have no connection to).
+    async fn unlock_all(&mut self, key: &str, value: &str) -> Vec<Option<Outcome<bool>>> {
         let timeout = per_node_timeout(&self.options);
-        let results = join_all(
-            self.conns
-                .iter_mut()
-                .flatten()
-                .map(|conn| deadline(timeout, redis::if_ours(conn, redis::RELEASE, key, value, None))),
-        )
-        .await;
-        let deleted = results.iter().filter(|r| matches!(r, Outcome::Ok(()))).count();
-        let answered = results.iter().filter(|r| !matches!(r, Outcome::Info(_))).count();
-        (deleted, answered)
+        join_all(self.conns.iter_mut().map(|conn| async move {
+            match conn {
+                Some(conn) => Some(deadline(timeout, redis::if_ours(conn, redis::RELEASE, key, value, None)).await),
+                None => None,
+            }
+        }))
+        .await
+    }
+}
+
+/// After an acquire round that did not get the lock and the unlock round
+/// that followed it: how many nodes may still hold our value. A node may if
+/// its `SET` was granted or unknown, unless its unlock then answered for
+/// sure (deleted it, or found it not there).
+fn may_still_hold(votes: &[Option<Outcome<Option<i64>>>], unlocks: &[Option<Outcome<bool>>]) -> usize {
+    votes
+        .iter()
+        .zip(unlocks)
+        .filter(|(vote, unlock)| {
+            let took = matches!(vote, Some(Outcome::Ok(_) | Outcome::Info(_) | Outcome::SessionLost(_)));
+            // Deleted it, or found it not there.
+            let cleared = matches!(unlock, Some(Outcome::Ok(_)));
+            took && !cleared
+        })
+        .count()
+}
+
+/// A release: `Ok` once a majority deleted our value (fewer than a majority
+/// can still hold it); `Fail` when every node answered and none held it;
+/// otherwise unknown.
+fn release_outcome(unlocks: &[Option<Outcome<bool>>], majority: usize) -> Outcome<()> {
+    let deleted = unlocks.iter().filter(|u| matches!(u, Some(Outcome::Ok(true)))).count();
+    let not_ours = unlocks.iter().filter(|u| matches!(u, Some(Outcome::Ok(false)))).count();
+    let connected = unlocks.iter().flatten().count();
+    if deleted >= majority {
+        Outcome::Ok(())
+    } else if deleted == 0 && not_ours == connected {
+        Outcome::Fail("no node held our value (expired)".into())
+    } else {
+        Outcome::Info(format!("deleted on {deleted} nodes, {not_ours} did not hold it, of {}", unlocks.len()))
     }
 }
 
@@ -88,26 +119,37 @@ impl LockClient for RedlockClient {
                 let value = unique_value(self.process, &mut self.counter);
                 let started = Instant::now();
                 let timeout = per_node_timeout(&self.options);
-                let votes = join_all(
-                    self.conns
-                        .iter_mut()
-                        .flatten()
-                        .map(|c| deadline(timeout, redis::set_nx(c, key, &value, ttl, false))),
-                )
+                let votes = join_all(self.conns.iter_mut().map(|conn| {
+                    let value = &value;
+                    async move {
+                        match conn {
+                            Some(c) => Some(deadline(timeout, redis::set_nx(c, key, value, ttl, false)).await),
+                            None => None,
+                        }
+                    }
+                }))
                 .await;
-                let granted = votes.iter().filter(|v| matches!(v, Outcome::Ok(_))).count();
+                let granted = votes.iter().filter(|v| matches!(v, Some(Outcome::Ok(_)))).count();
                 let validity = ttl.checked_sub(started.elapsed() + drift(ttl));
                 if granted >= self.majority() {
                     if let Some(validity) = validity.filter(|v| !v.is_zero()) {
                         let mut grant = Grant::new(key, None, None, value);
                         grant.node =
-                            Some(format!("{granted}/{} nodes, valid {} ms", votes.len(), validity.as_millis()));
+                            Some(format!("{granted}/{} nodes, valid {} ms", self.conns.len(), validity.as_millis()));
                         return Outcome::Ok(grant);
                     }
                 }
-                // Not held: undo whatever we got. A node that does not answer
-                // keeps our key until its TTL, but a minority cannot grant.
-                self.unlock_all(key, &value).await;
+                // Not held: undo whatever we got. A node whose SET or unlock
+                // went unanswered may keep our value until its TTL; that is
+                // harmless only while fewer than a majority may.
+                let unlocks = self.unlock_all(key, &value).await;
+                let left = may_still_hold(&votes, &unlocks);
+                if left >= self.majority() {
+                    return Outcome::Info(format!(
+                        "granted by {granted} of {} nodes, and {left} may still hold our value",
+                        self.conns.len()
+                    ));
+                }
                 if Instant::now() >= give_up {
                     return Outcome::Fail(format!("granted by {granted} of {} nodes", self.conns.len()));
                 }
@@ -119,14 +161,8 @@ impl LockClient for RedlockClient {
 
     fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
-            let (deleted, answered) = self.unlock_all(&grant.key, &grant.handle).await;
-            if deleted >= self.majority() {
-                Outcome::Ok(())
-            } else if deleted == 0 && answered == self.conns.iter().flatten().count() {
-                Outcome::Fail("no node held our value (expired)".into())
-            } else {
-                Outcome::Info(format!("deleted on {deleted} nodes, {answered} answered"))
-            }
+            let unlocks = self.unlock_all(&grant.key, &grant.handle).await;
+            release_outcome(&unlocks, self.majority())
         })
     }
 }
@@ -147,6 +183,9 @@ impl System for Redlock {
     fn describe(&self) -> &'static str {
         "five independent Redis servers, majority locking"
     }
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        redis::sub_millisecond(ttl)
+    }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(redis::ping(node))
     }
@@ -154,10 +193,43 @@ impl System for Redlock {
         &'a self,
         nodes: &'a [Node],
         process: u64,
+        _slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
         Box::pin(
             async move { Ok(Box::new(RedlockClient::connect(nodes, process, options).await?) as Box<dyn LockClient>) },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Option<Outcome<Option<i64>>> = Some(Outcome::Ok(None));
+    const BUSY: Option<Outcome<Option<i64>>> = Some(Outcome::Fail(String::new()));
+    const LATE: Option<Outcome<Option<i64>>> = Some(Outcome::Info(String::new()));
+    const DELETED: Option<Outcome<bool>> = Some(Outcome::Ok(true));
+    const ABSENT: Option<Outcome<bool>> = Some(Outcome::Ok(false));
+    const SILENT: Option<Outcome<bool>> = Some(Outcome::Info(String::new()));
+
+    #[test]
+    fn a_failed_round_is_fail_only_if_no_majority_can_still_hold_our_value() {
+        // Two granted, one unknown: the unknown node may have said yes too.
+        let votes = [OK, OK, LATE, BUSY, BUSY];
+        // All undone: nobody holds it.
+        assert_eq!(may_still_hold(&votes, &[DELETED, DELETED, ABSENT, ABSENT, ABSENT]), 0);
+        // The unlocks went unanswered where we may have it: three may.
+        assert_eq!(may_still_hold(&votes, &[SILENT, SILENT, SILENT, ABSENT, ABSENT]), 3);
+        // A node we never reached holds nothing.
+        assert_eq!(may_still_hold(&[OK, OK, None, BUSY, BUSY], &[SILENT, SILENT, None, SILENT, SILENT]), 2);
+    }
+
+    #[test]
+    fn release_outcomes() {
+        assert_eq!(release_outcome(&[DELETED, DELETED, DELETED, SILENT, ABSENT], 3), Outcome::Ok(()));
+        assert!(matches!(release_outcome(&[ABSENT, ABSENT, ABSENT, ABSENT, None], 3), Outcome::Fail(_)));
+        assert!(matches!(release_outcome(&[ABSENT, ABSENT, ABSENT, ABSENT, SILENT], 3), Outcome::Info(_)));
+        assert!(matches!(release_outcome(&[DELETED, DELETED, ABSENT, ABSENT, ABSENT], 3), Outcome::Info(_)));
     }
 }

@@ -6,14 +6,16 @@
 //! its own (no herd effect) and re-checks when it goes. The token is the
 //! sequence number. The child dies with the session, so a session that
 //! expires (a partition, a paused client) ends ownership without telling the
-//! holder until it next talks to the ensemble.
+//! holder until it next talks to the ensemble. The session timeout is the
+//! run's TTL (within the servers' bounds, [`SESSION_BOUNDS`]): it is how long
+//! a holder cut off from the ensemble keeps the lock.
 
 use std::time::{Duration, Instant};
 
 use docker::Node;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
 
-use super::{client_address, BoxFuture, System};
+use super::{client_address, member, BoxFuture, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2181;
@@ -31,13 +33,40 @@ pub async fn connect(node: &Node, session_timeout: Duration) -> Result<Client, S
         .map_err(|e| e.to_string())
 }
 
-/// Errors after which the request may or may not have been applied.
-fn classify<T>(e: ZkError) -> Outcome<T> {
+/// The shortest and longest sessions our servers grant: 2 and 20 ticks of
+/// the image's `tickTime=1000` (ZooKeeper's defaults for min/max session
+/// timeout).
+pub const SESSION_BOUNDS: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(20));
+
+/// Maps a ZooKeeper error to an outcome. The server's error replies refuse
+/// the request as a whole (ZooKeeper applies a write entirely or not at
+/// all), as do the client's own argument checks: `Fail`. An expired session
+/// took its ephemeral nodes with it: `SessionLost`. The rest (connection
+/// loss, timeouts, the client's `Custom` errors such as "no response from
+/// connection in 2000ms", a closed client whose session lives on until it
+/// expires, and variants this crate may add) leave the request unknown.
+pub(crate) fn classify<T>(e: ZkError) -> Outcome<T> {
     match e {
-        ZkError::ConnectionLoss | ZkError::Timeout | ZkError::SessionExpired | ZkError::ClientClosed => {
-            Outcome::Info(e.to_string())
-        }
-        _ => Outcome::Fail(e.to_string()),
+        ZkError::NoNode
+        | ZkError::NodeExists
+        | ZkError::BadVersion
+        | ZkError::NotEmpty
+        | ZkError::NoAuth
+        | ZkError::InvalidAcl
+        | ZkError::AuthFailed
+        | ZkError::BadArguments(_)
+        | ZkError::NoChildrenForEphemerals
+        | ZkError::SessionMoved
+        | ZkError::NotReadOnly
+        | ZkError::NoWatcher
+        | ZkError::QuotaExceeded
+        | ZkError::Throttled
+        | ZkError::MarshallingError
+        | ZkError::Unimplemented
+        | ZkError::ReconfigDisabled
+        | ZkError::UnexpectedErrorCode(_) => Outcome::Fail(e.to_string()),
+        ZkError::SessionExpired => Outcome::SessionLost(e.to_string()),
+        _ => Outcome::Info(e.to_string()),
     }
 }
 
@@ -105,19 +134,20 @@ impl ZookeeperLock {
             }
         })
         .await;
-        let mine = match created {
-            Outcome::Ok(sequence) => sequence,
-            Outcome::Fail(e) => return Outcome::Fail(e),
-            Outcome::Info(e) => return Outcome::Info(e),
+        let mine = match created.into_value() {
+            Ok(sequence) => sequence,
+            Err(other) => return other,
         };
         let path = format!("{dir}/n-{mine:010}");
         let mut give_up = Instant::now() + self.options.acquire_wait;
         loop {
             let waited = deadline(self.options.acquire_wait + timeout, self.wait_for_turn(dir, mine, give_up)).await;
-            let (below, version) = match waited {
-                Outcome::Ok(None) => return Outcome::Ok((mine, path)),
-                Outcome::Ok(Some(watched)) => watched,
-                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Info(e),
+            // Our node is queued and may be first by now: anything but an
+            // answer is unknown.
+            let (below, version) = match waited.unknown_unless_ok().into_value() {
+                Ok(None) => return Outcome::Ok((mine, path)),
+                Ok(Some(watched)) => watched,
+                Err(other) => return other,
             };
             // Withdraw only while the node below us still exists, in one
             // transaction: then we were never the lowest, nobody could have
@@ -128,49 +158,54 @@ impl ZookeeperLock {
             if withdraw.add_check_version(&below, version).and_then(|()| withdraw.add_delete(&path, None)).is_err() {
                 return Outcome::Info("could not build the withdrawal".into());
             }
-            match deadline(timeout, async {
+            let withdrawn = deadline(timeout, async {
                 match withdraw.commit().await {
                     Ok(_) => Outcome::Ok(true),
                     Err(zookeeper_client::MultiWriteError::OperationFailed { index: 0, .. }) => Outcome::Ok(false),
-                    Err(e) => Outcome::Info(e.to_string()),
+                    Err(e) => classify(e.into()),
                 }
             })
-            .await
-            {
-                Outcome::Ok(true) => return Outcome::Fail("busy: withdrawn before our turn".into()),
+            .await;
+            match withdrawn.unknown_unless_ok().into_value() {
+                Ok(true) => return Outcome::Fail("busy: withdrawn before our turn".into()),
                 // The node below went meanwhile: look again, without waiting;
                 // we may be first in line now.
-                Outcome::Ok(false) => give_up = Instant::now(),
-                Outcome::Fail(e) | Outcome::Info(e) => return Outcome::Info(e),
+                Ok(false) => give_up = Instant::now(),
+                Err(other) => return other,
             }
         }
     }
 
     /// Deletes our child: `Ok` if it was still there.
     async fn withdraw(&mut self, path: &str, lost: &std::sync::atomic::AtomicBool) -> Outcome<()> {
+        // The server deleted our node when the session expired (maybe long
+        // before this call): released, by the session's end.
         if self.client.state() == SessionState::Expired {
             lost.store(true, std::sync::atomic::Ordering::Relaxed);
-            return Outcome::Fail("session expired: it was already gone".into());
+            return Outcome::SessionLost("session expired: our node went with it".into());
         }
-        deadline(self.options.timeout, async {
+        let deleted = deadline(self.options.timeout, async {
             match self.client.delete(path, None).await {
                 Ok(()) => Outcome::Ok(()),
-                Err(ZkError::NoNode) => Outcome::Fail("our node is gone (session expired?)".into()),
+                // In a live session only someone else deletes our node.
+                Err(ZkError::NoNode) => Outcome::Fail("our node is gone".into()),
                 Err(e) => classify(e),
             }
         })
-        .await
+        .await;
+        if let Outcome::SessionLost(_) = deleted {
+            lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        deleted
     }
 }
 
 impl LockClient for ZookeeperLock {
     fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
-            match self.queue_and_wait(&format!("/fencepost/locks/{key}"), b"").await {
-                Outcome::Ok((sequence, path)) => Outcome::Ok(Grant::new(key, Some(sequence), Some(&self.node), path)),
-                Outcome::Fail(e) => Outcome::Fail(e),
-                Outcome::Info(e) => Outcome::Info(e),
-            }
+            let node = self.node.clone();
+            let queued = self.queue_and_wait(&format!("/fencepost/locks/{key}"), b"").await;
+            queued.map(|(sequence, path)| Grant::new(key, Some(sequence), Some(&node), path))
         })
     }
 
@@ -184,11 +219,9 @@ impl LockClient for ZookeeperLock {
 impl ElectionClient for ZookeeperLock {
     fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
-            match self.queue_and_wait(&format!("/fencepost/elections/{name}"), id.as_bytes()).await {
-                Outcome::Ok((term, path)) => Outcome::Ok(Leadership::new(name, term, Some(&self.node), path)),
-                Outcome::Fail(e) => Outcome::Fail(e),
-                Outcome::Info(e) => Outcome::Info(e),
-            }
+            let node = self.node.clone();
+            let queued = self.queue_and_wait(&format!("/fencepost/elections/{name}"), id.as_bytes()).await;
+            queued.map(|(term, path)| Leadership::new(name, term, Some(&node), path))
         })
     }
 
@@ -202,11 +235,19 @@ impl ElectionClient for ZookeeperLock {
             deadline(self.options.timeout, async {
                 match self.client.check_stat(&leadership.handle).await {
                     Ok(Some(_)) => Outcome::Ok(()),
+                    // The server answered, so the session lives: someone
+                    // deleted our node.
                     Ok(None) => {
                         leadership.lost.store(true, std::sync::atomic::Ordering::Relaxed);
-                        Outcome::Fail("our node is gone (session expired?)".into())
+                        Outcome::Fail("our node is gone".into())
                     }
-                    Err(e) => classify(e),
+                    Err(e) => {
+                        let outcome = classify(e);
+                        if let Outcome::SessionLost(_) = outcome {
+                            leadership.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        outcome
+                    }
                 }
             })
             .await
@@ -279,19 +320,80 @@ impl System for Zookeeper {
     fn lock_client<'a>(
         &'a self,
         nodes: &'a [Node],
-        process: u64,
+        _process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
-        let node = &nodes[process as usize % nodes.len()];
+        let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn LockClient>) })
     }
     fn election_client<'a>(
         &'a self,
         nodes: &'a [Node],
-        process: u64,
+        _process: u64,
+        slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
-        let node = &nodes[process as usize % nodes.len()];
+        let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
+    }
+    /// The session is the lease: clients ask for `ttl` as their session
+    /// timeout and the servers clamp it to their bounds.
+    fn ttl_note(&self, ttl: Duration) -> Option<String> {
+        let (min, max) = SESSION_BOUNDS;
+        let used = ttl.clamp(min, max);
+        (used != ttl).then(|| {
+            format!("ZooKeeper sessions (the recipe's lease) last {min:?} to {max:?} here: --ttl {ttl:?} is used as {used:?}")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(e: ZkError) -> &'static str {
+        match classify::<()>(e) {
+            Outcome::Ok(()) => "ok",
+            Outcome::Fail(_) => "fail",
+            Outcome::Info(_) => "info",
+            Outcome::SessionLost(_) => "session-lost",
+        }
+    }
+
+    #[test]
+    fn server_refusals_are_fail() {
+        for e in [ZkError::NoNode, ZkError::NodeExists, ZkError::BadVersion, ZkError::Throttled, ZkError::SessionMoved]
+        {
+            assert_eq!(outcome(e.clone()), "fail", "{e:?}");
+        }
+    }
+
+    #[test]
+    fn an_expired_session_released_what_it_held() {
+        assert_eq!(outcome(ZkError::SessionExpired), "session-lost");
+    }
+
+    #[test]
+    fn lost_connections_timeouts_and_the_rest_are_info() {
+        // `Custom` ("no response from connection in 2000ms") cannot be built
+        // outside the crate; it falls in the same catch-all arm as these.
+        for e in [
+            ZkError::ConnectionLoss,
+            ZkError::Timeout,
+            ZkError::ClientClosed,
+            ZkError::NoHosts,
+            ZkError::UnexpectedError("no response from connection in 2000ms".into()),
+            ZkError::RuntimeInconsistent,
+        ] {
+            assert_eq!(outcome(e.clone()), "info", "{e:?}");
+        }
+    }
+
+    #[test]
+    fn ttl_notes_name_the_session_bounds() {
+        assert_eq!(Zookeeper.ttl_note(Duration::from_secs(5)), None);
+        assert!(Zookeeper.ttl_note(Duration::from_secs(1)).unwrap().contains("used as 2s"));
+        assert!(Zookeeper.ttl_note(Duration::from_secs(60)).unwrap().contains("used as 20s"));
     }
 }
