@@ -313,7 +313,8 @@ impl Worker {
             self.pace().await;
             let c = match client.as_mut() {
                 Some(c) => c,
-                None => match self.system.lock_client(&self.nodes, self.process, self.slot, &self.options.client).await {
+                None => match self.system.lock_client(&self.nodes, self.process, self.slot, &self.options.client).await
+                {
                     Ok(c) => client.insert(c),
                     // Connecting is not an operation: nothing to record.
                     Err(_) => {
@@ -348,13 +349,16 @@ impl Worker {
             self.pace().await;
             let c = match client.as_mut() {
                 Some(c) => c,
-                None => match self.system.election_client(&self.nodes, self.process, self.slot, &self.options.client).await {
-                    Ok(c) => client.insert(c),
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
+                None => {
+                    match self.system.election_client(&self.nodes, self.process, self.slot, &self.options.client).await
+                    {
+                        Ok(c) => client.insert(c),
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let alive = if observer { self.observe(c.as_mut()).await } else { self.lead(c.as_mut(), deadline).await };
             if !alive {

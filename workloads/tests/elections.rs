@@ -33,7 +33,9 @@ fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
 }
 
 async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn ElectionClient> {
-    sys.election_client(nodes, process, process as usize, &options()).await.unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
+    sys.election_client(nodes, process, process as usize, &options())
+        .await
+        .unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
 }
 
 async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {

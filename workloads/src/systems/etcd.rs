@@ -21,9 +21,7 @@ use tokio::task::JoinHandle;
 use tonic::Code;
 
 use super::{client_address, member, BoxFuture, System};
-use crate::client::{
-    deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome,
-};
+use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome};
 
 pub const PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -446,8 +444,9 @@ impl System for Etcd {
     }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         let secs = lease_secs(ttl);
-        (Duration::from_secs(secs as u64) != ttl)
-            .then(|| format!("etcd leases last whole seconds, at least {MIN_LEASE_SECS}: --ttl {ttl:?} is used as {secs} s"))
+        (Duration::from_secs(secs as u64) != ttl).then(|| {
+            format!("etcd leases last whole seconds, at least {MIN_LEASE_SECS}: --ttl {ttl:?} is used as {secs} s")
+        })
     }
     /// Through whichever member answers, so that a partition that cut off
     /// the orphan's own member does not keep it alive.

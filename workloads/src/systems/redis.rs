@@ -281,7 +281,9 @@ impl ElectionClient for RedisElection {
     fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
-            as_holder(deadline(self.options.timeout, if_ours(&mut self.conn, RELEASE, &key, &leadership.handle, None)).await)
+            as_holder(
+                deadline(self.options.timeout, if_ours(&mut self.conn, RELEASE, &key, &leadership.handle, None)).await,
+            )
         })
     }
 
@@ -289,7 +291,8 @@ impl ElectionClient for RedisElection {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
             as_holder(
-                deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl))).await,
+                deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl)))
+                    .await,
             )
         })
     }
@@ -399,7 +402,8 @@ mod tests {
 
     #[test]
     fn timeouts_broken_connections_and_unknown_codes_are_info() {
-        for kind in [std::io::ErrorKind::TimedOut, std::io::ErrorKind::ConnectionReset, std::io::ErrorKind::BrokenPipe] {
+        for kind in [std::io::ErrorKind::TimedOut, std::io::ErrorKind::ConnectionReset, std::io::ErrorKind::BrokenPipe]
+        {
             assert_eq!(outcome(std::io::Error::from(kind).into(), Writes::AtMostOne), "info", "{kind:?}");
         }
         assert_eq!(outcome(server_reply(b"-NEWTHING not known to us\r\n"), Writes::AtMostOne), "info");

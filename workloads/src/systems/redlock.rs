@@ -134,7 +134,8 @@ impl LockClient for RedlockClient {
                 if granted >= self.majority() {
                     if let Some(validity) = validity.filter(|v| !v.is_zero()) {
                         let mut grant = Grant::new(key, None, None, value);
-                        grant.node = Some(format!("{granted}/{} nodes, valid {} ms", self.conns.len(), validity.as_millis()));
+                        grant.node =
+                            Some(format!("{granted}/{} nodes, valid {} ms", self.conns.len(), validity.as_millis()));
                         return Outcome::Ok(grant);
                     }
                 }

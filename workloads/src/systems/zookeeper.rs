@@ -360,7 +360,8 @@ mod tests {
 
     #[test]
     fn server_refusals_are_fail() {
-        for e in [ZkError::NoNode, ZkError::NodeExists, ZkError::BadVersion, ZkError::Throttled, ZkError::SessionMoved] {
+        for e in [ZkError::NoNode, ZkError::NodeExists, ZkError::BadVersion, ZkError::Throttled, ZkError::SessionMoved]
+        {
             assert_eq!(outcome(e.clone()), "fail", "{e:?}");
         }
     }
