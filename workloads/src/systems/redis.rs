@@ -32,7 +32,7 @@ pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::Mul
 
 /// `PX` counts whole milliseconds.
 pub(crate) fn sub_millisecond(ttl: Duration) -> Option<String> {
-    (ttl.subsec_nanos() % 1_000_000 != 0 || ttl < Duration::from_millis(1)).then(|| {
+    (!ttl.subsec_nanos().is_multiple_of(1_000_000) || ttl < Duration::from_millis(1)).then(|| {
         format!("Redis keys expire in whole milliseconds: --ttl {ttl:?} is used as {} ms", ttl.as_millis().max(1))
     })
 }
