@@ -19,7 +19,9 @@ pub mod runner;
 pub mod stall;
 pub mod systems;
 
-pub use client::{ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
+pub use client::{
+    ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
+};
 pub use cluster::{start_cluster, wait_ready, Started};
 pub use recorder::{Counts, Recorder};
 pub use resource::FencedResource;

@@ -126,6 +126,10 @@ async fn redlock_five_independent_nodes() {
 async fn etcd_three_member_raft_cluster() {
     let (engine, sys, started) = start("etcd").await;
     let nodes = started.cluster.nodes();
+    for node in nodes {
+        // etcd 3.4's default: no pre-vote (see `etcd-prevote`).
+        assert!(!node.logs().await.unwrap().contains("became pre-candidate"), "{} ran a pre-vote", node.name());
+    }
     let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
     via_n1.put("k", "v1", None).await.unwrap();
     for node in nodes {
@@ -145,6 +149,32 @@ async fn etcd_three_member_raft_cluster() {
     })
     .await;
     assert_eq!(value, b"v2");
+    remove_and_check(&engine, started).await;
+}
+
+/// The `etcd-prevote` variant: same image, every member started with
+/// `--pre-vote` (etcd says it used `ETCD_PRE_VOTE`, and its first election
+/// went through a pre-candidate); plain `etcd` keeps 3.4's default (off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_prevote_members_run_with_pre_vote() {
+    let (engine, sys, started) = start("etcd-prevote").await;
+    assert_eq!(sys.image(), workloads::by_name("etcd").unwrap().image());
+    let nodes = started.cluster.nodes();
+    let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
+    via_n1.put("k", "v1", None).await.unwrap();
+    let mut pre_candidates = 0;
+    for node in nodes {
+        let env = node.exec(&["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"], Duration::from_secs(10)).await.unwrap();
+        assert!(env.stdout.lines().any(|l| l == "ETCD_PRE_VOTE=true"), "{}: {env:?}", node.name());
+        let log = node.logs().await.unwrap();
+        assert!(
+            log.contains("recognized and used environment variable ETCD_PRE_VOTE=true"),
+            "{} did not take --pre-vote:\n{log}",
+            node.name()
+        );
+        pre_candidates += log.matches("became pre-candidate").count();
+    }
+    assert!(pre_candidates > 0, "the first election ran without a pre-vote");
     remove_and_check(&engine, started).await;
 }
 

@@ -106,7 +106,79 @@ async fn lock_recipe(system: &str) {
     let nodes = started.cluster.nodes().to_vec();
     sanity(sys, &nodes).await;
     contention(sys, &nodes).await;
+    match system {
+        "etcd" => orphaned_waiter_is_revoked(sys, &nodes).await,
+        "zookeeper" => sessions_follow_the_ttl(sys, &nodes).await,
+        _ => {}
+    }
     started.cluster.remove().await.unwrap();
+}
+
+/// A waiter key left in etcd's lock queue by a client that retired (its
+/// lease no longer kept alive, but not expired) blocks the next acquire;
+/// revoking the orphaned lease, as the runner's revoker does, unblocks it.
+async fn orphaned_waiter_is_revoked(sys: &dyn workloads::System, nodes: &[docker::Node]) {
+    let ttl = Duration::from_secs(30);
+    let mut holder = client(sys, nodes, 0).await;
+    let held = ok("acquire", holder.acquire("orphan", ttl).await);
+    // What `Lock` leaves behind for a waiter: a key under the lock's prefix
+    // attached to the waiter's lease.
+    let mut raw = workloads::systems::etcd::connect(&[&nodes[1]], Duration::from_secs(2)).await.unwrap();
+    let lease = raw.lease_grant(30, None).await.unwrap().id();
+    let put = etcd_client::PutOptions::new().with_lease(lease);
+    raw.put(format!("fencepost/locks/orphan/{lease:x}"), "", Some(put)).await.unwrap();
+    ok("release", holder.release(&held).await);
+    let mut next = client(sys, nodes, 2).await;
+    match next.acquire("orphan", ttl).await {
+        Outcome::Fail(_) => {}
+        other => panic!("an acquire behind the orphan must wait (and fail here), got {other:?}"),
+    }
+    let orphan = workloads::Orphan { key: "orphan".into(), lease };
+    assert_eq!(sys.revoke_orphan(nodes, &orphan, &options()).await, Outcome::Ok(true));
+    let g = ok("acquire once the orphan is revoked", next.acquire("orphan", ttl).await);
+    ok("release", next.release(&g).await);
+    assert_eq!(sys.revoke_orphan(nodes, &orphan, &options()).await, Outcome::Ok(false), "already gone");
+}
+
+/// A ZooKeeper session is the recipe's lease: during a run every client's
+/// session timeout, as the servers list it, is the run's TTL; outside the
+/// servers' bounds it is clamped, as `ttl_note` says.
+async fn sessions_follow_the_ttl(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
+    let ttl = Duration::from_secs(3);
+    assert_eq!(sys.ttl_note(ttl), None);
+    let run =
+        RunOptions { concurrency: 3, ttl, time_limit: Duration::from_secs(3), client: options(), ..Default::default() };
+    let running = tokio::spawn(workloads::run(
+        sys,
+        nodes.to_vec(),
+        run,
+        Recorder::discard(),
+        Arc::new(FencedResource::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // `cons` lists each connection's session with its negotiated `to=`.
+    let mut timeouts = Vec::new();
+    for node in nodes {
+        let out =
+            node.exec(&["sh", "-c", "echo cons | nc -w 2 127.0.0.1 2181"], Duration::from_secs(10)).await.unwrap();
+        for part in out.stdout.split([',', '(', ')']) {
+            if let Some(to) = part.trim().strip_prefix("to=") {
+                timeouts.push(to.parse::<u64>().unwrap());
+            }
+        }
+    }
+    running.await.unwrap();
+    assert!(timeouts.len() >= 3, "the run's sessions: {timeouts:?}");
+    assert!(timeouts.iter().all(|&to| to == 3000), "session timeouts {timeouts:?}, asked for 3000 ms");
+
+    // The client sees the negotiated timeout too, clamped at the bounds.
+    let node = &nodes[0];
+    for (asked, granted) in [(7, 7), (60, 20)] {
+        let client = workloads::systems::zookeeper::connect(node, Duration::from_secs(asked)).await.unwrap();
+        assert_eq!(client.session_timeout(), Duration::from_secs(granted), "asked for {asked} s");
+    }
+    assert!(sys.ttl_note(Duration::from_secs(60)).is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
