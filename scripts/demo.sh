@@ -11,13 +11,15 @@
 # test could not run — only 3 fails this script.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# CI may keep cargo's target directory outside the checkout.
+FENCEPOST="${CARGO_TARGET_DIR:-target}/release/fencepost"
 bash scripts/setup.sh || exit 1
 cargo build --release --quiet || exit 1
-./target/release/fencepost images || exit 1
+"$FENCEPOST" images || exit 1
 run() {
     echo
     echo "\$ fencepost $*"
-    ./target/release/fencepost "$@"
+    "$FENCEPOST" "$@"
     status=$?
     [ "$status" -le 2 ] || exit "$status"
 }
@@ -25,5 +27,5 @@ run run etcd --workload lock --nemesis partition,kill --nemesis-interval 3s --ti
 run run redis --workload fenced-counter --ttl 1s --nemesis client-pause --client-pause 2500ms --nemesis-interval 2s --time-limit 12s
 run compare
 echo
-echo "Browse the reports: ./target/release/fencepost serve   (then open http://127.0.0.1:8080)"
+echo "Browse the reports: $FENCEPOST serve   (then open http://127.0.0.1:8080)"
 exit 0
