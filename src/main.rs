@@ -129,7 +129,7 @@ enum Command {
     },
     /// Start a system's cluster, print its endpoints, and keep it until Ctrl-C.
     Up {
-        /// redis, redlock, etcd, zookeeper, postgres, mysql.
+        /// redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql.
         system: String,
         /// Give up when the cluster is not serving after this long.
         #[arg(long, default_value = "120s")]
@@ -145,7 +145,7 @@ enum Command {
     ///
     /// Exit codes: 0 valid, 1 a violation found, 2 unknown, 3 could not run.
     Run {
-        /// redis, redlock, etcd, zookeeper, postgres, mysql.
+        /// redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql.
         system: String,
         #[command(flatten)]
         opts: Box<RunOpts>,
@@ -162,7 +162,7 @@ enum Command {
         /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
-        /// Only runs of this system: redis, redlock, etcd, zookeeper, postgres,
+        /// Only runs of this system: redis, redlock, etcd, etcd-prevote, zookeeper, postgres,
         /// mysql, imported (or a name given to `import --system`).
         #[arg(long)]
         system: Option<String>,

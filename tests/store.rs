@@ -77,7 +77,7 @@ fn runs_filters_refuse_unknown_values_and_say_when_none_match() {
     }
     assert!(run(&store, &["runs", "--system", "nosuch"])
         .2
-        .contains("known: redis, redlock, etcd, zookeeper, postgres, mysql, imported"));
+        .contains("known: redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql, imported"));
 
     // Known values, or values a stored run has, are fine.
     let (code, out, _) = run(&store, &["runs", "--verdict", "invalid"]);
