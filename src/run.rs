@@ -169,7 +169,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     if matches!(args.workload, Workload::FencedCounter { .. }) {
         options.client.fenced = true;
     }
-    let started_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let started_ms = unix_ms();
     write_json(
         &dir.join("test.json"),
         &json!({
