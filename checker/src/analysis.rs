@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::faults::{FaultEvent, FaultInfo, Step};
 use crate::history::{Call, History, Op, Outcome, Process};
 use crate::{InputError, Verdict};
 
@@ -76,7 +77,7 @@ pub struct Analysis {
 
 /// A fault as the history recorded it. The nemesis reports each step twice
 /// (an `invoke` when it begins touching anything, an `info` once verified),
-/// so the window runs from the `-start` invoke to the `-stop` info (or a
+/// so the window runs from the start's invoke to the stop's info (or a
 /// `heal-all`, or the end of the history): every moment the fault could have
 /// acted. Histories with `info` events only (older fencepost, Jepsen) give
 /// the same window from those.
@@ -89,7 +90,7 @@ pub struct FaultWindow {
     pub in_effect: Option<u64>,
     /// When healing began.
     pub healing: Option<u64>,
-    pub value: Value,
+    pub info: FaultInfo,
 }
 
 /// `1 counter`, `2 counters`: a count with its noun in the right number.
@@ -101,17 +102,13 @@ pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, man
 impl FaultWindow {
     /// "n2 partitioned" style words for the anomaly texts.
     pub fn words(&self) -> String {
-        let targets: Vec<String> = self.value["targets"]
-            .as_array()
-            .map(|t| t.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        let who = if targets.is_empty() { String::new() } else { format!(" on {}", targets.join(",")) };
-        let kind = self.value["kind"].as_str().unwrap_or("");
+        let info = &self.info;
+        let who = if info.targets.is_empty() { String::new() } else { format!(" on {}", info.targets.join(",")) };
+        let kind = info.kind.as_deref().unwrap_or("");
         match self.name.as_str() {
             "partition" | "partition-leader" => {
                 // Name the sides where the grudge has two: "n1 | n2,n3".
-                let grudge: BTreeMap<String, BTreeSet<String>> =
-                    serde_json::from_value(self.value["grudge"].clone()).unwrap_or_default();
+                let grudge = &info.grudge;
                 let sides = match grudge.keys().next() {
                     Some(first) if matches!(kind, "one" | "halves" | "leader") => {
                         let (mine, theirs): (Vec<&String>, Vec<&String>) =
@@ -121,12 +118,10 @@ impl FaultWindow {
                     }
                     _ => who,
                 };
-                let what = if kind == "leader" { "leader".to_string() } else { kind.to_string() };
-                format!("a {what} partition{sides}")
+                format!("a {kind} partition{sides}")
             }
             "client-pause" => {
-                let procs: Vec<String> =
-                    self.value["processes"].as_array().into_iter().flatten().map(|p| p.to_string()).collect();
+                let procs: Vec<String> = info.processes.iter().map(|p| p.to_string()).collect();
                 match procs.len() {
                     0 => "a client pause".to_string(),
                     1 => format!("a client pause of process {}", procs[0]),
@@ -144,41 +139,47 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
     let end = history.ops.last().map_or(0, |op| op.time);
     let mut windows: Vec<FaultWindow> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
-    let begun = |op: &Op| op.kind == crate::OpType::Invoke;
-    for op in history.ops.iter().filter(|op| op.process == Process::Nemesis) {
+    for op in &history.ops {
+        let Some(event) = FaultEvent::of(op) else { continue };
+        let begun = op.kind == crate::OpType::Invoke;
         let latest_open = |name: &str| open.iter().rposition(|&w| windows[w].name == name);
-        if let Some(name) = op.f.strip_suffix("-start") {
-            let pending = latest_open(name).filter(|&i| windows[open[i]].in_effect.is_none());
-            match pending {
-                Some(i) if !begun(op) => {
-                    let w = &mut windows[open[i]];
-                    w.in_effect = Some(op.time);
-                    w.value = op.value.clone();
-                }
-                _ => {
-                    open.push(windows.len());
-                    windows.push(FaultWindow {
-                        name: name.to_string(),
-                        start: op.time,
-                        end,
-                        in_effect: (!begun(op)).then_some(op.time),
-                        healing: None,
-                        value: op.value.clone(),
-                    });
-                }
-            }
-        } else if let Some(name) = op.f.strip_suffix("-stop") {
-            if let Some(i) = latest_open(name) {
-                if begun(op) {
-                    windows[open[i]].healing = Some(op.time);
-                } else {
-                    windows[open.remove(i)].end = op.time;
+        match event {
+            FaultEvent::Fault { fault, step: Step::Start } => {
+                let pending = latest_open(&fault).filter(|&i| windows[open[i]].in_effect.is_none());
+                match pending {
+                    Some(i) if !begun => {
+                        let w = &mut windows[open[i]];
+                        w.in_effect = Some(op.time);
+                        w.info = FaultInfo::of(op);
+                    }
+                    _ => {
+                        open.push(windows.len());
+                        windows.push(FaultWindow {
+                            name: fault,
+                            start: op.time,
+                            end,
+                            in_effect: (!begun).then_some(op.time),
+                            healing: None,
+                            info: FaultInfo::of(op),
+                        });
+                    }
                 }
             }
-        } else if op.f == "heal-all" && !begun(op) {
-            for w in open.drain(..) {
-                windows[w].end = op.time;
+            FaultEvent::Fault { fault, step: Step::Stop } => {
+                if let Some(i) = latest_open(&fault) {
+                    if begun {
+                        windows[open[i]].healing = Some(op.time);
+                    } else {
+                        windows[open.remove(i)].end = op.time;
+                    }
+                }
             }
+            FaultEvent::HealAll if !begun => {
+                for w in open.drain(..) {
+                    windows[w].end = op.time;
+                }
+            }
+            FaultEvent::HealAll => {}
         }
     }
     windows

@@ -28,6 +28,7 @@ pub mod check;
 pub mod edn;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod formats;
 pub mod gen;
 pub mod history;
