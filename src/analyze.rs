@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
-use checker::analysis::{self, Analysis, Validity};
+use checker::analysis::{self, Analysis};
 use checker::check::{check, CheckOptions};
 use checker::models::ModelSpec;
+use checker::Verdict;
 use checker::{History, OpType, Process};
 use serde_json::{json, Value};
 
 pub struct Analyzed {
-    pub verdict: Validity,
+    pub verdict: Verdict,
     pub checkers: Vec<Analysis>,
     pub stats: Value,
 }
@@ -31,9 +32,9 @@ impl Analyzed {
         for c in &self.checkers {
             let mark = match (c.checker, c.validity) {
                 ("availability", _) => "info   ",
-                (_, Validity::Valid) => "valid  ",
-                (_, Validity::Invalid) => "INVALID",
-                (_, Validity::Unknown) => "unknown",
+                (_, Verdict::Valid) => "valid  ",
+                (_, Verdict::Invalid) => "INVALID",
+                (_, Verdict::Unknown) => "unknown",
             };
             out!("  {mark}  {:<17} {}", c.checker, c.summary);
         }
@@ -58,8 +59,8 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
         let result = check(h, model, &opts).map_err(|e| e.to_string())?;
         let failing = result.failing().count();
         let summary = match result.verdict {
-            checker::Verdict::Linearizable => format!("{}: linearizable ({} ops)", result.model, result.checked_ops),
-            checker::Verdict::NotLinearizable => {
+            checker::Verdict::Valid => format!("{}: linearizable ({} ops)", result.model, result.checked_ops),
+            checker::Verdict::Invalid => {
                 let n = result.partitions.len();
                 let keys = if n == 1 { "key" } else { "keys" };
                 let fail = if failing == 1 { "fails" } else { "fail" };
@@ -100,7 +101,7 @@ pub fn analyze(history: &History, timeout: Duration) -> Result<Analyzed, String>
         checkers.extend(analysis::election(history).map_err(|e| e.to_string())?);
     }
     let availability = analysis::availability(history).map_err(|e| e.to_string())?;
-    let verdict = checkers.iter().fold(Validity::Valid, |v, c| v.combine(c.validity));
+    let verdict = checkers.iter().fold(Verdict::Valid, |v, c| v.combine(c.validity));
     let stats = stats(history, &availability);
     checkers.push(availability);
     Ok(Analyzed { verdict, checkers, stats })
@@ -130,7 +131,7 @@ fn stats(history: &History, availability: &Analysis) -> Value {
 
 /// `fencepost check store/RUN`: every checker on the run's history, printed
 /// as `run` prints them (or as JSON); returns the overall verdict.
-pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -> Result<Validity, String> {
+pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -> Result<Verdict, String> {
     let path = dir.join("history.jsonl");
     if !path.is_file() {
         return Err(format!("{}: a folder, but not a run's (no history.jsonl in it)", dir.display()));
@@ -140,7 +141,7 @@ pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -
 }
 
 /// Every checker that applies to `history`, printed; the overall verdict.
-pub fn check_history(history: &History, timeout: Duration, json_out: bool) -> Result<Validity, String> {
+pub fn check_history(history: &History, timeout: Duration, json_out: bool) -> Result<Verdict, String> {
     let analyzed = analyze(history, timeout)?;
     if json_out {
         let text = serde_json::to_string_pretty(&analyzed.to_json(json!({ "file": history.file })))
@@ -155,10 +156,10 @@ pub fn check_history(history: &History, timeout: Duration, json_out: bool) -> Re
 }
 
 /// Exit codes as for `check`: 0 valid, 1 invalid, 2 unknown.
-pub fn exit_code(v: Validity) -> u8 {
+pub fn exit_code(v: Verdict) -> u8 {
     match v {
-        Validity::Valid => 0,
-        Validity::Invalid => 1,
-        Validity::Unknown => 2,
+        Verdict::Valid => 0,
+        Verdict::Invalid => 1,
+        Verdict::Unknown => 2,
     }
 }

@@ -499,7 +499,7 @@ fn run_async_value<T>(command: impl std::future::Future<Output = Result<T, Strin
 
 /// Exit codes for a test's verdict: 0 valid, 1 invalid, 2 unknown, 3 it
 /// could not run.
-fn run_exit(verdict: Option<checker::analysis::Validity>) -> ExitCode {
+fn run_exit(verdict: Option<checker::analysis::Verdict>) -> ExitCode {
     match verdict {
         Some(v) => ExitCode::from(analyze::exit_code(v)),
         None => ExitCode::from(EXIT_UNUSABLE),
@@ -630,8 +630,8 @@ fn main() -> ExitCode {
                 print!("{}", report::human(&result, model.is_none()));
             }
             ExitCode::from(match result.verdict {
-                Verdict::Linearizable => EXIT_VALID,
-                Verdict::NotLinearizable => EXIT_INVALID,
+                Verdict::Valid => EXIT_VALID,
+                Verdict::Invalid => EXIT_INVALID,
                 Verdict::Unknown => EXIT_UNKNOWN,
             })
         }

@@ -32,8 +32,8 @@ fn op_line(format: &str, op: &OpRef) -> String {
 pub fn human(r: &CheckResult, inferred: bool) -> String {
     let mut out = String::new();
     let verdict = match r.verdict {
-        Verdict::Linearizable => "LINEARIZABLE",
-        Verdict::NotLinearizable => "NOT LINEARIZABLE",
+        Verdict::Valid => "LINEARIZABLE",
+        Verdict::Invalid => "NOT LINEARIZABLE",
         Verdict::Unknown => "UNKNOWN",
     };
     let initial = match &r.initial {
@@ -76,7 +76,7 @@ pub fn human(r: &CheckResult, inferred: bool) -> String {
     }
     // Violations first: they are the evidence; unknowns only say where we stopped.
     let mut shown: Vec<&PartitionResult> = r.failing().collect();
-    shown.sort_by_key(|p| p.verdict != Verdict::NotLinearizable);
+    shown.sort_by_key(|p| p.verdict != Verdict::Invalid);
     for p in shown.into_iter().take(5) {
         partition(&mut out, &r.format, p);
     }
@@ -95,7 +95,7 @@ fn partition(out: &mut String, format: &str, p: &PartitionResult) {
     if let Some(reason) = &p.reason {
         let _ = writeln!(out, "  gave up: {reason}");
     }
-    let evidence = if p.verdict == Verdict::NotLinearizable { &p.partials[..] } else { &[] };
+    let evidence = if p.verdict == Verdict::Invalid { &p.partials[..] } else { &[] };
     for (n, partial) in evidence.iter().enumerate() {
         let _ = writeln!(
             out,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use checker::analysis::Validity;
+use checker::Verdict;
 use docker::Engine;
 use serde_json::{json, Value};
 use workloads::{FencedResource, Recorder, RunOptions, Workload};
@@ -40,7 +40,7 @@ pub struct RunArgs {
 /// What a finished run reports to its caller.
 pub struct RunOutcome {
     pub id: String,
-    pub verdict: Validity,
+    pub verdict: Verdict,
 }
 
 /// Runs the test; returns the run id and overall verdict. An `Err` means
@@ -329,7 +329,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     // A nemesis that could not inject or heal a fault leaves the run's
     // premise broken: say so, and do not call it valid.
     if let Err(e) = &played {
-        analyzed.verdict = analyzed.verdict.combine(Validity::Unknown);
+        analyzed.verdict = analyzed.verdict.combine(Verdict::Unknown);
         out!("  nemesis failed: {e} (verdict at best unknown)");
     }
     let nemesis_error = played.as_ref().err();

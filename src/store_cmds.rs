@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use checker::analysis::{counted, Validity};
+use checker::analysis::{counted, Verdict};
 use checker::formats::{self, Format};
 use checker::models::ModelSpec;
 use checker::{History, Process};
@@ -247,9 +247,9 @@ pub struct SuiteArgs {
 /// `fencepost suite`: every system × fault mix, one run each, then the
 /// matrix of those runs. A combination a system refuses (clock faults on
 /// etcd) is reported and skipped.
-pub async fn suite(args: SuiteArgs) -> Result<Validity, String> {
+pub async fn suite(args: SuiteArgs) -> Result<Verdict, String> {
     let mut rows: Vec<RunRow> = Vec::new();
-    let mut overall = Validity::Valid;
+    let mut overall = Verdict::Valid;
     let mut skipped = Vec::new();
     for system in &args.systems {
         for mix in &args.nemeses {
@@ -361,7 +361,7 @@ fn imported_faults(history: &History) -> String {
 
 /// `fencepost import FILE`: stores a recorded history (any format `check`
 /// reads) as a run, checks it with every checker that applies, indexes it.
-pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> Result<Validity, String> {
+pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> Result<Verdict, String> {
     let history = formats::read_path(file, format).map_err(|e| e.to_string())?;
     let store = Store::open(store).await?;
     let id = format!("import-{}", docker::new_run_id());

@@ -20,60 +20,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+pub use crate::evidence::Analysis;
+use crate::evidence::{
+    Anomaly, Availability, Counter, Election, ElectionAnomaly, Evidence, Fencing, FencingAnomaly, Latency, Locate,
+    LostCounter, LostUpdates, MutualExclusion, OpCounts, Outage, Overlap, Recovery, RepeatedValue,
+};
 use crate::faults::{FaultEvent, FaultInfo, Step};
 use crate::history::{Call, History, Op, Outcome, Process};
 use crate::{InputError, Verdict};
-
-/// A safety checker's answer: `true`, `false` or `unknown` — never guessed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Validity {
-    Valid,
-    Invalid,
-    Unknown,
-}
-
-impl Validity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Validity::Valid => "valid",
-            Validity::Invalid => "invalid",
-            Validity::Unknown => "unknown",
-        }
-    }
-
-    /// One invalid decides; otherwise one unknown does.
-    pub fn combine(self, other: Validity) -> Validity {
-        use Validity::*;
-        match (self, other) {
-            (Invalid, _) | (_, Invalid) => Invalid,
-            (Unknown, _) | (_, Unknown) => Unknown,
-            _ => Valid,
-        }
-    }
-}
-
-impl From<Verdict> for Validity {
-    fn from(v: Verdict) -> Validity {
-        match v {
-            Verdict::Linearizable => Validity::Valid,
-            Verdict::NotLinearizable => Validity::Invalid,
-            Verdict::Unknown => Validity::Unknown,
-        }
-    }
-}
-
-/// One checker's result: its verdict, a line a person reads first, and
-/// structured evidence (each anomaly also has a plain-words `text`).
-#[derive(Clone, Debug, Serialize)]
-pub struct Analysis {
-    pub checker: &'static str,
-    pub validity: Validity,
-    pub summary: String,
-    pub evidence: Value,
-}
 
 /// A fault as the history recorded it. The nemesis reports each step twice
 /// (an `invoke` when it begins touching anything, an `info` once verified),
@@ -234,15 +190,82 @@ fn done(history: &History) -> Result<Vec<Done<'_>>, InputError> {
         .collect())
 }
 
-/// One process's definite hold of a lock or leadership.
-#[derive(Clone, Debug)]
-struct Hold {
-    process: u64,
-    key: String,
-    start: u64,
-    end: u64,
+/// One process's definite hold of a lock or leadership: the interval the
+/// safety checkers judge, and the timeline draws.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hold {
+    pub process: u64,
+    pub key: String,
+    pub start: u64,
+    pub end: u64,
     /// Token or term, where the system gives one.
-    token: Option<i64>,
+    pub token: Option<i64>,
+}
+
+/// Every definite lock hold (acquire `ok` → release invoked) and every
+/// leadership (campaign `ok` → resign invoked, or a renewal that was not
+/// `ok`), exactly as [`mutual_exclusion`] and [`election`] judge them.
+pub fn holds_of(history: &History) -> Result<Vec<Hold>, InputError> {
+    let ops = done(history)?;
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let mut all = holds(&ops, "acquire", &["release"], "token", end);
+    all.extend(leaderships(&ops, end));
+    Ok(all)
+}
+
+/// Leaderships: a leader stops relying on its leadership when it resigns,
+/// or renews and is told it lost it; both end the hold at their invocation.
+fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
+    let mut holds = holds(ops, "campaign", &["resign"], "term", end);
+    for h in holds.iter_mut() {
+        if let Some(lost) = ops.iter().find(|d| {
+            d.process == h.process
+                && d.key() == h.key
+                && d.f() == "renew"
+                && d.outcome != Outcome::Ok
+                && d.invoke.time >= h.start
+                && d.invoke.time < h.end
+        }) {
+            h.end = lost.invoke.time;
+        }
+    }
+    holds
+}
+
+/// Where to mark an anomaly on the timeline: its own span where the
+/// checker timed it; else the completions that show it (the grants with
+/// its duplicate token, the campaigns won in its term, the counter's
+/// writes and final read); failing those, its processes' ops on its key;
+/// failing that, the whole history.
+pub fn locate(anomaly: &Anomaly, history: &History) -> (u64, u64) {
+    if let Some(span) = anomaly.span {
+        return span;
+    }
+    let whole = (history.ops.first().map_or(0, |op| op.time), history.ops.last().map_or(0, |op| op.time));
+    let Ok(ops) = done(history) else { return whole };
+    let on_key = |d: &&Done| {
+        Some(d.key()) == anomaly.key && (anomaly.processes.is_empty() || anomaly.processes.contains(&d.process))
+    };
+    let shows = |d: &&Done| {
+        d.outcome == Outcome::Ok
+            && match anomaly.locate {
+                Locate::Token(t) => d.f() == "acquire" && d.value().get("token").and_then(Value::as_i64) == Some(t),
+                Locate::Term(t) => d.f() == "campaign" && d.value().get("term").and_then(Value::as_i64) == Some(t),
+                Locate::Counter => matches!(d.f(), "write" | "final-read"),
+                Locate::Timed => false,
+            }
+    };
+    let span = |found: Vec<&Done>| -> Option<(u64, u64)> {
+        let times: Vec<u64> = found.iter().filter_map(|d| d.end()).collect();
+        Some((*times.iter().min()?, *times.iter().max()?))
+    };
+    // Lost increments were acknowledged to any writer of the counter.
+    let direct: Vec<&Done> = if anomaly.locate == Locate::Counter {
+        ops.iter().filter(|d| Some(d.key()) == anomaly.key).filter(shows).collect()
+    } else {
+        ops.iter().filter(on_key).filter(shows).collect()
+    };
+    span(direct).or_else(|| span(ops.iter().filter(on_key).collect())).unwrap_or(whole)
 }
 
 /// Definite holds: from an `ok` of `grant` to the next invocation of one of
@@ -302,24 +325,28 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
     let windows = fault_windows(history);
     let holds = holds(&ops, "acquire", &["release"], "token", end);
     let found = overlaps(&holds);
-    let evidence: Vec<Value> = found
+    let evidence: Vec<Overlap> = found
         .iter()
         .map(|(a, b)| {
             let start = a.start.max(b.start);
             let stop = a.end.min(b.end);
             let faults = faults_during(&windows, start, stop);
             let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
-            json!({
-                "key": a.key,
-                "processes": [a.process, b.process],
-                "start": start,
-                "duration": stop - start,
-                "faults": faults,
-                "text": format!(
+            Overlap {
+                key: a.key.clone(),
+                processes: [a.process, b.process],
+                start,
+                duration: stop - start,
+                text: format!(
                     "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{during}",
-                    a.process, b.process, a.key, secs(stop - start), secs(start)
+                    a.process,
+                    b.process,
+                    a.key,
+                    secs(stop - start),
+                    secs(start)
                 ),
-            })
+                faults,
+            }
         })
         .collect();
     let summary = if found.is_empty() {
@@ -329,14 +356,17 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
             "{} among {} (first: {})",
             counted(found.len(), "overlapping hold", "overlapping holds"),
             holds.len(),
-            evidence[0]["text"].as_str().unwrap_or("")
+            evidence[0].text
         )
     };
     Ok(Analysis {
-        checker: "mutual-exclusion",
-        validity: if found.is_empty() { Validity::Valid } else { Validity::Invalid },
+        validity: if found.is_empty() { Verdict::Valid } else { Verdict::Invalid },
         summary,
-        evidence: json!({ "holds": holds.len(), "overlaps": found.len(), "anomalies": evidence }),
+        evidence: Evidence::MutualExclusion(MutualExclusion {
+            holds: holds.len(),
+            overlaps: found.len(),
+            anomalies: evidence,
+        }),
     })
 }
 
@@ -362,10 +392,17 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
         for g in list {
             if let Some(prev) = seen.insert(token(g), g) {
                 count += 1;
-                anomalies.push(json!({
-                    "kind": "duplicate", "key": key, "token": token(g), "processes": [prev.process, g.process],
-                    "text": format!("processes {} and {} were both granted lock {key} with token {}", prev.process, g.process, token(g)),
-                }));
+                anomalies.push(FencingAnomaly::Duplicate {
+                    key: key.to_string(),
+                    token: token(g),
+                    processes: [prev.process, g.process],
+                    text: format!(
+                        "processes {} and {} were both granted lock {key} with token {}",
+                        prev.process,
+                        g.process,
+                        token(g)
+                    ),
+                });
             }
         }
         // Monotonic in real time: a grant that completed before another was
@@ -387,14 +424,16 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
                 // Equal tokens are reported once, as duplicates, above.
                 if token(a) > token(b) {
                     count += 1;
-                    anomalies.push(json!({
-                        "kind": "regression", "key": key, "tokens": [token(a), token(b)], "processes": [a.process, b.process],
-                        "at": b.end(),
-                        "text": format!(
+                    anomalies.push(FencingAnomaly::Regression {
+                        key: key.to_string(),
+                        tokens: [token(a), token(b)],
+                        processes: [a.process, b.process],
+                        at: b.end(),
+                        text: format!(
                             "lock {key}: process {} got token {} at t={:.3} s, after process {} had already got token {} at t={:.3} s",
                             b.process, token(b), secs(b.end().unwrap_or(0)), a.process, token(a), secs(a.end().unwrap_or(0))
                         ),
-                    }));
+                    });
                 }
             }
         }
@@ -413,13 +452,16 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
         match highest.get(key) {
             Some(&(h, p)) if t < h => {
                 count += 1;
-                anomalies.push(json!({
-                    "kind": "stale-write", "key": key, "tokens": [h, t], "processes": [p, w.process], "at": w.end(),
-                    "text": format!(
+                anomalies.push(FencingAnomaly::StaleWrite {
+                    key: key.to_string(),
+                    tokens: [h, t],
+                    processes: [p, w.process],
+                    at: w.end(),
+                    text: format!(
                         "the resource accepted process {}'s write to {key} with token {t} at t={:.3} s after accepting token {h} from process {p}",
                         w.process, secs(w.end().unwrap_or(0))
                     ),
-                }));
+                });
             }
             Some(&(h, _)) if t <= h => {}
             _ => {
@@ -434,17 +476,17 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
             counted(rejected, "stale write", "stale writes")
         )
     } else {
-        format!(
-            "{} (first: {})",
-            counted(count, "fencing anomaly", "fencing anomalies"),
-            anomalies[0]["text"].as_str().unwrap_or("")
-        )
+        format!("{} (first: {})", counted(count, "fencing anomaly", "fencing anomalies"), anomaly_text(&anomalies[0]))
     };
     Ok(Some(Analysis {
-        checker: "fencing",
-        validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
+        validity: if count == 0 { Verdict::Valid } else { Verdict::Invalid },
         summary,
-        evidence: json!({ "grants": grants.len(), "rejected_writes": rejected, "anomalies_total": count, "anomalies": anomalies }),
+        evidence: Evidence::Fencing(Fencing {
+            grants: grants.len(),
+            rejected_writes: rejected,
+            anomalies_total: count,
+            anomalies,
+        }),
     }))
 }
 
@@ -474,7 +516,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
         let last = by_end.last().and_then(|d| d.value()["value"].as_i64()).unwrap_or(0);
         let final_value = finals.get(key).copied().unwrap_or(last);
         let lost = writes.len() as i64 - final_value;
-        counters.push(json!({ "key": key, "acknowledged": writes.len(), "final": final_value, "lost": lost.max(0) }));
+        counters.push(Counter { key: key.to_string(), acknowledged: writes.len(), final_value, lost: lost.max(0) });
         if lost > 0 {
             lost_total += lost;
             // Which increments were overwritten: values written more than once.
@@ -482,18 +524,22 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
             for w in writes {
                 by_value.entry(w.value()["value"].as_i64().unwrap_or(-1)).or_default().push(w.process);
             }
-            let repeated: Vec<Value> = by_value
+            let repeated_values: Vec<RepeatedValue> = by_value
                 .iter()
                 .filter(|(_, ps)| ps.len() > 1)
-                .map(|(v, ps)| json!({ "value": v, "processes": ps }))
+                .map(|(v, ps)| RepeatedValue { value: *v, processes: ps.clone() })
                 .collect();
-            anomalies.push(json!({
-                "key": key, "lost": lost, "acknowledged": writes.len(), "final": final_value, "repeated_values": repeated,
-                "text": format!(
+            anomalies.push(LostCounter {
+                key: key.to_string(),
+                lost,
+                acknowledged: writes.len(),
+                final_value,
+                repeated_values,
+                text: format!(
                     "counter {key} ends at {final_value} after {}: {lost} lost",
                     counted(writes.len(), "acknowledged increment", "acknowledged increments")
                 ),
-            }));
+            });
         }
     }
     let summary = if lost_total == 0 {
@@ -502,14 +548,13 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
         format!(
             "{} lost ({})",
             counted(lost_total, "acknowledged increment", "acknowledged increments"),
-            anomalies[0]["text"].as_str().unwrap_or("")
+            anomalies[0].text
         )
     };
     Ok(Some(Analysis {
-        checker: "lost-updates",
-        validity: if lost_total == 0 { Validity::Valid } else { Validity::Invalid },
+        validity: if lost_total == 0 { Verdict::Valid } else { Verdict::Invalid },
         summary,
-        evidence: json!({ "counters": counters, "anomalies": anomalies }),
+        evidence: Evidence::LostUpdates(LostUpdates { counters, anomalies }),
     }))
 }
 
@@ -523,21 +568,7 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
     }
     let end = history.ops.last().map_or(0, |op| op.time);
     let windows = fault_windows(history);
-    // A leader stops relying on its leadership when it resigns or renews
-    // and is told it lost it; both end the hold at their invocation.
-    let mut holds = holds(&ops, "campaign", &["resign"], "term", end);
-    for h in holds.iter_mut() {
-        if let Some(lost) = ops.iter().find(|d| {
-            d.process == h.process
-                && d.key() == h.key
-                && d.f() == "renew"
-                && d.outcome != Outcome::Ok
-                && d.invoke.time >= h.start
-                && d.invoke.time < h.end
-        }) {
-            h.end = lost.invoke.time;
-        }
-    }
+    let holds = leaderships(&ops, end);
     let mut anomalies = Vec::new();
     let mut count = 0usize;
     // One leader per term.
@@ -550,10 +581,12 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
     for ((key, term), procs) in &terms {
         if procs.len() > 1 {
             count += 1;
-            anomalies.push(json!({
-                "kind": "two-leaders-one-term", "key": key, "term": term, "processes": procs,
-                "text": format!("election {key}: processes {procs:?} were all elected in term {term}"),
-            }));
+            anomalies.push(ElectionAnomaly::TwoLeadersOneTerm {
+                key: key.to_string(),
+                term: *term,
+                processes: procs.iter().copied().collect(),
+                text: format!("election {key}: processes {procs:?} were all elected in term {term}"),
+            });
         }
     }
     for (a, b) in overlaps(&holds) {
@@ -562,14 +595,24 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
         let faults = faults_during(&windows, start, stop);
         let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
         count += 1;
-        anomalies.push(json!({
-            "kind": "overlapping-leaders", "key": a.key, "processes": [a.process, b.process], "terms": [a.token, b.token],
-            "start": start, "duration": stop - start, "faults": faults,
-            "text": format!(
+        anomalies.push(ElectionAnomaly::OverlappingLeaders {
+            key: a.key.clone(),
+            processes: [a.process, b.process],
+            terms: [a.token, b.token],
+            start,
+            duration: stop - start,
+            text: format!(
                 "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during}",
-                a.process, a.token.unwrap_or(-1), b.process, b.token.unwrap_or(-1), a.key, secs(stop - start), secs(start)
+                a.process,
+                a.token.unwrap_or(-1),
+                b.process,
+                b.token.unwrap_or(-1),
+                a.key,
+                secs(stop - start),
+                secs(start)
             ),
-        }));
+            faults,
+        });
     }
     // Writes accepted from a deposed leader: a higher term had been granted
     // before the write was invoked.
@@ -581,14 +624,17 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
             .max_by_key(|h| h.token)
         {
             count += 1;
-            anomalies.push(json!({
-                "kind": "stale-leader-write", "key": w.key(), "term": term, "newer_term": newer.token, "processes": [w.process, newer.process],
-                "at": w.end(),
-                "text": format!(
+            anomalies.push(ElectionAnomaly::StaleLeaderWrite {
+                key: w.key().to_string(),
+                term,
+                newer_term: newer.token,
+                processes: [w.process, newer.process],
+                at: w.end(),
+                text: format!(
                     "election {}: process {}'s write in term {term} was accepted at t={:.3} s, after process {} had been elected in term {}",
                     w.key(), w.process, secs(w.end().unwrap_or(0)), newer.process, newer.token.unwrap_or(-1)
                 ),
-            }));
+            });
         }
     }
     // Observers see only leaders that were elected in that term.
@@ -616,10 +662,18 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
         let possible = maybe_elected.get(&(o.key(), id)).is_some_and(|&since| since <= o.end().unwrap_or(u64::MAX));
         if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
             count += 1;
-            anomalies.push(json!({
-                "kind": "phantom-leader", "key": o.key(), "term": term, "leader": id, "processes": [o.process], "at": o.end(),
-                "text": format!("election {}: process {} saw {id} lead in term {term}, which no campaign won", o.key(), o.process),
-            }));
+            anomalies.push(ElectionAnomaly::PhantomLeader {
+                key: o.key().to_string(),
+                term,
+                leader: id.to_string(),
+                processes: [o.process],
+                at: o.end(),
+                text: format!(
+                    "election {}: process {} saw {id} lead in term {term}, which no campaign won",
+                    o.key(),
+                    o.process
+                ),
+            });
         }
     }
     let summary = if count == 0 {
@@ -632,14 +686,18 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
         format!(
             "{} (first: {})",
             counted(count, "election anomaly", "election anomalies"),
-            anomalies[0]["text"].as_str().unwrap_or("")
+            election_text(&anomalies[0])
         )
     };
     Ok(Some(Analysis {
-        checker: "election",
-        validity: if count == 0 { Validity::Valid } else { Validity::Invalid },
+        validity: if count == 0 { Verdict::Valid } else { Verdict::Invalid },
         summary,
-        evidence: json!({ "leaderships": holds.len(), "terms": terms.len(), "anomalies_total": count, "anomalies": anomalies }),
+        evidence: Evidence::Election(Election {
+            leaderships: holds.len(),
+            terms: terms.len(),
+            anomalies_total: count,
+            anomalies,
+        }),
     }))
 }
 
@@ -672,12 +730,20 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             per_second[((t.saturating_sub(start)) / 1_000_000_000) as usize][slot] += 1;
         }
     }
-    let quantiles: Vec<Value> = latencies
+    let quantiles: Vec<Latency> = latencies
         .iter_mut()
         .map(|((f, outcome), l)| {
             l.sort_unstable();
             let q = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize] as f64 / 1e6;
-            json!({ "f": f, "outcome": outcome, "count": l.len(), "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0) })
+            Latency {
+                f: f.clone(),
+                outcome: outcome.to_string(),
+                count: l.len(),
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p99_ms: q(0.99),
+                max_ms: q(1.0),
+            }
         })
         .collect();
     // The first successful grant (acquire or campaign) after each fault
@@ -688,14 +754,27 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         .filter_map(|d| d.end())
         .collect();
     grants.sort_unstable();
-    let recoveries: Vec<Value> = fault_windows(history)
+    let recoveries: Vec<Recovery> = fault_windows(history)
         .iter()
         .map(|w| {
             let first = grants.iter().find(|&&t| t >= w.end).map(|t| t - w.end);
-            json!({ "fault": w.name, "start": w.start, "end": w.end, "recovery_ns": first, "text": match first {
-                Some(ns) => format!("{} ended at t={:.3} s; the next grant came {:.3} s later", w.words(), secs(w.end), secs(ns)),
-                None => format!("{} ended at t={:.3} s; no grant after it", w.words(), secs(w.end)),
-            } })
+            Recovery {
+                fault: w.name.clone(),
+                start: w.start,
+                end: w.end,
+                recovery_ns: first,
+                text: match first {
+                    Some(ns) => {
+                        format!(
+                            "{} ended at t={:.3} s; the next grant came {:.3} s later",
+                            w.words(),
+                            secs(w.end),
+                            secs(ns)
+                        )
+                    }
+                    None => format!("{} ended at t={:.3} s; no grant after it", w.words(), secs(w.end)),
+                },
+            }
         })
         .collect();
     // Outages: stretches of at least a second with no grant while clients
@@ -710,42 +789,62 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
                 let faults = faults_during(&windows, from, t);
                 let during =
                     if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
-                outages.push(json!({
-                    "start": from, "end": t, "faults": faults,
-                    "text": format!("no grant from t={:.3} s to t={:.3} s ({:.1} s){during}", secs(from), secs(t), secs(t - from)),
-                }));
+                outages.push(Outage {
+                    start: from,
+                    end: t,
+                    faults,
+                    text: format!(
+                        "no grant from t={:.3} s to t={:.3} s ({:.1} s){during}",
+                        secs(from),
+                        secs(t),
+                        secs(t - from)
+                    ),
+                    cluster_events: Vec::new(),
+                });
             }
             from = from.max(t);
         }
     }
     let progress = per_second.iter().filter(|b| b[0] > 0).count();
     let share = if buckets == 0 { 0.0 } else { progress as f64 / buckets as f64 };
-    let acquire = quantiles
-        .iter()
-        .find(|q| q["outcome"] == "ok" && (q["f"] == "acquire" || q["f"] == "campaign"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let acquire = quantiles.iter().find(|q| q.outcome == "ok" && (q.f == "acquire" || q.f == "campaign")).cloned();
     let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
     let summary = format!(
         "{} in {:.1} s; grants p50 {} ms, p99 {} ms; progress in {:.0} % of seconds",
         counted(total, "operation", "operations"),
         secs(end.saturating_sub(start)),
-        acquire["p50_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),
-        acquire["p99_ms"].as_f64().map_or("-".into(), |v| format!("{v:.1}")),
+        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p50_ms)),
+        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p99_ms)),
         share * 100.0
     );
     Ok(Analysis {
-        checker: "availability",
-        validity: Validity::Valid,
+        validity: Verdict::Valid,
         summary,
-        evidence: json!({
-            "counts": counts.iter().map(|(f, c)| json!({ "f": f, "ok": c[0], "fail": c[1], "info": c[2] })).collect::<Vec<_>>(),
-            "latency": quantiles,
-            "grant_latency": acquire,
-            "throughput_per_second": per_second.iter().map(|b| json!(b)).collect::<Vec<_>>(),
-            "progress_share": share,
-            "recoveries": recoveries,
-            "outages": outages,
-        }),
+        evidence: Evidence::Availability(Box::new(Availability {
+            counts: counts.iter().map(|(f, c)| OpCounts { f: f.clone(), ok: c[0], fail: c[1], info: c[2] }).collect(),
+            latency: quantiles,
+            grant_latency: acquire,
+            throughput_per_second: per_second,
+            progress_share: share,
+            recoveries,
+            outages,
+        })),
     })
+}
+
+fn anomaly_text(a: &FencingAnomaly) -> &str {
+    match a {
+        FencingAnomaly::Duplicate { text, .. }
+        | FencingAnomaly::Regression { text, .. }
+        | FencingAnomaly::StaleWrite { text, .. } => text,
+    }
+}
+
+fn election_text(a: &ElectionAnomaly) -> &str {
+    match a {
+        ElectionAnomaly::TwoLeadersOneTerm { text, .. }
+        | ElectionAnomaly::OverlappingLeaders { text, .. }
+        | ElectionAnomaly::StaleLeaderWrite { text, .. }
+        | ElectionAnomaly::PhantomLeader { text, .. } => text,
+    }
 }

@@ -13,7 +13,7 @@ use crate::models::{self, CallView, HistoryModel, ModelSpec, Values};
 use crate::precedence;
 use crate::Verdict;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -42,7 +42,7 @@ impl Default for CheckOptions {
 }
 
 /// One operation, described for a person.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpRef {
     /// Index of the invoke in the history.
     pub invoke: usize,
@@ -57,7 +57,7 @@ pub struct OpRef {
 }
 
 /// A longest prefix that could be linearized, and what could not follow it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartialLinearization {
     /// Partition-local op ids (into [`PartitionResult::operations`]), in order.
     pub prefix: Vec<usize>,
@@ -72,7 +72,7 @@ pub struct PartialLinearization {
     pub precedence: Vec<[usize; 2]>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartitionResult {
     pub key: Option<String>,
     pub ops: usize,
@@ -83,10 +83,10 @@ pub struct PartitionResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Vec<usize>>,
     /// On failure (or unknown): the longest partial linearizations.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partials: Vec<PartialLinearization>,
     /// On failure: every op of the partition, by local id.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<OpRef>,
     pub search_steps: u64,
     pub cache_entries: usize,
@@ -94,7 +94,7 @@ pub struct PartitionResult {
     pub elapsed_ms: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub file: String,
     pub format: String,
@@ -110,13 +110,13 @@ pub struct CheckResult {
     /// Ops left out because they are not the model's object (a lock model
     /// over a fenced-counter history leaves out the resource's reads and
     /// writes), by `f`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ignored: BTreeMap<String, usize>,
 }
 
 impl CheckResult {
     pub fn failing(&self) -> impl Iterator<Item = &PartitionResult> {
-        self.partitions.iter().filter(|p| p.verdict != Verdict::Linearizable)
+        self.partitions.iter().filter(|p| p.verdict != Verdict::Valid)
     }
 }
 
@@ -228,7 +228,7 @@ fn run<M: HistoryModel + Send>(
             .into_par_iter()
             .map(|(i, part)| {
                 let r = check_partition(history, &part, &limits);
-                if r.verdict == Verdict::NotLinearizable && !opts.all_partitions {
+                if r.verdict == Verdict::Invalid && !opts.all_partitions {
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 (i, part, r)
@@ -253,7 +253,7 @@ fn run<M: HistoryModel + Send>(
     }
     results.sort_by_key(|r| r.0);
     let partitions: Vec<PartitionResult> = results.into_iter().map(|r| r.1).collect();
-    let verdict = partitions.iter().fold(Verdict::Linearizable, |v, p| v.combine(p.verdict));
+    let verdict = partitions.iter().fold(Verdict::Valid, |v, p| v.combine(p.verdict));
 
     Ok(CheckResult {
         file: history.file.clone(),
@@ -276,7 +276,7 @@ fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limi
     let mut result = PartitionResult {
         key: part.key.clone(),
         ops: part.ops.len(),
-        verdict: Verdict::Linearizable,
+        verdict: Verdict::Valid,
         reason: None,
         witness: None,
         partials: Vec::new(),
@@ -292,7 +292,7 @@ fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limi
             Vec::new()
         }
         Outcome::NotLinearizable { partials } => {
-            result.verdict = Verdict::NotLinearizable;
+            result.verdict = Verdict::Invalid;
             partials
         }
         Outcome::Unknown { reason, partials } => {

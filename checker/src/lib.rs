@@ -20,7 +20,7 @@
 //! let history = formats::read_str("example.jsonl", text, formats::Format::Auto).unwrap();
 //! let result = check(&history, &ModelSpec::Register { initial: serde_json::Value::Null },
 //!                    &CheckOptions::default()).unwrap();
-//! assert_eq!(result.verdict, checker::Verdict::Linearizable);
+//! assert_eq!(result.verdict, checker::Verdict::Valid);
 //! ```
 
 pub mod analysis;
@@ -28,6 +28,7 @@ pub mod check;
 pub mod edn;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod faults;
 pub mod formats;
 pub mod gen;
@@ -38,35 +39,60 @@ pub mod precedence;
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The three answers a checker may give. `Unknown` is never a guess: it means
-/// the search ran out of time or memory before it could decide.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The three answers every checker gives — the linearizability search, the
+/// lock and election analyses, and a run as a whole. `Unknown` is never a
+/// guess: the search ran out of time or memory, or the run's premise broke
+/// (a fault that could not be healed), before it could decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
-    Linearizable,
-    NotLinearizable,
+    Valid,
+    Invalid,
     Unknown,
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Valid, Verdict::Invalid, Verdict::Unknown];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Linearizable => "linearizable",
-            Verdict::NotLinearizable => "not-linearizable",
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
             Verdict::Unknown => "unknown",
         }
     }
 
-    /// Combines partition verdicts: one failure decides, otherwise one unknown does.
+    /// The word for a linearizability verdict, as Knossos and Porcupine say it.
+    pub fn linearizability(self) -> &'static str {
+        match self {
+            Verdict::Valid => "linearizable",
+            Verdict::Invalid => "not-linearizable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Combines verdicts: one invalid decides, otherwise one unknown does.
     pub fn combine(self, other: Verdict) -> Verdict {
         use Verdict::*;
         match (self, other) {
-            (NotLinearizable, _) | (_, NotLinearizable) => NotLinearizable,
+            (Invalid, _) | (_, Invalid) => Invalid,
             (Unknown, _) | (_, Unknown) => Unknown,
-            _ => Linearizable,
+            _ => Valid,
         }
+    }
+}
+
+/// A verdict word that is not one of `valid`, `invalid`, `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a verdict (valid, invalid, unknown)")]
+pub struct NotAVerdict(pub String);
+
+impl std::str::FromStr for Verdict {
+    type Err = NotAVerdict;
+    fn from_str(s: &str) -> Result<Verdict, NotAVerdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| NotAVerdict(s.to_string()))
     }
 }
 

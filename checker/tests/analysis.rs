@@ -1,9 +1,20 @@
 //! The lock and election analyses on small hand-made histories, each anomaly
 //! kind found and described, and the clean cases valid.
 
-use checker::analysis::{self, Validity};
+use checker::analysis::{self, Analysis};
+use checker::Verdict;
+
 use checker::formats::jsonl;
 use serde_json::{json, Value};
+
+/// The evidence as `results.json` holds it (the on-disk shape is part of
+/// the contract), after checking it reads back into the same typed value.
+fn ev(a: &Analysis) -> Value {
+    let value = serde_json::to_value(a).unwrap();
+    let back: Analysis = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(&back, a, "{value}");
+    value["evidence"].clone()
+}
 
 /// (time, process, type, f, key, value); process -1 is the nemesis.
 fn history(events: &[(u64, i64, &str, &str, &str, Value)]) -> checker::History {
@@ -39,8 +50,8 @@ fn overlapping_holds_are_reported_with_the_faults_active() {
         (4_000_000_000, -1, "info", "partition-stop", "", json!({ "kind": "one", "targets": ["n2"] })),
     ]);
     let a = analysis::mutual_exclusion(&h).unwrap();
-    assert_eq!(a.validity, Validity::Invalid);
-    let overlap = &a.evidence["anomalies"][0];
+    assert_eq!(a.validity, Verdict::Invalid);
+    let overlap = &ev(&a)["anomalies"][0];
     assert_eq!(overlap["processes"], json!([1, 2]));
     assert_eq!(overlap["duration"], json!(1_420_000_000u64));
     assert_eq!(
@@ -67,8 +78,8 @@ fn holds_one_after_another_are_fine_and_different_keys_never_clash() {
         (11, 2, "ok", "release", "k1", null()),
     ]);
     let a = analysis::mutual_exclusion(&h).unwrap();
-    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
-    assert_eq!(a.evidence["holds"], 3);
+    assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
+    assert_eq!(ev(&a)["holds"], 3);
 }
 
 #[test]
@@ -95,13 +106,10 @@ fn fencing_finds_regressions_duplicates_and_stale_writes() {
         (16, 3, "ok", "write", "k0", json!({ "value": 3, "token": 3 })),
     ]);
     let a = analysis::fencing(&h).unwrap().expect("tokens present");
-    assert_eq!(a.validity, Validity::Invalid);
-    let kinds: Vec<&str> =
-        a.evidence["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
-    assert!(
-        kinds.contains(&"regression") && kinds.contains(&"duplicate") && kinds.contains(&"stale-write"),
-        "{kinds:?}"
-    );
+    assert_eq!(a.validity, Verdict::Invalid);
+    let kinds: Vec<String> =
+        ev(&a)["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_string()).collect();
+    assert!(["regression", "duplicate", "stale-write"].iter().all(|k| kinds.iter().any(|x| x == k)), "{kinds:?}");
 }
 
 #[test]
@@ -117,8 +125,8 @@ fn fencing_is_valid_when_the_resource_rejects_stale_tokens_and_absent_without_to
         (8, 1, "fail", "write", "k0", json!({ "value": 1, "token": 1 })),
     ]);
     let a = analysis::fencing(&h).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
-    assert_eq!(a.evidence["rejected_writes"], 1);
+    assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
+    assert_eq!(ev(&a)["rejected_writes"], 1);
     let no_tokens = history(&[(1, 1, "invoke", "acquire", "k0", null()), (2, 1, "ok", "acquire", "k0", null())]);
     assert!(analysis::fencing(&no_tokens).unwrap().is_none());
 }
@@ -138,10 +146,10 @@ fn lost_updates_count_increments_the_final_read_lacks() {
     events.push((7, 9, "invoke", "final-read", "k0", null()));
     events.push((8, 9, "ok", "final-read", "k0", json!(2)));
     let a = analysis::lost_updates(&history(&events)).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Invalid);
-    assert_eq!(a.evidence["anomalies"][0]["lost"], 1);
-    assert_eq!(a.evidence["anomalies"][0]["repeated_values"][0]["processes"], json!([1, 2]));
-    assert_eq!(a.evidence["anomalies"][0]["text"], "counter k0 ends at 2 after 3 acknowledged increments: 1 lost");
+    assert_eq!(a.validity, Verdict::Invalid);
+    assert_eq!(ev(&a)["anomalies"][0]["lost"], 1);
+    assert_eq!(ev(&a)["anomalies"][0]["repeated_values"][0]["processes"], json!([1, 2]));
+    assert_eq!(ev(&a)["anomalies"][0]["text"], "counter k0 ends at 2 after 3 acknowledged increments: 1 lost");
 
     let clean = history(&[
         (1, 1, "invoke", "write", "k0", w(1)),
@@ -151,7 +159,7 @@ fn lost_updates_count_increments_the_final_read_lacks() {
         (5, 3, "invoke", "write", "k0", w(2)),
         (6, 3, "ok", "write", "k0", w(2)),
     ]);
-    assert_eq!(analysis::lost_updates(&clean).unwrap().unwrap().validity, Validity::Valid);
+    assert_eq!(analysis::lost_updates(&clean).unwrap().unwrap().validity, Verdict::Valid);
 }
 
 #[test]
@@ -174,11 +182,11 @@ fn election_anomalies_each_have_their_kind() {
         (12, 0, "ok", "observe", "e0", json!({ "leader": "p7", "term": 2 })),
     ]);
     let a = analysis::election(&h).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Invalid);
-    let kinds: std::collections::BTreeSet<&str> =
-        a.evidence["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert_eq!(a.validity, Verdict::Invalid);
+    let kinds: std::collections::BTreeSet<String> =
+        ev(&a)["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_string()).collect();
     let want = ["overlapping-leaders", "phantom-leader", "stale-leader-write", "two-leaders-one-term"];
-    assert_eq!(kinds, want.into_iter().collect());
+    assert_eq!(kinds, want.into_iter().map(String::from).collect());
 }
 
 #[test]
@@ -196,7 +204,7 @@ fn a_clean_succession_of_leaders_is_valid() {
         (10, 0, "ok", "observe", "e0", json!({ "leader": "p2", "term": 2 })),
     ]);
     let a = analysis::election(&h).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+    assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
 }
 
 #[test]
@@ -215,12 +223,12 @@ fn availability_gives_quantiles_throughput_and_recovery() {
         (2 * s + 250_000_000, 2, "ok", "acquire", "k0", null()),
     ]);
     let a = analysis::availability(&h).unwrap();
-    assert_eq!(a.validity, Validity::Valid);
-    let rec = &a.evidence["recoveries"][0];
+    assert_eq!(a.validity, Verdict::Valid);
+    let rec = &ev(&a)["recoveries"][0];
     assert_eq!(rec["fault"], "kill");
     assert_eq!(rec["recovery_ns"], 250_000_000);
-    assert_eq!(a.evidence["throughput_per_second"].as_array().unwrap().len(), 3);
-    let acq = &a.evidence["grant_latency"];
+    assert_eq!(ev(&a)["throughput_per_second"].as_array().unwrap().len(), 3);
+    let acq = &ev(&a)["grant_latency"];
     assert_eq!(acq["count"], 2);
     assert_eq!(acq["max_ms"], 150.0);
 }
@@ -242,7 +250,7 @@ fn an_info_campaign_seen_leading_is_no_phantom() {
         (11 * s + 1, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 300 })),
     ]);
     let a = analysis::election(&h).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Valid, "{}", a.summary);
+    assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
 
     // Seen before its campaign began: that one is a phantom.
     let early = history(&[
@@ -254,8 +262,8 @@ fn an_info_campaign_seen_leading_is_no_phantom() {
         (6, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 6 })),
     ]);
     let a = analysis::election(&early).unwrap().unwrap();
-    assert_eq!(a.validity, Validity::Invalid, "{}", a.summary);
-    assert_eq!(a.evidence["anomalies"][0]["kind"], "phantom-leader");
+    assert_eq!(a.validity, Verdict::Invalid, "{}", a.summary);
+    assert_eq!(ev(&a)["anomalies"][0]["kind"], "phantom-leader");
 }
 
 /// The nemesis's invoke/info pairs bracket the fault: the window opens when

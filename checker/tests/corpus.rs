@@ -26,8 +26,8 @@ fn check_table(dir: &Path) -> usize {
         let spec = ModelSpec::from_name(model, Some(initial)).unwrap();
         let result = check(&history, &spec, &CheckOptions::default()).unwrap();
         let expected = match expected {
-            "linearizable" => Verdict::Linearizable,
-            "not-linearizable" => Verdict::NotLinearizable,
+            "linearizable" => Verdict::Valid,
+            "not-linearizable" => Verdict::Invalid,
             other => panic!("unknown verdict {other} in EXPECTED.tsv"),
         };
         if result.verdict != expected {
@@ -36,8 +36,8 @@ fn check_table(dir: &Path) -> usize {
         // Evidence must match the verdict.
         for p in &result.partitions {
             match p.verdict {
-                Verdict::Linearizable => assert_eq!(p.witness.as_ref().map(Vec::len), Some(p.ops), "{file}"),
-                Verdict::NotLinearizable => assert!(!p.partials.is_empty(), "{file}: no partial linearization"),
+                Verdict::Valid => assert_eq!(p.witness.as_ref().map(Vec::len), Some(p.ops), "{file}"),
+                Verdict::Invalid => assert!(!p.partials.is_empty(), "{file}: no partial linearization"),
                 Verdict::Unknown => {}
             }
         }
@@ -68,10 +68,10 @@ fn every_expected_verdict_in_fencepost_corpus() {
 fn kv_as_one_partition_agrees() {
     let dir = data();
     for (file, expected) in [
-        ("porcupine/kv/c01-ok.txt", Verdict::Linearizable),
-        ("porcupine/kv/c01-bad.txt", Verdict::NotLinearizable),
-        ("porcupine/kv/c10-ok.txt", Verdict::Linearizable),
-        ("porcupine/kv/c10-bad.txt", Verdict::NotLinearizable),
+        ("porcupine/kv/c01-ok.txt", Verdict::Valid),
+        ("porcupine/kv/c01-bad.txt", Verdict::Invalid),
+        ("porcupine/kv/c10-ok.txt", Verdict::Valid),
+        ("porcupine/kv/c10-bad.txt", Verdict::Invalid),
     ] {
         let history = read_path(&dir.join(file), Format::Auto).unwrap();
         let opts = CheckOptions { partition: false, ..Default::default() };

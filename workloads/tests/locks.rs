@@ -93,7 +93,7 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node])
     }
     for model in models {
         let result = check(&locks, &model, &CheckOptions::default()).unwrap();
-        assert_eq!(result.verdict, Verdict::Linearizable, "{}: {} model: {result:#?}", sys.name(), result.model);
+        assert_eq!(result.verdict, Verdict::Valid, "{}: {} model: {result:#?}", sys.name(), result.model);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,350 @@
+//! What each checker found, as data: the typed form of a `results.json`
+//! checker entry. The analyses in [`crate::analysis`] build these; the run
+//! store, the comparison and the web report read them back through the same
+//! types, so a field renamed here is renamed everywhere at compile time.
+//!
+//! Every anomaly carries a plain-words `text` for people and the numbers
+//! (processes, key, times in the history's nanoseconds) for charts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::CheckResult;
+use crate::Verdict;
+
+/// One checker's result: its verdict, a line a person reads first, and its
+/// evidence. On disk: `{"checker": "fencing", "validity": "valid",
+/// "summary": "…", "evidence": {…}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    pub validity: Verdict,
+    pub summary: String,
+    #[serde(flatten)]
+    pub evidence: Evidence,
+}
+
+/// The evidence of each checker, tagged with the checker's name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "checker", content = "evidence", rename_all = "kebab-case")]
+pub enum Evidence {
+    Linearizable(Box<CheckResult>),
+    MutualExclusion(MutualExclusion),
+    Fencing(Fencing),
+    LostUpdates(LostUpdates),
+    Election(Election),
+    Availability(Box<Availability>),
+}
+
+impl Analysis {
+    /// The checker's name: `mutual-exclusion`, `fencing`, ….
+    pub fn checker(&self) -> &'static str {
+        match &self.evidence {
+            Evidence::Linearizable(_) => "linearizable",
+            Evidence::MutualExclusion(_) => "mutual-exclusion",
+            Evidence::Fencing(_) => "fencing",
+            Evidence::LostUpdates(_) => "lost-updates",
+            Evidence::Election(_) => "election",
+            Evidence::Availability(_) => "availability",
+        }
+    }
+
+    /// Whether it judges safety (availability only informs).
+    pub fn judges(&self) -> bool {
+        !matches!(self.evidence, Evidence::Availability(_))
+    }
+
+    /// Every anomaly it reports, in a form every checker shares.
+    pub fn anomalies(&self) -> Vec<Anomaly<'_>> {
+        match &self.evidence {
+            Evidence::Linearizable(_) | Evidence::Availability(_) => Vec::new(),
+            Evidence::MutualExclusion(e) => e.anomalies.iter().map(Overlap::anomaly).collect(),
+            Evidence::Fencing(e) => e.anomalies.iter().map(FencingAnomaly::anomaly).collect(),
+            Evidence::LostUpdates(e) => e.anomalies.iter().map(LostCounter::anomaly).collect(),
+            Evidence::Election(e) => e.anomalies.iter().map(ElectionAnomaly::anomaly).collect(),
+        }
+    }
+
+    /// How many anomalies it found in all (the evidence may list fewer).
+    pub fn anomaly_count(&self) -> usize {
+        match &self.evidence {
+            Evidence::MutualExclusion(e) => e.overlaps,
+            Evidence::Fencing(e) => e.anomalies_total,
+            Evidence::Election(e) => e.anomalies_total,
+            _ => self.anomalies().len(),
+        }
+    }
+}
+
+/// An anomaly of any checker, as the report and the timeline show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anomaly<'a> {
+    pub text: &'a str,
+    pub key: Option<&'a str>,
+    /// The processes it involves (for lost increments: the writers of a
+    /// value written twice).
+    pub processes: Vec<u64>,
+    /// When it happened, where the checker timed it: `(start, end)`.
+    pub span: Option<(u64, u64)>,
+    /// Where it is not timed, what locates it in the history.
+    pub locate: Locate,
+}
+
+/// How to find an untimed anomaly's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locate {
+    Timed,
+    /// The grants that carried this token.
+    Token(i64),
+    /// The campaigns won in this term.
+    Term(i64),
+    /// The counter's accepted writes and final read.
+    Counter,
+}
+
+/// A stretch of time both processes held one lock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overlap {
+    pub key: String,
+    pub processes: [u64; 2],
+    pub start: u64,
+    pub duration: u64,
+    /// The faults active during it, in words.
+    pub faults: Vec<String>,
+    pub text: String,
+}
+
+impl Overlap {
+    fn anomaly(&self) -> Anomaly<'_> {
+        Anomaly {
+            text: &self.text,
+            key: Some(&self.key),
+            processes: self.processes.to_vec(),
+            span: Some((self.start, self.start + self.duration)),
+            locate: Locate::Timed,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MutualExclusion {
+    /// Definite holds seen.
+    pub holds: usize,
+    pub overlaps: usize,
+    pub anomalies: Vec<Overlap>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fencing {
+    pub grants: usize,
+    pub rejected_writes: usize,
+    pub anomalies_total: usize,
+    pub anomalies: Vec<FencingAnomaly>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FencingAnomaly {
+    /// Two grants of one lock with the same token.
+    Duplicate { key: String, token: i64, processes: [u64; 2], text: String },
+    /// A grant with a smaller token than one completed before it was asked.
+    Regression { key: String, tokens: [i64; 2], processes: [u64; 2], at: Option<u64>, text: String },
+    /// The resource accepted a write below a token it had accepted.
+    StaleWrite { key: String, tokens: [i64; 2], processes: [u64; 2], at: Option<u64>, text: String },
+}
+
+impl FencingAnomaly {
+    fn anomaly(&self) -> Anomaly<'_> {
+        match self {
+            FencingAnomaly::Duplicate { key, token, processes, text } => Anomaly {
+                text,
+                key: Some(key),
+                processes: processes.to_vec(),
+                span: None,
+                locate: Locate::Token(*token),
+            },
+            FencingAnomaly::Regression { key, processes, at, text, .. }
+            | FencingAnomaly::StaleWrite { key, processes, at, text, .. } => Anomaly {
+                text,
+                key: Some(key),
+                processes: processes.to_vec(),
+                span: at.map(|t| (t, t)),
+                locate: Locate::Timed,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LostUpdates {
+    pub counters: Vec<Counter>,
+    pub anomalies: Vec<LostCounter>,
+}
+
+/// A counter's end: increments acknowledged, the final value, how many lost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Counter {
+    pub key: String,
+    pub acknowledged: usize,
+    #[serde(rename = "final")]
+    pub final_value: i64,
+    pub lost: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LostCounter {
+    pub key: String,
+    pub lost: i64,
+    pub acknowledged: usize,
+    #[serde(rename = "final")]
+    pub final_value: i64,
+    /// Values written more than once, and by whom: the colliding increments.
+    pub repeated_values: Vec<RepeatedValue>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepeatedValue {
+    pub value: i64,
+    pub processes: Vec<u64>,
+}
+
+impl LostCounter {
+    fn anomaly(&self) -> Anomaly<'_> {
+        let mut processes: Vec<u64> = self.repeated_values.iter().flat_map(|r| r.processes.iter().copied()).collect();
+        processes.sort_unstable();
+        processes.dedup();
+        Anomaly { text: &self.text, key: Some(&self.key), processes, span: None, locate: Locate::Counter }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Election {
+    pub leaderships: usize,
+    pub terms: usize,
+    pub anomalies_total: usize,
+    pub anomalies: Vec<ElectionAnomaly>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ElectionAnomaly {
+    TwoLeadersOneTerm {
+        key: String,
+        term: i64,
+        processes: Vec<u64>,
+        text: String,
+    },
+    OverlappingLeaders {
+        key: String,
+        processes: [u64; 2],
+        terms: [Option<i64>; 2],
+        start: u64,
+        duration: u64,
+        faults: Vec<String>,
+        text: String,
+    },
+    StaleLeaderWrite {
+        key: String,
+        term: i64,
+        newer_term: Option<i64>,
+        processes: [u64; 2],
+        at: Option<u64>,
+        text: String,
+    },
+    PhantomLeader {
+        key: String,
+        term: i64,
+        leader: String,
+        processes: [u64; 1],
+        at: Option<u64>,
+        text: String,
+    },
+}
+
+fn timed<'a>(key: &'a str, processes: &[u64], span: Option<(u64, u64)>, text: &'a str) -> Anomaly<'a> {
+    Anomaly { text, key: Some(key), processes: processes.to_vec(), span, locate: Locate::Timed }
+}
+
+impl ElectionAnomaly {
+    fn anomaly(&self) -> Anomaly<'_> {
+        match self {
+            ElectionAnomaly::TwoLeadersOneTerm { key, term, processes, text } => {
+                Anomaly { text, key: Some(key), processes: processes.clone(), span: None, locate: Locate::Term(*term) }
+            }
+            ElectionAnomaly::OverlappingLeaders { key, processes, start, duration, text, .. } => {
+                timed(key, processes, Some((*start, start + duration)), text)
+            }
+            ElectionAnomaly::StaleLeaderWrite { key, processes, at, text, .. } => {
+                timed(key, processes, at.map(|t| (t, t)), text)
+            }
+            ElectionAnomaly::PhantomLeader { key, processes, at, text, .. } => {
+                timed(key, processes, at.map(|t| (t, t)), text)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    /// Completions per operation name, by outcome.
+    pub counts: Vec<OpCounts>,
+    pub latency: Vec<Latency>,
+    /// The latency of successful grants (acquire or campaign).
+    pub grant_latency: Option<Latency>,
+    /// Completions per second since the start: `[ok, fail, info]`.
+    pub throughput_per_second: Vec<[u64; 3]>,
+    /// Share of seconds in which some grant succeeded.
+    pub progress_share: f64,
+    pub recoveries: Vec<Recovery>,
+    pub outages: Vec<Outage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpCounts {
+    pub f: String,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub f: String,
+    /// `ok`, `fail` or `info`.
+    pub outcome: String,
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// How long after a fault ended the next grant came.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub fault: String,
+    pub start: u64,
+    pub end: u64,
+    pub recovery_ns: Option<u64>,
+    pub text: String,
+}
+
+/// A second or more without a grant while clients asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    pub start: u64,
+    pub end: u64,
+    pub faults: Vec<String>,
+    pub text: String,
+    /// What the nodes' logs said during it (added by the harness).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_events: Vec<ClusterEvent>,
+}
+
+/// A node log line placed on the history's clock (ns since its start).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    pub node: String,
+    pub time: u64,
+    pub text: String,
+}
