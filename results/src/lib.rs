@@ -12,12 +12,19 @@
 //! The files are the truth; the index is a cache of their key figures so
 //! that listing and comparing many runs stays instant. [`Store::index`]
 //! reads a run's `test.json` and `results.json` into a [`RunRow`];
-//! [`Store::reindex`] rebuilds every row from the directories.
+//! [`Store::reindex`] rebuilds every row from the directories. The files'
+//! types are in [`record`].
+
+pub mod record;
+
+pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, TestSpec, WorkloadSummary};
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use checker::Verdict;
+use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
@@ -43,6 +50,8 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the index is damaged ({0}); rebuild it with `fencepost runs --reindex`")]
+    CorruptIndex(String),
     #[error("{action}: {source}")]
     Index {
         action: String,
@@ -69,58 +78,6 @@ fn sql(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
     move |source| Error::Index { action, source }
 }
 
-/// The verdicts a finished run is stored with.
-pub const VERDICTS: [&str; 3] = ["valid", "invalid", "unknown"];
-
-/// What a run's `test.json` says about it, as far as listing needs: the
-/// file holds more (options, nodes, image), which the index ignores.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TestInfo {
-    #[serde(default)]
-    pub run: String,
-    #[serde(default)]
-    pub started_ms: i64,
-    pub system: String,
-    pub workload: String,
-    /// Fault kinds, comma-separated, or `none`.
-    #[serde(default = "no_faults")]
-    pub nemesis: String,
-}
-
-fn no_faults() -> String {
-    "none".into()
-}
-
-/// The parts of `results.json` the index keeps.
-#[derive(Deserialize)]
-struct ResultsInfo {
-    verdict: String,
-    #[serde(default)]
-    checkers: Vec<CheckerInfo>,
-    #[serde(default)]
-    stats: Stats,
-}
-
-#[derive(Deserialize)]
-struct CheckerInfo {
-    checker: String,
-    #[serde(default)]
-    validity: Value,
-}
-
-#[derive(Deserialize, Default)]
-struct Stats {
-    #[serde(default)]
-    duration_ms: i64,
-    #[serde(default)]
-    ops: i64,
-    ops_per_s: Option<f64>,
-    grant_p50_ms: Option<f64>,
-    grant_p99_ms: Option<f64>,
-    progress_share: Option<f64>,
-    recovery_ms: Option<f64>,
-}
-
 /// One run's key figures, as listed and compared.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct RunRow {
@@ -133,10 +90,9 @@ pub struct RunRow {
     pub started_ms: i64,
     pub duration_ms: i64,
     pub ops: i64,
-    /// `valid`, `invalid`, `unknown`, or `error` when the run could not finish.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Each checker's verdict: `{"mutual-exclusion": "valid", …}`.
-    pub checkers: Value,
+    pub checkers: BTreeMap<String, Verdict>,
     pub ops_per_s: Option<f64>,
     pub grant_p50_ms: Option<f64>,
     pub grant_p99_ms: Option<f64>,
@@ -152,7 +108,7 @@ pub struct Filter {
     pub system: Option<String>,
     pub workload: Option<String>,
     pub nemesis: Option<String>,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
 }
 
 pub struct Store {
@@ -273,8 +229,8 @@ impl Store {
         .bind(row.started_ms)
         .bind(row.duration_ms)
         .bind(row.ops)
-        .bind(&row.verdict)
-        .bind(row.checkers.to_string())
+        .bind(row.verdict.as_str())
+        .bind(serde_json::to_string(&row.checkers).map_err(|source| Error::Json { path: self.dir.join(id), source })?)
         .bind(row.ops_per_s)
         .bind(row.grant_p50_ms)
         .bind(row.grant_p99_ms)
@@ -318,7 +274,7 @@ impl Store {
         .bind(&filter.system)
         .bind(&filter.workload)
         .bind(&filter.nemesis)
-        .bind(&filter.verdict)
+        .bind(filter.verdict.map(Verdict::as_str))
         .fetch_all(&self.pool)
         .await
         .map_err(sql("listing runs"))?;
@@ -362,8 +318,8 @@ pub fn cells(runs: Vec<RunRow>) -> Vec<Cell> {
             }
         };
         cell.runs += 1;
-        cell.verdict = worst(&cell.verdict, &run.verdict).to_string();
-        cell.invalid += usize::from(run.verdict == "invalid");
+        cell.verdict = Some(cell.verdict.map_or(run.verdict, |v| v.combine(run.verdict)));
+        cell.invalid += usize::from(run.verdict == Verdict::Invalid);
         for (sum, v) in [
             (&mut cell.ops_per_s, run.ops_per_s),
             (&mut cell.grant_p50_ms, run.grant_p50_ms),
@@ -392,7 +348,8 @@ pub struct Cell {
     pub nemesis: String,
     pub runs: usize,
     pub invalid: usize,
-    pub verdict: String,
+    /// The worst verdict over its runs.
+    pub verdict: Option<Verdict>,
     pub ops_per_s: Option<(f64, usize)>,
     pub grant_p50_ms: Option<(f64, usize)>,
     pub grant_p99_ms: Option<(f64, usize)>,
@@ -400,24 +357,15 @@ pub struct Cell {
     pub recovery_ms: Option<(f64, usize)>,
 }
 
-/// invalid > error > unknown > valid.
-fn worst<'a>(a: &'a str, b: &'a str) -> &'a str {
-    let rank = |v: &str| match v {
-        "invalid" => 4,
-        "error" => 3,
-        "unknown" => 2,
-        "valid" => 1,
-        _ => 0,
-    };
-    if rank(a) >= rank(b) {
-        a
-    } else {
-        b
-    }
-}
-
 fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
     let checkers: String = r.try_get("checkers").map_err(sql("reading the index"))?;
+    let verdict: String = r.try_get("verdict").map_err(sql("reading the index"))?;
+    // The index is a cache of the files: a row it cannot read is rebuilt
+    // from them (`runs --reindex`), so say so rather than guess.
+    let corrupt = |what: &str| Error::CorruptIndex(format!("{what} of run {:?}", r.try_get::<String, _>("id").ok()));
+    let verdict: Verdict = verdict.parse().map_err(|_| corrupt("the verdict"))?;
+    let checkers: BTreeMap<String, Verdict> =
+        serde_json::from_str(&checkers).map_err(|_| corrupt("the checker verdicts"))?;
     let row = || -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
             id: r.try_get("id")?,
@@ -427,8 +375,8 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
             started_ms: r.try_get("started_ms")?,
             duration_ms: r.try_get("duration_ms")?,
             ops: r.try_get("ops")?,
-            verdict: r.try_get("verdict")?,
-            checkers: serde_json::from_str(&checkers).unwrap_or(Value::Null),
+            verdict,
+            checkers,
             ops_per_s: r.try_get("ops_per_s")?,
             grant_p50_ms: r.try_get("grant_p50_ms")?,
             grant_p99_ms: r.try_get("grant_p99_ms")?,
@@ -445,14 +393,26 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
 }
 
 /// A run's `test.json`.
-pub fn read_test(dir: &Path) -> Result<TestInfo, Error> {
+pub fn read_test(dir: &Path) -> Result<TestSpec, Error> {
     read_json(&dir.join("test.json"))
+}
+
+/// A run's `results.json`.
+pub fn read_results(dir: &Path) -> Result<RunResults, Error> {
+    read_json(&dir.join("results.json"))
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+    std::fs::write(path, text + "\n").map_err(io("writing", path))
 }
 
 /// A run's row from its `test.json` and `results.json`.
 fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
     let test = read_test(dir)?;
-    let results: ResultsInfo = read_json(&dir.join("results.json"))?;
+    let results = read_results(dir)?;
     let stats = results.stats;
     Ok(RunRow {
         id: id.to_string(),
@@ -460,16 +420,11 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         workload: test.workload,
         nemesis: test.nemesis,
         started_ms: test.started_ms,
-        duration_ms: stats.duration_ms,
-        ops: stats.ops,
+        duration_ms: stats.duration_ms as i64,
+        ops: stats.ops as i64,
         verdict: results.verdict,
-        checkers: results
-            .checkers
-            .into_iter()
-            .map(|c| (c.checker, c.validity))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        ops_per_s: stats.ops_per_s,
+        checkers: results.checkers.iter().map(|c| (c.checker().to_string(), c.validity)).collect(),
+        ops_per_s: Some(stats.ops_per_s),
         grant_p50_ms: stats.grant_p50_ms,
         grant_p99_ms: stats.grant_p99_ms,
         progress_share: stats.progress_share,

@@ -1,0 +1,151 @@
+//! A run's files, typed: `test.json` ([`TestSpec`]: what was run) and
+//! `results.json` ([`RunResults`]: what the checkers found). `run`,
+//! `import`, the store's index, `compare` and the web report all write and
+//! read them through these structs, so the files cannot drift from the code
+//! that reads them. A file written by an older fencepost that lacks a field,
+//! or has one these do not know, is refused with the file and the field
+//! named ([`crate::Error::Json`]).
+
+use std::collections::BTreeMap;
+
+use checker::analysis::Analysis;
+use checker::evidence::ClusterEvent;
+use checker::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// `test.json`: what was run, whether recorded by `fencepost run` or
+/// imported from another tool's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub run: String,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    pub system: String,
+    /// `lock`, `fenced-counter`, `fenced-counter-unfenced`, `election`; an
+    /// imported history may also be `register`, `cas-register`, `kv`.
+    pub workload: String,
+    /// Fault kinds, comma-separated, or `none`.
+    pub nemesis: String,
+    /// The fencepost version that wrote it.
+    pub fencepost: String,
+    /// How a recorded run was set up; `None` for an import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
+    /// Where an imported history came from; `None` for a recorded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// Everything `fencepost run` was given, enough to run it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    /// The system in words (`etcd 3.4, three members`).
+    pub description: String,
+    /// The image the nodes ran (`None` against an existing cluster).
+    pub image: Option<String>,
+    /// `host:port` of an existing cluster's members (empty: containers).
+    pub endpoints: Vec<String>,
+    pub nodes: Vec<String>,
+    /// Whether the fenced resource rejected writes with stale tokens.
+    pub fencing_enforced: bool,
+    pub concurrency: usize,
+    pub keys: usize,
+    /// Acquire attempts per second across clients (`None`: as fast as the
+    /// system answers).
+    pub rate: Option<f64>,
+    /// How long a holder keeps the lock: `[min, max]`.
+    pub hold_ms: [u64; 2],
+    pub ttl_ms: u64,
+    pub time_limit_ms: u64,
+    pub timeout_ms: u64,
+    pub acquire_wait_ms: u64,
+    pub seed: u64,
+    pub nemesis_interval_ms: u64,
+    pub quiet_ms: u64,
+    /// The faults' own parameters (`loss`, `clock_offset_ms`, …), as the
+    /// nemesis names them.
+    pub fault_options: BTreeMap<String, f64>,
+}
+
+/// An imported history's origin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imported {
+    /// The file it was read from.
+    pub source: String,
+    /// `jsonl`, `edn`, `porcupine-etcd`, `porcupine-kv`.
+    pub format: String,
+}
+
+/// `results.json`: every checker's verdict and evidence, the overall
+/// verdict, the key figures, and how the run went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResults {
+    pub run: String,
+    /// Invalid if any safety checker is, unknown if any is (or the nemesis
+    /// failed), else valid.
+    pub verdict: Verdict,
+    pub checkers: Vec<Analysis>,
+    pub stats: Stats,
+    /// Stopped by Ctrl-C before its time limit.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// The workload's own counts; `None` for an import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSummary>,
+    /// Why the nemesis could not inject or heal a fault, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nemesis_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults_planned: Option<usize>,
+    /// What the nodes' logs said during the run, on the history's clock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_events: Vec<ClusterEvent>,
+}
+
+/// The figures the index keeps for listing and comparison.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    /// Client completions.
+    pub ops: u64,
+    pub duration_ms: u64,
+    pub ops_per_s: f64,
+    pub grant_p50_ms: Option<f64>,
+    pub grant_p99_ms: Option<f64>,
+    /// Share of seconds in which some grant succeeded.
+    pub progress_share: Option<f64>,
+    /// Mean time from a fault's end to the next successful grant.
+    pub recovery_ms: Option<f64>,
+    /// Faults the history records.
+    pub faults: usize,
+}
+
+/// The workload's counts as the run ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSummary {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Process numbers used (one per worker, plus one per retirement).
+    pub processes: u64,
+    pub elapsed_ms: u64,
+    pub counters: Vec<CounterEnd>,
+    /// Orphaned leases the harness revoked, and those left to expire.
+    pub orphans_revoked: u64,
+    pub orphans_left: u64,
+}
+
+/// A fenced counter at the end of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterEnd {
+    pub key: String,
+    pub value: i64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
