@@ -1,0 +1,170 @@
+//! Which checkers judge a history, and running them into a run's results.
+//!
+//! The checkers that apply are decided by the workload the history declares
+//! (a run's `test.json`; for a history from another tool, the workload
+//! [`declared_workload`] recognises once, at import), not by which op names
+//! happen to appear: a lock history in which no acquire succeeded is still
+//! judged for mutual exclusion (and found valid with no holds).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use checker::analysis::{self, Analysis};
+use checker::check::{check, CheckOptions};
+use checker::evidence::Evidence;
+use checker::faults::{FaultEvent, Step};
+use checker::models::ModelSpec;
+use checker::{History, OpType, Process, Verdict};
+use results::Stats;
+
+use crate::Error;
+
+/// One checker, as the registry names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Linearizability of the lock ops against a mutex.
+    LinearizableMutex,
+    /// … against a mutex whose grants carry increasing tokens (only where
+    /// the system gives tokens).
+    LinearizableFencedMutex,
+    /// Linearizability with the model inferred from the ops (imports).
+    LinearizableInferred,
+    MutualExclusion,
+    Fencing,
+    LostUpdates,
+    Election,
+    Availability,
+}
+
+/// The checkers for each workload; any other workload (an imported
+/// register, kv or unknown history) is judged for linearizability with the
+/// model its ops imply.
+pub fn checks_for(workload: &str) -> &'static [Check] {
+    use Check::*;
+    match workload {
+        "lock" => &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, Availability],
+        "fenced-counter" | "fenced-counter-unfenced" => {
+            &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, LostUpdates, Availability]
+        }
+        "election" => &[Election, Availability],
+        _ => &[LinearizableInferred, Availability],
+    }
+}
+
+/// The workload that would have recorded these ops, for a history that
+/// does not say (another tool's, or a bare file given to `check`).
+pub fn declared_workload(history: &History) -> String {
+    let has = |f: &str| history.ops.iter().any(|op| op.process != Process::Nemesis && op.f == f);
+    if has("acquire") && has("write") && has("final-read") {
+        "fenced-counter".into()
+    } else if has("campaign") {
+        "election".into()
+    } else if has("acquire") {
+        "lock".into()
+    } else {
+        match ModelSpec::infer(history) {
+            // Releases without acquires: still a lock history.
+            ModelSpec::Mutex | ModelSpec::KnossosMutex | ModelSpec::FencedMutex => "lock".into(),
+            model => model.name().into(),
+        }
+    }
+}
+
+/// The fault kinds a history's nemesis started, in the order `run` names
+/// them (fencepost's kinds first, another tool's after, by name), or `none`.
+pub fn declared_faults(history: &History) -> String {
+    let started: BTreeSet<String> = history
+        .ops
+        .iter()
+        .filter_map(FaultEvent::of)
+        .filter_map(|e| match e {
+            FaultEvent::Fault { fault, step: Step::Start } => Some(fault),
+            _ => None,
+        })
+        .collect();
+    if started.is_empty() {
+        return "none".into();
+    }
+    let known = nemesis::FaultKind::ALL.iter().map(|k| k.name()).filter(|k| started.contains(*k));
+    let other = started.iter().map(String::as_str).filter(|s| !nemesis::FaultKind::ALL.iter().any(|k| k.name() == *s));
+    known.chain(other).collect::<Vec<_>>().join(",")
+}
+
+/// Every checker's result, the overall verdict, and the key figures.
+#[derive(Clone, Debug)]
+pub struct Analyzed {
+    pub verdict: Verdict,
+    pub checkers: Vec<Analysis>,
+    pub stats: Stats,
+}
+
+/// Runs the checkers of `workload` over `history`. The linearizability
+/// search stops at `timeout` with `unknown`.
+pub fn analyze(history: &History, workload: &str, timeout: Duration) -> Result<Analyzed, Error> {
+    let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
+    let lock_ops = || history.only(&["acquire", "release", "renew"]);
+    // Grants without tokens (Redlock) have nothing to fence: no fencing
+    // checker and no fenced-mutex model either.
+    let fencing = if checks_for(workload).contains(&Check::Fencing) { analysis::fencing(history)? } else { None };
+    let mut checkers = Vec::new();
+    for c in checks_for(workload) {
+        match c {
+            Check::LinearizableMutex => checkers.push(linearizable(&lock_ops(), &ModelSpec::Mutex, &opts)?),
+            Check::LinearizableFencedMutex if fencing.is_some() => {
+                checkers.push(linearizable(&lock_ops(), &ModelSpec::FencedMutex, &opts)?)
+            }
+            Check::LinearizableFencedMutex => {}
+            Check::LinearizableInferred => checkers.push(linearizable(history, &ModelSpec::infer(history), &opts)?),
+            Check::MutualExclusion => checkers.push(analysis::mutual_exclusion(history)?),
+            Check::Fencing => checkers.extend(fencing.clone()),
+            Check::LostUpdates => checkers.extend(analysis::lost_updates(history)?),
+            Check::Election => checkers.extend(analysis::election(history)?),
+            Check::Availability => checkers.push(analysis::availability(history)?),
+        }
+    }
+    let verdict = checkers.iter().filter(|c| c.judges()).fold(Verdict::Valid, |v, c| v.combine(c.validity));
+    let stats = stats(history, &checkers);
+    Ok(Analyzed { verdict, checkers, stats })
+}
+
+fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions) -> Result<Analysis, Error> {
+    let result = check(history, model, opts)?;
+    let failing = result.failing().count();
+    let summary = match result.verdict {
+        Verdict::Valid => format!("{}: linearizable ({} ops)", result.model, result.checked_ops),
+        Verdict::Invalid => {
+            let n = result.partitions.len();
+            let keys = if n == 1 { "key" } else { "keys" };
+            let fail = if failing == 1 { "fails" } else { "fail" };
+            format!("{}: NOT linearizable ({failing} of {n} {keys} {fail})", result.model)
+        }
+        Verdict::Unknown => format!("{}: unknown (search stopped: deadline or memory)", result.model),
+    };
+    Ok(Analysis { validity: result.verdict, summary, evidence: Evidence::Linearizable(Box::new(result)) })
+}
+
+/// The figures the index keeps for listing and comparison.
+fn stats(history: &History, checkers: &[Analysis]) -> Stats {
+    let first = history.ops.first().map_or(0, |op| op.time);
+    let last = history.ops.last().map_or(0, |op| op.time);
+    let duration = Duration::from_nanos(last.saturating_sub(first));
+    let ops = history.ops.iter().filter(|op| op.process != Process::Nemesis && op.kind != OpType::Invoke).count();
+    let availability = checkers.iter().find_map(|c| match &c.evidence {
+        Evidence::Availability(a) => Some(a),
+        _ => None,
+    });
+    let recoveries: Vec<f64> = availability
+        .map(|a| a.recoveries.iter().filter_map(|r| r.recovery_ns).map(|ns| ns as f64).collect())
+        .unwrap_or_default();
+    let grant = availability.and_then(|a| a.grant_latency.as_ref());
+    Stats {
+        ops: ops as u64,
+        duration_ms: duration.as_millis() as u64,
+        ops_per_s: if duration.is_zero() { 0.0 } else { ops as f64 / duration.as_secs_f64() },
+        grant_p50_ms: grant.map(|g| g.p50_ms),
+        grant_p99_ms: grant.map(|g| g.p99_ms),
+        progress_share: availability.map(|a| a.progress_share),
+        recovery_ms: (!recoveries.is_empty()).then(|| recoveries.iter().sum::<f64>() / recoveries.len() as f64 / 1e6),
+        faults: analysis::fault_windows(history).len(),
+    }
+}

@@ -1,0 +1,70 @@
+//! # harness — one fencepost test, as a library
+//!
+//! The pipeline every front end shares (`fencepost run`, `suite`, `import`,
+//! `check store/RUN`, and anything embedding fencepost):
+//!
+//! 1. [`run::prepare`]: the system from the registry, the refusals that
+//!    depend only on the system and the options, the seeded fault plan —
+//!    before any image, container or file is touched.
+//! 2. [`run::execute`]: the cluster (containers, or an existing one), the
+//!    workload and the nemesis side by side, the final heal and quiet
+//!    period, the workload's final reads, the nodes' logs.
+//! 3. [`run::finish`]: every checker the workload declares ([`checks`]),
+//!    the typed `test.json`/`results.json` ([`results::record`]), the index.
+//!
+//! [`import`] stores another tool's history as a run and judges it the
+//! same way. Nothing here prints: progress reaches the caller as
+//! [`run::Event`]s and results as values, so the binary only parses
+//! arguments and prints.
+
+pub mod checks;
+pub mod import;
+pub mod run;
+
+pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
+pub use run::{Event, Finished, Prepared, RunArgs};
+
+use std::path::PathBuf;
+
+/// Why a test could not be run or kept. The variants say which part failed;
+/// callers print them and exit with "could not run".
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such system: the command line is wrong.
+    #[error("unknown system `{name}` (known: {known})")]
+    UnknownSystem { name: String, known: String },
+    /// The system cannot take these faults, or they do not fit the time:
+    /// this combination cannot run (a suite skips it).
+    #[error("{0}")]
+    Refused(String),
+    #[error("--endpoints: {0}")]
+    Endpoints(String),
+    #[error(transparent)]
+    Docker(#[from] docker::Error),
+    #[error("nemesis: {0}")]
+    Nemesis(String),
+    #[error(transparent)]
+    Store(#[from] results::Error),
+    #[error(transparent)]
+    History(#[from] checker::InputError),
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the run was refused for what it asked (a suite skips such a
+    /// cell) rather than failing on the way.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Refused(_))
+    }
+}
+
+pub(crate) fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io { action, path, source }
+}

@@ -1,0 +1,553 @@
+//! One real test end to end: [`prepare`] → [`execute`] → [`finish`].
+//!
+//! A cancelled run (Ctrl-C, or the caller's `stop`) stops the workload
+//! (each client finishes the cycle it is in, so held locks are released),
+//! heals every fault, and is still checked, stored and indexed; the
+//! containers are removed either way.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use checker::evidence::{ClusterEvent, Evidence};
+use checker::faults::{FaultEvent, Step};
+use checker::Verdict;
+use docker::Engine;
+use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary};
+use workloads::{FencedResource, Recorder, RunOptions, Workload};
+
+use crate::checks::{analyze, Analyzed};
+use crate::{io, Error};
+
+/// What a run is asked to do.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    pub system: String,
+    pub workload: Workload,
+    pub options: RunOptions,
+    pub store: PathBuf,
+    /// Fault kinds to mix (empty: no faults).
+    pub nemesis: Vec<nemesis::FaultKind>,
+    /// Time between faults, and how long each lasts (`None`: fit to the run).
+    pub nemesis_interval: Option<Duration>,
+    /// Fault-free time at the end, after the final heal.
+    pub quiet: Duration,
+    pub fault_options: nemesis::FaultOptions,
+    /// `host:port` of each member of an existing cluster to test instead of
+    /// starting one (empty: start one in containers).
+    pub endpoints: Vec<String>,
+}
+
+/// What happens while a run goes, for the caller to show.
+pub enum Event<'a> {
+    /// Our own cluster is up.
+    ClusterReady { after: Duration, run: &'a str },
+    /// An existing cluster answered on every endpoint.
+    ExternalCluster,
+    /// Something the user should know about how the run differs from the ask.
+    Note(&'a str),
+    /// The workload started; `live` tells how it is going.
+    Started(Live),
+}
+
+/// The run as it goes: completions so far and the faults in place.
+#[derive(Clone)]
+pub struct Live {
+    recorder: Recorder,
+    active: Arc<Mutex<Vec<String>>>,
+}
+
+impl Live {
+    pub fn counts(&self) -> workloads::Counts {
+        self.recorder.counts()
+    }
+
+    /// The faults in effect now, by name.
+    pub fn active_faults(&self) -> Vec<String> {
+        self.active.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+/// A run decided, nothing touched yet.
+pub struct Prepared {
+    pub args: RunArgs,
+    pub system: &'static dyn workloads::System,
+    pub plan: FaultPlan,
+}
+
+/// The nemesis's schedule for a run, decided before anything starts.
+#[derive(Clone, Debug)]
+pub struct FaultPlan {
+    pub steps: Vec<nemesis::Step>,
+    pub interval: Duration,
+    /// What the user should know about how the plan differs from the ask.
+    pub notes: Vec<String>,
+}
+
+/// Everything that depends only on the system and the options, decided
+/// before any image, container or store is touched.
+pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
+    let Some(system) = workloads::by_name(&args.system) else {
+        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
+        return Err(Error::UnknownSystem { name: args.system.clone(), known: known.join(", ") });
+    };
+    let external = !args.endpoints.is_empty();
+    let node_count = if external { args.endpoints.len() } else { system.nodes() };
+    let capabilities = nemesis::Capabilities {
+        nodes: node_count,
+        names_leader: system.names_leader(),
+        clock_refusal: system.clock_refusal(),
+        touchable: !external,
+    };
+    nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Error::Refused(format!("--nemesis {e}")))?;
+    let names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
+    let mut plan = FaultPlan::new(&args, &names)?;
+    // A system that cannot hold a lock for --ttl says so before it starts.
+    plan.notes.extend(system.ttl_note(args.options.ttl));
+    Ok(Prepared { args, system, plan })
+}
+
+/// A run whose workload has ended and whose cluster is gone: its history
+/// is on disk, not yet judged.
+pub struct Executed {
+    prepared: Prepared,
+    store: Store,
+    pub id: String,
+    pub dir: PathBuf,
+    test: TestSpec,
+    pub summary: WorkloadSummary,
+    /// The fault kinds injected, or why the nemesis failed.
+    pub played: Result<Vec<nemesis::FaultKind>, String>,
+    pub interrupted: bool,
+    /// Events recorded in the history.
+    pub recorded_ops: u64,
+    cluster_events: Vec<ClusterEvent>,
+}
+
+/// Starts the cluster, runs the workload beside the nemesis's plan, heals,
+/// waits the quiet period, takes the final reads, and keeps the nodes'
+/// logs. `stop` ends the workload early (Ctrl-C); the run is still kept.
+pub async fn execute(
+    prepared: Prepared,
+    stop: Arc<AtomicBool>,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Executed, Error> {
+    let (args, system) = (&prepared.args, prepared.system);
+    let external = !args.endpoints.is_empty();
+    // Open the store first: a run that cannot be kept should not start.
+    let store = Store::open(&args.store).await?;
+    let run_id = docker::new_run_id();
+
+    // Our own cluster in containers, or the members of an existing one.
+    let (started, nodes) = if external {
+        let nodes = external_nodes(system, &args.endpoints).await?;
+        on_event(Event::ExternalCluster);
+        (None, nodes)
+    } else {
+        let engine = Engine::connect().await?;
+        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
+        on_event(Event::ClusterReady { after: started.ready_after, run: &run_id });
+        let nodes = started.cluster.nodes().to_vec();
+        (Some(started), nodes)
+    };
+    let dir = store.run_dir(&run_id)?;
+    std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
+    let mut options = args.options.clone();
+    options.workload = args.workload;
+    if matches!(args.workload, Workload::FencedCounter { .. }) {
+        options.client.fenced = true;
+    }
+    let started_ms = unix_ms();
+    let test = test_spec(&prepared, &run_id, started_ms, started.as_ref().map(|s| s.image.tag.clone()), &nodes);
+    results::write_json(&dir.join("test.json"), &test)?;
+
+    let history_path = dir.join("history.jsonl");
+    let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
+    // The history's time 0 on the wall clock, to place node log lines on it.
+    let history_epoch_ms = unix_ms();
+    let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
+    let resource = Arc::new(FencedResource::new(enforce));
+    // Active faults, for the caller's progress line.
+    let active: Arc<Mutex<Vec<String>>> = Arc::default();
+    let faults = {
+        let recorder = recorder.clone();
+        let active = active.clone();
+        let report: nemesis::Report = Arc::new(move |phase, f, value| {
+            let kind = match phase {
+                nemesis::Phase::Begin => checker::OpType::Invoke,
+                nemesis::Phase::Done => checker::OpType::Info,
+            };
+            recorder.nemesis(kind, f, value);
+            if phase == nemesis::Phase::Begin {
+                return;
+            }
+            let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
+            match FaultEvent::parse(f) {
+                Some(FaultEvent::Fault { fault, step: Step::Start }) => active.push(fault),
+                Some(FaultEvent::Fault { fault, step: Step::Stop }) => {
+                    if let Some(i) = active.iter().position(|a| *a == fault) {
+                        active.remove(i);
+                    }
+                }
+                Some(FaultEvent::HealAll) => active.clear(),
+                None => {}
+            }
+        });
+        // Against an existing cluster the nemesis acts on clients only.
+        let touchable = if external { Vec::new() } else { nodes.clone() };
+        nemesis::Nemesis::new(touchable, system.client_port(), report).with_stall(options.stall.clone())
+    };
+    // What only a live node can tell (netem needs the kernel's sch_netem).
+    if let Err(e) = faults.check(&args.nemesis).await {
+        drop(recorder);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(started) = started {
+            let _ = started.cluster.remove().await;
+        }
+        return Err(Error::Refused(format!("--nemesis {e}")));
+    }
+    let steps = &prepared.plan.steps;
+    for note in &prepared.plan.notes {
+        on_event(Event::Note(note));
+    }
+    let nemesis_done = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let workload =
+        workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
+    let playing = async {
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        faults.play(steps, t0, &nemesis_done).await
+    };
+    on_event(Event::Started(Live { recorder: recorder.clone(), active: active.clone() }));
+    // The nemesis stops (and heals everything) when the workload ends.
+    let (summary, played) = tokio::join!(
+        async {
+            let summary = workload.await;
+            nemesis_done.store(true, Ordering::Relaxed);
+            summary
+        },
+        playing
+    );
+
+    // Final reads, after the heal and the quiet period: what each counter
+    // holds, read by a process of its own.
+    for (i, c) in summary.counters.iter().enumerate() {
+        let p = 1_000_000 + i as u64;
+        recorder.invoke(p, "final-read", Some(&c.key), serde_json::Value::Null);
+        recorder.complete(
+            p,
+            checker::OpType::Ok,
+            "final-read",
+            Some(&c.key),
+            serde_json::json!(resource.read(&c.key)),
+            None,
+            None,
+        );
+    }
+    let recorded = recorder.finish().map_err(io("writing", &history_path))?;
+    let mut cluster_events = Vec::new();
+    if let Some(started) = started {
+        for node in started.cluster.nodes() {
+            let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+            for e in system.log_events(&log) {
+                // Lines from before the history began (cluster start-up) are
+                // not about the run.
+                if let Some(ms) = e.unix_ms.checked_sub(history_epoch_ms) {
+                    cluster_events.push(ClusterEvent {
+                        node: node.name().to_string(),
+                        time: ms * 1_000_000,
+                        text: e.text,
+                    });
+                }
+            }
+            let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
+        }
+        cluster_events.sort_by_key(|e| e.time);
+        started.cluster.remove().await?;
+    }
+    let summary = WorkloadSummary {
+        ok: summary.ok,
+        fail: summary.fail,
+        info: summary.info,
+        processes: summary.processes,
+        elapsed_ms: summary.elapsed_ms,
+        counters: summary
+            .counters
+            .iter()
+            .map(|c| CounterEnd { key: c.key.clone(), value: c.value, accepted: c.accepted, rejected: c.rejected })
+            .collect(),
+        orphans_revoked: summary.orphans_revoked,
+        orphans_left: summary.orphans_left,
+    };
+    Ok(Executed {
+        interrupted: stop.load(Ordering::Relaxed),
+        prepared,
+        store,
+        id: run_id,
+        dir,
+        test,
+        summary,
+        played,
+        recorded_ops: recorded.ops,
+        cluster_events,
+    })
+}
+
+/// A run judged and kept.
+pub struct Finished {
+    pub id: String,
+    pub dir: PathBuf,
+    pub results: RunResults,
+}
+
+impl Finished {
+    pub fn verdict(&self) -> Verdict {
+        self.results.verdict
+    }
+}
+
+/// Judges the recorded history with the workload's checkers, writes
+/// `results.json`, and indexes the run.
+pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResults, Error> {
+    let history_path = executed.dir.join("history.jsonl");
+    let history = checker::formats::read_path(&history_path, checker::formats::Format::Jsonl)?;
+    let mut analyzed: Analyzed = analyze(&history, &executed.test.workload, timeout)?;
+    explain_outages(&mut analyzed, &executed.cluster_events);
+    // A nemesis that could not inject or heal a fault leaves the run's
+    // premise broken: do not call it valid.
+    if executed.played.is_err() {
+        analyzed.verdict = analyzed.verdict.combine(Verdict::Unknown);
+    }
+    let results = RunResults {
+        run: executed.id.clone(),
+        verdict: analyzed.verdict,
+        checkers: analyzed.checkers,
+        stats: analyzed.stats,
+        interrupted: executed.interrupted,
+        workload: Some(executed.summary.clone()),
+        nemesis_error: executed.played.as_ref().err().cloned(),
+        faults_planned: Some(executed.prepared.plan.steps.len()),
+        cluster_events: executed.cluster_events.clone(),
+    };
+    results::write_json(&executed.dir.join("results.json"), &results)?;
+    Ok(results)
+}
+
+/// [`finish_blocking`], then the index row.
+pub async fn finish(executed: Executed, timeout: Duration) -> Result<Finished, Error> {
+    let results = finish_blocking(&executed, timeout)?;
+    executed.store.index(&executed.id).await?;
+    Ok(Finished { id: executed.id, dir: executed.dir, results })
+}
+
+/// prepare → execute → finish, with the linearizability search capped at a
+/// minute.
+pub async fn run(args: RunArgs, stop: Arc<AtomicBool>, on_event: &(dyn Fn(Event) + Sync)) -> Result<Finished, Error> {
+    let prepared = prepare(args)?;
+    let executed = execute(prepared, stop, on_event).await?;
+    finish(executed, Duration::from_secs(60)).await
+}
+
+fn test_spec(
+    prepared: &Prepared,
+    run_id: &str,
+    started_ms: u64,
+    image: Option<String>,
+    nodes: &[docker::Node],
+) -> TestSpec {
+    let (args, system) = (&prepared.args, prepared.system);
+    let o = &args.options;
+    let fault_options = serde_json::to_value(&args.fault_options)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    TestSpec {
+        run: run_id.to_string(),
+        started_ms: started_ms as i64,
+        system: system.name().to_string(),
+        workload: workload_name(args.workload).to_string(),
+        nemesis: fault_names(&args.nemesis),
+        fencepost: env!("CARGO_PKG_VERSION").to_string(),
+        recorded: Some(Recorded {
+            description: system.describe().to_string(),
+            image,
+            endpoints: args.endpoints.clone(),
+            nodes: nodes.iter().map(|n| n.name().to_string()).collect(),
+            fencing_enforced: matches!(args.workload, Workload::FencedCounter { enforce: true }),
+            concurrency: o.concurrency,
+            keys: o.keys,
+            rate: o.rate,
+            hold_ms: [o.hold.0.as_millis() as u64, o.hold.1.as_millis() as u64],
+            ttl_ms: o.ttl.as_millis() as u64,
+            time_limit_ms: o.time_limit.as_millis() as u64,
+            timeout_ms: o.client.timeout.as_millis() as u64,
+            acquire_wait_ms: o.client.acquire_wait.as_millis() as u64,
+            seed: o.seed,
+            nemesis_interval_ms: prepared.plan.interval.as_millis() as u64,
+            quiet_ms: args.quiet.as_millis() as u64,
+            fault_options,
+        }),
+        imported: None,
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Adds to each outage what the nodes' logs say happened in it (an etcd
+/// member campaigning and refused, a ZooKeeper ensemble looking for a
+/// leader): the system's own doing, told apart from the harness's.
+fn explain_outages(analyzed: &mut Analyzed, events: &[ClusterEvent]) {
+    const SHOWN: usize = 6;
+    for checker in analyzed.checkers.iter_mut() {
+        let Evidence::Availability(availability) = &mut checker.evidence else { continue };
+        for outage in availability.outages.iter_mut() {
+            // Log times have a second's resolution on some systems (etcd's raft).
+            let during: Vec<&ClusterEvent> =
+                events.iter().filter(|e| e.time + 1_000_000_000 >= outage.start && e.time <= outage.end).collect();
+            if during.is_empty() {
+                continue;
+            }
+            let mut words: Vec<String> = during
+                .iter()
+                .take(SHOWN)
+                .map(|e| format!("{} {} at t={:.1} s", e.node, e.text, e.time as f64 / 1e9))
+                .collect();
+            if during.len() > SHOWN {
+                words.push(format!("and {} more", during.len() - SHOWN));
+            }
+            outage.text = format!("{}; the nodes' logs: {}", outage.text, words.join(", "));
+            outage.cluster_events = during.into_iter().cloned().collect();
+        }
+    }
+}
+
+impl FaultPlan {
+    /// Faults fit between the start and the quiet period. Without
+    /// `--nemesis-interval` the interval is a quarter of that room (at most
+    /// 5 s), which leaves room for two faults of any kind but the longest
+    /// client pauses; an interval given that leaves no room is shrunk, with
+    /// a note; a plan that cannot fit even one fault is refused.
+    fn new(args: &RunArgs, nodes: &[String]) -> Result<FaultPlan, Error> {
+        let time_limit = args.options.time_limit;
+        let room = time_limit.saturating_sub(args.quiet);
+        let auto = (room / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+        let mut interval = args.nemesis_interval.unwrap_or(auto);
+        let plan =
+            |interval| nemesis::schedule(&args.nemesis, nodes, args.options.seed, interval, room, &args.fault_options);
+        let mut steps = plan(interval);
+        let mut notes = Vec::new();
+        if steps.is_empty() && !args.nemesis.is_empty() {
+            // Faults were asked for: fit at least one rather than run without.
+            let asked = interval;
+            interval = (room / 3).max(Duration::from_millis(200));
+            steps = plan(interval);
+            if steps.is_empty() {
+                return Err(Error::Refused(format!(
+                    "--nemesis: no fault fits in --time-limit {} less the quiet period {} (a client pause lasts {}); give the run more time",
+                    show(time_limit),
+                    show(args.quiet),
+                    show(args.fault_options.client_pause)
+                )));
+            }
+            notes.push(format!(
+                "--nemesis-interval {} leaves no room for a fault before the quiet period; using {}",
+                show(asked),
+                show(interval)
+            ));
+        }
+        let unplayed = nemesis::unplayed(&args.nemesis, &steps);
+        if !steps.is_empty() && !unplayed.is_empty() {
+            notes.push(format!(
+                "no room for {} in this run (give it more --time-limit or a shorter --nemesis-interval)",
+                fault_names(&unplayed)
+            ));
+        }
+        Ok(FaultPlan { steps, interval, notes })
+    }
+}
+
+/// A duration as a person writes it: `250ms`, `4s`, `2.5s`.
+pub fn show(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", (d.as_millis() as f64 / 1000.0))
+    }
+}
+
+/// "2 partitions, 1 kill (asked for partition,kill)".
+pub fn injected_words(kinds: &[nemesis::FaultKind], asked: &[nemesis::FaultKind]) -> String {
+    if kinds.is_empty() {
+        return format!("none (asked for {})", fault_names(asked));
+    }
+    let mut counts: Vec<(nemesis::FaultKind, usize)> = Vec::new();
+    for k in kinds {
+        match counts.iter_mut().find(|(c, _)| c == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*k, 1)),
+        }
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {}", if *n == 1 { k.name().to_string() } else { plural(k.name()) }))
+        .collect();
+    format!("{} (asked for {})", parts.join(", "), fault_names(asked))
+}
+
+fn plural(name: &str) -> String {
+    match name {
+        "loss" => "losses".into(),
+        "client-pause" => "client pauses".into(),
+        "partition-clients" => "client partitions".into(),
+        "partition-leader" => "leader partitions".into(),
+        "clock" => "clock faults".into(),
+        "netem" => "netem faults".into(),
+        other => format!("{other}s"),
+    }
+}
+
+/// The members of an existing cluster, each checked to answer as `system`.
+async fn external_nodes(
+    system: &'static dyn workloads::System,
+    endpoints: &[String],
+) -> Result<Vec<docker::Node>, Error> {
+    let engine = Engine::offline()?;
+    let mut nodes = Vec::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let (host, port) = endpoint
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .filter(|(h, _)| !h.is_empty())
+            .ok_or_else(|| Error::Endpoints(format!("`{endpoint}` is not host:port")))?;
+        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.client_port(), port);
+        match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Endpoints(format!("{endpoint} does not answer as {}: {e}", system.name()))),
+            Err(_) => return Err(Error::Endpoints(format!("{endpoint} did not answer within 5 s"))),
+        }
+        nodes.push(node);
+    }
+    Ok(nodes)
+}
+
+/// `partition,kill`, or `none`.
+pub fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
+    if kinds.is_empty() {
+        return "none".into();
+    }
+    kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+}
+
+pub fn workload_name(w: Workload) -> &'static str {
+    match w {
+        Workload::Lock => "lock",
+        Workload::FencedCounter { enforce: true } => "fenced-counter",
+        Workload::FencedCounter { enforce: false } => "fenced-counter-unfenced",
+        Workload::Election => "election",
+    }
+}
