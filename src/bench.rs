@@ -103,14 +103,14 @@ pub fn corpus_or_default(corpus: Option<PathBuf>) -> PathBuf {
     })
 }
 
-pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String> {
+pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()> {
     if !corpus.join("porcupine/jepsen").is_dir() {
-        return Err(format!(
+        anyhow::bail!(
             "--corpus {}: no porcupine/jepsen folder there (the repository's is checker/tests/data)",
             corpus.display()
-        ));
+        );
     }
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let threads = rayon::current_num_threads();
     out!("fencepost bench — best of {repeat}; 1T = one thread, {threads}T = all cores; peak = resident MiB (1T run)");
     out!("anchor: Porcupine (Go, one core, parsing excluded); ratio = Porcupine time / fencepost 1T time, mem = Porcupine MB / fencepost peak\n");
@@ -162,7 +162,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
 
     let kv = ModelSpec::Kv { initial: String::new() };
     for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"] {
-        let h = read_path(&corpus.join("porcupine/kv").join(file), Format::PorcupineKv).map_err(|e| e.to_string())?;
+        let h = read_path(&corpus.join("porcupine/kv").join(file), Format::PorcupineKv)?;
         print_row(&measure(&format!("{file} partitioned"), &h, &kv, true, repeat, &one));
         if file.starts_with("c50") {
             continue; // Porcupine's suite does not check c50 as one partition either
@@ -176,9 +176,9 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
         let h = checker::gen::mutex_history(mutex_ops, 1000, 20, 0.0002, 42);
         let path = std::env::temp_dir().join(format!("fencepost-bench-mutex-{}.jsonl", std::process::id()));
         {
-            let file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+            let file = std::fs::File::create(&path)?;
             let mut w = std::io::BufWriter::new(file);
-            checker::formats::jsonl::write(&mut w, &h.ops).map_err(|e| e.to_string())?;
+            checker::formats::jsonl::write(&mut w, &h.ops)?;
         }
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         out!(
@@ -191,9 +191,9 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> Result<(), String>
         drop(h);
         reset_peak();
         let start = Instant::now();
-        let h = read_path(&path, Format::Jsonl).map_err(|e| e.to_string())?;
+        let h = read_path(&path, Format::Jsonl)?;
         let parsed = start.elapsed().as_secs_f64();
-        let r = check(&h, &ModelSpec::Mutex, &CheckOptions::default()).map_err(|e| e.to_string())?;
+        let r = check(&h, &ModelSpec::Mutex, &CheckOptions::default())?;
         let total = start.elapsed().as_secs_f64();
         out!(
             "mutex 1000 keys × 20 clients: verdict {} in {:.2}s end to end (parse {:.2}s + check {:.2}s), {} partitions, peak {:.0} MiB",

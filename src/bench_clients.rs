@@ -20,8 +20,8 @@ pub async fn bench_clients(
     keys: usize,
     hold: Duration,
     time_limit: Duration,
-) -> Result<(), String> {
-    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
     let names: Vec<String> = if systems.is_empty() {
         workloads::REGISTRY.iter().map(|s| s.name().to_string()).collect()
     } else {
@@ -36,9 +36,7 @@ pub async fn bench_clients(
     for name in names {
         let system = workloads::by_name(&name).ok_or_else(|| format!("unknown system `{name}`"))?;
         let run_id = docker::new_run_id();
-        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120))
-            .await
-            .map_err(|e| e.to_string())?;
+        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
         let options = RunOptions {
             workload: Workload::Lock,
             concurrency,
@@ -48,14 +46,14 @@ pub async fn bench_clients(
             ..Default::default()
         };
         let dir = std::env::temp_dir().join(format!("fencepost-bench-{run_id}"));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let recorder = Recorder::create(&dir.join("history.jsonl")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir)?;
+        let recorder = Recorder::create(&dir.join("history.jsonl"))?;
         let nodes = started.cluster.nodes().to_vec();
         let recorded = once(system, &nodes, &options, recorder.clone()).await;
-        recorder.finish().map_err(|e| e.to_string())?;
+        recorder.finish()?;
         let unrecorded = once(system, &nodes, &options, Recorder::discard()).await;
         let _ = std::fs::remove_dir_all(&dir);
-        started.cluster.remove().await.map_err(|e| e.to_string())?;
+        started.cluster.remove().await?;
         let rate = |s: &Summary| (s.ok + s.fail + s.info) as f64 / (s.elapsed_ms as f64 / 1000.0);
         let (with, without) = (rate(&recorded), rate(&unrecorded));
         out!(

@@ -17,8 +17,8 @@ macro_rules! say {
 }
 
 /// Builds the images of `systems` (all when empty) unless already built.
-pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), String> {
-    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+pub async fn images_command(systems: &[String], rebuild: bool) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
     let all = images::systems();
     let wanted: Vec<&str> = if systems.is_empty() {
         all.clone()
@@ -26,7 +26,7 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
         // `redlock` runs the redis image: accept system names as well as image names.
         systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.image())).collect()
     };
-    match images::ensure_base(&engine).await.map_err(|e| e.to_string())? {
+    match images::ensure_base(&engine).await? {
         images::Base::Present => {}
         images::Base::Pulled => say!("pulled {}", images::BASE_IMAGE),
         images::Base::Bootstrapped => say!("created {} with debootstrap", images::BASE_IMAGE),
@@ -34,7 +34,7 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
     for system in wanted {
         print!("{system:<10} ");
         let _ = std::io::stdout().flush();
-        let built = images::build(&engine, system, rebuild).await.map_err(|e| e.to_string())?;
+        let built = images::build(&engine, system, rebuild).await?;
         say!(
             "{}  {}  {:.0} MB",
             built.tag,
@@ -47,15 +47,15 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
 
 /// Starts a system's cluster, prints its endpoints, and keeps it until
 /// Ctrl-C or SIGTERM (or for `hold`), then removes it.
-pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> Result<(), String> {
+pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> anyhow::Result<()> {
     let Some(sys) = workloads::by_name(system) else {
         let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
-        return Err(format!("unknown system `{system}` (known: {})", known.join(", ")));
+        anyhow::bail!("unknown system `{system}` (known: {})", known.join(", "));
     };
-    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
+    let engine = Engine::connect().await?;
     let run_id = docker::new_run_id();
     let up = async {
-        let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await.map_err(|e| e.to_string())?;
+        let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await?;
         say!(
             "{}: {} — ready in {:.2} s (image {}{})",
             sys.name(),
@@ -72,7 +72,7 @@ pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>)
             Some(hold) => say!("ready run={run_id} — removing it in {:.1} s (or on Ctrl-C)", hold.as_secs_f64()),
             None => say!("ready run={run_id} — Ctrl-C stops and removes it"),
         }
-        Ok::<_, String>(started)
+        Ok::<_, anyhow::Error>(started)
     };
     // Ctrl-C during start-up drops the half-made cluster, which removes it.
     let started = tokio::select! {
@@ -88,15 +88,15 @@ pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>)
         }
         None => interrupted().await,
     }
-    started.cluster.remove().await.map_err(|e| e.to_string())?;
+    started.cluster.remove().await?;
     say!("removed run {run_id}");
     Ok(())
 }
 
 /// Removes containers and networks of runs whose process is gone.
-pub async fn cleanup_command() -> Result<(), String> {
-    let engine = Engine::connect().await.map_err(|e| e.to_string())?;
-    let reaped = docker::reap_leftovers(&engine).await.map_err(|e| e.to_string())?;
+pub async fn cleanup_command() -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
+    let reaped = docker::reap_leftovers(&engine).await?;
     if reaped.is_empty() {
         say!("nothing to remove");
     }

@@ -67,12 +67,11 @@ enum Command {
         /// Initial value for register models (JSON, or `nil`) and kv (a string).
         #[arg(long)]
         initial: Option<String>,
-        /// auto, jsonl, edn, porcupine-etcd, porcupine-kv.
-        #[arg(long, default_value = "auto")]
-        format: String,
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: Format,
         /// Give up with `unknown` after this long (e.g. 500ms, 30s, 5m).
-        #[arg(long, default_value = "60s")]
-        timeout: String,
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: Duration,
         /// Give up with `unknown` when the search needs more memory than this (MiB).
         #[arg(long, default_value_t = 4096)]
         memory_limit_mib: usize,
@@ -112,11 +111,11 @@ enum Command {
         #[arg(long)]
         keys: Option<usize>,
         /// How long a holder keeps the lock.
-        #[arg(long, default_value = "0s")]
-        hold: String,
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        hold: Duration,
         /// How long each measurement runs.
-        #[arg(long, default_value = "10s")]
-        time_limit: String,
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        time_limit: Duration,
     },
     /// Build the container images (all systems, or those named), bootstrapping
     /// debian:bookworm-slim with debootstrap when no registry has it.
@@ -132,11 +131,11 @@ enum Command {
         /// redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql.
         system: String,
         /// Give up when the cluster is not serving after this long.
-        #[arg(long, default_value = "120s")]
-        timeout: String,
+        #[arg(long, default_value = "120s", value_parser = parse_duration)]
+        timeout: Duration,
         /// Remove the cluster after this long instead of waiting for Ctrl-C.
-        #[arg(long)]
-        hold: Option<String>,
+        #[arg(long, value_parser = parse_duration)]
+        hold: Option<Duration>,
     },
     /// Remove containers and networks left by runs whose process died.
     Cleanup,
@@ -177,7 +176,7 @@ enum Command {
         nemesis: Option<String>,
         /// Only runs with this verdict: valid, invalid, unknown.
         #[arg(long)]
-        verdict: Option<String>,
+        verdict: Option<Verdict>,
         /// Rebuild the index from the run directories first.
         #[arg(long)]
         reindex: bool,
@@ -265,9 +264,8 @@ enum Command {
     Import {
         /// The history file.
         file: PathBuf,
-        /// auto, jsonl, edn, porcupine-etcd, porcupine-kv.
-        #[arg(long, default_value = "auto")]
-        format: String,
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: Format,
         /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
@@ -280,18 +278,28 @@ enum Command {
 const SUITE_NEMESES_HELP: &str = "Comma-separated fault mixes, one run each; `+` joins kinds in one mix \
      (`none,partition,kill+pause`). Kinds as for `run --nemesis`.";
 
+/// What the clients do.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum WorkloadArg {
+    /// Acquire, hold, release.
+    Lock,
+    /// Read-increment-write of a counter in a fenced resource while holding the lock.
+    FencedCounter,
+    /// Campaign, lead (renew, write), resign; one client observes.
+    Election,
+}
+
 /// The options of one test run (`run`, and each run of `suite`).
 #[derive(clap::Args)]
 struct RunOpts {
-    /// lock, fenced-counter, election.
-    #[arg(long, default_value = "lock")]
-    workload: String,
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Lock)]
+    workload: WorkloadArg,
     /// fenced-counter: let the resource accept writes with stale tokens.
     #[arg(long)]
     no_fencing: bool,
     /// How long the workload runs, quiet period included (with a unit: 30s, 2m).
-    #[arg(long, default_value = "30s")]
-    time_limit: String,
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    time_limit: Duration,
     /// Concurrent clients.
     #[arg(long, default_value_t = 5)]
     concurrency: usize,
@@ -302,20 +310,20 @@ struct RunOpts {
     #[arg(long)]
     rate: Option<f64>,
     /// Shortest time a client holds a granted lock.
-    #[arg(long, default_value = "5ms")]
-    hold_min: String,
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
+    hold_min: Duration,
     /// Longest time a client holds a granted lock.
-    #[arg(long, default_value = "50ms")]
-    hold_max: String,
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    hold_max: Duration,
     /// Lease / lock TTL where the recipe has one.
-    #[arg(long, default_value = "5s")]
-    ttl: String,
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    ttl: Duration,
     /// One request's deadline; past it the outcome is unknown (`info`).
-    #[arg(long, default_value = "1s")]
-    timeout: String,
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    timeout: Duration,
     /// How long an acquire may wait for a busy lock (0: try once).
-    #[arg(long, default_value = "0s")]
-    acquire_wait: String,
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    acquire_wait: Duration,
     /// Seeds the clients' choices and the fault schedule (same seed, same faults).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -342,42 +350,42 @@ struct FaultArgs {
     /// --client-pause). Faults play from the start until the quiet period;
     /// the default is a quarter of that time, at most 5 s, so at least two
     /// faults fit.
-    #[arg(long)]
-    nemesis_interval: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    nemesis_interval: Option<Duration>,
     /// After the last fault is healed, the workload runs this long without
     /// faults before the end (default: a quarter of the time limit, ≤ 5 s).
-    #[arg(long)]
-    quiet: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    quiet: Option<Duration>,
     /// loss: share of packets dropped.
     #[arg(long, default_value_t = 0.3)]
     loss_probability: f64,
     /// clock: how far a jump moves a server's clock (sign random), and how
     /// far a strobe flips it.
-    #[arg(long, default_value = "60s")]
-    clock_offset: String,
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    clock_offset: Duration,
     /// clock: a strobing clock flips every this long.
-    #[arg(long, default_value = "100ms")]
-    clock_strobe_period: String,
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    clock_strobe_period: Duration,
     /// netem: delay added to every packet a node sends.
-    #[arg(long, default_value = "100ms")]
-    netem_delay: String,
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    netem_delay: Duration,
     /// netem: random variation of that delay, ±.
-    #[arg(long, default_value = "20ms")]
-    netem_jitter: String,
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    netem_jitter: Duration,
     /// netem: share of packets also dropped.
     #[arg(long, default_value_t = 0.0)]
     netem_loss: f64,
     /// client-pause: how long a lock holder stalls (default: 1.5 × --ttl,
     /// at least --ttl + 1 s, so its lease runs out while it sleeps).
-    #[arg(long)]
-    client_pause: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    client_pause: Option<Duration>,
     /// client-pause: how many holders one pause catches.
     #[arg(long, default_value_t = 1)]
     client_pause_clients: usize,
 }
 
 /// The run's arguments from its options; `system` may be empty (suite).
-fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
+fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> {
     let RunOpts {
         workload,
         no_fencing,
@@ -395,77 +403,62 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
         endpoints,
         faults,
     } = opts;
-    let (store, rate, seed, concurrency, keys) = (store.clone(), *rate, *seed, *concurrency, *keys);
-
-    let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
-    let workload = match workload.as_str() {
-        "lock" => workloads::Workload::Lock,
-        "fenced-counter" => workloads::Workload::FencedCounter { enforce: !*no_fencing },
-        "election" => workloads::Workload::Election,
-        other => return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter, election)")),
+    let workload = match workload {
+        WorkloadArg::Lock => workloads::Workload::Lock,
+        WorkloadArg::FencedCounter => workloads::Workload::FencedCounter { enforce: !*no_fencing },
+        WorkloadArg::Election => workloads::Workload::Election,
     };
-    let ttl = d("ttl", ttl)?;
-    let time_limit = d("time-limit", time_limit)?;
     let options = workloads::RunOptions {
         workload,
-        concurrency: concurrency.max(1),
-        keys: keys.max(1),
-        rate,
-        hold: (d("hold-min", hold_min)?, d("hold-max", hold_max)?),
-        ttl,
-        time_limit,
-        seed,
-        client: workloads::ClientOptions {
-            timeout: d("timeout", timeout)?,
-            acquire_wait: d("acquire-wait", acquire_wait)?,
-            ..Default::default()
-        },
+        concurrency: (*concurrency).max(1),
+        keys: (*keys).max(1),
+        rate: *rate,
+        hold: (*hold_min, *hold_max),
+        ttl: *ttl,
+        time_limit: *time_limit,
+        seed: *seed,
+        client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
         ..Default::default()
     };
-    let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| format!("--nemesis: {e}"))?;
-    let nemesis_interval = faults.nemesis_interval.as_deref().map(|i| d("nemesis-interval", i)).transpose()?;
-    let quiet = match &faults.quiet {
-        Some(q) => d("quiet", q)?,
-        None => (time_limit / 4).min(Duration::from_secs(5)),
-    };
+    let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
     let share = |name: &str, p: f64| {
         if (0.0..=1.0).contains(&p) {
             Ok(p)
         } else {
-            Err(format!("--{name}: {p} is not a share between 0 and 1"))
+            Err(anyhow::anyhow!("--{name}: {p} is not a share between 0 and 1"))
         }
     };
     let fault_options = nemesis::FaultOptions {
         loss: share("loss-probability", faults.loss_probability)?,
-        clock_offset: d("clock-offset", &faults.clock_offset)?,
-        clock_strobe_period: d("clock-strobe-period", &faults.clock_strobe_period)?,
-        netem_delay: d("netem-delay", &faults.netem_delay)?,
-        netem_jitter: d("netem-jitter", &faults.netem_jitter)?,
+        clock_offset: faults.clock_offset,
+        clock_strobe_period: faults.clock_strobe_period,
+        netem_delay: faults.netem_delay,
+        netem_jitter: faults.netem_jitter,
         netem_loss: share("netem-loss", faults.netem_loss)?,
-        client_pause: match &faults.client_pause {
-            Some(p) => d("client-pause", p)?,
-            None => nemesis::FaultOptions::default_client_pause(ttl),
-        },
+        client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
         client_pause_clients: faults.client_pause_clients.max(1),
     };
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let endpoints = endpoints.clone();
-    Ok(run::RunArgs {
+    Ok(harness::RunArgs {
         system,
         workload,
         options,
-        store,
+        store: store.clone(),
         nemesis,
-        nemesis_interval,
+        nemesis_interval: faults.nemesis_interval,
         quiet,
         fault_options,
-        progress,
-        endpoints,
+        endpoints: endpoints.clone(),
     })
 }
 
+/// Whether to draw the progress line: only on a terminal.
+fn progress() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 /// Runs one async command on a fresh runtime; errors exit with code 3.
-fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+fn run_async(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -476,7 +469,7 @@ fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> 
     match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::from(EXIT_UNUSABLE)
         }
     }
@@ -484,7 +477,7 @@ fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> 
 
 /// Runs one async command that returns a value; `None` when it failed
 /// (the error is printed).
-fn run_async_value<T>(command: impl std::future::Future<Output = Result<T, String>>) -> Option<T> {
+fn run_async_value<T>(command: impl std::future::Future<Output = anyhow::Result<T>>) -> Option<T> {
     let mut value = None;
     let code = run_async(async {
         value = Some(command.await?);
@@ -499,7 +492,7 @@ fn run_async_value<T>(command: impl std::future::Future<Output = Result<T, Strin
 
 /// Exit codes for a test's verdict: 0 valid, 1 invalid, 2 unknown, 3 it
 /// could not run.
-fn run_exit(verdict: Option<checker::analysis::Verdict>) -> ExitCode {
+fn run_exit(verdict: Option<Verdict>) -> ExitCode {
     match verdict {
         Some(v) => ExitCode::from(analyze::exit_code(v)),
         None => ExitCode::from(EXIT_UNUSABLE),
@@ -516,6 +509,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
         e => format!("duration `{s}`: {e}"),
     })
+}
+
+/// A history format by name (`auto`, `jsonl`, `edn`, …).
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("unknown format `{s}` (known: {})", Format::NAMES.join(", ")))
 }
 
 /// Parses the command line. Usage errors exit 3 ("could not run") with
@@ -537,7 +535,12 @@ fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
     let split = |s: &str| s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     match run_args(String::new(), opts) {
         Ok(template) => {
-            let args = store_cmds::SuiteArgs { systems: split(&systems), nemeses: split(&nemeses), template };
+            let args = store_cmds::SuiteArgs {
+                systems: split(&systems),
+                nemeses: split(&nemeses),
+                template,
+                progress: progress(),
+            };
             run_exit(run_async_value(store_cmds::suite(args)))
         }
         Err(e) => {
@@ -568,18 +571,11 @@ fn main() -> ExitCode {
                 eprintln!("error: {m}");
                 ExitCode::from(EXIT_UNUSABLE)
             };
-            let Some(format) = Format::parse(&format) else {
-                return usage(format!("unknown format `{format}`; expected one of {}", Format::NAMES.join(", ")));
-            };
-            let timeout = match parse_duration(&timeout) {
-                Ok(t) => t,
-                Err(e) => return usage(e),
-            };
             // A run's folder: every checker `run` would apply, as it would.
             if file.is_dir() {
                 return match analyze::check_run_dir(&file, timeout, json) {
                     Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-                    Err(e) => usage(e),
+                    Err(e) => usage(format!("{e:#}")),
                 };
             }
             let history = match formats::read_path(&file, format) {
@@ -589,9 +585,9 @@ fn main() -> ExitCode {
             // Elections have no linearizability model: their checker is
             // the election analysis.
             if model.is_none() && history.ops.iter().any(|op| op.f == "campaign") {
-                return match analyze::check_history(&history, timeout, json) {
+                return match analyze::check_history(&history, "election", timeout, json) {
                     Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-                    Err(e) => usage(e),
+                    Err(e) => usage(format!("{e:#}")),
                 };
             }
             let spec = match &model {
@@ -636,45 +632,24 @@ fn main() -> ExitCode {
             })
         }
         Command::Images { systems, rebuild } => run_async(clusters::images_command(&systems, rebuild)),
-        Command::Up { system, timeout, hold } => {
-            let hold = hold.map(|h| parse_duration(&h).map_err(|e| format!("--hold: {e}"))).transpose();
-            match (parse_duration(&timeout).map_err(|e| format!("--timeout: {e}")), hold) {
-                (Ok(timeout), Ok(hold)) => run_async(clusters::up_command(&system, timeout, hold)),
-                (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_UNUSABLE)
-                }
-            }
-        }
+        Command::Up { system, timeout, hold } => run_async(clusters::up_command(&system, timeout, hold)),
         Command::Cleanup => run_async(clusters::cleanup_command()),
         Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
-            let parsed = (
-                parse_duration(&time_limit).map_err(|e| format!("--time-limit: {e}")),
-                parse_duration(&hold).map_err(|e| format!("--hold: {e}")),
-            );
-            match parsed {
-                (Ok(limit), Ok(hold)) => {
-                    let concurrency = concurrency.max(1);
-                    let keys = keys.unwrap_or(concurrency).max(1);
-                    run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, limit))
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_UNUSABLE)
-                }
-            }
+            let concurrency = concurrency.max(1);
+            let keys = keys.unwrap_or(concurrency).max(1);
+            run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, time_limit))
         }
         Command::Run { system, opts, plan } => match run_args(system, &opts) {
-            Ok(args) if plan => match run::plan_command(&args) {
+            Ok(args) if plan => match run::plan_command(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_UNUSABLE)
                 }
             },
-            Ok(args) => run_exit(run_async_value(run::run_command(args)).map(|o| o.verdict)),
+            Ok(args) => run_exit(run_async_value(async { Ok(run::run_command(args, progress()).await?.verdict) })),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {e:#}");
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
@@ -697,13 +672,9 @@ fn main() -> ExitCode {
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))
         }
-        Command::Import { file, format, store, system } => match Format::parse(&format) {
-            Some(format) => run_exit(run_async_value(store_cmds::import(&store, &file, format, &system))),
-            None => {
-                eprintln!("error: --format: unknown format `{format}` (known: auto, jsonl, edn, porcupine-etcd, porcupine-kv)");
-                ExitCode::from(EXIT_UNUSABLE)
-            }
-        },
+        Command::Import { file, format, store, system } => {
+            run_exit(run_async_value(store_cmds::import(&store, &file, format, &system)))
+        }
         Command::Bench { corpus, mutex_ops, repeat } => {
             match bench::run(&bench::corpus_or_default(corpus), mutex_ops, repeat.max(1)) {
                 Ok(()) => ExitCode::SUCCESS,

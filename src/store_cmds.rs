@@ -6,18 +6,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use checker::analysis::{counted, Verdict};
+use anyhow::{anyhow, bail, Context};
+use checker::analysis::counted;
 use checker::formats::{self, Format};
-use checker::models::ModelSpec;
-use checker::{History, Process};
+use checker::Verdict;
+use harness::run::{fault_names, workload_name, RunArgs};
 use nemesis::FaultKind;
-use results::{Cell, Filter, RunRow, Store, TestInfo};
-use serde::Serialize;
-use serde_json::json;
+use results::{Cell, Filter, RunRow, Store};
 use workloads::Workload;
 
-use crate::analyze::analyze;
-use crate::run::{self, write_json};
+use crate::analyze::print_checkers;
 
 /// What `import` can name a history's workload, beside `run`'s workloads.
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
@@ -30,7 +28,7 @@ fn known_workloads() -> Vec<&'static str> {
     [Workload::Lock, Workload::FencedCounter { enforce: true }, Workload::FencedCounter { enforce: false }]
         .into_iter()
         .chain([Workload::Election])
-        .map(run::workload_name)
+        .map(workload_name)
         .chain(IMPORTED_WORKLOADS)
         .collect()
 }
@@ -39,15 +37,10 @@ fn known_workloads() -> Vec<&'static str> {
 /// store holds, so that a typo is an error and not an empty list. A value
 /// some stored run has is always accepted (`import --system` names are
 /// free); fault lists are put in the order runs store them.
-fn check_filter(mut filter: Filter, stored: &[RunRow]) -> Result<Filter, String> {
-    if let Some(v) = &filter.verdict {
-        if !results::VERDICTS.contains(&v.as_str()) {
-            return Err(format!("--verdict: unknown verdict `{v}` (known: {})", results::VERDICTS.join(", ")));
-        }
-    }
+fn check_filter(mut filter: Filter, stored: &[RunRow]) -> anyhow::Result<Filter> {
     let check = |flag: &str, what: &str, value: &Option<String>, known: &[&str], have: fn(&RunRow) -> &str| match value
     {
-        Some(v) if !known.contains(&v.as_str()) && !stored.iter().any(|r| have(r) == v) => Err(format!(
+        Some(v) if !known.contains(&v.as_str()) && !stored.iter().any(|r| have(r) == v) => Err(anyhow!(
             "--{flag}: `{v}` is not a {what} fencepost knows (known: {}), and no stored run has it",
             known.join(", ")
         )),
@@ -57,15 +50,15 @@ fn check_filter(mut filter: Filter, stored: &[RunRow]) -> Result<Filter, String>
     check("workload", "workload", &filter.workload, &known_workloads(), |r| &r.workload)?;
     if let Some(v) = &filter.nemesis {
         if !stored.iter().any(|r| &r.nemesis == v) {
-            let kinds = FaultKind::parse_list(v).map_err(|e| format!("--nemesis: {e}"))?;
-            filter.nemesis = Some(run::fault_names(&kinds));
+            let kinds = FaultKind::parse_list(v).map_err(|e| anyhow!("--nemesis: {e}"))?;
+            filter.nemesis = Some(fault_names(&kinds));
         }
     }
     Ok(filter)
 }
 
 /// `fencepost runs`: the index as a table, newest first.
-pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -> Result<(), String> {
+pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -> anyhow::Result<()> {
     let store = Store::open(store).await?;
     if reindex {
         let (n, skipped) = store.reindex().await?;
@@ -78,7 +71,7 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
     let filter = check_filter(filter, &all)?;
     let rows = store.list(&filter).await?;
     if json_out {
-        out!("{}", serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        out!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if all.is_empty() {
@@ -108,7 +101,7 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
             r.nemesis,
             format!("{:.1}", r.duration_ms as f64 / 1000.0),
             r.ops.to_string(),
-            r.verdict,
+            r.verdict.as_str().to_string(),
             figure(r.grant_p50_ms),
             figure(r.grant_p99_ms),
         ]
@@ -121,7 +114,7 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
 
 /// `fencepost rm RUN…`: deletes each run's directory and index row. Every
 /// id is checked first, so a typo among them deletes nothing.
-pub async fn rm(store: &Path, ids: &[String]) -> Result<(), String> {
+pub async fn rm(store: &Path, ids: &[String]) -> anyhow::Result<()> {
     let store = Store::open(store).await?;
     let ids: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     let mut problems = Vec::new();
@@ -134,7 +127,7 @@ pub async fn rm(store: &Path, ids: &[String]) -> Result<(), String> {
         }
     }
     if !problems.is_empty() {
-        return Err(format!("{}; nothing removed", problems.join("; ")));
+        bail!("{}; nothing removed", problems.join("; "));
     }
     for id in ids {
         store.remove(id).await?;
@@ -208,7 +201,14 @@ pub fn print_cells(cells: &[Cell]) {
             c.workload.clone(),
             c.nemesis.clone(),
             c.runs.to_string(),
-            if c.invalid > 0 { format!("{} ({}✗)", c.verdict, c.invalid) } else { c.verdict.clone() },
+            {
+                let verdict = c.verdict.map_or("-", Verdict::as_str);
+                if c.invalid > 0 {
+                    format!("{verdict} ({}✗)", c.invalid)
+                } else {
+                    verdict.to_string()
+                }
+            },
             mean(c.ops_per_s, 1.0, ""),
             mean(c.grant_p50_ms, 1.0, ""),
             mean(c.grant_p99_ms, 1.0, ""),
@@ -222,13 +222,13 @@ pub fn print_cells(cells: &[Cell]) {
 }
 
 /// `fencepost compare`: the matrix over the index.
-pub async fn compare(store: &Path, filter: Filter, json_out: bool) -> Result<(), String> {
+pub async fn compare(store: &Path, filter: Filter, json_out: bool) -> anyhow::Result<()> {
     let store = Store::open(store).await?;
     let all = store.list(&Filter::default()).await?;
     let filter = check_filter(filter, &all)?;
     let cells = store.compare(&filter).await?;
     if json_out {
-        out!("{}", serde_json::to_string_pretty(&cells).map_err(|e| e.to_string())?);
+        out!("{}", serde_json::to_string_pretty(&cells)?);
     } else if cells.is_empty() && !all.is_empty() {
         out!("no runs match ({} in store {})", counted(all.len(), "run", "runs"), store.dir().display());
     } else {
@@ -241,51 +241,36 @@ pub struct SuiteArgs {
     pub systems: Vec<String>,
     /// Each entry is one cell's fault mix (`none`, `partition`, `kill+pause`).
     pub nemeses: Vec<String>,
-    pub template: run::RunArgs,
+    pub template: RunArgs,
+    pub progress: bool,
 }
 
 /// `fencepost suite`: every system × fault mix, one run each, then the
 /// matrix of those runs. A combination a system refuses (clock faults on
 /// etcd) is reported and skipped.
-pub async fn suite(args: SuiteArgs) -> Result<Verdict, String> {
+pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     let mut rows: Vec<RunRow> = Vec::new();
     let mut overall = Verdict::Valid;
     let mut skipped = Vec::new();
     for system in &args.systems {
         for mix in &args.nemeses {
-            let kinds =
-                nemesis::FaultKind::parse_list(&mix.replace('+', ",")).map_err(|e| format!("--nemeses: {e}"))?;
+            let kinds = FaultKind::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;
             out!("\n=== {system} × {mix}");
-            let t = &args.template;
-            let run_args = run::RunArgs {
-                system: system.clone(),
-                workload: t.workload,
-                options: t.options.clone(),
-                store: t.store.clone(),
-                nemesis: kinds,
-                nemesis_interval: t.nemesis_interval,
-                quiet: t.quiet,
-                fault_options: t.fault_options.clone(),
-                progress: t.progress,
-                endpoints: t.endpoints.clone(),
-            };
-            match run::preflight(&run_args) {
-                Err(run::Preflight::Refused(e)) => {
+            let run_args = RunArgs { system: system.clone(), nemesis: kinds, ..args.template.clone() };
+            match harness::run::prepare(run_args.clone()) {
+                Err(e) if e.is_refusal() => {
                     out!("skipped: {e}");
                     skipped.push(format!("{system} × {mix}: {e}"));
                     continue;
                 }
-                Err(e) => return Err(format!("{system} × {mix}: {e}")),
-                Ok(()) => {}
+                Err(e) => return Err(e).context(format!("{system} × {mix}")),
+                Ok(_) => {}
             }
-            match run::run_command(run_args).await {
-                Ok(outcome) => {
-                    overall = overall.combine(outcome.verdict);
-                    let store = Store::open(&t.store).await?;
-                    rows.extend(store.get(&outcome.id).await?);
-                }
-                Err(e) => return Err(format!("{system} × {mix}: {e}")),
-            }
+            let outcome =
+                crate::run::run_command(run_args, args.progress).await.with_context(|| format!("{system} × {mix}"))?;
+            overall = overall.combine(outcome.verdict);
+            let store = Store::open(&args.template.store).await?;
+            rows.extend(store.get(&outcome.id).await?);
         }
     }
     out!();
@@ -297,107 +282,35 @@ pub async fn suite(args: SuiteArgs) -> Result<Verdict, String> {
 }
 
 /// `fencepost export RUN --edn`: the run's history in Jepsen's EDN.
-pub async fn export(store: &Path, id: &str, out: Option<&Path>) -> Result<(), String> {
+pub async fn export(store: &Path, id: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let store = Store::open(store).await?;
     let path = store.existing_run_dir(id)?.join("history.jsonl");
-    let history = formats::read_path(&path, Format::Jsonl).map_err(|e| e.to_string())?;
+    let history = formats::read_path(&path, Format::Jsonl)?;
     let mut buf = Vec::new();
-    formats::edn::write(&mut buf, &history.ops).map_err(|e| e.to_string())?;
+    formats::edn::write(&mut buf, &history.ops)?;
     match out {
-        Some(file) => std::fs::write(file, &buf).map_err(|e| format!("writing {}: {e}", file.display()))?,
-        None => std::io::stdout().write_all(&buf).map_err(|e| e.to_string())?,
+        Some(file) => std::fs::write(file, &buf).with_context(|| format!("writing {}", file.display()))?,
+        None => std::io::stdout().write_all(&buf)?,
     }
     Ok(())
 }
 
-/// An imported run's `test.json`: what listing needs, and where it came from.
-#[derive(Serialize)]
-struct ImportedTest {
-    #[serde(flatten)]
-    test: TestInfo,
-    source: String,
-    format: &'static str,
-}
-
-/// The workload that would have recorded these ops, so an imported run
-/// lists and compares beside `run`'s runs.
-fn imported_workload(history: &History) -> &'static str {
-    let has = |f: &str| history.ops.iter().any(|op| op.process != Process::Nemesis && op.f == f);
-    if has("acquire") && has("write") && has("final-read") {
-        "fenced-counter"
-    } else if has("campaign") {
-        "election"
-    } else if has("acquire") {
-        "lock"
-    } else {
-        match ModelSpec::infer(history) {
-            // Releases without acquires: still a lock history.
-            ModelSpec::Mutex | ModelSpec::KnossosMutex | ModelSpec::FencedMutex => "lock",
-            model => model.name(),
-        }
-    }
-}
-
-/// The fault kinds a history's nemesis started (`partition-start` →
-/// `partition`), in the order `run` stores them; kinds fencepost does not
-/// know (another tool's) follow by name.
-fn imported_faults(history: &History) -> String {
-    let (mut known, mut other) = (BTreeSet::new(), BTreeSet::new());
-    let started =
-        history.ops.iter().filter(|op| op.process == Process::Nemesis).filter_map(|op| op.f.strip_suffix("-start"));
-    for kind in started {
-        match FaultKind::parse(kind) {
-            Ok(k) => known.insert(k),
-            Err(_) => other.insert(kind.to_string()),
-        };
-    }
-    let names: Vec<String> = known.into_iter().map(|k| k.name().to_string()).chain(other).collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(",")
-    }
-}
-
 /// `fencepost import FILE`: stores a recorded history (any format `check`
-/// reads) as a run, checks it with every checker that applies, indexes it.
-pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> Result<Verdict, String> {
-    let history = formats::read_path(file, format).map_err(|e| e.to_string())?;
-    let store = Store::open(store).await?;
-    let id = format!("import-{}", docker::new_run_id());
-    let dir = store.run_dir(&id)?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let started_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let test = ImportedTest {
-        test: TestInfo {
-            run: id.clone(),
-            started_ms,
-            system: system.to_string(),
-            workload: imported_workload(&history).to_string(),
-            nemesis: imported_faults(&history),
-        },
-        source: file.display().to_string(),
-        format: history.format,
-    };
-    write_json(&dir.join("test.json"), &serde_json::to_value(&test).map_err(|e| e.to_string())?)?;
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(dir.join("history.jsonl")).map_err(|e| format!("writing {}: {e}", dir.display()))?,
-    );
-    formats::jsonl::write(&mut out, &history.ops).map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| e.to_string())?;
-    let analyzed = analyze(&history, Duration::from_secs(60))?;
-    write_json(&dir.join("results.json"), &analyzed.to_json(json!({ "run": id })))?;
-    store.index(&id).await?;
+/// reads) as a run, checks it with the checkers of the workload it is
+/// recognised as, indexes it.
+pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> anyhow::Result<Verdict> {
+    let finished = harness::import::import(store, file, format, system).await?;
+    let test = results::read_test(&finished.dir)?;
+    let format = test.imported.as_ref().map_or("", |i| i.format.as_str());
     out!(
-        "imported {} ({}, {}; {}, faults: {}) as run {id}",
+        "imported {} ({}, {format}; {}, faults: {}) as run {}",
         file.display(),
-        counted(history.ops.len(), "op", "ops"),
-        history.format,
-        test.test.workload,
-        test.test.nemesis
+        counted(finished.results.stats.ops, "completion", "completions"),
+        test.workload,
+        test.nemesis,
+        finished.id
     );
-    analyzed.print();
-    out!("verdict: {}   ({})", analyzed.verdict.as_str(), dir.display());
-    Ok(analyzed.verdict)
+    print_checkers(&finished.results.checkers);
+    out!("verdict: {}   ({})", finished.verdict().as_str(), finished.dir.display());
+    Ok(finished.verdict())
 }

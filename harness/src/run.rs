@@ -360,10 +360,8 @@ fn test_spec(
 ) -> TestSpec {
     let (args, system) = (&prepared.args, prepared.system);
     let o = &args.options;
-    let fault_options = serde_json::to_value(&args.fault_options)
-        .ok()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+    let fault_options =
+        serde_json::to_value(&args.fault_options).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     TestSpec {
         run: run_id.to_string(),
         started_ms: started_ms as i64,
@@ -527,7 +525,9 @@ async fn external_nodes(
         let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.client_port(), port);
         match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::Endpoints(format!("{endpoint} does not answer as {}: {e}", system.name()))),
+            Ok(Err(e)) => {
+                return Err(Error::Endpoints(format!("{endpoint} does not answer as {}: {e}", system.name())))
+            }
             Err(_) => return Err(Error::Endpoints(format!("{endpoint} did not answer within 5 s"))),
         }
         nodes.push(node);

@@ -149,3 +149,45 @@ pub struct CounterEnd {
     pub accepted: u64,
     pub rejected: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &std::path::Path, text: &str) {
+        std::fs::write(dir.join("test.json"), text).unwrap();
+    }
+
+    #[test]
+    fn old_or_foreign_files_are_refused_naming_file_and_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // A test.json from before the typed record: settings at the top level.
+        write(
+            dir,
+            r#"{"run":"r1","started_ms":1,"system":"etcd","workload":"lock","nemesis":"none","fencepost":"0.1.0","ttl_ms":5000}"#,
+        );
+        let e = crate::read_test(dir).unwrap_err().to_string();
+        assert!(e.contains("test.json") && e.contains("unknown field `ttl_ms`"), "{e}");
+        write(dir, r#"{"run":"r1","started_ms":1,"workload":"lock","nemesis":"none","fencepost":"0.1.0"}"#);
+        let e = crate::read_test(dir).unwrap_err().to_string();
+        assert!(e.contains("test.json") && e.contains("missing field `system`"), "{e}");
+    }
+
+    #[test]
+    fn an_import_round_trips() {
+        let spec = TestSpec {
+            run: "import-1".into(),
+            started_ms: 5,
+            system: "imported".into(),
+            workload: "kv".into(),
+            nemesis: "partition".into(),
+            fencepost: "0.1.0".into(),
+            recorded: None,
+            imported: Some(Imported { source: "a.edn".into(), format: "edn".into() }),
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(!text.contains("recorded"), "{text}");
+        assert_eq!(serde_json::from_str::<TestSpec>(&text).unwrap(), spec);
+    }
+}

@@ -1,21 +1,52 @@
 //! The index follows the files: runs are indexed, listed, filtered,
 //! compared, rebuilt; bad ids and broken files are refused with the reason.
 
-use results::{Error, Filter, Store};
-use serde_json::json;
+use checker::analysis::Analysis;
+use checker::evidence::{Evidence, MutualExclusion};
+use checker::Verdict;
+use results::{Error, Filter, RunResults, Stats, Store, TestSpec};
 
 fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdict: &str, p50: f64, started: i64) {
     let run = dir.join(id);
     std::fs::create_dir_all(&run).unwrap();
-    let test = json!({ "run": id, "system": system, "workload": "lock", "nemesis": nemesis, "started_ms": started });
-    std::fs::write(run.join("test.json"), test.to_string()).unwrap();
-    let results = json!({
-        "verdict": verdict,
-        "checkers": [{ "checker": "mutual-exclusion", "validity": verdict }],
-        "stats": { "ops": 100, "duration_ms": 10_000, "ops_per_s": 10.0, "grant_p50_ms": p50, "grant_p99_ms": p50 * 2.0,
-                   "progress_share": 1.0, "recovery_ms": null },
-    });
-    std::fs::write(run.join("results.json"), results.to_string()).unwrap();
+    let verdict: Verdict = verdict.parse().unwrap();
+    let test = TestSpec {
+        run: id.into(),
+        started_ms: started,
+        system: system.into(),
+        workload: "lock".into(),
+        nemesis: nemesis.into(),
+        fencepost: "test".into(),
+        recorded: None,
+        imported: None,
+    };
+    results::write_json(&run.join("test.json"), &test).unwrap();
+    let mutex = MutualExclusion { holds: 0, overlaps: 0, anomalies: Vec::new() };
+    let results = RunResults {
+        run: id.into(),
+        verdict,
+        checkers: vec![Analysis {
+            validity: verdict,
+            summary: String::new(),
+            evidence: Evidence::MutualExclusion(mutex),
+        }],
+        stats: Stats {
+            ops: 100,
+            duration_ms: 10_000,
+            ops_per_s: 10.0,
+            grant_p50_ms: Some(p50),
+            grant_p99_ms: Some(p50 * 2.0),
+            progress_share: Some(1.0),
+            recovery_ms: None,
+            faults: 0,
+        },
+        interrupted: false,
+        workload: None,
+        nemesis_error: None,
+        faults_planned: None,
+        cluster_events: Vec::new(),
+    };
+    results::write_json(&run.join("results.json"), &results).unwrap();
 }
 
 #[tokio::test]
@@ -31,16 +62,16 @@ async fn runs_are_indexed_listed_compared_and_rebuilt() {
     }
     let all = store.list(&Filter::default()).await.unwrap();
     assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r3", "r2", "r1"], "newest first");
-    assert_eq!(all[0].checkers, json!({ "mutual-exclusion": "invalid" }));
+    assert_eq!(all[0].checkers, [("mutual-exclusion".to_string(), Verdict::Invalid)].into());
     let etcd = store.list(&Filter { system: Some("etcd".into()), ..Filter::default() }).await.unwrap();
     assert_eq!(etcd.len(), 2);
-    let invalid = store.list(&Filter { verdict: Some("invalid".into()), ..Filter::default() }).await.unwrap();
+    let invalid = store.list(&Filter { verdict: Some(Verdict::Invalid), ..Filter::default() }).await.unwrap();
     assert_eq!(invalid.len(), 1);
 
     let cells = store.compare(&Filter::default()).await.unwrap();
     assert_eq!(cells.len(), 2);
     assert_eq!((cells[0].system.as_str(), cells[0].runs, cells[0].grant_p50_ms), ("etcd", 2, Some((3.0, 2))));
-    assert_eq!((cells[1].verdict.as_str(), cells[1].invalid), ("invalid", 1));
+    assert_eq!((cells[1].verdict, cells[1].invalid), (Some(Verdict::Invalid), 1));
 
     // The files are the truth: a fresh index is rebuilt from them, and a
     // directory without results is named, not fatal.
