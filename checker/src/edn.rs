@@ -1,10 +1,14 @@
 //! A small EDN reader and writer — just what Jepsen and Knossos histories use.
 //!
-//! Why our own: the histories need errors that name the line, tolerance for
-//! Clojure's printed forms (`#{}`, `#inst`, `#_`, `1N`), and speed on files
-//! with hundreds of thousands of maps. The published EDN crates we looked at
-//! report byte offsets or no position at all, so a small recursive-descent
-//! reader (~300 lines, tested below) serves better here.
+//! Why our own: the EDN crates (`edn-format`, `edn-rs`) do report a line and
+//! column for a syntax error, but a history needs more than that: the line
+//! of every *op* (each event keeps its source line, so a checker's evidence
+//! and a semantic error — a bad `:type`, a completion without its invoke —
+//! can say `file:line` long after parsing), tolerance for the Clojure
+//! printed forms Jepsen emits (`#{}`, `#inst`, `#_`, `1N`), and a direct
+//! path into the history's JSON values without an intermediate tree per
+//! file. A small recursive-descent reader (~300 lines, tested below) does
+//! that; it is kept for the per-op lines, not for want of a crate.
 
 use serde_json::{Map, Number, Value};
 use std::fmt::Write;
