@@ -65,7 +65,7 @@ fn json_output_carries_the_evidence() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["verdict"], "not-linearizable");
+    assert_eq!(v["verdict"], "invalid");
     let p = &v["partitions"][0];
     let stuck = p["partials"][0]["stuck"].as_u64().unwrap() as usize;
     assert_eq!(p["operations"][stuck]["description"], "read → 0");

@@ -69,8 +69,8 @@ fn a_short_run_is_recorded_checked_and_stored() {
     // Test parameters are data, not a Rust Debug string.
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
-    assert!(test["fault_options"].is_object(), "{}", test["fault_options"]);
-    assert_eq!(test["fault_options"]["loss"], 0.3);
+    assert!(test["recorded"]["fault_options"].is_object(), "{}", test["recorded"]["fault_options"]);
+    assert_eq!(test["recorded"]["fault_options"]["loss"], 0.3);
     let id = dir.file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(indexed(&store), std::slice::from_ref(&id));
     // The run exports as EDN that imports back with the same verdicts.
@@ -307,7 +307,7 @@ fn an_existing_cluster_is_tested_through_its_endpoints() {
     assert!(out.contains("an existing cluster"), "{out}");
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir(&store).unwrap().join("test.json")).unwrap()).unwrap();
-    assert_eq!(test["endpoints"], serde_json::json!([endpoint]));
+    assert_eq!(test["recorded"]["endpoints"], serde_json::json!([endpoint]));
     assert_eq!(results(&store)["verdict"], "valid");
     let (code, out) = fencepost(&["run", "redis", "--endpoints", &endpoint, "--nemesis", "kill"], &store);
     assert_eq!(code, Some(3), "{out}");
