@@ -309,7 +309,9 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     client.find(Locator::Css("#check-form button")).await.unwrap().click().await.unwrap();
     wait_ready(&client, "checked").await;
     let verdict = client.find(Locator::Id("check-verdict")).await.unwrap().text().await.unwrap();
-    assert_eq!(verdict, "not-linearizable");
+    assert_eq!(verdict, "invalid");
+    let words = client.find(Locator::Id("check-words")).await.unwrap().text().await.unwrap();
+    assert_eq!(words, "not linearizable", "the linearizability words beside the verdict");
     let stuck = client.find(Locator::Id("check-stuck")).await.unwrap().text().await.unwrap();
     assert!(stuck.contains("cannot place"), "{stuck}");
     assert!(drawn(&client, "check-timeline").await);

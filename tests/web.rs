@@ -95,12 +95,12 @@ fn every_route_answers_and_every_error_is_clear() {
     let etcd = std::fs::read(&corpus).unwrap();
     let (status, _, body) = server.request("POST", "/api/v1/check?model=cas-register&initial=nil", &etcd);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((status, v["verdict"].as_str()), (200, Some("not-linearizable")), "{v}");
+    assert_eq!((status, v["verdict"].as_str()), (200, Some("invalid")), "{v}");
     let partials = &v["result"]["partitions"][0]["partials"];
     assert!(!partials.as_array().unwrap().is_empty(), "a failure carries its partial linearizations");
     let (status, _, body) = server.request("POST", "/api/v1/check", CLEAN.as_bytes());
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((status, v["verdict"].as_str(), v["model"].as_str()), (200, Some("linearizable"), Some("fenced-mutex")));
+    assert_eq!((status, v["verdict"].as_str(), v["model"].as_str()), (200, Some("valid"), Some("fenced-mutex")));
     let malformed = CLEAN.replacen("\"type\":\"ok\"", "\"type\":\"okay\"", 1);
     let (status, _, body) = server.request("POST", "/api/v1/check?format=jsonl", malformed.as_bytes());
     let error = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"].as_str().unwrap().to_string();
@@ -283,41 +283,69 @@ fn long_then_overlap(cycles: u64) -> String {
 }
 
 /// A failing `linearizable` checker's evidence is on the page for the
-/// script to draw; test parameters nest whether `fault_options` is an
-/// object or (as older runs wrote it) a Rust `Debug` string.
+/// script to draw; the test parameters nest (`recorded.fault_options.loss`);
+/// a test.json in an older layout (`fault_options` at the top, as a Rust
+/// `Debug` string) is not read silently: the page names the file and the field.
 #[test]
 fn a_run_page_carries_linearizability_evidence_and_readable_parameters() {
     let store = temp_store("evidence");
     let bad = import(&store, "overlap.jsonl", OVERLAP, "redis");
     let good = import(&store, "clean.jsonl", CLEAN, "etcd");
-    let set_options = |id: &str, options: serde_json::Value| {
+    let edit_test = |id: &str, edit: &dyn Fn(&mut serde_json::Value)| {
         let path = store.join(id).join("test.json");
         let mut test: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        test["fault_options"] = options;
-        std::fs::write(&path, test.to_string()).unwrap();
+        edit(&mut test);
+        std::fs::write(&path, serde_json::to_string_pretty(&test).unwrap()).unwrap();
     };
-    set_options(&bad, serde_json::json!({ "loss": 0.3, "client_pause": "2s", "nested": { "deep": [1, 2] } }));
-    set_options(
-        &good,
-        serde_json::json!("FaultOptions { loss: 0.3, clock_offset: 60s, inner: Inner { a: 1, b: [1, 2] } }"),
-    );
+    // As `fencepost run` records it.
+    edit_test(&bad, &|test| {
+        test["recorded"] = serde_json::json!({
+            "description": "redis, one node",
+            "image": null,
+            "endpoints": [],
+            "nodes": ["n1"],
+            "fencing_enforced": true,
+            "concurrency": 2,
+            "keys": 1,
+            "rate": null,
+            "hold_ms": [100, 200],
+            "ttl_ms": 1000,
+            "time_limit_ms": 10000,
+            "timeout_ms": 1000,
+            "acquire_wait_ms": 500,
+            "seed": 7,
+            "nemesis_interval_ms": 2000,
+            "quiet_ms": 1000,
+            "fault_options": { "loss": 0.3, "clock_offset_ms": 60000.0 },
+        });
+    });
+    // As older runs wrote it.
+    edit_test(&good, &|test| {
+        test["fault_options"] = serde_json::json!("FaultOptions { loss: 0.3, clock_offset: 60s }");
+    });
     let long = import(&store, "long.jsonl", &long_then_overlap(80), "redis");
     let server = Server::start(&store);
 
     let (_, page) = server.get(&format!("/runs/{bad}"));
     assert!(page.contains("id=\"lin-0\"") && page.contains("id=\"lin-data\""), "{page}");
+    assert!(!page.contains("run-error"), "{page}");
     let evidence = lin_data(&page);
     let first = &evidence[0];
-    assert_eq!(first["verdict"], "not-linearizable", "{first}");
+    assert_eq!(first["verdict"], "invalid", "{first}");
     assert_eq!(first["model"], "mutex");
     let partition = &first["partition"];
     assert_eq!(partition["operations"].as_array().unwrap().len(), 4, "{partition}");
     let partial = &partition["partials"][0];
     assert!(partial["stuck"].is_u64() && partial["prefix"].is_array(), "{partial}");
     let row = |key: &str, depth: usize, value: &str| format!("<th class=\"depth{depth}\">{key}</th><td>{value}</td>");
-    for (key, depth, value) in
-        [("fault_options", 0, ""), ("loss", 1, "0.3"), ("client_pause", 1, "2s"), ("deep", 2, "1, 2")]
-    {
+    for (key, depth, value) in [
+        ("system", 0, "redis"),
+        ("recorded", 0, ""),
+        ("hold_ms", 1, "100, 200"),
+        ("fault_options", 1, ""),
+        ("loss", 2, "0.3"),
+        ("clock_offset_ms", 2, "60000.0"),
+    ] {
         assert!(page.contains(&row(key, depth, value)), "{key}: {page}");
     }
 
@@ -336,12 +364,17 @@ fn a_run_page_carries_linearizability_evidence_and_readable_parameters() {
     assert_eq!(numbers.len(), partial["prefix"].as_array().unwrap().len());
     assert!(partial["stuck"].as_u64().unwrap() < drawn as u64);
 
-    let (_, page) = server.get(&format!("/runs/{good}"));
+    // The older layout: the page says which file and which field, and
+    // still shows the results; the API refuses it the same way.
+    let (status, page) = server.get(&format!("/runs/{good}"));
+    assert_eq!(status, 200);
     assert!(!page.contains("id=\"lin-data\""), "a linearizable run has no evidence to draw");
-    for (key, depth, value) in
-        [("fault_options", 0, "FaultOptions"), ("clock_offset", 1, "60s"), ("inner", 1, "Inner"), ("b", 2, "[1, 2]")]
-    {
-        assert!(page.contains(&row(key, depth, value)), "{key}: {page}");
-    }
+    assert!(page.contains("class=\"error run-error\">The test.json of this run does not read"), "{page}");
+    assert!(page.contains("unknown field `fault_options`"), "{page}");
+    assert!(page.contains("<th>mutual-exclusion</th>"), "the results still show: {page}");
+    let (status, body) = server.get(&format!("/api/v1/runs/{good}"));
+    assert_eq!(status, 500, "{body}");
+    let error = serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("test.json") && error.contains("fault_options"), "{error}");
     std::fs::remove_dir_all(&store).unwrap();
 }

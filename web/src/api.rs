@@ -13,99 +13,103 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use checker::check::{check as run_check, CheckOptions};
+use checker::check::{check as run_check, CheckOptions, CheckResult};
 use checker::formats::{self, Format};
 use checker::models::ModelSpec;
-use serde_json::{json, Value};
+use checker::Verdict;
+use serde::Serialize;
 
-use crate::{json_error, run_dir, App};
+use crate::{run_dir, App, Error};
 
-fn not_found(id: &str) -> Response {
-    json_error(StatusCode::NOT_FOUND, format!("no run `{id}`"))
+pub async fn runs(State(app): State<Arc<App>>) -> Result<Response, Error> {
+    Ok(Json(app.store.list(&results::Filter::default()).await?).into_response())
 }
 
-fn read_json(path: &std::path::Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-pub async fn runs(State(app): State<Arc<App>>) -> Response {
-    match app.store.list(&results::Filter::default()).await {
-        Ok(rows) => Json(rows).into_response(),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+/// `GET /api/v1/runs/{id}`: the run's files as stored.
+#[derive(Serialize)]
+struct RunFiles {
+    id: String,
+    test: results::TestSpec,
+    /// `null` while the run is in progress.
+    results: Option<results::RunResults>,
 }
 
 /// A run's `test.json` and `results.json` (null while it is in progress).
-pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
-    Json(json!({
-        "id": id,
-        "test": read_json(&dir.join("test.json")),
-        "results": read_json(&dir.join("results.json")),
-    }))
-    .into_response()
+/// A file that does not read is a 500 naming the file and the field.
+pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
+    let (test, results) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        Ok((results::read_test(&dir)?, crate::read_results(&dir)?))
+    })
+    .await??;
+    Ok(Json(RunFiles { id, test, results }).into_response())
 }
 
-pub async fn history_jsonl(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
-    match tokio::fs::read(dir.join("history.jsonl")).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.jsonl\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => json_error(StatusCode::NOT_FOUND, format!("run `{id}` has no history: {e}")),
-    }
+pub async fn history_jsonl(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
+    let bytes = tokio::fs::read(dir.join("history.jsonl"))
+        .await
+        .map_err(|source| Error::NoHistory { id: id.clone(), source })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.jsonl\"")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
-pub async fn history_edn(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
-    let converted = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let history = formats::read_path(&dir.join("history.jsonl"), Format::Jsonl).map_err(|e| e.to_string())?;
+pub async fn history_edn(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Error> {
+        let history = formats::read_path(&dir.join("history.jsonl"), Format::Jsonl).map_err(Error::History)?;
         let mut out = Vec::new();
-        formats::edn::write(&mut out, &history.ops).map_err(|e| e.to_string())?;
+        formats::edn::write(&mut out, &history.ops).map_err(Error::Edn)?;
         Ok(out)
     })
-    .await;
-    match converted {
-        Ok(Ok(bytes)) => (
-            [
-                (header::CONTENT_TYPE, "application/edn".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.edn\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Ok(Err(e)) => json_error(StatusCode::UNPROCESSABLE_ENTITY, e),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    .await??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/edn".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.edn\"")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
-pub async fn node_log(State(app): State<Arc<App>>, Path((id, log)): Path<(String, String)>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
+pub async fn node_log(State(app): State<Arc<App>>, Path((id, log)): Path<(String, String)>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
     // Node names are ours (n1, n2, …): nothing else reaches the file system.
     let valid = log.strip_suffix(".log").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()));
     if !valid {
-        return json_error(StatusCode::NOT_FOUND, format!("no log `{log}`"));
+        return Err(Error::NotALog(log));
     }
     match tokio::fs::read(dir.join("nodes").join(&log)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
-        Err(_) => json_error(StatusCode::NOT_FOUND, format!("no log `{log}` in run `{id}`")),
+        Ok(bytes) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response()),
+        Err(_) => Err(Error::NoLog { id, log }),
     }
 }
 
 /// The compact timeline the report's script draws.
-pub async fn timeline(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
-    let built = tokio::task::spawn_blocking(move || crate::timeline::for_run(&dir)).await;
-    match built {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) => json_error(StatusCode::UNPROCESSABLE_ENTITY, e),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+pub async fn timeline(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
+    let timeline = tokio::task::spawn_blocking(move || crate::timeline::for_run(&dir)).await??;
+    Ok(Json(timeline).into_response())
+}
+
+/// The check endpoint's answer: the verdict (`valid`, `invalid`,
+/// `unknown`), the model used, whether the history had no timestamps, and
+/// the whole result.
+#[derive(Serialize)]
+struct Checked {
+    verdict: Verdict,
+    model: String,
+    /// Formats without timestamps number their events instead; the
+    /// drawing then counts positions rather than nanoseconds.
+    untimed: bool,
+    result: CheckResult,
 }
 
 /// `POST /api/v1/check?model=&format=&initial=&timeout_ms=`: the body is a
@@ -116,23 +120,16 @@ pub async fn check(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the history is larger than the {} MiB upload limit", crate::UPLOAD_LIMIT >> 20)
-            } else {
-                rejection.body_text()
-            };
-            return json_error(status, message);
+) -> Result<Response, Error> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge
+        } else {
+            Error::Body(rejection)
         }
-    };
+    })?;
     let name = q.get("format").map(String::as_str).unwrap_or("auto");
-    let Some(format) = Format::parse(name) else {
-        return json_error(StatusCode::BAD_REQUEST, format!("unknown format `{name}`"));
-    };
+    let format = Format::parse(name).ok_or_else(|| Error::UnknownFormat(name.to_string()))?;
     let timeout = q
         .get("timeout_ms")
         .and_then(|t| t.parse::<u64>().ok())
@@ -140,36 +137,27 @@ pub async fn check(
         .min(Duration::from_secs(60));
     let model = q.get("model").filter(|m| !m.is_empty() && *m != "auto").cloned();
     let initial = q.get("initial").filter(|i| !i.is_empty()).cloned();
-    let Ok(_slot) = app.checks.acquire().await else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    };
-    let checked = tokio::task::spawn_blocking(move || -> Result<Value, (StatusCode, String)> {
-        let bad = |e: String| (StatusCode::BAD_REQUEST, e);
-        let history = formats::read_bytes("upload", &body, format).map_err(|e| bad(e.to_string()))?;
+    let _slot = app.checks.acquire().await.map_err(|_| Error::ShuttingDown)?;
+    let checked = tokio::task::spawn_blocking(move || -> Result<Checked, Error> {
+        let history = formats::read_bytes("upload", &body, format).map_err(Error::Upload)?;
         let spec = match &model {
-            Some(m) => ModelSpec::from_name(m, initial.as_deref()).map_err(|e| bad(e.to_string()))?,
+            Some(m) => ModelSpec::from_name(m, initial.as_deref()).map_err(Error::Model)?,
             None => ModelSpec::infer(&history),
         };
         let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
-        // Formats without timestamps number their events instead; the
-        // drawing then counts positions rather than nanoseconds.
         let untimed = history.ops.iter().enumerate().all(|(i, op)| op.time == i as u64);
-        let result = run_check(&history, &spec, &opts).map_err(|e| bad(e.to_string()))?;
-        Ok(json!({ "verdict": result.verdict, "model": result.model, "untimed": untimed, "result": result }))
+        let result = run_check(&history, &spec, &opts).map_err(Error::Upload)?;
+        Ok(Checked { verdict: result.verdict, model: result.model.clone(), untimed, result })
     })
-    .await;
-    match checked {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err((status, e))) => json_error(status, e),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    .await??;
+    Ok(Json(checked).into_response())
 }
 
 /// Server-sent events for a run in progress: `ops` events carry the new
 /// complete lines of its history (JSONL) as they are written; `done` comes
 /// once its results are stored.
-pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(dir) = run_dir(&app, &id) else { return not_found(&id) };
+pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+    let dir = run_dir(&app, &id)?;
     let stream = futures_util::stream::unfold((dir, 0u64, false), |(dir, offset, finished)| async move {
         if finished {
             return None;
@@ -189,7 +177,7 @@ pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resp
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// The complete lines after `offset` (at most 4 MiB at a time) and the new offset.
@@ -203,4 +191,52 @@ fn read_new_lines(path: &std::path::Path, offset: u64) -> (String, u64) {
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else { return (String::new(), offset) };
     buf.truncate(end);
     (String::from_utf8_lossy(&buf).into_owned(), offset + end as u64 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::tests::OVERLAP;
+
+    async fn post_check(app: &Arc<App>, query: &[(&str, &str)], body: &str) -> (StatusCode, serde_json::Value) {
+        let q = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let response = match check(State(app.clone()), Query(q), Ok(Bytes::from(body.to_string()))).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_check_answers_valid_invalid_or_unknown_and_errors_carry_their_status() {
+        let store = std::env::temp_dir().join(format!("fencepost-web-api-{}", std::process::id()));
+        let app = crate::app(store.clone()).await.unwrap();
+        let (status, v) = post_check(&app, &[("model", "mutex")], OVERLAP).await;
+        assert_eq!(
+            (status, v["verdict"].as_str(), v["model"].as_str()),
+            (StatusCode::OK, Some("invalid"), Some("mutex"))
+        );
+        assert_eq!(v["result"]["partitions"][0]["verdict"], "invalid", "{v}");
+        let clean = OVERLAP.lines().filter(|l| !l.contains("\"process\":2")).collect::<Vec<_>>().join("\n") + "\n";
+        let (_, v) = post_check(&app, &[], &clean).await;
+        assert_eq!(v["verdict"], "valid", "{v}");
+
+        let (status, v) = post_check(&app, &[("format", "yaml")], &clean).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(v["error"].as_str().unwrap().contains("unknown format `yaml`"), "{v}");
+        let (status, _) = post_check(&app, &[("model", "queue")], &clean).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let malformed = clean.replacen("\"type\":\"ok\"", "\"type\":\"okay\"", 1);
+        let (status, v) = post_check(&app, &[("format", "jsonl")], &malformed).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(v["error"].as_str().unwrap().contains("upload:2"), "{v}");
+
+        let missing = run(State(app.clone()), Path("nope".into())).await.unwrap_err();
+        assert_eq!((missing.status(), missing.to_string()), (StatusCode::NOT_FOUND, "no run `nope`".into()));
+        let bad_id = run(State(app.clone()), Path("..".into())).await.unwrap_err();
+        assert_eq!(bad_id.status(), StatusCode::NOT_FOUND);
+        std::fs::remove_dir_all(&store).unwrap();
+    }
 }

@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +45,7 @@ pub struct App {
     pub checks: tokio::sync::Semaphore,
 }
 
-pub async fn app(store_dir: PathBuf) -> Result<Arc<App>, String> {
+pub async fn app(store_dir: PathBuf) -> Result<Arc<App>, Error> {
     let store = results::Store::open(&store_dir).await?;
     // Runs made while the index was missing are picked up at start.
     store.reindex().await?;
@@ -85,29 +86,123 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 }
 
 /// Serves until Ctrl-C. Binds where told; the CLI's default is 127.0.0.1.
-pub async fn serve(bind: SocketAddr, store_dir: PathBuf) -> Result<(), String> {
+pub async fn serve(bind: SocketAddr, store_dir: PathBuf) -> Result<(), Error> {
     let app = app(store_dir.clone()).await?;
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("binding {bind}: {e}"))?;
-    println!(
-        "fencepost serve: http://{} (store {})",
-        listener.local_addr().map_err(|e| e.to_string())?,
-        store_dir.display()
-    );
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|source| Error::Bind { addr: bind, source })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: bind, source })?;
+    println!("fencepost serve: http://{addr} (store {})", store_dir.display());
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(Error::Serve)
 }
 
-/// An error as the API gives it: a status and `{"error": message}`.
-pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+/// What can go wrong serving: each variant knows its HTTP status, and the
+/// API gives it as `{"error": message}`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store: a run id that is not one (404), an index or a run's file
+    /// that does not read (500; the message names the file and the field).
+    #[error(transparent)]
+    Store(#[from] results::Error),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("no run `{0}`")]
+    NoRun(String),
+    #[error("run `{id}` has no history: {source}")]
+    NoHistory {
+        id: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A log name that is not a node's (`n1.log`).
+    #[error("no log `{0}`")]
+    NotALog(String),
+    #[error("no log `{log}` in run `{id}`")]
+    NoLog { id: String, log: String },
+    /// A stored history that does not read.
+    #[error(transparent)]
+    History(checker::InputError),
+    #[error("writing EDN: {0}")]
+    Edn(#[source] std::io::Error),
+    #[error("the history is larger than the {} MiB upload limit", UPLOAD_LIMIT >> 20)]
+    TooLarge,
+    /// An upload body that could not be taken (other than too large).
+    #[error("{}", .0.body_text())]
+    Body(BytesRejection),
+    #[error("unknown format `{}`; expected one of {}", .0, checker::formats::Format::NAMES.join(", "))]
+    UnknownFormat(String),
+    /// A model name or initial value `ModelSpec::from_name` refused, in its words.
+    #[error("{0}")]
+    Model(String),
+    /// An uploaded history that does not read, or does not fit the model.
+    #[error(transparent)]
+    Upload(checker::InputError),
+    #[error("shutting down")]
+    ShuttingDown,
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
-/// A run's directory, or `None` for an id that is not a stored run.
-pub(crate) fn run_dir(app: &App, id: &str) -> Option<PathBuf> {
-    let dir = app.store.run_dir(id).ok()?;
-    dir.join("test.json").is_file().then_some(dir)
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Store(results::Error::NotRunId(_) | results::Error::NoSuchRun { .. })
+            | Error::NoRun(_)
+            | Error::NoHistory { .. }
+            | Error::NotALog(_)
+            | Error::NoLog { .. } => StatusCode::NOT_FOUND,
+            Error::History(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Body(rejection) => rejection.status(),
+            Error::UnknownFormat(_) | Error::Model(_) | Error::Upload(_) => StatusCode::BAD_REQUEST,
+            Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Store(_) | Error::Bind { .. } | Error::Serve(_) | Error::Edn(_) | Error::Task(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+}
+
+/// The API's answer for an error: its status and `{"error": message}`.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        (self.status(), axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// The binary reports errors as text; this keeps `?` working in its
+/// `Result<_, String>` functions.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
+/// A run's directory, or [`Error::NoRun`] for an id that is not a stored run.
+pub(crate) fn run_dir(app: &App, id: &str) -> Result<PathBuf, Error> {
+    let dir = app.store.run_dir(id).map_err(|_| Error::NoRun(id.to_string()))?;
+    if dir.join("test.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(Error::NoRun(id.to_string()))
+    }
+}
+
+/// A run's `results.json`: `None` while the run is in progress (it has
+/// none yet); an error naming the file and the field if it does not read.
+pub(crate) fn read_results(dir: &std::path::Path) -> Result<Option<results::RunResults>, results::Error> {
+    match results::read_results(dir) {
+        Ok(r) => Ok(Some(r)),
+        Err(results::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }

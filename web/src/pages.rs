@@ -7,6 +7,13 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
+use checker::analysis::Analysis;
+use checker::check::{CheckResult, OpRef, PartialLinearization, PartitionResult};
+use checker::evidence::Evidence;
+use checker::formats::Format;
+use checker::models::ModelSpec;
+use checker::Verdict;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::{run_dir, App};
@@ -44,7 +51,7 @@ struct RowView {
     started: String,
     duration: String,
     ops: i64,
-    verdict: String,
+    verdict: Verdict,
 }
 
 #[derive(Template)]
@@ -74,12 +81,9 @@ fn utc(ms: i64) -> String {
 
 pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let pick = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
-    let filter = results::Filter {
-        system: pick("system"),
-        workload: pick("workload"),
-        nemesis: pick("nemesis"),
-        verdict: pick("verdict"),
-    };
+    let (system, workload, nemesis, verdict) = (pick("system"), pick("workload"), pick("nemesis"), pick("verdict"));
+    // A word that is no verdict matches no run, rather than every run.
+    let wanted: Option<Option<Verdict>> = verdict.as_deref().map(|v| v.parse().ok());
     // One query: the filter selects need every run's values anyway.
     let all = match app.store.list(&results::Filter::default()).await {
         Ok(all) => all,
@@ -89,44 +93,47 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, S
     let rows: Vec<results::RunRow> = all
         .iter()
         .filter(|r| {
-            matches(&filter.system, &r.system)
-                && matches(&filter.workload, &r.workload)
-                && matches(&filter.nemesis, &r.nemesis)
-                && matches(&filter.verdict, &r.verdict)
+            matches(&system, &r.system)
+                && matches(&workload, &r.workload)
+                && matches(&nemesis, &r.nemesis)
+                && wanted.is_none_or(|w| w == Some(r.verdict))
         })
         .cloned()
         .collect();
     let distinct = |f: fn(&results::RunRow) -> &String| -> Vec<String> {
         all.iter().map(f).cloned().collect::<BTreeSet<_>>().into_iter().collect()
     };
+    let filtered = system.is_some() || workload.is_some() || nemesis.is_some() || verdict.is_some();
     let filters = vec![
         FilterView {
             name: "system",
             label: "System",
             options: distinct(|r| &r.system),
-            selected: filter.system.clone().unwrap_or_default(),
+            selected: system.unwrap_or_default(),
         },
         FilterView {
             name: "workload",
             label: "Workload",
             options: distinct(|r| &r.workload),
-            selected: filter.workload.clone().unwrap_or_default(),
+            selected: workload.unwrap_or_default(),
         },
         FilterView {
             name: "nemesis",
             label: "Faults",
             options: distinct(|r| &r.nemesis),
-            selected: filter.nemesis.clone().unwrap_or_default(),
+            selected: nemesis.unwrap_or_default(),
         },
         FilterView {
             name: "verdict",
             label: "Verdict",
-            options: distinct(|r| &r.verdict),
-            selected: filter.verdict.clone().unwrap_or_default(),
+            options: Verdict::ALL
+                .into_iter()
+                .filter(|v| all.iter().any(|r| r.verdict == *v))
+                .map(|v| v.as_str().to_string())
+                .collect(),
+            selected: verdict.unwrap_or_default(),
         },
     ];
-    let filtered =
-        filter.system.is_some() || filter.workload.is_some() || filter.nemesis.is_some() || filter.verdict.is_some();
     let rows = rows
         .into_iter()
         .map(|r| RowView {
@@ -145,8 +152,9 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, S
 }
 
 struct CheckerView {
-    name: String,
-    validity: String,
+    name: &'static str,
+    /// `valid`, `invalid`, `unknown`, or `info` for a checker that only informs.
+    validity: &'static str,
     summary: String,
 }
 
@@ -171,21 +179,27 @@ struct Run {
     system: String,
     workload: String,
     nemesis: String,
+    /// The run's verdict, `running` while it is live, `unreadable` when its
+    /// results.json does not read.
     verdict: String,
     live: bool,
+    /// A run file that does not read: which, and which field.
+    errors: Vec<String>,
     checkers: Vec<CheckerView>,
     /// (checker, words) of the anomalies listed.
-    anomalies: Vec<(String, String)>,
-    /// Every stored anomaly, whether listed or not.
+    anomalies: Vec<(&'static str, String)>,
+    /// Every anomaly the checkers found.
     anomaly_total: usize,
+    /// Those results.json keeps (each with its words), listed or not.
+    anomaly_stored: usize,
     /// (checker, how many), in checker order.
-    anomaly_counts: Vec<(String, usize)>,
+    anomaly_counts: Vec<(&'static str, usize)>,
     /// Stretches without a grant, in words (with what the nodes' logs said).
     outages: Vec<String>,
     lin: Vec<LinView>,
     /// JSON for the script, safe inside a script element.
     lin_json: String,
-    stats: Vec<(String, String)>,
+    stats: Vec<(&'static str, String)>,
     logs: Vec<String>,
     params: Vec<ParamRow>,
 }
@@ -195,7 +209,7 @@ struct Run {
 const LISTED: usize = 20;
 
 /// `<` escaped so no value can close the script element it is put in.
-fn script_json(v: &Value) -> String {
+fn script_json(v: &impl Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c")
 }
 
@@ -204,70 +218,57 @@ pub async fn run(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(dir) = run_dir(&app, &id) else {
+    let Ok(dir) = run_dir(&app, &id) else {
         return render(StatusCode::NOT_FOUND, &NotFound { what: format!("There is no run `{id}` in this store.") });
     };
-    let read = |name: &str| -> Value {
-        std::fs::read_to_string(dir.join(name)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+    let read = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || (results::read_test(&dir), crate::read_results(&dir))).await
     };
-    let (test, results) = (read("test.json"), read("results.json"));
-    let live = results.is_null();
+    let (test, results) = match read {
+        Ok(files) => files,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("reading run `{id}`: {e}")).into_response(),
+    };
+    // A file that does not read is said so, naming the file and the field;
+    // the rest of the page (timeline, downloads, logs) still works.
+    let mut errors = Vec::new();
+    let test = test.map_err(|e| errors.push(format!("The test.json of this run does not read: {e}"))).ok();
+    let live = matches!(results, Ok(None));
+    let results =
+        results.map_err(|e| errors.push(format!("The results.json of this run does not read: {e}"))).ok().flatten();
     let all = q.get("anomalies").is_some_and(|v| v == "all");
+    let analyses: &[Analysis] = results.as_ref().map_or(&[], |r| &r.checkers);
     let mut checkers = Vec::new();
     let mut anomalies = Vec::new();
-    let mut anomaly_counts: Vec<(String, usize)> = Vec::new();
-    let mut anomaly_total = 0;
-    let outages: Vec<String> = results["checkers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["checker"] == "availability")
-        .flat_map(|c| c["evidence"]["outages"].as_array().cloned().unwrap_or_default())
-        .map(|o| text(&o["text"]))
-        .collect();
-    for c in results["checkers"].as_array().into_iter().flatten() {
-        let name = text(&c["checker"]);
-        let validity = if name == "availability" { "info".to_string() } else { text(&c["validity"]) };
-        checkers.push(CheckerView { name: name.clone(), validity, summary: text(&c["summary"]) });
-        let found = c["evidence"]["anomalies"].as_array().map_or(&[][..], Vec::as_slice);
-        if found.is_empty() {
+    let mut anomaly_counts = Vec::new();
+    let (mut anomaly_total, mut anomaly_stored) = (0, 0);
+    let mut outages = Vec::new();
+    for c in analyses {
+        let validity = if c.judges() { c.validity.as_str() } else { "info" };
+        checkers.push(CheckerView { name: c.checker(), validity, summary: c.summary.clone() });
+        if let Evidence::Availability(a) = &c.evidence {
+            outages.extend(a.outages.iter().map(|o| o.text.clone()));
+        }
+        let found = c.anomalies();
+        let count = c.anomaly_count().max(found.len());
+        if count == 0 {
             continue;
         }
-        anomaly_total += found.len();
-        anomaly_counts.push((name.clone(), found.len()));
+        anomaly_total += count;
+        anomaly_stored += found.len();
+        anomaly_counts.push((c.checker(), count));
         for a in found {
             if all || anomalies.len() < LISTED {
-                anomalies.push((name.clone(), text(&a["text"])));
+                anomalies.push((c.checker(), a.text.to_string()));
             }
         }
     }
-    let evidence = linearizability(&results);
+    let evidence = linearizability(analyses);
     let lin = evidence
         .iter()
-        .map(|e| LinView {
-            key: e["key"].as_str().map(|k| format!("key {k}")).unwrap_or_default(),
-            summary: text(&e["summary"]),
-        })
+        .map(|e| LinView { key: e.key.map(|k| format!("key {k}")).unwrap_or_default(), summary: e.summary.to_string() })
         .collect();
-    let s = &results["stats"];
-    let figure = |v: &Value, unit: &str| v.as_f64().map_or("-".into(), |x| format!("{x:.1}{unit}"));
-    let stats = if live {
-        Vec::new()
-    } else {
-        vec![
-            ("operations".into(), text(&s["ops"])),
-            ("duration".into(), figure(&(s["duration_ms"].as_f64().map(|m| m / 1000.0).into()), " s")),
-            ("completions per second".into(), figure(&s["ops_per_s"], "")),
-            ("grant latency p50".into(), figure(&s["grant_p50_ms"], " ms")),
-            ("grant latency p99".into(), figure(&s["grant_p99_ms"], " ms")),
-            ("seconds with progress".into(), figure(&(s["progress_share"].as_f64().map(|p| p * 100.0).into()), " %")),
-            (
-                "mean recovery after a fault".into(),
-                figure(&(s["recovery_ms"].as_f64().map(|m| m / 1000.0).into()), " s"),
-            ),
-            ("faults injected".into(), text(&s["faults"])),
-        ]
-    };
+    let stats = results.as_ref().map(|r| stats(&r.stats)).unwrap_or_default();
     let mut logs: Vec<String> = std::fs::read_dir(dir.join("nodes"))
         .into_iter()
         .flatten()
@@ -276,28 +277,56 @@ pub async fn run(
         .collect();
     logs.sort();
     let mut params = Vec::new();
-    for (k, v) in test.as_object().into_iter().flatten() {
-        param_rows(&mut params, 0, k, v);
+    if let Some(Value::Object(fields)) = test.as_ref().and_then(|t| serde_json::to_value(t).ok()) {
+        for (k, v) in &fields {
+            param_rows(&mut params, 0, k, v);
+        }
     }
+    let verdict = match (&results, live) {
+        (Some(r), _) => r.verdict.as_str(),
+        (None, true) => "running",
+        (None, false) => "unreadable",
+    };
+    let (system, workload, nemesis) = match &test {
+        Some(t) => (t.system.clone(), t.workload.clone(), t.nemesis.clone()),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
     let page = Run {
-        system: text(&test["system"]),
-        workload: text(&test["workload"]),
-        nemesis: text(&test["nemesis"]),
-        verdict: if live { "running".into() } else { text(&results["verdict"]) },
+        system,
+        workload,
+        nemesis,
+        verdict: verdict.to_string(),
         live,
+        errors,
         checkers,
         anomalies,
         anomaly_total,
+        anomaly_stored,
         anomaly_counts,
         outages,
         lin,
-        lin_json: script_json(&Value::Array(evidence)),
+        lin_json: script_json(&evidence),
         stats,
         logs,
         params,
         id,
     };
     render(StatusCode::OK, &page)
+}
+
+/// The figures table.
+fn stats(s: &results::Stats) -> Vec<(&'static str, String)> {
+    let figure = |v: Option<f64>, unit: &str| v.map_or("-".into(), |x| format!("{x:.1}{unit}"));
+    vec![
+        ("operations", s.ops.to_string()),
+        ("duration", figure(Some(s.duration_ms as f64 / 1000.0), " s")),
+        ("completions per second", figure(Some(s.ops_per_s), "")),
+        ("grant latency p50", figure(s.grant_p50_ms, " ms")),
+        ("grant latency p99", figure(s.grant_p99_ms, " ms")),
+        ("seconds with progress", figure(s.progress_share.map(|p| p * 100.0), " %")),
+        ("mean recovery after a fault", figure(s.recovery_ms.map(|m| m / 1000.0), " s")),
+        ("faults injected", s.faults.to_string()),
+    ]
 }
 
 fn text(v: &Value) -> String {
@@ -311,134 +340,114 @@ const FOCUS_OVER: usize = 120;
 /// How many of the last placed operations a cut keeps.
 const FOCUS_PLACED: usize = 20;
 
-/// Per failing `linearizable` checker: its model, and its first failing
-/// partition with the longest partial linearization, in the shape the check
-/// page's drawing takes (`operations`, `partials[0]`).
-fn linearizability(results: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
-    for c in results["checkers"].as_array().into_iter().flatten() {
-        if c["checker"] != "linearizable" || c["validity"] == "valid" {
-            continue;
-        }
-        let e = &c["evidence"];
-        let parts = e["partitions"].as_array().map_or(&[][..], Vec::as_slice);
-        let has_partial = |p: &&Value| p["partials"].as_array().is_some_and(|v| !v.is_empty());
-        // Unknown partitions may carry partials too; the failing one explains the verdict.
-        let part = parts.iter().filter(has_partial).find(|p| p["verdict"] == "not-linearizable");
-        let Some(part) = part.or_else(|| parts.iter().find(has_partial)) else { continue };
-        out.push(serde_json::json!({
-            "model": e["model"],
-            "verdict": e["verdict"],
-            "summary": c["summary"],
-            "key": part["key"],
-            "partition": focus(part),
-        }));
-    }
-    out
+/// A failing `linearizable` checker for the page's script: its model, and
+/// one partition with its longest partial linearization, in the shape the
+/// check page's drawing takes (`operations`, `partials[0]`).
+#[derive(Debug, Serialize)]
+struct LinEvidence<'a> {
+    model: &'a str,
+    verdict: Verdict,
+    summary: &'a str,
+    key: Option<&'a str>,
+    partition: Drawn<'a>,
 }
 
-/// `partition` with only the first partial, and past [`FOCUS_OVER`]
-/// operations only the stuck one, those concurrent with it and the last
-/// placed ones, renumbered; `numbers` keeps each placed op's place in the
-/// whole linearization and `placed`/`omitted` say what the cut left out.
-fn focus(part: &Value) -> Value {
-    let ops = part["operations"].as_array().map_or(&[][..], Vec::as_slice);
-    let partial = &part["partials"][0];
-    let ids = |v: &Value| -> Vec<usize> {
-        v.as_array().into_iter().flatten().filter_map(|x| x.as_u64().map(|x| x as usize)).collect()
-    };
-    let prefix = ids(&partial["prefix"]);
+#[derive(Debug, Serialize)]
+struct Drawn<'a> {
+    operations: Vec<&'a OpRef>,
+    partials: [DrawnPartial<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum DrawnPartial<'a> {
+    /// A partition small enough to draw whole.
+    Whole(&'a PartialLinearization),
+    /// A long one, cut (see [`focus`]).
+    Cut(CutPartial<'a>),
+}
+
+#[derive(Debug, Serialize)]
+struct CutPartial<'a> {
+    prefix: Vec<usize>,
+    /// Each kept placed op's place in the whole linearization.
+    numbers: Vec<usize>,
+    placed: usize,
+    omitted: usize,
+    state_after: &'a str,
+    stuck: Option<usize>,
+    concurrent: Vec<usize>,
+}
+
+/// Per failing `linearizable` checker: its first failing partition with
+/// the longest partial linearization (unknown partitions may carry partials
+/// too; the failing one explains the verdict).
+fn linearizability(checkers: &[Analysis]) -> Vec<LinEvidence<'_>> {
+    checkers
+        .iter()
+        .filter(|c| c.validity != Verdict::Valid)
+        .filter_map(|c| {
+            let Evidence::Linearizable(result) = &c.evidence else { return None };
+            let result: &CheckResult = result;
+            let with_partial = || result.partitions.iter().filter(|p| !p.partials.is_empty());
+            let part = with_partial().find(|p| p.verdict == Verdict::Invalid).or_else(|| with_partial().next())?;
+            Some(LinEvidence {
+                model: &result.model,
+                verdict: result.verdict,
+                summary: &c.summary,
+                key: part.key.as_deref(),
+                partition: focus(part, &part.partials[0]),
+            })
+        })
+        .collect()
+}
+
+/// `part` with only `partial`, and past [`FOCUS_OVER`] operations only the
+/// stuck one, those concurrent with it and the last placed ones,
+/// renumbered; `numbers` keeps each placed op's place in the whole
+/// linearization and `placed`/`omitted` say what the cut left out.
+fn focus<'a>(part: &'a PartitionResult, partial: &'a PartialLinearization) -> Drawn<'a> {
+    let ops = &part.operations;
     if ops.len() <= FOCUS_OVER {
-        return serde_json::json!({ "operations": ops, "partials": [partial] });
+        return Drawn { operations: ops.iter().collect(), partials: [DrawnPartial::Whole(partial)] };
     }
-    let stuck = partial["stuck"].as_u64().unwrap_or(0) as usize;
-    let concurrent = ids(&partial["concurrent"]);
-    let mut keep: BTreeSet<usize> = concurrent.iter().copied().collect();
-    keep.insert(stuck);
+    let prefix = &partial.prefix;
+    let mut keep: BTreeSet<usize> = partial.concurrent.iter().copied().collect();
+    keep.insert(partial.stuck);
     keep.extend(prefix.iter().rev().take(FOCUS_PLACED));
     keep.retain(|&i| i < ops.len());
     let new_id: HashMap<usize, usize> = keep.iter().enumerate().map(|(n, &i)| (i, n)).collect();
     let (kept_prefix, numbers): (Vec<usize>, Vec<usize>) =
         prefix.iter().enumerate().filter_map(|(n, i)| Some((new_id.get(i).copied()?, n + 1))).unzip();
-    serde_json::json!({
-        "operations": keep.iter().map(|&i| &ops[i]).collect::<Vec<_>>(),
-        "partials": [{
-            "prefix": kept_prefix,
-            "numbers": numbers,
-            "placed": prefix.len(),
-            "omitted": ops.len() - keep.len(),
-            "state_after": partial["state_after"],
-            "stuck": new_id.get(&stuck),
-            "concurrent": concurrent.iter().filter_map(|i| new_id.get(i)).collect::<Vec<_>>(),
-        }],
-    })
+    Drawn {
+        operations: keep.iter().map(|&i| &ops[i]).collect(),
+        partials: [DrawnPartial::Cut(CutPartial {
+            prefix: kept_prefix,
+            numbers,
+            placed: prefix.len(),
+            omitted: ops.len() - keep.len(),
+            state_after: &partial.state_after,
+            stuck: new_id.get(&partial.stuck).copied(),
+            concurrent: partial.concurrent.iter().filter_map(|i| new_id.get(i).copied()).collect(),
+        })],
+    }
 }
 
-/// Rows for one test parameter. Objects nest (indented); so do values
-/// written as Rust `Debug` structs (`FaultOptions { loss: 0.3, … }`), which
-/// older runs stored as one string.
+/// Rows for one test parameter; objects nest (indented, at most three deep).
 fn param_rows(rows: &mut Vec<ParamRow>, depth: usize, key: &str, v: &Value) {
-    let fields: Option<Vec<(String, Value)>> = match v {
-        Value::Object(m) => Some(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        Value::String(s) => debug_struct(s).map(|(_, f)| f.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
-        _ => None,
-    };
-    match fields {
-        Some(fields) if depth < 3 => {
-            let label = match v {
-                Value::String(s) => debug_struct(s).map(|(name, _)| name).unwrap_or_default(),
-                _ => String::new(),
-            };
-            rows.push(ParamRow { depth, key: key.to_string(), value: label });
-            for (k, v) in &fields {
+    match v {
+        Value::Object(fields) if depth < 3 => {
+            rows.push(ParamRow { depth, key: key.to_string(), value: String::new() });
+            for (k, v) in fields {
                 param_rows(rows, depth + 1, k, v);
             }
         }
-        _ => {
-            let value = match v {
-                Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-                    items.iter().map(text).collect::<Vec<_>>().join(", ")
-                }
-                other => text(other),
-            };
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            let value = items.iter().map(text).collect::<Vec<_>>().join(", ");
             rows.push(ParamRow { depth, key: key.to_string(), value });
         }
+        other => rows.push(ParamRow { depth, key: key.to_string(), value: text(other) }),
     }
-}
-
-/// `Name { a: 1, b: Inner { c: 2 } }` → ("Name", [("a", "1"), ("b", "Inner { c: 2 }")]);
-/// `None` for anything else.
-fn debug_struct(s: &str) -> Option<(String, Vec<(String, String)>)> {
-    let s = s.trim();
-    let open = s.find(" {")?;
-    let name = &s[..open];
-    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-        return None;
-    }
-    let body = s[open + 2..].strip_suffix('}')?.trim();
-    let mut fields = Vec::new();
-    let mut depth = 0i32;
-    let mut quoted = false;
-    let mut from = 0;
-    let mut parts = Vec::new();
-    for (i, ch) in body.char_indices() {
-        match ch {
-            '"' => quoted = !quoted,
-            '{' | '[' | '(' if !quoted => depth += 1,
-            '}' | ']' | ')' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                parts.push(&body[from..i]);
-                from = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&body[from..]);
-    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once(':')?;
-        fields.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    Some((name.to_string(), fields))
 }
 
 struct CellView {
@@ -447,12 +456,21 @@ struct CellView {
     nemesis: String,
     runs: usize,
     invalid: usize,
-    verdict: String,
+    /// The worst verdict over its runs.
+    verdict: &'static str,
     ops_per_s: String,
     p50: String,
     p99: String,
     progress: String,
     recovery: String,
+}
+
+/// One bar of the comparison chart.
+#[derive(Serialize)]
+struct ChartBar {
+    label: String,
+    p99: Option<f64>,
+    verdict: Option<Verdict>,
 }
 
 #[derive(Template)]
@@ -471,11 +489,15 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
     let mean = |v: Option<(f64, usize)>, scale: f64, unit: &str| {
         v.map_or("-".into(), |(m, _)| format!("{:.1}{unit}", m * scale))
     };
-    let chart: Vec<Value> = cells
+    let chart: Vec<ChartBar> = cells
         .iter()
-        .map(|c| serde_json::json!({ "label": format!("{} · {} · {}", c.system, c.workload, c.nemesis), "p99": c.grant_p99_ms.map(|m| m.0), "verdict": c.verdict }))
+        .map(|c| ChartBar {
+            label: format!("{} · {} · {}", c.system, c.workload, c.nemesis),
+            p99: c.grant_p99_ms.map(|m| m.0),
+            verdict: c.verdict,
+        })
         .collect();
-    let chart_json = script_json(&Value::Array(chart));
+    let chart_json = script_json(&chart);
     let cells = cells
         .into_iter()
         .map(|c| CellView {
@@ -489,7 +511,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             nemesis: c.nemesis,
             runs: c.runs,
             invalid: c.invalid,
-            verdict: c.verdict,
+            verdict: c.verdict.map_or("-", Verdict::as_str),
         })
         .collect();
     render(StatusCode::OK, &Compare { cells, chart_json })
@@ -507,9 +529,222 @@ pub async fn check() -> Response {
     render(
         StatusCode::OK,
         &Check {
-            models: vec!["register", "cas-register", "kv", "mutex", "knossos-mutex", "fenced-mutex"],
-            formats: vec!["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"],
+            models: ModelSpec::NAMES.to_vec(),
+            formats: Format::NAMES.to_vec(),
             limit_mib: crate::UPLOAD_LIMIT >> 20,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path as FsPath;
+
+    use checker::check::{check, CheckOptions};
+    use checker::History;
+
+    use super::*;
+    use crate::timeline::tests::OVERLAP;
+
+    fn history(text: &str) -> History {
+        checker::formats::jsonl::read("test.jsonl", text).unwrap()
+    }
+
+    fn linearizable(history: &History) -> Analysis {
+        let result = check(history, &ModelSpec::Mutex, &CheckOptions::default()).unwrap();
+        Analysis {
+            validity: result.verdict,
+            summary: format!("{}: {}", result.model, result.verdict.linearizability()),
+            evidence: Evidence::Linearizable(Box::new(result)),
+        }
+    }
+
+    /// `cycles` clean acquire/release pairs on k0 by processes 1 and 2 in
+    /// turn, then both holding it at once: 4 × cycles + 4 calls.
+    fn long_then_overlap(cycles: u64) -> String {
+        let mut lines = Vec::new();
+        let mut op = |process: u64, kind: &str, f: &str, value: Value| {
+            let n = lines.len() as u64;
+            lines.push(
+                serde_json::json!({ "index": n, "time": (n + 1) * 10_000_000, "process": process, "type": kind, "f": f, "key": "k0", "value": value })
+                    .to_string(),
+            );
+        };
+        for c in 0..cycles {
+            let p = 1 + c % 2;
+            op(p, "invoke", "acquire", Value::Null);
+            op(p, "ok", "acquire", serde_json::json!({ "token": c + 1 }));
+            op(p, "invoke", "release", Value::Null);
+            op(p, "ok", "release", Value::Null);
+        }
+        op(1, "invoke", "acquire", Value::Null);
+        op(1, "ok", "acquire", serde_json::json!({ "token": cycles + 1 }));
+        op(2, "invoke", "acquire", Value::Null);
+        op(2, "ok", "acquire", serde_json::json!({ "token": cycles + 2 }));
+        op(1, "invoke", "release", Value::Null);
+        op(1, "ok", "release", Value::Null);
+        op(2, "invoke", "release", Value::Null);
+        op(2, "ok", "release", Value::Null);
+        lines.join("\n") + "\n"
+    }
+
+    #[test]
+    fn a_failing_check_is_drawn_from_its_failing_partition() {
+        let checkers = [linearizable(&history(OVERLAP))];
+        let v = serde_json::to_value(linearizability(&checkers)).unwrap();
+        let first = &v[0];
+        assert_eq!((first["verdict"].as_str(), first["model"].as_str()), (Some("invalid"), Some("mutex")), "{first}");
+        let partition = &first["partition"];
+        assert_eq!(partition["operations"].as_array().unwrap().len(), 4, "{partition}");
+        let partial = &partition["partials"][0];
+        assert!(partial["stuck"].is_u64() && partial["prefix"].is_array() && partial["state_after"].is_string());
+
+        // A long partition is cut to the operations around the stuck one,
+        // each placed op keeping its number in the whole linearization.
+        let checkers = [linearizable(&history(&long_then_overlap(80)))];
+        let v = serde_json::to_value(linearizability(&checkers)).unwrap();
+        let partial = &v[0]["partition"]["partials"][0];
+        let drawn = v[0]["partition"]["operations"].as_array().unwrap().len();
+        let placed = partial["placed"].as_u64().unwrap() as usize;
+        assert!(placed >= 160 && drawn < 40, "{partial}");
+        assert_eq!(partial["omitted"].as_u64().unwrap() as usize + drawn, 164, "{partial}");
+        let numbers: Vec<u64> = partial["numbers"].as_array().unwrap().iter().filter_map(Value::as_u64).collect();
+        assert_eq!(numbers.last(), Some(&(placed as u64)));
+        assert_eq!(numbers.len(), partial["prefix"].as_array().unwrap().len());
+        assert!(partial["stuck"].as_u64().unwrap() < drawn as u64);
+
+        // Nothing to draw for a check that passed.
+        let clean = OVERLAP.lines().filter(|l| !l.contains("\"process\":2")).collect::<Vec<_>>().join("\n") + "\n";
+        assert!(linearizability(&[linearizable(&history(&clean))]).is_empty());
+    }
+
+    fn spec(run: &str) -> results::TestSpec {
+        results::TestSpec {
+            run: run.into(),
+            started_ms: 1_700_000_000_000,
+            system: "redis".into(),
+            workload: "lock".into(),
+            nemesis: "partition".into(),
+            fencepost: "test".into(),
+            recorded: Some(results::Recorded {
+                description: "redis, one node".into(),
+                image: None,
+                endpoints: Vec::new(),
+                nodes: vec!["n1".into(), "n2".into()],
+                fencing_enforced: true,
+                concurrency: 2,
+                keys: 1,
+                rate: None,
+                hold_ms: [100, 200],
+                ttl_ms: 1000,
+                time_limit_ms: 10_000,
+                timeout_ms: 1000,
+                acquire_wait_ms: 500,
+                seed: 7,
+                nemesis_interval_ms: 2000,
+                quiet_ms: 1000,
+                fault_options: [("loss".to_string(), 0.3)].into_iter().collect(),
+            }),
+            imported: None,
+        }
+    }
+
+    #[test]
+    fn parameters_nest_from_the_typed_test() {
+        let mut rows = Vec::new();
+        let Value::Object(fields) = serde_json::to_value(spec("r1")).unwrap() else { panic!("an object") };
+        for (k, v) in &fields {
+            param_rows(&mut rows, 0, k, v);
+        }
+        let has = |key: &str, depth: usize, value: &str| {
+            rows.iter().any(|r| r.key == key && r.depth == depth && r.value == value)
+        };
+        for (key, depth, value) in [
+            ("system", 0, "redis"),
+            ("recorded", 0, ""),
+            ("fault_options", 1, ""),
+            ("loss", 2, "0.3"),
+            ("hold_ms", 1, "100, 200"),
+            ("nodes", 1, "n1, n2"),
+            ("image", 1, "-"),
+        ] {
+            assert!(has(key, depth, value), "{key}");
+        }
+    }
+
+    async fn page(app: &Arc<App>, id: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
+        let q = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let response = run(State(app.clone()), Path(id.to_string()), Query(q)).await;
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn write_results(dir: &FsPath, history: &History) {
+        let checkers = vec![
+            checker::analysis::mutual_exclusion(history).unwrap(),
+            checker::analysis::fencing(history).unwrap().unwrap(),
+            linearizable(history),
+            checker::analysis::availability(history).unwrap(),
+        ];
+        let results = results::RunResults {
+            run: "r1".into(),
+            verdict: Verdict::Invalid,
+            checkers,
+            stats: results::Stats { ops: 4, duration_ms: 8, ops_per_s: 500.0, faults: 1, ..Default::default() },
+            interrupted: false,
+            workload: None,
+            nemesis_error: None,
+            faults_planned: None,
+            cluster_events: Vec::new(),
+        };
+        results::write_json(&dir.join("results.json"), &results).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_run_page_is_live_then_reports_and_names_a_file_that_does_not_read() {
+        let store = std::env::temp_dir().join(format!("fencepost-web-pages-{}", std::process::id()));
+        let dir = store.join("r1");
+        std::fs::create_dir_all(&dir).unwrap();
+        results::write_json(&dir.join("test.json"), &spec("r1")).unwrap();
+        std::fs::write(dir.join("history.jsonl"), OVERLAP).unwrap();
+        let app = crate::app(store.clone()).await.unwrap();
+
+        // No results.json yet: the run is in progress.
+        let (status, live) = page(&app, "r1", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(live.contains("id=\"live\"") && live.contains(">running<"), "{live}");
+        assert!(!live.contains("run-error"), "{live}");
+        assert!(live.contains("<th class=\"depth2\">loss</th><td>0.3</td>"), "{live}");
+
+        // Done: every checker, the anomalies, the evidence, the figures.
+        write_results(&dir, &history(OVERLAP));
+        let (_, done) = page(&app, "r1", &[]).await;
+        assert!(!done.contains("id=\"live\"") && done.contains("id=\"verdict\">invalid<"), "{done}");
+        for name in ["mutual-exclusion", "fencing", "linearizable", "availability"] {
+            assert!(done.contains(&format!("<th>{name}</th>")), "{name}: {done}");
+        }
+        assert!(done.contains("<span class=\"verdict info\">info</span></td><th>availability"), "{done}");
+        assert!(done.contains("All 2 anomalies") && done.contains("mutual-exclusion: 1, fencing: 1"), "{done}");
+        assert!(done.contains("id=\"lin-data\"") && done.contains("\"verdict\":\"invalid\""), "{done}");
+        assert!(done.contains("<th>completions per second</th><td>500.0</td>"), "{done}");
+
+        // A results.json that does not read says which file and which field.
+        let path = dir.join("results.json");
+        let mut broken: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        broken["stats"]["operations"] = broken["stats"]["ops"].take();
+        std::fs::write(&path, broken.to_string()).unwrap();
+        let (status, page_text) = page(&app, "r1", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page_text.contains("class=\"error run-error\">The results.json of this run does not read"),
+            "{page_text}"
+        );
+        assert!(page_text.contains("operations"), "the field is named: {page_text}");
+        assert!(page_text.contains(">unreadable<") && !page_text.contains("id=\"live\""), "{page_text}");
+
+        let (status, _) = page(&app, "nope", &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        std::fs::remove_dir_all(&store).unwrap();
+    }
 }

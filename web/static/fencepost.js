@@ -11,6 +11,10 @@ window.addEventListener('unhandledrejection', (e) => window.__errors.push(String
 
 const fencepost = (() => {
   const OUTCOME = ['ok', 'fail', 'info'];
+  // Every checker answers valid, invalid or unknown; for a linearizability
+  // check, people know the answers by these words (Knossos, Porcupine).
+  const VERDICTS = ['valid', 'invalid', 'unknown'];
+  const LINEARIZABILITY = { valid: 'linearizable', invalid: 'not linearizable', unknown: 'undecided' };
   const COLOR = { ok: '#2e7d32', fail: '#9e9e9e', info: '#ef6c00', hold: 'rgba(33,150,243,0.30)',
     fault: 'rgba(229,57,53,0.10)', faultEdge: 'rgba(229,57,53,0.55)', anomaly: '#d50000', axis: '#555', unplaced: '#cfd8dc' };
   const AXIS = 36;    // px under the lanes for the time axis: ticks and title
@@ -376,13 +380,18 @@ const fencepost = (() => {
       out.textContent = 'checking…'; canvas.parentElement.hidden = true;
       try {
         const r = await fetchJson('/api/v1/check?' + q, { method: 'POST', body });
-        const failing = (r.result.partitions || []).find((p) => p.verdict === 'not-linearizable');
+        const failing = (r.result.partitions || []).find((p) => p.verdict === 'invalid');
         out.innerHTML = '';
         const h = document.createElement('p');
         const v = document.createElement('span');
-        v.className = 'verdict ' + (r.verdict === 'linearizable' ? 'valid' : r.verdict === 'not-linearizable' ? 'invalid' : 'unknown');
-        v.id = 'check-verdict'; v.textContent = r.verdict;
-        h.append(v, ` — model ${r.model}, ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
+        const verdict = VERDICTS.includes(r.verdict) ? r.verdict : 'unknown';
+        v.className = 'verdict ' + verdict;
+        v.id = 'check-verdict'; v.textContent = verdict;
+        const words = document.createElement('strong');
+        // Why a check is undecided (its deadline, the memory cap) is in its partitions.
+        const reason = verdict === 'unknown' && (r.result.partitions || []).map((p) => p.reason).find(Boolean);
+        words.id = 'check-words'; words.textContent = LINEARIZABILITY[verdict] + (reason ? ` (${reason})` : '');
+        h.append(v, ' ', words, ` — model ${r.model}, ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
         out.append(h);
         if (failing && failing.partials && failing.partials.length) {
           drawPartial(canvas, failing, out, { id: 'check-stuck', untimed: r.untimed });
