@@ -7,6 +7,7 @@
 //! mark, reset before each case through `/proc/self/clear_refs`, so it counts
 //! everything resident (binary, parsed history, search) — not the search alone.
 
+use anyhow::Context;
 use checker::check::{check, CheckOptions};
 use checker::formats::{read_path, Format};
 use checker::models::ModelSpec;
@@ -128,7 +129,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
     );
 
     let mut etcd: Vec<_> = std::fs::read_dir(corpus.join("porcupine/jepsen"))
-        .map_err(|e| format!("{}: {e}", corpus.display()))?
+        .with_context(|| corpus.display().to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .collect();

@@ -34,7 +34,7 @@ pub async fn bench_clients(
     );
     out!("{:<10} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
     for name in names {
-        let system = workloads::by_name(&name).ok_or_else(|| format!("unknown system `{name}`"))?;
+        let system = workloads::by_name(&name).ok_or_else(|| anyhow::anyhow!("unknown system `{name}`"))?;
         let run_id = docker::new_run_id();
         let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
         let options = RunOptions {

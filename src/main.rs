@@ -668,7 +668,7 @@ fn main() -> ExitCode {
             let nemeses = std::mem::replace(&mut opts.faults.nemesis, "none".into());
             suite(systems, nemeses, &opts)
         }
-        Command::Serve { bind, store } => run_async(web::serve(bind, store)),
+        Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checker::Verdict;
-use harness::run::{self as pipeline, fault_names, injected_words, show, Event, Live, RunArgs};
+use harness::run::{self as pipeline, injected_words, show, Event, Live, RunArgs};
 
 use crate::analyze::print_checkers;
 
@@ -117,12 +117,7 @@ pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, ha
         finished.verdict().as_str(),
         finished.dir.display()
     );
-    Ok(RunOutcome { id: finished.id, verdict: finished.verdict() })
-}
-
-/// The asked fault kinds as stored: `partition,kill` or `none`.
-pub fn faults_word(kinds: &[nemesis::FaultKind]) -> String {
-    fault_names(kinds)
+    Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
 }
 
 /// Redraws one status line every 250 ms: elapsed, completions per second,

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use checker::analysis::counted;
