@@ -398,11 +398,13 @@ fn run_args(system: String, opts: &RunOpts) -> Result<run::RunArgs, String> {
     let (store, rate, seed, concurrency, keys) = (store.clone(), *rate, *seed, *concurrency, *keys);
 
     let d = |name: &str, v: &str| parse_duration(v).map_err(|e| format!("--{name}: {e}"));
-    let workload = match workload.as_str() {
-        "lock" => workloads::Workload::Lock,
-        "fenced-counter" => workloads::Workload::FencedCounter { enforce: !*no_fencing },
-        "election" => workloads::Workload::Election,
-        other => return Err(format!("--workload: unknown workload `{other}` (known: lock, fenced-counter, election)")),
+    let workload = match workload.parse() {
+        Ok(workloads::Workload::FencedCounter) if *no_fencing => workloads::Workload::FencedCounterUnfenced,
+        Ok(workload) => workload,
+        Err(_) => {
+            let known = workloads::Workload::names().join(", ");
+            return Err(format!("--workload: unknown workload `{workload}` (known: {known})"));
+        }
     };
     let ttl = d("ttl", ttl)?;
     let time_limit = d("time-limit", time_limit)?;

@@ -7,11 +7,11 @@
 //! and indexes what was recorded; the containers are removed either way.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use checker::analysis::Validity;
+use checker::faults::{FaultEvent, Step as FaultStep};
 use docker::Engine;
 use serde_json::{json, Value};
 use workloads::{FencedResource, Recorder, RunOptions, Workload};
@@ -123,7 +123,7 @@ pub fn plan_command(args: &RunArgs) -> Result<(), String> {
             show(step.at),
             step.kind.name(),
             show(step.duration),
-            step.fault.describe()
+            json!(step.fault.describe())
         );
     }
     Ok(())
@@ -135,13 +135,13 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     // Open the store first: a run that cannot be kept should not start.
     let store = results::Store::open(&args.store).await?;
     let run_id = docker::new_run_id();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = workloads::CancellationToken::new();
     let ctrl_c = {
         let stop = stop.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("\ninterrupted: stopping the clients, healing, then checking what was recorded");
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         })
     };
 
@@ -166,9 +166,6 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     std::fs::create_dir_all(dir.join("nodes")).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut options = args.options;
     options.workload = args.workload;
-    if matches!(args.workload, Workload::FencedCounter { .. }) {
-        options.client.fenced = true;
-    }
     let started_ms = unix_ms();
     write_json(
         &dir.join("test.json"),
@@ -177,8 +174,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             "started_ms": started_ms,
             "system": system.name(),
             "description": system.describe(),
-            "workload": workload_name(args.workload),
-            "fencing_enforced": matches!(args.workload, Workload::FencedCounter { enforce: true }),
+            "workload": args.workload.name(),
+            "fencing_enforced": args.workload.enforces_fencing(),
             "image": started.as_ref().map(|s| s.image.tag.clone()),
             "endpoints": args.endpoints,
             "nodes": nodes.iter().map(|n| n.name()).collect::<Vec<_>>(),
@@ -203,31 +200,30 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     let recorder = Recorder::create(&history_path).map_err(|e| format!("creating {}: {e}", history_path.display()))?;
     // The history's time 0 on the wall clock, to place node log lines on it.
     let history_epoch_ms = unix_ms();
-    let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
-    let resource = Arc::new(FencedResource::new(enforce));
+    let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));
     // Active faults, for the progress line.
     let active: Arc<Mutex<Vec<String>>> = Arc::default();
     let faults = {
         let recorder = recorder.clone();
         let active = active.clone();
-        let report: nemesis::Report = Arc::new(move |phase, f, value| {
+        let report: nemesis::Report = Arc::new(move |phase, event, info| {
             let kind = match phase {
                 nemesis::Phase::Begin => checker::OpType::Invoke,
                 nemesis::Phase::Done => checker::OpType::Info,
             };
-            recorder.nemesis(kind, f, value);
+            recorder.nemesis(kind, event, info);
             if phase == nemesis::Phase::Begin {
                 return;
             }
             let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(name) = f.strip_suffix("-start") {
-                active.push(name.to_string());
-            } else if let Some(name) = f.strip_suffix("-stop") {
-                if let Some(i) = active.iter().position(|a| a == name) {
-                    active.remove(i);
+            match event {
+                FaultEvent::Fault { fault, step: FaultStep::Start } => active.push(fault.clone()),
+                FaultEvent::Fault { fault, step: FaultStep::Stop } => {
+                    if let Some(i) = active.iter().position(|a| a == fault) {
+                        active.remove(i);
+                    }
                 }
-            } else if f == "heal-all" {
-                active.clear();
+                FaultEvent::HealAll => active.clear(),
             }
         });
         // Against an existing cluster the nemesis acts on clients only.
@@ -245,7 +241,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     for note in &plan.notes {
         out!("  note: {note}");
     }
-    let nemesis_done = Arc::new(AtomicBool::new(false));
+    let nemesis_done = workloads::CancellationToken::new();
     let t0 = Instant::now();
     let workload =
         workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
@@ -260,7 +256,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
     let (summary, played) = tokio::join!(
         async {
             let summary = workload.await;
-            nemesis_done.store(true, Ordering::Relaxed);
+            nemesis_done.cancel();
             summary
         },
         playing
@@ -270,13 +266,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         eprint!("\r\x1b[2K");
     }
 
-    // Final reads, after the heal and the quiet period: what each counter
-    // holds, read by a process of its own.
-    for (i, c) in summary.counters.iter().enumerate() {
-        let p = 1_000_000 + i as u64;
-        recorder.invoke(p, "final-read", Some(&c.key), Value::Null);
-        recorder.complete(p, checker::OpType::Ok, "final-read", Some(&c.key), json!(resource.read(&c.key)), None, None);
-    }
+    // Final reads, after the heal and the quiet period.
+    args.workload.final_reads(&resource, &recorder);
     let recorded = recorder.finish().map_err(|e| format!("writing {}: {e}", history_path.display()))?;
     ctrl_c.abort();
     let mut cluster_events = Vec::new();
@@ -309,7 +300,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         summary.fail,
         summary.info,
         summary.processes,
-        if stop.load(Ordering::Relaxed) { " (interrupted)" } else { "" }
+        if stop.is_cancelled() { " (interrupted)" } else { "" }
     );
     if !steps.is_empty() {
         if let Ok(kinds) = &played {
@@ -332,12 +323,12 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         analyzed.verdict = analyzed.verdict.combine(Validity::Unknown);
         out!("  nemesis failed: {e} (verdict at best unknown)");
     }
-    let nemesis_error = played.as_ref().err();
+    let nemesis_error = played.as_ref().err().map(ToString::to_string);
     write_json(
         &dir.join("results.json"),
         &analyzed.to_json(json!({
             "run": run_id,
-            "interrupted": stop.load(Ordering::Relaxed),
+            "interrupted": stop.is_cancelled(),
             "summary": summary,
             "nemesis_error": nemesis_error,
             "nemesis_interval_ms": interval.as_millis() as u64,
@@ -554,15 +545,6 @@ pub fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
         return "none".into();
     }
     kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
-}
-
-pub fn workload_name(w: Workload) -> &'static str {
-    match w {
-        Workload::Lock => "lock",
-        Workload::FencedCounter { enforce: true } => "fenced-counter",
-        Workload::FencedCounter { enforce: false } => "fenced-counter-unfenced",
-        Workload::Election => "election",
-    }
 }
 
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {

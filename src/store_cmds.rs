@@ -27,12 +27,7 @@ fn known_systems() -> Vec<&'static str> {
 }
 
 fn known_workloads() -> Vec<&'static str> {
-    [Workload::Lock, Workload::FencedCounter { enforce: true }, Workload::FencedCounter { enforce: false }]
-        .into_iter()
-        .chain([Workload::Election])
-        .map(run::workload_name)
-        .chain(IMPORTED_WORKLOADS)
-        .collect()
+    Workload::names().iter().copied().chain(IMPORTED_WORKLOADS).collect()
 }
 
 /// Checks the filter's values against what fencepost knows and what the

@@ -13,18 +13,21 @@
 
 pub mod client;
 pub mod cluster;
+pub mod generator;
 pub mod recorder;
 pub mod resource;
 pub mod runner;
-pub mod stall;
 pub mod systems;
+pub mod workload;
 
 pub use client::{
     ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
 };
 pub use cluster::{start_cluster, wait_ready, Started};
+pub use generator::{ClientKind, Done, Generator, Op};
+pub use kit::{CancellationToken, Stall};
 pub use recorder::{Counts, Recorder};
 pub use resource::FencedResource;
-pub use runner::{run, RunOptions, Summary, Workload};
-pub use stall::Stall;
+pub use runner::{run, RunOptions, Summary, Worker, REVOKER};
 pub use systems::{by_name, LogEvent, System, REGISTRY};
+pub use workload::{CheckerId, Spec, Workload, FINAL_READER, WORKLOADS};
