@@ -7,7 +7,6 @@
 //! every client has its own key and holds for no time, so the figure is the
 //! system's acquire/release throughput rather than the workload's pacing.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,5 +74,6 @@ async fn once(
     recorder: Recorder,
 ) -> Summary {
     let resource = Arc::new(FencedResource::new(true));
-    workloads::run(system, nodes.to_vec(), options.clone(), recorder, resource, Arc::new(AtomicBool::new(false))).await
+    workloads::run(system, nodes.to_vec(), options.clone(), recorder, resource, workloads::CancellationToken::new())
+        .await
 }

@@ -405,7 +405,8 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
     } = opts;
     let workload = match workload {
         WorkloadArg::Lock => workloads::Workload::Lock,
-        WorkloadArg::FencedCounter => workloads::Workload::FencedCounter { enforce: !*no_fencing },
+        WorkloadArg::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
+        WorkloadArg::FencedCounter => workloads::Workload::FencedCounter,
         WorkloadArg::Election => workloads::Workload::Election,
     };
     let options = workloads::RunOptions {

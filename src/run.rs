@@ -2,8 +2,6 @@
 //! one-screen summary. Ctrl-C stops the workload; the harness still heals,
 //! checks, stores and indexes what was recorded.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checker::Verdict;
@@ -35,7 +33,7 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
             show(step.at),
             step.kind.name(),
             show(step.duration),
-            step.fault.describe()
+            serde_json::to_string(&step.fault.describe()).unwrap_or_default()
         );
     }
     Ok(())
@@ -49,13 +47,13 @@ pub struct RunOutcome {
 
 /// Runs the test and prints its summary; an `Err` means it could not run.
 pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, harness::Error> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = workloads::CancellationToken::new();
     let ctrl_c = {
         let stop = stop.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("\ninterrupted: stopping the clients, healing, then checking what was recorded");
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
         })
     };
     let prepared = pipeline::prepare(args)?;

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use checker::analysis::counted;
 use checker::formats::{self, Format};
 use checker::Verdict;
-use harness::run::{fault_names, workload_name, RunArgs};
+use harness::run::{fault_names, RunArgs};
 use nemesis::FaultKind;
 use results::{Cell, Filter, RunRow, Store};
 use workloads::Workload;
@@ -24,12 +24,7 @@ fn known_systems() -> Vec<&'static str> {
 }
 
 fn known_workloads() -> Vec<&'static str> {
-    [Workload::Lock, Workload::FencedCounter { enforce: true }, Workload::FencedCounter { enforce: false }]
-        .into_iter()
-        .chain([Workload::Election])
-        .map(workload_name)
-        .chain(IMPORTED_WORKLOADS)
-        .collect()
+    Workload::names().iter().copied().chain(IMPORTED_WORKLOADS).collect()
 }
 
 /// Checks the filter's values against what fencepost knows and what the

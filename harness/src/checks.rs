@@ -16,38 +16,27 @@ use checker::faults::{FaultEvent, Step};
 use checker::models::ModelSpec;
 use checker::{History, OpType, Process, Verdict};
 use results::Stats;
+use workloads::{CheckerId, Workload};
 
 use crate::Error;
 
-/// One checker, as the registry names it.
+/// One checker: those a workload declares ([`CheckerId`]), and for
+/// histories of other tools' workloads, linearizability with the model
+/// inferred from the ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    /// Linearizability of the lock ops against a mutex.
-    LinearizableMutex,
-    /// … against a mutex whose grants carry increasing tokens (only where
-    /// the system gives tokens).
-    LinearizableFencedMutex,
-    /// Linearizability with the model inferred from the ops (imports).
+    Declared(CheckerId),
     LinearizableInferred,
-    MutualExclusion,
-    Fencing,
-    LostUpdates,
-    Election,
-    Availability,
 }
 
-/// The checkers for each workload; any other workload (an imported
-/// register, kv or unknown history) is judged for linearizability with the
-/// model its ops imply.
-pub fn checks_for(workload: &str) -> &'static [Check] {
-    use Check::*;
-    match workload {
-        "lock" => &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, Availability],
-        "fenced-counter" | "fenced-counter-unfenced" => {
-            &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, LostUpdates, Availability]
-        }
-        "election" => &[Election, Availability],
-        _ => &[LinearizableInferred, Availability],
+/// The checkers for a workload, by its stored name: a fencepost workload's
+/// own list ([`Workload::checkers`]); any other (an imported register, kv,
+/// or unknown history) is judged for linearizability with the model its
+/// ops imply.
+pub fn checks_for(workload: &str) -> Vec<Check> {
+    match workload.parse::<Workload>() {
+        Ok(w) => w.checkers().iter().map(|&c| Check::Declared(c)).collect(),
+        Err(_) => vec![Check::LinearizableInferred, Check::Declared(CheckerId::Availability)],
     }
 }
 
@@ -105,21 +94,26 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration) -> Result<A
     let lock_ops = || history.only(&["acquire", "release", "renew"]);
     // Grants without tokens (Redlock) have nothing to fence: no fencing
     // checker and no fenced-mutex model either.
-    let fencing = if checks_for(workload).contains(&Check::Fencing) { analysis::fencing(history)? } else { None };
+    let checks = checks_for(workload);
+    let fencing =
+        if checks.contains(&Check::Declared(CheckerId::Fencing)) { analysis::fencing(history)? } else { None };
     let mut checkers = Vec::new();
-    for c in checks_for(workload) {
-        match c {
-            Check::LinearizableMutex => checkers.push(linearizable(&lock_ops(), &ModelSpec::Mutex, &opts)?),
-            Check::LinearizableFencedMutex if fencing.is_some() => {
+    for c in checks {
+        let Check::Declared(id) = c else {
+            checkers.push(linearizable(history, &ModelSpec::infer(history), &opts)?);
+            continue;
+        };
+        match id {
+            CheckerId::LinearizableMutex => checkers.push(linearizable(&lock_ops(), &ModelSpec::Mutex, &opts)?),
+            CheckerId::LinearizableFencedMutex if fencing.is_some() => {
                 checkers.push(linearizable(&lock_ops(), &ModelSpec::FencedMutex, &opts)?)
             }
-            Check::LinearizableFencedMutex => {}
-            Check::LinearizableInferred => checkers.push(linearizable(history, &ModelSpec::infer(history), &opts)?),
-            Check::MutualExclusion => checkers.push(analysis::mutual_exclusion(history)?),
-            Check::Fencing => checkers.extend(fencing.clone()),
-            Check::LostUpdates => checkers.extend(analysis::lost_updates(history)?),
-            Check::Election => checkers.extend(analysis::election(history)?),
-            Check::Availability => checkers.push(analysis::availability(history)?),
+            CheckerId::LinearizableFencedMutex => {}
+            CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history)?),
+            CheckerId::Fencing => checkers.extend(fencing.clone()),
+            CheckerId::LostUpdates => checkers.extend(analysis::lost_updates(history)?),
+            CheckerId::Election => checkers.extend(analysis::election(history)?),
+            CheckerId::Availability => checkers.push(analysis::availability(history)?),
         }
     }
     let verdict = checkers.iter().filter(|c| c.judges()).fold(Verdict::Valid, |v, c| v.combine(c.validity));

@@ -6,7 +6,6 @@
 //! containers are removed either way.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,7 +14,7 @@ use checker::faults::{FaultEvent, Step};
 use checker::Verdict;
 use docker::Engine;
 use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary};
-use workloads::{FencedResource, Recorder, RunOptions, Workload};
+use workloads::{CancellationToken, FencedResource, Recorder, RunOptions, Workload};
 
 use crate::checks::{analyze, Analyzed};
 use crate::{io, Error};
@@ -118,7 +117,7 @@ pub struct Executed {
     test: TestSpec,
     pub summary: WorkloadSummary,
     /// The fault kinds injected, or why the nemesis failed.
-    pub played: Result<Vec<nemesis::FaultKind>, String>,
+    pub played: Result<Vec<nemesis::FaultKind>, nemesis::Error>,
     pub interrupted: bool,
     /// Events recorded in the history.
     pub recorded_ops: u64,
@@ -130,7 +129,7 @@ pub struct Executed {
 /// logs. `stop` ends the workload early (Ctrl-C); the run is still kept.
 pub async fn execute(
     prepared: Prepared,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Executed, Error> {
     let (args, system) = (&prepared.args, prepared.system);
@@ -155,9 +154,6 @@ pub async fn execute(
     std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
     let mut options = args.options.clone();
     options.workload = args.workload;
-    if matches!(args.workload, Workload::FencedCounter { .. }) {
-        options.client.fenced = true;
-    }
     let started_ms = unix_ms();
     let test = test_spec(&prepared, &run_id, started_ms, started.as_ref().map(|s| s.image.tag.clone()), &nodes);
     results::write_json(&dir.join("test.json"), &test)?;
@@ -166,32 +162,30 @@ pub async fn execute(
     let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
     // The history's time 0 on the wall clock, to place node log lines on it.
     let history_epoch_ms = unix_ms();
-    let enforce = matches!(args.workload, Workload::FencedCounter { enforce: true });
-    let resource = Arc::new(FencedResource::new(enforce));
+    let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));
     // Active faults, for the caller's progress line.
     let active: Arc<Mutex<Vec<String>>> = Arc::default();
     let faults = {
         let recorder = recorder.clone();
         let active = active.clone();
-        let report: nemesis::Report = Arc::new(move |phase, f, value| {
+        let report: nemesis::Report = Arc::new(move |phase, event, info| {
             let kind = match phase {
                 nemesis::Phase::Begin => checker::OpType::Invoke,
                 nemesis::Phase::Done => checker::OpType::Info,
             };
-            recorder.nemesis(kind, f, value);
+            recorder.nemesis(kind, event, info);
             if phase == nemesis::Phase::Begin {
                 return;
             }
             let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
-            match FaultEvent::parse(f) {
-                Some(FaultEvent::Fault { fault, step: Step::Start }) => active.push(fault),
-                Some(FaultEvent::Fault { fault, step: Step::Stop }) => {
-                    if let Some(i) = active.iter().position(|a| *a == fault) {
+            match event {
+                FaultEvent::Fault { fault, step: Step::Start } => active.push(fault.clone()),
+                FaultEvent::Fault { fault, step: Step::Stop } => {
+                    if let Some(i) = active.iter().position(|a| a == fault) {
                         active.remove(i);
                     }
                 }
-                Some(FaultEvent::HealAll) => active.clear(),
-                None => {}
+                FaultEvent::HealAll => active.clear(),
             }
         });
         // Against an existing cluster the nemesis acts on clients only.
@@ -211,7 +205,7 @@ pub async fn execute(
     for note in &prepared.plan.notes {
         on_event(Event::Note(note));
     }
-    let nemesis_done = Arc::new(AtomicBool::new(false));
+    let nemesis_done = CancellationToken::new();
     let t0 = Instant::now();
     let workload =
         workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
@@ -226,27 +220,14 @@ pub async fn execute(
     let (summary, played) = tokio::join!(
         async {
             let summary = workload.await;
-            nemesis_done.store(true, Ordering::Relaxed);
+            nemesis_done.cancel();
             summary
         },
         playing
     );
 
-    // Final reads, after the heal and the quiet period: what each counter
-    // holds, read by a process of its own.
-    for (i, c) in summary.counters.iter().enumerate() {
-        let p = 1_000_000 + i as u64;
-        recorder.invoke(p, "final-read", Some(&c.key), serde_json::Value::Null);
-        recorder.complete(
-            p,
-            checker::OpType::Ok,
-            "final-read",
-            Some(&c.key),
-            serde_json::json!(resource.read(&c.key)),
-            None,
-            None,
-        );
-    }
+    // Final reads, after the heal and the quiet period: the workload's own.
+    args.workload.final_reads(&resource, &recorder);
     let recorded = recorder.finish().map_err(io("writing", &history_path))?;
     let mut cluster_events = Vec::new();
     if let Some(started) = started {
@@ -283,7 +264,7 @@ pub async fn execute(
         orphans_left: summary.orphans_left,
     };
     Ok(Executed {
-        interrupted: stop.load(Ordering::Relaxed),
+        interrupted: stop.is_cancelled(),
         prepared,
         store,
         id: run_id,
@@ -328,7 +309,7 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
         stats: analyzed.stats,
         interrupted: executed.interrupted,
         workload: Some(executed.summary.clone()),
-        nemesis_error: executed.played.as_ref().err().cloned(),
+        nemesis_error: executed.played.as_ref().err().map(|e| e.to_string()),
         faults_planned: Some(executed.prepared.plan.steps.len()),
         cluster_events: executed.cluster_events.clone(),
     };
@@ -345,7 +326,7 @@ pub async fn finish(executed: Executed, timeout: Duration) -> Result<Finished, E
 
 /// prepare → execute → finish, with the linearizability search capped at a
 /// minute.
-pub async fn run(args: RunArgs, stop: Arc<AtomicBool>, on_event: &(dyn Fn(Event) + Sync)) -> Result<Finished, Error> {
+pub async fn run(args: RunArgs, stop: CancellationToken, on_event: &(dyn Fn(Event) + Sync)) -> Result<Finished, Error> {
     let prepared = prepare(args)?;
     let executed = execute(prepared, stop, on_event).await?;
     finish(executed, Duration::from_secs(60)).await
@@ -366,7 +347,7 @@ fn test_spec(
         run: run_id.to_string(),
         started_ms: started_ms as i64,
         system: system.name().to_string(),
-        workload: workload_name(args.workload).to_string(),
+        workload: args.workload.name().to_string(),
         nemesis: fault_names(&args.nemesis),
         fencepost: env!("CARGO_PKG_VERSION").to_string(),
         recorded: Some(Recorded {
@@ -374,7 +355,7 @@ fn test_spec(
             image,
             endpoints: args.endpoints.clone(),
             nodes: nodes.iter().map(|n| n.name().to_string()).collect(),
-            fencing_enforced: matches!(args.workload, Workload::FencedCounter { enforce: true }),
+            fencing_enforced: args.workload.enforces_fencing(),
             concurrency: o.concurrency,
             keys: o.keys,
             rate: o.rate,
@@ -541,13 +522,4 @@ pub fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
         return "none".into();
     }
     kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
-}
-
-pub fn workload_name(w: Workload) -> &'static str {
-    match w {
-        Workload::Lock => "lock",
-        Workload::FencedCounter { enforce: true } => "fenced-counter",
-        Workload::FencedCounter { enforce: false } => "fenced-counter-unfenced",
-        Workload::Election => "election",
-    }
 }

@@ -1,16 +1,23 @@
 //! What a fault is: its kind (what the user names on the command line), the
 //! concrete fault a schedule picks, and what the history records about it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 use std::time::Duration;
 
-use checker::gen::Rng;
-use serde_json::{json, Value};
+use checker::faults::FaultInfo;
+pub use checker::faults::Grudge;
+use kit::Rng;
+use strum::{IntoStaticStr, VariantArray, VariantNames};
 
-/// Who cannot reach whom: `grudge[a]` are the nodes `a` drops traffic from and to.
-pub type Grudge = BTreeMap<String, BTreeSet<String>>;
+use crate::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A fault as users name it (`--nemesis partition,kill`). The names are
+/// strum's (kebab-case of the variant): [`FaultKind::name`], `Display` and
+/// `FromStr` all read the one table.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, IntoStaticStr, VariantArray, VariantNames, strum::Display,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum FaultKind {
     /// Node ↔ node: one node, halves, majorities ring, bridge.
     Partition,
@@ -26,46 +33,39 @@ pub enum FaultKind {
     ClientPause,
 }
 
+/// A fault name no [`FaultKind`] has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault `{name}` (known: {})", <FaultKind as VariantNames>::VARIANTS.join(", "))]
+pub struct UnknownFault {
+    pub name: String,
+}
+
+impl FromStr for FaultKind {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<FaultKind, UnknownFault> {
+        FaultKind::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| UnknownFault { name: s.to_string() })
+    }
+}
+
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
-        FaultKind::Partition,
-        FaultKind::PartitionLeader,
-        FaultKind::PartitionClients,
-        FaultKind::Kill,
-        FaultKind::Pause,
-        FaultKind::Loss,
-        FaultKind::Clock,
-        FaultKind::Netem,
-        FaultKind::ClientPause,
-    ];
+    /// Every kind, in the order runs name them.
+    pub const ALL: &'static [FaultKind] = <FaultKind as VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Partition => "partition",
-            FaultKind::PartitionLeader => "partition-leader",
-            FaultKind::PartitionClients => "partition-clients",
-            FaultKind::Kill => "kill",
-            FaultKind::Pause => "pause",
-            FaultKind::Loss => "loss",
-            FaultKind::Clock => "clock",
-            FaultKind::Netem => "netem",
-            FaultKind::ClientPause => "client-pause",
-        }
+        self.into()
     }
 
-    pub fn parse(s: &str) -> Result<FaultKind, String> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown fault `{s}` (known: {})", known.join(", "))
-        })
+    pub fn parse(s: &str) -> Result<FaultKind, UnknownFault> {
+        s.parse()
     }
 
     /// `partition,kill` → kinds; `none` or empty → no faults.
-    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, String> {
+    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, UnknownFault> {
         if s.trim().is_empty() || s.trim() == "none" {
             return Ok(Vec::new());
         }
-        let mut kinds: Vec<FaultKind> = s.split(',').map(|k| FaultKind::parse(k.trim())).collect::<Result<_, _>>()?;
+        let mut kinds: Vec<FaultKind> = s.split(',').map(|k| k.trim().parse()).collect::<Result<_, _>>()?;
         kinds.sort();
         kinds.dedup();
         Ok(kinds)
@@ -144,7 +144,7 @@ pub struct Capabilities {
 /// Refuses fault kinds this cluster cannot take, with the reason. Netem
 /// (which depends on the kernel) is still asked of a live node by
 /// [`crate::Nemesis::check`].
-pub fn refuse_up_front(kinds: &[FaultKind], caps: &Capabilities) -> Result<(), String> {
+pub fn refuse_up_front(kinds: &[FaultKind], caps: &Capabilities) -> Result<(), Error> {
     for &kind in kinds {
         let why = match kind {
             FaultKind::ClientPause => None,
@@ -164,7 +164,7 @@ pub fn refuse_up_front(kinds: &[FaultKind], caps: &Capabilities) -> Result<(), S
             _ => None,
         };
         if let Some(why) = why {
-            return Err(format!("{}: {why}", kind.name()));
+            return Err(Error::Refused { kind, why });
         }
     }
     Ok(())
@@ -220,21 +220,26 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The history's name for this fault (`partition-start` …).
-    pub fn name(&self) -> &'static str {
+    /// The kind this fault is one of; the history names it by the kind the
+    /// user asked for, so imports and reports can tell a leader isolation
+    /// from a partition.
+    pub fn kind(&self) -> FaultKind {
         match self {
-            // The history names a leader isolation by the kind the user
-            // asked for, so imports and reports can tell it from a partition.
-            Fault::Partition { kind: "leader", .. } | Fault::IsolateLeader => "partition-leader",
-            Fault::Partition { .. } => "partition",
-            Fault::ClientPartition { .. } => "partition-clients",
-            Fault::Kill { .. } => "kill",
-            Fault::Pause { .. } => "pause",
-            Fault::Loss { .. } => "loss",
-            Fault::Clock { .. } => "clock",
-            Fault::Netem { .. } => "netem",
-            Fault::ClientPause { .. } => "client-pause",
+            Fault::Partition { kind: "leader", .. } | Fault::IsolateLeader => FaultKind::PartitionLeader,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::ClientPartition { .. } => FaultKind::PartitionClients,
+            Fault::Kill { .. } => FaultKind::Kill,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::Loss { .. } => FaultKind::Loss,
+            Fault::Clock { .. } => FaultKind::Clock,
+            Fault::Netem { .. } => FaultKind::Netem,
+            Fault::ClientPause { .. } => FaultKind::ClientPause,
         }
+    }
+
+    /// The history's name for this fault (`partition` in `partition-start` …).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// The nodes this fault acts on.
@@ -253,30 +258,40 @@ impl Fault {
 
     /// What the history records about it: the kind, the targets, and the
     /// fault's own parameters (for partitions, the grudge).
-    pub fn describe(&self) -> Value {
-        let mut v = match self {
-            Fault::Partition { kind, grudge } => json!({ "kind": kind, "grudge": grudge }),
-            Fault::IsolateLeader => json!({ "kind": "leader" }),
-            Fault::ClientPartition { .. } => json!({ "kind": "clients" }),
-            Fault::Kill { .. } | Fault::Pause { .. } => json!({ "kind": self.name() }),
-            Fault::Loss { probability, .. } => json!({ "kind": "loss", "probability": probability }),
-            Fault::Clock { offset_ms, strobe_ms, period_ms, .. } => {
-                let kind = if *strobe_ms != 0 { "strobe" } else { "jump" };
-                json!({ "kind": kind, "offset_ms": offset_ms, "strobe_ms": strobe_ms, "period_ms": period_ms })
+    pub fn describe(&self) -> FaultInfo {
+        let info = FaultInfo { targets: self.targets(), ..FaultInfo::default() };
+        let kind = |k: &str| Some(k.to_string());
+        match self {
+            Fault::Partition { kind: shape, grudge } => FaultInfo { kind: kind(shape), grudge: grudge.clone(), ..info },
+            Fault::IsolateLeader => FaultInfo { kind: kind("leader"), ..info },
+            Fault::ClientPartition { .. } => FaultInfo { kind: kind("clients"), ..info },
+            Fault::Kill { .. } | Fault::Pause { .. } => FaultInfo { kind: kind(self.name()), ..info },
+            Fault::Loss { probability, .. } => {
+                FaultInfo { kind: kind("loss"), probability: Some(*probability), ..info }
             }
-            Fault::Netem { delay_ms, jitter_ms, loss, .. } => {
-                json!({ "kind": "netem", "delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss })
-            }
-            Fault::ClientPause { clients, duration_ms, stalled } => json!({
-                "kind": "client-pause",
-                "clients": clients,
-                "duration_ms": duration_ms,
-                "processes": stalled.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-                "keys": stalled.iter().map(|(_, k)| k).collect::<Vec<_>>(),
-            }),
-        };
-        v["targets"] = json!(self.targets());
-        v
+            Fault::Clock { offset_ms, strobe_ms, period_ms, .. } => FaultInfo {
+                kind: kind(if *strobe_ms != 0 { "strobe" } else { "jump" }),
+                offset_ms: Some(*offset_ms),
+                strobe_ms: Some(*strobe_ms),
+                period_ms: Some(*period_ms),
+                ..info
+            },
+            Fault::Netem { delay_ms, jitter_ms, loss, .. } => FaultInfo {
+                kind: kind("netem"),
+                delay_ms: Some(*delay_ms),
+                jitter_ms: Some(*jitter_ms),
+                loss: Some(*loss),
+                ..info
+            },
+            Fault::ClientPause { clients, duration_ms, stalled } => FaultInfo {
+                kind: kind("client-pause"),
+                clients: Some(*clients),
+                duration_ms: Some(*duration_ms),
+                processes: stalled.iter().map(|(p, _)| *p).collect(),
+                keys: stalled.iter().map(|(_, k)| k.clone()).collect(),
+                ..info
+            },
+        }
     }
 }
 
@@ -380,6 +395,8 @@ pub fn random_fault(kind: FaultKind, nodes: &[String], options: &FaultOptions, r
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     pub(crate) fn names(n: usize) -> Vec<String> {
@@ -411,20 +428,67 @@ mod tests {
 
     #[test]
     fn kinds_parse_by_name_and_unknown_ones_are_named() {
-        for k in FaultKind::ALL {
+        for &k in FaultKind::ALL {
             assert_eq!(FaultKind::parse(k.name()), Ok(k));
+            assert_eq!(k.to_string(), k.name());
         }
+        assert_eq!(FaultKind::ClientPause.name(), "client-pause");
+        assert_eq!(FaultKind::PartitionLeader.name(), "partition-leader");
         assert_eq!(FaultKind::parse_list("none"), Ok(vec![]));
         assert_eq!(FaultKind::parse_list("kill, partition,kill"), Ok(vec![FaultKind::Partition, FaultKind::Kill]));
         let e = FaultKind::parse_list("partition,bogus").unwrap_err();
+        assert_eq!(e.name, "bogus");
+        let e = e.to_string();
         assert!(e.contains("`bogus`") && e.contains("client-pause"), "{e}");
+    }
+
+    /// The history's values are what `describe` wrote before it was typed
+    /// (a client pause not yet started no longer lists empty
+    /// `processes`/`keys`: readers default them).
+    #[test]
+    fn descriptions_serialise_as_before() {
+        use serde_json::json;
+        let mut grudge = Grudge::new();
+        cut(&mut grudge, &["n1".to_string()], &["n2".to_string()]);
+        let n1 = || vec!["n1".to_string()];
+        let cases = [
+            (
+                Fault::Partition { kind: "one", grudge },
+                json!({"kind": "one", "grudge": {"n1": ["n2"], "n2": ["n1"]}, "targets": ["n1", "n2"]}),
+            ),
+            (Fault::IsolateLeader, json!({"kind": "leader", "targets": []})),
+            (Fault::ClientPartition { nodes: n1() }, json!({"kind": "clients", "targets": ["n1"]})),
+            (Fault::Kill { nodes: n1() }, json!({"kind": "kill", "targets": ["n1"]})),
+            (
+                Fault::Loss { nodes: n1(), probability: 0.3 },
+                json!({"kind": "loss", "probability": 0.3, "targets": ["n1"]}),
+            ),
+            (
+                Fault::Clock { nodes: n1(), offset_ms: -60_000, strobe_ms: 0, period_ms: 0 },
+                json!({"kind": "jump", "offset_ms": -60_000, "strobe_ms": 0, "period_ms": 0, "targets": ["n1"]}),
+            ),
+            (
+                Fault::Netem { nodes: n1(), delay_ms: 100, jitter_ms: 20, loss: 0.0 },
+                json!({"kind": "netem", "delay_ms": 100, "jitter_ms": 20, "loss": 0.0, "targets": ["n1"]}),
+            ),
+            (
+                Fault::ClientPause { clients: 1, duration_ms: 10, stalled: vec![(3, "k0".into())] },
+                json!({"kind": "client-pause", "clients": 1, "duration_ms": 10, "processes": [3], "keys": ["k0"], "targets": []}),
+            ),
+        ];
+        for (fault, before) in cases {
+            let now = serde_json::to_value(fault.describe()).unwrap();
+            assert_eq!(now.to_string(), before.to_string(), "{fault:?}");
+        }
     }
 
     #[test]
     fn descriptions_name_kind_and_targets() {
         let mut rng = Rng::new(3);
-        for kind in FaultKind::ALL {
+        for &kind in FaultKind::ALL {
             let d = random_fault(kind, &names(3), &FaultOptions::default(), &mut rng).describe();
+            assert!(d.kind.is_some(), "{kind:?}: {d:?}");
+            let d = serde_json::to_value(&d).unwrap();
             assert!(d["kind"].is_string() && d["targets"].is_array(), "{kind:?}: {d}");
         }
     }

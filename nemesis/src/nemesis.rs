@@ -2,16 +2,16 @@
 //! checks the fault took effect and every stop checks the nodes recovered;
 //! either is an error when it did not.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use checker::faults::{FaultEvent, FaultInfo};
 use docker::{Node, NodeState};
-use serde_json::{json, Value};
-use workloads::Stall;
+use kit::{CancellationToken, Stall};
 
 use crate::fault::{cut, Fault, FaultKind, Grudge};
 use crate::schedule::Step;
+use crate::Error;
 
 /// Which end of a nemesis step an event marks. Each step (`<fault>-start`,
 /// `<fault>-stop`, `heal-all`) is reported twice, as Jepsen's nemesis does:
@@ -25,8 +25,9 @@ pub enum Phase {
     Done,
 }
 
-/// Reports nemesis events (phase, `f`, value) to the history.
-pub type Report = Arc<dyn Fn(Phase, &str, Value) + Send + Sync>;
+/// Reports nemesis events to the history: the phase, the typed event
+/// (`partition-start` on disk) and what the fault is (the op's value).
+pub type Report = Arc<dyn Fn(Phase, &FaultEvent, &FaultInfo) + Send + Sync>;
 
 /// Does and undoes faults on a cluster's nodes (and, for client pauses, on
 /// the workload's clients through their [`Stall`]).
@@ -65,16 +66,25 @@ impl Nemesis {
         self.nodes.iter().map(|n| n.name().to_string()).collect()
     }
 
-    fn node(&self, name: &str) -> Result<&Node, String> {
-        self.nodes.iter().find(|n| n.name() == name).ok_or_else(|| format!("no node `{name}`"))
+    fn node(&self, name: &str) -> Result<&Node, Error> {
+        self.nodes.iter().find(|n| n.name() == name).ok_or_else(|| Error::NoNode(name.to_string()))
     }
 
-    async fn run(&self, node: &Node, argv: &[&str]) -> Result<String, String> {
-        let out = node.exec(argv, EXEC).await.map_err(|e| e.to_string())?;
+    fn report(&self, phase: Phase, event: FaultEvent, info: &FaultInfo) {
+        (self.report)(phase, &event, info)
+    }
+
+    async fn run(&self, node: &Node, argv: &[&str]) -> Result<String, Error> {
+        let out = exec(node, argv).await?;
         if out.success() {
             Ok(out.stdout)
         } else {
-            Err(format!("{argv:?} in {} exited {}: {}", node.name(), out.code, out.stderr.trim()))
+            Err(Error::Exec {
+                node: node.name().to_string(),
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                code: out.code,
+                stderr: out.stderr.trim().to_string(),
+            })
         }
     }
 
@@ -82,9 +92,9 @@ impl Nemesis {
     /// with the reason: clock faults where the server's clock cannot be
     /// moved (etcd), leader isolation where the system names no leader,
     /// netem where the kernel has no `sch_netem`, node partitions on one node.
-    pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), String> {
-        for kind in kinds {
-            let refused = |why: String| Err(format!("{}: {why}", kind.name()));
+    pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), Error> {
+        for &kind in kinds {
+            let refused = |why: String| Err(Error::Refused { kind, why });
             let needs_nodes = !matches!(kind, FaultKind::ClientPause);
             let Some(first) = self.nodes.first() else {
                 if needs_nodes {
@@ -100,21 +110,21 @@ impl Nemesis {
                     return refused("a one-node cluster has no leader to isolate".into());
                 }
                 FaultKind::PartitionLeader => {
-                    let out = first.exec(&["test", "-x", "/fencepost/role"], EXEC).await.map_err(|e| e.to_string())?;
+                    let out = exec(first, &["test", "-x", "/fencepost/role"]).await?;
                     if !out.success() {
                         return refused("this system cannot name its leader (its image has no /fencepost/role)".into());
                     }
                 }
-                FaultKind::Clock => {
-                    if let Err(why) = self.server_time(first).await {
-                        return refused(why);
-                    }
-                }
+                FaultKind::Clock => match self.server_time(first).await {
+                    Ok(_) => {}
+                    Err(e @ Error::Refused { .. }) => return Err(e),
+                    Err(e) => return refused(e.to_string()),
+                },
                 FaultKind::Netem => {
                     // A zero delay on the loopback device: harmless, and
                     // tells whether the kernel has netem at all.
                     let argv = ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms"];
-                    let out = first.exec(&argv, EXEC).await.map_err(|e| e.to_string())?;
+                    let out = exec(first, &argv).await?;
                     let _ = first.exec(&["tc", "qdisc", "del", "dev", "lo", "root"], EXEC).await;
                     if !out.success() {
                         return refused(netem_unavailable(out.stderr.trim()));
@@ -124,25 +134,25 @@ impl Nemesis {
             }
         }
         if kinds.contains(&FaultKind::ClientPause) && self.stall.is_none() {
-            return Err("client-pause: no workload clients to pause".into());
+            return Err(no_clients());
         }
         Ok(())
     }
 
     /// Can `from` open a TCP connection to `to`'s server within a second?
     /// The script is constant; address and port arrive as arguments.
-    pub async fn reaches(&self, from: &Node, to: &Node) -> Result<bool, String> {
-        let ip = to.ip().await.map_err(|e| e.to_string())?;
+    pub async fn reaches(&self, from: &Node, to: &Node) -> Result<bool, Error> {
+        let ip = ip(to).await?;
         let port = self.port.to_string();
         let argv = ["timeout", "1", "bash", "-c", "exec 3<>/dev/tcp/$0/$1", ip.as_str(), port.as_str()];
-        Ok(from.exec(&argv, EXEC).await.map_err(|e| e.to_string())?.success())
+        Ok(exec(from, &argv).await?.success())
     }
 
     /// How long the harness (where the clients run) takes to open a TCP
     /// connection to `node`'s server on its network address; `None` when it
     /// cannot within a second.
-    pub async fn client_connect(&self, node: &Node) -> Result<Option<Duration>, String> {
-        let ip = node.ip().await.map_err(|e| e.to_string())?;
+    pub async fn client_connect(&self, node: &Node) -> Result<Option<Duration>, Error> {
+        let ip = ip(node).await?;
         let t0 = Instant::now();
         let connect = tokio::net::TcpStream::connect((ip.as_str(), self.port));
         match tokio::time::timeout(Duration::from_secs(1), connect).await {
@@ -152,7 +162,7 @@ impl Nemesis {
     }
 
     /// The median of five connection times from the harness to `node`.
-    async fn latency(&self, node: &Node) -> Result<Option<Duration>, String> {
+    async fn latency(&self, node: &Node) -> Result<Option<Duration>, Error> {
         let mut samples = Vec::new();
         for _ in 0..5 {
             if let Some(d) = self.client_connect(node).await? {
@@ -166,38 +176,41 @@ impl Nemesis {
     /// The server's own wall clock, in Unix seconds, read by the image's
     /// `/fencepost/server-time` (Redis TIME, PostgreSQL clock_timestamp(),
     /// MariaDB SYSDATE(6), ZooKeeper's connection timestamps). An image
-    /// whose server's clock cannot be moved says why (exit 78).
-    pub async fn server_time(&self, node: &Node) -> Result<f64, String> {
+    /// whose server's clock cannot be moved says why (exit 78): that is
+    /// [`Error::Refused`].
+    pub async fn server_time(&self, node: &Node) -> Result<f64, Error> {
         // A probe can miss (ZooKeeper's `cons` does not always list a session
         // that has just been opened): three tries before it counts.
-        let mut out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+        let argv = ["/fencepost/server-time"];
+        let mut out = exec(node, &argv).await?;
         for _ in 0..2 {
             if out.success() || out.code == CLOCK_REFUSED {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
-            out = node.exec(&["/fencepost/server-time"], EXEC).await.map_err(|e| e.to_string())?;
+            out = exec(node, &argv).await?;
         }
         if out.code == CLOCK_REFUSED {
-            return Err(out.stderr.trim().to_string());
+            return Err(Error::Refused { kind: FaultKind::Clock, why: out.stderr.trim().to_string() });
         }
         if !out.success() {
-            return Err(format!(
-                "reading {}'s server clock failed (exit {}): {}",
-                node.name(),
-                out.code,
-                out.stderr.trim()
-            ));
+            return Err(Error::Exec {
+                node: node.name().to_string(),
+                argv: vec![argv[0].to_string()],
+                code: out.code,
+                stderr: out.stderr.trim().to_string(),
+            });
         }
-        out.stdout.trim().parse::<f64>().map_err(|_| {
-            format!("{}'s /fencepost/server-time printed {:?}, not Unix seconds", node.name(), out.stdout.trim())
+        out.stdout.trim().parse::<f64>().map_err(|_| Error::Probe {
+            node: node.name().to_string(),
+            why: format!("/fencepost/server-time printed {:?}, not Unix seconds", out.stdout.trim()),
         })
     }
 
     /// Injects `fault`, checks it took effect, and reports `<name>-start`.
     /// Returns the fault as started (a leader isolation names its leader, a
     /// client pause the clients it caught): stop that one.
-    pub async fn start(&self, fault: &Fault) -> Result<Fault, String> {
+    pub async fn start(&self, fault: &Fault) -> Result<Fault, Error> {
         let started = match fault {
             Fault::IsolateLeader => {
                 let leader = self.leader().await?;
@@ -207,9 +220,9 @@ impl Nemesis {
                 Fault::Partition { kind: "leader", grudge }
             }
             Fault::ClientPause { clients, duration_ms, .. } => {
-                let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
+                let stall = self.stall.as_ref().ok_or_else(no_clients)?;
                 let duration = Duration::from_millis(*duration_ms);
-                (self.report)(Phase::Begin, "client-pause-start", fault.describe());
+                self.report(Phase::Begin, FaultEvent::start(fault.name()), &fault.describe());
                 stall.arm(*clients, duration);
                 // The fault starts when a holder walks into the stall.
                 let deadline = Instant::now() + duration;
@@ -220,9 +233,13 @@ impl Nemesis {
                     }
                     if Instant::now() >= deadline {
                         stall.release();
-                        return Err(format!(
-                            "client pause not in effect: no client reached a holding point within {duration:?} (is the workload taking locks?)"
-                        ));
+                        return Err(Error::Verify {
+                            fault: FaultKind::ClientPause,
+                            node: None,
+                            why: format!(
+                                "no client reached a holding point within {duration:?} (is the workload taking locks?)"
+                            ),
+                        });
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 };
@@ -247,23 +264,23 @@ impl Nemesis {
         }
         // A client pause began when the stall was armed (above).
         if !matches!(started, Fault::ClientPause { .. }) {
-            (self.report)(Phase::Begin, &format!("{}-start", started.name()), started.describe());
+            self.report(Phase::Begin, FaultEvent::start(started.name()), &started.describe());
         }
         self.inject(&started).await?;
         self.verify(&started, &before).await?;
-        (self.report)(Phase::Done, &format!("{}-start", started.name()), started.describe());
+        self.report(Phase::Done, FaultEvent::start(started.name()), &started.describe());
         Ok(started)
     }
 
     /// Puts `fault` in place (no checks).
-    async fn inject(&self, fault: &Fault) -> Result<(), String> {
+    async fn inject(&self, fault: &Fault) -> Result<(), Error> {
         match fault {
             Fault::IsolateLeader | Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, drops) in grudge {
                     let node = self.node(a)?;
                     for b in drops {
-                        let ip = self.node(b)?.ip().await.map_err(|e| e.to_string())?;
+                        let ip = ip(self.node(b)?).await?;
                         self.drop_peer(node, &ip).await?;
                     }
                 }
@@ -279,19 +296,25 @@ impl Nemesis {
                         .split_whitespace()
                         .skip_while(|w| *w != "via")
                         .nth(1)
-                        .ok_or_else(|| format!("{name} has no default route: {route:?}"))?
+                        .ok_or_else(|| Error::Inject {
+                            fault: FaultKind::PartitionClients,
+                            node: name.clone(),
+                            why: format!("no default route: {route:?}"),
+                        })?
                         .to_string();
                     self.drop_peer(node, &gateway).await?;
                 }
             }
             Fault::Kill { nodes } => {
                 for name in nodes {
-                    self.node(name)?.kill().await.map_err(|e| e.to_string())?;
+                    let node = self.node(name)?;
+                    node.kill().await.map_err(docker_error(node))?;
                 }
             }
             Fault::Pause { nodes } => {
                 for name in nodes {
-                    self.node(name)?.pause().await.map_err(|e| e.to_string())?;
+                    let node = self.node(name)?;
+                    node.pause().await.map_err(docker_error(node))?;
                 }
             }
             Fault::Loss { nodes, probability } => {
@@ -327,9 +350,13 @@ impl Nemesis {
                         "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", &delay, &jitter, "loss",
                         &loss,
                     ];
-                    let out = self.node(name)?.exec(&argv, EXEC).await.map_err(|e| e.to_string())?;
+                    let out = exec(self.node(name)?, &argv).await?;
                     if !out.success() {
-                        return Err(format!("netem on {name}: {}", netem_unavailable(out.stderr.trim())));
+                        return Err(Error::Inject {
+                            fault: FaultKind::Netem,
+                            node: name.clone(),
+                            why: netem_unavailable(out.stderr.trim()),
+                        });
                     }
                 }
             }
@@ -338,29 +365,32 @@ impl Nemesis {
     }
 
     /// Checks `fault` took effect: an error naming what did not.
-    async fn verify(&self, fault: &Fault, before: &[Duration]) -> Result<(), String> {
+    async fn verify(&self, fault: &Fault, before: &[Duration]) -> Result<(), Error> {
+        let not_in_effect =
+            |node: &str, why: String| Error::Verify { fault: fault.kind(), node: Some(node.to_string()), why };
         match fault {
             Fault::IsolateLeader | Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, b, reached) in self.probe_pairs(grudge).await {
                     if reached? {
-                        return Err(format!("partition not in effect: {a} still reaches {b}"));
+                        return Err(not_in_effect(a, format!("{a} still reaches {b}")));
                     }
                 }
             }
             Fault::ClientPartition { nodes } => {
                 for name in nodes {
                     if self.client_connect(self.node(name)?).await?.is_some() {
-                        return Err(format!("client partition not in effect: the harness still reaches {name}"));
+                        return Err(not_in_effect(name, format!("the harness still reaches {name}")));
                     }
                 }
             }
             Fault::Kill { nodes } | Fault::Pause { nodes } => {
                 let want = if matches!(fault, Fault::Kill { .. }) { NodeState::Stopped } else { NodeState::Paused };
                 for name in nodes {
-                    let state = self.node(name)?.state().await.map_err(|e| e.to_string())?;
+                    let node = self.node(name)?;
+                    let state = node.state().await.map_err(docker_error(node))?;
                     if state != want {
-                        return Err(format!("{} not in effect: {name} is {state:?}", fault.name()));
+                        return Err(not_in_effect(name, format!("{name} is {state:?}")));
                     }
                 }
             }
@@ -368,7 +398,7 @@ impl Nemesis {
                 for name in nodes {
                     let rules = self.run(self.node(name)?, &["iptables", "-S", "INPUT"]).await?;
                     if !rules.contains("statistic") {
-                        return Err(format!("loss rule not installed in {name}: {rules}"));
+                        return Err(not_in_effect(name, format!("no loss rule installed in {name}: {rules}")));
                     }
                 }
             }
@@ -377,9 +407,12 @@ impl Nemesis {
                 for name in nodes {
                     let moved = self.server_time(self.node(name)?).await? - unix_now();
                     if !expected.iter().any(|e| (moved - e).abs() <= CLOCK_SLACK) {
-                        return Err(format!(
-                            "clock fault not in effect on {name}: its server's clock is {moved:+.3} s from ours, expected {:+.3} s",
-                            expected[usize::from(*strobe_ms != 0)]
+                        return Err(not_in_effect(
+                            name,
+                            format!(
+                                "{name}'s server clock is {moved:+.3} s from ours, expected {:+.3} s",
+                                expected[usize::from(*strobe_ms != 0)]
+                            ),
                         ));
                     }
                 }
@@ -389,8 +422,9 @@ impl Nemesis {
                     let after = self.latency(self.node(name)?).await?;
                     let wanted = *before + Duration::from_millis(delay_ms / 2);
                     if *delay_ms > 0 && after.is_none_or(|a| a < wanted) {
-                        return Err(format!(
-                            "netem not in effect on {name}: connecting took {after:?}, {before:?} before a {delay_ms} ms delay"
+                        return Err(not_in_effect(
+                            name,
+                            format!("connecting to {name} took {after:?}, {before:?} before a {delay_ms} ms delay"),
                         ));
                     }
                 }
@@ -400,7 +434,7 @@ impl Nemesis {
     }
 
     /// Drops everything from and to `ip` inside `node`.
-    async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), String> {
+    async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), Error> {
         self.run(node, &["iptables", "-A", "INPUT", "-s", ip, "-j", "DROP"]).await?;
         self.run(node, &["iptables", "-A", "OUTPUT", "-d", ip, "-j", "DROP"]).await?;
         Ok(())
@@ -408,7 +442,7 @@ impl Nemesis {
 
     /// Probes every cut pair of `grudge` at once (each blocked probe waits
     /// out its one-second timeout): (from, to, reached?).
-    async fn probe_pairs<'a>(&self, grudge: &'a Grudge) -> Vec<(&'a String, &'a String, Result<bool, String>)> {
+    async fn probe_pairs<'a>(&self, grudge: &'a Grudge) -> Vec<(&'a String, &'a String, Result<bool, Error>)> {
         let pairs: Vec<(&String, &String)> = grudge.iter().flat_map(|(a, d)| d.iter().map(move |b| (a, b))).collect();
         let probes = pairs.iter().map(|(a, b)| async move { self.reaches(self.node(a)?, self.node(b)?).await });
         let results = futures_util::future::join_all(probes).await;
@@ -417,14 +451,17 @@ impl Nemesis {
 
     /// The node the system names as its leader (`/fencepost/role`), waiting
     /// up to 10 s for an election in progress to settle.
-    async fn leader(&self) -> Result<String, String> {
+    async fn leader(&self) -> Result<String, Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut leaders = Vec::new();
             for node in &self.nodes {
-                let out = node.exec(&["/fencepost/role"], EXEC).await.map_err(|e| e.to_string())?;
+                let out = exec(node, &["/fencepost/role"]).await?;
                 if out.code == 126 || out.code == 127 {
-                    return Err("isolate the leader: this system cannot name its leader (no /fencepost/role)".into());
+                    return Err(Error::Refused {
+                        kind: FaultKind::PartitionLeader,
+                        why: "this system cannot name its leader (no /fencepost/role)".into(),
+                    });
                 }
                 if out.success() && out.stdout.trim() == "leader" {
                     leaders.push(node.name().to_string());
@@ -434,7 +471,11 @@ impl Nemesis {
                 return Ok(leaders.remove(0));
             }
             if Instant::now() >= deadline {
-                return Err(format!("isolate the leader: no single leader after 10 s (leaders: {leaders:?})"));
+                return Err(Error::Verify {
+                    fault: FaultKind::PartitionLeader,
+                    node: None,
+                    why: format!("no single leader after 10 s (leaders: {leaders:?})"),
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -442,15 +483,21 @@ impl Nemesis {
 
     /// Undoes `fault` (as returned by [`Nemesis::start`]), checks the nodes
     /// recovered, and reports `<name>-stop`.
-    pub async fn stop(&self, fault: &Fault) -> Result<(), String> {
-        (self.report)(Phase::Begin, &format!("{}-stop", fault.name()), fault.describe());
+    pub async fn stop(&self, fault: &Fault) -> Result<(), Error> {
+        self.report(Phase::Begin, FaultEvent::stop(fault.name()), &fault.describe());
+        let not_healed =
+            |node: &str, why: String| Error::Heal { fault: fault.kind(), node: Some(node.to_string()), why };
         if let Fault::ClientPause { .. } = fault {
-            let stall = self.stall.as_ref().ok_or("client-pause: no workload clients to pause")?;
+            let stall = self.stall.as_ref().ok_or_else(no_clients)?;
             stall.release();
             let deadline = Instant::now() + Duration::from_secs(10);
             while !stall.stalled().is_empty() {
                 if Instant::now() >= deadline {
-                    return Err(format!("paused clients did not resume: {:?}", stall.stalled()));
+                    return Err(Error::Heal {
+                        fault: FaultKind::ClientPause,
+                        node: None,
+                        why: format!("paused clients did not resume: {:?}", stall.stalled()),
+                    });
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -462,14 +509,14 @@ impl Nemesis {
             Fault::Partition { grudge, .. } => {
                 for (a, b, reached) in self.probe_pairs(grudge).await {
                     if !reached? {
-                        return Err(format!("partition healed but {a} still cannot reach {b}"));
+                        return Err(not_healed(a, format!("{a} still cannot reach {b}")));
                     }
                 }
             }
             Fault::ClientPartition { nodes } => {
                 for name in nodes {
                     if self.client_connect(self.node(name)?).await?.is_none() {
-                        return Err(format!("client partition healed but the harness still cannot reach {name}"));
+                        return Err(not_healed(name, format!("the harness still cannot reach {name}")));
                     }
                 }
             }
@@ -477,23 +524,23 @@ impl Nemesis {
                 for name in nodes {
                     let off = self.server_time(self.node(name)?).await? - unix_now();
                     if off.abs() > CLOCK_SLACK {
-                        return Err(format!("clock healed but {name}'s server is still {off:+.3} s off"));
+                        return Err(not_healed(name, format!("{name}'s server is still {off:+.3} s off")));
                     }
                 }
             }
             _ => {}
         }
-        (self.report)(Phase::Done, &format!("{}-stop", fault.name()), fault.describe());
+        self.report(Phase::Done, FaultEvent::stop(fault.name()), &fault.describe());
         Ok(())
     }
 
     /// Brings one node back whatever was done to it: resumed, started, its
     /// iptables rules flushed, its qdisc removed, its clock reset; then
     /// waits until its server listens.
-    async fn heal_node(&self, node: &Node) -> Result<(), String> {
-        match node.state().await.map_err(|e| e.to_string())? {
-            NodeState::Paused => node.unpause().await.map_err(|e| e.to_string())?,
-            NodeState::Stopped => node.start().await.map_err(|e| e.to_string())?,
+    async fn heal_node(&self, node: &Node) -> Result<(), Error> {
+        match node.state().await.map_err(docker_error(node))? {
+            NodeState::Paused => node.unpause().await.map_err(docker_error(node))?,
+            NodeState::Stopped => node.start().await.map_err(docker_error(node))?,
             NodeState::Running => {}
         }
         self.run(node, &["iptables", "-F", "INPUT"]).await?;
@@ -510,7 +557,10 @@ impl Nemesis {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!("{} does not listen on {} {:?} after healing", node.name(), self.port, RECOVER));
+                return Err(Error::Recover {
+                    node: node.name().to_string(),
+                    why: format!("does not listen on {} {:?} after healing", self.port, RECOVER),
+                });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -518,11 +568,11 @@ impl Nemesis {
 
     /// What any fault left behind: a paused or stopped node, an iptables
     /// rule, a qdisc, a moved clock, a stalled client. Empty when clean.
-    pub async fn leftovers(&self) -> Result<Vec<String>, String> {
+    pub async fn leftovers(&self) -> Result<Vec<String>, Error> {
         let mut left = Vec::new();
         for node in &self.nodes {
             let name = node.name();
-            let state = node.state().await.map_err(|e| e.to_string())?;
+            let state = node.state().await.map_err(docker_error(node))?;
             if state != NodeState::Running {
                 left.push(format!("{name} is {state:?}"));
                 continue;
@@ -535,7 +585,7 @@ impl Nemesis {
             if qdisc.contains("netem") {
                 left.push(format!("{name}: {}", qdisc.trim()));
             }
-            let clock = node.exec(&["cat", CLOCK_FILE], EXEC).await.map_err(|e| e.to_string())?;
+            let clock = exec(node, &["cat", CLOCK_FILE]).await?;
             if clock.success() && clock.stdout.split_whitespace().any(|n| n != "0") {
                 left.push(format!("{name}: clock offset {}", clock.stdout.trim()));
             }
@@ -550,8 +600,9 @@ impl Nemesis {
 
     /// Heals every node and client (the final heal before a quiet period
     /// and final reads), then checks nothing was left behind.
-    pub async fn heal_all(&self) -> Result<(), String> {
-        (self.report)(Phase::Begin, "heal-all", json!({ "targets": self.node_names() }));
+    pub async fn heal_all(&self) -> Result<(), Error> {
+        let info = FaultInfo { targets: self.node_names(), ..FaultInfo::default() };
+        self.report(Phase::Begin, FaultEvent::HealAll, &info);
         if let Some(stall) = &self.stall {
             stall.release();
         }
@@ -560,15 +611,16 @@ impl Nemesis {
         }
         let left = self.leftovers().await?;
         if !left.is_empty() {
-            return Err(format!("healing left: {}", left.join("; ")));
+            return Err(Error::Leftovers(left));
         }
-        (self.report)(Phase::Done, "heal-all", json!({ "targets": self.node_names() }));
+        self.report(Phase::Done, FaultEvent::HealAll, &info);
         Ok(())
     }
 
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
-    /// when `stop` is set. Returns the kind of each fault injected, in order.
-    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &AtomicBool) -> Result<Vec<FaultKind>, String> {
+    /// when `stop` is cancelled. Returns the kind of each fault injected, in
+    /// order.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &CancellationToken) -> Result<Vec<FaultKind>, Error> {
         let mut injected = Vec::new();
         let result = async {
             for step in steps {
@@ -583,7 +635,7 @@ impl Nemesis {
                 sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;
             }
-            Ok::<_, String>(())
+            Ok::<_, Error>(())
         }
         .await;
         let healed = self.heal_all().await;
@@ -603,13 +655,28 @@ fn unix_now() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Sleeps until `t` unless `stop` is set first; false when stopped.
-async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
-    while Instant::now() < t {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        tokio::time::sleep((t - Instant::now()).min(Duration::from_millis(50))).await;
+/// Sleeps until `t` unless `stop` is cancelled first; false when stopped.
+async fn sleep_until(t: Instant, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep_until(t.into()) => !stop.is_cancelled(),
     }
-    !stop.load(Ordering::Relaxed)
+}
+
+/// Runs `argv` in `node`; only the engine failing is an error here.
+async fn exec(node: &Node, argv: &[&str]) -> Result<docker::ExecOutput, Error> {
+    node.exec(argv, EXEC).await.map_err(docker_error(node))
+}
+
+async fn ip(node: &Node) -> Result<String, Error> {
+    node.ip().await.map_err(docker_error(node))
+}
+
+fn docker_error(node: &Node) -> impl FnOnce(docker::Error) -> Error + '_ {
+    move |source| Error::Docker { node: node.name().to_string(), source }
+}
+
+fn no_clients() -> Error {
+    Error::Refused { kind: FaultKind::ClientPause, why: "no workload clients to pause".into() }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use checker::gen::Rng;
+use kit::Rng;
 
 use crate::fault::{random_fault, Fault, FaultKind, FaultOptions};
 
@@ -75,9 +75,9 @@ mod tests {
         let kinds = FaultKind::ALL;
         let o = FaultOptions::default();
         let s = Duration::from_secs;
-        let a = schedule(&kinds, &names(5), 42, s(2), s(120), &o);
-        let b = schedule(&kinds, &names(5), 42, s(2), s(120), &o);
-        let c = schedule(&kinds, &names(5), 43, s(2), s(120), &o);
+        let a = schedule(kinds, &names(5), 42, s(2), s(120), &o);
+        let b = schedule(kinds, &names(5), 42, s(2), s(120), &o);
+        let c = schedule(kinds, &names(5), 43, s(2), s(120), &o);
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.len() >= 8, "{}", a.len());

@@ -165,7 +165,7 @@ pub struct ClientOptions {
     pub session_timeout: Duration,
     /// Client pauses: a stalled process's background work (etcd's lease
     /// keep-alive) stalls with it, as in a real process-wide pause.
-    pub stall: std::sync::Arc<crate::stall::Stall>,
+    pub stall: std::sync::Arc<kit::Stall>,
 }
 
 impl Default for ClientOptions {

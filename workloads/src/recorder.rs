@@ -1,28 +1,29 @@
 //! The recorder: every operation of a run, in the history contract, streamed
 //! to `history.jsonl` as it happens.
 //!
-//! One clock and one writer. Callers stamp and enqueue under one lock, so the
-//! file's order is the order of the timestamps; a dedicated thread writes and
-//! flushes at least every 100 ms, so a harness that dies (even by SIGKILL)
-//! loses at most the last 100 ms. The queue is bounded: if the disk cannot
-//! keep up, clients wait rather than memory growing without limit.
+//! One clock and one writer. Callers stamp and enqueue under one lock (held
+//! for a push, never across I/O), so the file's order is the order of the
+//! timestamps; a dedicated thread writes and flushes at least every 100 ms,
+//! so a harness that dies (even by SIGKILL) loses at most the last 100 ms.
+//! The queue is unbounded: recording never blocks the async task (and so
+//! the tokio worker) that records, and no op is ever dropped; if the disk
+//! cannot keep up, the backlog waits in memory and `finish` writes it all.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use checker::faults::{FaultEvent, FaultInfo};
 use checker::history::{Op, OpType, Process};
 use serde_json::Value;
 
 /// How often the writer flushes at the latest.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Events queued before callers wait for the writer.
-const QUEUE: usize = 64 * 1024;
 
 /// A cheap handle; clone it into every client task.
 #[derive(Clone)]
@@ -34,7 +35,7 @@ struct Inner {
     start: Instant,
     /// The next index and the sending side, under one lock: stamping and
     /// queueing together keeps indices in time order.
-    queue: Mutex<Option<(u64, SyncSender<Op>)>>,
+    queue: Mutex<Option<(u64, Sender<Op>)>>,
     writer: Mutex<Option<JoinHandle<io::Result<u64>>>>,
     /// Client events by type (invoke, ok, fail, info), for live progress.
     counts: [AtomicU64; 4],
@@ -60,7 +61,7 @@ impl Recorder {
     /// clock starts now: every `time` is nanoseconds since this call.
     pub fn create(path: &Path) -> io::Result<Recorder> {
         let file = File::create(path)?;
-        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, rx) = channel();
         let writer = std::thread::Builder::new().name("recorder".into()).spawn(move || write_loop(rx, file))?;
         Ok(Recorder {
             inner: Arc::new(Inner {
@@ -141,11 +142,12 @@ impl Recorder {
         self.record(op);
     }
 
-    /// A nemesis event (`info`, as Jepsen records them).
     /// A nemesis event: `Invoke` when a step begins, `Info` once it is done
-    /// and verified (Jepsen's nemesis convention).
-    pub fn nemesis(&self, kind: OpType, f: &str, value: Value) {
-        self.record(op(Process::Nemesis, kind, f, None, value));
+    /// and verified (Jepsen's nemesis convention). On disk `f` is the
+    /// event's name (`partition-start`, `heal-all`) and `value` the info.
+    pub fn nemesis(&self, kind: OpType, event: &FaultEvent, info: &FaultInfo) {
+        let value = serde_json::to_value(info).unwrap_or(Value::Null);
+        self.record(op(Process::Nemesis, kind, &event.f(), None, value));
     }
 
     /// Stops accepting events, writes and flushes everything queued, and
@@ -225,7 +227,8 @@ mod tests {
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
-        rec.nemesis(OpType::Info, "kill", json!({"nodes": ["n1"]}));
+        let info = FaultInfo { kind: Some("kill".into()), targets: vec!["n1".into()], ..FaultInfo::default() };
+        rec.nemesis(OpType::Info, &FaultEvent::start("kill"), &info);
         assert_eq!(rec.finish().unwrap().ops, 4001);
         rec.invoke(9, "acquire", None, Value::Null); // after finish: dropped
         let text = std::fs::read_to_string(&path).unwrap();
@@ -236,6 +239,8 @@ mod tests {
             assert!(w[0].time <= w[1].time, "time order at {i}");
         }
         history.calls().unwrap();
+        let kill = history.ops.iter().find(|o| o.process == Process::Nemesis).unwrap();
+        assert_eq!((kill.f.as_str(), &kill.value), ("kill-start", &json!({"kind": "kill", "targets": ["n1"]})));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

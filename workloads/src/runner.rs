@@ -1,16 +1,19 @@
-//! Drives many clients at once and records everything they do.
+//! Drives many clients at once and records everything they do: the generic
+//! worker of the Jepsen split (see [`crate::generator`]). What each worker
+//! does comes from its workload's [`Generator`]; the worker supplies the
+//! plumbing every workload shares:
 //!
-//! Each of `concurrency` workers plays one process at a time, Jepsen-style.
-//! Lock workloads loop acquire → (fenced-counter: read, write + 1 with the
-//! token) → hold → release on a random key. The election workload has one
-//! observer polling who leads and candidates that campaign, and, once
-//! elected, renew and write term-tagged records to the resource, then
-//! resign. Holders pass [`Stall`] points where the nemesis can pause them.
-//! After an `info` the process number is retired and the worker
-//! continues as process `p + concurrency` with a fresh client, so every
-//! process's history stays sequential. A worker keeps its slot (`p mod
-//! concurrency`) for life, and systems bind clients to members by slot, so
-//! retirements do not move workers between members.
+//! - Jepsen's process rules: each of `concurrency` workers plays one
+//!   process at a time; after an `info` the process number is retired and
+//!   the worker continues as process `p + concurrency` with a fresh client,
+//!   so every process's history stays sequential. A worker keeps its slot
+//!   (`p mod concurrency`) for life, and systems bind clients to members by
+//!   slot, so retirements do not move workers between members.
+//! - recording: every operation's invoke before it starts and its
+//!   completion after, with counts by outcome;
+//! - pacing (`rate`), [`Stall`] points where the nemesis pauses clients,
+//!   and stopping between cycles (at the deadline or when the run's
+//!   [`CancellationToken`] is cancelled) so a held lock is released first.
 //!
 //! What a retired client leaves blocking in the system (an etcd lease whose
 //! key waits in a lock queue, see [`Orphan`]) goes to the run's revoker,
@@ -21,41 +24,27 @@
 //! (sequential; a new process number after an `info`).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use checker::gen::Rng;
 use checker::OpType;
 use docker::Node;
-use serde_json::{json, Value};
+use kit::{CancellationToken, Rng, Stall};
+use serde_json::json;
 
-use crate::client::{
-    deadline, ClientOptions, ElectionClient, Grant, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
-};
+use crate::client::{deadline, ClientOptions, Orphan, Outcome};
+use crate::generator::{Client, ClientKind, Done, Generator, Op};
 use crate::recorder::Recorder;
 use crate::resource::{CounterSummary, FencedResource};
-use crate::stall::Stall;
 use crate::systems::System;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
-    Lock,
-    /// Read-increment-write of a counter in the fenced resource while holding
-    /// the lock; `enforce` switches the resource's token check on.
-    FencedCounter {
-        enforce: bool,
-    },
-    /// Campaign, lead (renew, write records tagged with the term), resign;
-    /// worker 0 observes who leads. Elections are `e0..e{keys-1}`.
-    Election,
-}
+use crate::workload::Workload;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub workload: Workload,
     pub concurrency: usize,
-    /// Locks are `k0..k{keys-1}`.
+    /// Locks are `k0..k{keys-1}` (elections `e0..`).
     pub keys: usize,
     /// Total acquire attempts per second across workers; `None`: as fast as
     /// the system answers (with a short random backoff after a busy lock).
@@ -118,7 +107,7 @@ struct Counts {
 }
 
 /// The revoker's first process number (far above any worker's, as the final
-/// reads' `1_000_000 + i` are).
+/// reads' [`crate::workload::FINAL_READER`] + i are).
 pub const REVOKER: u64 = 2_000_000;
 
 /// Orphans waiting for the revoker, with the process that left each.
@@ -147,22 +136,32 @@ impl Orphans {
     }
 }
 
-/// Revokes orphans until `done`: one attempt at a time, backing off while
-/// the cluster does not answer, each attempt recorded.
+/// Revokes orphans until `done` is cancelled: one attempt at a time,
+/// backing off while the cluster does not answer, each attempt recorded.
 async fn revoke_orphans(
     system: &'static dyn System,
     nodes: Arc<Vec<Node>>,
     options: Arc<RunOptions>,
     recorder: Recorder,
     orphans: Arc<Orphans>,
-    done: Arc<AtomicBool>,
+    done: CancellationToken,
 ) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(250);
     let mut process = REVOKER;
     let mut backoff = FIRST_BACKOFF;
-    while !done.load(Ordering::Relaxed) {
+    while !done.is_cancelled() {
         let Some((orphan, of_process)) = orphans.pop() else {
-            let _ = tokio::time::timeout(Duration::from_millis(100), orphans.wake.notified()).await;
+            // Register before looking again, so an adoption in between is
+            // not missed.
+            let woken = orphans.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if orphans.queue.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                tokio::select! {
+                    _ = done.cancelled() => {}
+                    _ = woken => {}
+                }
+            }
             continue;
         };
         let value = json!({ "lease": orphan.lease, "of_process": of_process });
@@ -185,60 +184,40 @@ async fn revoke_orphans(
             process += 1;
         }
         orphans.adopt(vec![orphan], of_process);
-        let until = Instant::now() + backoff;
-        while Instant::now() < until && !done.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::select! {
+            _ = done.cancelled() => {}
+            _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }
 
-/// A completion's value for an unknown outcome: `value`, plus
-/// `released_by` when the server ended the session (see
-/// [`RELEASED_BY_SESSION_LOST`]).
-fn unknown_value<T>(value: Value, outcome: &Outcome<T>) -> Value {
-    if !matches!(outcome, Outcome::SessionLost(_)) {
-        return value;
-    }
-    let mut value = match value {
-        Value::Object(map) => map,
-        Value::Null => serde_json::Map::new(),
-        other => [("value".to_string(), other)].into_iter().collect(),
-    };
-    value.insert("released_by".into(), json!(RELEASED_BY_SESSION_LOST));
-    Value::Object(value)
-}
-
-/// An unknown outcome's error text.
-fn error_of<T>(outcome: &Outcome<T>) -> &str {
-    match outcome {
-        Outcome::Ok(_) => "",
-        Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => e,
-    }
-}
-
-/// Runs the workload until `time_limit` passes or `stop` is set; workers
-/// finish the cycle they are in (so a held lock is released) before leaving.
+/// Runs the workload until `time_limit` passes or `stop` is cancelled;
+/// workers finish the cycle they are in (so a held lock is released) before
+/// leaving. The final reads are the caller's, after its final heal and
+/// quiet period ([`Workload::final_reads`]).
 pub async fn run(
     system: &'static dyn System,
     nodes: Vec<Node>,
     options: RunOptions,
     recorder: Recorder,
     resource: Arc<FencedResource>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Summary {
     let started = Instant::now();
     let deadline = started + options.time_limit;
     let counts = Arc::new(Counts::default());
     let nodes = Arc::new(nodes);
+    let spec = options.workload.spec();
     let mut options = options;
     // One stall for the workers and their clients' background tasks.
     options.client.stall = options.stall.clone();
     // A ZooKeeper session is that recipe's lease.
     options.client.session_timeout = options.ttl;
+    options.client.fenced |= spec.fenced_clients();
     let options = Arc::new(options);
     let orphans = Arc::new(Orphans::default());
-    let revoker_done = Arc::new(AtomicBool::new(false));
+    let revoker_done = CancellationToken::new();
     let revoker = tokio::spawn(revoke_orphans(
         system,
         nodes.clone(),
@@ -260,15 +239,18 @@ pub async fn run(
                 rng: Rng::new(options.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ slot as u64),
                 slot,
                 process: slot as u64,
+                deadline,
+                client: None,
+                retiring: false,
             };
-            let stop = stop.clone();
-            tokio::spawn(worker.run(deadline, stop))
+            let generator = spec.generator(slot, &options);
+            tokio::spawn(worker.run(spec.client(), generator, stop.clone()))
         })
         .collect();
     for worker in workers {
         let _ = worker.await;
     }
-    revoker_done.store(true, Ordering::Relaxed);
+    revoker_done.cancel();
     let _ = revoker.await;
     Summary {
         ok: counts.ok.load(Ordering::Relaxed),
@@ -283,7 +265,10 @@ pub async fn run(
     }
 }
 
-struct Worker {
+/// One worker: the plumbing a [`Generator`] drives. Generators call
+/// [`Worker::invoke`], [`Worker::sleep`] and [`Worker::stall`], and read the
+/// run's options, the process number and the worker's seeded RNG.
+pub struct Worker {
     system: &'static dyn System,
     nodes: Arc<Vec<Node>>,
     options: Arc<RunOptions>,
@@ -295,192 +280,133 @@ struct Worker {
     /// Which worker this is, for life (`process mod concurrency`).
     slot: usize,
     process: u64,
+    deadline: Instant,
+    client: Option<Client>,
+    /// An operation of this cycle ended `info`: the process retires when
+    /// the cycle ends, and does nothing more until then.
+    retiring: bool,
 }
 
 impl Worker {
-    async fn run(self, deadline: Instant, stop: Arc<AtomicBool>) {
-        if self.options.workload == Workload::Election {
-            self.run_election(deadline, stop).await
-        } else {
-            self.run_lock(deadline, stop).await
-        }
-    }
-
-    async fn run_lock(mut self, deadline: Instant, stop: Arc<AtomicBool>) {
+    async fn run(mut self, kind: ClientKind, mut generator: Box<dyn Generator>, stop: CancellationToken) {
         self.counts.processes.fetch_add(1, Ordering::Relaxed);
-        let mut client: Option<Box<dyn LockClient>> = None;
-        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        while Instant::now() < self.deadline && !stop.is_cancelled() {
             self.pace().await;
-            let c = match client.as_mut() {
-                Some(c) => c,
-                None => match self.system.lock_client(&self.nodes, self.process, self.slot, &self.options.client).await
-                {
-                    Ok(c) => client.insert(c),
+            if self.client.is_none() {
+                let (nodes, process, slot, options) = (&self.nodes, self.process, self.slot, &self.options.client);
+                let connected = match kind {
+                    ClientKind::Lock => self.system.lock_client(nodes, process, slot, options).await.map(Client::Lock),
+                    ClientKind::Election => {
+                        self.system.election_client(nodes, process, slot, options).await.map(Client::Election)
+                    }
+                };
+                match connected {
+                    Ok(c) => self.client = Some(c),
                     // Connecting is not an operation: nothing to record.
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         continue;
                     }
-                },
-            };
-            if !self.cycle(c.as_mut()).await {
-                // An `info`: this process may still have an effect in flight.
-                // Retire it; a fresh process continues with a fresh client.
-                if let Some(mut old) = client.take() {
-                    self.retire(old.orphans());
                 }
+            }
+            generator.cycle(&mut self).await;
+            if self.retiring {
+                self.retire();
             }
         }
     }
 
-    /// Hands what the retiring client leaves behind to the revoker, then
-    /// continues as a new process.
-    fn retire(&mut self, orphans: Vec<Orphan>) {
-        self.orphans.adopt(orphans, self.process);
+    /// Invokes `op` as this process: records the invoke, performs it,
+    /// records the completion. After an `info` the process is retiring:
+    /// further calls in the same cycle are not performed (and answer `Info`).
+    pub async fn invoke(&mut self, op: Op) -> Done {
+        if self.retiring {
+            debug_assert!(false, "{} after an info in the same cycle", op.f());
+            return Done::Info;
+        }
+        let Some(client) = self.client.as_mut() else { unreachable!("a cycle runs with a connected client") };
+        let (f, key) = (op.f(), op.key().to_string());
+        self.recorder.invoke(self.process, f, Some(&key), op.value());
+        let completion = op.execute(client, &self.resource).await;
+        let counter = match completion.kind {
+            OpType::Ok => &self.counts.ok,
+            OpType::Fail => &self.counts.fail,
+            _ => &self.counts.info,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let done = completion.done();
+        self.recorder.complete(
+            self.process,
+            completion.kind,
+            f,
+            Some(&key),
+            completion.value,
+            completion.node.as_deref(),
+            completion.error.as_deref(),
+        );
+        if matches!(done, Done::Info) {
+            self.retiring = true;
+        }
+        done
+    }
+
+    /// An `info`: this process may still have an effect in flight. Hands
+    /// what its client leaves behind to the revoker; a fresh process
+    /// continues with a fresh client.
+    fn retire(&mut self) {
+        if let Some(mut old) = self.client.take() {
+            self.orphans.adopt(old.orphans(), self.process);
+        }
         self.process += self.options.concurrency as u64;
         self.counts.processes.fetch_add(1, Ordering::Relaxed);
+        self.retiring = false;
     }
 
-    async fn run_election(mut self, deadline: Instant, stop: Arc<AtomicBool>) {
-        self.counts.processes.fetch_add(1, Ordering::Relaxed);
-        let observer = self.slot == 0 && self.options.concurrency > 1;
-        let mut client: Option<Box<dyn ElectionClient>> = None;
-        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-            self.pace().await;
-            let c = match client.as_mut() {
-                Some(c) => c,
-                None => {
-                    match self.system.election_client(&self.nodes, self.process, self.slot, &self.options.client).await
-                    {
-                        Ok(c) => client.insert(c),
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                            continue;
-                        }
-                    }
-                }
-            };
-            let alive = if observer { self.observe(c.as_mut()).await } else { self.lead(c.as_mut(), deadline).await };
-            if !alive {
-                if let Some(mut old) = client.take() {
-                    self.retire(old.orphans());
-                }
-            }
-        }
+    /// Waits; not an operation.
+    pub async fn sleep(&mut self, d: Duration) {
+        tokio::time::sleep(d).await;
     }
 
-    async fn observe(&mut self, client: &mut dyn ElectionClient) -> bool {
-        let name = format!("e{}", self.rng.below(self.options.keys.max(1) as u64));
-        self.recorder.invoke(self.process, "observe", Some(&name), Value::Null);
-        let alive = match client.leader(&name).await {
-            Outcome::Ok(leader) => {
-                let value = leader.map_or(Value::Null, |l| json!({ "leader": l.id, "term": l.term }));
-                self.complete(OpType::Ok, "observe", &name, value, None, None);
-                true
-            }
-            Outcome::Fail(e) => {
-                self.complete(OpType::Fail, "observe", &name, Value::Null, None, Some(&e));
-                true
-            }
-            unknown => {
-                self.unknown("observe", &name, Value::Null, &unknown);
-                false
-            }
-        };
-        if self.options.rate.is_none() {
-            let wait = self.random_between((Duration::from_millis(5), Duration::from_millis(20)));
-            tokio::time::sleep(wait).await;
-        }
-        alive
+    /// A stall point: where the nemesis may pause this process while it
+    /// holds `key` (see [`Stall`]).
+    pub async fn stall(&mut self, key: &str) {
+        self.options.stall.point(self.process, key).await;
     }
 
-    /// Campaign; once elected, lead for a hold time (renewing every third of
-    /// the TTL and writing a term-tagged record each time), then resign.
-    async fn lead(&mut self, client: &mut dyn ElectionClient, deadline: Instant) -> bool {
-        let name = format!("e{}", self.rng.below(self.options.keys.max(1) as u64));
-        let id = format!("p{}", self.process);
-        let ttl = self.options.ttl;
-        self.recorder.invoke(
-            self.process,
-            "campaign",
-            Some(&name),
-            json!({ "id": id, "ttl_ms": ttl.as_millis() as u64 }),
-        );
-        let leadership = match client.campaign(&name, &id, ttl).await {
-            Outcome::Ok(l) => {
-                self.complete(
-                    OpType::Ok,
-                    "campaign",
-                    &name,
-                    json!({ "id": id, "term": l.term }),
-                    l.node.as_deref(),
-                    None,
-                );
-                l
-            }
-            Outcome::Fail(e) => {
-                self.complete(OpType::Fail, "campaign", &name, json!({ "id": id }), None, Some(&e));
-                let wait = self.random_between((Duration::from_millis(5), Duration::from_millis(30)));
-                tokio::time::sleep(wait).await;
-                return true;
-            }
-            unknown => {
-                self.unknown("campaign", &name, json!({ "id": id }), &unknown);
-                return false;
-            }
-        };
-        let until = (Instant::now() + self.random_between(self.options.hold)).min(deadline.max(Instant::now()));
-        let every = (ttl / 3).max(Duration::from_millis(10));
-        loop {
-            // A leader that stalls here outlives its lease and then writes
-            // with a term that may have been superseded.
-            self.options.stall.point(self.process, &name).await;
-            let token = Some(leadership.term);
-            let written = self.resource.read(&name) + 1;
-            let record = json!({ "value": written, "term": leadership.term, "id": id });
-            self.recorder.invoke(self.process, "write", Some(&name), record.clone());
-            match self.resource.write(&name, written, token) {
-                Ok(()) => self.complete(OpType::Ok, "write", &name, record, None, None),
-                Err(r) => {
-                    let why = format!("term {} is below {}", leadership.term, r.highest_token);
-                    self.complete(OpType::Fail, "write", &name, record, None, Some(&why))
-                }
-            }
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            tokio::time::sleep(every.min(until - now)).await;
-            if Instant::now() >= until {
-                break;
-            }
-            self.recorder.invoke(self.process, "renew", Some(&name), json!({ "term": leadership.term }));
-            match client.renew(&leadership, ttl).await {
-                Outcome::Ok(()) => self.complete(OpType::Ok, "renew", &name, Value::Null, None, None),
-                Outcome::Fail(e) => {
-                    // Deposed: stop acting as leader.
-                    self.complete(OpType::Fail, "renew", &name, Value::Null, None, Some(&e));
-                    return true;
-                }
-                unknown => {
-                    self.unknown("renew", &name, Value::Null, &unknown);
-                    return false;
-                }
-            }
-        }
-        self.recorder.invoke(self.process, "resign", Some(&name), json!({ "term": leadership.term }));
-        match client.resign(&leadership).await {
-            Outcome::Ok(()) => self.complete(OpType::Ok, "resign", &name, Value::Null, None, None),
-            Outcome::Fail(e) => self.complete(OpType::Fail, "resign", &name, Value::Null, None, Some(&e)),
-            unknown => {
-                self.unknown("resign", &name, Value::Null, &unknown);
-                return false;
-            }
-        }
-        true
+    pub fn process(&self) -> u64 {
+        self.process
     }
 
-    /// Waits before the next attempt, to honour `rate`.
+    pub fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    /// When the run's workload ends.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The fenced resource (to read before a write; writes are operations).
+    pub fn resource(&self) -> &FencedResource {
+        &self.resource
+    }
+
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// A random key of the run's `keys`: `{prefix}0`, `{prefix}1`, …
+    pub fn random_key(&mut self, prefix: &str) -> String {
+        format!("{prefix}{}", self.rng.below(self.options.keys.max(1) as u64))
+    }
+
+    /// Uniform in `[min, max]`, to the microsecond.
+    pub fn random_between(&mut self, (min, max): (Duration, Duration)) -> Duration {
+        let span = max.saturating_sub(min).as_micros() as u64;
+        min + Duration::from_micros(if span == 0 { 0 } else { self.rng.below(span + 1) })
+    }
+
+    /// Waits before the next cycle, to honour `rate`.
     async fn pace(&mut self) {
         if let Some(rate) = self.options.rate.filter(|r| *r > 0.0) {
             // Each worker's share of the rate, jittered uniformly in [0, 2x].
@@ -489,98 +415,15 @@ impl Worker {
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
     }
-
-    fn random_between(&mut self, (min, max): (Duration, Duration)) -> Duration {
-        let span = max.saturating_sub(min).as_micros() as u64;
-        min + Duration::from_micros(if span == 0 { 0 } else { self.rng.below(span + 1) })
-    }
-
-    /// One acquire → use → release cycle. False when the process must retire.
-    async fn cycle(&mut self, client: &mut dyn LockClient) -> bool {
-        let key = format!("k{}", self.rng.below(self.options.keys.max(1) as u64));
-        let ttl = self.options.ttl;
-        let p = self.process;
-        self.recorder.invoke(p, "acquire", Some(&key), json!({ "ttl_ms": ttl.as_millis() as u64 }));
-        let grant = match client.acquire(&key, ttl).await {
-            Outcome::Ok(grant) => {
-                let value = grant.token.map_or(Value::Null, |t| json!({ "token": t }));
-                self.complete(OpType::Ok, "acquire", &key, value, grant.node.as_deref(), None);
-                grant
-            }
-            Outcome::Fail(e) => {
-                self.complete(OpType::Fail, "acquire", &key, Value::Null, None, Some(&e));
-                if self.options.rate.is_none() {
-                    let backoff = self.random_between((Duration::from_millis(1), Duration::from_millis(20)));
-                    tokio::time::sleep(backoff).await;
-                }
-                return true;
-            }
-            unknown => {
-                self.unknown("acquire", &key, Value::Null, &unknown);
-                return false;
-            }
-        };
-        if let Workload::FencedCounter { .. } = self.options.workload {
-            self.increment(&grant).await;
-        } else {
-            self.options.stall.point(p, &key).await;
-        }
-        let hold = self.random_between(self.options.hold);
-        tokio::time::sleep(hold).await;
-        self.recorder.invoke(p, "release", Some(&key), Value::Null);
-        match client.release(&grant).await {
-            Outcome::Ok(()) => self.complete(OpType::Ok, "release", &key, Value::Null, grant.node.as_deref(), None),
-            Outcome::Fail(e) => self.complete(OpType::Fail, "release", &key, Value::Null, None, Some(&e)),
-            unknown => {
-                self.unknown("release", &key, Value::Null, &unknown);
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Reads the counter and writes it + 1 with the grant's token, recording
-    /// both as operations of this process.
-    async fn increment(&mut self, grant: &Grant) {
-        let p = self.process;
-        let key = &grant.key;
-        self.recorder.invoke(p, "read", Some(key), Value::Null);
-        let value = self.resource.read(key);
-        self.complete(OpType::Ok, "read", key, json!(value), None, None);
-        // Kleppmann's pause: between reading and writing back, so the write
-        // that follows a long stall carries a stale value and a stale token.
-        self.options.stall.point(p, key).await;
-        let write = json!({ "value": value + 1, "token": grant.token });
-        self.recorder.invoke(p, "write", Some(key), write.clone());
-        match self.resource.write(key, value + 1, grant.token) {
-            Ok(()) => self.complete(OpType::Ok, "write", key, write, None, None),
-            Err(rejected) => {
-                let why = format!("token {:?} is below {}", grant.token, rejected.highest_token);
-                self.complete(OpType::Fail, "write", key, write, None, Some(&why))
-            }
-        }
-    }
-
-    /// Records an unknown outcome (`Info` or `SessionLost`) as `info`.
-    fn unknown<T>(&self, f: &str, key: &str, value: Value, outcome: &Outcome<T>) {
-        self.complete(OpType::Info, f, key, unknown_value(value, outcome), None, Some(error_of(outcome)));
-    }
-
-    fn complete(&self, kind: OpType, f: &str, key: &str, value: Value, node: Option<&str>, error: Option<&str>) {
-        let counter = match kind {
-            OpType::Ok => &self.counts.ok,
-            OpType::Fail => &self.counts.fail,
-            _ => &self.counts.info,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.recorder.complete(self.process, kind, f, Some(key), value, node, error);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{Grant, LockClient};
+    use crate::generator::unknown_value;
     use crate::systems::{member, BoxFuture};
+    use serde_json::Value;
 
     /// Clients whose every other acquire ends `info` (so processes retire
     /// often), each leaving an orphan; the system notes where each client
@@ -670,7 +513,7 @@ mod tests {
             ..Default::default()
         };
         let resource = Arc::new(FencedResource::new(false));
-        let summary = run(system, nodes, options, recorder.clone(), resource, Arc::default()).await;
+        let summary = run(system, nodes, options, recorder.clone(), resource, CancellationToken::new()).await;
         recorder.finish().unwrap();
 
         // Every process of worker `slot` is bound to member `slot mod 3`, so

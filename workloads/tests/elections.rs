@@ -7,7 +7,6 @@
 //! Needs a Docker engine (`bash scripts/setup.sh`); images build on first use.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +74,7 @@ async fn election_run(sys: &'static dyn workloads::System, nodes: &[docker::Node
     };
     let resource = Arc::new(FencedResource::new(true));
     let summary =
-        workloads::run(sys, nodes.to_vec(), run, recorder.clone(), resource, Arc::new(AtomicBool::new(false))).await;
+        workloads::run(sys, nodes.to_vec(), run, recorder.clone(), resource, workloads::CancellationToken::new()).await;
     recorder.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let history = checker::formats::jsonl::read(&path.display().to_string(), &text).unwrap();

@@ -5,7 +5,6 @@
 //!
 //! Needs a Docker engine (`bash scripts/setup.sh`); images build on first use.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +62,7 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node])
     let recorder = Recorder::create(&path).unwrap();
     let resource = Arc::new(FencedResource::new(true));
     let run = RunOptions {
-        workload: Workload::FencedCounter { enforce: true },
+        workload: Workload::FencedCounter,
         concurrency: 5,
         keys: 2,
         time_limit: Duration::from_secs(10),
@@ -72,7 +71,7 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node])
         ..Default::default()
     };
     let summary =
-        workloads::run(sys, nodes.to_vec(), run, recorder.clone(), resource, Arc::new(AtomicBool::new(false))).await;
+        workloads::run(sys, nodes.to_vec(), run, recorder.clone(), resource, workloads::CancellationToken::new()).await;
     let recorded = recorder.finish().unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
@@ -154,7 +153,7 @@ async fn sessions_follow_the_ttl(sys: &'static dyn workloads::System, nodes: &[d
         run,
         Recorder::discard(),
         Arc::new(FencedResource::new(false)),
-        Arc::new(AtomicBool::new(false)),
+        workloads::CancellationToken::new(),
     ));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // `cons` lists each connection's session with its negotiated `to=`.
