@@ -65,7 +65,7 @@ fn runs_filters_refuse_unknown_values_and_say_when_none_match() {
     import(&store, "clean.jsonl", CLEAN, "my-own-lock");
 
     for (args, says) in [
-        (&["runs", "--verdict", "bogus"][..], "--verdict: unknown verdict `bogus` (known: valid, invalid, unknown)"),
+        (&["runs", "--verdict", "bogus"][..], "`bogus` is not a verdict (valid, invalid, unknown)"),
         (&["runs", "--system", "redsi"], "--system: `redsi` is not a system fencepost knows"),
         (&["runs", "--workload", "locks"], "--workload: `locks` is not a workload fencepost knows"),
         (&["runs", "--nemesis", "partitoin"], "--nemesis: unknown fault `partitoin`"),
