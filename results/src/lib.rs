@@ -402,11 +402,14 @@ pub fn read_results(dir: &Path) -> Result<RunResults, Error> {
     read_json(&dir.join("results.json"))
 }
 
-/// Writes `value` as pretty JSON to `path`.
+/// Writes `value` as pretty JSON to `path`, whole or not at all: a reader
+/// (the web report of a run that is just finishing) never sees half a file.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
     let text =
         serde_json::to_string_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
-    std::fs::write(path, text + "\n").map_err(io("writing", path))
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, text + "\n").map_err(io("writing", &partial))?;
+    std::fs::rename(&partial, path).map_err(io("writing", path))
 }
 
 /// A run's row from its `test.json` and `results.json`.
