@@ -23,7 +23,7 @@ pub async fn bench_clients(
 ) -> Result<(), String> {
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
     let names: Vec<String> = if systems.is_empty() {
-        workloads::REGISTRY.iter().map(|s| s.name().to_string()).collect()
+        workloads::REGISTRY.iter().map(|s| s.layout().name.to_string()).collect()
     } else {
         systems.to_vec()
     };

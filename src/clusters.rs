@@ -24,7 +24,7 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
         all.clone()
     } else {
         // `redlock` runs the redis image: accept system names as well as image names.
-        systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.image())).collect()
+        systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.layout().image)).collect()
     };
     match images::ensure_base(&engine).await.map_err(|e| e.to_string())? {
         images::Base::Present => {}
@@ -49,7 +49,7 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
 /// Ctrl-C or SIGTERM (or for `hold`), then removes it.
 pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> Result<(), String> {
     let Some(sys) = workloads::by_name(system) else {
-        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
+        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.layout().name).collect();
         return Err(format!("unknown system `{system}` (known: {})", known.join(", ")));
     };
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
@@ -58,14 +58,14 @@ pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>)
         let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await.map_err(|e| e.to_string())?;
         say!(
             "{}: {} — ready in {:.2} s (image {}{})",
-            sys.name(),
-            sys.describe(),
+            sys.layout().name,
+            sys.layout().description,
             started.ready_after.as_secs_f64(),
             started.image.tag,
             if started.image.built { ", just built" } else { "" }
         );
         for node in started.cluster.nodes() {
-            let ports: Vec<String> = sys.ports().iter().filter_map(|&p| node.address(p)).collect();
+            let ports: Vec<String> = sys.layout().ports.iter().filter_map(|&p| node.address(p)).collect();
             say!("  {}  {}", node.name(), ports.join(" "));
         }
         match hold {

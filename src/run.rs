@@ -77,7 +77,7 @@ fn prepare(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan)
 
 fn prepare_checked(args: &RunArgs) -> Result<(&'static dyn workloads::System, FaultPlan), Preflight> {
     let Some(system) = workloads::by_name(&args.system) else {
-        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
+        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.layout().name).collect();
         return Err(Preflight::UnknownSystem(format!(
             "unknown system `{}` (known: {})",
             args.system,
@@ -85,11 +85,11 @@ fn prepare_checked(args: &RunArgs) -> Result<(&'static dyn workloads::System, Fa
         )));
     };
     let external = !args.endpoints.is_empty();
-    let node_count = if external { args.endpoints.len() } else { system.nodes() };
+    let node_count = if external { args.endpoints.len() } else { system.layout().nodes };
     let capabilities = nemesis::Capabilities {
         nodes: node_count,
-        names_leader: system.names_leader(),
-        clock_refusal: system.clock_refusal(),
+        names_leader: system.layout().names_leader,
+        clock_refusal: system.layout().clock_refusal,
         touchable: !external,
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Preflight::Refused(format!("--nemesis {e}")))?;
@@ -105,8 +105,8 @@ pub fn plan_command(args: &RunArgs) -> Result<(), String> {
     let (system, plan) = prepare(args)?;
     out!(
         "{} ({}): {} clients for {}, the last {} without faults",
-        system.name(),
-        system.describe(),
+        system.layout().name,
+        system.layout().description,
         args.options.concurrency,
         show(args.options.time_limit),
         show(args.quiet)
@@ -155,8 +155,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
             .map_err(|e| e.to_string())?;
         out!(
             "{} ({}) ready in {:.2} s; run {run_id}",
-            system.name(),
-            system.describe(),
+            system.layout().name,
+            system.layout().description,
             started.ready_after.as_secs_f64()
         );
         let nodes = started.cluster.nodes().to_vec();
@@ -175,8 +175,8 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         &json!({
             "run": run_id,
             "started_ms": started_ms,
-            "system": system.name(),
-            "description": system.describe(),
+            "system": system.layout().name,
+            "description": system.layout().description,
             "workload": workload_name(args.workload),
             "fencing_enforced": matches!(args.workload, Workload::FencedCounter { enforce: true }),
             "image": started.as_ref().map(|s| s.image.tag.clone()),
@@ -232,7 +232,7 @@ pub async fn run_command(args: RunArgs) -> Result<RunOutcome, String> {
         });
         // Against an existing cluster the nemesis acts on clients only.
         let touchable = if external { Vec::new() } else { nodes.clone() };
-        nemesis::Nemesis::new(touchable, system.client_port(), report).with_stall(options.stall.clone())
+        nemesis::Nemesis::new(touchable, system.layout().client_port(), report).with_stall(options.stall.clone())
     };
     // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
@@ -498,15 +498,17 @@ async fn external_nodes(
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| format!("--endpoints: `{endpoint}` is not host:port"))?;
-        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.client_port(), port);
+        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.layout().client_port(), port);
         match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("--endpoints: {endpoint} does not answer as {}: {e}", system.name())),
+            Ok(Err(e)) => {
+                return Err(format!("--endpoints: {endpoint} does not answer as {}: {e}", system.layout().name))
+            }
             Err(_) => return Err(format!("--endpoints: {endpoint} did not answer within 5 s")),
         }
         nodes.push(node);
     }
-    out!("{} at {} (an existing cluster: no containers, no node faults)", system.name(), endpoints.join(", "));
+    out!("{} at {} (an existing cluster: no containers, no node faults)", system.layout().name, endpoints.join(", "));
     Ok(nodes)
 }
 

@@ -23,7 +23,7 @@ use crate::run::{self, write_json};
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
 
 fn known_systems() -> Vec<&'static str> {
-    workloads::REGISTRY.iter().map(|s| s.name()).chain(["imported"]).collect()
+    workloads::REGISTRY.iter().map(|s| s.layout().name).chain(["imported"]).collect()
 }
 
 fn known_workloads() -> Vec<&'static str> {
