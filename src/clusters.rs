@@ -31,18 +31,29 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> Result<(), Str
         images::Base::Pulled => say!("pulled {}", images::BASE_IMAGE),
         images::Base::Bootstrapped => say!("created {} with debootstrap", images::BASE_IMAGE),
     }
+    // The base every system's image starts from, first: with `--rebuild` it
+    // is rebuilt too, and the systems' builds below find it.
+    print!("{:<10} ", images::COMMON);
+    let _ = std::io::stdout().flush();
+    let base = images::build_common(&engine, rebuild).await.map_err(|e| e.to_string())?;
+    say!("{}", describe_build(&base));
     for system in wanted {
         print!("{system:<10} ");
         let _ = std::io::stdout().flush();
         let built = images::build(&engine, system, rebuild).await.map_err(|e| e.to_string())?;
-        say!(
-            "{}  {}  {:.0} MB",
-            built.tag,
-            if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
-            built.size_bytes as f64 / 1e6,
-        );
+        say!("{}", describe_build(&built));
     }
     Ok(())
+}
+
+/// `<tag>  built in 12.3 s  140 MB` or `<tag>  up to date  140 MB`.
+fn describe_build(built: &images::Built) -> String {
+    format!(
+        "{}  {}  {:.0} MB",
+        built.tag,
+        if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
+        built.size_bytes as f64 / 1e6,
+    )
 }
 
 /// Starts a system's cluster, prints its endpoints, and keeps it until
