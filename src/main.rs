@@ -547,7 +547,9 @@ fn with_registry(cli: clap::Command) -> clap::Command {
         .mut_subcommand("up", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("runs", |c| c.mut_arg("system", |a| a.help(runs)))
         .mut_subcommand("suite", |c| {
-            c.mut_arg("systems", |a| a.help("Comma-separated systems.").default_value(EVERY_SYSTEM.as_str()))
+            c.mut_arg("systems", |a| {
+                a.help("Comma-separated systems.").default_value(EVERY_SYSTEM.as_str()).required(false)
+            })
         })
 }
 
