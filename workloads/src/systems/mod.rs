@@ -110,7 +110,8 @@ pub trait System: Send + Sync {
     ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>>;
 
     /// An election client for `process` (bound as [`System::lock_client`]);
-    /// systems without an election recipe (Redlock) answer with an error.
+    /// systems without an election recipe (Redlock) answer
+    /// [`Error::NoElectionRecipe`].
     fn election_client<'a>(
         &'a self,
         nodes: &'a [Node],
