@@ -24,32 +24,43 @@ pub async fn images_command(systems: &[String], rebuild: bool) -> anyhow::Result
         all.clone()
     } else {
         // `redlock` runs the redis image: accept system names as well as image names.
-        systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.image())).collect()
+        systems.iter().map(|s| workloads::by_name(s).map_or(s.as_str(), |sys| sys.layout().image)).collect()
     };
     match images::ensure_base(&engine).await? {
         images::Base::Present => {}
         images::Base::Pulled => say!("pulled {}", images::BASE_IMAGE),
         images::Base::Bootstrapped => say!("created {} with debootstrap", images::BASE_IMAGE),
     }
+    // The base every system's image starts from, first: with `--rebuild` it
+    // is rebuilt too, and the systems' builds below find it.
+    print!("{:<10} ", images::COMMON);
+    let _ = std::io::stdout().flush();
+    let base = images::build_common(&engine, rebuild).await?;
+    say!("{}", describe_build(&base));
     for system in wanted {
         print!("{system:<10} ");
         let _ = std::io::stdout().flush();
         let built = images::build(&engine, system, rebuild).await?;
-        say!(
-            "{}  {}  {:.0} MB",
-            built.tag,
-            if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
-            built.size_bytes as f64 / 1e6,
-        );
+        say!("{}", describe_build(&built));
     }
     Ok(())
+}
+
+/// `<tag>  built in 12.3 s  140 MB` or `<tag>  up to date  140 MB`.
+fn describe_build(built: &images::Built) -> String {
+    format!(
+        "{}  {}  {:.0} MB",
+        built.tag,
+        if built.built { format!("built in {:.1} s", built.elapsed.as_secs_f64()) } else { "up to date".into() },
+        built.size_bytes as f64 / 1e6,
+    )
 }
 
 /// Starts a system's cluster, prints its endpoints, and keeps it until
 /// Ctrl-C or SIGTERM (or for `hold`), then removes it.
 pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> anyhow::Result<()> {
     let Some(sys) = workloads::by_name(system) else {
-        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
+        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.layout().name).collect();
         anyhow::bail!("unknown system `{system}` (known: {})", known.join(", "));
     };
     let engine = Engine::connect().await?;
@@ -58,14 +69,14 @@ pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>)
         let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await?;
         say!(
             "{}: {} — ready in {:.2} s (image {}{})",
-            sys.name(),
-            sys.describe(),
+            sys.layout().name,
+            sys.layout().description,
             started.ready_after.as_secs_f64(),
             started.image.tag,
             if started.image.built { ", just built" } else { "" }
         );
         for node in started.cluster.nodes() {
-            let ports: Vec<String> = sys.ports().iter().filter_map(|&p| node.address(p)).collect();
+            let ports: Vec<String> = sys.layout().ports.iter().filter_map(|&p| node.address(p)).collect();
             say!("  {}  {}", node.name(), ports.join(" "));
         }
         match hold {

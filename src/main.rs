@@ -27,7 +27,7 @@ use checker::check::{check, CheckOptions};
 use checker::formats::{self, Format};
 use checker::models::ModelSpec;
 use checker::Verdict;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -128,7 +128,7 @@ enum Command {
     },
     /// Start a system's cluster, print its endpoints, and keep it until Ctrl-C.
     Up {
-        /// redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql.
+        /// The system (the help lists them, from the registry).
         system: String,
         /// Give up when the cluster is not serving after this long.
         #[arg(long, default_value = "120s", value_parser = parse_duration)]
@@ -144,7 +144,7 @@ enum Command {
     ///
     /// Exit codes: 0 valid, 1 a violation found, 2 unknown, 3 could not run.
     Run {
-        /// redis, redlock, etcd, etcd-prevote, zookeeper, postgres, mysql.
+        /// The system (the help lists them, from the registry).
         system: String,
         #[command(flatten)]
         opts: Box<RunOpts>,
@@ -161,8 +161,8 @@ enum Command {
         /// The results store.
         #[arg(long, default_value = "store")]
         store: PathBuf,
-        /// Only runs of this system: redis, redlock, etcd, etcd-prevote, zookeeper, postgres,
-        /// mysql, imported (or a name given to `import --system`).
+        /// Only runs of this system (the help lists them, from the registry),
+        /// `imported`, or a name given to `import --system`.
         #[arg(long)]
         system: Option<String>,
         /// Only runs of this workload: lock, fenced-counter,
@@ -224,8 +224,8 @@ enum Command {
         .help(SUITE_NEMESES_HELP)
         .long_help(SUITE_NEMESES_HELP)))]
     Suite {
-        /// Comma-separated systems.
-        #[arg(long, default_value = "redis,redlock,etcd,zookeeper,postgres,mysql")]
+        /// Comma-separated systems (default: every system; see `with_registry`).
+        #[arg(long)]
         systems: String,
         #[command(flatten)]
         opts: Box<RunOpts>,
@@ -521,7 +521,8 @@ fn parse_format(s: &str) -> Result<Format, String> {
 /// clap's message, because clap's own exit code 2 means "unknown" here;
 /// `--help` and `--version` print to stdout and exit 0.
 fn parse_cli() -> Result<Cli, ExitCode> {
-    Cli::try_parse().map_err(|e| {
+    let parsed = with_registry(Cli::command()).try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| {
         let _ = e.print();
         // Only --help and --version "fail" to stdout.
         if e.use_stderr() {
@@ -530,6 +531,25 @@ fn parse_cli() -> Result<Cli, ExitCode> {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// What the command line says about the systems, from `workloads::REGISTRY`
+/// (help texts, `suite`'s default), so that adding a system changes nothing
+/// here.
+fn with_registry(cli: clap::Command) -> clap::Command {
+    static EVERY_SYSTEM: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| workloads::systems::names().join(","));
+    let names = workloads::systems::names().join(", ");
+    let system = format!("The system: {names}.");
+    let runs = format!("Only runs of this system: {names}, imported (or a name given to `import --system`).");
+    cli.mut_subcommand("run", |c| c.mut_arg("system", |a| a.help(system.clone())))
+        .mut_subcommand("up", |c| c.mut_arg("system", |a| a.help(system.clone())))
+        .mut_subcommand("runs", |c| c.mut_arg("system", |a| a.help(runs)))
+        .mut_subcommand("suite", |c| {
+            c.mut_arg("systems", |a| {
+                a.help("Comma-separated systems.").default_value(EVERY_SYSTEM.as_str()).required(false)
+            })
+        })
 }
 
 fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {

@@ -15,8 +15,8 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
     let (args, system, plan) = (&prepared.args, prepared.system, &prepared.plan);
     out!(
         "{} ({}): {} clients for {}, the last {} without faults",
-        system.name(),
-        system.describe(),
+        system.layout().name,
+        system.layout().description,
         args.options.concurrency,
         show(args.options.time_limit),
         show(args.quiet)
@@ -67,10 +67,15 @@ pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, ha
     let line: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>> = Default::default();
     let on_event = |event: Event| match event {
         Event::ClusterReady { after, run } => {
-            out!("{} ({}) ready in {:.2} s; run {run}", system.name(), system.describe(), after.as_secs_f64())
+            out!(
+                "{} ({}) ready in {:.2} s; run {run}",
+                system.layout().name,
+                system.layout().description,
+                after.as_secs_f64()
+            )
         }
         Event::ExternalCluster => {
-            out!("{} at {endpoints} (an existing cluster: no containers, no node faults)", system.name())
+            out!("{} at {endpoints} (an existing cluster: no containers, no node faults)", system.layout().name)
         }
         Event::Note(note) => out!("  note: {note}"),
         Event::Started(live) if progress => {

@@ -20,7 +20,7 @@ use crate::analyze::print_checkers;
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
 
 fn known_systems() -> Vec<&'static str> {
-    workloads::REGISTRY.iter().map(|s| s.name()).chain(["imported"]).collect()
+    workloads::REGISTRY.iter().map(|s| s.layout().name).chain(["imported"]).collect()
 }
 
 fn known_workloads() -> Vec<&'static str> {

@@ -156,7 +156,8 @@ fn suite_help_describes_every_option_once() {
     let out = fencepost(&["suite", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("[default: redis,redlock,etcd,zookeeper,postgres,mysql]"), "{help}");
+    let every_system = workloads::systems::names().join(",");
+    assert!(help.contains(&format!("[default: {every_system}]")), "{help}");
     assert!(help.contains("--nemeses <MIXES>"), "{help}");
     assert!(!help.contains("--nemesis <"), "fault mixes have one spelling: {help}");
     let lines: Vec<&str> = help.lines().collect();
@@ -172,4 +173,17 @@ fn suite_help_describes_every_option_once() {
         assert!(described, "--{name} has no description:\n{help}");
     }
     assert!(flags.len() >= 20, "{flags:?}");
+}
+
+/// The systems `run`, `up` and `runs --system` name in their help come from
+/// the registry.
+#[test]
+fn help_lists_every_registered_system() {
+    let names = workloads::systems::names().join(", ");
+    for args in [["run", "--help"], ["up", "--help"], ["runs", "--help"]] {
+        let out = fencepost(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains(&names), "{args:?}: {help}");
+    }
 }

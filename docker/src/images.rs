@@ -1,9 +1,14 @@
 //! Images: one per system, built from the folders under `docker/images/`.
 //!
-//! A tag is `fencepost/<system>:<hash>`, the hash covering every file the
-//! build reads (`common/` and the system's folder: names, modes, contents).
-//! So `build` is a no-op when nothing changed, and any edit makes a new tag
-//! instead of silently reusing a stale image.
+//! `common/` is the base every system's image starts `FROM`: its Dockerfile
+//! installs the nemesis's tools, the clock shim and the entrypoint, and is
+//! tagged `fencepost/common:<hash of common/>`. A system's folder holds a
+//! Dockerfile that starts `ARG BASE` / `FROM ${BASE}` (the base's tag is
+//! passed in), installs its server and copies its own scripts; its tag is
+//! `fencepost/<system>:<hash>`, the hash covering the base's tag and every
+//! file of the folder (names, modes, contents), so a change in `common/`
+//! rebuilds every system. So `build` is a no-op when nothing changed, and any
+//! edit makes a new tag instead of reusing a stale image.
 //!
 //! Builds run the `docker` CLI's classic builder with `--network host`: the
 //! machines fencepost targets have no registry but do reach Debian's package
@@ -14,11 +19,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
 
 use crate::engine::Engine;
 use crate::error::{Context, Error, Result};
 
-/// The base every image builds `FROM`.
+/// The Debian image the common base builds `FROM`.
 pub const BASE_IMAGE: &str = "debian:bookworm-slim";
 
 /// One file of `docker/images/`, embedded at compile time by `build.rs`.
@@ -30,8 +36,9 @@ pub(crate) struct EmbeddedFile {
 
 include!(concat!(env!("OUT_DIR"), "/image_files.rs"));
 
-/// The folder every image shares (entrypoint, helpers); not an image itself.
-const COMMON: &str = "common";
+/// The folder of the base every system's image starts `FROM` (tools, clock
+/// shim, entrypoint); an image, but not a system's.
+pub const COMMON: &str = "common";
 
 /// The systems that have an image folder, sorted.
 pub fn systems() -> Vec<&'static str> {
@@ -44,34 +51,47 @@ pub fn systems() -> Vec<&'static str> {
     names
 }
 
-fn files_of(system: &str) -> impl Iterator<Item = &'static EmbeddedFile> + '_ {
-    IMAGE_FILES.iter().filter(move |f| {
-        let dir = f.path.split_once('/').map_or("", |(dir, _)| dir);
-        dir == COMMON || dir == system
-    })
+/// The files of one image folder (`common` or a system's).
+fn files_of(folder: &str) -> impl Iterator<Item = &'static EmbeddedFile> + '_ {
+    IMAGE_FILES.iter().filter(move |f| f.path.split_once('/').is_some_and(|(dir, _)| dir == folder))
 }
 
-/// `fencepost/<system>:<16 hex digits>`.
+/// How many hex digits of the SHA-256 a tag carries (128 bits).
+const TAG_HEX_DIGITS: usize = 32;
+
+/// A content hash of `files`, after `prefix`. It must be collision-resistant,
+/// not merely well spread: two different contents with the same tag would
+/// silently run the image built from the other one. Hence SHA-256 (stable
+/// across Rust releases and platforms, unlike std's hasher), with each field
+/// length-prefixed so that no two file lists feed the same bytes.
+fn content_hash(prefix: &str, files: impl Iterator<Item = &'static EmbeddedFile>) -> String {
+    let mut hash = Sha256::new();
+    let mut feed = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    feed(prefix.as_bytes());
+    for file in files {
+        feed(file.path.as_bytes());
+        feed(&[u8::from(file.executable)]);
+        feed(file.contents);
+    }
+    let digest = hash.finalize();
+    digest.iter().take(TAG_HEX_DIGITS / 2).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `fencepost/common:<32 hex digits>`: the base, by the contents of `common/`.
+pub fn common_tag() -> String {
+    format!("fencepost/{COMMON}:{}", content_hash("", files_of(COMMON)))
+}
+
+/// `fencepost/<system>:<32 hex digits>`, over the base's tag and the
+/// system's folder.
 pub fn tag(system: &str) -> Result<String> {
     if !systems().contains(&system) {
         return Err(Error::new(format!("no image folder for system `{system}` (known: {})", systems().join(", "))));
     }
-    // FNV-1a, 64 bit: stable across Rust releases and platforms, unlike
-    // std's hasher, and collisions only cost an unneeded rebuild.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for file in files_of(system) {
-        feed(file.path.as_bytes());
-        feed(&[0, u8::from(file.executable)]);
-        feed(&(file.contents.len() as u64).to_le_bytes());
-        feed(file.contents);
-    }
-    Ok(format!("fencepost/{system}:{hash:016x}"))
+    Ok(format!("fencepost/{system}:{}", content_hash(&common_tag(), files_of(system))))
 }
 
 /// What `build` did.
@@ -86,33 +106,66 @@ pub struct Built {
     pub size_bytes: u64,
 }
 
-/// Builds `system`'s image unless its tag exists (or `rebuild` is set).
+/// One build at a time per process: callers that start clusters
+/// concurrently (tests do) would otherwise build the same image, or
+/// bootstrap the base, twice at once.
+static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Builds `system`'s image unless its tag exists (or `rebuild` is set),
+/// building the common base first when it is missing.
 pub async fn build(engine: &Engine, system: &str, rebuild: bool) -> Result<Built> {
-    // One build at a time per process: callers that start clusters
-    // concurrently (tests do) would otherwise build the same image, or
-    // bootstrap the base, twice at once.
-    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one_at_a_time = BUILDING.lock().await;
     let tag = tag(system)?;
     let started = Instant::now();
     if !rebuild {
-        if let Some(size) = image_size(engine, &tag).await {
-            return Ok(Built {
-                system: system.into(),
-                tag,
-                built: false,
-                elapsed: started.elapsed(),
-                size_bytes: size,
-            });
+        if let Some(built) = existing(engine, system, &tag, started).await {
+            return Ok(built);
         }
     }
-    ensure_base(engine).await?;
-    let context = write_context(system)?;
-    let dockerfile = context.path().join(system).join("Dockerfile");
-    let output = Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "--network", "host", "--label"])
-        .arg(format!("fencepost.image={system}"))
+    let base = build_folder(engine, COMMON, common_tag(), false, &[]).await?;
+    build_folder(engine, system, tag, true, &[("BASE", &base.tag)])
+        .await
+        .map(|b| Built { elapsed: started.elapsed(), ..b })
+}
+
+/// Builds the common base unless its tag exists (or `rebuild` is set).
+pub async fn build_common(engine: &Engine, rebuild: bool) -> Result<Built> {
+    let _one_at_a_time = BUILDING.lock().await;
+    build_folder(engine, COMMON, common_tag(), rebuild, &[]).await
+}
+
+async fn existing(engine: &Engine, folder: &str, tag: &str, started: Instant) -> Option<Built> {
+    let size = image_size(engine, tag).await?;
+    Some(Built { system: folder.into(), tag: tag.into(), built: false, elapsed: started.elapsed(), size_bytes: size })
+}
+
+/// `docker build` of one folder's Dockerfile, with only that folder in the
+/// context, unless `tag` exists and `rebuild` is not set.
+async fn build_folder(
+    engine: &Engine,
+    folder: &str,
+    tag: String,
+    rebuild: bool,
+    build_args: &[(&str, &str)],
+) -> Result<Built> {
+    let started = Instant::now();
+    if !rebuild {
+        if let Some(built) = existing(engine, folder, &tag, started).await {
+            return Ok(built);
+        }
+    }
+    if folder == COMMON {
+        ensure_base(engine).await?;
+    }
+    let context = write_context(folder)?;
+    let dockerfile = context.path().join(folder).join("Dockerfile");
+    let mut command = Command::new("docker");
+    command.env("DOCKER_BUILDKIT", "0").args(["build", "--network", "host", "--label"]);
+    command.arg(format!("fencepost.image={folder}"));
+    for (name, value) in build_args {
+        command.arg("--build-arg").arg(format!("{name}={value}"));
+    }
+    let output = command
         .arg("-t")
         .arg(&tag)
         .arg("-f")
@@ -123,13 +176,13 @@ pub async fn build(engine: &Engine, system: &str, rebuild: bool) -> Result<Built
         .context(|| "running `docker build` (is the docker CLI installed?)")?;
     if !output.status.success() {
         return Err(Error::new(format!(
-            "building image {tag} from docker/images/{system}/Dockerfile failed ({}):\n{}",
+            "building image {tag} from docker/images/{folder}/Dockerfile failed ({}):\n{}",
             output.status,
             tail(&output.stdout, &output.stderr, 40)
         )));
     }
     let size = image_size(engine, &tag).await.unwrap_or(0);
-    Ok(Built { system: system.into(), tag, built: true, elapsed: started.elapsed(), size_bytes: size })
+    Ok(Built { system: folder.into(), tag, built: true, elapsed: started.elapsed(), size_bytes: size })
 }
 
 async fn image_size(engine: &Engine, name: &str) -> Option<u64> {
@@ -158,10 +211,10 @@ impl Drop for TempDir {
     }
 }
 
-fn write_context(system: &str) -> Result<TempDir> {
+fn write_context(folder: &str) -> Result<TempDir> {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("fencepost-build")?;
-    for file in files_of(system) {
+    for file in files_of(folder) {
         let path = dir.path().join(file.path);
         let parent = path.parent().expect("embedded paths have a folder");
         std::fs::create_dir_all(parent).context(|| format!("creating {}", parent.display()))?;
@@ -310,18 +363,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_system_has_a_dockerfile_and_a_stable_tag() {
+    fn every_system_has_a_dockerfile_from_the_base_and_a_stable_tag() {
         let systems = systems();
-        assert!(systems.contains(&"redis") && systems.contains(&"etcd"), "{systems:?}");
+        assert!(systems.contains(&"redis") && systems.contains(&"etcd") && !systems.contains(&COMMON), "{systems:?}");
         for system in systems {
-            assert!(files_of(system).any(|f| f.path == format!("{system}/Dockerfile")), "{system}");
+            let dockerfile = files_of(system).find(|f| f.path == format!("{system}/Dockerfile")).expect(system);
+            let text = std::str::from_utf8(dockerfile.contents).unwrap();
+            assert!(text.contains("ARG BASE\nFROM ${BASE}\n"), "{system}/Dockerfile must start FROM the base");
             let t = tag(system).unwrap();
             assert_eq!(t, tag(system).unwrap());
-            assert!(
-                t.starts_with(&format!("fencepost/{system}:")) && t.len() == "fencepost/:".len() + system.len() + 16
-            );
+            let hash = t.strip_prefix(&format!("fencepost/{system}:")).unwrap();
+            assert!(hash.len() == TAG_HEX_DIGITS && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{t}");
         }
+        assert!(files_of(COMMON).any(|f| f.path == "common/Dockerfile"));
+        assert!(common_tag().starts_with("fencepost/common:"));
         assert_ne!(tag("redis").unwrap(), tag("etcd").unwrap());
         assert!(tag("nosuch").unwrap_err().to_string().contains("no image folder for system `nosuch`"));
+    }
+
+    #[test]
+    fn a_system_tag_covers_the_base() {
+        let redis = || files_of("redis");
+        assert_eq!(content_hash("fencepost/common:a", redis()), content_hash("fencepost/common:a", redis()));
+        assert_ne!(content_hash("fencepost/common:a", redis()), content_hash("fencepost/common:b", redis()));
+        // Length prefixes: moving bytes between fields changes the hash.
+        static AB: EmbeddedFile = EmbeddedFile { path: "x/ab", contents: b"c", executable: false };
+        static A: EmbeddedFile = EmbeddedFile { path: "x/a", contents: b"bc", executable: false };
+        assert_ne!(content_hash("", std::iter::once(&AB)), content_hash("", std::iter::once(&A)));
     }
 }

@@ -88,15 +88,14 @@ pub struct FaultPlan {
 /// before any image, container or store is touched.
 pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
     let Some(system) = workloads::by_name(&args.system) else {
-        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.name()).collect();
-        return Err(Error::UnknownSystem { name: args.system.clone(), known: known.join(", ") });
+        return Err(Error::UnknownSystem { name: args.system.clone(), known: workloads::systems::names().join(", ") });
     };
     let external = !args.endpoints.is_empty();
-    let node_count = if external { args.endpoints.len() } else { system.nodes() };
+    let node_count = if external { args.endpoints.len() } else { system.layout().nodes };
     let capabilities = nemesis::Capabilities {
         nodes: node_count,
-        names_leader: system.names_leader(),
-        clock_refusal: system.clock_refusal(),
+        names_leader: system.layout().names_leader,
+        clock_refusal: system.layout().clock_refusal,
         touchable: !external,
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Error::Refused(format!("--nemesis {e}")))?;
@@ -190,7 +189,7 @@ pub async fn execute(
         });
         // Against an existing cluster the nemesis acts on clients only.
         let touchable = if external { Vec::new() } else { nodes.clone() };
-        nemesis::Nemesis::new(touchable, system.client_port(), report).with_stall(options.stall.clone())
+        nemesis::Nemesis::new(touchable, system.layout().client_port(), report).with_stall(options.stall.clone())
     };
     // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
@@ -346,12 +345,12 @@ fn test_spec(
     TestSpec {
         run: run_id.to_string(),
         started_ms: started_ms as i64,
-        system: system.name().to_string(),
+        system: system.layout().name.to_string(),
         workload: args.workload.name().to_string(),
         nemesis: fault_names(&args.nemesis),
         fencepost: env!("CARGO_PKG_VERSION").to_string(),
         recorded: Some(Recorded {
-            description: system.describe().to_string(),
+            description: system.layout().description.to_string(),
             image,
             endpoints: args.endpoints.clone(),
             nodes: nodes.iter().map(|n| n.name().to_string()).collect(),
@@ -503,11 +502,11 @@ async fn external_nodes(
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| Error::Endpoints(format!("`{endpoint}` is not host:port")))?;
-        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.client_port(), port);
+        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.layout().client_port(), port);
         match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                return Err(Error::Endpoints(format!("{endpoint} does not answer as {}: {e}", system.name())))
+                return Err(Error::Endpoints(format!("{endpoint} does not answer as {}: {e}", system.layout().name)))
             }
             Err(_) => return Err(Error::Endpoints(format!("{endpoint} did not answer within 5 s"))),
         }

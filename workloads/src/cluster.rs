@@ -23,10 +23,11 @@ pub async fn start_cluster(
     run_id: &str,
     timeout: Duration,
 ) -> Result<Started, docker::Error> {
-    let image = images::build(engine, system.image(), false).await?;
-    let mut spec = ClusterSpec::uniform(system.name(), &image.tag, system.nodes(), system.ports());
+    let layout = system.layout();
+    let image = images::build(engine, layout.image, false).await?;
+    let mut spec = ClusterSpec::uniform(layout.name, &image.tag, layout.nodes, layout.ports);
     for node in &mut spec.nodes {
-        node.env.extend(system.node_env().iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        node.env.extend(layout.node_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     }
     let started = Instant::now();
     let cluster = Cluster::start(engine, run_id, &spec).await?;
@@ -48,7 +49,7 @@ pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duratio
             }
             match tokio::time::timeout(Duration::from_secs(5), system.probe(node)).await {
                 Ok(Ok(())) => ready[i] = true,
-                Ok(Err(e)) => last_error[i] = e,
+                Ok(Err(e)) => last_error[i] = e.to_string(),
                 Err(_) => last_error[i] = "probe timed out after 5 s".into(),
             }
         }
@@ -56,7 +57,7 @@ pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duratio
             return Ok(());
         }
         if Instant::now() >= deadline {
-            let mut report = format!("{} cluster not ready after {timeout:?}:", system.name());
+            let mut report = format!("{} cluster not ready after {timeout:?}:", system.layout().name);
             for (i, node) in cluster.nodes().iter().enumerate().filter(|(i, _)| !ready[*i]) {
                 let log = node.logs().await.unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();

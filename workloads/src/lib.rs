@@ -1,9 +1,9 @@
 //! The systems fencepost tests and the load it puts on them.
 //!
-//! - [`systems`]: one module per system: how its cluster is laid out, how to
-//!   tell it is ready (a real request to every member through the client
-//!   fencepost uses), and its lock client ([`LockClient`]) and election
-//!   client ([`ElectionClient`]).
+//! - [`systems`]: one module per system: its [`Layout`] (constants: name,
+//!   image, nodes, ports, which faults it can take), how to tell it is ready
+//!   (a real request to every member through the client fencepost uses), and
+//!   its lock and election clients ([`LockClient`], [`ElectionClient`]).
 //! - [`workload`]: the workloads (`lock`, `fenced-counter`,
 //!   `fenced-counter-unfenced`, `election`), each a [`Spec`]: a
 //!   [`Generator`] per worker, the checkers that judge it ([`CheckerId`]),
@@ -18,9 +18,9 @@
 //!   thread; recording never blocks an async task.
 //! - [`Stall`] (from the `kit` crate): where the nemesis pauses clients.
 //!
-//! Adding a vendor touches one file in `src/systems/`, one Dockerfile under
-//! `docker/images/` and one line in [`systems::REGISTRY`]; adding a
-//! workload one file in `src/workload/` and its variant and arm in
+//! Adding a vendor touches one file in `src/systems/`, one folder under
+//! `docker/images/` (a Dockerfile `FROM` the common base, its start script)
+//! and one line in [`systems::REGISTRY`]; adding a workload one file in `src/workload/` and its variant and arm in
 //! [`Workload::spec`] (`docs/ARCHITECTURE.md`, "Adding a workload").
 
 pub mod client;
@@ -41,5 +41,5 @@ pub use kit::{CancellationToken, Stall};
 pub use recorder::{Counts, Recorder};
 pub use resource::FencedResource;
 pub use runner::{run, RunOptions, Summary, Worker, REVOKER};
-pub use systems::{by_name, LogEvent, System, REGISTRY};
+pub use systems::{by_name, Layout, LogEvent, System, REGISTRY};
 pub use workload::{CheckerId, Spec, Workload, FINAL_READER, WORKLOADS};

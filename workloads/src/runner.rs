@@ -457,22 +457,19 @@ mod tests {
     }
 
     impl System for Retiring {
-        fn name(&self) -> &'static str {
-            "retiring"
+        fn layout(&self) -> &'static crate::systems::Layout {
+            &crate::systems::Layout {
+                name: "retiring",
+                image: "none",
+                nodes: 3,
+                ports: &[1],
+                description: "a fake",
+                names_leader: false,
+                clock_refusal: None,
+                node_env: &[],
+            }
         }
-        fn image(&self) -> &'static str {
-            "none"
-        }
-        fn nodes(&self) -> usize {
-            3
-        }
-        fn ports(&self) -> &'static [u16] {
-            &[1]
-        }
-        fn describe(&self) -> &'static str {
-            "a fake"
-        }
-        fn probe<'a>(&'a self, _node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+        fn probe<'a>(&'a self, _node: &'a Node) -> BoxFuture<'a, Result<(), crate::systems::Error>> {
             Box::pin(async { Ok(()) })
         }
         fn lock_client<'a>(
@@ -481,7 +478,7 @@ mod tests {
             process: u64,
             slot: usize,
             _options: &'a ClientOptions,
-        ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+        ) -> BoxFuture<'a, Result<Box<dyn LockClient>, crate::systems::Error>> {
             let name = member(nodes, slot).name().to_string();
             self.bound.lock().unwrap().push((process, slot, name));
             Box::pin(async { Ok(Box::new(FlakyClient { calls: 0 }) as Box<dyn LockClient>) })

@@ -19,21 +19,22 @@ async fn start(system: &str) -> (Engine, &'static dyn System, Started) {
     let sys = workloads::by_name(system).expect("registered");
     let run_id = docker::new_run_id();
     let started = workloads::start_cluster(&engine, sys, &run_id, READY).await.expect("cluster starts and serves");
-    assert_eq!(started.cluster.nodes().len(), sys.nodes());
+    assert_eq!(started.cluster.nodes().len(), sys.layout().nodes);
     (engine, sys, started)
 }
 
 /// Polls `f` until it succeeds, or panics with its last error.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+async fn eventually<T, E, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where
+    E: std::fmt::Display,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let deadline = Instant::now() + timeout;
     loop {
         let last = match tokio::time::timeout(Duration::from_secs(5), f()).await {
             Ok(Ok(v)) => return v,
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_string(),
         };
         assert!(Instant::now() < deadline, "{what}: still failing after {timeout:?}: {last}");
@@ -144,8 +145,8 @@ async fn etcd_three_member_raft_cluster() {
     via_n2.put("k", "v2", None).await.unwrap();
     let value = eventually("n1 serves the latest write", READY, || async {
         let mut client = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await?;
-        let got = client.get("k", None).await.map_err(|e| e.to_string())?;
-        Ok(got.kvs()[0].value().to_vec())
+        let got = client.get("k", None).await?;
+        Ok::<_, systems::Error>(got.kvs()[0].value().to_vec())
     })
     .await;
     assert_eq!(value, b"v2");
@@ -158,7 +159,7 @@ async fn etcd_three_member_raft_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_prevote_members_run_with_pre_vote() {
     let (engine, sys, started) = start("etcd-prevote").await;
-    assert_eq!(sys.image(), workloads::by_name("etcd").unwrap().image());
+    assert_eq!(sys.layout().image, workloads::by_name("etcd").unwrap().layout().image);
     let nodes = started.cluster.nodes();
     let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
     via_n1.put("k", "v1", None).await.unwrap();
@@ -200,8 +201,8 @@ async fn zookeeper_three_server_ensemble() {
     via_n2.set_data("/fencepost-test", b"v2", None).await.unwrap();
     let data = eventually("n1 serves the latest write", READY, || async {
         let client = systems::zookeeper::connect(&nodes[0], session).await?;
-        client.sync("/fencepost-test").await.map_err(|e| e.to_string())?;
-        Ok(client.get_data("/fencepost-test").await.map_err(|e| e.to_string())?.0)
+        client.sync("/fencepost-test").await?;
+        Ok::<_, systems::Error>(client.get_data("/fencepost-test").await?.0)
     })
     .await;
     assert_eq!(data, b"v2");

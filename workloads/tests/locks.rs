@@ -14,6 +14,8 @@ use checker::{OpType, Verdict};
 use docker::Engine;
 use workloads::{ClientOptions, FencedResource, LockClient, Outcome, Recorder, RunOptions, Workload};
 
+mod common;
+
 fn options() -> ClientOptions {
     ClientOptions { timeout: Duration::from_secs(1), fenced: true, ..Default::default() }
 }
@@ -21,7 +23,7 @@ fn options() -> ClientOptions {
 async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn LockClient> {
     sys.lock_client(nodes, process, process as usize, &options())
         .await
-        .unwrap_or_else(|e| panic!("{} client: {e}", sys.name()))
+        .unwrap_or_else(|e| panic!("{} client: {e}", sys.layout().name))
 }
 
 fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
@@ -40,23 +42,23 @@ async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
     let g1 = ok("first acquire", first.acquire("sanity", ttl).await);
     match second.acquire("sanity", ttl).await {
         Outcome::Fail(_) => {}
-        other => panic!("{}: a second acquire while held must fail, got {other:?}", sys.name()),
+        other => panic!("{}: a second acquire while held must fail, got {other:?}", sys.layout().name),
     }
     ok("release", first.release(&g1).await);
     let g2 = ok("second client's acquire after the release", second.acquire("sanity", ttl).await);
     if let (Some(t1), Some(t2)) = (g1.token, g2.token) {
-        assert!(t2 > t1, "{}: tokens must increase: {t1} then {t2}", sys.name());
+        assert!(t2 > t1, "{}: tokens must increase: {t1} then {t2}", sys.layout().name);
     }
     // Releasing a lock one does not hold has no effect.
     match first.release(&g1).await {
         Outcome::Fail(_) => {}
-        other => panic!("{}: releasing a lock another client holds must fail, got {other:?}", sys.name()),
+        other => panic!("{}: releasing a lock another client holds must fail, got {other:?}", sys.layout().name),
     }
     ok("second release", second.release(&g2).await);
 }
 
 async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
-    let dir = std::env::temp_dir().join(format!("fencepost-locks-{}-{}", sys.name(), docker::new_run_id()));
+    let dir = std::env::temp_dir().join(format!("fencepost-locks-{}-{}", sys.layout().name, docker::new_run_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("history.jsonl");
     let recorder = Recorder::create(&path).unwrap();
@@ -78,34 +80,33 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node])
     let history = checker::formats::jsonl::read(&path.display().to_string(), &text).unwrap();
     assert_eq!(history.ops.len() as u64, recorded.ops);
     let acquired = history.ops.iter().filter(|o| o.f == "acquire" && o.kind == OpType::Ok).count();
-    assert!(acquired >= 10, "{}: only {acquired} grants in 10 s: {summary:?}", sys.name());
+    assert!(acquired >= 10, "{}: only {acquired} grants in 10 s: {summary:?}", sys.layout().name);
 
     // Without faults, every increment made under the lock survives.
     for counter in &summary.counters {
-        assert_eq!(counter.rejected, 0, "{}: {counter:?}", sys.name());
-        assert_eq!(counter.value as u64, counter.accepted, "{}: lost updates on {counter:?}", sys.name());
+        assert_eq!(counter.rejected, 0, "{}: {counter:?}", sys.layout().name);
+        assert_eq!(counter.value as u64, counter.accepted, "{}: lost updates on {counter:?}", sys.layout().name);
     }
     let locks = history.only(&["acquire", "release"]);
     let mut models = vec![ModelSpec::Mutex];
-    if sys.name() != "redlock" {
+    if sys.layout().name != "redlock" {
         models.push(ModelSpec::FencedMutex);
     }
     for model in models {
         let result = check(&locks, &model, &CheckOptions::default()).unwrap();
-        assert_eq!(result.verdict, Verdict::Valid, "{}: {} model: {result:#?}", sys.name(), result.model);
+        assert_eq!(result.verdict, Verdict::Valid, "{}: {} model: {result:#?}", sys.layout().name, result.model);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-async fn lock_recipe(system: &str) {
+async fn lock_recipe(sys: &'static dyn workloads::System) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
-    let sys = workloads::by_name(system).unwrap();
     let run_id = docker::new_run_id();
     let started = workloads::start_cluster(&engine, sys, &run_id, Duration::from_secs(120)).await.unwrap();
     let nodes = started.cluster.nodes().to_vec();
     sanity(sys, &nodes).await;
     contention(sys, &nodes).await;
-    match system {
+    match sys.layout().name {
         "etcd" => orphaned_waiter_is_revoked(sys, &nodes).await,
         "zookeeper" => sessions_follow_the_ttl(sys, &nodes).await,
         _ => {}
@@ -180,32 +181,9 @@ async fn sessions_follow_the_ttl(sys: &'static dyn workloads::System, nodes: &[d
     assert!(sys.ttl_note(Duration::from_secs(60)).is_some());
 }
 
+/// Every registered system's lock recipe (`FENCEPOST_TEST_SYSTEMS=etcd`
+/// for one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_lock() {
-    lock_recipe("redis").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redlock_lock() {
-    lock_recipe("redlock").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etcd_lock() {
-    lock_recipe("etcd").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zookeeper_lock() {
-    lock_recipe("zookeeper").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_lock() {
-    lock_recipe("postgres").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_lock() {
-    lock_recipe("mysql").await;
+async fn every_system_lock_recipe() {
+    common::for_every_system(lock_recipe).await;
 }

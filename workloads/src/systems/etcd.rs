@@ -20,21 +20,50 @@ use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, 
 use tokio::task::JoinHandle;
 use tonic::Code;
 
-use super::{client_address, member, BoxFuture, LogEvent, System};
+use super::{client_address, member, BoxFuture, Error, Layout, LogEvent, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome};
 
 pub const PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
 
-pub struct Etcd;
+pub const LAYOUT: Layout = Layout {
+    name: "etcd",
+    image: "etcd",
+    nodes: 3,
+    ports: &[PORT],
+    description: "three etcd members, one Raft cluster",
+    names_leader: true,
+    clock_refusal: Some(
+        "etcd is a Go binary that reads the clock without libc, so fencepost's LD_PRELOAD clock shim cannot move it",
+    ),
+    node_env: &[],
+};
+
+/// etcd with pre-vote: the same image and recipes, every member started
+/// with `--pre-vote` (through etcd's `ETCD_PRE_VOTE`, so the image and its
+/// start script stay the same).
+pub const PREVOTE_LAYOUT: Layout = Layout {
+    name: "etcd-prevote",
+    description: "three etcd members, one Raft cluster, --pre-vote",
+    node_env: &[("ETCD_PRE_VOTE", "true")],
+    ..LAYOUT
+};
+
+/// etcd's recipes over one of its layouts: [`Etcd::PLAIN`] or a variant.
+pub struct Etcd(&'static Layout);
+
+impl Etcd {
+    pub const PLAIN: Etcd = Etcd(&LAYOUT);
+    pub const PREVOTE: Etcd = Etcd(&PREVOTE_LAYOUT);
+}
 
 /// A client that talks to exactly the given members (no endpoint discovery:
 /// the members advertise names that only resolve on the run network).
-pub async fn connect(nodes: &[&Node], timeout: Duration) -> Result<Client, String> {
+pub async fn connect(nodes: &[&Node], timeout: Duration) -> Result<Client, Error> {
     let endpoints =
         nodes.iter().map(|n| client_address(n, PORT).map(|a| format!("http://{a}"))).collect::<Result<Vec<_>, _>>()?;
     let options = ConnectOptions::new().with_connect_timeout(timeout).with_timeout(timeout);
-    Client::connect(endpoints, Some(options)).await.map_err(|e| e.to_string())
+    Ok(Client::connect(endpoints, Some(options)).await?)
 }
 
 /// etcd refuses leases shorter than about 1.5 election timeouts (ours: 1 s).
@@ -113,7 +142,7 @@ pub struct EtcdLock {
 }
 
 impl EtcdLock {
-    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<EtcdLock, String> {
+    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<EtcdLock, Error> {
         let client = connect(&[node], options.timeout).await?;
         let node = node.name().to_string();
         Ok(EtcdLock {
@@ -396,26 +425,8 @@ impl ElectionClient for EtcdLock {
 }
 
 impl System for Etcd {
-    fn name(&self) -> &'static str {
-        "etcd"
-    }
-    fn image(&self) -> &'static str {
-        "etcd"
-    }
-    fn nodes(&self) -> usize {
-        3
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "three etcd members, one Raft cluster"
-    }
-    fn names_leader(&self) -> bool {
-        true
-    }
-    fn clock_refusal(&self) -> Option<&'static str> {
-        Some("etcd is a Go binary that reads the clock without libc, so fencepost's LD_PRELOAD clock shim cannot move it")
+    fn layout(&self) -> &'static Layout {
+        self.0
     }
     /// Raft's own account of leadership: `raft2026/11/28 05:49:57 INFO:
     /// <member> became candidate at term 7` and the like (second resolution,
@@ -425,10 +436,10 @@ impl System for Etcd {
     }
     /// What `etcdctl endpoint health` does: a linearizable read through this
     /// member, which only succeeds once the cluster has a leader and quorum.
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let mut client = connect(&[node], Duration::from_secs(2)).await?;
-            client.get("health", None).await.map_err(|e| e.to_string())?;
+            client.get("health", None).await?;
             Ok(())
         })
     }
@@ -438,7 +449,7 @@ impl System for Etcd {
         process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn LockClient>) })
     }
@@ -448,7 +459,7 @@ impl System for Etcd {
         process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         let node = member(nodes, slot);
         Box::pin(
             async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn ElectionClient>) },
@@ -472,7 +483,7 @@ impl System for Etcd {
             let all: Vec<&Node> = nodes.iter().collect();
             // Not connected: nothing was sent.
             let mut client = match deadline(options.timeout, async {
-                connect(&all, options.timeout).await.map_or_else(Outcome::Fail, Outcome::Ok)
+                connect(&all, options.timeout).await.map_or_else(|e| Outcome::Fail(e.to_string()), Outcome::Ok)
             })
             .await
             .into_value()
@@ -483,73 +494,6 @@ impl System for Etcd {
             };
             revoke_lease(&mut client, orphan.lease, options.timeout).await
         })
-    }
-}
-
-/// etcd with pre-vote: the `etcd` layout and recipes, every member started
-/// with `--pre-vote` (through etcd's `ETCD_PRE_VOTE`, so the image and its
-/// start script stay the same).
-pub struct EtcdPrevote;
-
-impl System for EtcdPrevote {
-    fn name(&self) -> &'static str {
-        "etcd-prevote"
-    }
-    fn image(&self) -> &'static str {
-        Etcd.image()
-    }
-    fn nodes(&self) -> usize {
-        Etcd.nodes()
-    }
-    fn ports(&self) -> &'static [u16] {
-        Etcd.ports()
-    }
-    fn describe(&self) -> &'static str {
-        "three etcd members, one Raft cluster, --pre-vote"
-    }
-    fn node_env(&self) -> &'static [(&'static str, &'static str)] {
-        &[("ETCD_PRE_VOTE", "true")]
-    }
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
-        Etcd.probe(node)
-    }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
-        Etcd.lock_client(nodes, process, slot, options)
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
-        Etcd.election_client(nodes, process, slot, options)
-    }
-    fn ttl_note(&self, ttl: Duration) -> Option<String> {
-        Etcd.ttl_note(ttl)
-    }
-    fn names_leader(&self) -> bool {
-        Etcd.names_leader()
-    }
-    fn clock_refusal(&self) -> Option<&'static str> {
-        Etcd.clock_refusal()
-    }
-    fn log_events(&self, log: &str) -> Vec<LogEvent> {
-        Etcd.log_events(log)
-    }
-    fn revoke_orphan<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        orphan: &'a Orphan,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Outcome<bool>> {
-        Etcd.revoke_orphan(nodes, orphan, options)
     }
 }
 
@@ -597,12 +541,16 @@ mod tests {
 
     #[test]
     fn ttl_notes() {
-        assert_eq!(Etcd.ttl_note(Duration::from_secs(5)), None);
-        assert!(Etcd.ttl_note(Duration::from_millis(1500)).unwrap().contains("2 s"));
-        assert!(Etcd.ttl_note(Duration::from_millis(3500)).unwrap().contains("4 s"));
-        assert_eq!(EtcdPrevote.ttl_note(Duration::from_secs(3)), None);
-        assert_eq!(EtcdPrevote.node_env(), &[("ETCD_PRE_VOTE", "true")]);
-        assert_eq!(EtcdPrevote.image(), Etcd.image());
+        assert_eq!(Etcd::PLAIN.ttl_note(Duration::from_secs(5)), None);
+        assert!(Etcd::PLAIN.ttl_note(Duration::from_millis(1500)).unwrap().contains("2 s"));
+        assert!(Etcd::PLAIN.ttl_note(Duration::from_millis(3500)).unwrap().contains("4 s"));
+        assert_eq!(Etcd::PREVOTE.ttl_note(Duration::from_secs(3)), None);
+        let (plain, prevote) = (Etcd::PLAIN.layout(), Etcd::PREVOTE.layout());
+        assert_eq!(prevote.node_env, &[("ETCD_PRE_VOTE", "true")]);
+        assert_eq!(
+            (prevote.image, prevote.nodes, prevote.ports, prevote.names_leader, prevote.clock_refusal),
+            (plain.image, plain.nodes, plain.ports, plain.names_leader, plain.clock_refusal)
+        );
     }
 }
 
@@ -637,7 +585,7 @@ mod log_tests {
                    raft2026/11/28 05:49:57 INFO: ddb6 [logterm: 2, index: 520, vote: 0] rejected MsgVote from 8025 [logterm: 2, index: 446] at term 6\n\
                    2026-11-28 05:49:45.858150 I | embed: name = n1\n\
                    raft2026/11/28 05:49:58 INFO: raft.node: ddb6 lost leader ddb6 at term 8\n";
-        let events = Etcd.log_events(log);
+        let events = Etcd::PLAIN.log_events(log);
         let texts: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(
             texts,

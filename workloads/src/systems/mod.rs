@@ -1,6 +1,8 @@
-//! One module per system under test. Each says how its cluster is laid out
-//! (image, node count, ports) and how to tell a member is ready, with a real
-//! request through the same Rust client its lock and election recipes use.
+//! One module per system under test. Each has a [`Layout`] (the constants:
+//! name, image, node count, ports, what faults it can take) and implements
+//! [`System`] for the behaviour: how to tell a member is ready, with a real
+//! request through the same Rust client its lock and election recipes use,
+//! and those recipes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,19 +22,79 @@ pub mod zookeeper;
 /// A boxed future, so that [`System`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-pub trait System: Send + Sync {
-    /// The name users type: `fencepost up redis`.
-    fn name(&self) -> &'static str;
+/// What a system is, as plain constants: everything about it that needs no
+/// code. Each system file has one (`LAYOUT`); a variant of a system (same
+/// image, same recipes) is another `Layout` over the same behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The name users type: `fencepost up redis`; unique in [`REGISTRY`].
+    pub name: &'static str,
     /// The folder under `docker/images/` its nodes run.
-    fn image(&self) -> &'static str;
-    /// How many nodes the layout has.
-    fn nodes(&self) -> usize;
+    pub image: &'static str,
+    /// How many nodes the cluster has.
+    pub nodes: usize,
     /// Container ports published on 127.0.0.1; the first is the client port.
-    fn ports(&self) -> &'static [u16];
+    pub ports: &'static [u16],
     /// One line on how the nodes relate (for `fencepost up` and reports).
-    fn describe(&self) -> &'static str;
-    /// One real request to this member; `Err` carries what went wrong.
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>>;
+    pub description: &'static str,
+    /// Whether the system names one member as its leader (its image has a
+    /// `/fencepost/role`), so that `partition-leader` can aim at it.
+    pub names_leader: bool,
+    /// Why clock faults cannot move this system's server clock, if they
+    /// cannot; known from the system alone, so a run refuses them up front.
+    pub clock_refusal: Option<&'static str>,
+    /// Extra environment for every node's start script: how a variant of a
+    /// system (same image) configures its servers differently.
+    pub node_env: &'static [(&'static str, &'static str)],
+}
+
+impl Layout {
+    /// The port clients connect to: the first of [`Layout::ports`].
+    pub const fn client_port(&self) -> u16 {
+        self.ports[0]
+    }
+}
+
+/// Why a probe failed or a client could not be made. Connecting is not an
+/// operation, so these never reach a history; callers print them or retry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The node does not publish the port the client needs.
+    #[error("{node} publishes no port {port}")]
+    NoPort { node: String, port: u16 },
+    #[error(transparent)]
+    Redis(#[from] ::redis::RedisError),
+    #[error(transparent)]
+    Etcd(#[from] etcd_client::Error),
+    #[error(transparent)]
+    Zookeeper(#[from] zookeeper_client::Error),
+    /// A ZooKeeper request on one path failed (`op` is what it did).
+    #[error("{op} {path}: {source}")]
+    ZookeeperPath {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: zookeeper_client::Error,
+    },
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// The member answered a probe, but not as a healthy one does.
+    #[error("{request} answered {answer}")]
+    UnexpectedAnswer { request: &'static str, answer: String },
+    /// Redlock needs a majority of its nodes to accept connections.
+    #[error("fewer than a majority of Redlock nodes accept connections ({connected} of {nodes})")]
+    NoMajority { connected: usize, nodes: usize },
+    /// The system has no election recipe (Redlock).
+    #[error("{system} has no election recipe")]
+    NoElectionRecipe { system: &'static str },
+}
+
+/// A system's behaviour; its constants are its [`Layout`].
+pub trait System: Send + Sync {
+    /// The constants: name, image, nodes, ports, leader, clock, environment.
+    fn layout(&self) -> &'static Layout;
+    /// One real request to this member; `Err` says what went wrong.
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>>;
 
     /// A lock client for `process`, played by worker `slot`, connected to
     /// the node(s) its recipe uses. Recipes that talk to one member bind to
@@ -45,36 +107,21 @@ pub trait System: Send + Sync {
         process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>>;
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>>;
 
     /// An election client for `process` (bound as [`System::lock_client`]);
-    /// systems without an election recipe (Redlock) answer with an error.
+    /// systems without an election recipe (Redlock) answer
+    /// [`Error::NoElectionRecipe`].
     fn election_client<'a>(
         &'a self,
         nodes: &'a [Node],
         process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         let _ = (nodes, process, slot, options);
-        let name = self.name();
-        Box::pin(async move { Err(format!("{name} has no election recipe")) })
-    }
-
-    fn client_port(&self) -> u16 {
-        self.ports()[0]
-    }
-
-    /// Whether the system names one member as its leader (its image has a
-    /// `/fencepost/role`), so that `partition-leader` can aim at it.
-    fn names_leader(&self) -> bool {
-        false
-    }
-
-    /// Why clock faults cannot move this system's server clock, if they
-    /// cannot; known from the system alone, so a run refuses them up front.
-    fn clock_refusal(&self) -> Option<&'static str> {
-        None
+        let system = self.layout().name;
+        Box::pin(async move { Err(Error::NoElectionRecipe { system }) })
     }
 
     /// What a node's own log says about leadership (elections started, won,
@@ -82,12 +129,6 @@ pub trait System: Send + Sync {
     fn log_events(&self, log: &str) -> Vec<LogEvent> {
         let _ = log;
         Vec::new()
-    }
-
-    /// Extra environment for every node's start script: how a variant of a
-    /// system (same image) configures its servers differently.
-    fn node_env(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
     }
 
     /// `None` when the recipes hold a lock or leadership for `ttl` (their
@@ -109,7 +150,7 @@ pub trait System: Send + Sync {
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Outcome<bool>> {
         let _ = (nodes, orphan, options);
-        let name = self.name();
+        let name = self.layout().name;
         Box::pin(async move { Outcome::Fail(format!("{name} leaves nothing to revoke")) })
     }
 }
@@ -122,19 +163,25 @@ pub struct LogEvent {
     pub text: String,
 }
 
-/// Every system fencepost knows. Adding one is adding a line here.
+/// Every system fencepost knows. Adding one is adding a line here (help
+/// texts, defaults and the per-system tests all read this list).
 pub static REGISTRY: &[&dyn System] = &[
     &redis::Redis,
     &redlock::Redlock,
-    &etcd::Etcd,
-    &etcd::EtcdPrevote,
+    &etcd::Etcd::PLAIN,
+    &etcd::Etcd::PREVOTE,
     &zookeeper::Zookeeper,
     &postgres::Postgres,
     &mysql::Mysql,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static dyn System> {
-    REGISTRY.iter().copied().find(|s| s.name() == name)
+    REGISTRY.iter().copied().find(|s| s.layout().name == name)
+}
+
+/// The names of every registered system, in registry order.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.layout().name).collect()
 }
 
 /// The member worker `slot` talks to, for recipes that talk to one: slots
@@ -145,8 +192,8 @@ pub fn member(nodes: &[Node], slot: usize) -> &Node {
 }
 
 /// The node's client address, or an error naming the missing port.
-pub(crate) fn client_address(node: &Node, port: u16) -> Result<String, String> {
-    node.address(port).ok_or_else(|| format!("{} publishes no port {port}", node.name()))
+pub(crate) fn client_address(node: &Node, port: u16) -> Result<String, Error> {
+    node.address(port).ok_or_else(|| Error::NoPort { node: node.name().to_string(), port })
 }
 
 #[cfg(test)]
@@ -174,8 +221,19 @@ mod tests {
 
     #[test]
     fn the_prevote_variant_is_registered_beside_etcd() {
-        let variant = by_name("etcd-prevote").unwrap();
-        assert_eq!(variant.image(), "etcd");
-        assert_eq!(by_name("etcd").unwrap().node_env(), &[]);
+        let variant = by_name("etcd-prevote").unwrap().layout();
+        assert_eq!(variant.image, "etcd");
+        assert_eq!(by_name("etcd").unwrap().layout().node_env, &[]);
+    }
+
+    #[test]
+    fn layouts_are_unique_by_name_and_publish_a_client_port() {
+        let names = names();
+        for (i, system) in REGISTRY.iter().enumerate() {
+            let layout = system.layout();
+            assert!(!names[..i].contains(&layout.name), "{} registered twice", layout.name);
+            assert!(layout.nodes >= 1 && !layout.ports.is_empty(), "{layout:?}");
+            assert_eq!(layout.client_port(), layout.ports[0]);
+        }
     }
 }

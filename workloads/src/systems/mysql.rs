@@ -12,17 +12,28 @@ use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{Connection, MySqlConnection};
 
 use super::postgres::{classify_with, ServerSaid, NO_LEASE};
-use super::{client_address, BoxFuture, System};
+use super::{client_address, BoxFuture, Error, Layout, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 3306;
 
 pub struct Mysql;
 
+pub const LAYOUT: Layout = Layout {
+    name: "mysql",
+    image: "mysql",
+    nodes: 1,
+    ports: &[PORT],
+    description: "one MariaDB 10.11 server, GET_LOCK per connection",
+    names_leader: false,
+    clock_refusal: None,
+    node_env: &[],
+};
+
 /// A dedicated connection (`GET_LOCK` belongs to the connection).
-pub async fn connect(node: &Node) -> Result<MySqlConnection, String> {
+pub async fn connect(node: &Node) -> Result<MySqlConnection, Error> {
     let address = client_address(node, PORT)?;
-    MySqlConnection::connect(&format!("mysql://fencepost@{address}/fencepost")).await.map_err(|e| e.to_string())
+    Ok(MySqlConnection::connect(&format!("mysql://fencepost@{address}/fencepost")).await?)
 }
 
 /// What a MariaDB error number says. The server ends the connection, and
@@ -53,19 +64,17 @@ pub struct MysqlLock {
 }
 
 impl MysqlLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<MysqlLock, String> {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<MysqlLock, Error> {
         let mut conn = connect(node).await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS fencepost_fence (id BIGINT AUTO_INCREMENT PRIMARY KEY)")
             .execute(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS fencepost_leaders \
              (conn BIGINT PRIMARY KEY, candidate VARCHAR(64) NOT NULL, term BIGINT NOT NULL)",
         )
         .execute(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(MysqlLock { conn, node: node.name().to_string(), options: options.clone() })
     }
 }
@@ -216,33 +225,21 @@ impl ElectionClient for MysqlLock {
 }
 
 impl System for Mysql {
-    fn name(&self) -> &'static str {
-        "mysql"
-    }
-    fn image(&self) -> &'static str {
-        "mysql"
-    }
-    fn nodes(&self) -> usize {
-        1
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "one MariaDB 10.11 server, GET_LOCK per connection"
+    fn layout(&self) -> &'static Layout {
+        &LAYOUT
     }
     fn ttl_note(&self, _ttl: Duration) -> Option<String> {
         Some(NO_LEASE.replace("{system}", "MariaDB GET_LOCK locks"))
     }
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let mut conn = connect(node).await?;
             // MariaDB types a literal as BIGINT.
-            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
             if one == 1 {
                 Ok(())
             } else {
-                Err(format!("SELECT 1 returned {one}"))
+                Err(Error::UnexpectedAnswer { request: "SELECT 1", answer: one.to_string() })
             }
         })
     }
@@ -252,7 +249,7 @@ impl System for Mysql {
         _process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
     }
     fn election_client<'a>(
@@ -261,7 +258,7 @@ impl System for Mysql {
         _process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) })
     }
 }

@@ -14,19 +14,28 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
 
-use super::{client_address, BoxFuture, System};
+use super::{client_address, BoxFuture, Error, Layout, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 5432;
 
 pub struct Postgres;
 
+pub const LAYOUT: Layout = Layout {
+    name: "postgres",
+    image: "postgres",
+    nodes: 1,
+    ports: &[PORT],
+    description: "one PostgreSQL 15 server, session advisory locks",
+    names_leader: false,
+    clock_refusal: None,
+    node_env: &[],
+};
+
 /// A dedicated session (advisory locks belong to the session that took them).
-pub async fn connect(node: &Node) -> Result<PgConnection, String> {
+pub async fn connect(node: &Node) -> Result<PgConnection, Error> {
     let address = client_address(node, PORT)?;
-    PgConnection::connect(&format!("postgres://postgres@{address}/postgres?connect_timeout=2"))
-        .await
-        .map_err(|e| e.to_string())
+    Ok(PgConnection::connect(&format!("postgres://postgres@{address}/postgres?connect_timeout=2")).await?)
 }
 
 /// What a database's error reply says about the statement it answers.
@@ -107,7 +116,7 @@ pub struct PostgresLock {
 }
 
 impl PostgresLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<PostgresLock, String> {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<PostgresLock, Error> {
         let mut conn = connect(node).await?;
         // Clients start concurrently and CREATE ... IF NOT EXISTS can still
         // race on the catalog; a loser's error is harmless.
@@ -296,32 +305,20 @@ impl ElectionClient for PostgresLock {
 }
 
 impl System for Postgres {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-    fn image(&self) -> &'static str {
-        "postgres"
-    }
-    fn nodes(&self) -> usize {
-        1
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "one PostgreSQL 15 server, session advisory locks"
+    fn layout(&self) -> &'static Layout {
+        &LAYOUT
     }
     fn ttl_note(&self, _ttl: Duration) -> Option<String> {
         Some(NO_LEASE.replace("{system}", "PostgreSQL advisory locks"))
     }
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let mut conn = connect(node).await?;
-            let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
+            let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
             if one == 1 {
                 Ok(())
             } else {
-                Err(format!("SELECT 1 returned {one}"))
+                Err(Error::UnexpectedAnswer { request: "SELECT 1", answer: one.to_string() })
             }
         })
     }
@@ -331,7 +328,7 @@ impl System for Postgres {
         _process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         Box::pin(async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
     }
     fn election_client<'a>(
@@ -340,7 +337,7 @@ impl System for Postgres {
         _process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         Box::pin(
             async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) },
         )

@@ -12,7 +12,7 @@ use docker::Node;
 use redis::aio::MultiplexedConnection;
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 
-use super::{client_address, BoxFuture, System};
+use super::{client_address, BoxFuture, Error, Layout, System};
 use crate::client::{
     deadline, unique_value, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome,
 };
@@ -21,13 +21,24 @@ pub const PORT: u16 = 6379;
 
 pub struct Redis;
 
+pub const LAYOUT: Layout = Layout {
+    name: "redis",
+    image: "redis",
+    nodes: 1,
+    ports: &[PORT],
+    description: "one Redis server, no persistence",
+    names_leader: false,
+    clock_refusal: None,
+    node_env: &[],
+};
+
 /// A multiplexed connection to one Redis node, through its published port.
-pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::MultiplexedConnection, String> {
+pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::MultiplexedConnection, Error> {
     let address = client_address(node, PORT)?;
-    let client = ::redis::Client::open(format!("redis://{address}/")).map_err(|e| e.to_string())?;
+    let client = ::redis::Client::open(format!("redis://{address}/"))?;
     let config =
         ::redis::AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
-    client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())
+    Ok(client.get_multiplexed_async_connection_with_config(&config).await?)
 }
 
 /// `PX` counts whole milliseconds.
@@ -38,13 +49,13 @@ pub(crate) fn sub_millisecond(ttl: Duration) -> Option<String> {
 }
 
 /// PING through a fresh connection.
-pub(crate) async fn ping(node: &Node) -> Result<(), String> {
+pub(crate) async fn ping(node: &Node) -> Result<(), Error> {
     let mut conn = connect(node, Duration::from_secs(2)).await?;
-    let pong: String = ::redis::cmd("PING").query_async(&mut conn).await.map_err(|e| e.to_string())?;
+    let pong: String = ::redis::cmd("PING").query_async(&mut conn).await?;
     if pong == "PONG" {
         Ok(())
     } else {
-        Err(format!("PING answered {pong:?}"))
+        Err(Error::UnexpectedAnswer { request: "PING", answer: format!("{pong:?}") })
     }
 }
 
@@ -134,7 +145,7 @@ pub struct RedisLock {
 }
 
 impl RedisLock {
-    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<RedisLock, String> {
+    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<RedisLock, Error> {
         let conn = connect(node, options.timeout).await?;
         Ok(RedisLock { conn, node: node.name().to_string(), process, counter: 0, options: options.clone() })
     }
@@ -316,25 +327,13 @@ impl ElectionClient for RedisElection {
 }
 
 impl System for Redis {
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-    fn image(&self) -> &'static str {
-        "redis"
-    }
-    fn nodes(&self) -> usize {
-        1
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "one Redis server, no persistence"
+    fn layout(&self) -> &'static Layout {
+        &LAYOUT
     }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         sub_millisecond(ttl)
     }
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(ping(node))
     }
     fn lock_client<'a>(
@@ -343,7 +342,7 @@ impl System for Redis {
         process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         Box::pin(
             async move { Ok(Box::new(RedisLock::connect(&nodes[0], process, options).await?) as Box<dyn LockClient>) },
         )
@@ -354,7 +353,7 @@ impl System for Redis {
         _process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         Box::pin(async move {
             let conn = connect(&nodes[0], options.timeout).await?;
             let client = RedisElection { conn, node: nodes[0].name().to_string(), options: options.clone() };

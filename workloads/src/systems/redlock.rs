@@ -18,10 +18,22 @@ use ::redis::aio::MultiplexedConnection;
 use docker::Node;
 use futures_util::future::join_all;
 
-use super::{redis, BoxFuture, System};
+use super::{redis, BoxFuture, Error, Layout, System};
 use crate::client::{deadline, unique_value, ClientOptions, Grant, LockClient, Outcome};
 
 pub struct Redlock;
+
+/// Five nodes of the `redis` image, each on its own.
+pub const LAYOUT: Layout = Layout {
+    name: "redlock",
+    image: "redis",
+    nodes: 5,
+    ports: &[redis::PORT],
+    description: "five independent Redis servers, majority locking",
+    names_leader: false,
+    clock_refusal: None,
+    node_env: &[],
+};
 
 /// The published drift allowance: 1% of the TTL plus 2 ms.
 pub fn drift(ttl: Duration) -> Duration {
@@ -40,11 +52,12 @@ pub struct RedlockClient {
 }
 
 impl RedlockClient {
-    pub async fn connect(nodes: &[Node], process: u64, options: &ClientOptions) -> Result<RedlockClient, String> {
+    pub async fn connect(nodes: &[Node], process: u64, options: &ClientOptions) -> Result<RedlockClient, Error> {
         let conns = join_all(nodes.iter().map(|n| redis::connect(n, per_node_timeout(options)))).await;
         let majority = nodes.len() / 2 + 1;
-        if conns.iter().filter(|c| c.is_ok()).count() < majority {
-            return Err("fewer than a majority of Redlock nodes accept connections".into());
+        let connected = conns.iter().filter(|c| c.is_ok()).count();
+        if connected < majority {
+            return Err(Error::NoMajority { connected, nodes: nodes.len() });
         }
         Ok(RedlockClient {
             conns: conns.into_iter().map(Result::ok).collect(),
@@ -168,25 +181,13 @@ impl LockClient for RedlockClient {
 }
 
 impl System for Redlock {
-    fn name(&self) -> &'static str {
-        "redlock"
-    }
-    fn image(&self) -> &'static str {
-        "redis"
-    }
-    fn nodes(&self) -> usize {
-        5
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[redis::PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "five independent Redis servers, majority locking"
+    fn layout(&self) -> &'static Layout {
+        &LAYOUT
     }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         redis::sub_millisecond(ttl)
     }
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(redis::ping(node))
     }
     fn lock_client<'a>(
@@ -195,7 +196,7 @@ impl System for Redlock {
         process: u64,
         _slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         Box::pin(
             async move { Ok(Box::new(RedlockClient::connect(nodes, process, options).await?) as Box<dyn LockClient>) },
         )

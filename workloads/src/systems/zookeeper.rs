@@ -15,22 +15,32 @@ use std::time::{Duration, Instant};
 use docker::Node;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
 
-use super::{client_address, member, BoxFuture, System};
+use super::{client_address, member, BoxFuture, Error, Layout, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2181;
 
 pub struct Zookeeper;
 
+pub const LAYOUT: Layout = Layout {
+    name: "zookeeper",
+    image: "zookeeper",
+    nodes: 3,
+    ports: &[PORT],
+    description: "three ZooKeeper servers, one ensemble",
+    names_leader: true,
+    clock_refusal: None,
+    node_env: &[],
+};
+
 /// A session through exactly this member.
-pub async fn connect(node: &Node, session_timeout: Duration) -> Result<Client, String> {
+pub async fn connect(node: &Node, session_timeout: Duration) -> Result<Client, Error> {
     let address = client_address(node, PORT)?;
-    Client::connector()
+    Ok(Client::connector()
         .with_session_timeout(session_timeout)
         .with_connection_timeout(Duration::from_secs(2))
         .connect(&address)
-        .await
-        .map_err(|e| e.to_string())
+        .await?)
 }
 
 /// The shortest and longest sessions our servers grant: 2 and 20 ticks of
@@ -81,7 +91,7 @@ pub struct ZookeeperLock {
 }
 
 impl ZookeeperLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<ZookeeperLock, String> {
+    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<ZookeeperLock, Error> {
         let client = connect(node, options.session_timeout).await?;
         Ok(ZookeeperLock { client, node: node.name().to_string(), options: options.clone() })
     }
@@ -285,36 +295,21 @@ impl ElectionClient for ZookeeperLock {
 }
 
 impl System for Zookeeper {
-    fn name(&self) -> &'static str {
-        "zookeeper"
-    }
-    fn image(&self) -> &'static str {
-        "zookeeper"
-    }
-    fn nodes(&self) -> usize {
-        3
-    }
-    fn ports(&self) -> &'static [u16] {
-        &[PORT]
-    }
-    fn describe(&self) -> &'static str {
-        "three ZooKeeper servers, one ensemble"
-    }
-    fn names_leader(&self) -> bool {
-        true
+    fn layout(&self) -> &'static Layout {
+        &LAYOUT
     }
     /// A session through this member that creates (and deletes) an
     /// ephemeral node: a write, so it needs the ensemble's quorum.
-    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), String>> {
+    fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let client = connect(node, Duration::from_secs(4)).await?;
             let path = format!("/fencepost-ready-{}", node.name());
             let options = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
             match client.create(&path, b"", &options).await {
                 Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-                Err(e) => return Err(format!("creating {path}: {e}")),
+                Err(source) => return Err(Error::ZookeeperPath { op: "creating", path, source }),
             }
-            client.delete(&path, None).await.map_err(|e| format!("deleting {path}: {e}"))
+            client.delete(&path, None).await.map_err(|source| Error::ZookeeperPath { op: "deleting", path, source })
         })
     }
     fn lock_client<'a>(
@@ -323,7 +318,7 @@ impl System for Zookeeper {
         _process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
         let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn LockClient>) })
     }
@@ -333,7 +328,7 @@ impl System for Zookeeper {
         _process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, String>> {
+    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
         let node = member(nodes, slot);
         Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
     }
