@@ -614,14 +614,14 @@ fn main() -> ExitCode {
             let spec = match &model {
                 Some(name) => match ModelSpec::from_name(name, initial.as_deref()) {
                     Ok(s) => s,
-                    Err(e) => return usage(e),
+                    Err(e) => return usage(e.to_string()),
                 },
                 None => {
                     let inferred = ModelSpec::infer(&history);
                     match initial.as_deref() {
                         Some(init) => match ModelSpec::from_name(inferred.name(), Some(init)) {
                             Ok(s) => s,
-                            Err(e) => return usage(e),
+                            Err(e) => return usage(e.to_string()),
                         },
                         None => inferred,
                     }

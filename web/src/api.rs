@@ -141,7 +141,7 @@ pub async fn check(
     let checked = tokio::task::spawn_blocking(move || -> Result<Checked, Error> {
         let history = formats::read_bytes("upload", &body, format).map_err(Error::Upload)?;
         let spec = match &model {
-            Some(m) => ModelSpec::from_name(m, initial.as_deref()).map_err(Error::Model)?,
+            Some(m) => ModelSpec::from_name(m, initial.as_deref())?,
             None => ModelSpec::infer(&history),
         };
         let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };

@@ -142,7 +142,7 @@ pub enum Error {
     UnknownFormat(String),
     /// A model name or initial value `ModelSpec::from_name` refused, in its words.
     #[error("{0}")]
-    Model(String),
+    Model(#[from] checker::models::ModelError),
     /// An uploaded history that does not read, or does not fit the model.
     #[error(transparent)]
     Upload(checker::InputError),

@@ -19,9 +19,12 @@ use crate::error::InputError;
 use crate::history::History;
 use std::path::Path;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Format {
     Auto,
+    /// `json` is accepted too.
+    #[strum(serialize = "jsonl", serialize = "json")]
     Jsonl,
     Edn,
     PorcupineEtcd,
@@ -30,17 +33,11 @@ pub enum Format {
 
 impl Format {
     pub fn parse(s: &str) -> Option<Format> {
-        Some(match s {
-            "auto" => Format::Auto,
-            "jsonl" | "json" => Format::Jsonl,
-            "edn" => Format::Edn,
-            "porcupine-etcd" => Format::PorcupineEtcd,
-            "porcupine-kv" => Format::PorcupineKv,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
-    pub const NAMES: &'static [&'static str] = &["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"];
+    /// Every format's name, as `--format` takes it.
+    pub const NAMES: &'static [&'static str] = <Format as strum::VariantNames>::VARIANTS;
 }
 
 /// Reads a history file. Bytes that are not UTF-8 are an error naming the line.

@@ -132,7 +132,9 @@ impl Values {
 }
 
 /// Which model to check with, and its parameters — what the CLI selects.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ModelName), derive(strum::EnumString, strum::IntoStaticStr, strum::VariantNames))]
+#[strum_discriminants(strum(serialize_all = "kebab-case"))]
 pub enum ModelSpec {
     Register { initial: Value },
     CasRegister { initial: Value },
@@ -142,57 +144,51 @@ pub enum ModelSpec {
     FencedMutex,
 }
 
+/// Why `--model`/`--initial` do not make a model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("unknown model `{0}`; expected one of {names}", names = ModelSpec::NAMES.join(", "))]
+    Unknown(String),
+    #[error("model `{0}` has no initial value; drop --initial")]
+    NoInitial(&'static str),
+    #[error("kv values are strings; --initial {0} is not one")]
+    KvInitial(Value),
+}
+
 impl ModelSpec {
-    pub const NAMES: &'static [&'static str] =
-        &["register", "cas-register", "kv", "mutex", "knossos-mutex", "fenced-mutex"];
+    /// Every model's name, as `--model` takes it.
+    pub const NAMES: &'static [&'static str] = <ModelName as strum::VariantNames>::VARIANTS;
 
     /// Builds a spec from its name and an optional initial value (JSON, or
     /// EDN's `nil`).
-    pub fn from_name(name: &str, initial: Option<&str>) -> Result<ModelSpec, String> {
+    pub fn from_name(name: &str, initial: Option<&str>) -> Result<ModelSpec, ModelError> {
+        let kind: ModelName = name.parse().map_err(|_| ModelError::Unknown(name.to_string()))?;
         let initial_json = match initial {
             None => None,
             Some("nil") => Some(Value::Null),
             Some(text) => Some(serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))),
         };
-        let no_initial = |m: &str| match initial {
-            Some(_) => Err(format!("model `{m}` has no initial value; drop --initial")),
-            None => Ok(()),
-        };
-        Ok(match name {
-            "register" => ModelSpec::Register { initial: initial_json.unwrap_or(Value::Null) },
-            "cas-register" => ModelSpec::CasRegister { initial: initial_json.unwrap_or(Value::Null) },
-            "kv" => ModelSpec::Kv {
+        if initial.is_some() && matches!(kind, ModelName::Mutex | ModelName::KnossosMutex | ModelName::FencedMutex) {
+            return Err(ModelError::NoInitial(kind.into()));
+        }
+        Ok(match kind {
+            ModelName::Register => ModelSpec::Register { initial: initial_json.unwrap_or(Value::Null) },
+            ModelName::CasRegister => ModelSpec::CasRegister { initial: initial_json.unwrap_or(Value::Null) },
+            ModelName::Kv => ModelSpec::Kv {
                 initial: match initial_json {
                     None => String::new(),
                     Some(Value::String(s)) => s,
-                    Some(other) => return Err(format!("kv values are strings; --initial {other} is not one")),
+                    Some(other) => return Err(ModelError::KvInitial(other)),
                 },
             },
-            "mutex" => {
-                no_initial(name)?;
-                ModelSpec::Mutex
-            }
-            "knossos-mutex" => {
-                no_initial(name)?;
-                ModelSpec::KnossosMutex
-            }
-            "fenced-mutex" => {
-                no_initial(name)?;
-                ModelSpec::FencedMutex
-            }
-            other => return Err(format!("unknown model `{other}`; expected one of {}", Self::NAMES.join(", "))),
+            ModelName::Mutex => ModelSpec::Mutex,
+            ModelName::KnossosMutex => ModelSpec::KnossosMutex,
+            ModelName::FencedMutex => ModelSpec::FencedMutex,
         })
     }
 
     pub fn name(&self) -> &'static str {
-        match self {
-            ModelSpec::Register { .. } => "register",
-            ModelSpec::CasRegister { .. } => "cas-register",
-            ModelSpec::Kv { .. } => "kv",
-            ModelSpec::Mutex => "mutex",
-            ModelSpec::KnossosMutex => "knossos-mutex",
-            ModelSpec::FencedMutex => "fenced-mutex",
-        }
+        ModelName::from(self).into()
     }
 
     /// The initial value, as JSON (`null` for models without one).
@@ -303,5 +299,25 @@ pub(crate) fn show(v: &Value) -> String {
         Value::String(s) if s.len() > 40 => format!("{:?}…", &s[..s.floor_char_boundary(40)]),
         Value::String(s) => format!("{s:?}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_variants() {
+        assert_eq!(ModelSpec::NAMES, ["register", "cas-register", "kv", "mutex", "knossos-mutex", "fenced-mutex"]);
+        for name in ModelSpec::NAMES {
+            assert_eq!(ModelSpec::from_name(name, None).unwrap().name(), *name);
+        }
+        assert_eq!(ModelSpec::from_name("mutex", Some("1")), Err(ModelError::NoInitial("mutex")));
+        assert!(matches!(ModelSpec::from_name("regster", None), Err(ModelError::Unknown(_))));
+        assert_eq!(
+            crate::formats::Format::NAMES,
+            ["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"]
+        );
+        assert_eq!(crate::formats::Format::parse("json"), Some(crate::formats::Format::Jsonl));
     }
 }
