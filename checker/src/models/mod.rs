@@ -314,10 +314,7 @@ mod name_tests {
         }
         assert_eq!(ModelSpec::from_name("mutex", Some("1")), Err(ModelError::NoInitial("mutex")));
         assert!(matches!(ModelSpec::from_name("regster", None), Err(ModelError::Unknown(_))));
-        assert_eq!(
-            crate::formats::Format::NAMES,
-            ["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"]
-        );
+        assert_eq!(crate::formats::Format::NAMES, ["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"]);
         assert_eq!(crate::formats::Format::parse("json"), Some(crate::formats::Format::Jsonl));
     }
 }
