@@ -162,3 +162,51 @@ fn stats(history: &History, checkers: &[Analysis]) -> Stats {
         faults: analysis::fault_windows(history).len(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(text: &str) -> History {
+        checker::formats::jsonl::read("test.jsonl", text).unwrap()
+    }
+
+    const LOCK: &str = r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"index":1,"time":2,"process":0,"type":"ok","f":"acquire","key":"k0","value":{"token":1}}
+{"index":2,"time":3,"process":"nemesis","type":"info","f":"kill-start","value":{"kind":"kill","targets":["n1"]}}
+{"index":3,"time":4,"process":"nemesis","type":"info","f":"nap-start","value":null}
+{"index":4,"time":5,"process":0,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":5,"time":6,"process":0,"type":"ok","f":"release","key":"k0","value":null}
+"#;
+
+    #[test]
+    fn the_declared_workload_decides_the_checkers() {
+        let h = history(LOCK);
+        let names = |workload: &str| -> Vec<&'static str> {
+            analyze(&h, workload, Duration::from_secs(5)).unwrap().checkers.iter().map(|c| c.checker()).collect()
+        };
+        assert_eq!(names("lock"), ["linearizable", "linearizable", "mutual-exclusion", "fencing", "availability"]);
+        // The same ops declared an election are judged as one: no lock checkers.
+        assert_eq!(names("election"), ["availability"]);
+        // Another tool's workload: linearizability with the inferred model.
+        assert_eq!(names("register"), ["linearizable", "availability"]);
+        assert_eq!(checks_for("no-such-workload"), checks_for("kv"));
+    }
+
+    #[test]
+    fn an_undeclared_history_is_recognised_once() {
+        let h = history(LOCK);
+        assert_eq!(declared_workload(&h), "lock");
+        // fencepost's kinds by name, another tool's after them.
+        assert_eq!(declared_faults(&h), "kill,nap");
+        assert_eq!(declared_faults(&history("")), "none");
+    }
+
+    #[test]
+    fn availability_informs_and_never_decides() {
+        let a = analyze(&history(LOCK), "lock", Duration::from_secs(5)).unwrap();
+        assert_eq!(a.verdict, Verdict::Valid);
+        assert_eq!(a.stats.faults, 2);
+        assert_eq!(a.stats.ops, 2);
+    }
+}
