@@ -41,8 +41,6 @@ pub enum Error {
     Endpoints(String),
     #[error(transparent)]
     Docker(#[from] docker::Error),
-    #[error("nemesis: {0}")]
-    Nemesis(String),
     #[error(transparent)]
     Store(#[from] results::Error),
     #[error(transparent)]
