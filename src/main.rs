@@ -278,22 +278,22 @@ enum Command {
 const SUITE_NEMESES_HELP: &str = "Comma-separated fault mixes, one run each; `+` joins kinds in one mix \
      (`none,partition,kill+pause`). Kinds as for `run --nemesis`.";
 
-/// What the clients do.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum WorkloadArg {
-    /// Acquire, hold, release.
-    Lock,
-    /// Read-increment-write of a counter in a fenced resource while holding the lock.
-    FencedCounter,
-    /// Campaign, lead (renew, write), resign; one client observes.
-    Election,
+/// `--workload`: the names come from the workloads' registry, so a new
+/// workload is on the command line without touching it.
+fn workload_parser() -> impl clap::builder::TypedValueParser<Value = workloads::Workload> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(workloads::Workload::names())
+        .try_map(|name| name.parse::<workloads::Workload>())
 }
 
 /// The options of one test run (`run`, and each run of `suite`).
 #[derive(clap::Args)]
 struct RunOpts {
-    #[arg(long, value_enum, default_value_t = WorkloadArg::Lock)]
-    workload: WorkloadArg,
+    /// What the clients do: lock (acquire, hold, release), fenced-counter
+    /// (increment a counter in a fenced resource while holding the lock),
+    /// election (campaign, lead, resign; one client observes).
+    #[arg(long, default_value = "lock", value_parser = workload_parser())]
+    workload: workloads::Workload,
     /// fenced-counter: let the resource accept writes with stale tokens.
     #[arg(long)]
     no_fencing: bool,
@@ -404,10 +404,8 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         faults,
     } = opts;
     let workload = match workload {
-        WorkloadArg::Lock => workloads::Workload::Lock,
-        WorkloadArg::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
-        WorkloadArg::FencedCounter => workloads::Workload::FencedCounter,
-        WorkloadArg::Election => workloads::Workload::Election,
+        workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
+        w => *w,
     };
     let options = workloads::RunOptions {
         workload,

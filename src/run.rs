@@ -90,6 +90,9 @@ pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, ha
     }
     ctrl_c.abort();
     let executed = executed?;
+    for w in &executed.warnings {
+        eprintln!("warning: {w}");
+    }
     let s = &executed.summary;
     let secs = s.elapsed_ms as f64 / 1000.0;
     out!(

@@ -1,9 +1,12 @@
 //! The container room of fencepost: everything that touches the Docker engine.
 //!
-//! - [`images`] builds one image per system from `docker/images/<system>/`
-//!   (embedded in the binary), on a `debian:bookworm-slim` base that it
-//!   bootstraps with `debootstrap` when no registry can supply it. Tags carry
-//!   a hash of the image folder, so an unchanged image is never rebuilt.
+//! - [`images`] builds the shared base `fencepost/common` from
+//!   `docker/images/common/` (the clock shim, the nemesis's tools, the
+//!   entrypoint) on `debian:bookworm-slim` — bootstrapped with `debootstrap`
+//!   when no registry can supply it — and then one image per system from
+//!   `docker/images/<system>/` `FROM` that base (all embedded in the binary).
+//!   Tags are a SHA-256 of the folder and the base's tag, so an unchanged
+//!   image is never rebuilt and a changed one never reuses a stale tag.
 //! - [`Cluster`] is one run's private network plus its nodes `n1..nN`, each a
 //!   container whose ports are published on 127.0.0.1 only.
 //! - [`Node`] is the handle the nemesis and the workloads act through: exec

@@ -39,6 +39,9 @@ pub enum Error {
     Refused(String),
     #[error("--endpoints: {0}")]
     Endpoints(String),
+    /// The nemesis could not check the faults against the live cluster.
+    #[error(transparent)]
+    Nemesis(nemesis::Error),
     #[error(transparent)]
     Docker(#[from] docker::Error),
     #[error(transparent)]

@@ -121,6 +121,9 @@ pub struct Executed {
     /// Events recorded in the history.
     pub recorded_ops: u64,
     cluster_events: Vec<ClusterEvent>,
+    /// What went wrong after the history was safe (a cluster that would not
+    /// go away), for the caller to say.
+    pub warnings: Vec<String>,
 }
 
 /// Starts the cluster, runs the workload beside the nemesis's plan, heals,
@@ -196,9 +199,15 @@ pub async fn execute(
         drop(recorder);
         let _ = std::fs::remove_dir_all(&dir);
         if let Some(started) = started {
-            let _ = started.cluster.remove().await;
+            // Drop would not retry a removal that failed: say so.
+            if let Err(removal) = started.cluster.remove().await {
+                eprintln!("warning: removing run {run_id}'s containers: {removal} (`fencepost cleanup` removes them)");
+            }
         }
-        return Err(Error::Refused(format!("--nemesis {e}")));
+        return Err(match e {
+            nemesis::Error::Refused { .. } => Error::Refused(format!("--nemesis {e}")),
+            e => Error::Nemesis(e),
+        });
     }
     let steps = &prepared.plan.steps;
     for note in &prepared.plan.notes {
@@ -229,6 +238,7 @@ pub async fn execute(
     args.workload.final_reads(&resource, &recorder);
     let recorded = recorder.finish().map_err(io("writing", &history_path))?;
     let mut cluster_events = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(started) = started {
         for node in started.cluster.nodes() {
             let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
@@ -246,7 +256,11 @@ pub async fn execute(
             let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
         }
         cluster_events.sort_by_key(|e| e.time);
-        started.cluster.remove().await?;
+        // A cluster that will not go away must not cost the recorded run:
+        // it is still checked and kept, and the caller says what is left.
+        if let Err(e) = started.cluster.remove().await {
+            warnings.push(format!("removing run {run_id}'s containers: {e} (`fencepost cleanup` removes them)"));
+        }
     }
     let summary = WorkloadSummary {
         ok: summary.ok,
@@ -273,6 +287,7 @@ pub async fn execute(
         played,
         recorded_ops: recorded.ops,
         cluster_events,
+        warnings,
     })
 }
 
