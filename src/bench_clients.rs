@@ -22,7 +22,7 @@ pub async fn bench_clients(
 ) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let names: Vec<String> = if systems.is_empty() {
-        workloads::REGISTRY.iter().map(|s| s.layout().name.to_string()).collect()
+        workloads::systems::names().into_iter().map(String::from).collect()
     } else {
         systems.to_vec()
     };

@@ -60,8 +60,7 @@ fn describe_build(built: &images::Built) -> String {
 /// Ctrl-C or SIGTERM (or for `hold`), then removes it.
 pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> anyhow::Result<()> {
     let Some(sys) = workloads::by_name(system) else {
-        let known: Vec<&str> = workloads::REGISTRY.iter().map(|s| s.layout().name).collect();
-        anyhow::bail!("unknown system `{system}` (known: {})", known.join(", "));
+        anyhow::bail!("unknown system `{system}` (known: {})", workloads::systems::names().join(", "));
     };
     let engine = Engine::connect().await?;
     let run_id = docker::new_run_id();

@@ -666,7 +666,10 @@ fn main() -> ExitCode {
                     ExitCode::from(EXIT_UNUSABLE)
                 }
             },
-            Ok(args) => run_exit(run_async_value(async { Ok(run::run_command(args, progress()).await?.verdict) })),
+            Ok(args) => run_exit(run_async_value(async {
+                let prepared = harness::run::prepare(args)?;
+                Ok(run::run_command(prepared, progress()).await?.verdict)
+            })),
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::from(EXIT_UNUSABLE)

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use checker::Verdict;
-use harness::run::{self as pipeline, injected_words, show, Event, Live, RunArgs};
+use harness::run::{self as pipeline, injected_words, show, Event, Live, Prepared, RunArgs};
 
 use crate::analyze::print_checkers;
 
@@ -45,8 +45,9 @@ pub struct RunOutcome {
     pub verdict: Verdict,
 }
 
-/// Runs the test and prints its summary; an `Err` means it could not run.
-pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, harness::Error> {
+/// Runs the prepared test and prints its summary; an `Err` means it could
+/// not run.
+pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcome, harness::Error> {
     let stop = workloads::CancellationToken::new();
     let ctrl_c = {
         let stop = stop.clone();
@@ -56,7 +57,6 @@ pub async fn run_command(args: RunArgs, progress: bool) -> Result<RunOutcome, ha
             stop.cancel();
         })
     };
-    let prepared = pipeline::prepare(args)?;
     let (system, limit, asked, endpoints) = (
         prepared.system,
         prepared.args.options.time_limit,

@@ -20,7 +20,7 @@ use crate::analyze::print_checkers;
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
 
 fn known_systems() -> Vec<&'static str> {
-    workloads::REGISTRY.iter().map(|s| s.layout().name).chain(["imported"]).collect()
+    workloads::systems::names().into_iter().chain(["imported"]).collect()
 }
 
 fn known_workloads() -> Vec<&'static str> {
@@ -251,17 +251,17 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
             let kinds = FaultKind::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;
             out!("\n=== {system} × {mix}");
             let run_args = RunArgs { system: system.clone(), nemesis: kinds, ..args.template.clone() };
-            match harness::run::prepare(run_args.clone()) {
+            let prepared = match harness::run::prepare(run_args) {
                 Err(e) if e.is_refusal() => {
                     out!("skipped: {e}");
                     skipped.push(format!("{system} × {mix}: {e}"));
                     continue;
                 }
                 Err(e) => return Err(e).context(format!("{system} × {mix}")),
-                Ok(_) => {}
-            }
+                Ok(prepared) => prepared,
+            };
             let outcome =
-                crate::run::run_command(run_args, args.progress).await.with_context(|| format!("{system} × {mix}"))?;
+                crate::run::run_command(prepared, args.progress).await.with_context(|| format!("{system} × {mix}"))?;
             overall = overall.combine(outcome.verdict);
             let store = Store::open(&args.template.store).await?;
             rows.extend(store.get(&outcome.id).await?);

@@ -232,17 +232,26 @@ fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
     holds
 }
 
-/// Where to mark an anomaly on the timeline: its own span where the
+/// Where to mark each anomaly on the timeline: its own span where the
 /// checker timed it; else the completions that show it (the grants with
 /// its duplicate token, the campaigns won in its term, the counter's
 /// writes and final read); failing those, its processes' ops on its key;
-/// failing that, the whole history.
-pub fn locate(anomaly: &Anomaly, history: &History) -> (u64, u64) {
-    if let Some(span) = anomaly.span {
-        return span;
-    }
+/// failing that, the whole history. The history is paired once, and only
+/// if some anomaly is untimed.
+pub fn locate(anomalies: &[Anomaly], history: &History) -> Vec<(u64, u64)> {
     let whole = (history.ops.first().map_or(0, |op| op.time), history.ops.last().map_or(0, |op| op.time));
-    let Ok(ops) = done(history) else { return whole };
+    let ops = if anomalies.iter().all(|a| a.span.is_some()) { None } else { done(history).ok() };
+    anomalies
+        .iter()
+        .map(|a| match (a.span, &ops) {
+            (Some(span), _) => span,
+            (None, Some(ops)) => locate_in(a, ops, whole),
+            (None, None) => whole,
+        })
+        .collect()
+}
+
+fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
     let on_key = |d: &&Done| {
         Some(d.key()) == anomaly.key && (anomaly.processes.is_empty() || anomaly.processes.contains(&d.process))
     };

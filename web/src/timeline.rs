@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use checker::analysis::{fault_windows, holds_of, locate, Analysis};
+use checker::evidence::Anomaly;
 use checker::history::{History, Outcome, Process};
 use serde::Serialize;
 
@@ -125,14 +126,21 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Timeline, Error
 /// Every anomaly of every checker, each with its span to mark, so the
 /// timeline marks exactly those the report lists.
 pub fn anomalies(checkers: &[Analysis], history: &History) -> Vec<Mark> {
-    let mut out = Vec::new();
-    for c in checkers {
-        for a in c.anomalies() {
-            let (start, end) = locate(&a, history);
-            out.push(Mark { checker: c.checker(), processes: a.processes, start, end, text: a.text.to_string() });
-        }
-    }
-    out
+    let (names, anomalies): (Vec<&'static str>, Vec<Anomaly>) =
+        checkers.iter().flat_map(|c| c.anomalies().into_iter().map(move |a| (c.checker(), a))).unzip();
+    let spans = locate(&anomalies, history);
+    names
+        .into_iter()
+        .zip(anomalies)
+        .zip(spans)
+        .map(|((checker, a), (start, end))| Mark {
+            checker,
+            processes: a.processes,
+            start,
+            end,
+            text: a.text.to_string(),
+        })
+        .collect()
 }
 
 /// Names in first-seen order, and each one's place.
