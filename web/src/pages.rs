@@ -633,6 +633,7 @@ mod tests {
                 nemesis_interval_ms: 2000,
                 quiet_ms: 1000,
                 fault_options: [("loss".to_string(), 0.3)].into_iter().collect(),
+                drift: 0.01,
             }),
             imported: None,
         }
@@ -671,7 +672,7 @@ mod tests {
 
     fn write_results(dir: &FsPath, history: &History) {
         let checkers = vec![
-            checker::analysis::mutual_exclusion(history).unwrap(),
+            checker::analysis::mutual_exclusion(history, &Default::default()).unwrap(),
             checker::analysis::fencing(history).unwrap().unwrap(),
             linearizable(history),
             checker::analysis::availability(history).unwrap(),
