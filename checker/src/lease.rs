@@ -14,7 +14,8 @@
 //! completion to the earliest of
 //! - the invocation of its release (or resign, or a renewal that failed);
 //! - for a lease: the invocation of the acquire, or of the last renewal or
-//!   keep-alive the client saw acknowledged, plus TTL × (1 − ρ). The
+//!   keep-alive the client saw acknowledged with the TTL it renewed for
+//!   (`ttl_ms` in the completion), plus TTL × (1 − ρ). The
 //!   server's lease starts no earlier than the request that asked for it,
 //!   and ρ ([`LeaseOptions::drift`]) bounds how much faster the server's
 //!   clock may run than the harness's;
@@ -122,11 +123,6 @@ impl Cause {
     }
 }
 
-/// A completion's field, else the invocation's.
-fn field<'a>(d: &'a Done, name: &str) -> Option<&'a Value> {
-    d.completion.and_then(|c| c.value.get(name)).or_else(|| d.invoke.value.get(name))
-}
-
 /// Whether the operation found the holder's session gone.
 fn found_session_lost(d: &Done) -> bool {
     d.completion.and_then(|c| c.value.get("released_by")).and_then(Value::as_str) == Some(RELEASED_BY_SESSION_LOST)
@@ -201,7 +197,11 @@ pub(crate) fn window(hold: &Hold, grant: &Done, renewals: &[&Done], own: &[&Done
                 if r.outcome != Outcome::Ok || at < grant.invoke.time || at >= hold.end {
                     continue;
                 }
-                let ttl = field(r, "ttl_ms").and_then(Value::as_u64).unwrap_or(*ttl_ms);
+                // Only an acknowledgement that names the TTL it renewed for
+                // extends the promise: a recipe's local "still held" does not.
+                let Some(ttl) = r.completion.and_then(|c| c.value.get("ttl_ms")).and_then(Value::as_u64) else {
+                    continue;
+                };
                 *count += 1;
                 if guaranteed(at, ttl) > until {
                     until = guaranteed(at, ttl);

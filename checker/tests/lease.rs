@@ -106,7 +106,7 @@ fn drift_shortens_what_a_lease_guarantees() {
 #[test]
 fn an_acknowledged_renewal_extends_the_promise() {
     // Renewed at 800 ms: guaranteed to 800 + 990 = 1790 ms.
-    let renewed = [invoke(800, 1, "renew", Value::Null), ok(805, 1, "renew", Value::Null)];
+    let renewed = [invoke(800, 1, "renew", Value::Null), ok(805, 1, "renew", json!({ "ttl_ms": 1000 }))];
     let (me, ls) = check(&two_holders(1500, &renewed), &LeaseOptions::default());
     assert_eq!(causes(&me), [Cause::PromiseBroken]);
     assert_eq!(ls.validity, Verdict::Invalid);
@@ -123,6 +123,11 @@ fn an_acknowledged_renewal_extends_the_promise() {
     // Granted after that: the lease had run out after all.
     let (me, ls) = check(&two_holders(1800, &renewed), &LeaseOptions::default());
     assert_eq!((causes(&me), ls.validity), (vec![Cause::LeaseExpired], Verdict::Valid));
+    // A renewal answered without a TTL (a recipe's own "still held", not
+    // the server's acknowledgement) extends nothing.
+    let local = [invoke(800, 1, "renew", Value::Null), ok(805, 1, "renew", Value::Null)];
+    let (me, _) = check(&two_holders(1500, &local), &LeaseOptions::default());
+    assert_eq!(causes(&me), [Cause::LeaseExpired]);
 }
 
 #[test]
@@ -297,7 +302,7 @@ fn elections_split_believed_from_elected_leaders() {
     assert_eq!(causes, [Some(Cause::LeaseExpired)]);
     assert_eq!(analysis::lease_safety(&h, &LeaseOptions::default()).unwrap().validity, Verdict::Valid);
     // Renewed at 1000 ms: process 1 was still guaranteed when 2 won.
-    events.extend([invoke(1000, 1, "renew", json!({ "term": 1 })), ok(1001, 1, "renew", Value::Null)]);
+    events.extend([invoke(1000, 1, "renew", json!({ "term": 1 })), ok(1001, 1, "renew", json!({ "ttl_ms": 1000 }))]);
     events.sort_by_key(|e| e.0);
     let h = history(&events);
     let ls = analysis::lease_safety(&h, &LeaseOptions::default()).unwrap();

@@ -212,8 +212,11 @@ impl Op {
         match (self, client) {
             (Op::Acquire { key, ttl }, Client::Lock(c)) => match c.acquire(key, *ttl).await {
                 Outcome::Ok(grant) => {
-                    let value = grant.token.map_or(Value::Null, |t| json!({ "token": t }));
-                    Completion::ok(value, grant.node.clone(), Returned::Grant(grant))
+                    let mut value = grant.promised.fields();
+                    if let Some(t) = grant.token {
+                        value.insert("token".into(), t.into());
+                    }
+                    Completion::ok(Value::Object(value), grant.node.clone(), Returned::Grant(grant))
                 }
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(Value::Null, unknown),
@@ -239,14 +242,22 @@ impl Op {
             },
             (Op::Campaign { name, id, ttl }, Client::Election(c)) => match c.campaign(name, id, *ttl).await {
                 Outcome::Ok(l) => {
+                    let mut value = l.promised.fields();
+                    value.insert("id".into(), id.as_str().into());
+                    value.insert("term".into(), l.term.into());
                     let node = l.node.clone();
-                    Completion::ok(json!({ "id": id, "term": l.term }), node, Returned::Leadership(l))
+                    Completion::ok(Value::Object(value), node, Returned::Leadership(l))
                 }
                 Outcome::Fail(e) => Completion::fail(json!({ "id": id }), e),
                 unknown => Completion::unknown(json!({ "id": id }), unknown),
             },
             (Op::Renew { leadership, ttl }, Client::Election(c)) => match c.renew(leadership, *ttl).await {
-                Outcome::Ok(()) => Completion::ok(Value::Null, None, Returned::Nothing),
+                // Only a renewal the server acknowledged carries a TTL: the
+                // lease-aware checkers extend the lease by those alone.
+                Outcome::Ok(Some(renewed)) => {
+                    Completion::ok(json!({ "ttl_ms": renewed.as_millis() as u64 }), None, Returned::Nothing)
+                }
+                Outcome::Ok(None) => Completion::ok(Value::Null, None, Returned::Nothing),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(Value::Null, unknown),
             },

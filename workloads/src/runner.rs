@@ -35,7 +35,7 @@ use serde_json::json;
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
 use crate::generator::{Client, ClientKind, Done, Generator, Op};
-use crate::recorder::Recorder;
+use crate::recorder::{Background, Recorder};
 use crate::resource::{CounterSummary, FencedResource};
 use crate::systems::System;
 use crate::workload::Workload;
@@ -214,6 +214,7 @@ pub async fn run(
     options.client.stall = options.stall.clone();
     // A ZooKeeper session is that recipe's lease.
     options.client.session_timeout = options.ttl;
+    options.client.background = Background::new(recorder.clone());
     options.client.fenced |= spec.fenced_clients();
     let options = Arc::new(options);
     let orphans = Arc::new(Orphans::default());

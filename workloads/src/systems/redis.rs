@@ -224,7 +224,7 @@ impl LockClient for RedisLock {
                     continue;
                 }
                 let node = self.node.clone();
-                return set.map(|token| Grant::new(key, token, Some(&node), value));
+                return set.map(|token| Grant::new(key, token, Some(&node), value).leased(ttl));
             }
         })
     }
@@ -236,10 +236,11 @@ impl LockClient for RedisLock {
         })
     }
 
-    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            as_holder(deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await)
+            let renewed = deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await;
+            as_holder(renewed).map(|()| Some(ttl))
         })
     }
 }
@@ -284,7 +285,7 @@ impl ElectionClient for RedisElection {
                     continue;
                 }
                 let node = self.node.clone();
-                return won.map(|term| Leadership::new(name, term, Some(&node), format!("{id}|{term}")));
+                return won.map(|term| Leadership::new(name, term, Some(&node), format!("{id}|{term}")).leased(ttl));
             }
         })
     }
@@ -298,13 +299,14 @@ impl ElectionClient for RedisElection {
         })
     }
 
-    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
             as_holder(
                 deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl)))
                     .await,
             )
+            .map(|()| Some(ttl))
         })
     }
 
