@@ -10,7 +10,8 @@ use checker::{History, Verdict};
 use harness::checks::{analyze, declared_workload};
 use serde::Serialize;
 
-/// The one-screen summary: a line per checker, then the outages.
+/// The one-screen summary: a line per checker, the outages, then the
+/// vendor story (promise kept, why clients overlapped, data safe).
 pub fn print_checkers(checkers: &[Analysis]) {
     for c in checkers {
         let mark = match (c.judges(), c.validity) {
@@ -27,6 +28,9 @@ pub fn print_checkers(checkers: &[Analysis]) {
                 out!("           outage: {}", o.text);
             }
         }
+    }
+    for line in results::Story::of(checkers).lines() {
+        out!("  {line}");
     }
 }
 

@@ -70,6 +70,23 @@ impl Analysis {
         }
     }
 
+    /// Its overlapping holds or leaders by cause (empty for the others).
+    pub fn overlap_causes(&self) -> BTreeMap<Cause, usize> {
+        match &self.evidence {
+            Evidence::MutualExclusion(e) => e.causes.clone(),
+            Evidence::Election(e) => {
+                let mut causes = BTreeMap::new();
+                for a in &e.anomalies {
+                    if let ElectionAnomaly::OverlappingLeaders { cause: Some(c), .. } = a {
+                        *causes.entry(*c).or_default() += 1;
+                    }
+                }
+                causes
+            }
+            _ => BTreeMap::new(),
+        }
+    }
+
     /// How many anomalies it found in all (the evidence may list fewer).
     pub fn anomaly_count(&self) -> usize {
         match &self.evidence {
