@@ -361,3 +361,46 @@ fn causes(results: &serde_json::Value) -> Vec<String> {
     causes.dedup();
     causes
 }
+
+/// PostgreSQL killed while a lock is held: the server's restart ended the
+/// holder's session (and its advisory lock) before the holder noticed, so
+/// the next client's grant overlaps it — `session-lost`, not a broken
+/// promise. Holds outlast the kill and the restart so the overlap is seen.
+#[test]
+fn a_postgres_restart_under_a_held_lock_is_session_lost_not_a_broken_promise() {
+    let store = store();
+    let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "4s", "--hold-min", "12s"];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--hold-max", "14s", "--time-limit", "28s"]);
+    let (code, out) = fencepost(&args, &store);
+    assert_eq!(code, Some(1), "an overlap is expected\n{out}");
+    let r = results(&store);
+    assert_eq!(validity(&r, "mutual-exclusion"), "invalid", "{out}");
+    assert_eq!(causes(&r), ["session-lost"], "{out}");
+    assert_eq!(validity(&r, "lease-safety"), "valid", "{out}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// Without faults every system keeps every promise: each checker of the
+/// lock workload is valid, lease-safety included, on every registered
+/// system.
+#[test]
+fn without_faults_every_system_passes_every_checker() {
+    for system in workloads::systems::names() {
+        let store = store();
+        let (code, out) = fencepost(&["run", system, "--time-limit", "5s"], &store);
+        assert_eq!(code, Some(0), "{system}\n{out}");
+        let r = results(&store);
+        for c in r["checkers"].as_array().unwrap() {
+            assert!(
+                c["validity"] == "valid" || c["checker"] == "availability",
+                "{system}: {}: {}",
+                c["checker"],
+                c["summary"]
+            );
+        }
+        assert_eq!(validity(&r, "lease-safety"), "valid", "{system}\n{out}");
+        assert!(out.contains("service: kept its promise"), "{system}\n{out}");
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+}
