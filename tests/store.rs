@@ -235,8 +235,16 @@ fn tables_line_up_with_long_values_and_multibyte_verdicts() {
     let (code, compare, _) = run(&store, &["compare"]);
     assert_eq!(code, 0);
     assert!(compare.contains("invalid (2✗)"), "{compare}");
+    // The table, then each cell's vendor story below it.
+    let (table, stories) = compare.split_once("\n\n").unwrap_or((&compare, ""));
+    assert!(
+        stories.contains(
+            "a-system-with-a-rather-long-name · lock · none (2 runs):\n  service: BROKE its promise in 2 of 2 runs"
+        ),
+        "{compare}"
+    );
     assert_aligned(
-        &compare,
+        table,
         &["system", "workload", "faults", "verdict"],
         &["runs", "ops/s", "p50 ms", "p99 ms", "progress", "recovery"],
     );
