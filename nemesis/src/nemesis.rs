@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use checker::faults::{FaultEvent, FaultInfo};
 use docker::{Node, NodeState};
-use kit::{CancellationToken, Stall};
+use kit::{CancellationToken, Holders, Rng, Stall};
 
-use crate::fault::{cut, Fault, FaultKind, Grudge};
+use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, Fault, FaultKind, FaultSpec, Grudge, Target};
 use crate::schedule::Step;
 use crate::Error;
 
@@ -37,6 +37,30 @@ pub struct Nemesis {
     port: u16,
     report: Report,
     stall: Option<Arc<Stall>>,
+    /// Who holds which lock now, for faults aimed at the `holder`.
+    holders: Option<Arc<Holders>>,
+}
+
+/// What [`Nemesis::play`] did: the faults injected, and those skipped
+/// because their target could not be found in time, each in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Played {
+    pub injected: Vec<FaultSpec>,
+    pub skipped: Vec<FaultSpec>,
+}
+
+/// Why a `holder` fault found nobody to aim at.
+const NOBODY_HELD: &str = "nobody held a lock";
+/// How often a `holder` fault looks at the registry while it waits.
+const HOLDER_POLL: Duration = Duration::from_millis(10);
+
+/// Where a step's target led.
+enum Aim {
+    At(Aimed),
+    /// Not found in time: recorded as skipped.
+    Skipped,
+    /// The run ended while waiting.
+    Stopped,
 }
 
 const EXEC: Duration = Duration::from_secs(10);
@@ -53,12 +77,19 @@ const CLOCK_REFUSED: i64 = 78;
 
 impl Nemesis {
     pub fn new(nodes: Vec<Node>, port: u16, report: Report) -> Nemesis {
-        Nemesis { nodes, port, report, stall: None }
+        Nemesis { nodes, port, report, stall: None, holders: None }
     }
 
     /// Lets client-pause faults stall the workload's lock holders.
     pub fn with_stall(mut self, stall: Arc<Stall>) -> Nemesis {
         self.stall = Some(stall);
+        self
+    }
+
+    /// Lets faults aim at whoever holds a lock (`kill:holder`), as the
+    /// workload's workers record it.
+    pub fn with_holders(mut self, holders: Arc<Holders>) -> Nemesis {
+        self.holders = Some(holders);
         self
     }
 
@@ -88,36 +119,44 @@ impl Nemesis {
         }
     }
 
-    /// Refuses, before a run starts, fault kinds this cluster cannot take,
-    /// with the reason: clock faults where the server's clock cannot be
-    /// moved (etcd), leader isolation where the system names no leader,
-    /// netem where the kernel has no `sch_netem`, node partitions on one node.
-    pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), Error> {
-        for &kind in kinds {
-            let refused = |why: String| Err(Error::Refused { kind, why });
-            let needs_nodes = !matches!(kind, FaultKind::ClientPause);
+    /// Refuses, before a run starts, faults this cluster cannot take, with
+    /// the reason: clock faults where the server's clock cannot be moved
+    /// (etcd), leader or primary targets where the system names none,
+    /// netem where the kernel has no `sch_netem`, node partitions on one
+    /// node, minorities of fewer than three nodes, holder targets with no
+    /// workload to read holders from.
+    pub async fn check(&self, specs: &[FaultSpec]) -> Result<(), Error> {
+        for &spec in specs {
+            let refused = |why: String| Err(Error::Refused { fault: spec, why });
+            let needs_nodes = spec.kind != FaultKind::ClientPause;
             let Some(first) = self.nodes.first() else {
                 if needs_nodes {
                     return refused("no node of this cluster is reachable by the nemesis".into());
                 }
                 continue;
             };
-            match kind {
-                FaultKind::Partition if self.nodes.len() < 2 => {
-                    return refused("a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)".into());
-                }
-                FaultKind::PartitionLeader if self.nodes.len() < 2 => {
-                    return refused("a one-node cluster has no leader to isolate".into());
-                }
-                FaultKind::PartitionLeader => {
+            if !needs_nodes {
+                continue;
+            }
+            if let Some(why) = size_refusal(spec, self.nodes.len()) {
+                return refused(why);
+            }
+            match spec.target {
+                Target::Leader | Target::Primary => {
                     let out = exec(first, &["test", "-x", "/fencepost/role"]).await?;
                     if !out.success() {
-                        return refused("this system cannot name its leader (its image has no /fencepost/role)".into());
+                        return refused(no_leader(spec.target));
                     }
                 }
+                Target::Holder if self.holders.is_none() => {
+                    return refused("no workload clients whose locks could name a holder".into());
+                }
+                _ => {}
+            }
+            match spec.kind {
                 FaultKind::Clock => match self.server_time(first).await {
                     Ok(_) => {}
-                    Err(e @ Error::Refused { .. }) => return Err(e),
+                    Err(Error::Refused { why, .. }) => return refused(why),
                     Err(e) => return refused(e.to_string()),
                 },
                 FaultKind::Netem => {
@@ -133,7 +172,7 @@ impl Nemesis {
                 _ => {}
             }
         }
-        if kinds.contains(&FaultKind::ClientPause) && self.stall.is_none() {
+        if specs.iter().any(|s| s.kind == FaultKind::ClientPause) && self.stall.is_none() {
             return Err(no_clients());
         }
         Ok(())
@@ -191,7 +230,10 @@ impl Nemesis {
             out = exec(node, &argv).await?;
         }
         if out.code == CLOCK_REFUSED {
-            return Err(Error::Refused { kind: FaultKind::Clock, why: out.stderr.trim().to_string() });
+            return Err(Error::Refused {
+                fault: FaultSpec::plain(FaultKind::Clock),
+                why: out.stderr.trim().to_string(),
+            });
         }
         if !out.success() {
             return Err(Error::Exec {
@@ -208,21 +250,31 @@ impl Nemesis {
     }
 
     /// Injects `fault`, checks it took effect, and reports `<name>-start`.
-    /// Returns the fault as started (a leader isolation names its leader, a
-    /// client pause the clients it caught): stop that one.
-    pub async fn start(&self, fault: &Fault) -> Result<Fault, Error> {
+    /// Returns the fault as started (aimed at the leader it found, a client
+    /// pause naming the clients it caught): stop that one. A fault aimed
+    /// at the holder must come resolved ([`Nemesis::play`] waits for one).
+    pub async fn start(&self, fault: impl Into<Aimed>) -> Result<Aimed, Error> {
+        let aimed: Aimed = fault.into();
+        let (target, holder) = (aimed.target, aimed.holder.clone());
+        let fault = &aimed.fault;
         let started = match fault {
-            Fault::IsolateLeader => {
-                let leader = self.leader().await?;
-                let others: Vec<String> = self.node_names().into_iter().filter(|n| *n != leader).collect();
-                let mut grudge = Grudge::new();
-                cut(&mut grudge, &[leader], &others);
-                Fault::Partition { kind: "leader", grudge }
-            }
+            _ if aimed.unresolved() => match target {
+                Target::Leader | Target::Primary => {
+                    let leader = self.leader(aimed.spec()).await?;
+                    fault.aimed_at(&[leader], &self.node_names())
+                }
+                _ => {
+                    return Err(Error::Verify {
+                        fault: fault.kind(),
+                        node: None,
+                        why: format!("its {target} target was not resolved before it started"),
+                    })
+                }
+            },
             Fault::ClientPause { clients, duration_ms, .. } => {
                 let stall = self.stall.as_ref().ok_or_else(no_clients)?;
                 let duration = Duration::from_millis(*duration_ms);
-                self.report(Phase::Begin, FaultEvent::start(fault.name()), &fault.describe());
+                self.report(Phase::Begin, FaultEvent::start(fault.name()), &aimed.describe());
                 stall.arm(*clients, duration);
                 // The fault starts when a holder walks into the stall.
                 let deadline = Instant::now() + duration;
@@ -247,9 +299,10 @@ impl Nemesis {
             }
             other => other.clone(),
         };
+        let started = Aimed { fault: started, target, holder };
         // Refusals and baselines come before anything is touched.
         let mut before = Vec::new();
-        match &started {
+        match &started.fault {
             Fault::Clock { nodes, .. } => {
                 for name in nodes {
                     self.server_time(self.node(name)?).await?;
@@ -263,19 +316,59 @@ impl Nemesis {
             _ => {}
         }
         // A client pause began when the stall was armed (above).
-        if !matches!(started, Fault::ClientPause { .. }) {
+        if !matches!(started.fault, Fault::ClientPause { .. }) {
             self.report(Phase::Begin, FaultEvent::start(started.name()), &started.describe());
         }
-        self.inject(&started).await?;
-        self.verify(&started, &before).await?;
+        self.inject(&started.fault).await?;
+        self.verify(&started.fault, &before).await?;
         self.report(Phase::Done, FaultEvent::start(started.name()), &started.describe());
         Ok(started)
+    }
+
+    /// Resolves `step`'s live target: the leader when it starts, or a
+    /// holder, waited for up to `step.wait` (reported as skipped when
+    /// nobody held a lock in that time). Other targets were planned.
+    async fn aim(&self, step: &Step, stop: &CancellationToken) -> Result<Aim, Error> {
+        let aimed = step.aimed();
+        if step.spec.target != Target::Holder {
+            return Ok(Aim::At(aimed));
+        }
+        let mut rng = Rng::new(step.seed);
+        let names = self.node_names();
+        let deadline = Instant::now() + step.wait;
+        loop {
+            let holdings = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
+            if let Fault::ClientPause { .. } = step.fault {
+                // A pause catches the next holder to reach a holding point
+                // (see `start`); without a registry it just tries.
+                if self.holders.is_none() || !holdings.is_empty() {
+                    return Ok(Aim::At(aimed));
+                }
+            } else if let Some((holding, nodes)) = aim_at_holder(&holdings, &names, &mut rng) {
+                let fault = step.fault.aimed_at(&nodes, &names);
+                return Ok(Aim::At(Aimed {
+                    fault,
+                    target: Target::Holder,
+                    holder: Some((holding.process, holding.key)),
+                }));
+            }
+            if Instant::now() >= deadline {
+                let info = FaultInfo { skipped: Some(NOBODY_HELD.into()), ..aimed.describe() };
+                self.report(Phase::Done, FaultEvent::Skipped { fault: aimed.name().to_string() }, &info);
+                return Ok(Aim::Skipped);
+            }
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return Ok(Aim::Stopped),
+                _ = tokio::time::sleep(HOLDER_POLL) => {}
+            }
+        }
     }
 
     /// Puts `fault` in place (no checks).
     async fn inject(&self, fault: &Fault) -> Result<(), Error> {
         match fault {
-            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, drops) in grudge {
                     let node = self.node(a)?;
@@ -369,7 +462,7 @@ impl Nemesis {
         let not_in_effect =
             |node: &str, why: String| Error::Verify { fault: fault.kind(), node: Some(node.to_string()), why };
         match fault {
-            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, b, reached) in self.probe_pairs(grudge).await {
                     if reached? {
@@ -449,21 +542,19 @@ impl Nemesis {
         pairs.into_iter().zip(results).map(|((a, b), r)| (a, b, r)).collect()
     }
 
-    /// The node the system names as its leader (`/fencepost/role`), waiting
-    /// up to 10 s for an election in progress to settle.
-    async fn leader(&self) -> Result<String, Error> {
+    /// The node the system names as its leader (`/fencepost/role` prints
+    /// `leader`, or `primary` on a replicated system), waiting up to 10 s
+    /// for an election in progress to settle.
+    async fn leader(&self, spec: FaultSpec) -> Result<String, Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut leaders = Vec::new();
             for node in &self.nodes {
                 let out = exec(node, &["/fencepost/role"]).await?;
                 if out.code == 126 || out.code == 127 {
-                    return Err(Error::Refused {
-                        kind: FaultKind::PartitionLeader,
-                        why: "this system cannot name its leader (no /fencepost/role)".into(),
-                    });
+                    return Err(Error::Refused { fault: spec, why: no_leader(spec.target) });
                 }
-                if out.success() && out.stdout.trim() == "leader" {
+                if out.success() && matches!(out.stdout.trim(), "leader" | "primary") {
                     leaders.push(node.name().to_string());
                 }
             }
@@ -472,9 +563,9 @@ impl Nemesis {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Verify {
-                    fault: FaultKind::PartitionLeader,
+                    fault: spec.kind,
                     node: None,
-                    why: format!("no single leader after 10 s (leaders: {leaders:?})"),
+                    why: format!("no single {} after 10 s (found: {leaders:?})", spec.target),
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -483,8 +574,10 @@ impl Nemesis {
 
     /// Undoes `fault` (as returned by [`Nemesis::start`]), checks the nodes
     /// recovered, and reports `<name>-stop`.
-    pub async fn stop(&self, fault: &Fault) -> Result<(), Error> {
-        self.report(Phase::Begin, FaultEvent::stop(fault.name()), &fault.describe());
+    pub async fn stop(&self, fault: impl Into<Aimed>) -> Result<(), Error> {
+        let aimed: Aimed = fault.into();
+        let fault = &aimed.fault;
+        self.report(Phase::Begin, FaultEvent::stop(fault.name()), &aimed.describe());
         let not_healed =
             |node: &str, why: String| Error::Heal { fault: fault.kind(), node: Some(node.to_string()), why };
         if let Fault::ClientPause { .. } = fault {
@@ -530,7 +623,7 @@ impl Nemesis {
             }
             _ => {}
         }
-        self.report(Phase::Done, FaultEvent::stop(fault.name()), &fault.describe());
+        self.report(Phase::Done, FaultEvent::stop(fault.name()), &aimed.describe());
         Ok(())
     }
 
@@ -618,20 +711,29 @@ impl Nemesis {
     }
 
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
-    /// when `stop` is cancelled. Returns the kind of each fault injected, in
-    /// order.
-    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &CancellationToken) -> Result<Vec<FaultKind>, Error> {
-        let mut injected = Vec::new();
+    /// when `stop` is cancelled. A step aimed at the holder waits for one
+    /// (up to its `wait`) and is skipped, and recorded so, if nobody held a
+    /// lock by then; it lasts its whole duration from when it began.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &CancellationToken) -> Result<Played, Error> {
+        let mut played = Played::default();
         let result = async {
             for step in steps {
                 if !sleep_until(t0 + step.at, stop).await {
                     break;
                 }
-                injected.push(step.kind);
+                let aimed = match self.aim(step, stop).await? {
+                    Aim::At(aimed) => aimed,
+                    Aim::Skipped => {
+                        played.skipped.push(step.spec);
+                        continue;
+                    }
+                    Aim::Stopped => break,
+                };
+                played.injected.push(step.spec);
                 // The fault lasts what was asked from when injection began,
                 // however long verifying it took.
                 let heal_at = Instant::now() + step.duration;
-                let started = self.start(&step.fault).await?;
+                let started = self.start(aimed).await?;
                 sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;
             }
@@ -639,7 +741,7 @@ impl Nemesis {
         }
         .await;
         let healed = self.heal_all().await;
-        result.and(healed).map(|()| injected)
+        result.and(healed).map(|()| played)
     }
 }
 
@@ -678,5 +780,5 @@ fn docker_error(node: &Node) -> impl FnOnce(docker::Error) -> Error + '_ {
 }
 
 fn no_clients() -> Error {
-    Error::Refused { kind: FaultKind::ClientPause, why: "no workload clients to pause".into() }
+    Error::Refused { fault: FaultSpec::plain(FaultKind::ClientPause), why: "no workload clients to pause".into() }
 }

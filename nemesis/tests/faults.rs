@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use docker::{Engine, NodeState};
-use nemesis::{Fault, FaultKind, Grudge, Nemesis, Phase};
+use nemesis::{Fault, FaultKind, FaultSpec, Grudge, Nemesis, Phase};
 use serde_json::Value;
 
 /// Completed nemesis steps (`Phase::Done`), as the tests below check them.
@@ -247,7 +247,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
     // image; the nemesis checks each through the server's own answer.
     for system in clock_images_but_redis() {
         let (started, nemesis, _) = cluster(system).await;
-        nemesis.check(&[FaultKind::Clock]).await.unwrap();
+        nemesis.check(&[FaultSpec::plain(FaultKind::Clock)]).await.unwrap();
         let last = started.cluster.nodes().last().unwrap();
         let jump = Fault::Clock { nodes: vec![last.name().into()], offset_ms: -45_000, strobe_ms: 0, period_ms: 0 };
         nemesis.start(&jump).await.unwrap_or_else(|e| panic!("{system}: {e}"));
@@ -260,8 +260,8 @@ async fn clock_faults_move_server_clocks_and_heal() {
 
     // etcd reads time through Go's vDSO path: refused, nothing touched.
     let (started, nemesis, events) = cluster("etcd").await;
-    let e = nemesis.check(&[FaultKind::Clock]).await.unwrap_err();
-    assert!(matches!(e, nemesis::Error::Refused { kind: FaultKind::Clock, .. }), "{e}");
+    let e = nemesis.check(&[FaultSpec::plain(FaultKind::Clock)]).await.unwrap_err();
+    assert!(matches!(e, nemesis::Error::Refused { fault: FaultSpec { kind: FaultKind::Clock, .. }, .. }), "{e}");
     let e = e.to_string();
     assert!(e.contains("Go binary"), "{e}");
     let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
@@ -278,8 +278,10 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
     let leaders = workloads::REGISTRY.iter().map(|s| s.layout()).filter(|l| l.names_leader).map(|l| l.name);
     for system in leaders {
         let (started, nemesis, events) = cluster(system).await;
-        let started_fault = nemesis.start(&Fault::IsolateLeader).await.unwrap_or_else(|e| panic!("{system}: {e}"));
-        let Fault::Partition { kind: "leader", grudge } = &started_fault else { panic!("{started_fault:?}") };
+        // `partition:leader` as planned: no nodes until it starts.
+        let planned = Fault::Partition { kind: "leader", grudge: Grudge::new() };
+        let started_fault = nemesis.start(&planned).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        let Fault::Partition { kind: "leader", grudge } = &started_fault.fault else { panic!("{started_fault:?}") };
         let old = grudge.iter().find(|(_, d)| d.len() == 2).map(|(n, _)| n.clone()).expect("one node cut from two");
         let role = |node: &docker::Node| {
             let node = node.clone();
@@ -308,7 +310,8 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
     }
     // No leader to name on one Redis.
     let (started, nemesis, _) = cluster("redis").await;
-    assert!(nemesis.check(&[FaultKind::PartitionLeader]).await.unwrap_err().to_string().contains("no leader"));
+    let leader = FaultSpec::parse("partition-leader").unwrap();
+    assert!(nemesis.check(&[leader]).await.unwrap_err().to_string().contains("no leader"));
     started.cluster.remove().await.unwrap();
 }
 
@@ -318,7 +321,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
 async fn netem_delays_or_is_refused_with_the_reason() {
     let (started, nemesis, _) = cluster("redis").await;
     let fault = Fault::Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 };
-    match nemesis.check(&[FaultKind::Netem]).await {
+    match nemesis.check(&[FaultSpec::plain(FaultKind::Netem)]).await {
         Ok(()) => {
             let n1 = &started.cluster.nodes()[0];
             let before = nemesis.client_connect(n1).await.unwrap().unwrap();
@@ -361,7 +364,7 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let fault = Fault::ClientPause { clients: 1, duration_ms: 1500, stalled: vec![] };
     let started_fault = nemesis.start(&fault).await.unwrap();
-    let Fault::ClientPause { stalled, .. } = &started_fault else { unreachable!() };
+    let Fault::ClientPause { stalled, .. } = &started_fault.fault else { unreachable!() };
     assert_eq!(stalled.len(), 1);
     let (process, key) = stalled[0].clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;
