@@ -2,6 +2,7 @@
 //! checks the fault took effect and every stop checks the nodes recovered;
 //! either is an error when it did not.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,12 +55,27 @@ const NOBODY_HELD: &str = "nobody held a lock";
 /// How often a `holder` fault looks at the registry while it waits.
 const HOLDER_POLL: Duration = Duration::from_millis(10);
 
-/// Where a step's target led.
+/// How long, and with which seed, a `holder` fault looks for one.
+struct HolderWait {
+    deadline: Instant,
+    seed: u64,
+    stop: CancellationToken,
+}
+
+/// Where a `holder` target led.
 enum Aim {
     At(Aimed),
     /// Not found in time: recorded as skipped.
     Skipped,
     /// The run ended while waiting.
+    Stopped,
+}
+
+/// How a fault's start ended.
+enum Begun {
+    /// Started (and verified), after waiting this long for a holder.
+    Started(Aimed, Duration),
+    Skipped,
     Stopped,
 }
 
@@ -251,26 +267,38 @@ impl Nemesis {
 
     /// Injects `fault`, checks it took effect, and reports `<name>-start`.
     /// Returns the fault as started (aimed at the leader it found, a client
-    /// pause naming the clients it caught): stop that one. A fault aimed
-    /// at the holder must come resolved ([`Nemesis::play`] waits for one).
+    /// pause naming the clients it caught): stop that one. A fault aimed at
+    /// the holder takes whoever holds a lock now, or fails when nobody does
+    /// ([`Nemesis::play`] waits for one instead).
     pub async fn start(&self, fault: impl Into<Aimed>) -> Result<Aimed, Error> {
         let aimed: Aimed = fault.into();
+        let kind = aimed.fault.kind();
+        let wait = HolderWait { deadline: Instant::now(), seed: 0, stop: CancellationToken::new() };
+        match self.begin(aimed, &wait).await? {
+            Begun::Started(started, _) => Ok(started),
+            Begun::Skipped | Begun::Stopped => Err(Error::Verify {
+                fault: kind,
+                node: None,
+                why: format!("its holder target found that {NOBODY_HELD}"),
+            }),
+        }
+    }
+
+    /// [`Nemesis::start`], waiting for a holder until `wait.deadline` (then
+    /// reported as skipped). The holder is read from the registry as late
+    /// as possible: after the baselines (which take a while on several
+    /// nodes) and just before the `invoke`, so the fault's recorded start
+    /// finds its holder still holding.
+    async fn begin(&self, aimed: Aimed, wait: &HolderWait) -> Result<Begun, Error> {
         let (target, holder) = (aimed.target, aimed.holder.clone());
         let fault = &aimed.fault;
+        let for_holder = aimed.unresolved() && target == Target::Holder;
         let started = match fault {
-            _ if aimed.unresolved() => match target {
-                Target::Leader | Target::Primary => {
-                    let leader = self.leader(aimed.spec()).await?;
-                    fault.aimed_at(&[leader], &self.node_names())
-                }
-                _ => {
-                    return Err(Error::Verify {
-                        fault: fault.kind(),
-                        node: None,
-                        why: format!("its {target} target was not resolved before it started"),
-                    })
-                }
-            },
+            _ if for_holder => fault.clone(),
+            _ if aimed.unresolved() => {
+                let leader = self.leader(aimed.spec()).await?;
+                fault.aimed_at(&[leader], &self.node_names())
+            }
             Fault::ClientPause { clients, duration_ms, .. } => {
                 let stall = self.stall.as_ref().ok_or_else(no_clients)?;
                 let duration = Duration::from_millis(*duration_ms);
@@ -299,21 +327,33 @@ impl Nemesis {
             }
             other => other.clone(),
         };
-        let started = Aimed { fault: started, target, holder };
-        // Refusals and baselines come before anything is touched.
-        let mut before = Vec::new();
+        let mut started = Aimed { fault: started, target, holder };
+        // Refusals and baselines come before anything is touched: on every
+        // node the holder could lead to, when it is not known yet.
+        let baseline = if for_holder { self.node_names() } else { started.fault.targets() };
+        let mut before = BTreeMap::new();
         match &started.fault {
-            Fault::Clock { nodes, .. } => {
-                for name in nodes {
+            Fault::Clock { .. } => {
+                for name in &baseline {
                     self.server_time(self.node(name)?).await?;
                 }
             }
-            Fault::Netem { nodes, .. } => {
-                for name in nodes {
-                    before.push(self.latency(self.node(name)?).await?.unwrap_or_default());
+            Fault::Netem { .. } => {
+                for name in &baseline {
+                    before.insert(name.clone(), self.latency(self.node(name)?).await?.unwrap_or_default());
                 }
             }
             _ => {}
+        }
+        let mut waited = Duration::ZERO;
+        if for_holder {
+            let t = Instant::now();
+            match self.holder(&started, wait).await {
+                Aim::At(aimed) => started = aimed,
+                Aim::Skipped => return Ok(Begun::Skipped),
+                Aim::Stopped => return Ok(Begun::Stopped),
+            }
+            waited = t.elapsed();
         }
         // A client pause began when the stall was armed (above).
         if !matches!(started.fault, Fault::ClientPause { .. }) {
@@ -322,47 +362,58 @@ impl Nemesis {
         self.inject(&started.fault).await?;
         self.verify(&started.fault, &before).await?;
         self.report(Phase::Done, FaultEvent::start(started.name()), &started.describe());
-        Ok(started)
+        Ok(Begun::Started(started, waited))
     }
 
-    /// Resolves `step`'s live target: the leader when it starts, or a
-    /// holder, waited for up to `step.wait` (reported as skipped when
-    /// nobody held a lock in that time). Other targets were planned.
-    async fn aim(&self, step: &Step, stop: &CancellationToken) -> Result<Aim, Error> {
-        let aimed = step.aimed();
-        if step.spec.target != Target::Holder {
-            return Ok(Aim::At(aimed));
-        }
-        let mut rng = Rng::new(step.seed);
+    /// `planned` aimed at whoever holds a lock, polling the registry until
+    /// `wait.deadline`; reported as skipped when nobody did by then.
+    async fn holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
+        let mut rng = Rng::new(wait.seed);
         let names = self.node_names();
-        let deadline = Instant::now() + step.wait;
         loop {
             let holdings = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
-            if let Fault::ClientPause { .. } = step.fault {
-                // A pause catches the next holder to reach a holding point
-                // (see `start`); without a registry it just tries.
-                if self.holders.is_none() || !holdings.is_empty() {
-                    return Ok(Aim::At(aimed));
-                }
-            } else if let Some((holding, nodes)) = aim_at_holder(&holdings, &names, &mut rng) {
-                let fault = step.fault.aimed_at(&nodes, &names);
-                return Ok(Aim::At(Aimed {
-                    fault,
-                    target: Target::Holder,
-                    holder: Some((holding.process, holding.key)),
-                }));
+            if let Some((holding, nodes)) = aim_at_holder(&holdings, &names, &mut rng) {
+                let fault = planned.fault.aimed_at(&nodes, &names);
+                return Aim::At(Aimed { fault, target: Target::Holder, holder: Some((holding.process, holding.key)) });
             }
-            if Instant::now() >= deadline {
-                let info = FaultInfo { skipped: Some(NOBODY_HELD.into()), ..aimed.describe() };
-                self.report(Phase::Done, FaultEvent::Skipped { fault: aimed.name().to_string() }, &info);
-                return Ok(Aim::Skipped);
+            if Instant::now() >= wait.deadline {
+                self.skipped(planned);
+                return Aim::Skipped;
             }
             tokio::select! {
                 biased;
-                _ = stop.cancelled() => return Ok(Aim::Stopped),
+                _ = wait.stop.cancelled() => return Aim::Stopped,
                 _ = tokio::time::sleep(HOLDER_POLL) => {}
             }
         }
+    }
+
+    /// A client pause waits (up to `wait.deadline`) for somebody to hold a
+    /// lock before it arms the stall, so that a run where nobody holds
+    /// records a skip rather than a pause that caught no one. Without a
+    /// registry it just tries.
+    async fn any_holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
+        let Some(holders) = &self.holders else { return Aim::At(planned.clone()) };
+        loop {
+            if !holders.snapshot().is_empty() {
+                return Aim::At(planned.clone());
+            }
+            if Instant::now() >= wait.deadline {
+                self.skipped(planned);
+                return Aim::Skipped;
+            }
+            tokio::select! {
+                biased;
+                _ = wait.stop.cancelled() => return Aim::Stopped,
+                _ = tokio::time::sleep(HOLDER_POLL) => {}
+            }
+        }
+    }
+
+    /// Records that `planned` was not injected for want of a holder.
+    fn skipped(&self, planned: &Aimed) {
+        let info = FaultInfo { skipped: Some(NOBODY_HELD.into()), ..planned.describe() };
+        self.report(Phase::Done, FaultEvent::Skipped { fault: planned.name().to_string() }, &info);
     }
 
     /// Puts `fault` in place (no checks).
@@ -458,7 +509,7 @@ impl Nemesis {
     }
 
     /// Checks `fault` took effect: an error naming what did not.
-    async fn verify(&self, fault: &Fault, before: &[Duration]) -> Result<(), Error> {
+    async fn verify(&self, fault: &Fault, before: &BTreeMap<String, Duration>) -> Result<(), Error> {
         let not_in_effect =
             |node: &str, why: String| Error::Verify { fault: fault.kind(), node: Some(node.to_string()), why };
         match fault {
@@ -511,9 +562,10 @@ impl Nemesis {
                 }
             }
             Fault::Netem { nodes, delay_ms, .. } => {
-                for (name, before) in nodes.iter().zip(before) {
+                for name in nodes {
+                    let before = before.get(name).copied().unwrap_or_default();
                     let after = self.latency(self.node(name)?).await?;
-                    let wanted = *before + Duration::from_millis(delay_ms / 2);
+                    let wanted = before + Duration::from_millis(delay_ms / 2);
                     if *delay_ms > 0 && after.is_none_or(|a| a < wanted) {
                         return Err(not_in_effect(
                             name,
@@ -721,19 +773,32 @@ impl Nemesis {
                 if !sleep_until(t0 + step.at, stop).await {
                     break;
                 }
-                let aimed = match self.aim(step, stop).await? {
-                    Aim::At(aimed) => aimed,
-                    Aim::Skipped => {
+                let planned = step.aimed();
+                let wait = HolderWait { deadline: Instant::now() + step.wait, seed: step.seed, stop: stop.clone() };
+                let aimed = match &planned.fault {
+                    Fault::ClientPause { .. } => match self.any_holder(&planned, &wait).await {
+                        Aim::At(aimed) => aimed,
+                        Aim::Skipped => {
+                            played.skipped.push(step.spec);
+                            continue;
+                        }
+                        Aim::Stopped => break,
+                    },
+                    _ => planned,
+                };
+                // The fault lasts what was asked from when injection began,
+                // however long verifying it took (but not waiting for a holder).
+                let asked = Instant::now();
+                let (started, waited) = match self.begin(aimed, &wait).await? {
+                    Begun::Started(started, waited) => (started, waited),
+                    Begun::Skipped => {
                         played.skipped.push(step.spec);
                         continue;
                     }
-                    Aim::Stopped => break,
+                    Begun::Stopped => break,
                 };
                 played.injected.push(step.spec);
-                // The fault lasts what was asked from when injection began,
-                // however long verifying it took.
-                let heal_at = Instant::now() + step.duration;
-                let started = self.start(aimed).await?;
+                let heal_at = asked + waited + step.duration;
                 sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;
             }

@@ -391,3 +391,50 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
     std::fs::remove_dir_all(&dir).unwrap();
     started.cluster.remove().await.unwrap();
 }
+
+/// `play` aims `holder` faults through the registry the workers keep: a
+/// kill finds the node that granted the lock held when it starts (and
+/// records the holder), a second finds nobody holding and is recorded as
+/// skipped once its wait is up, touching nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holder_faults_follow_the_registry_or_are_skipped() {
+    let (started, nemesis, events, timeline) = cluster_with_timeline("redis").await;
+    let holders = Arc::new(kit::Holders::default());
+    let nemesis = nemesis.with_holders(holders.clone());
+    let specs = FaultSpec::parse_list("kill:holder").unwrap();
+    nemesis.check(&specs).await.unwrap();
+    let s = Duration::from_millis;
+    let plan = nemesis::schedule(&specs, &nemesis.node_names(), 1, s(500), s(2500), &Default::default());
+    assert_eq!(plan.iter().map(|st| (st.at, st.wait)).collect::<Vec<_>>(), [(s(500), s(500)), (s(1500), s(500))]);
+    holders.hold(7, "k0", vec!["n1".into()]);
+    let (h, stop) = (holders.clone(), kit::CancellationToken::new());
+    let t0 = Instant::now();
+    let playing = tokio::spawn(async move { nemesis.play(&plan, t0, &stop).await.map(|p| (p, nemesis)) });
+    // Once the kill has begun, the holder lets go: nobody holds when the
+    // second kill looks.
+    while !timeline.lock().unwrap().iter().any(|(_, f, _)| f == "kill-start") {
+        tokio::time::sleep(s(10)).await;
+    }
+    h.release(7, "k0");
+    let (played, nemesis) = playing.await.unwrap().unwrap();
+    assert_eq!(played.injected, specs);
+    assert_eq!(played.skipped, specs);
+    let e = events.lock().unwrap().clone();
+    let names: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["kill-start", "kill-stop", "kill-skip", "heal-all"]);
+    let kill = &e[0].1;
+    assert_eq!((&kill["target"], &kill["targets"]), (&serde_json::json!("holder"), &serde_json::json!(["n1"])));
+    assert_eq!((&kill["processes"], &kill["keys"]), (&serde_json::json!([7]), &serde_json::json!(["k0"])));
+    let skip = &e[2].1;
+    assert_eq!(
+        (&skip["target"], &skip["skipped"]),
+        (&serde_json::json!("holder"), &serde_json::json!("nobody held a lock"))
+    );
+    assert_eq!(skip["targets"], serde_json::json!([]));
+    // It waited its half second for a holder first.
+    let t = timeline.lock().unwrap().clone();
+    let skipped_at = t.iter().find(|(_, f, _)| f == "kill-skip").unwrap().2;
+    assert!(skipped_at >= t0 + s(2000), "skipped {:?} after the start", skipped_at - t0);
+    assert_clean(&started, &nemesis).await;
+    started.cluster.remove().await.unwrap();
+}
