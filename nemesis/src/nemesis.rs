@@ -482,9 +482,12 @@ impl Nemesis {
             }
             Fault::Clock { nodes, offset_ms, strobe_ms, period_ms } => {
                 let line = format!("{} {} {}", offset_ms * 1_000_000, strobe_ms * 1_000_000, period_ms * 1_000_000);
-                for name in nodes {
-                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await?;
-                }
+                // All at once: the clocks of a majority (a `holder`'s) move
+                // together, before the lock they hold can be released.
+                let writes = nodes.iter().map(|name| async {
+                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await.map(|_| ())
+                });
+                futures_util::future::join_all(writes).await.into_iter().collect::<Result<(), Error>>()?;
             }
             Fault::Netem { nodes, delay_ms, jitter_ms, loss } => {
                 let (delay, jitter, loss) =
