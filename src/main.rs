@@ -355,7 +355,8 @@ struct FaultArgs {
     /// Time between faults, and how long each lasts (client pauses last
     /// --client-pause). Faults play from the start until the quiet period;
     /// the default is a quarter of that time, at most 5 s, so at least two
-    /// faults fit.
+    /// faults fit. A holder fault waits up to this long for a holder (never
+    /// past the next fault or the quiet period), then is skipped.
     #[arg(long, value_parser = parse_duration)]
     nemesis_interval: Option<Duration>,
     /// After the last fault is healed, the workload runs this long without
