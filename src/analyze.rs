@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use checker::analysis::Analysis;
 use checker::evidence::Evidence;
+use checker::lease::LeaseOptions;
 use checker::{History, Verdict};
 use harness::checks::{analyze, declared_workload};
 use serde::Serialize;
 
-/// The one-screen summary: a line per checker, then the outages.
+/// The one-screen summary: a line per checker, the outages, then the
+/// vendor story (promise kept, why clients overlapped, data safe).
 pub fn print_checkers(checkers: &[Analysis]) {
     for c in checkers {
         let mark = match (c.judges(), c.validity) {
@@ -27,6 +29,9 @@ pub fn print_checkers(checkers: &[Analysis]) {
             }
         }
     }
+    for line in results::Story::of(checkers).lines() {
+        out!("  {line}");
+    }
 }
 
 /// `check --json` on a run or a judged history.
@@ -41,7 +46,12 @@ struct CheckOutput<'a> {
 
 /// `fencepost check store/RUN`: the checkers of the run's workload on its
 /// history, printed as `run` prints them (or as JSON); the overall verdict.
-pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -> anyhow::Result<Verdict> {
+pub fn check_run_dir(
+    dir: &std::path::Path,
+    timeout: Duration,
+    drift: Option<f64>,
+    json_out: bool,
+) -> anyhow::Result<Verdict> {
     let path = dir.join("history.jsonl");
     if !path.is_file() {
         anyhow::bail!("{}: a folder, but not a run's (no history.jsonl in it)", dir.display());
@@ -51,8 +61,12 @@ pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -
     // what its ops look like.
     // The run says what it ran; a folder without a readable test.json (an
     // older fencepost's, or none) is judged by what its ops look like.
+    let mut recorded_drift = None;
     let workload = match results::read_test(dir) {
-        Ok(test) => test.workload,
+        Ok(test) => {
+            recorded_drift = test.recorded.map(|r| r.drift);
+            test.workload
+        }
         Err(results::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             declared_workload(&history)
         }
@@ -63,12 +77,23 @@ pub fn check_run_dir(dir: &std::path::Path, timeout: Duration, json_out: bool) -
         }
         Err(e) => return Err(e.into()),
     };
-    check_history(&history, &workload, timeout, json_out)
+    check_history(&history, &workload, timeout, &leases(drift.or(recorded_drift)), json_out)
+}
+
+/// The lease arithmetic's options for `--drift` (a share), or the default.
+pub fn leases(drift: Option<f64>) -> LeaseOptions {
+    drift.map_or_else(LeaseOptions::default, |drift| LeaseOptions { drift })
 }
 
 /// The checkers of `workload` on `history`, printed; the overall verdict.
-pub fn check_history(history: &History, workload: &str, timeout: Duration, json_out: bool) -> anyhow::Result<Verdict> {
-    let analyzed = analyze(history, workload, timeout)?;
+pub fn check_history(
+    history: &History,
+    workload: &str,
+    timeout: Duration,
+    leases: &LeaseOptions,
+    json_out: bool,
+) -> anyhow::Result<Verdict> {
+    let analyzed = analyze(history, workload, timeout, leases)?;
     if json_out {
         let output = CheckOutput {
             file: &history.file,

@@ -81,6 +81,11 @@ enum Command {
         /// Keep checking every partition after one fails (evidence for every failing key).
         #[arg(long)]
         all_partitions: bool,
+        /// Lock and election histories: how much faster a server's clock may
+        /// run, in percent, for the lease arithmetic (default: the run's own,
+        /// else 1%).
+        #[arg(long, value_parser = parse_percent)]
+        drift: Option<f64>,
         /// Print the full result as JSON.
         #[arg(long)]
         json: bool,
@@ -327,6 +332,10 @@ struct RunOpts {
     /// Seeds the clients' choices and the fault schedule (same seed, same faults).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How much faster a server's clock may run than fencepost's, in percent
+    /// (e.g. 1 or 1%): a lease of TTL is counted as guaranteed for TTL × (1 − drift).
+    #[arg(long, default_value = "1%", value_parser = parse_percent)]
+    drift: f64,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     store: PathBuf,
@@ -406,6 +415,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         timeout,
         acquire_wait,
         seed,
+        drift,
         store,
         endpoints,
         faults,
@@ -455,6 +465,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         quiet,
         fault_options,
         endpoints: endpoints.clone(),
+        leases: checker::lease::LeaseOptions { drift: *drift },
     })
 }
 
@@ -515,6 +526,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
         e => format!("duration `{s}`: {e}"),
     })
+}
+
+/// A percentage (`1`, `1%`, `0.5 %`) as a share (0.01), below 100 %.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let number = s.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..100.0).contains(&p) => Ok(p / 100.0),
+        Ok(p) => Err(format!("`{s}` is not a percentage from 0 up to (not including) 100: {p}")),
+        Err(_) => Err(format!("`{s}` is not a percentage (e.g. 1 or 1%)")),
+    }
 }
 
 /// A history format by name (`auto`, `jsonl`, `edn`, …).
@@ -591,6 +612,7 @@ fn main() -> ExitCode {
             memory_limit_mib,
             no_partition,
             all_partitions,
+            drift,
             json,
         } => {
             let usage = |m: String| {
@@ -599,7 +621,7 @@ fn main() -> ExitCode {
             };
             // A run's folder: every checker `run` would apply, as it would.
             if file.is_dir() {
-                return match analyze::check_run_dir(&file, timeout, json) {
+                return match analyze::check_run_dir(&file, timeout, drift, json) {
                     Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
                     Err(e) => usage(format!("{e:#}")),
                 };
@@ -611,7 +633,7 @@ fn main() -> ExitCode {
             // Elections have no linearizability model: their checker is
             // the election analysis.
             if model.is_none() && history.ops.iter().any(|op| op.f == "campaign") {
-                return match analyze::check_history(&history, "election", timeout, json) {
+                return match analyze::check_history(&history, "election", timeout, &analyze::leases(drift), json) {
                     Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
                     Err(e) => usage(format!("{e:#}")),
                 };

@@ -213,6 +213,18 @@ pub fn print_cells(cells: &[Cell]) {
     for line in table(&head, body.collect()) {
         out!("{line}");
     }
+    // The vendor story of each cell that has one: promise, overlaps, data.
+    for c in cells {
+        let lines = c.story.lines();
+        if lines.is_empty() {
+            continue;
+        }
+        out!("");
+        out!("{} · {} · {} ({}):", c.system, c.workload, c.nemesis, counted(c.runs, "run", "runs"));
+        for line in lines {
+            out!("  {line}");
+        }
+    }
 }
 
 /// `fencepost compare`: the matrix over the index.

@@ -170,7 +170,7 @@ fn etcd_locks_without_faults_pass_every_checker() {
     for c in results["checkers"].as_array().unwrap() {
         assert_eq!(c["validity"], "valid", "{}: {}", c["checker"], c["summary"]);
     }
-    for checker in ["linearizable", "mutual-exclusion", "fencing", "availability"] {
+    for checker in ["linearizable", "mutual-exclusion", "lease-safety", "fencing", "availability"] {
         assert_eq!(validity(&results, checker), "valid", "{checker}");
     }
     assert!(results["stats"]["grant_p50_ms"].as_f64().unwrap() > 0.0);
@@ -197,9 +197,13 @@ fn a_client_paused_past_its_ttl_breaks_mutual_exclusion_and_only_fencing_saves_t
 
     let (r, out) = run(&["--workload", "lock"]);
     assert_eq!(validity(&r, "mutual-exclusion"), "invalid", "{out}");
-    let me = r["checkers"].as_array().unwrap().iter().find(|c| c["checker"] == "mutual-exclusion").unwrap();
-    let first = me["evidence"]["anomalies"][0]["text"].as_str().unwrap();
+    let first = &anomalies(&r, "mutual-exclusion")[0]["text"];
+    let first = first.as_str().unwrap();
     assert!(first.contains("both held lock k0") && first.contains("client pause"), "{first}");
+    // Redis kept its promise: the holder overran its lease.
+    assert_eq!(causes(&r), ["lease-expired"], "{out}");
+    assert_eq!(validity(&r, "lease-safety"), "valid", "{out}");
+    assert!(out.contains("service: kept its promise"), "{out}");
 
     let (r, out) = run(&["--workload", "fenced-counter"]);
     assert_eq!(validity(&r, "mutual-exclusion"), "invalid", "{out}");
@@ -318,20 +322,44 @@ fn an_existing_cluster_is_tested_through_its_endpoints() {
 }
 
 /// A pause stalls the whole client, background keep-alives included: an
-/// etcd holder paused past its lease loses it, another client is granted
-/// the lock, and only the tokens (create revisions) still order them.
+/// etcd holder paused 5 s past its 2 s lease loses it, another client is
+/// granted the lock, and only the tokens (create revisions) still order
+/// them. etcd kept its promise: every overlap is `lease-expired`, and
+/// holds longer than a third of the lease show the recorded keep-alives
+/// that extended it.
 #[test]
 fn an_etcd_holder_paused_past_its_lease_loses_it_but_tokens_stay_ordered() {
     let store = store();
-    let args = ["run", "etcd", "--ttl", "1s", "--nemesis", "client-pause", "--client-pause", "5s"];
+    let args = ["run", "etcd", "--ttl", "2s", "--nemesis", "client-pause", "--client-pause", "5s"];
     let mut args = args.to_vec();
-    args.extend_from_slice(&["--nemesis-interval", "2s", "--time-limit", "12s"]);
+    args.extend_from_slice(&["--nemesis-interval", "3s", "--time-limit", "16s", "--hold-min", "700ms"]);
+    args.extend_from_slice(&["--hold-max", "1500ms"]);
     let (code, out) = fencepost(&args, &store);
     assert_eq!(code, Some(1), "{out}");
     let r = results(&store);
     assert_eq!(validity(&r, "mutual-exclusion"), "invalid", "{out}");
+    assert_eq!(causes(&r), ["lease-expired"], "{out}");
+    assert_eq!(validity(&r, "lease-safety"), "valid", "{out}");
     assert_eq!(validity(&r, "fencing"), "valid", "{out}");
+    let history = std::fs::read_to_string(run_dir(&store).unwrap().join("history.jsonl")).unwrap();
+    let acknowledged = history.lines().filter(|l| l.contains(r#""f":"keep-alive""#) && l.contains(r#""type":"ok""#));
+    assert!(acknowledged.count() > 0, "no keep-alive recorded\n{out}");
     std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// A checker's anomalies in results.json.
+fn anomalies(results: &serde_json::Value, checker: &str) -> Vec<serde_json::Value> {
+    let c = results["checkers"].as_array().unwrap().iter().find(|c| c["checker"] == checker);
+    c.and_then(|c| c["evidence"]["anomalies"].as_array().cloned()).unwrap_or_default()
+}
+
+/// The distinct causes of the run's mutual-exclusion overlaps.
+fn causes(results: &serde_json::Value) -> Vec<String> {
+    let mut causes: Vec<String> =
+        anomalies(results, "mutual-exclusion").iter().map(|a| a["cause"].as_str().unwrap().to_string()).collect();
+    causes.sort();
+    causes.dedup();
+    causes
 }
 
 /// The history of the one run in `store`.

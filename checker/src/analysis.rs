@@ -24,11 +24,13 @@ use serde_json::Value;
 
 pub use crate::evidence::Analysis;
 use crate::evidence::{
-    Anomaly, Availability, Counter, Election, ElectionAnomaly, Evidence, Fencing, FencingAnomaly, Latency, Locate,
-    LostCounter, LostUpdates, MutualExclusion, OpCounts, Outage, Overlap, Recovery, RepeatedValue,
+    Anomaly, Availability, BrokenPromise, Counter, Election, ElectionAnomaly, Evidence, Fencing, FencingAnomaly,
+    Latency, LeaseSafety, Locate, LostCounter, LostUpdates, MutualExclusion, OpCounts, Outage, Overlap, Recovery,
+    RepeatedValue,
 };
 use crate::faults::{FaultEvent, FaultInfo, Step};
 use crate::history::{Call, History, Op, Outcome, Process};
+use crate::lease::{self, Cause, LeaseOptions, Promise, Window};
 use crate::{InputError, Verdict};
 
 /// A fault as the history recorded it. The nemesis reports each step twice
@@ -172,11 +174,11 @@ fn secs(ns: u64) -> f64 {
 
 /// A paired client operation, flattened for the analyses.
 #[derive(Clone, Debug)]
-struct Done<'a> {
-    process: u64,
-    invoke: &'a Op,
-    completion: Option<&'a Op>,
-    outcome: Outcome,
+pub(crate) struct Done<'a> {
+    pub process: u64,
+    pub invoke: &'a Op,
+    pub completion: Option<&'a Op>,
+    pub outcome: Outcome,
 }
 
 impl Done<'_> {
@@ -236,8 +238,13 @@ pub fn holds_of(history: &History) -> Result<Vec<Hold>, InputError> {
 /// Leaderships: a leader stops relying on its leadership when it resigns,
 /// or renews and is told it lost it; both end the hold at their invocation.
 fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
-    let mut holds = holds(ops, "campaign", &["resign"], "term", end);
-    for h in holds.iter_mut() {
+    led(ops, end).into_iter().map(|(h, _)| h).collect()
+}
+
+/// [`leaderships`], each with the campaign that won it.
+fn led<'a>(ops: &'a [Done<'a>], end: u64) -> Vec<(Hold, &'a Done<'a>)> {
+    let mut held = granted(ops, "campaign", &["resign"], "term", end);
+    for (h, _) in held.iter_mut() {
         if let Some(lost) = ops.iter().find(|d| {
             d.process == h.process
                 && d.key() == h.key
@@ -249,7 +256,45 @@ fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
             h.end = lost.invoke.time;
         }
     }
-    holds
+    held
+}
+
+/// The guaranteed window of each of `held`, in the same order (see
+/// [`crate::lease`]): what renewed each lease is the holder's own `renew`s
+/// and the `keep-alive`s recorded on its behalf (`of_process`).
+fn windows_of(ops: &[Done], held: &[(Hold, &Done)], cx: &lease::Context) -> Vec<Window> {
+    let mut own: HashMap<u64, Vec<&Done>> = HashMap::new();
+    let mut renewals: HashMap<(u64, &str), Vec<&Done>> = HashMap::new();
+    for d in ops {
+        own.entry(d.process).or_default().push(d);
+        let renewed = match d.f() {
+            "renew" => Some(d.process),
+            "keep-alive" => d.invoke.value.get("of_process").and_then(Value::as_u64),
+            _ => None,
+        };
+        if let Some(p) = renewed {
+            renewals.entry((p, d.key())).or_default().push(d);
+        }
+    }
+    held.iter()
+        .map(|(h, grant)| {
+            let renewed = renewals.get(&(h.process, h.key.as_str())).map_or(&[][..], Vec::as_slice);
+            let own = own.get(&h.process).map_or(&[][..], Vec::as_slice);
+            lease::window(h, grant, renewed, own, cx)
+        })
+        .collect()
+}
+
+/// The cause of the overlap of holds `a` and `b` (`a` granted first), and
+/// its words: "lease-expired: process 1's lease ran out at …".
+fn cause_words(a: &Window, b: &Window, options: &LeaseOptions) -> (Cause, String) {
+    let cause = lease::cause(a, b);
+    let closed = if a.end <= b.start { a } else { b };
+    let words = match cause {
+        Cause::PromiseBroken => format!("granted inside process {}'s guaranteed window ({})", a.process, a.promised()),
+        _ => closed.words(options),
+    };
+    (cause, format!("{cause}: {words}"))
 }
 
 /// Where to mark each anomaly on the timeline: its own span where the
@@ -298,8 +343,15 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
 }
 
 /// Definite holds: from an `ok` of `grant` to the next invocation of one of
-/// `ends` by the same process on the same key (or the end of the history).
-fn holds(ops: &[Done], grant: &str, ends: &[&str], token_field: &str, history_end: u64) -> Vec<Hold> {
+/// `ends` by the same process on the same key (or the end of the history),
+/// each with the operation that granted it.
+fn granted<'a>(
+    ops: &'a [Done<'a>],
+    grant: &str,
+    ends: &[&str],
+    token_field: &str,
+    history_end: u64,
+) -> Vec<(Hold, &'a Done<'a>)> {
     let mut by_process: BTreeMap<u64, Vec<&Done>> = BTreeMap::new();
     for d in ops {
         by_process.entry(d.process).or_default().push(d);
@@ -316,30 +368,37 @@ fn holds(ops: &[Done], grant: &str, ends: &[&str], token_field: &str, history_en
                 .find(|e| e.key() == d.key() && (ends.contains(&e.f()) || e.f() == grant))
                 .map_or(history_end, |e| e.invoke.time);
             let token = d.value().get(token_field).and_then(Value::as_i64);
-            holds.push(Hold { process, key: d.key().to_string(), start, end, token });
+            holds.push((Hold { process, key: d.key().to_string(), start, end, token }, *d));
         }
     }
-    holds.sort_by_key(|h| (h.key.clone(), h.start));
+    holds.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
     holds
 }
 
-/// Pairs of holds of one key by different processes that overlap in time.
-fn overlaps(holds: &[Hold]) -> Vec<(&Hold, &Hold)> {
+fn holds(ops: &[Done], grant: &str, ends: &[&str], token_field: &str, history_end: u64) -> Vec<Hold> {
+    granted(ops, grant, ends, token_field, history_end).into_iter().map(|(h, _)| h).collect()
+}
+
+/// Pairs of holds of one key by different processes that overlap in time,
+/// as indices into `holds` (sorted by key, then start), earlier first.
+fn overlaps(holds: &[Hold]) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
-    let mut by_key: BTreeMap<&str, Vec<&Hold>> = BTreeMap::new();
-    for h in holds {
-        by_key.entry(&h.key).or_default().push(h);
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, h) in holds.iter().enumerate() {
+        by_key.entry(&h.key).or_default().push(i);
     }
     for list in by_key.values() {
         // Sorted by start: each hold only meets later ones that start before
         // it ends.
-        for (i, a) in list.iter().enumerate() {
-            for b in &list[i + 1..] {
+        for (n, &i) in list.iter().enumerate() {
+            let a = &holds[i];
+            for &j in &list[n + 1..] {
+                let b = &holds[j];
                 if b.start >= a.end {
                     break;
                 }
                 if a.process != b.process && b.end > b.start.max(a.start) {
-                    found.push((*a, *b));
+                    found.push((i, j));
                 }
             }
         }
@@ -347,34 +406,43 @@ fn overlaps(holds: &[Hold]) -> Vec<(&Hold, &Hold)> {
     found
 }
 
-/// No two processes hold the same lock during overlapping definite intervals.
-pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
+/// No two processes hold the same lock during overlapping definite
+/// intervals; each overlap with its [`Cause`] from the holds' guaranteed
+/// windows.
+pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Analysis, InputError> {
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
-    let windows = fault_windows(history);
-    let holds = holds(&ops, "acquire", &["release"], "token", end);
+    let faults = fault_windows(history);
+    let held = granted(&ops, "acquire", &["release"], "token", end);
+    let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
+    let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
     let found = overlaps(&holds);
+    let mut causes: BTreeMap<Cause, usize> = BTreeMap::new();
     let evidence: Vec<Overlap> = found
         .iter()
-        .map(|(a, b)| {
+        .map(|&(i, j)| {
+            let (a, b) = (&holds[i], &holds[j]);
             let start = a.start.max(b.start);
             let stop = a.end.min(b.end);
-            let faults = faults_during(&windows, start, stop);
-            let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+            let during = faults_during(&faults, start, stop);
+            let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
+            let (cause, why) = cause_words(&windows[i], &windows[j], options);
+            *causes.entry(cause).or_default() += 1;
             Overlap {
                 key: a.key.clone(),
                 processes: [a.process, b.process],
                 start,
                 duration: stop - start,
                 text: format!(
-                    "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{during}",
+                    "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{when} — {why}",
                     a.process,
                     b.process,
                     a.key,
                     secs(stop - start),
                     secs(start)
                 ),
-                faults,
+                faults: during,
+                cause: Some(cause),
             }
         })
         .collect();
@@ -382,9 +450,10 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
         format!("{}, none overlapping", counted(holds.len(), "hold", "holds"))
     } else {
         format!(
-            "{} among {} (first: {})",
+            "{} among {} ({}; first: {})",
             counted(found.len(), "overlapping hold", "overlapping holds"),
             holds.len(),
+            causes_words(&causes),
             evidence[0].text
         )
     };
@@ -394,7 +463,85 @@ pub fn mutual_exclusion(history: &History) -> Result<Analysis, InputError> {
         evidence: Evidence::MutualExclusion(MutualExclusion {
             holds: holds.len(),
             overlaps: found.len(),
+            causes,
             anomalies: evidence,
+        }),
+    })
+}
+
+/// "2 lease-expired, 1 promise-broken".
+pub fn causes_words(causes: &BTreeMap<Cause, usize>) -> String {
+    causes.iter().map(|(c, n)| format!("{n} {c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The service's view: no grant inside another process's guaranteed
+/// window for the same lock or election (see [`crate::lease`]).
+pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysis, InputError> {
+    let ops = done(history)?;
+    let end = history.ops.last().map_or(0, |op| op.time);
+    let faults = fault_windows(history);
+    let mut held = granted(&ops, "acquire", &["release"], "token", end);
+    held.extend(led(&ops, end));
+    held.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
+    let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
+    let spans: Vec<Hold> = windows
+        .iter()
+        .map(|w| Hold { process: w.process, key: w.key.clone(), start: w.start, end: w.end, token: None })
+        .collect();
+    let anomalies: Vec<BrokenPromise> = overlaps(&spans)
+        .into_iter()
+        .map(|(i, j)| {
+            let (a, b) = (&windows[i], &windows[j]);
+            let stop = a.end.min(b.end);
+            let during = faults_during(&faults, b.start, stop);
+            let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
+            let what = if held[i].1.f() == "campaign" { "elected in" } else { "granted lock" };
+            BrokenPromise {
+                key: a.key.clone(),
+                processes: [a.process, b.process],
+                start: b.start,
+                duration: stop - b.start,
+                text: format!(
+                    "process {} was {what} {} at t={:.3} s, inside process {}'s guaranteed window ({}){when}",
+                    b.process,
+                    a.key,
+                    secs(b.start),
+                    a.process,
+                    a.promised()
+                ),
+                faults: during,
+                windows: [a.clone(), b.clone()],
+            }
+        })
+        .collect();
+    let count = |f: fn(&Promise) -> bool| windows.iter().filter(|w| f(&w.promise)).count();
+    let leases = count(|p| matches!(p, Promise::Lease { .. }));
+    let sessions = count(|p| matches!(p, Promise::Session));
+    let kinds = match (leases, sessions) {
+        (_, 0) => counted(leases, "lease", "leases"),
+        (0, _) => counted(sessions, "session lock", "session locks"),
+        _ => format!("{}, {}", counted(leases, "lease", "leases"), counted(sessions, "session lock", "session locks")),
+    };
+    let summary = match anomalies.first() {
+        None => format!(
+            "{} ({kinds}), none granted inside another's",
+            counted(windows.len(), "guaranteed window", "guaranteed windows")
+        ),
+        Some(first) => format!(
+            "{} inside another client's guaranteed window (first: {})",
+            counted(anomalies.len(), "grant", "grants"),
+            first.text
+        ),
+    };
+    Ok(Analysis {
+        validity: if anomalies.is_empty() { Verdict::Valid } else { Verdict::Invalid },
+        summary,
+        evidence: Evidence::LeaseSafety(LeaseSafety {
+            windows: windows.len(),
+            leases,
+            sessions,
+            broken: anomalies.len(),
+            anomalies,
         }),
     })
 }
@@ -590,14 +737,16 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
 /// At most one leader per term; no two leaders at once; no accepted write
 /// from a deposed leader; no observed leader that was never elected.
 /// `None` when the history has no campaigns.
-pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
+pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
     if !ops.iter().any(|d| d.f() == "campaign") {
         return Ok(None);
     }
     let end = history.ops.last().map_or(0, |op| op.time);
     let windows = fault_windows(history);
-    let holds = leaderships(&ops, end);
+    let held = led(&ops, end);
+    let guaranteed = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &windows, options });
+    let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
     let mut anomalies = Vec::new();
     let mut count = 0usize;
     // One leader per term.
@@ -618,11 +767,13 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
             });
         }
     }
-    for (a, b) in overlaps(&holds) {
+    for (i, j) in overlaps(&holds) {
+        let (a, b) = (&holds[i], &holds[j]);
         let start = a.start.max(b.start);
         let stop = a.end.min(b.end);
         let faults = faults_during(&windows, start, stop);
         let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+        let (cause, why) = cause_words(&guaranteed[i], &guaranteed[j], options);
         count += 1;
         anomalies.push(ElectionAnomaly::OverlappingLeaders {
             key: a.key.clone(),
@@ -631,7 +782,7 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
             start,
             duration: stop - start,
             text: format!(
-                "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during}",
+                "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during} — {why}",
                 a.process,
                 a.token.unwrap_or(-1),
                 b.process,
@@ -641,6 +792,7 @@ pub fn election(history: &History) -> Result<Option<Analysis>, InputError> {
                 secs(start)
             ),
             faults,
+            cause: Some(cause),
         });
     }
     // Writes accepted from a deposed leader: a higher term had been granted

@@ -8,7 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::check::CheckResult;
+use crate::lease::{Cause, Window};
 use crate::Verdict;
 
 /// One checker's result: its verdict, a line a person reads first, and its
@@ -29,6 +32,7 @@ pub struct Analysis {
 pub enum Evidence {
     Linearizable(Box<CheckResult>),
     MutualExclusion(MutualExclusion),
+    LeaseSafety(LeaseSafety),
     Fencing(Fencing),
     LostUpdates(LostUpdates),
     Election(Election),
@@ -41,6 +45,7 @@ impl Analysis {
         match &self.evidence {
             Evidence::Linearizable(_) => "linearizable",
             Evidence::MutualExclusion(_) => "mutual-exclusion",
+            Evidence::LeaseSafety(_) => "lease-safety",
             Evidence::Fencing(_) => "fencing",
             Evidence::LostUpdates(_) => "lost-updates",
             Evidence::Election(_) => "election",
@@ -58,9 +63,27 @@ impl Analysis {
         match &self.evidence {
             Evidence::Linearizable(_) | Evidence::Availability(_) => Vec::new(),
             Evidence::MutualExclusion(e) => e.anomalies.iter().map(Overlap::anomaly).collect(),
+            Evidence::LeaseSafety(e) => e.anomalies.iter().map(BrokenPromise::anomaly).collect(),
             Evidence::Fencing(e) => e.anomalies.iter().map(FencingAnomaly::anomaly).collect(),
             Evidence::LostUpdates(e) => e.anomalies.iter().map(LostCounter::anomaly).collect(),
             Evidence::Election(e) => e.anomalies.iter().map(ElectionAnomaly::anomaly).collect(),
+        }
+    }
+
+    /// Its overlapping holds or leaders by cause (empty for the others).
+    pub fn overlap_causes(&self) -> BTreeMap<Cause, usize> {
+        match &self.evidence {
+            Evidence::MutualExclusion(e) => e.causes.clone(),
+            Evidence::Election(e) => {
+                let mut causes = BTreeMap::new();
+                for a in &e.anomalies {
+                    if let ElectionAnomaly::OverlappingLeaders { cause: Some(c), .. } = a {
+                        *causes.entry(*c).or_default() += 1;
+                    }
+                }
+                causes
+            }
+            _ => BTreeMap::new(),
         }
     }
 
@@ -68,6 +91,7 @@ impl Analysis {
     pub fn anomaly_count(&self) -> usize {
         match &self.evidence {
             Evidence::MutualExclusion(e) => e.overlaps,
+            Evidence::LeaseSafety(e) => e.broken,
             Evidence::Fencing(e) => e.anomalies_total,
             Evidence::Election(e) => e.anomalies_total,
             _ => self.anomalies().len(),
@@ -111,6 +135,10 @@ pub struct Overlap {
     /// The faults active during it, in words.
     pub faults: Vec<String>,
     pub text: String,
+    /// Whose fault it is, from the holds' guaranteed windows (absent in
+    /// results written before causes were judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 impl Overlap {
@@ -130,7 +158,48 @@ pub struct MutualExclusion {
     /// Definite holds seen.
     pub holds: usize,
     pub overlaps: usize,
+    /// Overlaps by cause.
+    #[serde(default)]
+    pub causes: BTreeMap<Cause, usize>,
     pub anomalies: Vec<Overlap>,
+}
+
+/// The service's view: grants inside another client's guaranteed window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeaseSafety {
+    /// Guaranteed windows seen, and how many were leases and session locks
+    /// (the rest were promised without a recorded bound).
+    pub windows: usize,
+    pub leases: usize,
+    pub sessions: usize,
+    pub broken: usize,
+    pub anomalies: Vec<BrokenPromise>,
+}
+
+/// A grant (`windows[1]`) inside another process's guaranteed window
+/// (`windows[0]`) for the same lock or election.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrokenPromise {
+    pub key: String,
+    pub processes: [u64; 2],
+    /// When the second grant was seen, and how long both were guaranteed.
+    pub start: u64,
+    pub duration: u64,
+    pub faults: Vec<String>,
+    pub windows: [Window; 2],
+    pub text: String,
+}
+
+impl BrokenPromise {
+    fn anomaly(&self) -> Anomaly<'_> {
+        Anomaly {
+            text: &self.text,
+            key: Some(&self.key),
+            processes: self.processes.to_vec(),
+            span: Some((self.start, self.start + self.duration)),
+            locate: Locate::Timed,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,6 +311,10 @@ pub enum ElectionAnomaly {
         duration: u64,
         faults: Vec<String>,
         text: String,
+        /// Two leaders believed (a lease or session ran out first) or two
+        /// elected while the first was guaranteed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
     },
     StaleLeaderWrite {
         key: String,

@@ -33,6 +33,7 @@ pub mod faults;
 pub mod formats;
 pub mod gen;
 pub mod history;
+pub mod lease;
 pub mod models;
 pub mod precedence;
 

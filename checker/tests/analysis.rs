@@ -2,6 +2,7 @@
 //! kind found and described, and the clean cases valid.
 
 use checker::analysis::{self, Analysis};
+use checker::lease::LeaseOptions;
 use checker::Verdict;
 
 use checker::formats::jsonl;
@@ -49,14 +50,14 @@ fn overlapping_holds_are_reported_with_the_faults_active() {
         (3_000_000_001, 2, "ok", "release", "k0", null()),
         (4_000_000_000, -1, "info", "partition-stop", "", json!({ "kind": "one", "targets": ["n2"] })),
     ]);
-    let a = analysis::mutual_exclusion(&h).unwrap();
+    let a = analysis::mutual_exclusion(&h, &LeaseOptions::default()).unwrap();
     assert_eq!(a.validity, Verdict::Invalid);
     let overlap = &ev(&a)["anomalies"][0];
     assert_eq!(overlap["processes"], json!([1, 2]));
     assert_eq!(overlap["duration"], json!(1_420_000_000u64));
     assert_eq!(
         overlap["text"],
-        "processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s, during a one partition on n2"
+        "processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s, during a one partition on n2 — promise-broken: granted inside process 1's guaranteed window (no lease recorded, held to t=2.920 s)"
     );
 }
 
@@ -77,7 +78,7 @@ fn holds_one_after_another_are_fine_and_different_keys_never_clash() {
         (10, 2, "invoke", "release", "k1", null()),
         (11, 2, "ok", "release", "k1", null()),
     ]);
-    let a = analysis::mutual_exclusion(&h).unwrap();
+    let a = analysis::mutual_exclusion(&h, &LeaseOptions::default()).unwrap();
     assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
     assert_eq!(ev(&a)["holds"], 3);
 }
@@ -181,7 +182,7 @@ fn election_anomalies_each_have_their_kind() {
         (11, 0, "invoke", "observe", "e0", null()),
         (12, 0, "ok", "observe", "e0", json!({ "leader": "p7", "term": 2 })),
     ]);
-    let a = analysis::election(&h).unwrap().unwrap();
+    let a = analysis::election(&h, &LeaseOptions::default()).unwrap().unwrap();
     assert_eq!(a.validity, Verdict::Invalid);
     let kinds: std::collections::BTreeSet<String> =
         ev(&a)["anomalies"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_string()).collect();
@@ -203,7 +204,7 @@ fn a_clean_succession_of_leaders_is_valid() {
         (9, 0, "invoke", "observe", "e0", null()),
         (10, 0, "ok", "observe", "e0", json!({ "leader": "p2", "term": 2 })),
     ]);
-    let a = analysis::election(&h).unwrap().unwrap();
+    let a = analysis::election(&h, &LeaseOptions::default()).unwrap().unwrap();
     assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
 }
 
@@ -249,7 +250,7 @@ fn an_info_campaign_seen_leading_is_no_phantom() {
         (11 * s, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
         (11 * s + 1, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 300 })),
     ]);
-    let a = analysis::election(&h).unwrap().unwrap();
+    let a = analysis::election(&h, &LeaseOptions::default()).unwrap().unwrap();
     assert_eq!(a.validity, Verdict::Valid, "{}", a.summary);
 
     // Seen before its campaign began: that one is a phantom.
@@ -261,7 +262,7 @@ fn an_info_campaign_seen_leading_is_no_phantom() {
         (5, 2, "invoke", "campaign", "e0", json!({ "id": "p2" })),
         (6, 2, "ok", "campaign", "e0", json!({ "id": "p2", "term": 6 })),
     ]);
-    let a = analysis::election(&early).unwrap().unwrap();
+    let a = analysis::election(&early, &LeaseOptions::default()).unwrap().unwrap();
     assert_eq!(a.validity, Verdict::Invalid, "{}", a.summary);
     assert_eq!(ev(&a)["anomalies"][0]["kind"], "phantom-leader");
 }

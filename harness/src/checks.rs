@@ -13,6 +13,7 @@ use checker::analysis::{self, Analysis};
 use checker::check::{check, CheckOptions};
 use checker::evidence::Evidence;
 use checker::faults::{FaultEvent, Step};
+use checker::lease::LeaseOptions;
 use checker::models::ModelSpec;
 use checker::{History, OpType, Process, Verdict};
 use results::Stats;
@@ -90,8 +91,9 @@ pub struct Analyzed {
 }
 
 /// Runs the checkers of `workload` over `history`. The linearizability
-/// search stops at `timeout` with `unknown`.
-pub fn analyze(history: &History, workload: &str, timeout: Duration) -> Result<Analyzed, Error> {
+/// search stops at `timeout` with `unknown`; the lease arithmetic of
+/// `mutual-exclusion`, `lease-safety` and `election` uses `leases`.
+pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &LeaseOptions) -> Result<Analyzed, Error> {
     let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
     let lock_ops = || history.only(&["acquire", "release", "renew"]);
     // Grants without tokens (Redlock) have nothing to fence: no fencing
@@ -111,10 +113,11 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration) -> Result<A
                 checkers.push(linearizable(&lock_ops(), &ModelSpec::FencedMutex, &opts)?)
             }
             CheckerId::LinearizableFencedMutex => {}
-            CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history)?),
+            CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history, leases)?),
+            CheckerId::LeaseSafety => checkers.push(analysis::lease_safety(history, leases)?),
             CheckerId::Fencing => checkers.extend(fencing.clone()),
             CheckerId::LostUpdates => checkers.extend(analysis::lost_updates(history)?),
-            CheckerId::Election => checkers.extend(analysis::election(history)?),
+            CheckerId::Election => checkers.extend(analysis::election(history, leases)?),
             CheckerId::Availability => checkers.push(analysis::availability(history)?),
         }
     }
@@ -185,11 +188,19 @@ mod tests {
     fn the_declared_workload_decides_the_checkers() {
         let h = history(LOCK);
         let names = |workload: &str| -> Vec<&'static str> {
-            analyze(&h, workload, Duration::from_secs(5)).unwrap().checkers.iter().map(|c| c.checker()).collect()
+            analyze(&h, workload, Duration::from_secs(5), &LeaseOptions::default())
+                .unwrap()
+                .checkers
+                .iter()
+                .map(|c| c.checker())
+                .collect()
         };
-        assert_eq!(names("lock"), ["linearizable", "linearizable", "mutual-exclusion", "fencing", "availability"]);
+        assert_eq!(
+            names("lock"),
+            ["linearizable", "linearizable", "mutual-exclusion", "lease-safety", "fencing", "availability"]
+        );
         // The same ops declared an election are judged as one: no lock checkers.
-        assert_eq!(names("election"), ["availability"]);
+        assert_eq!(names("election"), ["lease-safety", "availability"]);
         // Another tool's workload: linearizability with the inferred model.
         assert_eq!(names("register"), ["linearizable", "availability"]);
         assert_eq!(checks_for("no-such-workload"), checks_for("kv"));
@@ -206,7 +217,7 @@ mod tests {
 
     #[test]
     fn availability_informs_and_never_decides() {
-        let a = analyze(&history(LOCK), "lock", Duration::from_secs(5)).unwrap();
+        let a = analyze(&history(LOCK), "lock", Duration::from_secs(5), &LeaseOptions::default()).unwrap();
         assert_eq!(a.verdict, Verdict::Valid);
         assert_eq!(a.stats.faults, 2);
         assert_eq!(a.stats.ops, 2);

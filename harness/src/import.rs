@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use checker::formats::{self, Format};
+use checker::lease::LeaseOptions;
 use results::{Imported, RunResults, Store, TestSpec};
 
 use crate::checks::{analyze, declared_faults, declared_workload};
@@ -38,7 +39,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io("writing", &path))?);
     formats::jsonl::write(&mut out, &history.ops).map_err(io("writing", &path))?;
     out.flush().map_err(io("writing", &path))?;
-    let analyzed = analyze(&history, &test.workload, Duration::from_secs(60))?;
+    let analyzed = analyze(&history, &test.workload, Duration::from_secs(60), &LeaseOptions::default())?;
     let results = RunResults {
         run: id.clone(),
         verdict: analyzed.verdict,

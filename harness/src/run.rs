@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use checker::evidence::{ClusterEvent, Evidence};
 use checker::faults::{FaultEvent, Step};
+use checker::lease::LeaseOptions;
 use checker::Verdict;
 use docker::Engine;
 use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary};
@@ -36,6 +37,8 @@ pub struct RunArgs {
     /// `host:port` of each member of an existing cluster to test instead of
     /// starting one (empty: start one in containers).
     pub endpoints: Vec<String>,
+    /// The lease arithmetic's clock-rate bound, for the checkers.
+    pub leases: LeaseOptions,
 }
 
 /// What happens while a run goes, for the caller to show.
@@ -312,7 +315,9 @@ impl Finished {
 pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResults, Error> {
     let history_path = executed.dir.join("history.jsonl");
     let history = checker::formats::read_path(&history_path, checker::formats::Format::Jsonl)?;
-    let mut analyzed: Analyzed = analyze(&history, &executed.test.workload, timeout)?;
+    let leases =
+        executed.test.recorded.as_ref().map_or_else(LeaseOptions::default, |r| LeaseOptions { drift: r.drift });
+    let mut analyzed: Analyzed = analyze(&history, &executed.test.workload, timeout, &leases)?;
     explain_outages(&mut analyzed, &executed.cluster_events);
     // A nemesis that could not inject or heal a fault leaves the run's
     // premise broken: do not call it valid.
@@ -385,6 +390,7 @@ fn test_spec(
             nemesis_interval_ms: prepared.plan.interval.as_millis() as u64,
             quiet_ms: args.quiet.as_millis() as u64,
             fault_options,
+            drift: args.leases.drift,
         }),
         imported: None,
     }

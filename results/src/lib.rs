@@ -16,13 +16,16 @@
 //! types are in [`record`].
 
 pub mod record;
+pub mod story;
 
 pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, TestSpec, WorkloadSummary};
+pub use story::{Story, Tally};
 
 use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
+use checker::lease::Cause;
 use checker::Verdict;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -100,6 +103,17 @@ pub struct RunRow {
     pub progress_share: Option<f64>,
     /// Mean time from a fault's end to the next successful grant.
     pub recovery_ms: Option<f64>,
+    /// Overlapping holds and leaders by cause.
+    pub overlap_causes: BTreeMap<Cause, usize>,
+}
+
+impl RunRow {
+    /// The run's vendor story.
+    pub fn story(&self) -> Story {
+        let mut story = Story::default();
+        story.add(&self.checkers, &self.overlap_causes);
+        story
+    }
 }
 
 /// Filters for [`Store::list`]; `None` matches anything.
@@ -140,8 +154,13 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
     grant_p50_ms REAL,
     grant_p99_ms REAL,
     progress_share REAL,
-    recovery_ms REAL
+    recovery_ms REAL,
+    overlap_causes TEXT NOT NULL DEFAULT '{}'
 )";
+
+/// Columns added since the first schema, for indexes made before them.
+const ADDED_COLUMNS: &[(&str, &str)] =
+    &[("overlap_causes", "ALTER TABLE runs ADD COLUMN overlap_causes TEXT NOT NULL DEFAULT '{}'")];
 
 impl Store {
     /// Opens (creating if needed) the store at `dir` and its index.
@@ -156,6 +175,21 @@ impl Store {
             .await
             .map_err(sql(format!("opening {}", file.display())))?;
         sqlx::query(SCHEMA).execute(&pool).await.map_err(sql(format!("creating the index in {}", file.display())))?;
+        for (column, alter) in ADDED_COLUMNS {
+            let present: Option<(String,)> =
+                sqlx::query_as("SELECT name FROM pragma_table_info('runs') WHERE name = ?")
+                    .bind(column)
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(sql(format!("reading the index's columns in {}", file.display())))?;
+            if present.is_none() {
+                // An older index: its rows get the default until reindexed.
+                sqlx::query(*alter)
+                    .execute(&pool)
+                    .await
+                    .map_err(sql(format!("adding {column} to the index in {}", file.display())))?;
+            }
+        }
         Ok(Store { dir: dir.to_path_buf(), pool })
     }
 
@@ -219,8 +253,8 @@ impl Store {
         let row = read_row(&self.run_dir(id)?, id)?;
         sqlx::query(
             "INSERT OR REPLACE INTO runs (id, system, workload, nemesis, started_ms, duration_ms, ops, verdict,
-             checkers, ops_per_s, grant_p50_ms, grant_p99_ms, progress_share, recovery_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             checkers, ops_per_s, grant_p50_ms, grant_p99_ms, progress_share, recovery_ms, overlap_causes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.system)
@@ -236,6 +270,10 @@ impl Store {
         .bind(row.grant_p99_ms)
         .bind(row.progress_share)
         .bind(row.recovery_ms)
+        .bind(
+            serde_json::to_string(&row.overlap_causes)
+                .map_err(|source| Error::Json { path: self.dir.join(id), source })?,
+        )
         .execute(&self.pool)
         .await
         .map_err(sql(format!("indexing run {id}")))?;
@@ -320,6 +358,7 @@ pub fn cells(runs: Vec<RunRow>) -> Vec<Cell> {
         cell.runs += 1;
         cell.verdict = Some(cell.verdict.map_or(run.verdict, |v| v.combine(run.verdict)));
         cell.invalid += usize::from(run.verdict == Verdict::Invalid);
+        cell.story.add(&run.checkers, &run.overlap_causes);
         for (sum, v) in [
             (&mut cell.ops_per_s, run.ops_per_s),
             (&mut cell.grant_p50_ms, run.grant_p50_ms),
@@ -355,6 +394,9 @@ pub struct Cell {
     pub grant_p99_ms: Option<(f64, usize)>,
     pub progress_share: Option<(f64, usize)>,
     pub recovery_ms: Option<(f64, usize)>,
+    /// Whether the service kept its promise, why clients overlapped, and
+    /// whether fencing saved the data, over its runs.
+    pub story: Story,
 }
 
 fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
@@ -366,6 +408,9 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
     let verdict: Verdict = verdict.parse().map_err(|_| corrupt("the verdict"))?;
     let checkers: BTreeMap<String, Verdict> =
         serde_json::from_str(&checkers).map_err(|_| corrupt("the checker verdicts"))?;
+    let causes: String = r.try_get("overlap_causes").map_err(sql("reading the index"))?;
+    let overlap_causes: BTreeMap<Cause, usize> =
+        serde_json::from_str(&causes).map_err(|_| corrupt("the overlaps' causes"))?;
     let row = || -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
             id: r.try_get("id")?,
@@ -382,6 +427,7 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
             grant_p99_ms: r.try_get("grant_p99_ms")?,
             progress_share: r.try_get("progress_share")?,
             recovery_ms: r.try_get("recovery_ms")?,
+            overlap_causes,
         })
     };
     row().map_err(sql("reading the index"))
@@ -432,5 +478,6 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         grant_p99_ms: stats.grant_p99_ms,
         progress_share: stats.progress_share,
         recovery_ms: stats.recovery_ms,
+        overlap_causes: Story::of(&results.checkers).overlaps,
     })
 }

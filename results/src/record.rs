@@ -67,6 +67,14 @@ pub struct Recorded {
     /// The faults' own parameters (`loss`, `clock_offset_ms`, …), as the
     /// nemesis names them.
     pub fault_options: BTreeMap<String, f64>,
+    /// ρ of the lease arithmetic: how much faster a server's clock may run
+    /// than the harness's (0.01 is 1 %; runs recorded before it: 1 %).
+    #[serde(default = "default_drift")]
+    pub drift: f64,
+}
+
+fn default_drift() -> f64 {
+    checker::lease::LeaseOptions::default().drift
 }
 
 /// An imported history's origin.

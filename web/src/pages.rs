@@ -175,6 +175,8 @@ struct Run {
     /// A run file that does not read: which, and which field.
     errors: Vec<String>,
     checkers: Vec<CheckerView>,
+    /// The vendor story: promise kept, why clients overlapped, data safe.
+    story: Vec<String>,
     /// (checker, words) of the anomalies listed.
     anomalies: Vec<(&'static str, String)>,
     /// Every anomaly the checkers found.
@@ -288,6 +290,7 @@ pub async fn run(
         live,
         errors,
         checkers,
+        story: results::Story::of(analyses).lines(),
         anomalies,
         anomaly_total,
         anomaly_stored,
@@ -452,6 +455,8 @@ struct CellView {
     p99: String,
     progress: String,
     recovery: String,
+    /// The vendor story over its runs, a line per answer.
+    story: Vec<String>,
 }
 
 /// One bar of the comparison chart.
@@ -495,6 +500,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             p99: mean(c.grant_p99_ms, 1.0, ""),
             progress: mean(c.progress_share, 100.0, " %"),
             recovery: mean(c.recovery_ms, 1e-3, " s"),
+            story: c.story.lines(),
             system: c.system,
             workload: c.workload,
             nemesis: c.nemesis,
@@ -633,6 +639,7 @@ mod tests {
                 nemesis_interval_ms: 2000,
                 quiet_ms: 1000,
                 fault_options: [("loss".to_string(), 0.3)].into_iter().collect(),
+                drift: 0.01,
             }),
             imported: None,
         }
@@ -671,7 +678,7 @@ mod tests {
 
     fn write_results(dir: &FsPath, history: &History) {
         let checkers = vec![
-            checker::analysis::mutual_exclusion(history).unwrap(),
+            checker::analysis::mutual_exclusion(history, &Default::default()).unwrap(),
             checker::analysis::fencing(history).unwrap().unwrap(),
             linearizable(history),
             checker::analysis::availability(history).unwrap(),

@@ -187,7 +187,7 @@ pub(crate) mod tests {
     fn holds_faults_and_anomalies_come_from_the_checkers() {
         let history = history();
         let checkers = vec![
-            checker::analysis::mutual_exclusion(&history).unwrap(),
+            checker::analysis::mutual_exclusion(&history, &Default::default()).unwrap(),
             checker::analysis::fencing(&history).unwrap().expect("tokens: fencing applies"),
         ];
         let t = build(&history, &checkers).unwrap();
@@ -212,7 +212,7 @@ pub(crate) mod tests {
     #[test]
     fn the_json_keeps_the_shape_the_script_reads() {
         let history = history();
-        let checkers = vec![checker::analysis::mutual_exclusion(&history).unwrap()];
+        let checkers = vec![checker::analysis::mutual_exclusion(&history, &Default::default()).unwrap()];
         let v = serde_json::to_value(build(&history, &checkers).unwrap()).unwrap();
         assert_eq!(v["ops"][0], serde_json::json!([0, 1000, 2000, 0, 0, 0]));
         assert!(v["holds"][0].as_array().is_some_and(|h| h.len() == 3), "{v}");

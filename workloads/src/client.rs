@@ -110,9 +110,9 @@ impl<T> Outcome<T> {
 /// Where a completion's value says who ended a hold: the process's server
 /// session ended (connection terminated by the server, ZooKeeper session
 /// expired), so the server released every lock the session held. The field
-/// is `released_by` and this is its one value so far; later analyses may
-/// end a hold there rather than treat it as held forever.
-pub const RELEASED_BY_SESSION_LOST: &str = "session-lost";
+/// is `released_by`; `lease-safety` ends the session lock's guaranteed
+/// window where an operation found it so.
+pub use checker::lease::RELEASED_BY_SESSION_LOST;
 
 /// Something a retired client may leave in the system that keeps blocking
 /// others until it expires on its own: an etcd lease whose waiter or lock
@@ -142,9 +142,36 @@ pub struct Grant {
     pub handle: String,
     /// Set when the client learns the lock is gone (lease or session expired).
     pub lost: Arc<AtomicBool>,
+    /// What the service promised: see [`Promised`].
+    pub promised: Promised,
+}
+
+/// How long the service promised a grant or a leadership: recorded in the
+/// completion (`ttl_ms`, or `session: true`) for the lease-aware checkers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Promised {
+    /// A lease of this long from the request's invocation (Redis `PX`,
+    /// Redlock's TTL, etcd's lease as granted).
+    Lease(Duration),
+    /// As long as the client's session lives (ZooKeeper's ephemeral nodes,
+    /// PostgreSQL's and MariaDB's connection-bound locks).
+    Session,
+}
+
+impl Promised {
+    /// The fields the completion's value gets.
+    pub fn fields(self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        match self {
+            Promised::Lease(ttl) => map.insert("ttl_ms".into(), (ttl.as_millis() as u64).into()),
+            Promised::Session => map.insert("session".into(), true.into()),
+        };
+        map
+    }
 }
 
 impl Grant {
+    /// A session lock; leases say so with [`Grant::leased`].
     pub fn new(key: &str, token: Option<i64>, node: Option<&str>, handle: String) -> Grant {
         Grant {
             key: key.to_string(),
@@ -153,7 +180,14 @@ impl Grant {
             nodes: node.map(str::to_string).into_iter().collect(),
             handle,
             lost: Arc::new(AtomicBool::new(false)),
+            promised: Promised::Session,
         }
+    }
+
+    /// The grant as a lease of `ttl` from the acquire's invocation.
+    pub fn leased(mut self, ttl: Duration) -> Grant {
+        self.promised = Promised::Lease(ttl);
+        self
     }
 
     pub fn is_lost(&self) -> bool {
@@ -176,6 +210,9 @@ pub struct ClientOptions {
     /// Client pauses: a stalled process's background work (etcd's lease
     /// keep-alive) stalls with it, as in a real process-wide pause.
     pub stall: std::sync::Arc<kit::Stall>,
+    /// Where that background work is recorded: the keep-alives a lease's
+    /// guaranteed window is extended by.
+    pub background: crate::recorder::Background,
 }
 
 impl Default for ClientOptions {
@@ -186,6 +223,7 @@ impl Default for ClientOptions {
             fenced: false,
             stall: Default::default(),
             session_timeout: Duration::from_secs(4),
+            background: Default::default(),
         }
     }
 }
@@ -195,8 +233,9 @@ pub trait LockClient: Send {
     /// Takes `key` for at most `ttl` where the recipe has leases.
     fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>>;
     fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>>;
-    /// Extends the lease; recipes without leases answer `Fail`.
-    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    /// Extends the lease by `ttl` from now: `Some(ttl)` as the server
+    /// acknowledged it; recipes without leases answer `Fail`.
+    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         let _ = (grant, ttl);
         Box::pin(async { Outcome::Fail("this recipe has no lease to renew".into()) })
     }
@@ -230,9 +269,11 @@ pub struct Leadership {
     pub handle: String,
     /// Set when the client learns leadership is gone (lease, session).
     pub lost: Arc<AtomicBool>,
+    pub promised: Promised,
 }
 
 impl Leadership {
+    /// A session's leadership; leases say so with [`Leadership::leased`].
     pub fn new(name: &str, term: i64, node: Option<&str>, handle: String) -> Leadership {
         Leadership {
             name: name.to_string(),
@@ -240,7 +281,14 @@ impl Leadership {
             node: node.map(str::to_string),
             handle,
             lost: Arc::new(AtomicBool::new(false)),
+            promised: Promised::Session,
         }
+    }
+
+    /// The leadership as a lease of `ttl` from the campaign's invocation.
+    pub fn leased(mut self, ttl: Duration) -> Leadership {
+        self.promised = Promised::Lease(ttl);
+        self
     }
 }
 
@@ -260,16 +308,19 @@ pub trait ElectionClient: Send {
     fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>>;
     /// Who leads `name` now (`None`: nobody).
     fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>>;
-    /// Extends a leader's lease; recipes whose leases renew themselves
-    /// (sessions, keep-alives) answer `Ok` while leadership is not lost.
-    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    /// Extends a leader's lease: `Some(ttl)` when the server acknowledged a
+    /// lease extended by `ttl` from now; `None` when nothing was extended —
+    /// recipes whose leases renew themselves (sessions, keep-alives) answer
+    /// `Ok(None)` while leadership is not lost, and only a server's
+    /// acknowledgement may lengthen what the lease guarantees.
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         let _ = ttl;
         let lost = leadership.lost.load(Ordering::Relaxed);
         Box::pin(async move {
             if lost {
                 Outcome::Fail("leadership lost".into())
             } else {
-                Outcome::Ok(())
+                Outcome::Ok(None)
             }
         })
     }

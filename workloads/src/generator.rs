@@ -153,22 +153,19 @@ impl Completion {
     }
 }
 
-/// An acquire's `ok` value: the token where the system gives one, and
-/// `granted_by` where more than one node granted the lock (Redlock), since
-/// the history's `node` names one node.
+/// An acquire's `ok` value: what the service promised (`ttl_ms` or
+/// `session`), the token where the system gives one, and `granted_by`
+/// where more than one node granted the lock (Redlock), since the
+/// history's `node` names one node.
 fn grant_value(grant: &Grant) -> Value {
-    let mut value = serde_json::Map::new();
+    let mut value = grant.promised.fields();
     if let Some(t) = grant.token {
         value.insert("token".into(), json!(t));
     }
     if grant.nodes.len() > 1 {
         value.insert("granted_by".into(), json!(grant.nodes));
     }
-    if value.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(value)
-    }
+    Value::Object(value)
 }
 
 /// A completion's value for an unknown outcome: `value`, plus
@@ -254,14 +251,22 @@ impl Op {
             },
             (Op::Campaign { name, id, ttl }, Client::Election(c)) => match c.campaign(name, id, *ttl).await {
                 Outcome::Ok(l) => {
+                    let mut value = l.promised.fields();
+                    value.insert("id".into(), id.as_str().into());
+                    value.insert("term".into(), l.term.into());
                     let node = l.node.clone();
-                    Completion::ok(json!({ "id": id, "term": l.term }), node, Returned::Leadership(l))
+                    Completion::ok(Value::Object(value), node, Returned::Leadership(l))
                 }
                 Outcome::Fail(e) => Completion::fail(json!({ "id": id }), e),
                 unknown => Completion::unknown(json!({ "id": id }), unknown),
             },
             (Op::Renew { leadership, ttl }, Client::Election(c)) => match c.renew(leadership, *ttl).await {
-                Outcome::Ok(()) => Completion::ok(Value::Null, None, Returned::Nothing),
+                // Only a renewal the server acknowledged carries a TTL: the
+                // lease-aware checkers extend the lease by those alone.
+                Outcome::Ok(Some(renewed)) => {
+                    Completion::ok(json!({ "ttl_ms": renewed.as_millis() as u64 }), None, Returned::Nothing)
+                }
+                Outcome::Ok(None) => Completion::ok(Value::Null, None, Returned::Nothing),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(Value::Null, unknown),
             },

@@ -56,6 +56,50 @@ pub struct Recorded {
     pub ops: u64,
 }
 
+/// The first process number of the clients' background tasks (etcd's
+/// lease keep-alives), far above any worker's, the final reads'
+/// ([`crate::FINAL_READER`]) and the revoker's ([`crate::REVOKER`]).
+pub const BACKGROUND: u64 = 3_000_000;
+
+/// Where clients record what they do in the background on a process's
+/// behalf (etcd's lease keep-alives, `{"of_process": p}`): each background
+/// task is a process of its own, numbered from [`BACKGROUND`] up, so every
+/// process's history stays sequential, and a keep-alive cut short when its
+/// holder releases ends that task's process, not the holder's.
+#[derive(Clone)]
+pub struct Background {
+    recorder: Recorder,
+    next: Arc<AtomicU64>,
+}
+
+impl Background {
+    pub fn new(recorder: Recorder) -> Background {
+        Background { recorder, next: Arc::default() }
+    }
+
+    /// A process number no other task has had.
+    pub fn process(&self) -> u64 {
+        BACKGROUND + self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
+
+impl Default for Background {
+    /// Records nothing (clients made outside a run: probes, tests).
+    fn default() -> Background {
+        Background::new(Recorder::discard())
+    }
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background").field("next", &self.next).finish_non_exhaustive()
+    }
+}
+
 impl Recorder {
     /// Creates (truncates) `path` and starts the writer thread. The run's
     /// clock starts now: every `time` is nanoseconds since this call.

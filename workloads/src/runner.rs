@@ -35,7 +35,7 @@ use serde_json::json;
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
 use crate::generator::{Client, ClientKind, Done, Generator, Op, Returned};
-use crate::recorder::Recorder;
+use crate::recorder::{Background, Recorder};
 use crate::resource::{CounterSummary, FencedResource};
 use crate::systems::System;
 use crate::workload::Workload;
@@ -218,6 +218,7 @@ pub async fn run(
     options.client.stall = options.stall.clone();
     // A ZooKeeper session is that recipe's lease.
     options.client.session_timeout = options.ttl;
+    options.client.background = Background::new(recorder.clone());
     options.client.fenced |= spec.fenced_clients();
     let options = Arc::new(options);
     let orphans = Arc::new(Orphans::default());
@@ -301,16 +302,25 @@ impl Worker {
             }
             if self.client.is_none() {
                 let (nodes, process, slot, options) = (&self.nodes, self.process, self.slot, &self.options.client);
-                let connected = match kind {
-                    ClientKind::Lock => self.system.lock_client(nodes, process, slot, options).await.map(Client::Lock),
-                    ClientKind::Election => {
-                        self.system.election_client(nodes, process, slot, options).await.map(Client::Election)
+                let connecting = async {
+                    match kind {
+                        ClientKind::Lock => {
+                            self.system.lock_client(nodes, process, slot, options).await.map(Client::Lock)
+                        }
+                        ClientKind::Election => {
+                            self.system.election_client(nodes, process, slot, options).await.map(Client::Election)
+                        }
                     }
                 };
-                match connected {
-                    Ok(c) => self.client = Some(c),
+                // A connection attempt begun while a server was down can
+                // hang past its restart (a client library without a connect
+                // timeout): give up and try afresh.
+                let limit = (options.timeout * 2).max(Duration::from_secs(2));
+                match tokio::time::timeout(limit, connecting).await {
+                    Ok(Ok(c)) => self.client = Some(c),
+                    Err(_) => continue,
                     // Connecting is not an operation: nothing to record.
-                    Err(_) => {
+                    Ok(Err(_)) => {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         continue;
                     }

@@ -238,6 +238,153 @@ async fn mysql_single_server() {
     remove_and_check(&engine, started).await;
 }
 
+/// What `/fencepost/role` says on `node`.
+async fn role(node: &Node) -> String {
+    node.exec(&["/fencepost/role"], Duration::from_secs(10)).await.unwrap().stdout.trim().to_string()
+}
+
+/// `redis-sentinel`: n1 starts as the primary and every Sentinel names it;
+/// writes reach the replicas. Killing the primary makes the Sentinels
+/// promote a replica, and a lock client that found n1 through them acquires
+/// on the new primary, within a bound; the old primary restarts as a
+/// replica of the new one. Then a replica's kill/restart and pause, as for
+/// every system.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel_fails_over_when_the_primary_dies() {
+    use workloads::systems::redis_sentinel::ask_sentinel;
+    use workloads::{ClientOptions, Outcome};
+    const FAILOVER: Duration = Duration::from_secs(30);
+    let (engine, sys, started) = start("redis-sentinel").await;
+    let nodes = started.cluster.nodes();
+    for node in nodes {
+        let named = ask_sentinel(node, nodes, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(named.name(), "n1", "{}'s Sentinel", node.name());
+        assert_eq!(role(node).await, if node.name() == "n1" { "leader" } else { "follower" }, "{}", node.name());
+    }
+    let mut primary = systems::redis::connect(&nodes[0], Duration::from_secs(2)).await.unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v1").query_async(&mut primary).await.unwrap();
+    for replica in &nodes[1..] {
+        let got = eventually("the write reaches the replica", READY, || async {
+            let mut conn = systems::redis::connect(replica, Duration::from_secs(2)).await?;
+            let got: Option<String> = redis::cmd("GET").arg("k").query_async(&mut conn).await?;
+            got.ok_or_else(|| systems::Error::UnexpectedAnswer { request: "GET k", answer: "nil".into() })
+        })
+        .await;
+        assert_eq!(got, "v1", "on {}", replica.name());
+    }
+
+    let options = ClientOptions { timeout: Duration::from_secs(1), fenced: true, ..Default::default() };
+    let mut client = sys.lock_client(nodes, 0, 0, &options).await.unwrap();
+    let ttl = Duration::from_secs(10);
+    let Outcome::Ok(before) = client.acquire("k1", ttl).await else { panic!("acquire on n1") };
+    assert_eq!(before.node.as_deref(), Some("n1"));
+    assert_eq!(client.release(&before).await, Outcome::Ok(()));
+
+    nodes[0].kill().await.unwrap();
+    let killed = Instant::now();
+    let promoted = eventually("a Sentinel names another primary", FAILOVER, || async {
+        let named = ask_sentinel(&nodes[1], nodes, Duration::from_secs(2)).await?;
+        match named.name() {
+            "n1" => Err(systems::Error::UnexpectedAnswer { request: "SENTINEL", answer: "still n1".into() }),
+            name => Ok(name.to_string()),
+        }
+    })
+    .await;
+    let promoted_after = killed.elapsed();
+    // The same client: its next operations fail on the dead primary, then
+    // it asks the Sentinels again and lands on the new one.
+    let after = loop {
+        match client.acquire("k1", ttl).await {
+            Outcome::Ok(grant) => break grant,
+            other => assert!(killed.elapsed() < FAILOVER, "no grant {FAILOVER:?} after the kill: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "redis-sentinel: {promoted} named after {:.1} s, first grant on it after {:.1} s",
+        promoted_after.as_secs_f64(),
+        killed.elapsed().as_secs_f64()
+    );
+    assert_eq!(after.node.as_deref(), Some(promoted.as_str()));
+    assert!(after.token > before.token, "the fence counter replicated: {:?} then {:?}", before.token, after.token);
+    let new_primary = started.cluster.node(&promoted).unwrap();
+    assert_eq!(role(new_primary).await, "leader");
+
+    // The old primary comes back as a replica of the new one, not as a
+    // second primary (the start script asks the Sentinels who leads now).
+    nodes[0].start().await.unwrap();
+    eventually("the restarted old primary serves as a replica", READY, || sys.probe(&nodes[0])).await;
+    assert_eq!(role(&nodes[0]).await, "follower");
+    // Its Sentinel restarted with what it last wrote down (n1 leads) and
+    // learns the new primary from the others' announcements.
+    eventually("the restarted Sentinel names the new primary", READY, || async {
+        match ask_sentinel(&nodes[0], nodes, Duration::from_secs(2)).await?.name() {
+            name if name == promoted => Ok(()),
+            name => Err(systems::Error::UnexpectedAnswer { request: "SENTINEL", answer: format!("still {name}") }),
+        }
+    })
+    .await;
+    assert_eq!(client.release(&after).await, Outcome::Ok(()));
+
+    let replica = nodes.iter().find(|n| n.name() != promoted).unwrap();
+    kill_restart_pause(sys, replica, Some(new_primary)).await;
+    remove_and_check(&engine, started).await;
+}
+
+/// `redis-sentinel-min-replicas`: every server runs with
+/// `min-replicas-to-write 1`, so a primary that hears from no replica
+/// (both paused) refuses the lock's writes with `NOREPLICAS`, and takes
+/// them again once one is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel_min_replicas_primary_alone_refuses_writes() {
+    use workloads::{ClientOptions, Outcome};
+    let (engine, sys, started) = start("redis-sentinel-min-replicas").await;
+    let nodes = started.cluster.nodes();
+    for node in nodes {
+        let mut conn = systems::redis::connect(node, Duration::from_secs(2)).await.unwrap();
+        let got: Vec<String> =
+            redis::cmd("CONFIG").arg("GET").arg("min-replicas-to-write").query_async(&mut conn).await.unwrap();
+        assert_eq!(got, ["min-replicas-to-write", "1"], "{}", node.name());
+    }
+    let options = ClientOptions { timeout: Duration::from_secs(1), ..Default::default() };
+    let mut client = sys.lock_client(nodes, 0, 0, &options).await.unwrap();
+    let ttl = Duration::from_secs(10);
+    let Outcome::Ok(grant) = client.acquire("k", ttl).await else { panic!("acquire with both replicas up") };
+    assert_eq!(client.release(&grant).await, Outcome::Ok(()));
+    for replica in &nodes[1..] {
+        replica.pause().await.unwrap();
+    }
+    // Replicas acknowledge every second; past min-replicas-max-lag (1 s)
+    // without one, the primary refuses.
+    let paused = Instant::now();
+    let refused = loop {
+        match client.acquire("k", ttl).await {
+            Outcome::Fail(why) if why.contains("NOREPLICAS") => break why,
+            Outcome::Ok(grant) => assert_eq!(client.release(&grant).await, Outcome::Ok(())),
+            other => panic!("{other:?}"),
+        }
+        assert!(paused.elapsed() < Duration::from_secs(10), "the primary kept taking writes with no replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "redis-sentinel-min-replicas: refused {:.1} s after the replicas stopped: {refused}",
+        paused.elapsed().as_secs_f64()
+    );
+    for replica in &nodes[1..] {
+        replica.unpause().await.unwrap();
+    }
+    let unpaused = Instant::now();
+    loop {
+        if let Outcome::Ok(grant) = client.acquire("k", ttl).await {
+            assert_eq!(client.release(&grant).await, Outcome::Ok(()));
+            break;
+        }
+        assert!(unpaused.elapsed() < READY, "no write taken after the replicas came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    remove_and_check(&engine, started).await;
+}
+
 /// Dropping a cluster (as a panic or an early return does) removes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_cluster_removes_it() {

@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use checker::OpType;
 use docker::Node;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
+use serde_json::json;
 use tokio::task::JoinHandle;
 use tonic::Code;
 
@@ -155,27 +157,53 @@ impl EtcdLock {
         })
     }
 
-    /// Keeps `lease` alive every third of its TTL; marks the grant lost when
-    /// etcd says the lease is gone (TTL 0) or the stream breaks.
-    fn keep_alive(&mut self, lease: i64, ttl_secs: i64, lost: Arc<AtomicBool>) {
+    /// Keeps `lease` (held for `key`) alive every third of its TTL; marks
+    /// the grant lost when etcd says the lease is gone (TTL 0) or the stream
+    /// breaks. Each keep-alive is recorded (`keep-alive`, `of_process`), its
+    /// acknowledgement with the TTL etcd renewed the lease for: what extends
+    /// the lease's guaranteed window.
+    fn keep_alive(&mut self, key: &str, lease: i64, ttl_secs: i64, lost: Arc<AtomicBool>) {
         let mut client = self.client.clone();
         let (stall, process) = (self.options.stall.clone(), self.process);
+        let background = self.options.background.clone();
+        let key = key.to_string();
         let task = tokio::spawn(async move {
             let Ok((mut keeper, mut stream)) = client.lease_keep_alive(lease).await else {
                 lost.store(true, Ordering::Relaxed);
                 return;
             };
+            // This task's own process, taken at its first keep-alive: most
+            // holds end before one is due.
+            let mut recorded: Option<u64> = None;
+            let asked = json!({ "of_process": process, "lease": lease });
             loop {
                 tokio::time::sleep(Duration::from_millis((ttl_secs * 1000 / 3) as u64)).await;
                 // A paused process sends no keep-alives either.
                 while stall.is_stalled(process) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                let alive = keeper.keep_alive().await.is_ok()
-                    && matches!(stream.message().await, Ok(Some(resp)) if resp.ttl() > 0);
-                if !alive {
-                    lost.store(true, Ordering::Relaxed);
-                    return;
+                let me = *recorded.get_or_insert_with(|| background.process());
+                let recorder = background.recorder();
+                recorder.invoke(me, "keep-alive", Some(&key), asked.clone());
+                let renewed = match keeper.keep_alive().await {
+                    Ok(()) => match stream.message().await {
+                        Ok(Some(resp)) if resp.ttl() > 0 => Ok(resp.ttl()),
+                        Ok(Some(_)) => Err((OpType::Fail, "the lease is gone (TTL 0)".to_string())),
+                        Ok(None) => Err((OpType::Info, "the keep-alive stream ended".to_string())),
+                        Err(e) => Err((OpType::Info, e.to_string())),
+                    },
+                    Err(e) => Err((OpType::Info, e.to_string())),
+                };
+                match renewed {
+                    Ok(ttl) => {
+                        let value = json!({ "of_process": process, "lease": lease, "ttl_ms": ttl * 1000 });
+                        recorder.complete(me, OpType::Ok, "keep-alive", Some(&key), value, None, None);
+                    }
+                    Err((kind, error)) => {
+                        recorder.complete(me, kind, "keep-alive", Some(&key), asked, None, Some(&error));
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
                 }
             }
         });
@@ -194,15 +222,17 @@ impl EtcdLock {
         revoked
     }
 
+    /// A lease for `ttl` (rounded up to etcd's whole seconds): its id and
+    /// the TTL etcd granted, in seconds.
     async fn grant_lease(&mut self, ttl: Duration) -> Result<(i64, i64), String> {
         let ttl_secs = lease_secs(ttl);
         let granted = deadline(self.options.timeout, async {
-            self.client.lease_grant(ttl_secs, None).await.map_or_else(classify, |r| Outcome::Ok(r.id()))
+            self.client.lease_grant(ttl_secs, None).await.map_or_else(classify, |r| Outcome::Ok((r.id(), r.ttl())))
         })
         .await;
         // Whatever happened, no key is attached to a lease yet: no lock or
         // leadership was taken.
-        granted.into_result().map(|lease| (lease, ttl_secs)).map_err(|e| format!("lease grant: {e}"))
+        granted.into_result().map_err(|e| format!("lease grant: {e}"))
     }
 
     /// After a lock or campaign call on `lease` did not answer with a grant:
@@ -297,8 +327,9 @@ impl LockClient for EtcdLock {
             match revision {
                 Outcome::Ok(revision) => {
                     let handle = format!("{lease}\n{}", String::from_utf8_lossy(&lock_key));
-                    let grant = Grant::new(key, Some(revision), Some(&self.node), handle);
-                    self.keep_alive(lease, ttl_secs, grant.lost.clone());
+                    let grant = Grant::new(key, Some(revision), Some(&self.node), handle)
+                        .leased(Duration::from_secs(ttl_secs as u64));
+                    self.keep_alive(key, lease, ttl_secs, grant.lost.clone());
                     Outcome::Ok(grant)
                 }
                 // Held, but without its token. Giving it back at once undoes
@@ -383,8 +414,9 @@ impl ElectionClient for EtcdLock {
                 Ok(won) => won,
                 Err(other) => return other,
             };
-            let leadership = Leadership::new(name, term, Some(&self.node), format!("{lease}\n{key}"));
-            self.keep_alive(lease, ttl_secs, leadership.lost.clone());
+            let leadership = Leadership::new(name, term, Some(&self.node), format!("{lease}\n{key}"))
+                .leased(Duration::from_secs(ttl_secs as u64));
+            self.keep_alive(name, lease, ttl_secs, leadership.lost.clone());
             Outcome::Ok(leadership)
         })
     }

@@ -16,6 +16,7 @@ pub mod etcd;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
+pub mod redis_sentinel;
 pub mod redlock;
 pub mod zookeeper;
 
@@ -86,6 +87,10 @@ pub enum Error {
     /// Redlock needs a majority of its nodes to accept connections.
     #[error("fewer than a majority of Redlock nodes accept connections ({connected} of {nodes})")]
     NoMajority { connected: usize, nodes: usize },
+    /// No Sentinel named a primary that answers as one (`why`: the last
+    /// Sentinel asked and what went wrong).
+    #[error("no primary found through the Sentinels: {why}")]
+    NoPrimary { why: String },
     /// The system has no election recipe (Redlock).
     #[error("{system} has no election recipe")]
     NoElectionRecipe { system: &'static str },
@@ -170,6 +175,8 @@ pub struct LogEvent {
 pub static REGISTRY: &[&dyn System] = &[
     &redis::Redis,
     &redlock::Redlock,
+    &redis_sentinel::RedisSentinel::PLAIN,
+    &redis_sentinel::RedisSentinel::MIN_REPLICAS,
     &etcd::Etcd::PLAIN,
     &etcd::Etcd::PREVOTE,
     &zookeeper::Zookeeper,

@@ -34,7 +34,17 @@ pub const LAYOUT: Layout = Layout {
 
 /// A multiplexed connection to one Redis node, through its published port.
 pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::MultiplexedConnection, Error> {
-    let address = client_address(node, PORT)?;
+    connect_to(node, PORT, timeout).await
+}
+
+/// A multiplexed connection to whatever speaks RESP on the node's
+/// `container_port` (a Redis server, a Sentinel), through its published port.
+pub(crate) async fn connect_to(
+    node: &Node,
+    container_port: u16,
+    timeout: Duration,
+) -> Result<::redis::aio::MultiplexedConnection, Error> {
+    let address = client_address(node, container_port)?;
     let client = ::redis::Client::open(format!("redis://{address}/"))?;
     let config =
         ::redis::AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
@@ -71,7 +81,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
-const RENEW: &str = r"
+pub(crate) const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
@@ -151,6 +161,52 @@ impl RedisLock {
     }
 }
 
+/// What `SET NX` (or the fenced script) found: the key was free and is now
+/// ours (with the token where fenced), or another value held it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetNx {
+    Granted(Option<i64>),
+    Busy,
+}
+
+/// `SET NX PX` (or the fenced script) on one connection; an error comes with
+/// how many writes the command could have made, for [`classify`].
+pub(crate) async fn try_set_nx(
+    conn: &mut MultiplexedConnection,
+    key: &str,
+    value: &str,
+    ttl: Duration,
+    fenced: bool,
+) -> Result<SetNx, (RedisError, Writes)> {
+    let ttl_ms = ttl.as_millis().max(1) as u64;
+    if fenced {
+        let script = Script::new(ACQUIRE_FENCED);
+        match script.key(key).key(format!("fence:{key}")).arg(value).arg(ttl_ms).invoke_async(conn).await {
+            Ok(Some(token)) => Ok(SetNx::Granted(Some(token))),
+            Ok(None) => Ok(SetNx::Busy),
+            Err(e) => Err((e, Writes::Several)),
+        }
+    } else {
+        let set: Result<Option<String>, _> =
+            redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms).query_async(conn).await;
+        match set {
+            Ok(Some(_)) => Ok(SetNx::Granted(None)),
+            Ok(None) => Ok(SetNx::Busy),
+            Err(e) => Err((e, Writes::AtMostOne)),
+        }
+    }
+}
+
+/// A [`try_set_nx`] as an outcome: `Ok(Some(token))` or `Ok(None)` when
+/// granted, `Fail` when the key is taken.
+pub(crate) fn granted(set: Result<SetNx, (RedisError, Writes)>) -> Outcome<Option<i64>> {
+    match set {
+        Ok(SetNx::Granted(token)) => Outcome::Ok(token),
+        Ok(SetNx::Busy) => Outcome::Fail("lock busy".into()),
+        Err((e, writes)) => classify(e, writes),
+    }
+}
+
 /// `SET NX PX` (or the fenced script) on one connection: `Ok(Some(token))`
 /// or `Ok(None)` when granted, `Fail` when the key is taken.
 pub(crate) async fn set_nx(
@@ -160,28 +216,30 @@ pub(crate) async fn set_nx(
     ttl: Duration,
     fenced: bool,
 ) -> Outcome<Option<i64>> {
-    let ttl_ms = ttl.as_millis().max(1) as u64;
-    if fenced {
-        let script = Script::new(ACQUIRE_FENCED);
-        match script.key(key).key(format!("fence:{key}")).arg(value).arg(ttl_ms).invoke_async(conn).await {
-            Ok(Some(token)) => Outcome::Ok(Some(token)),
-            Ok(None) => Outcome::Fail("lock busy".into()),
-            Err(e) => classify(e, Writes::Several),
-        }
-    } else {
-        let set: Result<Option<String>, _> =
-            redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms).query_async(conn).await;
-        match set {
-            Ok(Some(_)) => Outcome::Ok(None),
-            Ok(None) => Outcome::Fail("lock busy".into()),
-            Err(e) => classify(e, Writes::AtMostOne),
-        }
-    }
+    granted(try_set_nx(conn, key, value, ttl, fenced).await)
 }
 
-/// Runs the compare-and-delete (or compare-and-`PEXPIRE`) script:
-/// `Ok(true)` when the key still held our value, `Ok(false)` when it held
-/// another or none.
+/// Runs the compare-and-delete (or compare-and-`PEXPIRE`) script: `true`
+/// when the key still held our value, `false` when it held another or none.
+/// Both scripts write once at most ([`Writes::AtMostOne`]).
+pub(crate) async fn try_if_ours(
+    conn: &mut MultiplexedConnection,
+    script: &str,
+    key: &str,
+    value: &str,
+    ttl: Option<Duration>,
+) -> Result<bool, RedisError> {
+    let script = Script::new(script);
+    let mut invocation = script.key(key);
+    invocation.arg(value);
+    if let Some(ttl) = ttl {
+        invocation.arg(ttl.as_millis().max(1) as u64);
+    }
+    Ok(invocation.invoke_async::<i64>(conn).await? == 1)
+}
+
+/// [`try_if_ours`] as an outcome: `Ok(true)` when the key still held our
+/// value, `Ok(false)` when it held another or none.
 pub(crate) async fn if_ours(
     conn: &mut MultiplexedConnection,
     script: &str,
@@ -189,21 +247,11 @@ pub(crate) async fn if_ours(
     value: &str,
     ttl: Option<Duration>,
 ) -> Outcome<bool> {
-    let script = Script::new(script);
-    let mut invocation = script.key(key);
-    invocation.arg(value);
-    if let Some(ttl) = ttl {
-        invocation.arg(ttl.as_millis().max(1) as u64);
-    }
-    match invocation.invoke_async::<i64>(conn).await {
-        Ok(n) => Outcome::Ok(n == 1),
-        // Compare-and-delete and compare-and-`PEXPIRE` write once at most.
-        Err(e) => classify(e, Writes::AtMostOne),
-    }
+    try_if_ours(conn, script, key, value, ttl).await.map_or_else(|e| classify(e, Writes::AtMostOne), Outcome::Ok)
 }
 
 /// `Ok(false)` from [`if_ours`]: nothing done, we were not the holder.
-fn as_holder(acted: Outcome<bool>) -> Outcome<()> {
+pub(crate) fn as_holder(acted: Outcome<bool>) -> Outcome<()> {
     match acted {
         Outcome::Ok(false) => Outcome::Fail("not the holder (expired or taken over)".into()),
         other => other.map(|_| ()),
@@ -224,7 +272,7 @@ impl LockClient for RedisLock {
                     continue;
                 }
                 let node = self.node.clone();
-                return set.map(|token| Grant::new(key, token, Some(&node), value));
+                return set.map(|token| Grant::new(key, token, Some(&node), value).leased(ttl));
             }
         })
     }
@@ -236,10 +284,11 @@ impl LockClient for RedisLock {
         })
     }
 
-    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    fn renew<'a>(&'a mut self, grant: &'a Grant, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            as_holder(deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await)
+            let renewed = deadline(timeout, if_ours(&mut self.conn, RENEW, &grant.key, &grant.handle, Some(ttl))).await;
+            as_holder(renewed).map(|()| Some(ttl))
         })
     }
 }
@@ -256,6 +305,34 @@ local term = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. term, 'PX', ARGV[2])
 return term";
 
+/// One campaign round: `Some(term)` when we became the leader, `None` when
+/// another candidate leads. The script writes twice ([`Writes::Several`]).
+pub(crate) async fn try_campaign(
+    conn: &mut MultiplexedConnection,
+    name: &str,
+    id: &str,
+    ttl: Duration,
+) -> Result<Option<i64>, RedisError> {
+    let script = Script::new(CAMPAIGN);
+    let mut invocation = script.key(format!("election:{name}"));
+    invocation.key(format!("term:{name}")).arg(id).arg(ttl.as_millis().max(1) as u64);
+    invocation.invoke_async::<Option<i64>>(conn).await
+}
+
+/// The leadership a campaign round won: `term`, leased for `ttl`.
+pub(crate) fn leadership(name: &str, id: &str, node: &str, term: i64, ttl: Duration) -> Leadership {
+    Leadership::new(name, term, Some(node), format!("{id}|{term}")).leased(ttl)
+}
+
+/// The current leader of `name`, from the leader key's `candidate|term`.
+pub(crate) async fn try_leader(conn: &mut MultiplexedConnection, name: &str) -> Result<Option<Leader>, RedisError> {
+    let value: Option<String> = redis::cmd("GET").arg(format!("election:{name}")).query_async(conn).await?;
+    Ok(value.map(|value| {
+        let (id, term) = value.rsplit_once('|').unwrap_or((value.as_str(), ""));
+        Leader { id: id.to_string(), term: term.parse().ok() }
+    }))
+}
+
 pub struct RedisElection {
     conn: MultiplexedConnection,
     node: String,
@@ -266,13 +343,9 @@ impl ElectionClient for RedisElection {
     fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
             let give_up = std::time::Instant::now() + self.options.acquire_wait;
-            let key = format!("election:{name}");
             loop {
-                let script = Script::new(CAMPAIGN);
-                let mut invocation = script.key(&key);
-                invocation.key(format!("term:{name}")).arg(id).arg(ttl.as_millis().max(1) as u64);
                 let won = deadline(self.options.timeout, async {
-                    match invocation.invoke_async::<Option<i64>>(&mut self.conn).await {
+                    match try_campaign(&mut self.conn, name, id, ttl).await {
                         Ok(Some(term)) => Outcome::Ok(term),
                         Ok(None) => Outcome::Fail("another candidate leads".into()),
                         Err(e) => classify(e, Writes::Several),
@@ -283,8 +356,7 @@ impl ElectionClient for RedisElection {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                let node = self.node.clone();
-                return won.map(|term| Leadership::new(name, term, Some(&node), format!("{id}|{term}")));
+                return won.map(|term| leadership(name, id, &self.node, term, ttl));
             }
         })
     }
@@ -298,28 +370,21 @@ impl ElectionClient for RedisElection {
         })
     }
 
-    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         Box::pin(async move {
             let key = format!("election:{}", leadership.name);
             as_holder(
                 deadline(self.options.timeout, if_ours(&mut self.conn, RENEW, &key, &leadership.handle, Some(ttl)))
                     .await,
             )
+            .map(|()| Some(ttl))
         })
     }
 
     fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
         Box::pin(async move {
-            let key = format!("election:{name}");
             deadline(self.options.timeout, async {
-                match redis::cmd("GET").arg(&key).query_async::<Option<String>>(&mut self.conn).await {
-                    Ok(None) => Outcome::Ok(None),
-                    Ok(Some(value)) => {
-                        let (id, term) = value.rsplit_once('|').unwrap_or((value.as_str(), ""));
-                        Outcome::Ok(Some(Leader { id: id.to_string(), term: term.parse().ok() }))
-                    }
-                    Err(e) => classify(e, Writes::AtMostOne),
-                }
+                try_leader(&mut self.conn, name).await.map_or_else(|e| classify(e, Writes::AtMostOne), Outcome::Ok)
             })
             .await
         })

@@ -154,7 +154,7 @@ impl LockClient for RedlockClient {
                 let validity = ttl.checked_sub(started.elapsed() + drift(ttl));
                 if granted >= self.majority() {
                     if let Some(validity) = validity.filter(|v| !v.is_zero()) {
-                        let mut grant = Grant::new(key, None, None, value);
+                        let mut grant = Grant::new(key, None, None, value).leased(ttl);
                         grant.node =
                             Some(format!("{granted}/{} nodes, valid {} ms", self.conns.len(), validity.as_millis()));
                         grant.nodes = granting(&votes, &self.names);

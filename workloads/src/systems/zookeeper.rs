@@ -239,12 +239,12 @@ impl ElectionClient for ZookeeperLock {
         Box::pin(async move { self.withdraw(&leadership.handle, &leadership.lost).await })
     }
 
-    fn renew<'a>(&'a mut self, leadership: &'a Leadership, _ttl: Duration) -> BoxFuture<'a, Outcome<()>> {
+    fn renew<'a>(&'a mut self, leadership: &'a Leadership, _ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
         // The session is the lease: it is alive if our node still exists.
         Box::pin(async move {
             deadline(self.options.timeout, async {
                 match self.client.check_stat(&leadership.handle).await {
-                    Ok(Some(_)) => Outcome::Ok(()),
+                    Ok(Some(_)) => Outcome::Ok(None),
                     // The server answered, so the session lives: someone
                     // deleted our node.
                     Ok(None) => {

@@ -18,7 +18,7 @@ impl Spec for Election {
     }
 
     fn checkers(&self) -> &'static [CheckerId] {
-        &[CheckerId::Election, CheckerId::Availability]
+        &[CheckerId::Election, CheckerId::LeaseSafety, CheckerId::Availability]
     }
 
     fn generator(&self, slot: usize, options: &RunOptions) -> Box<dyn Generator> {

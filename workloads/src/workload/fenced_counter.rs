@@ -19,7 +19,7 @@ impl Spec for FencedCounter {
 
     fn checkers(&self) -> &'static [CheckerId] {
         use CheckerId::*;
-        &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, LostUpdates, Availability]
+        &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, LeaseSafety, Fencing, LostUpdates, Availability]
     }
 
     fn fenced_clients(&self) -> bool {

@@ -17,7 +17,7 @@ impl Spec for Lock {
 
     fn checkers(&self) -> &'static [CheckerId] {
         use CheckerId::*;
-        &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, Fencing, Availability]
+        &[LinearizableMutex, LinearizableFencedMutex, MutualExclusion, LeaseSafety, Fencing, Availability]
     }
 
     fn generator(&self, _slot: usize, _options: &RunOptions) -> Box<dyn Generator> {

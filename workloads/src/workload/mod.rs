@@ -95,7 +95,10 @@ pub enum CheckerId {
     /// … against a mutex whose grants carry increasing tokens (where the
     /// system gives tokens).
     LinearizableFencedMutex,
+    /// The client's view: no two processes held one lock at once.
     MutualExclusion,
+    /// The service's view: no grant inside another's guaranteed window.
+    LeaseSafety,
     Fencing,
     LostUpdates,
     Election,
