@@ -175,8 +175,8 @@ enum Command {
         /// register, cas-register, kv.
         #[arg(long)]
         workload: Option<String>,
-        /// Only runs with this fault mix, e.g. `partition,kill` (in any
-        /// order) or `none`.
+        /// Only runs with this fault mix, e.g. `partition,kill:holder` (in
+        /// any order) or `none`.
         #[arg(long)]
         nemesis: Option<String>,
         /// Only runs with this verdict: valid, invalid, unknown.
@@ -351,14 +351,21 @@ struct RunOpts {
 /// The nemesis's options for `run` (and `suite`).
 #[derive(clap::Args)]
 struct FaultArgs {
-    /// Faults to mix: partition, partition-leader, partition-clients, kill,
-    /// pause, loss, clock, netem, client-pause — comma-separated, or none.
-    #[arg(long, default_value = "none")]
+    /// Faults to mix, comma-separated, or none: KIND[:TARGET]. Kinds:
+    /// partition, partition-clients, kill, pause, loss, clock, netem,
+    /// client-pause. Targets: random (the default; client-pause: holder),
+    /// leader, primary (where the system names one), majority, minority,
+    /// all, holder (whoever holds a lock when the fault starts: the node(s)
+    /// that granted it, for Redlock a majority of them; for client-pause
+    /// the client; waited for up to one interval, else recorded as
+    /// skipped). partition-leader is partition:leader.
+    #[arg(long, default_value = "none", value_name = "KIND[:TARGET],…")]
     nemesis: String,
     /// Time between faults, and how long each lasts (client pauses last
     /// --client-pause). Faults play from the start until the quiet period;
     /// the default is a quarter of that time, at most 5 s, so at least two
-    /// faults fit.
+    /// faults fit. A holder fault waits up to this long for a holder (never
+    /// past the next fault or the quiet period), then is skipped.
     #[arg(long, value_parser = parse_duration)]
     nemesis_interval: Option<Duration>,
     /// After the last fault is healed, the workload runs this long without
@@ -429,7 +436,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
         ..Default::default()
     };
-    let nemesis = nemesis::FaultKind::parse_list(&faults.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let nemesis = nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
     let share = |name: &str, p: f64| {
         if (0.0..=1.0).contains(&p) {

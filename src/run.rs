@@ -28,12 +28,20 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
         out!("  no faults");
     }
     for step in &plan.steps {
+        let live = match step.spec.target {
+            nemesis::Target::Holder if step.wait.is_zero() => {
+                " (the holder when it starts; skipped if nobody holds a lock then)".to_string()
+            }
+            nemesis::Target::Holder => format!(" (the holder when it starts; waits up to {} for one)", show(step.wait)),
+            t if t.is_live() => format!(" (the {t} when it starts)"),
+            _ => String::new(),
+        };
         out!(
-            "  at {:>6}  {:<18} for {:<6} {}",
+            "  at {:>6}  {:<24} for {:<6} {}{live}",
             show(step.at),
-            step.kind.name(),
+            step.spec.to_string(),
             show(step.duration),
-            serde_json::to_string(&step.fault.describe()).unwrap_or_default()
+            serde_json::to_string(&step.aimed().describe()).unwrap_or_default()
         );
     }
     Ok(())
@@ -106,8 +114,8 @@ pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcom
         if executed.interrupted { " (interrupted)" } else { "" }
     );
     if planned {
-        if let Ok(kinds) = &executed.played {
-            out!("  faults injected: {}; then all healed", injected_words(kinds, &asked));
+        if let Ok(played) = &executed.played {
+            out!("  faults injected: {}; then all healed", injected_words(played, &asked));
         }
     }
     for c in &s.counters {

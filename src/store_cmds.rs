@@ -10,7 +10,7 @@ use checker::analysis::counted;
 use checker::formats::{self, Format};
 use checker::Verdict;
 use harness::run::{fault_names, RunArgs};
-use nemesis::FaultKind;
+use nemesis::FaultSpec;
 use results::{Cell, Filter, RunRow, Store};
 use workloads::Workload;
 
@@ -44,8 +44,8 @@ fn check_filter(mut filter: Filter, stored: &[RunRow]) -> anyhow::Result<Filter>
     check("workload", "workload", &filter.workload, &known_workloads(), |r| &r.workload)?;
     if let Some(v) = &filter.nemesis {
         if !stored.iter().any(|r| &r.nemesis == v) {
-            let kinds = FaultKind::parse_list(v).map_err(|e| anyhow!("--nemesis: {e}"))?;
-            filter.nemesis = Some(fault_names(&kinds));
+            let specs = FaultSpec::parse_list(v).map_err(|e| anyhow!("--nemesis: {e}"))?;
+            filter.nemesis = Some(fault_names(&specs));
         }
     }
     Ok(filter)
@@ -260,9 +260,9 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     let mut skipped = Vec::new();
     for system in &args.systems {
         for mix in &args.nemeses {
-            let kinds = FaultKind::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;
+            let specs = FaultSpec::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;
             out!("\n=== {system} × {mix}");
-            let run_args = RunArgs { system: system.clone(), nemesis: kinds, ..args.template.clone() };
+            let run_args = RunArgs { system: system.clone(), nemesis: specs, ..args.template.clone() };
             let prepared = match harness::run::prepare(run_args) {
                 Err(e) if e.is_refusal() => {
                     out!("skipped: {e}");

@@ -75,6 +75,45 @@ fn the_plan_gives_every_named_kind_a_turn_or_says_which_it_could_not_fit() {
     assert!(out.contains("no room for"), "the kinds left out are named:\n{out}");
 }
 
+#[test]
+fn aimed_faults_are_planned_with_their_target_or_refused_naming_it() {
+    let store = temp_store("aimed");
+    let s = store.to_str().unwrap();
+    for (system, nemesis, why) in [
+        ("redis", "kill:nobody", "unknown target `nobody` in `kill:nobody` (known: random, leader, primary"),
+        ("redis", "kill:leaderr", "unknown target `leaderr`"),
+        ("redis", "kil:holder", "unknown fault `kil`"),
+        ("redis", "client-pause:leader", "`client-pause:leader`: a client pause stalls clients, not nodes"),
+        ("redis", "client-pause:random", "its target is `holder`"),
+        ("etcd", "partition:all", "`partition:all`: a partition needs a side left standing"),
+        ("redlock", "kill:leader", "kill:leader: this system names no leader"),
+        ("redlock", "pause:primary", "pause:primary: this system names no primary"),
+        ("redis", "kill,clock:minority", "clock:minority: a cluster of 1 node has no minority"),
+        ("etcd", "clock:holder", "clock:holder: etcd is a Go binary"),
+    ] {
+        let (code, _, err, _) = run(&["run", system, "--nemesis", nemesis, "--plan", "--store", s]);
+        assert_eq!(code, 3, "{system} {nemesis}: {err}");
+        assert!(err.contains(why), "{system} {nemesis}: {err}");
+    }
+    // Planned: the canonical spelling, the rule, and for live targets no
+    // nodes until the fault starts.
+    let (code, out, err, _) =
+        run(&["run", "redlock", "--plan", "--nemesis", "clock:holder,kill:majority", "--time-limit", "20s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" clock:holder ") && out.contains(r#""target":"holder","targets":[]"#), "{out}");
+    assert!(out.contains("(the holder when it starts; waits up to"), "{out}");
+    let majority = out.lines().find(|l| l.contains(" kill:majority ")).expect(&out);
+    let nodes = majority.split(r#""targets":["#).nth(1).unwrap().split(']').next().unwrap();
+    assert_eq!(nodes.split(',').count(), 3, "a majority of five: {majority}");
+    // Both spellings of a leader isolation plan the same fault, spelled the old way.
+    let plan = |n: &str| run(&["run", "etcd", "--plan", "--nemesis", n]).1;
+    assert_eq!(plan("partition:leader"), plan("partition-leader"));
+    assert!(plan("partition:leader").contains(" partition-leader "));
+    // `runs` reads the same syntax.
+    let (code, _, err, _) = run(&["runs", "--nemesis", "clock:leaderr", "--store", s]);
+    assert!(code == 3 && err.contains("unknown target `leaderr`"), "{err}");
+}
+
 /// A fenced-counter run's history: two holders, each reads and writes the
 /// counter under its token, then the final read.
 const FENCED: &str = r#"{"index":0,"time":10,"process":0,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}

@@ -61,14 +61,30 @@ impl FaultWindow {
     /// "n2 partitioned" style words for the anomaly texts.
     pub fn words(&self) -> String {
         let info = &self.info;
-        let who = if info.targets.is_empty() { String::new() } else { format!(" on {}", info.targets.join(",")) };
+        // The rule that chose the nodes, where it was not chance.
+        let aim = match info.target.as_deref() {
+            Some("holder") if info.targets.len() == 1 => " (the holder's node)",
+            Some("holder") => " (the holder's nodes)",
+            Some("leader") if self.name != "partition-leader" => " (the leader)",
+            Some("primary") => " (the primary)",
+            Some("majority") => " (a majority)",
+            Some("minority") => " (a minority)",
+            Some("all") => " (every node)",
+            _ => "",
+        };
+        let who = if info.targets.is_empty() { String::new() } else { format!(" on {}{aim}", info.targets.join(",")) };
         let kind = info.kind.as_deref().unwrap_or("");
         match self.name.as_str() {
             "partition" | "partition-leader" => {
                 // Name the sides where the grudge has two: "n1 | n2,n3".
                 let grudge = &info.grudge;
                 let sides = match grudge.keys().next() {
-                    Some(first) if matches!(kind, "one" | "halves" | "leader") => {
+                    Some(first)
+                        if matches!(
+                            kind,
+                            "one" | "halves" | "leader" | "primary" | "majority" | "minority" | "holder"
+                        ) =>
+                    {
                         let (mine, theirs): (Vec<&String>, Vec<&String>) =
                             grudge.keys().partition(|n| *n == first || !grudge[first].contains(*n));
                         let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
@@ -76,7 +92,10 @@ impl FaultWindow {
                     }
                     _ => who,
                 };
-                format!("a {kind} partition{sides}")
+                match kind {
+                    "holder" => format!("a partition of the holder's nodes{sides}"),
+                    _ => format!("a {kind} partition{sides}"),
+                }
             }
             "client-pause" => {
                 let procs: Vec<String> = info.processes.iter().map(|p| p.to_string()).collect();
@@ -137,7 +156,8 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
                     windows[w].end = op.time;
                 }
             }
-            FaultEvent::HealAll => {}
+            // A skipped fault never acted.
+            FaultEvent::HealAll | FaultEvent::Skipped { .. } => {}
         }
     }
     windows

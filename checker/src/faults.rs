@@ -2,7 +2,9 @@
 //!
 //! On disk a fault is a pair of `"nemesis"` ops named `<fault>-start` and
 //! `<fault>-stop` (Jepsen's convention, kept so imported Jepsen histories
-//! read the same), and `heal-all` ends every open fault. That string
+//! read the same), and `heal-all` ends every open fault. An aimed fault
+//! whose target could not be found (nobody held a lock) is one `info` op
+//! `<fault>-skip`: it never acted, so it opens no window. That string
 //! convention is parsed here, once: [`FaultEvent::parse`] turns an op's `f`
 //! into a typed event and [`FaultInfo`] is the op's value. The nemesis
 //! writes through the same types ([`FaultEvent::f`]), so producer and
@@ -35,6 +37,9 @@ pub enum FaultEvent {
     Fault { fault: String, step: Step },
     /// Every fault still open ends.
     HealAll,
+    /// A fault that was never injected: its target could not be resolved
+    /// in time (the value's `skipped` says why). No window.
+    Skipped { fault: String },
 }
 
 impl FaultEvent {
@@ -54,6 +59,9 @@ impl FaultEvent {
         }
         if let Some(fault) = f.strip_suffix("-start") {
             return Some(FaultEvent::start(fault));
+        }
+        if let Some(fault) = f.strip_suffix("-skip") {
+            return Some(FaultEvent::Skipped { fault: fault.to_string() });
         }
         f.strip_suffix("-stop").map(FaultEvent::stop)
     }
@@ -78,6 +86,7 @@ impl fmt::Display for FaultEvent {
             FaultEvent::Fault { fault, step: Step::Start } => write!(f, "{fault}-start"),
             FaultEvent::Fault { fault, step: Step::Stop } => write!(f, "{fault}-stop"),
             FaultEvent::HealAll => f.write_str("heal-all"),
+            FaultEvent::Skipped { fault } => write!(f, "{fault}-skip"),
         }
     }
 }
@@ -92,6 +101,12 @@ pub struct FaultInfo {
     /// `clients`, `jump`, `strobe`, or the fault's own name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The rule that chose what it acts on: `random`, `leader`, `primary`,
+    /// `majority`, `minority`, `all`, `holder` (absent in histories from
+    /// before faults could be aimed: those were `random`, or `leader` for
+    /// `partition-leader`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The nodes it acts on.
     #[serde(default)]
     pub targets: Vec<String>,
@@ -116,7 +131,8 @@ pub struct FaultInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
     /// Client pause: how many clients, for how long, and (once started)
-    /// which processes were caught holding which keys.
+    /// which processes were caught holding which keys. A fault aimed at
+    /// the `holder`: the process and key whose grant chose its nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +141,9 @@ pub struct FaultInfo {
     pub processes: Vec<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
+    /// A `-skip` event: why the fault was not injected ("nobody held a lock").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl FaultInfo {
@@ -141,11 +160,29 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for f in ["partition-start", "client-pause-stop", "heal-all", "partition-leader-start"] {
+        for f in ["partition-start", "client-pause-stop", "heal-all", "partition-leader-start", "kill-skip"] {
             assert_eq!(FaultEvent::parse(f).expect(f).f(), f);
         }
         assert_eq!(FaultEvent::parse("check-offsets"), None);
         assert_eq!(FaultEvent::parse("kill-start"), Some(FaultEvent::start("kill")));
+        assert_eq!(FaultEvent::parse("clock-skip"), Some(FaultEvent::Skipped { fault: "clock".into() }));
+    }
+
+    #[test]
+    fn the_target_rule_is_optional_on_disk() {
+        let old: FaultInfo = serde_json::from_str(r#"{"kind":"kill","targets":["n1"]}"#).unwrap();
+        assert_eq!(old.target, None);
+        let aimed = FaultInfo {
+            kind: Some("kill".into()),
+            target: Some("holder".into()),
+            targets: vec!["n1".into()],
+            processes: vec![3],
+            keys: vec!["k0".into()],
+            ..FaultInfo::default()
+        };
+        let text = serde_json::to_string(&aimed).unwrap();
+        assert_eq!(text, r#"{"kind":"kill","target":"holder","targets":["n1"],"processes":[3],"keys":["k0"]}"#);
+        assert_eq!(serde_json::from_str::<FaultInfo>(&text).unwrap(), aimed);
     }
 
     #[test]

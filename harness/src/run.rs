@@ -27,8 +27,8 @@ pub struct RunArgs {
     pub workload: Workload,
     pub options: RunOptions,
     pub store: PathBuf,
-    /// Fault kinds to mix (empty: no faults).
-    pub nemesis: Vec<nemesis::FaultKind>,
+    /// Faults to mix, each a kind and its target (empty: no faults).
+    pub nemesis: Vec<nemesis::FaultSpec>,
     /// Time between faults, and how long each lasts (`None`: fit to the run).
     pub nemesis_interval: Option<Duration>,
     /// Fault-free time at the end, after the final heal.
@@ -118,8 +118,8 @@ pub struct Executed {
     pub dir: PathBuf,
     test: TestSpec,
     pub summary: WorkloadSummary,
-    /// The fault kinds injected, or why the nemesis failed.
-    pub played: Result<Vec<nemesis::FaultKind>, nemesis::Error>,
+    /// The faults injected and skipped, or why the nemesis failed.
+    pub played: Result<nemesis::Played, nemesis::Error>,
     pub interrupted: bool,
     /// Events recorded in the history.
     pub recorded_ops: u64,
@@ -191,11 +191,14 @@ pub async fn execute(
                     }
                 }
                 FaultEvent::HealAll => active.clear(),
+                FaultEvent::Skipped { .. } => {}
             }
         });
         // Against an existing cluster the nemesis acts on clients only.
         let touchable = if external { Vec::new() } else { nodes.clone() };
-        nemesis::Nemesis::new(touchable, system.layout().client_port(), report).with_stall(options.stall.clone())
+        nemesis::Nemesis::new(touchable, system.layout().client_port(), report)
+            .with_stall(options.stall.clone())
+            .with_holders(options.holders.clone())
     };
     // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
@@ -222,7 +225,7 @@ pub async fn execute(
         workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
     let playing = async {
         if steps.is_empty() {
-            return Ok(Vec::new());
+            return Ok(nemesis::Played::default());
         }
         faults.play(steps, t0, &nemesis_done).await
     };
@@ -479,23 +482,50 @@ pub fn show(d: Duration) -> String {
     }
 }
 
-/// "2 partitions, 1 kill (asked for partition,kill)".
-pub fn injected_words(kinds: &[nemesis::FaultKind], asked: &[nemesis::FaultKind]) -> String {
-    if kinds.is_empty() {
-        return format!("none (asked for {})", fault_names(asked));
-    }
-    let mut counts: Vec<(nemesis::FaultKind, usize)> = Vec::new();
-    for k in kinds {
-        match counts.iter_mut().find(|(c, _)| c == k) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((*k, 1)),
+/// "2 partitions, 1 kill aimed at the holder; 1 skipped: kill:holder
+/// (nobody held a lock) (asked for partition,kill:holder)".
+pub fn injected_words(played: &nemesis::Played, asked: &[nemesis::FaultSpec]) -> String {
+    let count = |specs: &[nemesis::FaultSpec]| {
+        let mut counts: Vec<(nemesis::FaultSpec, usize)> = Vec::new();
+        for k in specs {
+            match counts.iter_mut().find(|(c, _)| c == k) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*k, 1)),
+            }
         }
-    }
-    let parts: Vec<String> = counts
+        counts
+    };
+    let injected: Vec<String> = count(&played.injected)
         .iter()
-        .map(|(k, n)| format!("{n} {}", if *n == 1 { k.name().to_string() } else { plural(k.name()) }))
+        .map(|(spec, n)| {
+            let name = spec.history_name();
+            let aim = match spec.target {
+                t if t == spec.kind.default_target() || name == "partition-leader" => String::new(),
+                t => format!(" aimed at {}", target_words(t)),
+            };
+            format!("{n} {}{aim}", if *n == 1 { name.to_string() } else { plural(name) })
+        })
         .collect();
-    format!("{} (asked for {})", parts.join(", "), fault_names(asked))
+    let mut words = if injected.is_empty() { "none".to_string() } else { injected.join(", ") };
+    if !played.skipped.is_empty() {
+        let skipped: Vec<String> = count(&played.skipped).iter().map(|(spec, n)| format!("{n} {spec}")).collect();
+        words.push_str(&format!("; skipped for want of a holder: {}", skipped.join(", ")));
+    }
+    format!("{words} (asked for {})", fault_names(asked))
+}
+
+/// A target in a sentence: "aimed at the holder".
+fn target_words(target: nemesis::Target) -> &'static str {
+    use nemesis::Target::*;
+    match target {
+        Random => "random nodes",
+        Leader => "the leader",
+        Primary => "the primary",
+        Majority => "a majority",
+        Minority => "a minority",
+        All => "every node",
+        Holder => "the holder",
+    }
 }
 
 fn plural(name: &str) -> String {
@@ -536,10 +566,8 @@ async fn external_nodes(
     Ok(nodes)
 }
 
-/// `partition,kill`, or `none`.
-pub fn fault_names(kinds: &[nemesis::FaultKind]) -> String {
-    if kinds.is_empty() {
-        return "none".into();
-    }
-    kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+/// `partition,kill:holder`, or `none`: the canonical spelling
+/// ([`nemesis::FaultSpec`]) that `test.json`, `runs` and `compare` use.
+pub fn fault_names(specs: &[nemesis::FaultSpec]) -> String {
+    nemesis::FaultSpec::list_name(specs)
 }

@@ -1,14 +1,14 @@
 //! What can go wrong doing or undoing a fault, typed: callers tell a
 //! refusal from a failed injection or heal by the variant, never the text.
 
-use crate::fault::FaultKind;
+use crate::fault::{FaultKind, FaultSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// This cluster cannot take this kind of fault (decided before
-    /// anything is touched): the reason is for the user.
-    #[error("{kind}: {why}")]
-    Refused { kind: FaultKind, why: String },
+    /// This cluster cannot take this fault, or cannot aim it where asked
+    /// (decided before anything is touched): the reason is for the user.
+    #[error("{fault}: {why}")]
+    Refused { fault: FaultSpec, why: String },
     /// A fault or a probe named a node the cluster does not have.
     #[error("no node `{0}`")]
     NoNode(String),

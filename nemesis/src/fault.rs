@@ -1,28 +1,30 @@
-//! What a fault is: its kind (what the user names on the command line), the
-//! concrete fault a schedule picks, and what the history records about it.
+//! What a fault is: its kind (what the user names on the command line),
+//! the target rule that aims it (`kill:holder`), the concrete fault a
+//! schedule picks, and what the history records about it.
 
+use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use checker::faults::FaultInfo;
 pub use checker::faults::Grudge;
-use kit::Rng;
+use kit::{Holding, Rng};
 use strum::{IntoStaticStr, VariantArray, VariantNames};
 
 use crate::Error;
 
 /// A fault as users name it (`--nemesis partition,kill`). The names are
 /// strum's (kebab-case of the variant): [`FaultKind::name`], `Display` and
-/// `FromStr` all read the one table.
+/// `FromStr` all read the one table. `partition-leader` is not a kind but
+/// the spelling of `partition:leader` ([`FaultSpec`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, IntoStaticStr, VariantArray, VariantNames, strum::Display,
 )]
 #[strum(serialize_all = "kebab-case")]
 pub enum FaultKind {
-    /// Node ↔ node: one node, halves, majorities ring, bridge.
+    /// Node ↔ node: one node, halves, majorities ring, bridge; or, aimed, a
+    /// chosen set of nodes (the leader, the holder's) cut from the rest.
     Partition,
-    /// The node the system names as its leader, cut from the others.
-    PartitionLeader,
     /// Nodes cut from the clients (the harness), still talking to each other.
     PartitionClients,
     Kill,
@@ -35,9 +37,15 @@ pub enum FaultKind {
 
 /// A fault name no [`FaultKind`] has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault `{name}` (known: {})", <FaultKind as VariantNames>::VARIANTS.join(", "))]
+#[error("unknown fault `{name}` (known: {})", known_faults())]
 pub struct UnknownFault {
     pub name: String,
+}
+
+fn known_faults() -> String {
+    let mut names: Vec<&str> = <FaultKind as VariantNames>::VARIANTS.to_vec();
+    names.insert(1, PARTITION_LEADER);
+    names.join(", ")
 }
 
 impl FromStr for FaultKind {
@@ -60,15 +68,192 @@ impl FaultKind {
         s.parse()
     }
 
-    /// `partition,kill` → kinds; `none` or empty → no faults.
-    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, UnknownFault> {
+    /// The target a kind takes when none is named: chance for node faults;
+    /// for client pauses the holder, the only client a pause can catch
+    /// (its stall points are reached only while holding a lock or leading).
+    pub fn default_target(self) -> Target {
+        match self {
+            FaultKind::ClientPause => Target::Holder,
+            _ => Target::Random,
+        }
+    }
+
+    /// Why this kind cannot be aimed at `target`, whatever the system.
+    fn cannot_aim(self, target: Target) -> Option<&'static str> {
+        match (self, target) {
+            (FaultKind::ClientPause, Target::Holder) => None,
+            (FaultKind::ClientPause, Target::Random) => Some(
+                "a client pause always catches a client holding a lock (the next to reach a holding point), never \
+                 one at random: its target is `holder`, the default",
+            ),
+            (FaultKind::ClientPause, _) => {
+                Some("a client pause stalls clients, not nodes: its only target is `holder`, the default")
+            }
+            (FaultKind::Partition, Target::All) => {
+                Some("a partition needs a side left standing: cut a `majority` or `minority` from the rest instead")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a fault acts on (`--nemesis kill:holder`). Names are strum's.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, IntoStaticStr, VariantArray, VariantNames, strum::Display,
+)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Target {
+    /// Nodes chosen by the seeded plan (one node, or a random non-empty
+    /// set, as each kind did before faults could be aimed).
+    Random,
+    /// The node the system names as its leader (`/fencepost/role`), found
+    /// when the fault starts.
+    Leader,
+    /// The node a replicated system names as its primary: for now the one
+    /// `/fencepost/role` names, so only where the system names one.
+    Primary,
+    /// A random majority of the nodes (seeded, chosen when planned).
+    Majority,
+    /// A random minority of the nodes (seeded, chosen when planned).
+    Minority,
+    /// Every node.
+    All,
+    /// Whoever holds a lock when the fault starts: for node faults the
+    /// node(s) that granted it (for Redlock, a majority of them), for
+    /// client pauses the client.
+    Holder,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = <Target as VariantArray>::VARIANTS;
+
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Resolved only when the fault starts, from the live cluster or
+    /// clients; the others are decided by the seeded plan.
+    pub fn is_live(self) -> bool {
+        matches!(self, Target::Leader | Target::Primary | Target::Holder)
+    }
+}
+
+/// The spelling kept for `partition:leader` (see [`FaultSpec`]).
+const PARTITION_LEADER: &str = "partition-leader";
+
+/// One fault of a `--nemesis` list: a kind and the rule that aims it.
+///
+/// Canonical spelling (what `test.json`, `runs`, `compare` and the
+/// history use): the kind alone when the target is its default
+/// ([`FaultKind::default_target`]), else `kind:target`; and
+/// `partition:leader` is spelled `partition-leader`, as every run before
+/// aimed faults spelled it, so old and new runs of it share a
+/// comparison cell and a history name (`partition-leader-start`). Both
+/// spellings parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    pub target: Target,
+}
+
+/// A `--nemesis` entry that is not a fault fencepost can play.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error(transparent)]
+    UnknownFault(#[from] UnknownFault),
+    #[error("unknown target `{target}` in `{spec}` (known: {})", <Target as VariantNames>::VARIANTS.join(", "))]
+    UnknownTarget { spec: String, target: String },
+    /// The kind cannot take that target on any system.
+    #[error("`{spec}`: {why}")]
+    CannotAim { spec: String, why: &'static str },
+}
+
+impl FaultSpec {
+    pub fn new(kind: FaultKind, target: Target) -> FaultSpec {
+        FaultSpec { kind, target }
+    }
+
+    /// `kind` with its default target.
+    pub fn plain(kind: FaultKind) -> FaultSpec {
+        FaultSpec { kind, target: kind.default_target() }
+    }
+
+    /// `kill`, `kill:holder`, `partition-leader` (= `partition:leader`).
+    pub fn parse(s: &str) -> Result<FaultSpec, SpecError> {
+        let s = s.trim();
+        let (kind, target) = match s.split_once(':') {
+            Some((k, t)) => (k.trim(), Some(t.trim())),
+            None => (s, None),
+        };
+        if kind == PARTITION_LEADER {
+            return match target {
+                None | Some("leader") => Ok(FaultSpec::new(FaultKind::Partition, Target::Leader)),
+                Some(_) => Err(SpecError::CannotAim {
+                    spec: s.to_string(),
+                    why: "partition-leader is partition:leader; aim a partition elsewhere with partition:TARGET",
+                }),
+            };
+        }
+        let kind = FaultKind::parse(kind)?;
+        let target = match target {
+            None => kind.default_target(),
+            Some(t) => Target::ALL
+                .iter()
+                .copied()
+                .find(|x| x.name() == t)
+                .ok_or_else(|| SpecError::UnknownTarget { spec: s.to_string(), target: t.to_string() })?,
+        };
+        if let Some(why) = kind.cannot_aim(target) {
+            return Err(SpecError::CannotAim { spec: s.to_string(), why });
+        }
+        Ok(FaultSpec { kind, target })
+    }
+
+    /// `partition,kill:holder` → specs in canonical order (by kind, then
+    /// target), each once; `none` or empty → no faults.
+    pub fn parse_list(s: &str) -> Result<Vec<FaultSpec>, SpecError> {
         if s.trim().is_empty() || s.trim() == "none" {
             return Ok(Vec::new());
         }
-        let mut kinds: Vec<FaultKind> = s.split(',').map(|k| k.trim().parse()).collect::<Result<_, _>>()?;
-        kinds.sort();
-        kinds.dedup();
-        Ok(kinds)
+        let mut specs: Vec<FaultSpec> = s.split(',').map(FaultSpec::parse).collect::<Result<_, _>>()?;
+        specs.sort();
+        specs.dedup();
+        Ok(specs)
+    }
+
+    /// The canonical spelling of a list, or `none`.
+    pub fn list_name(specs: &[FaultSpec]) -> String {
+        if specs.is_empty() {
+            return "none".into();
+        }
+        specs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+    }
+
+    /// The fault's name in the history (`<name>-start`): the kind's, but
+    /// `partition-leader` for a partition aimed at the leader.
+    pub fn history_name(self) -> &'static str {
+        match (self.kind, self.target) {
+            (FaultKind::Partition, Target::Leader) => PARTITION_LEADER,
+            (kind, _) => kind.name(),
+        }
+    }
+}
+
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, self.target) {
+            (FaultKind::Partition, Target::Leader) => f.write_str(PARTITION_LEADER),
+            (kind, target) if target == kind.default_target() => f.write_str(kind.name()),
+            (kind, target) => write!(f, "{kind}:{target}"),
+        }
+    }
+}
+
+impl FromStr for FaultSpec {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<FaultSpec, SpecError> {
+        FaultSpec::parse(s)
     }
 }
 
@@ -141,45 +326,73 @@ pub struct Capabilities {
     pub touchable: bool,
 }
 
-/// Refuses fault kinds this cluster cannot take, with the reason. Netem
+/// Why `spec` cannot run on a cluster of `nodes` nodes, whatever else
+/// is known about it (shared by [`refuse_up_front`] and the live check).
+pub(crate) fn size_refusal(spec: FaultSpec, nodes: usize) -> Option<String> {
+    match (spec.kind, spec.target) {
+        (FaultKind::ClientPause, _) => None,
+        (FaultKind::Partition, Target::Leader | Target::Primary) if nodes < 2 => {
+            Some(format!("a one-node cluster has no {} to isolate", spec.target))
+        }
+        (FaultKind::Partition, _) if nodes < 2 => Some(
+            "a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)".into(),
+        ),
+        (_, Target::Minority) if nodes < 3 => Some(format!(
+            "a cluster of {nodes} node{} has no minority to aim at (a minority needs three nodes or more)",
+            if nodes == 1 { "" } else { "s" }
+        )),
+        _ => None,
+    }
+}
+
+/// Why `target` finds nothing on a system that names no leader.
+pub(crate) fn no_leader(target: Target) -> String {
+    match target {
+        Target::Primary => {
+            "this system names no primary (it is not replicated, or its image has no /fencepost/role), so there \
+             is none to aim at"
+                .into()
+        }
+        _ => "this system names no leader (its members are independent), so there is none to aim at".into(),
+    }
+}
+
+/// Refuses faults this cluster cannot take, with the reason. Netem
 /// (which depends on the kernel) is still asked of a live node by
 /// [`crate::Nemesis::check`].
-pub fn refuse_up_front(kinds: &[FaultKind], caps: &Capabilities) -> Result<(), Error> {
-    for &kind in kinds {
-        let why = match kind {
+pub fn refuse_up_front(specs: &[FaultSpec], caps: &Capabilities) -> Result<(), Error> {
+    for &spec in specs {
+        let why = match spec.kind {
             FaultKind::ClientPause => None,
             _ if !caps.touchable => Some(
                 "needs access to the cluster's nodes; against an existing cluster (--endpoints) only client-pause runs"
                     .to_string(),
             ),
-            FaultKind::Partition if caps.nodes < 2 => Some(
-                "a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)"
-                    .into(),
-            ),
-            FaultKind::PartitionLeader if caps.nodes < 2 => Some("a one-node cluster has no leader to isolate".into()),
-            FaultKind::PartitionLeader if !caps.names_leader => {
-                Some("this system names no leader (its members are independent), so there is none to isolate".into())
-            }
-            FaultKind::Clock => caps.clock_refusal.map(str::to_string),
-            _ => None,
+            _ => size_refusal(spec, caps.nodes).or_else(|| match spec.target {
+                Target::Leader | Target::Primary if !caps.names_leader => Some(no_leader(spec.target)),
+                _ if spec.kind == FaultKind::Clock => caps.clock_refusal.map(str::to_string),
+                _ => None,
+            }),
         };
         if let Some(why) = why {
-            return Err(Error::Refused { kind, why });
+            return Err(Error::Refused { fault: spec, why });
         }
     }
     Ok(())
 }
 
-/// One concrete fault.
+/// One concrete fault. A fault aimed at a live target (the leader, the
+/// holder) is planned with no nodes yet and filled in when it starts
+/// ([`Fault::aimed_at`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// `kind` names the shape (one, halves, majorities-ring, bridge, leader).
+    /// `kind` names the shape: one, halves, majorities-ring, bridge; for
+    /// an aimed partition the target (leader, primary, majority, minority,
+    /// holder), whose nodes are cut from the rest.
     Partition {
         kind: &'static str,
         grudge: Grudge,
     },
-    /// Resolved when it starts into a `Partition` of kind `leader`.
-    IsolateLeader,
     /// These nodes drop everything from and to the harness's clients.
     ClientPartition {
         nodes: Vec<String>,
@@ -220,12 +433,9 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The kind this fault is one of; the history names it by the kind the
-    /// user asked for, so imports and reports can tell a leader isolation
-    /// from a partition.
+    /// The kind this fault is one of.
     pub fn kind(&self) -> FaultKind {
         match self {
-            Fault::Partition { kind: "leader", .. } | Fault::IsolateLeader => FaultKind::PartitionLeader,
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::ClientPartition { .. } => FaultKind::PartitionClients,
             Fault::Kill { .. } => FaultKind::Kill,
@@ -237,16 +447,22 @@ impl Fault {
         }
     }
 
-    /// The history's name for this fault (`partition` in `partition-start` …).
+    /// The history's name for this fault (`partition` in `partition-start`
+    /// …): the kind's, except that a leader isolation keeps the name it
+    /// had before faults could be aimed, so imports and reports still tell
+    /// it from a partition.
     pub fn name(&self) -> &'static str {
-        self.kind().name()
+        match self {
+            Fault::Partition { kind: "leader", .. } => PARTITION_LEADER,
+            other => other.kind().name(),
+        }
     }
 
     /// The nodes this fault acts on.
     pub fn targets(&self) -> Vec<String> {
         match self {
             Fault::Partition { grudge, .. } => grudge.keys().cloned().collect(),
-            Fault::IsolateLeader | Fault::ClientPause { .. } => Vec::new(),
+            Fault::ClientPause { .. } => Vec::new(),
             Fault::ClientPartition { nodes }
             | Fault::Kill { nodes }
             | Fault::Pause { nodes }
@@ -256,6 +472,27 @@ impl Fault {
         }
     }
 
+    /// The same fault on `chosen` of the cluster's `nodes`: a partition
+    /// cuts them from the rest; every other node fault acts on them.
+    pub fn aimed_at(&self, chosen: &[String], nodes: &[String]) -> Fault {
+        let mut fault = self.clone();
+        match &mut fault {
+            Fault::Partition { grudge, .. } => {
+                let rest: Vec<String> = nodes.iter().filter(|n| !chosen.contains(n)).cloned().collect();
+                *grudge = Grudge::new();
+                cut(grudge, chosen, &rest);
+            }
+            Fault::ClientPause { .. } => {}
+            Fault::ClientPartition { nodes }
+            | Fault::Kill { nodes }
+            | Fault::Pause { nodes }
+            | Fault::Loss { nodes, .. }
+            | Fault::Clock { nodes, .. }
+            | Fault::Netem { nodes, .. } => *nodes = chosen.to_vec(),
+        }
+        fault
+    }
+
     /// What the history records about it: the kind, the targets, and the
     /// fault's own parameters (for partitions, the grudge).
     pub fn describe(&self) -> FaultInfo {
@@ -263,7 +500,6 @@ impl Fault {
         let kind = |k: &str| Some(k.to_string());
         match self {
             Fault::Partition { kind: shape, grudge } => FaultInfo { kind: kind(shape), grudge: grudge.clone(), ..info },
-            Fault::IsolateLeader => FaultInfo { kind: kind("leader"), ..info },
             Fault::ClientPartition { .. } => FaultInfo { kind: kind("clients"), ..info },
             Fault::Kill { .. } | Fault::Pause { .. } => FaultInfo { kind: kind(self.name()), ..info },
             Fault::Loss { probability, .. } => {
@@ -295,6 +531,71 @@ impl Fault {
     }
 }
 
+/// A fault with the rule that aimed it, and, for `holder`, whose grant
+/// chose its nodes: what the nemesis starts, stops and records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aimed {
+    pub fault: Fault,
+    pub target: Target,
+    /// `holder` node faults: the (process, key) whose grant named the nodes.
+    pub holder: Option<(u64, String)>,
+}
+
+impl Aimed {
+    pub fn new(fault: Fault, target: Target) -> Aimed {
+        Aimed { fault, target, holder: None }
+    }
+
+    pub fn spec(&self) -> FaultSpec {
+        FaultSpec::new(self.fault.kind(), self.target)
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.fault.name()
+    }
+
+    /// A live target whose nodes are not known yet.
+    pub(crate) fn unresolved(&self) -> bool {
+        self.target.is_live() && !matches!(self.fault, Fault::ClientPause { .. }) && self.fault.targets().is_empty()
+    }
+
+    /// [`Fault::describe`], with the rule and (for `holder`) the process
+    /// and key it resolved to.
+    pub fn describe(&self) -> FaultInfo {
+        let mut info = self.fault.describe();
+        info.target = Some(self.target.name().to_string());
+        if let Some((process, key)) = &self.holder {
+            info.processes = vec![*process];
+            info.keys = vec![key.clone()];
+        }
+        info
+    }
+}
+
+/// A fault built by hand is aimed the way its shape says: at the leader
+/// for a leader isolation, at the holder for a client pause, else random.
+impl From<Fault> for Aimed {
+    fn from(fault: Fault) -> Aimed {
+        let target = match &fault {
+            Fault::Partition { kind: "leader", .. } => Target::Leader,
+            other => other.kind().default_target(),
+        };
+        Aimed::new(fault, target)
+    }
+}
+
+impl From<&Fault> for Aimed {
+    fn from(fault: &Fault) -> Aimed {
+        fault.clone().into()
+    }
+}
+
+impl From<&Aimed> for Aimed {
+    fn from(aimed: &Aimed) -> Aimed {
+        aimed.clone()
+    }
+}
+
 pub(crate) fn shuffled(names: &[String], rng: &mut Rng) -> Vec<String> {
     let mut v = names.to_vec();
     for i in (1..v.len()).rev() {
@@ -311,6 +612,48 @@ pub(crate) fn cut(grudge: &mut Grudge, a: &[String], b: &[String]) {
             grudge.entry(y.clone()).or_default().insert(x.clone());
         }
     }
+}
+
+/// The smallest majority of `n` nodes.
+fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// The nodes a `majority`, `minority` or `all` target picks from `nodes`
+/// (seeded, sorted); empty for the other targets, which the plan does not
+/// decide.
+pub fn aim_at_share(target: Target, nodes: &[String], rng: &mut Rng) -> Vec<String> {
+    let size = match target {
+        Target::Majority => majority(nodes.len()),
+        Target::Minority => (nodes.len().saturating_sub(1)) / 2,
+        Target::All => nodes.len(),
+        _ => return Vec::new(),
+    };
+    let mut chosen = shuffled(nodes, rng)[..size.min(nodes.len())].to_vec();
+    chosen.sort();
+    chosen
+}
+
+/// The holding a `holder` node fault aims at, and the nodes it acts on:
+/// one of the locks held now (seeded choice), and of the nodes that
+/// granted it, those in the cluster — or, where more than a majority of
+/// the cluster granted it (Redlock), a majority of them: enough to break
+/// the lock, no more. `None` when nobody holds a lock granted by a node of
+/// this cluster.
+pub fn aim_at_holder(holdings: &[Holding], nodes: &[String], rng: &mut Rng) -> Option<(Holding, Vec<String>)> {
+    let candidates: Vec<(&Holding, Vec<String>)> = holdings
+        .iter()
+        .map(|h| (h, h.nodes.iter().filter(|n| nodes.contains(n)).cloned().collect::<Vec<String>>()))
+        .filter(|(_, granted)| !granted.is_empty())
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let (holding, granted) = &candidates[rng.below(candidates.len() as u64) as usize];
+    let m = majority(nodes.len());
+    let mut chosen = if granted.len() > m { shuffled(granted, rng)[..m].to_vec() } else { granted.clone() };
+    chosen.sort();
+    Some(((*holding).clone(), chosen))
 }
 
 /// A random partition of `nodes` of one of the classic shapes.
@@ -361,26 +704,57 @@ pub fn random_fault(kind: FaultKind, nodes: &[String], options: &FaultOptions, r
         some.sort();
         some
     };
-    let ms = |d: Duration| d.as_millis() as u64;
     match kind {
         FaultKind::Partition => random_partition(nodes, rng),
-        FaultKind::PartitionLeader => Fault::IsolateLeader,
-        FaultKind::PartitionClients => Fault::ClientPartition { nodes: some },
-        FaultKind::Kill => Fault::Kill { nodes: one },
-        FaultKind::Pause => Fault::Pause { nodes: one },
-        FaultKind::Loss => Fault::Loss { nodes: one, probability: options.loss },
+        FaultKind::Kill | FaultKind::Pause | FaultKind::Loss => fault_on(kind, one, options, rng),
+        _ => fault_on(kind, some, options, rng),
+    }
+}
+
+/// The fault `spec` plans on `nodes`: a random one; one on the share a
+/// `majority`/`minority`/`all` target picks; or, for a live target, one
+/// with no nodes yet, filled in when it starts.
+pub fn planned_fault(spec: FaultSpec, nodes: &[String], options: &FaultOptions, rng: &mut Rng) -> Fault {
+    // A kind at its default target draws as it did before faults could be
+    // aimed: the same seed plans the same faults.
+    if spec.target == spec.kind.default_target() {
+        return random_fault(spec.kind, nodes, options, rng);
+    }
+    let chosen = aim_at_share(spec.target, nodes, rng);
+    let fault = match spec.kind {
+        FaultKind::Partition => Fault::Partition { kind: spec.target.name(), grudge: Grudge::new() },
+        kind => fault_on(kind, Vec::new(), options, rng),
+    };
+    if chosen.is_empty() {
+        fault
+    } else {
+        fault.aimed_at(&chosen, nodes)
+    }
+}
+
+/// A fault of `kind` (not a partition) on `nodes`, its own parameters
+/// drawn from `options` and `rng`.
+fn fault_on(kind: FaultKind, nodes: Vec<String>, options: &FaultOptions, rng: &mut Rng) -> Fault {
+    let ms = |d: Duration| d.as_millis() as u64;
+    match kind {
+        // Partitions are shaped by their callers; this one cuts nothing.
+        FaultKind::Partition => Fault::Partition { kind: "one", grudge: Grudge::new() },
+        FaultKind::PartitionClients => Fault::ClientPartition { nodes },
+        FaultKind::Kill => Fault::Kill { nodes },
+        FaultKind::Pause => Fault::Pause { nodes },
+        FaultKind::Loss => Fault::Loss { nodes, probability: options.loss },
         FaultKind::Clock => {
             let sign = if rng.below(2) == 0 { 1 } else { -1 };
             let offset = ms(options.clock_offset) as i64;
             if rng.below(2) == 0 {
-                Fault::Clock { nodes: some, offset_ms: sign * offset, strobe_ms: 0, period_ms: 0 }
+                Fault::Clock { nodes, offset_ms: sign * offset, strobe_ms: 0, period_ms: 0 }
             } else {
                 let period_ms = ms(options.clock_strobe_period).max(1);
-                Fault::Clock { nodes: some, offset_ms: 0, strobe_ms: sign * offset, period_ms }
+                Fault::Clock { nodes, offset_ms: 0, strobe_ms: sign * offset, period_ms }
             }
         }
         FaultKind::Netem => Fault::Netem {
-            nodes: some,
+            nodes,
             delay_ms: ms(options.netem_delay),
             jitter_ms: ms(options.netem_jitter),
             loss: options.netem_loss,
@@ -433,13 +807,187 @@ mod tests {
             assert_eq!(k.to_string(), k.name());
         }
         assert_eq!(FaultKind::ClientPause.name(), "client-pause");
-        assert_eq!(FaultKind::PartitionLeader.name(), "partition-leader");
-        assert_eq!(FaultKind::parse_list("none"), Ok(vec![]));
-        assert_eq!(FaultKind::parse_list("kill, partition,kill"), Ok(vec![FaultKind::Partition, FaultKind::Kill]));
-        let e = FaultKind::parse_list("partition,bogus").unwrap_err();
-        assert_eq!(e.name, "bogus");
+        let plain = |k| FaultSpec::plain(k);
+        assert_eq!(FaultSpec::parse_list("none"), Ok(vec![]));
+        assert_eq!(
+            FaultSpec::parse_list("kill, partition,kill"),
+            Ok(vec![plain(FaultKind::Partition), plain(FaultKind::Kill)])
+        );
+        let e = FaultSpec::parse_list("partition,bogus").unwrap_err();
+        assert_eq!(e, SpecError::UnknownFault(UnknownFault { name: "bogus".into() }));
         let e = e.to_string();
-        assert!(e.contains("`bogus`") && e.contains("client-pause"), "{e}");
+        assert!(e.contains("`bogus`") && e.contains("client-pause") && e.contains("partition-leader"), "{e}");
+    }
+
+    #[test]
+    fn specs_parse_with_targets_and_print_canonically() {
+        let spec = |s: &str| FaultSpec::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(spec("kill:holder"), FaultSpec::new(FaultKind::Kill, Target::Holder));
+        assert_eq!(spec(" clock:majority "), FaultSpec::new(FaultKind::Clock, Target::Majority));
+        // Both spellings of a leader isolation are one spec, spelled the old way.
+        assert_eq!(spec("partition:leader"), spec("partition-leader"));
+        assert_eq!(spec("partition:leader").to_string(), "partition-leader");
+        assert_eq!(spec("partition:leader").history_name(), "partition-leader");
+        assert_eq!(spec("partition:holder").history_name(), "partition");
+        // The default target is not spelled out.
+        assert_eq!(spec("kill:random").to_string(), "kill");
+        assert_eq!(spec("client-pause:holder").to_string(), "client-pause");
+        assert_eq!(spec("client-pause").target, Target::Holder);
+        assert_eq!(spec("kill:all").to_string(), "kill:all");
+        for &kind in FaultKind::ALL {
+            for &target in Target::ALL {
+                let Ok(s) = FaultSpec::parse(&format!("{kind}:{target}")) else { continue };
+                assert_eq!(FaultSpec::parse(&s.to_string()), Ok(s), "{s} round-trips");
+            }
+        }
+        // Canonical order and spelling: by kind, then target; duplicates once.
+        let list = FaultSpec::parse_list("kill:holder,partition:leader,kill,client-pause:holder,client-pause").unwrap();
+        assert_eq!(FaultSpec::list_name(&list), "partition-leader,kill,kill:holder,client-pause");
+        assert_eq!(FaultSpec::list_name(&[]), "none");
+    }
+
+    #[test]
+    fn wrong_targets_are_named_and_impossible_ones_refused_with_the_reason() {
+        let e = FaultSpec::parse("kill:leaderr").unwrap_err();
+        assert_eq!(e, SpecError::UnknownTarget { spec: "kill:leaderr".into(), target: "leaderr".into() });
+        let text = e.to_string();
+        assert!(
+            text.contains("unknown target `leaderr`") && text.contains("holder") && text.contains("minority"),
+            "{text}"
+        );
+        assert!(matches!(FaultSpec::parse("kil:holder"), Err(SpecError::UnknownFault(_))));
+        for (s, why) in [
+            ("client-pause:leader", "clients, not nodes"),
+            ("client-pause:all", "clients, not nodes"),
+            ("client-pause:random", "always catches a client holding"),
+            ("partition:all", "a side left standing"),
+            ("partition-leader:holder", "partition:TARGET"),
+        ] {
+            match FaultSpec::parse(s) {
+                Err(e @ SpecError::CannotAim { .. }) => assert!(e.to_string().contains(why), "{s}: {e}"),
+                other => panic!("{s}: {other:?}"),
+            }
+        }
+    }
+
+    fn caps(nodes: usize, names_leader: bool) -> Capabilities {
+        Capabilities { nodes, names_leader, clock_refusal: None, touchable: true }
+    }
+
+    #[test]
+    fn targets_a_system_cannot_give_are_refused_up_front() {
+        let refused = |s: &str, c: &Capabilities| {
+            let specs = FaultSpec::parse_list(s).unwrap();
+            refuse_up_front(&specs, c).err().map(|e| e.to_string())
+        };
+        // Redlock: five independent nodes, no leader.
+        let e = refused("kill:leader", &caps(5, false)).unwrap();
+        assert!(e.starts_with("kill:leader: ") && e.contains("names no leader"), "{e}");
+        assert!(refused("clock:primary", &caps(5, false)).unwrap().contains("names no primary"));
+        assert!(refused("partition-leader", &caps(5, false)).unwrap().contains("names no leader"));
+        assert_eq!(refused("kill:holder,clock:majority,pause:minority,kill:all", &caps(5, false)), None);
+        // One Redis: no minority, no links, no leader.
+        assert!(refused("kill:minority", &caps(1, false)).unwrap().contains("no minority"));
+        assert!(refused("partition:holder", &caps(1, false)).unwrap().contains("one-node cluster"));
+        assert!(refused("partition-leader", &caps(1, false)).unwrap().contains("no leader"));
+        assert_eq!(refused("kill:holder,kill:majority,kill:all,client-pause", &caps(1, false)), None);
+        // etcd names its leader.
+        assert_eq!(refused("kill:leader,partition:leader,pause:primary", &caps(3, true)), None);
+        let endpoints = Capabilities { touchable: false, ..caps(3, true) };
+        assert!(refused("kill:holder", &endpoints).unwrap().contains("--endpoints"));
+        assert_eq!(refused("client-pause", &endpoints), None);
+    }
+
+    #[test]
+    fn shares_are_majorities_minorities_or_everyone() {
+        let mut rng = Rng::new(5);
+        for n in 1..=7 {
+            let nodes = names(n);
+            for _ in 0..20 {
+                let maj = aim_at_share(Target::Majority, &nodes, &mut rng);
+                let min = aim_at_share(Target::Minority, &nodes, &mut rng);
+                assert_eq!(maj.len(), n / 2 + 1, "{maj:?}");
+                assert_eq!(min.len(), (n - 1) / 2, "{min:?}");
+                assert!(2 * maj.len() > n && 2 * min.len() < n);
+                for set in [&maj, &min] {
+                    assert!(set.windows(2).all(|w| w[0] < w[1]) && set.iter().all(|x| nodes.contains(x)), "{set:?}");
+                }
+            }
+            assert_eq!(aim_at_share(Target::All, &nodes, &mut rng), nodes);
+            assert!(aim_at_share(Target::Holder, &nodes, &mut rng).is_empty());
+        }
+        // Seeded: the same seed picks the same majority.
+        assert_eq!(
+            aim_at_share(Target::Majority, &names(5), &mut Rng::new(9)),
+            aim_at_share(Target::Majority, &names(5), &mut Rng::new(9))
+        );
+    }
+
+    #[test]
+    fn the_holder_is_found_from_the_registry() {
+        let holding = |process, key: &str, nodes: &[&str]| Holding {
+            process,
+            key: key.into(),
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        };
+        let mut rng = Rng::new(1);
+        // Nobody holds, or only through nodes this cluster does not have.
+        assert_eq!(aim_at_holder(&[], &names(5), &mut rng), None);
+        assert_eq!(aim_at_holder(&[holding(1, "k0", &[])], &names(1), &mut rng), None);
+        assert_eq!(aim_at_holder(&[holding(1, "k0", &["n9"])], &names(1), &mut rng), None);
+        // One Redis: its one node.
+        let (h, nodes) = aim_at_holder(&[holding(7, "k0", &["n1"])], &names(1), &mut rng).unwrap();
+        assert_eq!((h.process, h.key.as_str(), nodes), (7, "k0", vec!["n1".to_string()]));
+        // Redlock granted by exactly a majority: all of them.
+        let granted = holding(3, "k0", &["n1", "n4", "n5"]);
+        let (_, nodes) = aim_at_holder(std::slice::from_ref(&granted), &names(5), &mut rng).unwrap();
+        assert_eq!(nodes, ["n1", "n4", "n5"]);
+        // Granted by all five: a majority of them, no more.
+        for seed in 0..20 {
+            let all = holding(4, "k0", &["n1", "n2", "n3", "n4", "n5"]);
+            let (_, nodes) = aim_at_holder(&[all], &names(5), &mut Rng::new(seed)).unwrap();
+            assert_eq!(nodes.len(), 3, "{nodes:?}");
+        }
+        // Two holders of two keys: each gets its turn, its own nodes.
+        let two = [holding(1, "k0", &["n1"]), holding(2, "k1", &["n3"])];
+        let mut seen = BTreeSet::new();
+        for seed in 0..20 {
+            let (h, nodes) = aim_at_holder(&two, &names(3), &mut Rng::new(seed)).unwrap();
+            assert_eq!(nodes, [if h.process == 1 { "n1" } else { "n3" }]);
+            seen.insert(h.process);
+        }
+        assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn aimed_faults_record_their_rule_and_holder() {
+        let o = FaultOptions::default();
+        let mut rng = Rng::new(2);
+        let spec = FaultSpec::parse("clock:holder").unwrap();
+        let template = planned_fault(spec, &names(5), &o, &mut rng);
+        assert!(template.targets().is_empty(), "resolved when it starts: {template:?}");
+        let chosen = ["n1".to_string(), "n2".into(), "n4".into()];
+        let aimed =
+            Aimed { fault: template.aimed_at(&chosen, &names(5)), target: spec.target, holder: Some((6, "k0".into())) };
+        let info = aimed.describe();
+        assert_eq!(info.target.as_deref(), Some("holder"));
+        assert_eq!(
+            (info.targets.as_slice(), info.processes.as_slice(), info.keys.as_slice()),
+            (&chosen[..], &[6][..], &["k0".to_string()][..])
+        );
+        assert_eq!(aimed.spec(), spec);
+        // A partition aimed at the holder cuts its nodes from the rest.
+        let p = planned_fault(FaultSpec::parse("partition:holder").unwrap(), &names(5), &o, &mut rng);
+        let Fault::Partition { kind: "holder", grudge } = p.aimed_at(&chosen, &names(5)) else { panic!() };
+        assert_eq!(grudge["n1"].iter().collect::<Vec<_>>(), ["n3", "n5"]);
+        assert_eq!(grudge["n3"].iter().collect::<Vec<_>>(), ["n1", "n2", "n4"]);
+        // A majority is chosen by the plan.
+        let k = planned_fault(FaultSpec::parse("kill:majority").unwrap(), &names(5), &o, &mut rng);
+        assert_eq!(k.targets().len(), 3);
+        // Built by hand: a leader isolation is aimed at the leader.
+        let leader: Aimed = Fault::Partition { kind: "leader", grudge: Grudge::new() }.into();
+        assert_eq!((leader.target, leader.name()), (Target::Leader, "partition-leader"));
+        assert!(leader.unresolved());
     }
 
     /// The history's values are what `describe` wrote before it was typed
@@ -456,7 +1004,6 @@ mod tests {
                 Fault::Partition { kind: "one", grudge },
                 json!({"kind": "one", "grudge": {"n1": ["n2"], "n2": ["n1"]}, "targets": ["n1", "n2"]}),
             ),
-            (Fault::IsolateLeader, json!({"kind": "leader", "targets": []})),
             (Fault::ClientPartition { nodes: n1() }, json!({"kind": "clients", "targets": ["n1"]})),
             (Fault::Kill { nodes: n1() }, json!({"kind": "kill", "targets": ["n1"]})),
             (

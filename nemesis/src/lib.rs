@@ -2,8 +2,13 @@
 //! one verified to have taken effect and verified healed, on a seeded
 //! schedule, every start and stop reported for the history.
 //!
+//! - [`FaultSpec`] (`kill:holder`): a [`FaultKind`] and the [`Target`]
+//!   that aims it — chance (the default), the leader or primary the system
+//!   names, a majority, a minority, every node, or whoever holds a lock
+//!   when the fault starts (read from the workers' [`kit::Holders`]). A
+//!   target that cannot be found in time is recorded as skipped.
 //! - [`FaultKind`] / [`Fault`]: what to do — node partitions (one, halves,
-//!   majorities ring, bridge, the current leader), client ↔ node partitions
+//!   majorities ring, bridge, an aimed set cut from the rest), client ↔ node partitions
 //!   (iptables inside the nodes), kill -9 and restart, pause and resume,
 //!   packet loss (iptables), clock jumps and strobes (fencepost's LD_PRELOAD
 //!   shim, `docker/images/common/fptime.c`), `tc netem` delay, and client
@@ -30,7 +35,8 @@ mod schedule;
 
 pub use error::Error;
 pub use fault::{
-    random_fault, random_partition, refuse_up_front, Capabilities, Fault, FaultKind, FaultOptions, Grudge, UnknownFault,
+    aim_at_holder, aim_at_share, planned_fault, random_fault, random_partition, refuse_up_front, Aimed, Capabilities,
+    Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownFault,
 };
-pub use nemesis::{Nemesis, Phase, Report};
+pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

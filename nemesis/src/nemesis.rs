@@ -2,14 +2,15 @@
 //! checks the fault took effect and every stop checks the nodes recovered;
 //! either is an error when it did not.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use checker::faults::{FaultEvent, FaultInfo};
 use docker::{Node, NodeState};
-use kit::{CancellationToken, Stall};
+use kit::{CancellationToken, Holders, Rng, Stall};
 
-use crate::fault::{cut, Fault, FaultKind, Grudge};
+use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, Fault, FaultKind, FaultSpec, Grudge, Target};
 use crate::schedule::Step;
 use crate::Error;
 
@@ -37,6 +38,45 @@ pub struct Nemesis {
     port: u16,
     report: Report,
     stall: Option<Arc<Stall>>,
+    /// Who holds which lock now, for faults aimed at the `holder`.
+    holders: Option<Arc<Holders>>,
+}
+
+/// What [`Nemesis::play`] did: the faults injected, and those skipped
+/// because their target could not be found in time, each in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Played {
+    pub injected: Vec<FaultSpec>,
+    pub skipped: Vec<FaultSpec>,
+}
+
+/// Why a `holder` fault found nobody to aim at.
+const NOBODY_HELD: &str = "nobody held a lock";
+/// How often a `holder` fault looks at the registry while it waits.
+const HOLDER_POLL: Duration = Duration::from_millis(10);
+
+/// How long, and with which seed, a `holder` fault looks for one.
+struct HolderWait {
+    deadline: Instant,
+    seed: u64,
+    stop: CancellationToken,
+}
+
+/// Where a `holder` target led.
+enum Aim {
+    At(Aimed),
+    /// Not found in time: recorded as skipped.
+    Skipped,
+    /// The run ended while waiting.
+    Stopped,
+}
+
+/// How a fault's start ended.
+enum Begun {
+    /// Started (and verified), after waiting this long for a holder.
+    Started(Aimed, Duration),
+    Skipped,
+    Stopped,
 }
 
 const EXEC: Duration = Duration::from_secs(10);
@@ -53,12 +93,19 @@ const CLOCK_REFUSED: i64 = 78;
 
 impl Nemesis {
     pub fn new(nodes: Vec<Node>, port: u16, report: Report) -> Nemesis {
-        Nemesis { nodes, port, report, stall: None }
+        Nemesis { nodes, port, report, stall: None, holders: None }
     }
 
     /// Lets client-pause faults stall the workload's lock holders.
     pub fn with_stall(mut self, stall: Arc<Stall>) -> Nemesis {
         self.stall = Some(stall);
+        self
+    }
+
+    /// Lets faults aim at whoever holds a lock (`kill:holder`), as the
+    /// workload's workers record it.
+    pub fn with_holders(mut self, holders: Arc<Holders>) -> Nemesis {
+        self.holders = Some(holders);
         self
     }
 
@@ -88,36 +135,44 @@ impl Nemesis {
         }
     }
 
-    /// Refuses, before a run starts, fault kinds this cluster cannot take,
-    /// with the reason: clock faults where the server's clock cannot be
-    /// moved (etcd), leader isolation where the system names no leader,
-    /// netem where the kernel has no `sch_netem`, node partitions on one node.
-    pub async fn check(&self, kinds: &[FaultKind]) -> Result<(), Error> {
-        for &kind in kinds {
-            let refused = |why: String| Err(Error::Refused { kind, why });
-            let needs_nodes = !matches!(kind, FaultKind::ClientPause);
+    /// Refuses, before a run starts, faults this cluster cannot take, with
+    /// the reason: clock faults where the server's clock cannot be moved
+    /// (etcd), leader or primary targets where the system names none,
+    /// netem where the kernel has no `sch_netem`, node partitions on one
+    /// node, minorities of fewer than three nodes, holder targets with no
+    /// workload to read holders from.
+    pub async fn check(&self, specs: &[FaultSpec]) -> Result<(), Error> {
+        for &spec in specs {
+            let refused = |why: String| Err(Error::Refused { fault: spec, why });
+            let needs_nodes = spec.kind != FaultKind::ClientPause;
             let Some(first) = self.nodes.first() else {
                 if needs_nodes {
                     return refused("no node of this cluster is reachable by the nemesis".into());
                 }
                 continue;
             };
-            match kind {
-                FaultKind::Partition if self.nodes.len() < 2 => {
-                    return refused("a one-node cluster has no node-to-node links to cut (partition-clients cuts it from its clients)".into());
-                }
-                FaultKind::PartitionLeader if self.nodes.len() < 2 => {
-                    return refused("a one-node cluster has no leader to isolate".into());
-                }
-                FaultKind::PartitionLeader => {
+            if !needs_nodes {
+                continue;
+            }
+            if let Some(why) = size_refusal(spec, self.nodes.len()) {
+                return refused(why);
+            }
+            match spec.target {
+                Target::Leader | Target::Primary => {
                     let out = exec(first, &["test", "-x", "/fencepost/role"]).await?;
                     if !out.success() {
-                        return refused("this system cannot name its leader (its image has no /fencepost/role)".into());
+                        return refused(no_leader(spec.target));
                     }
                 }
+                Target::Holder if self.holders.is_none() => {
+                    return refused("no workload clients whose locks could name a holder".into());
+                }
+                _ => {}
+            }
+            match spec.kind {
                 FaultKind::Clock => match self.server_time(first).await {
                     Ok(_) => {}
-                    Err(e @ Error::Refused { .. }) => return Err(e),
+                    Err(Error::Refused { why, .. }) => return refused(why),
                     Err(e) => return refused(e.to_string()),
                 },
                 FaultKind::Netem => {
@@ -133,7 +188,7 @@ impl Nemesis {
                 _ => {}
             }
         }
-        if kinds.contains(&FaultKind::ClientPause) && self.stall.is_none() {
+        if specs.iter().any(|s| s.kind == FaultKind::ClientPause) && self.stall.is_none() {
             return Err(no_clients());
         }
         Ok(())
@@ -191,7 +246,10 @@ impl Nemesis {
             out = exec(node, &argv).await?;
         }
         if out.code == CLOCK_REFUSED {
-            return Err(Error::Refused { kind: FaultKind::Clock, why: out.stderr.trim().to_string() });
+            return Err(Error::Refused {
+                fault: FaultSpec::plain(FaultKind::Clock),
+                why: out.stderr.trim().to_string(),
+            });
         }
         if !out.success() {
             return Err(Error::Exec {
@@ -208,21 +266,43 @@ impl Nemesis {
     }
 
     /// Injects `fault`, checks it took effect, and reports `<name>-start`.
-    /// Returns the fault as started (a leader isolation names its leader, a
-    /// client pause the clients it caught): stop that one.
-    pub async fn start(&self, fault: &Fault) -> Result<Fault, Error> {
+    /// Returns the fault as started (aimed at the leader it found, a client
+    /// pause naming the clients it caught): stop that one. A fault aimed at
+    /// the holder takes whoever holds a lock now, or fails when nobody does
+    /// ([`Nemesis::play`] waits for one instead).
+    pub async fn start(&self, fault: impl Into<Aimed>) -> Result<Aimed, Error> {
+        let aimed: Aimed = fault.into();
+        let kind = aimed.fault.kind();
+        let wait = HolderWait { deadline: Instant::now(), seed: 0, stop: CancellationToken::new() };
+        match self.begin(aimed, &wait).await? {
+            Begun::Started(started, _) => Ok(started),
+            Begun::Skipped | Begun::Stopped => Err(Error::Verify {
+                fault: kind,
+                node: None,
+                why: format!("its holder target found that {NOBODY_HELD}"),
+            }),
+        }
+    }
+
+    /// [`Nemesis::start`], waiting for a holder until `wait.deadline` (then
+    /// reported as skipped). The holder is read from the registry as late
+    /// as possible: after the baselines (which take a while on several
+    /// nodes) and just before the `invoke`, so the fault's recorded start
+    /// finds its holder still holding.
+    async fn begin(&self, aimed: Aimed, wait: &HolderWait) -> Result<Begun, Error> {
+        let (target, holder) = (aimed.target, aimed.holder.clone());
+        let fault = &aimed.fault;
+        let for_holder = aimed.unresolved() && target == Target::Holder;
         let started = match fault {
-            Fault::IsolateLeader => {
-                let leader = self.leader().await?;
-                let others: Vec<String> = self.node_names().into_iter().filter(|n| *n != leader).collect();
-                let mut grudge = Grudge::new();
-                cut(&mut grudge, &[leader], &others);
-                Fault::Partition { kind: "leader", grudge }
+            _ if for_holder => fault.clone(),
+            _ if aimed.unresolved() => {
+                let leader = self.leader(aimed.spec()).await?;
+                fault.aimed_at(&[leader], &self.node_names())
             }
             Fault::ClientPause { clients, duration_ms, .. } => {
                 let stall = self.stall.as_ref().ok_or_else(no_clients)?;
                 let duration = Duration::from_millis(*duration_ms);
-                self.report(Phase::Begin, FaultEvent::start(fault.name()), &fault.describe());
+                self.report(Phase::Begin, FaultEvent::start(fault.name()), &aimed.describe());
                 stall.arm(*clients, duration);
                 // The fault starts when a holder walks into the stall.
                 let deadline = Instant::now() + duration;
@@ -247,35 +327,99 @@ impl Nemesis {
             }
             other => other.clone(),
         };
-        // Refusals and baselines come before anything is touched.
-        let mut before = Vec::new();
-        match &started {
-            Fault::Clock { nodes, .. } => {
-                for name in nodes {
+        let mut started = Aimed { fault: started, target, holder };
+        // Refusals and baselines come before anything is touched: on every
+        // node the holder could lead to, when it is not known yet.
+        let baseline = if for_holder { self.node_names() } else { started.fault.targets() };
+        let mut before = BTreeMap::new();
+        match &started.fault {
+            Fault::Clock { .. } => {
+                for name in &baseline {
                     self.server_time(self.node(name)?).await?;
                 }
             }
-            Fault::Netem { nodes, .. } => {
-                for name in nodes {
-                    before.push(self.latency(self.node(name)?).await?.unwrap_or_default());
+            Fault::Netem { .. } => {
+                for name in &baseline {
+                    before.insert(name.clone(), self.latency(self.node(name)?).await?.unwrap_or_default());
                 }
             }
             _ => {}
         }
+        let mut waited = Duration::ZERO;
+        if for_holder {
+            let t = Instant::now();
+            match self.holder(&started, wait).await {
+                Aim::At(aimed) => started = aimed,
+                Aim::Skipped => return Ok(Begun::Skipped),
+                Aim::Stopped => return Ok(Begun::Stopped),
+            }
+            waited = t.elapsed();
+        }
         // A client pause began when the stall was armed (above).
-        if !matches!(started, Fault::ClientPause { .. }) {
+        if !matches!(started.fault, Fault::ClientPause { .. }) {
             self.report(Phase::Begin, FaultEvent::start(started.name()), &started.describe());
         }
-        self.inject(&started).await?;
-        self.verify(&started, &before).await?;
+        self.inject(&started.fault).await?;
+        self.verify(&started.fault, &before).await?;
         self.report(Phase::Done, FaultEvent::start(started.name()), &started.describe());
-        Ok(started)
+        Ok(Begun::Started(started, waited))
+    }
+
+    /// `planned` aimed at whoever holds a lock, polling the registry until
+    /// `wait.deadline`; reported as skipped when nobody did by then.
+    async fn holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
+        let mut rng = Rng::new(wait.seed);
+        let names = self.node_names();
+        loop {
+            let holdings = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
+            if let Some((holding, nodes)) = aim_at_holder(&holdings, &names, &mut rng) {
+                let fault = planned.fault.aimed_at(&nodes, &names);
+                return Aim::At(Aimed { fault, target: Target::Holder, holder: Some((holding.process, holding.key)) });
+            }
+            if Instant::now() >= wait.deadline {
+                self.skipped(planned);
+                return Aim::Skipped;
+            }
+            tokio::select! {
+                biased;
+                _ = wait.stop.cancelled() => return Aim::Stopped,
+                _ = tokio::time::sleep(HOLDER_POLL) => {}
+            }
+        }
+    }
+
+    /// A client pause waits (up to `wait.deadline`) for somebody to hold a
+    /// lock before it arms the stall, so that a run where nobody holds
+    /// records a skip rather than a pause that caught no one. Without a
+    /// registry it just tries.
+    async fn any_holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
+        let Some(holders) = &self.holders else { return Aim::At(planned.clone()) };
+        loop {
+            if !holders.snapshot().is_empty() {
+                return Aim::At(planned.clone());
+            }
+            if Instant::now() >= wait.deadline {
+                self.skipped(planned);
+                return Aim::Skipped;
+            }
+            tokio::select! {
+                biased;
+                _ = wait.stop.cancelled() => return Aim::Stopped,
+                _ = tokio::time::sleep(HOLDER_POLL) => {}
+            }
+        }
+    }
+
+    /// Records that `planned` was not injected for want of a holder.
+    fn skipped(&self, planned: &Aimed) {
+        let info = FaultInfo { skipped: Some(NOBODY_HELD.into()), ..planned.describe() };
+        self.report(Phase::Done, FaultEvent::Skipped { fault: planned.name().to_string() }, &info);
     }
 
     /// Puts `fault` in place (no checks).
     async fn inject(&self, fault: &Fault) -> Result<(), Error> {
         match fault {
-            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, drops) in grudge {
                     let node = self.node(a)?;
@@ -338,9 +482,12 @@ impl Nemesis {
             }
             Fault::Clock { nodes, offset_ms, strobe_ms, period_ms } => {
                 let line = format!("{} {} {}", offset_ms * 1_000_000, strobe_ms * 1_000_000, period_ms * 1_000_000);
-                for name in nodes {
-                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await?;
-                }
+                // All at once: the clocks of a majority (a `holder`'s) move
+                // together, before the lock they hold can be released.
+                let writes = nodes.iter().map(|name| async {
+                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await.map(|_| ())
+                });
+                futures_util::future::join_all(writes).await.into_iter().collect::<Result<(), Error>>()?;
             }
             Fault::Netem { nodes, delay_ms, jitter_ms, loss } => {
                 let (delay, jitter, loss) =
@@ -365,11 +512,11 @@ impl Nemesis {
     }
 
     /// Checks `fault` took effect: an error naming what did not.
-    async fn verify(&self, fault: &Fault, before: &[Duration]) -> Result<(), Error> {
+    async fn verify(&self, fault: &Fault, before: &BTreeMap<String, Duration>) -> Result<(), Error> {
         let not_in_effect =
             |node: &str, why: String| Error::Verify { fault: fault.kind(), node: Some(node.to_string()), why };
         match fault {
-            Fault::IsolateLeader | Fault::ClientPause { .. } => {}
+            Fault::ClientPause { .. } => {}
             Fault::Partition { grudge, .. } => {
                 for (a, b, reached) in self.probe_pairs(grudge).await {
                     if reached? {
@@ -418,9 +565,10 @@ impl Nemesis {
                 }
             }
             Fault::Netem { nodes, delay_ms, .. } => {
-                for (name, before) in nodes.iter().zip(before) {
+                for name in nodes {
+                    let before = before.get(name).copied().unwrap_or_default();
                     let after = self.latency(self.node(name)?).await?;
-                    let wanted = *before + Duration::from_millis(delay_ms / 2);
+                    let wanted = before + Duration::from_millis(delay_ms / 2);
                     if *delay_ms > 0 && after.is_none_or(|a| a < wanted) {
                         return Err(not_in_effect(
                             name,
@@ -449,21 +597,19 @@ impl Nemesis {
         pairs.into_iter().zip(results).map(|((a, b), r)| (a, b, r)).collect()
     }
 
-    /// The node the system names as its leader (`/fencepost/role`), waiting
-    /// up to 10 s for an election in progress to settle.
-    async fn leader(&self) -> Result<String, Error> {
+    /// The node the system names as its leader (`/fencepost/role` prints
+    /// `leader`, or `primary` on a replicated system), waiting up to 10 s
+    /// for an election in progress to settle.
+    async fn leader(&self, spec: FaultSpec) -> Result<String, Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut leaders = Vec::new();
             for node in &self.nodes {
                 let out = exec(node, &["/fencepost/role"]).await?;
                 if out.code == 126 || out.code == 127 {
-                    return Err(Error::Refused {
-                        kind: FaultKind::PartitionLeader,
-                        why: "this system cannot name its leader (no /fencepost/role)".into(),
-                    });
+                    return Err(Error::Refused { fault: spec, why: no_leader(spec.target) });
                 }
-                if out.success() && out.stdout.trim() == "leader" {
+                if out.success() && matches!(out.stdout.trim(), "leader" | "primary") {
                     leaders.push(node.name().to_string());
                 }
             }
@@ -472,9 +618,9 @@ impl Nemesis {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Verify {
-                    fault: FaultKind::PartitionLeader,
+                    fault: spec.kind,
                     node: None,
-                    why: format!("no single leader after 10 s (leaders: {leaders:?})"),
+                    why: format!("no single {} after 10 s (found: {leaders:?})", spec.target),
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -483,8 +629,10 @@ impl Nemesis {
 
     /// Undoes `fault` (as returned by [`Nemesis::start`]), checks the nodes
     /// recovered, and reports `<name>-stop`.
-    pub async fn stop(&self, fault: &Fault) -> Result<(), Error> {
-        self.report(Phase::Begin, FaultEvent::stop(fault.name()), &fault.describe());
+    pub async fn stop(&self, fault: impl Into<Aimed>) -> Result<(), Error> {
+        let aimed: Aimed = fault.into();
+        let fault = &aimed.fault;
+        self.report(Phase::Begin, FaultEvent::stop(fault.name()), &aimed.describe());
         let not_healed =
             |node: &str, why: String| Error::Heal { fault: fault.kind(), node: Some(node.to_string()), why };
         if let Fault::ClientPause { .. } = fault {
@@ -530,7 +678,7 @@ impl Nemesis {
             }
             _ => {}
         }
-        self.report(Phase::Done, FaultEvent::stop(fault.name()), &fault.describe());
+        self.report(Phase::Done, FaultEvent::stop(fault.name()), &aimed.describe());
         Ok(())
     }
 
@@ -618,20 +766,42 @@ impl Nemesis {
     }
 
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
-    /// when `stop` is cancelled. Returns the kind of each fault injected, in
-    /// order.
-    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &CancellationToken) -> Result<Vec<FaultKind>, Error> {
-        let mut injected = Vec::new();
+    /// when `stop` is cancelled. A step aimed at the holder waits for one
+    /// (up to its `wait`) and is skipped, and recorded so, if nobody held a
+    /// lock by then; it lasts its whole duration from when it began.
+    pub async fn play(&self, steps: &[Step], t0: Instant, stop: &CancellationToken) -> Result<Played, Error> {
+        let mut played = Played::default();
         let result = async {
             for step in steps {
                 if !sleep_until(t0 + step.at, stop).await {
                     break;
                 }
-                injected.push(step.kind);
+                let planned = step.aimed();
+                let wait = HolderWait { deadline: Instant::now() + step.wait, seed: step.seed, stop: stop.clone() };
+                let aimed = match &planned.fault {
+                    Fault::ClientPause { .. } => match self.any_holder(&planned, &wait).await {
+                        Aim::At(aimed) => aimed,
+                        Aim::Skipped => {
+                            played.skipped.push(step.spec);
+                            continue;
+                        }
+                        Aim::Stopped => break,
+                    },
+                    _ => planned,
+                };
                 // The fault lasts what was asked from when injection began,
-                // however long verifying it took.
-                let heal_at = Instant::now() + step.duration;
-                let started = self.start(&step.fault).await?;
+                // however long verifying it took (but not waiting for a holder).
+                let asked = Instant::now();
+                let (started, waited) = match self.begin(aimed, &wait).await? {
+                    Begun::Started(started, waited) => (started, waited),
+                    Begun::Skipped => {
+                        played.skipped.push(step.spec);
+                        continue;
+                    }
+                    Begun::Stopped => break,
+                };
+                played.injected.push(step.spec);
+                let heal_at = asked + waited + step.duration;
                 sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;
             }
@@ -639,7 +809,7 @@ impl Nemesis {
         }
         .await;
         let healed = self.heal_all().await;
-        result.and(healed).map(|()| injected)
+        result.and(healed).map(|()| played)
     }
 }
 
@@ -678,5 +848,5 @@ fn docker_error(node: &Node) -> impl FnOnce(docker::Error) -> Error + '_ {
 }
 
 fn no_clients() -> Error {
-    Error::Refused { kind: FaultKind::ClientPause, why: "no workload clients to pause".into() }
+    Error::Refused { fault: FaultSpec::plain(FaultKind::ClientPause), why: "no workload clients to pause".into() }
 }

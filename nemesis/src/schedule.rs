@@ -4,16 +4,32 @@ use std::time::Duration;
 
 use kit::Rng;
 
-use crate::fault::{random_fault, Fault, FaultKind, FaultOptions};
+use crate::fault::{planned_fault, Aimed, Fault, FaultKind, FaultOptions, FaultSpec};
 
 /// One step of a schedule: at `at`, start `fault`; `duration` later, stop it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// The kind the user named that this step plays.
-    pub kind: FaultKind,
+    /// The fault the user named that this step plays.
+    pub spec: FaultSpec,
     pub at: Duration,
     pub duration: Duration,
+    /// How long a live target (the holder) may be waited for before the
+    /// step is skipped: the interval, or less where the next step or the
+    /// quiet period comes sooner, so a late fault never overlaps either.
+    pub wait: Duration,
+    /// For a live target, the fault with no nodes yet: the nemesis fills
+    /// them in when it starts.
     pub fault: Fault,
+    /// Seeds the choices made when the fault starts (which holder, which
+    /// of its nodes), so they too follow from the run's seed.
+    pub seed: u64,
+}
+
+impl Step {
+    /// The fault as planned, with its rule (what `run --plan` prints).
+    pub fn aimed(&self) -> Aimed {
+        Aimed::new(self.fault.clone(), self.spec.target)
+    }
 }
 
 /// Waits `interval`, injects a fault for `interval` (client pauses: for
@@ -23,9 +39,10 @@ pub struct Step {
 /// gets a second one; a kind too long for the time left is passed over for
 /// one that fits. The caller heals everything at the end and keeps a quiet
 /// period after `until` before its final reads; [`unplayed`] names the kinds
-/// the plan has no room for.
+/// the plan has no room for. Targets the plan can decide (`majority`,
+/// `minority`, `all`) are chosen here; live ones when each fault starts.
 pub fn schedule(
-    kinds: &[FaultKind],
+    kinds: &[FaultSpec],
     nodes: &[String],
     seed: u64,
     interval: Duration,
@@ -37,8 +54,8 @@ pub fn schedule(
     if kinds.is_empty() || nodes.is_empty() || interval.is_zero() {
         return steps;
     }
-    let length = |kind: FaultKind| if kind == FaultKind::ClientPause { options.client_pause } else { interval };
-    let mut round: Vec<FaultKind> = Vec::new();
+    let length = |spec: FaultSpec| if spec.kind == FaultKind::ClientPause { options.client_pause } else { interval };
+    let mut round: Vec<FaultSpec> = Vec::new();
     let mut at = interval;
     loop {
         if round.is_empty() {
@@ -48,18 +65,25 @@ pub fn schedule(
             }
         }
         let Some(pick) = round.iter().position(|&k| at + length(k) <= until) else { break };
-        let kind = round.remove(pick);
-        let duration = length(kind);
-        let fault = random_fault(kind, nodes, options, &mut rng);
-        steps.push(Step { kind, at, duration, fault });
+        let spec = round.remove(pick);
+        let duration = length(spec);
+        let fault = planned_fault(spec, nodes, options, &mut rng);
+        // Derived, not drawn: the plan's other choices stay what they were.
+        let step_seed = seed ^ (steps.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        steps.push(Step { spec, at, duration, wait: interval, fault, seed: step_seed });
         at += duration + interval;
+    }
+    // Each step's wait ends where the next step (or the room) would begin.
+    let starts: Vec<Duration> = steps.iter().skip(1).map(|s| s.at).chain([until]).collect();
+    for (step, next) in steps.iter_mut().zip(starts) {
+        step.wait = step.wait.min(next.saturating_sub(step.at + step.duration));
     }
     steps
 }
 
-/// The kinds of `kinds` that `steps` never plays (no room for them).
-pub fn unplayed(kinds: &[FaultKind], steps: &[Step]) -> Vec<FaultKind> {
-    kinds.iter().copied().filter(|k| !steps.iter().any(|s| s.kind == *k)).collect()
+/// The faults of `kinds` that `steps` never plays (no room for them).
+pub fn unplayed(kinds: &[FaultSpec], steps: &[Step]) -> Vec<FaultSpec> {
+    kinds.iter().copied().filter(|k| !steps.iter().any(|s| s.spec == *k)).collect()
 }
 
 #[cfg(test)]
@@ -70,9 +94,13 @@ mod tests {
         (1..=n).map(|i| format!("n{i}")).collect()
     }
 
+    fn plain(kinds: &[FaultKind]) -> Vec<FaultSpec> {
+        kinds.iter().map(|&k| FaultSpec::plain(k)).collect()
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
-        let kinds = FaultKind::ALL;
+        let kinds = &plain(FaultKind::ALL);
         let o = FaultOptions::default();
         let s = Duration::from_secs;
         let a = schedule(kinds, &names(5), 42, s(2), s(120), &o);
@@ -90,8 +118,14 @@ mod tests {
     #[test]
     fn client_pauses_last_their_own_duration() {
         let o = FaultOptions { client_pause: Duration::from_secs(7), ..FaultOptions::default() };
-        let plan =
-            schedule(&[FaultKind::ClientPause], &names(1), 1, Duration::from_secs(2), Duration::from_secs(30), &o);
+        let plan = schedule(
+            &plain(&[FaultKind::ClientPause]),
+            &names(1),
+            1,
+            Duration::from_secs(2),
+            Duration::from_secs(30),
+            &o,
+        );
         assert_eq!(plan.len(), 3);
         assert!(plan.iter().all(|st| st.duration == Duration::from_secs(7)));
     }
@@ -103,24 +137,48 @@ mod tests {
         // A 20 s run (15 s before the quiet period) that once injected two
         // partitions and no kill.
         for seed in 0..50 {
-            let kinds = [FaultKind::Partition, FaultKind::Kill];
+            let kinds = plain(&[FaultKind::Partition, FaultKind::Kill]);
             let plan = schedule(&kinds, &names(3), seed, s(3), s(15), &o);
             assert_eq!(unplayed(&kinds, &plan), vec![], "seed {seed}: {plan:?}");
         }
         // A client pause too long for the room left is passed over, and named.
         let o = FaultOptions { client_pause: s(20), ..FaultOptions::default() };
-        let kinds = [FaultKind::Kill, FaultKind::ClientPause];
+        let kinds = plain(&[FaultKind::Kill, FaultKind::ClientPause]);
         let plan = schedule(&kinds, &names(3), 1, s(2), s(10), &o);
-        assert!(plan.iter().all(|st| st.kind == FaultKind::Kill) && !plan.is_empty());
-        assert_eq!(unplayed(&kinds, &plan), vec![FaultKind::ClientPause]);
+        assert!(plan.iter().all(|st| st.spec.kind == FaultKind::Kill) && !plan.is_empty());
+        assert_eq!(unplayed(&kinds, &plan), plain(&[FaultKind::ClientPause]));
+    }
+
+    #[test]
+    fn aimed_steps_wait_at_most_until_the_next_step_or_the_end() {
+        let o = FaultOptions::default();
+        let s = Duration::from_secs;
+        let specs = FaultSpec::parse_list("kill:holder,clock:majority,pause").unwrap();
+        let plan = schedule(&specs, &names(5), 7, s(2), s(17), &o);
+        assert_eq!(unplayed(&specs, &plan), vec![]);
+        for (i, step) in plan.iter().enumerate() {
+            let next = plan.get(i + 1).map_or(s(17), |n| n.at);
+            assert!(step.wait <= s(2) && step.at + step.duration + step.wait <= next, "{step:?}");
+            match step.spec.target {
+                // Live: no nodes until it starts.
+                crate::Target::Holder => assert!(step.fault.targets().is_empty(), "{step:?}"),
+                crate::Target::Majority => assert_eq!(step.fault.targets().len(), 3, "{step:?}"),
+                _ => assert_eq!(step.fault.targets().len(), 1, "{step:?}"),
+            }
+        }
+        // The last fault ends 1 s before the room does: it may wait 1 s.
+        let plan = schedule(&specs[..1], &names(1), 7, s(2), s(9), &o);
+        assert_eq!(plan.iter().map(|st| (st.at, st.wait)).collect::<Vec<_>>(), [(s(2), s(2)), (s(6), s(1))]);
+        // Steps draw their own seeds, the same each time.
+        assert_eq!(plan, schedule(&specs[..1], &names(1), 7, s(2), s(9), &o));
+        assert_ne!(plan[0].seed, plan[1].seed);
     }
 
     #[test]
     fn nothing_to_do_gives_an_empty_plan() {
         let o = FaultOptions::default();
         assert!(schedule(&[], &names(3), 1, Duration::from_secs(1), Duration::from_secs(9), &o).is_empty());
-        assert!(
-            schedule(&[FaultKind::Kill], &names(3), 1, Duration::from_secs(5), Duration::from_secs(9), &o).is_empty()
-        );
+        let kill = plain(&[FaultKind::Kill]);
+        assert!(schedule(&kill, &names(3), 1, Duration::from_secs(5), Duration::from_secs(9), &o).is_empty());
     }
 }

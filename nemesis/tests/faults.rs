@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use docker::{Engine, NodeState};
-use nemesis::{Fault, FaultKind, Grudge, Nemesis, Phase};
+use nemesis::{Fault, FaultKind, FaultSpec, Grudge, Nemesis, Phase};
 use serde_json::Value;
 
 /// Completed nemesis steps (`Phase::Done`), as the tests below check them.
@@ -247,7 +247,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
     // image; the nemesis checks each through the server's own answer.
     for system in clock_images_but_redis() {
         let (started, nemesis, _) = cluster(system).await;
-        nemesis.check(&[FaultKind::Clock]).await.unwrap();
+        nemesis.check(&[FaultSpec::plain(FaultKind::Clock)]).await.unwrap();
         let last = started.cluster.nodes().last().unwrap();
         let jump = Fault::Clock { nodes: vec![last.name().into()], offset_ms: -45_000, strobe_ms: 0, period_ms: 0 };
         nemesis.start(&jump).await.unwrap_or_else(|e| panic!("{system}: {e}"));
@@ -260,8 +260,8 @@ async fn clock_faults_move_server_clocks_and_heal() {
 
     // etcd reads time through Go's vDSO path: refused, nothing touched.
     let (started, nemesis, events) = cluster("etcd").await;
-    let e = nemesis.check(&[FaultKind::Clock]).await.unwrap_err();
-    assert!(matches!(e, nemesis::Error::Refused { kind: FaultKind::Clock, .. }), "{e}");
+    let e = nemesis.check(&[FaultSpec::plain(FaultKind::Clock)]).await.unwrap_err();
+    assert!(matches!(e, nemesis::Error::Refused { fault: FaultSpec { kind: FaultKind::Clock, .. }, .. }), "{e}");
     let e = e.to_string();
     assert!(e.contains("Go binary"), "{e}");
     let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
@@ -278,8 +278,10 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
     let leaders = workloads::REGISTRY.iter().map(|s| s.layout()).filter(|l| l.names_leader).map(|l| l.name);
     for system in leaders {
         let (started, nemesis, events) = cluster(system).await;
-        let started_fault = nemesis.start(&Fault::IsolateLeader).await.unwrap_or_else(|e| panic!("{system}: {e}"));
-        let Fault::Partition { kind: "leader", grudge } = &started_fault else { panic!("{started_fault:?}") };
+        // `partition:leader` as planned: no nodes until it starts.
+        let planned = Fault::Partition { kind: "leader", grudge: Grudge::new() };
+        let started_fault = nemesis.start(&planned).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        let Fault::Partition { kind: "leader", grudge } = &started_fault.fault else { panic!("{started_fault:?}") };
         let old = grudge.iter().find(|(_, d)| d.len() == 2).map(|(n, _)| n.clone()).expect("one node cut from two");
         let role = |node: &docker::Node| {
             let node = node.clone();
@@ -308,7 +310,8 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
     }
     // No leader to name on one Redis.
     let (started, nemesis, _) = cluster("redis").await;
-    assert!(nemesis.check(&[FaultKind::PartitionLeader]).await.unwrap_err().to_string().contains("no leader"));
+    let leader = FaultSpec::parse("partition-leader").unwrap();
+    assert!(nemesis.check(&[leader]).await.unwrap_err().to_string().contains("no leader"));
     started.cluster.remove().await.unwrap();
 }
 
@@ -318,7 +321,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
 async fn netem_delays_or_is_refused_with_the_reason() {
     let (started, nemesis, _) = cluster("redis").await;
     let fault = Fault::Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 };
-    match nemesis.check(&[FaultKind::Netem]).await {
+    match nemesis.check(&[FaultSpec::plain(FaultKind::Netem)]).await {
         Ok(()) => {
             let n1 = &started.cluster.nodes()[0];
             let before = nemesis.client_connect(n1).await.unwrap().unwrap();
@@ -361,7 +364,7 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let fault = Fault::ClientPause { clients: 1, duration_ms: 1500, stalled: vec![] };
     let started_fault = nemesis.start(&fault).await.unwrap();
-    let Fault::ClientPause { stalled, .. } = &started_fault else { unreachable!() };
+    let Fault::ClientPause { stalled, .. } = &started_fault.fault else { unreachable!() };
     assert_eq!(stalled.len(), 1);
     let (process, key) = stalled[0].clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -386,5 +389,52 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
         / 1e9;
     assert!(held >= 1.4, "the holder resumed after {held:.3} s");
     std::fs::remove_dir_all(&dir).unwrap();
+    started.cluster.remove().await.unwrap();
+}
+
+/// `play` aims `holder` faults through the registry the workers keep: a
+/// kill finds the node that granted the lock held when it starts (and
+/// records the holder), a second finds nobody holding and is recorded as
+/// skipped once its wait is up, touching nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holder_faults_follow_the_registry_or_are_skipped() {
+    let (started, nemesis, events, timeline) = cluster_with_timeline("redis").await;
+    let holders = Arc::new(kit::Holders::default());
+    let nemesis = nemesis.with_holders(holders.clone());
+    let specs = FaultSpec::parse_list("kill:holder").unwrap();
+    nemesis.check(&specs).await.unwrap();
+    let s = Duration::from_millis;
+    let plan = nemesis::schedule(&specs, &nemesis.node_names(), 1, s(500), s(2500), &Default::default());
+    assert_eq!(plan.iter().map(|st| (st.at, st.wait)).collect::<Vec<_>>(), [(s(500), s(500)), (s(1500), s(500))]);
+    holders.hold(7, "k0", vec!["n1".into()]);
+    let (h, stop) = (holders.clone(), kit::CancellationToken::new());
+    let t0 = Instant::now();
+    let playing = tokio::spawn(async move { nemesis.play(&plan, t0, &stop).await.map(|p| (p, nemesis)) });
+    // Once the kill has begun, the holder lets go: nobody holds when the
+    // second kill looks.
+    while !timeline.lock().unwrap().iter().any(|(_, f, _)| f == "kill-start") {
+        tokio::time::sleep(s(10)).await;
+    }
+    h.release(7, "k0");
+    let (played, nemesis) = playing.await.unwrap().unwrap();
+    assert_eq!(played.injected, specs);
+    assert_eq!(played.skipped, specs);
+    let e = events.lock().unwrap().clone();
+    let names: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["kill-start", "kill-stop", "kill-skip", "heal-all"]);
+    let kill = &e[0].1;
+    assert_eq!((&kill["target"], &kill["targets"]), (&serde_json::json!("holder"), &serde_json::json!(["n1"])));
+    assert_eq!((&kill["processes"], &kill["keys"]), (&serde_json::json!([7]), &serde_json::json!(["k0"])));
+    let skip = &e[2].1;
+    assert_eq!(
+        (&skip["target"], &skip["skipped"]),
+        (&serde_json::json!("holder"), &serde_json::json!("nobody held a lock"))
+    );
+    assert_eq!(skip["targets"], serde_json::json!([]));
+    // It waited its half second for a holder first.
+    let t = timeline.lock().unwrap().clone();
+    let skipped_at = t.iter().find(|(_, f, _)| f == "kill-skip").unwrap().2;
+    assert!(skipped_at >= t0 + s(2000), "skipped {:?} after the start", skipped_at - t0);
+    assert_clean(&started, &nemesis).await;
     started.cluster.remove().await.unwrap();
 }

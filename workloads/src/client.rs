@@ -16,6 +16,11 @@
 //! completion's value: whatever the call did, the lock it concerns is no
 //! longer held by this process from then on.
 //!
+//! A grant that more than one node gave (Redlock's majority) lists them in
+//! the acquire's `ok` value as `{"granted_by": ["n1", "n3", "n4"]}` (the
+//! history's `node` names one node, and Redlock's says how many agreed):
+//! what a fault aimed at the `holder` hit can be checked against it.
+//!
 //! Errors are told apart by their types (zookeeper-client's `Error`
 //! variants, sqlx's `Error::Database` with its SQLSTATE/error number and
 //! severity, redis's `ErrorKind` and error code, tonic's `Code`), never by
@@ -126,8 +131,12 @@ pub struct Grant {
     pub key: String,
     /// The fencing token, where the system gives one.
     pub token: Option<i64>,
-    /// The node that granted it, where one did.
+    /// The node that granted it, where one did (the history's `node`).
     pub node: Option<String>,
+    /// Every node that granted it: `node`'s one member, or for Redlock
+    /// each node of the majority that said yes (which the history keeps in
+    /// the acquire's value as `granted_by`). What `holder` faults aim at.
+    pub nodes: Vec<String>,
     /// What the recipe needs to release it (a random value, a node path, a
     /// lock key…). Opaque to everyone else.
     pub handle: String,
@@ -168,6 +177,7 @@ impl Grant {
             key: key.to_string(),
             token,
             node: node.map(str::to_string),
+            nodes: node.map(str::to_string).into_iter().collect(),
             handle,
             lost: Arc::new(AtomicBool::new(false)),
             promised: Promised::Session,

@@ -153,6 +153,21 @@ impl Completion {
     }
 }
 
+/// An acquire's `ok` value: what the service promised (`ttl_ms` or
+/// `session`), the token where the system gives one, and `granted_by`
+/// where more than one node granted the lock (Redlock), since the
+/// history's `node` names one node.
+fn grant_value(grant: &Grant) -> Value {
+    let mut value = grant.promised.fields();
+    if let Some(t) = grant.token {
+        value.insert("token".into(), json!(t));
+    }
+    if grant.nodes.len() > 1 {
+        value.insert("granted_by".into(), json!(grant.nodes));
+    }
+    Value::Object(value)
+}
+
 /// A completion's value for an unknown outcome: `value`, plus
 /// `released_by` when the server ended the session (see
 /// [`RELEASED_BY_SESSION_LOST`]).
@@ -211,13 +226,7 @@ impl Op {
     pub async fn execute(&self, client: &mut Client, resource: &FencedResource) -> Completion {
         match (self, client) {
             (Op::Acquire { key, ttl }, Client::Lock(c)) => match c.acquire(key, *ttl).await {
-                Outcome::Ok(grant) => {
-                    let mut value = grant.promised.fields();
-                    if let Some(t) = grant.token {
-                        value.insert("token".into(), t.into());
-                    }
-                    Completion::ok(Value::Object(value), grant.node.clone(), Returned::Grant(grant))
-                }
+                Outcome::Ok(grant) => Completion::ok(grant_value(&grant), grant.node.clone(), Returned::Grant(grant)),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(Value::Null, unknown),
             },

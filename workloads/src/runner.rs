@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 
 use checker::OpType;
 use docker::Node;
-use kit::{CancellationToken, Rng, Stall};
+use kit::{CancellationToken, Holders, Rng, Stall};
 use serde_json::json;
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
-use crate::generator::{Client, ClientKind, Done, Generator, Op};
+use crate::generator::{Client, ClientKind, Done, Generator, Op, Returned};
 use crate::recorder::{Background, Recorder};
 use crate::resource::{CounterSummary, FencedResource};
 use crate::systems::System;
@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub client: ClientOptions,
     /// Where holders stall when the nemesis pauses clients.
     pub stall: Arc<Stall>,
+    /// Who holds which lock now, granted by which nodes: the workers keep
+    /// it, faults aimed at the `holder` read it.
+    pub holders: Arc<Holders>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +78,7 @@ impl Default for RunOptions {
             seed: 1,
             client: ClientOptions::default(),
             stall: Arc::default(),
+            holders: Arc::default(),
         }
     }
 }
@@ -293,6 +297,9 @@ impl Worker {
         self.counts.processes.fetch_add(1, Ordering::Relaxed);
         while Instant::now() < self.deadline && !stop.is_cancelled() {
             self.pace().await;
+            if Instant::now() >= self.deadline {
+                break;
+            }
             if self.client.is_none() {
                 let (nodes, process, slot, options) = (&self.nodes, self.process, self.slot, &self.options.client);
                 let connecting = async {
@@ -324,6 +331,7 @@ impl Worker {
                 self.retire();
             }
         }
+        self.options.holders.retire(self.process);
     }
 
     /// Invokes `op` as this process: records the invoke, performs it,
@@ -336,6 +344,11 @@ impl Worker {
         }
         let Some(client) = self.client.as_mut() else { unreachable!("a cycle runs with a connected client") };
         let (f, key) = (op.f(), op.key().to_string());
+        // From its release's invocation on, a holder no longer relies on
+        // the lock: no fault should be aimed at it as the holder.
+        if matches!(op, Op::Release { .. } | Op::Resign { .. }) {
+            self.options.holders.release(self.process, &key);
+        }
         self.recorder.invoke(self.process, f, Some(&key), op.value());
         let completion = op.execute(client, &self.resource).await;
         let counter = match completion.kind {
@@ -354,8 +367,14 @@ impl Worker {
             completion.node.as_deref(),
             completion.error.as_deref(),
         );
-        if matches!(done, Done::Info) {
-            self.retiring = true;
+        // Recorded first, so the grant precedes any fault aimed at it.
+        match &done {
+            Done::Ok(Returned::Grant(grant)) => self.options.holders.hold(self.process, &key, grant.nodes.clone()),
+            Done::Ok(Returned::Leadership(l)) => {
+                self.options.holders.hold(self.process, &key, l.node.iter().cloned().collect())
+            }
+            Done::Info => self.retiring = true,
+            _ => {}
         }
         done
     }
@@ -367,6 +386,7 @@ impl Worker {
         if let Some(mut old) = self.client.take() {
             self.orphans.adopt(old.orphans(), self.process);
         }
+        self.options.holders.retire(self.process);
         self.process += self.options.concurrency as u64;
         self.counts.processes.fetch_add(1, Ordering::Relaxed);
         self.retiring = false;
@@ -422,7 +442,9 @@ impl Worker {
             // Each worker's share of the rate, jittered uniformly in [0, 2x].
             let mean = self.options.concurrency as f64 / rate;
             let wait = mean * 2.0 * (self.rng.below(1_000_000) as f64 / 1e6);
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            // A slow rate must not keep the run past its end.
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(Duration::from_secs_f64(wait).min(left)).await;
         }
     }
 }

@@ -39,7 +39,9 @@ pub struct Layout {
     /// One line on how the nodes relate (for `fencepost up` and reports).
     pub description: &'static str,
     /// Whether the system names one member as its leader (its image has a
-    /// `/fencepost/role`), so that `partition-leader` can aim at it.
+    /// `/fencepost/role`), so that faults can aim at it (`partition-leader`,
+    /// `kill:leader`; `primary` targets too, until a replicated system
+    /// names its primary apart).
     pub names_leader: bool,
     /// Why clock faults cannot move this system's server clock, if they
     /// cannot; known from the system alone, so a run refuses them up front.

@@ -44,6 +44,8 @@ pub struct RedlockClient {
     /// One connection per node; `None` where connecting failed (that node
     /// simply does not vote).
     conns: Vec<Option<MultiplexedConnection>>,
+    /// The nodes' names, in `conns` order.
+    names: Vec<String>,
     process: u64,
     counter: u64,
     options: ClientOptions,
@@ -61,6 +63,7 @@ impl RedlockClient {
         }
         Ok(RedlockClient {
             conns: conns.into_iter().map(Result::ok).collect(),
+            names: nodes.iter().map(|n| n.name().to_string()).collect(),
             process,
             counter: 0,
             options: options.clone(),
@@ -101,6 +104,11 @@ fn may_still_hold(votes: &[Option<Outcome<Option<i64>>>], unlocks: &[Option<Outc
             took && !cleared
         })
         .count()
+}
+
+/// The nodes whose `SET` said yes, by name.
+fn granting(votes: &[Option<Outcome<Option<i64>>>], names: &[String]) -> Vec<String> {
+    votes.iter().zip(names).filter(|(v, _)| matches!(v, Some(Outcome::Ok(_)))).map(|(_, n)| n.clone()).collect()
 }
 
 /// A release: `Ok` once a majority deleted our value (fewer than a majority
@@ -149,6 +157,7 @@ impl LockClient for RedlockClient {
                         let mut grant = Grant::new(key, None, None, value).leased(ttl);
                         grant.node =
                             Some(format!("{granted}/{} nodes, valid {} ms", self.conns.len(), validity.as_millis()));
+                        grant.nodes = granting(&votes, &self.names);
                         return Outcome::Ok(grant);
                     }
                 }
@@ -224,6 +233,13 @@ mod tests {
         assert_eq!(may_still_hold(&votes, &[SILENT, SILENT, SILENT, ABSENT, ABSENT]), 3);
         // A node we never reached holds nothing.
         assert_eq!(may_still_hold(&[OK, OK, None, BUSY, BUSY], &[SILENT, SILENT, None, SILENT, SILENT]), 2);
+    }
+
+    #[test]
+    fn a_grant_names_the_nodes_that_said_yes() {
+        let names: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        assert_eq!(granting(&[OK, BUSY, OK, None, OK], &names), ["n1", "n3", "n5"]);
+        assert_eq!(granting(&[LATE, BUSY, None, None, BUSY], &names), Vec::<String>::new());
     }
 
     #[test]
