@@ -545,3 +545,51 @@ fn a_holder_fault_with_nobody_holding_is_recorded_as_skipped() {
     assert!(checker::analysis::fault_windows(&h).is_empty());
     std::fs::remove_dir_all(&store).unwrap();
 }
+
+/// The Redlock documentation's own caveat on one Redis without persistence:
+/// killed while a lock is held for longer than the restart takes, it
+/// forgets the acknowledged 10 s lease and grants the lock again inside it
+/// — the service broke its promise (`lease-safety` invalid, overlaps
+/// `promise-broken`), and the fence counter restarting shows in `fencing`.
+#[test]
+fn a_redis_restarted_under_a_held_lease_breaks_its_promise() {
+    let store = store();
+    let args = ["run", "redis", "--workload", "fenced-counter", "--nemesis", "kill:holder", "--ttl", "10s"];
+    let mut args = args.to_vec();
+    args.extend(["--hold-min", "6s", "--hold-max", "8s", "--nemesis-interval", "2s", "--time-limit", "16s"]);
+    let (code, out) = fencepost(&args, &store);
+    assert_eq!(code, Some(1), "{out}");
+    let r = results(&store);
+    assert_eq!(validity(&r, "lease-safety"), "invalid", "{out}");
+    assert!(causes(&r).contains(&"promise-broken".to_string()), "{out}");
+    assert_eq!(validity(&r, "fencing"), "invalid", "{out}");
+    let broken = &anomalies(&r, "lease-safety")[0];
+    assert!(broken["faults"].to_string().contains("kill on n1 (the holder's node)"), "{broken}");
+    assert!(out.contains("service: BROKE its promise") && out.contains("data: NOT safe"), "{out}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// Kleppmann's Redlock scenario: the clocks of the nodes that granted the
+/// held lock jump forward past its TTL (seed 2 plans forward jumps), its
+/// keys expire there, and another client gets a majority inside the first
+/// one's lease. The evidence names the nodes whose clocks moved.
+#[test]
+fn redlock_clocks_jumping_on_the_granting_majority_break_its_promise() {
+    let store = store();
+    let args = ["run", "redlock", "--nemesis", "clock:holder", "--hold-min", "300ms", "--hold-max", "1s"];
+    let mut args = args.to_vec();
+    args.extend(["--ttl", "5s", "--nemesis-interval", "2s", "--time-limit", "12s", "--seed", "2"]);
+    let (code, out) = fencepost(&args, &store);
+    assert_eq!(code, Some(1), "{out}");
+    let r = results(&store);
+    assert_eq!(validity(&r, "lease-safety"), "invalid", "{out}");
+    let broken = anomalies(&r, "lease-safety");
+    let named = broken.iter().any(|b| {
+        b["faults"].as_array().unwrap().iter().any(|f| {
+            let f = f.as_str().unwrap();
+            f.starts_with("a clock jump on n") && f.ends_with("(the holder's nodes)")
+        })
+    });
+    assert!(named, "no broken promise names the clock jump on the holder's nodes: {broken:?}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
