@@ -54,6 +54,8 @@ const fencepost = (() => {
 
   // The final reads run as processes 1000000 and up, after the workload.
   function laneLabel(p) {
+    // Background tasks (etcd's lease keep-alives), one each, from 3000000.
+    if (p >= 3e6) return 'keep-alive ' + (p - 3e6 + 1);
     // The orphan revoker (etcd leases a retired client left) from 2000000.
     if (p >= 2e6) return p === 2e6 ? 'revoker' : 'revoker ' + (p - 2e6 + 1);
     return p >= 1e6 ? (p === 1e6 ? 'final read' : 'final read ' + (p - 1e6 + 1)) : 'p' + p;
