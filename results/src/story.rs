@@ -44,6 +44,10 @@ pub struct Story {
     /// runs had any.
     pub overlaps: BTreeMap<Cause, usize>,
     pub overlap_runs: usize,
+    /// Runs whose clients overlapped but whose causes were not judged
+    /// (indexed by a fencepost before causes; `runs --reindex` adds them).
+    #[serde(default)]
+    pub uncaused_runs: usize,
     /// `fencing` and `lost-updates` together (a run's data is safe when
     /// both that judged it are valid), over the runs that judged either.
     pub data: Tally,
@@ -60,7 +64,10 @@ impl Story {
         for (cause, n) in causes {
             *self.overlaps.entry(*cause).or_default() += n;
         }
-        self.overlap_runs += usize::from(causes.values().any(|&n| n > 0));
+        let caused = causes.values().any(|&n| n > 0);
+        self.overlap_runs += usize::from(caused);
+        let overlapped = checkers.get("mutual-exclusion") == Some(&Verdict::Invalid);
+        self.uncaused_runs += usize::from(overlapped && !caused);
         let data =
             ["fencing", "lost-updates"].iter().filter_map(|c| checkers.get(*c)).copied().reduce(Verdict::combine);
         if let Some(v) = data {
@@ -102,8 +109,14 @@ impl Story {
             });
         }
         let total: usize = self.overlaps.values().sum();
+        if self.uncaused_runs > 0 {
+            lines.push(format!(
+                "clients: overlapped{} with causes not recorded in the index (`fencepost runs --reindex` judges them)",
+                of_runs(self.uncaused_runs, self.runs)
+            ));
+        }
         if total == 0 {
-            if p.judged() > 0 {
+            if p.judged() > 0 && self.uncaused_runs == 0 {
                 lines.push("clients: never held one lock at once".into());
             }
         } else {
