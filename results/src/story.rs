@@ -144,3 +144,55 @@ impl Story {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        verdicts: &[(&str, Verdict)],
+        causes: &[(Cause, usize)],
+    ) -> (BTreeMap<String, Verdict>, BTreeMap<Cause, usize>) {
+        (verdicts.iter().map(|(c, v)| (c.to_string(), *v)).collect(), causes.iter().copied().collect())
+    }
+
+    #[test]
+    fn a_cell_tells_a_broken_promise_from_an_overrun_lease() {
+        let mut story = Story::default();
+        let (v, c) = run(
+            &[("mutual-exclusion", Verdict::Invalid), ("lease-safety", Verdict::Valid), ("fencing", Verdict::Valid)],
+            &[(Cause::LeaseExpired, 3)],
+        );
+        story.add(&v, &c);
+        let (v, c) = run(
+            &[
+                ("mutual-exclusion", Verdict::Invalid),
+                ("lease-safety", Verdict::Invalid),
+                ("fencing", Verdict::Invalid),
+            ],
+            &[(Cause::PromiseBroken, 1), (Cause::LeaseExpired, 1)],
+        );
+        story.add(&v, &c);
+        story.add(&BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(story.lines(), [
+            "service: BROKE its promise in 1 of 2 runs (lease-safety: a lock granted inside another client's guaranteed window)",
+            "clients: 5 overlapping holds in 2 of 3 runs — 4 lease-expired, 1 promise-broken (mostly lease-expired: the holder overran its lease (fencing is the remedy))",
+            "data: NOT safe in 1 of 2 runs (fencing or lost-updates invalid)",
+        ]);
+    }
+
+    #[test]
+    fn nothing_judged_says_nothing_and_a_clean_run_says_so() {
+        assert!(Story::default().lines().is_empty());
+        let mut story = Story::default();
+        let (v, c) = run(&[("mutual-exclusion", Verdict::Valid), ("lease-safety", Verdict::Valid)], &[]);
+        story.add(&v, &c);
+        assert_eq!(
+            story.lines(),
+            [
+                "service: kept its promise (lease-safety: no grant inside another client's guaranteed window)",
+                "clients: never held one lock at once",
+            ]
+        );
+    }
+}
