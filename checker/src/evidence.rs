@@ -143,13 +143,7 @@ pub struct Overlap {
 
 impl Overlap {
     fn anomaly(&self) -> Anomaly<'_> {
-        Anomaly {
-            text: &self.text,
-            key: Some(&self.key),
-            processes: self.processes.to_vec(),
-            span: Some((self.start, self.start + self.duration)),
-            locate: Locate::Timed,
-        }
+        timed(&self.key, &self.processes, Some((self.start, self.start + self.duration)), &self.text)
     }
 }
 
@@ -192,13 +186,7 @@ pub struct BrokenPromise {
 
 impl BrokenPromise {
     fn anomaly(&self) -> Anomaly<'_> {
-        Anomaly {
-            text: &self.text,
-            key: Some(&self.key),
-            processes: self.processes.to_vec(),
-            span: Some((self.start, self.start + self.duration)),
-            locate: Locate::Timed,
-        }
+        timed(&self.key, &self.processes, Some((self.start, self.start + self.duration)), &self.text)
     }
 }
 

@@ -370,22 +370,12 @@ impl Nemesis {
     async fn holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
         let mut rng = Rng::new(wait.seed);
         let names = self.node_names();
-        loop {
-            let holdings = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
-            if let Some((holding, nodes)) = aim_at_holder(&holdings, &names, &mut rng) {
-                let fault = planned.fault.aimed_at(&nodes, &names);
-                return Aim::At(Aimed { fault, target: Target::Holder, holder: Some((holding.process, holding.key)) });
-            }
-            if Instant::now() >= wait.deadline {
-                self.skipped(planned);
-                return Aim::Skipped;
-            }
-            tokio::select! {
-                biased;
-                _ = wait.stop.cancelled() => return Aim::Stopped,
-                _ = tokio::time::sleep(HOLDER_POLL) => {}
-            }
-        }
+        self.poll_holders(planned, wait, |holdings| {
+            let (holding, nodes) = aim_at_holder(holdings, &names, &mut rng)?;
+            let fault = planned.fault.aimed_at(&nodes, &names);
+            Some(Aimed { fault, target: Target::Holder, holder: Some((holding.process, holding.key)) })
+        })
+        .await
     }
 
     /// A client pause waits (up to `wait.deadline`) for somebody to hold a
@@ -393,10 +383,24 @@ impl Nemesis {
     /// records a skip rather than a pause that caught no one. Without a
     /// registry it just tries.
     async fn any_holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
-        let Some(holders) = &self.holders else { return Aim::At(planned.clone()) };
+        if self.holders.is_none() {
+            return Aim::At(planned.clone());
+        }
+        self.poll_holders(planned, wait, |holdings| (!holdings.is_empty()).then(|| planned.clone())).await
+    }
+
+    /// Polls the registry until `aim` finds its target in the holdings, the
+    /// deadline passes (recorded as a skip) or the run stops.
+    async fn poll_holders(
+        &self,
+        planned: &Aimed,
+        wait: &HolderWait,
+        mut aim: impl FnMut(&[kit::Holding]) -> Option<Aimed>,
+    ) -> Aim {
         loop {
-            if !holders.snapshot().is_empty() {
-                return Aim::At(planned.clone());
+            let holdings = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
+            if let Some(aimed) = aim(&holdings) {
+                return Aim::At(aimed);
             }
             if Instant::now() >= wait.deadline {
                 self.skipped(planned);
