@@ -308,10 +308,13 @@ impl ElectionClient for SentinelElection {
 }
 
 /// Serving, for a node: its Redis answers, as a primary or as a replica
-/// whose link to its primary is up; its Sentinel names a primary and sees
-/// enough Sentinels to authorize a failover (`SENTINEL CKQUORUM`), so that a
-/// run does not start before the Sentinels have found each other.
-async fn probe(node: &Node) -> Result<(), Error> {
+/// whose link to its primary is up; its Sentinel names a primary, sees
+/// enough Sentinels to authorize a failover (`SENTINEL CKQUORUM`), and knows
+/// every other Sentinel and every replica. Without the last, a primary killed
+/// in the first seconds is never replaced: a Sentinel learns replicas only
+/// from the primary's `INFO` (every 10 s, so the first answer may list none
+/// yet), and a failover needs a majority of Sentinels that know each other.
+async fn probe(node: &Node, nodes: usize) -> Result<(), Error> {
     let timeout = Duration::from_secs(2);
     let mut conn = redis::connect(node, timeout).await?;
     match role(&mut conn).await? {
@@ -324,6 +327,17 @@ async fn probe(node: &Node) -> Result<(), Error> {
         return Err(Error::UnexpectedAnswer { request: "SENTINEL get-master-addr-by-name", answer: "nil".into() });
     }
     ::redis::cmd("SENTINEL").arg("ckquorum").arg(MASTER_NAME).query_async::<String>(&mut sentinel).await?;
+    // `SENTINEL MASTER` answers a flat list of field, value, field, value.
+    let fields: Vec<String> = ::redis::cmd("SENTINEL").arg("master").arg(MASTER_NAME).query_async(&mut sentinel).await?;
+    let count = |name: &str| {
+        let at = fields.chunks_exact(2).find(|pair| pair[0] == name);
+        at.and_then(|pair| pair[1].parse::<usize>().ok()).unwrap_or(0)
+    };
+    let (replicas, sentinels) = (count("num-slaves"), count("num-other-sentinels"));
+    if replicas + 1 < nodes || sentinels + 1 < nodes {
+        let answer = format!("knows {replicas} replicas and {sentinels} other Sentinels of {nodes} nodes");
+        return Err(Error::UnexpectedAnswer { request: "SENTINEL MASTER", answer });
+    }
     Ok(())
 }
 
@@ -335,7 +349,7 @@ impl System for RedisSentinel {
         redis::sub_millisecond(ttl)
     }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(probe(node))
+        Box::pin(probe(node, self.0.nodes))
     }
     fn lock_client<'a>(
         &'a self,
