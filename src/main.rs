@@ -21,6 +21,7 @@ mod bench_clients;
 mod clusters;
 mod report;
 mod run;
+mod scenarios;
 mod store_cmds;
 
 use checker::check::{check, CheckOptions};
@@ -182,6 +183,9 @@ enum Command {
         /// Only runs with this verdict: valid, invalid, unknown.
         #[arg(long)]
         verdict: Option<Verdict>,
+        /// Only runs made for this scenario (`fencepost scenarios` lists them).
+        #[arg(long)]
+        scenario: Option<String>,
         /// Rebuild the index from the run directories first.
         #[arg(long)]
         reindex: bool,
@@ -235,6 +239,27 @@ enum Command {
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
+    /// The scenario library: published lock and election failures, and
+    /// controls, each with the verdicts a run of it must reach. Without a
+    /// subcommand, lists them (and what the store has of each).
+    ///
+    /// Exit codes for `run`: 0 every run matched its scenario, 1 some did
+    /// not, 3 could not run.
+    Scenarios {
+        #[command(subcommand)]
+        action: Option<ScenarioAction>,
+        /// A scenario file of the same format (TOML) instead of the built-in
+        /// library.
+        #[arg(long, global = true)]
+        file: Option<PathBuf>,
+        /// The results store: where runs are stored, and what the listing
+        /// reports on.
+        #[arg(long, default_value = "store", global = true)]
+        store: PathBuf,
+        /// List the scenarios as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the web UI and API over the results store.
     Serve {
         /// Where to listen; 127.0.0.1 unless told otherwise.
@@ -277,6 +302,27 @@ enum Command {
         /// The system the history came from, for listing and comparison.
         #[arg(long, default_value = "imported")]
         system: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioAction {
+    /// Run scenarios as `run` would, store each run tagged with its
+    /// scenario, judge it against the scenario's expectation, and print per
+    /// scenario: runs, matched, median time to the first anomaly, and the
+    /// runs that did not match with why.
+    Run {
+        /// Scenario names, as `fencepost scenarios` lists them.
+        names: Vec<String>,
+        /// Every scenario in the library.
+        #[arg(long)]
+        all: bool,
+        /// Run each scenario this many times (seeds --seed, --seed + 1, …).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        repeat: u64,
+        /// The first run's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -466,6 +512,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         fault_options,
         endpoints: endpoints.clone(),
         leases: checker::lease::LeaseOptions { drift: *drift },
+        scenario: None,
     })
 }
 
@@ -704,8 +751,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
-        Command::Runs { store, system, workload, nemesis, verdict, reindex, json } => {
-            let filter = results::Filter { system, workload, nemesis, verdict };
+        Command::Runs { store, system, workload, nemesis, verdict, scenario, reindex, json } => {
+            let filter = results::Filter { system, workload, nemesis, verdict, scenario };
             run_async(store_cmds::runs(&store, filter, reindex, json))
         }
         Command::Rm { runs, store } => run_async(store_cmds::rm(&store, &runs)),
@@ -718,6 +765,33 @@ fn main() -> ExitCode {
             // template runs without faults and each mix sets its own.
             let nemeses = std::mem::replace(&mut opts.faults.nemesis, "none".into());
             suite(systems, nemeses, &opts)
+        }
+        Command::Scenarios { action, file, store, json } => {
+            let library = match scenarios::library(file.as_deref()) {
+                Ok(library) => library,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(EXIT_UNUSABLE);
+                }
+            };
+            match action {
+                None => run_async(scenarios::list(&library, &store, json)),
+                Some(ScenarioAction::Run { names, all, repeat, seed }) => {
+                    let request = scenarios::RunRequest {
+                        names,
+                        all,
+                        repeat: repeat as usize,
+                        seed,
+                        store,
+                        progress: progress(),
+                    };
+                    match run_async_value(scenarios::run(&library, request)) {
+                        Some(scenarios::Ran::AllMatched) => ExitCode::SUCCESS,
+                        Some(scenarios::Ran::Mismatched) => ExitCode::from(EXIT_INVALID),
+                        None => ExitCode::from(EXIT_UNUSABLE),
+                    }
+                }
+            }
         }
         Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),
         Command::Export { run, edn: _, store, output } => {

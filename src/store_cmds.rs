@@ -42,6 +42,9 @@ fn check_filter(mut filter: Filter, stored: &[RunRow]) -> anyhow::Result<Filter>
     };
     check("system", "system", &filter.system, &known_systems(), |r| &r.system)?;
     check("workload", "workload", &filter.workload, &known_workloads(), |r| &r.workload)?;
+    let library = results::scenario::Library::builtin();
+    let scenarios: Vec<&str> = library.scenarios.iter().map(|s| s.name.as_str()).collect();
+    check("scenario", "scenario", &filter.scenario, &scenarios, |r| r.scenario.as_ref().map_or("", |s| &s.name))?;
     if let Some(v) = &filter.nemesis {
         if !stored.iter().any(|r| &r.nemesis == v) {
             let specs = FaultSpec::parse_list(v).map_err(|e| anyhow!("--nemesis: {e}"))?;
@@ -87,8 +90,17 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
         ("p50 ms", Right),
         ("p99 ms", Right),
     ];
+    // Scenario runs say which scenario and whether they matched it.
+    let scenarios = rows.iter().any(|r| r.scenario.is_some());
+    let mut head = head.to_vec();
+    if scenarios {
+        head.push(("scenario", Left));
+    }
     let body = rows.into_iter().map(|r| {
-        vec![
+        let scenario = r.scenario.as_ref().map_or(String::new(), |s| {
+            format!("{} ({})", s.name, if s.judgement.matched { "matched" } else { "NOT matched" })
+        });
+        let mut line = vec![
             r.id,
             r.system,
             r.workload,
@@ -98,7 +110,11 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
             r.verdict.as_str().to_string(),
             figure(r.grant_p50_ms),
             figure(r.grant_p99_ms),
-        ]
+        ];
+        if scenarios {
+            line.push(scenario);
+        }
+        line
     });
     for line in table(&head, body.collect()) {
         out!("{line}");

@@ -33,6 +33,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         fencepost: env!("CARGO_PKG_VERSION").to_string(),
         recorded: None,
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
+        scenario: None,
     };
     results::write_json(&dir.join("test.json"), &test)?;
     let path = dir.join("history.jsonl");

@@ -39,6 +39,8 @@ pub struct RunArgs {
     pub endpoints: Vec<String>,
     /// The lease arithmetic's clock-rate bound, for the checkers.
     pub leases: LeaseOptions,
+    /// The scenario this run is made for (`fencepost scenarios run`).
+    pub scenario: Option<results::scenario::ScenarioTag>,
 }
 
 /// What happens while a run goes, for the caller to show.
@@ -393,6 +395,7 @@ fn test_spec(
             drift: args.leases.drift,
         }),
         imported: None,
+        scenario: args.scenario.clone(),
     }
 }
 

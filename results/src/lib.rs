@@ -16,6 +16,7 @@
 //! types are in [`record`].
 
 pub mod record;
+pub mod scenario;
 pub mod story;
 
 pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, TestSpec, WorkloadSummary};
@@ -105,6 +106,8 @@ pub struct RunRow {
     pub recovery_ms: Option<f64>,
     /// Overlapping holds and leaders by cause.
     pub overlap_causes: BTreeMap<Cause, usize>,
+    /// The scenario it was run for, and whether it matched.
+    pub scenario: Option<scenario::ScenarioRun>,
 }
 
 impl RunRow {
@@ -123,6 +126,8 @@ pub struct Filter {
     pub workload: Option<String>,
     pub nemesis: Option<String>,
     pub verdict: Option<Verdict>,
+    /// Only the runs made for this scenario.
+    pub scenario: Option<String>,
 }
 
 pub struct Store {
@@ -155,12 +160,19 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
     grant_p99_ms REAL,
     progress_share REAL,
     recovery_ms REAL,
-    overlap_causes TEXT NOT NULL DEFAULT '{}'
+    overlap_causes TEXT NOT NULL DEFAULT '{}',
+    scenario TEXT,
+    scenario_seed INTEGER,
+    scenario_judgement TEXT
 )";
 
 /// Columns added since the first schema, for indexes made before them.
-const ADDED_COLUMNS: &[(&str, &str)] =
-    &[("overlap_causes", "ALTER TABLE runs ADD COLUMN overlap_causes TEXT NOT NULL DEFAULT '{}'")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("overlap_causes", "ALTER TABLE runs ADD COLUMN overlap_causes TEXT NOT NULL DEFAULT '{}'"),
+    ("scenario", "ALTER TABLE runs ADD COLUMN scenario TEXT"),
+    ("scenario_seed", "ALTER TABLE runs ADD COLUMN scenario_seed INTEGER"),
+    ("scenario_judgement", "ALTER TABLE runs ADD COLUMN scenario_judgement TEXT"),
+];
 
 impl Store {
     /// Opens (creating if needed) the store at `dir` and its index.
@@ -253,8 +265,9 @@ impl Store {
         let row = read_row(&self.run_dir(id)?, id)?;
         sqlx::query(
             "INSERT OR REPLACE INTO runs (id, system, workload, nemesis, started_ms, duration_ms, ops, verdict,
-             checkers, ops_per_s, grant_p50_ms, grant_p99_ms, progress_share, recovery_ms, overlap_causes)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             checkers, ops_per_s, grant_p50_ms, grant_p99_ms, progress_share, recovery_ms, overlap_causes,
+             scenario, scenario_seed, scenario_judgement)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.system)
@@ -272,6 +285,15 @@ impl Store {
         .bind(row.recovery_ms)
         .bind(
             serde_json::to_string(&row.overlap_causes)
+                .map_err(|source| Error::Json { path: self.dir.join(id), source })?,
+        )
+        .bind(row.scenario.as_ref().map(|s| s.name.clone()))
+        .bind(row.scenario.as_ref().and_then(|s| s.seed).map(|seed| seed as i64))
+        .bind(
+            row.scenario
+                .as_ref()
+                .map(|s| serde_json::to_string(&s.judgement))
+                .transpose()
                 .map_err(|source| Error::Json { path: self.dir.join(id), source })?,
         )
         .execute(&self.pool)
@@ -307,12 +329,14 @@ impl Store {
         let rows = sqlx::query(
             "SELECT * FROM runs WHERE (?1 IS NULL OR system = ?1) AND (?2 IS NULL OR workload = ?2)
              AND (?3 IS NULL OR nemesis = ?3) AND (?4 IS NULL OR verdict = ?4)
+             AND (?5 IS NULL OR scenario = ?5)
              ORDER BY started_ms DESC, id DESC",
         )
         .bind(&filter.system)
         .bind(&filter.workload)
         .bind(&filter.nemesis)
         .bind(filter.verdict.map(Verdict::as_str))
+        .bind(&filter.scenario)
         .fetch_all(&self.pool)
         .await
         .map_err(sql("listing runs"))?;
@@ -411,6 +435,17 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
     let causes: String = r.try_get("overlap_causes").map_err(sql("reading the index"))?;
     let overlap_causes: BTreeMap<Cause, usize> =
         serde_json::from_str(&causes).map_err(|_| corrupt("the overlaps' causes"))?;
+    let scenario: Option<String> = r.try_get("scenario").map_err(sql("reading the index"))?;
+    let scenario = match scenario {
+        None => None,
+        Some(name) => {
+            let seed: Option<i64> = r.try_get("scenario_seed").map_err(sql("reading the index"))?;
+            let judgement: Option<String> = r.try_get("scenario_judgement").map_err(sql("reading the index"))?;
+            let judgement = serde_json::from_str(judgement.as_deref().unwrap_or("null"))
+                .map_err(|_| corrupt("the scenario's judgement"))?;
+            Some(scenario::ScenarioRun { name, seed: seed.map(|s| s as u64), judgement })
+        }
+    };
     let row = || -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
             id: r.try_get("id")?,
@@ -428,6 +463,7 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
             progress_share: r.try_get("progress_share")?,
             recovery_ms: r.try_get("recovery_ms")?,
             overlap_causes,
+            scenario,
         })
     };
     row().map_err(sql("reading the index"))
@@ -462,7 +498,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
 fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
     let test = read_test(dir)?;
     let results = read_results(dir)?;
-    let stats = results.stats;
+    let stats = results.stats.clone();
     Ok(RunRow {
         id: id.to_string(),
         system: test.system,
@@ -479,5 +515,10 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         progress_share: stats.progress_share,
         recovery_ms: stats.recovery_ms,
         overlap_causes: Story::of(&results.checkers).overlaps,
+        scenario: test.scenario.map(|tag| scenario::ScenarioRun {
+            judgement: scenario::judge(&tag.expect, &results),
+            seed: test.recorded.as_ref().map(|r| r.seed),
+            name: tag.name,
+        }),
     })
 }

@@ -35,6 +35,10 @@ pub struct TestSpec {
     /// Where an imported history came from; `None` for a recorded run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<Imported>,
+    /// The scenario it was run for (`fencepost scenarios run`), with the
+    /// expectation it is judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<crate::scenario::ScenarioTag>,
 }
 
 /// Everything `fencepost run` was given, enough to run it again.
@@ -193,6 +197,7 @@ mod tests {
             fencepost: "0.1.0".into(),
             recorded: None,
             imported: Some(Imported { source: "a.edn".into(), format: "edn".into() }),
+            scenario: None,
         };
         let text = serde_json::to_string(&spec).unwrap();
         assert!(!text.contains("recorded"), "{text}");

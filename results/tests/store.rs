@@ -19,6 +19,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         fencepost: "test".into(),
         recorded: None,
         imported: None,
+        scenario: None,
     };
     results::write_json(&run.join("test.json"), &test).unwrap();
     let mutex = MutualExclusion { holds: 0, overlaps: 0, causes: Default::default(), anomalies: Vec::new() };
@@ -126,4 +127,47 @@ async fn runs_are_removed_with_their_row_and_nothing_else() {
     store.remove("r2").await.unwrap();
     assert!(store.list(&Filter::default()).await.unwrap().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Tags a written run as made for scenario `name`, expecting
+/// mutual-exclusion invalid.
+fn tag(dir: &std::path::Path, id: &str, name: &str) {
+    use results::scenario::{Expect, Expectation, ScenarioTag};
+    let run = dir.join(id);
+    let mut test = results::read_test(&run).unwrap();
+    let expect = Expectation { mutual_exclusion: Some(Expect::Invalid), ..Default::default() };
+    test.scenario = Some(ScenarioTag { name: name.into(), expect });
+    results::write_json(&run.join("test.json"), &test).unwrap();
+}
+
+#[tokio::test]
+async fn scenario_runs_are_judged_indexed_and_summarized() {
+    use results::scenario::{summarize, Expect, Expectation};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    write_run(dir.path(), "s1", "redis", "client-pause", "invalid", 1.0, 1);
+    write_run(dir.path(), "s2", "redis", "client-pause", "valid", 1.0, 2);
+    write_run(dir.path(), "other", "redis", "none", "valid", 1.0, 3);
+    tag(dir.path(), "s1", "pause");
+    tag(dir.path(), "s2", "pause");
+    for id in ["s1", "s2", "other"] {
+        store.index(id).await.unwrap();
+    }
+    let filter = Filter { scenario: Some("pause".into()), ..Filter::default() };
+    let runs = store.list(&filter).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["s2", "s1"]);
+    let s2 = &runs[0].scenario.as_ref().unwrap().judgement;
+    assert!(!s2.matched);
+    assert!(s2.mismatches[0].starts_with("mutual-exclusion: expected invalid, got valid"), "{:?}", s2.mismatches);
+    assert!(runs[1].scenario.as_ref().unwrap().judgement.matched);
+
+    let expect = Expectation { mutual_exclusion: Some(Expect::Invalid), ..Default::default() };
+    let all = store.list(&Filter::default()).await.unwrap();
+    let summary = summarize("pause", &expect, &all);
+    assert_eq!((summary.runs, summary.matched, summary.anomalous), (2, 1, 1));
+    assert_eq!(summary.run_list.iter().filter(|r| !r.matched).map(|r| r.id.as_str()).collect::<Vec<_>>(), ["s2"]);
+
+    // The judgement survives a rebuild of the index from the files.
+    store.reindex().await.unwrap();
+    assert_eq!(store.list(&filter).await.unwrap(), runs);
 }

@@ -25,6 +25,36 @@ pub async fn runs(State(app): State<Arc<App>>) -> Result<Response, Error> {
     Ok(Json(app.store.list(&results::Filter::default()).await?).into_response())
 }
 
+/// `GET /api/v1/scenarios`: each scenario of the library (and any other
+/// the store has runs of) with the summary of its stored runs.
+#[derive(Serialize)]
+struct ScenarioEntry {
+    name: String,
+    system: String,
+    workload: String,
+    nemesis: String,
+    expect: String,
+    in_library: bool,
+    summary: results::scenario::Summary,
+}
+
+pub async fn scenarios(State(app): State<Arc<App>>) -> Result<Response, Error> {
+    let runs = app.store.list(&results::Filter::default()).await?;
+    let entries: Vec<ScenarioEntry> = crate::pages::scenario_rows(&runs)
+        .into_iter()
+        .map(|v| ScenarioEntry {
+            name: v.name,
+            system: v.system,
+            workload: v.workload,
+            nemesis: v.nemesis,
+            expect: v.expect,
+            in_library: !v.foreign,
+            summary: v.summary,
+        })
+        .collect();
+    Ok(Json(entries).into_response())
+}
+
 /// `GET /api/v1/runs/{id}`: the run's files as stored.
 #[derive(Serialize)]
 struct RunFiles {

@@ -14,8 +14,9 @@
 //! | `GET /runs/{id}/history.jsonl`, `.edn`, `/nodes/{node}.log` | downloads |
 //! | `GET /runs/{id}/events` | server-sent events: new operations of a live run |
 //! | `GET /compare` | systems × faults |
+//! | `GET /scenarios` | the scenario library, each with its stored runs: matched, time to the first anomaly |
 //! | `GET /check` | upload a history and check it |
-//! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline` | JSON |
+//! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline`, `/api/v1/scenarios` | JSON |
 //! | `POST /api/v1/check?model=&format=&timeout_ms=` | body = a history; the verdict and evidence |
 //! | `GET /healthz` | `ok` |
 
@@ -61,11 +62,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}/nodes/{log}", get(api::node_log))
         .route("/runs/{id}/events", get(api::events))
         .route("/compare", get(pages::compare))
+        .route("/scenarios", get(pages::scenarios))
         .route("/check", get(pages::check))
         .route("/api/v1/runs", get(api::runs))
         .route("/api/v1/runs/{id}", get(api::run))
         .route("/api/v1/runs/{id}/history", get(api::history_jsonl))
         .route("/api/v1/runs/{id}/timeline", get(api::timeline))
+        .route("/api/v1/scenarios", get(api::scenarios))
         .route("/api/v1/check", post(api::check))
         .route("/healthz", get(|| async { "ok" }))
         .route(

@@ -193,6 +193,14 @@ struct Run {
     stats: Vec<(&'static str, String)>,
     logs: Vec<String>,
     params: Vec<ParamRow>,
+    /// The scenario it was run for: name, and whether it matched (why not).
+    scenario: Option<ScenarioLine>,
+}
+
+struct ScenarioLine {
+    name: String,
+    matched: bool,
+    mismatches: Vec<String>,
 }
 
 /// Anomalies listed before `?anomalies=all`: a page of a run with
@@ -282,7 +290,16 @@ pub async fn run(
         Some(t) => (t.system.clone(), t.workload.clone(), t.nemesis.clone()),
         None => ("-".into(), "-".into(), "-".into()),
     };
+    let scenario = match (test.as_ref().and_then(|t| t.scenario.as_ref()), &results) {
+        (Some(tag), Some(r)) => {
+            let j = results::scenario::judge(&tag.expect, r);
+            Some(ScenarioLine { name: tag.name.clone(), matched: j.matched, mismatches: j.mismatches })
+        }
+        (Some(tag), None) => Some(ScenarioLine { name: tag.name.clone(), matched: false, mismatches: Vec::new() }),
+        _ => None,
+    };
     let page = Run {
+        scenario,
         system,
         workload,
         nemesis,
@@ -512,6 +529,86 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
     render(StatusCode::OK, &Compare { cells, chart_json })
 }
 
+/// One scenario's row on the Scenarios page.
+pub(crate) struct ScenarioView {
+    pub(crate) name: String,
+    pub(crate) title: String,
+    pub(crate) system: String,
+    pub(crate) workload: String,
+    pub(crate) nemesis: String,
+    pub(crate) expect: String,
+    pub(crate) source: String,
+    pub(crate) command: String,
+    /// Not in this fencepost's library: runs stored by another version, or
+    /// from a user's own scenario file.
+    pub(crate) foreign: bool,
+    pub(crate) summary: results::scenario::Summary,
+    pub(crate) median: String,
+    pub(crate) measured: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "scenarios.html")]
+struct Scenarios {
+    rows: Vec<ScenarioView>,
+    /// Runs stored for any scenario.
+    runs: usize,
+}
+
+/// `GET /scenarios`: the library, with every stored run of each scenario:
+/// how many matched, how soon the anomaly came, which did not match and why.
+pub async fn scenarios(State(app): State<Arc<App>>) -> Response {
+    let runs = match app.store.list(&results::Filter::default()).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let rows = scenario_rows(&runs);
+    render(StatusCode::OK, &Scenarios { runs: runs.iter().filter(|r| r.scenario.is_some()).count(), rows })
+}
+
+/// The library's scenarios, then any others the store has runs of.
+pub(crate) fn scenario_rows(runs: &[results::RunRow]) -> Vec<ScenarioView> {
+    let library = results::scenario::Library::builtin();
+    let view = |s: &results::scenario::Scenario, foreign: bool| {
+        let summary = results::scenario::summarize(&s.name, &s.expect, runs);
+        ScenarioView {
+            name: s.name.clone(),
+            title: s.title.clone(),
+            system: s.system.clone(),
+            workload: s.workload.clone(),
+            nemesis: s.nemesis.clone(),
+            expect: s.expect.words(),
+            source: s.source.clone(),
+            command: s.command(),
+            foreign,
+            median: summary.median_first_anomaly_ms.map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
+            measured: summary.measured.iter().map(|(c, n)| format!("{c} invalid in {n} of {}", summary.runs)).collect(),
+            summary,
+        }
+    };
+    let mut rows: Vec<ScenarioView> = library.scenarios.iter().map(|s| view(s, false)).collect();
+    let mut others: Vec<&results::RunRow> =
+        runs.iter().filter(|r| r.scenario.as_ref().is_some_and(|s| library.get(&s.name).is_none())).collect();
+    others.sort_by(|a, b| a.scenario.as_ref().map(|s| &s.name).cmp(&b.scenario.as_ref().map(|s| &s.name)));
+    others.dedup_by(|a, b| a.scenario.as_ref().map(|s| &s.name) == b.scenario.as_ref().map(|s| &s.name));
+    for run in others {
+        let name = run.scenario.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let stub = results::scenario::Scenario {
+            title: "not in this fencepost's library".into(),
+            system: run.system.clone(),
+            workload: run.workload.clone(),
+            nemesis: run.nemesis.clone(),
+            options: String::new(),
+            source: String::new(),
+            // Each run was judged against the expectation it recorded.
+            expect: Default::default(),
+            name,
+        };
+        rows.push(view(&stub, true));
+    }
+    rows
+}
+
 #[derive(Template)]
 #[template(path = "check.html")]
 struct Check {
@@ -642,6 +739,7 @@ mod tests {
                 drift: 0.01,
             }),
             imported: None,
+            scenario: None,
         }
     }
 

@@ -328,7 +328,8 @@ async fn probe(node: &Node, nodes: usize) -> Result<(), Error> {
     }
     ::redis::cmd("SENTINEL").arg("ckquorum").arg(MASTER_NAME).query_async::<String>(&mut sentinel).await?;
     // `SENTINEL MASTER` answers a flat list of field, value, field, value.
-    let fields: Vec<String> = ::redis::cmd("SENTINEL").arg("master").arg(MASTER_NAME).query_async(&mut sentinel).await?;
+    let fields: Vec<String> =
+        ::redis::cmd("SENTINEL").arg("master").arg(MASTER_NAME).query_async(&mut sentinel).await?;
     let count = |name: &str| {
         let at = fields.chunks_exact(2).find(|pair| pair[0] == name);
         at.and_then(|pair| pair[1].parse::<usize>().ok()).unwrap_or(0)
