@@ -436,6 +436,81 @@ mod tests {
         assert!(e.contains("defined twice"), "{e}");
     }
 
+    fn results_with(overlaps: &[(u64, Cause)], fencing: Verdict) -> RunResults {
+        use checker::evidence::{Evidence, Fencing, MutualExclusion, Overlap};
+        let anomalies: Vec<Overlap> = overlaps
+            .iter()
+            .map(|&(start_ms, cause)| Overlap {
+                key: "k0".into(),
+                processes: [1, 2],
+                start: start_ms * 1_000_000,
+                duration: 1_000_000,
+                faults: Vec::new(),
+                text: "both held".into(),
+                cause: Some(cause),
+            })
+            .collect();
+        let mut causes = std::collections::BTreeMap::new();
+        for (_, cause) in overlaps {
+            *causes.entry(*cause).or_insert(0) += 1;
+        }
+        let mutex = MutualExclusion { holds: 5, overlaps: anomalies.len(), causes, anomalies };
+        let validity = if overlaps.is_empty() { Verdict::Valid } else { Verdict::Invalid };
+        let fenced = Fencing { grants: 5, rejected_writes: 0, anomalies_total: 0, anomalies: Vec::new() };
+        RunResults {
+            run: "r".into(),
+            verdict: validity.combine(fencing),
+            checkers: vec![
+                Analysis { validity, summary: "mutex".into(), evidence: Evidence::MutualExclusion(mutex) },
+                Analysis { validity: fencing, summary: "fence".into(), evidence: Evidence::Fencing(fenced) },
+            ],
+            stats: Default::default(),
+            interrupted: false,
+            workload: None,
+            nemesis_error: None,
+            faults_planned: None,
+            cluster_events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_matches_when_every_named_checker_and_cause_agrees() {
+        let expect = Expectation {
+            mutual_exclusion: Some(Expect::Invalid),
+            fencing: Some(Expect::Valid),
+            causes: Some([Cause::LeaseExpired].into()),
+            ..Default::default()
+        };
+        let found = results_with(&[(7_200, Cause::LeaseExpired), (3_100, Cause::LeaseExpired)], Verdict::Valid);
+        let j = judge(&expect, &found);
+        assert!(j.matched, "{:?}", j.mismatches);
+        assert_eq!(j.first_anomaly_ms, Some(3_100), "the earliest, not the first listed");
+
+        let other_cause = results_with(&[(3_100, Cause::LeaseExpired), (4_000, Cause::PromiseBroken)], Verdict::Valid);
+        let j = judge(&expect, &other_cause);
+        assert_eq!(j.mismatches, ["mutual-exclusion: overlaps of another cause: 1 promise-broken"]);
+
+        let missed = judge(&expect, &results_with(&[], Verdict::Invalid));
+        assert!(!missed.matched && missed.first_anomaly_ms.is_none());
+        assert!(missed.mismatches[0].starts_with("mutual-exclusion: expected invalid, got valid"), "{missed:?}");
+        assert!(missed.mismatches[1].starts_with("fencing: expected valid, got invalid"), "{missed:?}");
+    }
+
+    #[test]
+    fn a_control_needs_every_checker_valid_and_a_measurement_anything() {
+        let control = Expectation { all_valid: true, ..Default::default() };
+        assert!(judge(&control, &results_with(&[], Verdict::Valid)).matched);
+        let j = judge(&control, &results_with(&[], Verdict::Invalid));
+        assert!(!j.matched && j.mismatches[0].starts_with("fencing: expected valid"), "{j:?}");
+        let measure = Expectation { fencing: Some(Expect::Measure), ..Default::default() };
+        let j = judge(&measure, &results_with(&[(900, Cause::PromiseBroken)], Verdict::Invalid));
+        assert!(j.matched);
+        assert_eq!(j.first_anomaly_ms, Some(900), "a measured checker's anomaly is untimed: the overlap's time");
+        let mut interrupted = results_with(&[], Verdict::Valid);
+        interrupted.interrupted = true;
+        assert!(!judge(&control, &interrupted).matched);
+    }
+
     #[test]
     fn the_command_reproduces_the_scenario() {
         let s = Library::builtin();
