@@ -31,9 +31,9 @@ pub async fn bench_clients(
         hold.as_millis(),
         time_limit.as_secs_f64()
     );
-    out!("{:<10} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
+    out!("{:<27} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
     for name in names {
-        let system = workloads::by_name(&name).ok_or_else(|| anyhow::anyhow!("unknown system `{name}`"))?;
+        let system = workloads::systems::lookup(&name)?;
         let run_id = docker::new_run_id();
         let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
         let options = RunOptions {
@@ -56,7 +56,7 @@ pub async fn bench_clients(
         let rate = |s: &Summary| (s.ok + s.fail + s.info) as f64 / (s.elapsed_ms as f64 / 1000.0);
         let (with, without) = (rate(&recorded), rate(&unrecorded));
         out!(
-            "{:<10} {:>14.0} {:>14.0} {:>9.1}% {:>8.0}",
+            "{:<27} {:>14.0} {:>14.0} {:>9.1}% {:>8.0}",
             name,
             with,
             without,

@@ -59,9 +59,7 @@ fn describe_build(built: &images::Built) -> String {
 /// Starts a system's cluster, prints its endpoints, and keeps it until
 /// Ctrl-C or SIGTERM (or for `hold`), then removes it.
 pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>) -> anyhow::Result<()> {
-    let Some(sys) = workloads::by_name(system) else {
-        anyhow::bail!("unknown system `{system}` (known: {})", workloads::systems::names().join(", "));
-    };
+    let sys = workloads::systems::lookup(system)?;
     let engine = Engine::connect().await?;
     let run_id = docker::new_run_id();
     let up = async {

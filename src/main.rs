@@ -421,10 +421,15 @@ struct FaultArgs {
     /// loss: share of packets dropped.
     #[arg(long, default_value_t = 0.3)]
     loss_probability: f64,
-    /// clock: how far a jump moves a server's clock (sign random), and how
-    /// far a strobe flips it.
+    /// clock: how far a jump moves a server's clock (its sign as
+    /// --clock-mode says), and how far a strobe flips it.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     clock_offset: Duration,
+    /// clock: which faults to draw: random (a jump or a strobe, either
+    /// sign), forward (jumps ahead only: leases expire early), backward
+    /// (jumps back only), strobe (strobes only).
+    #[arg(long, default_value = "random", value_parser = parse_clock_mode, value_name = "MODE")]
+    clock_mode: nemesis::ClockMode,
     /// clock: a strobing clock flips every this long.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     clock_strobe_period: Duration,
@@ -500,6 +505,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         netem_loss: share("netem-loss", faults.netem_loss)?,
         client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
         client_pause_clients: faults.client_pause_clients.max(1),
+        clock_mode: faults.clock_mode,
     };
     Ok(harness::RunArgs {
         system,
@@ -583,6 +589,11 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
         Ok(p) => Err(format!("`{s}` is not a percentage from 0 up to (not including) 100: {p}")),
         Err(_) => Err(format!("`{s}` is not a percentage (e.g. 1 or 1%)")),
     }
+}
+
+/// A clock mode by name (`random`, `forward`, `backward`, `strobe`).
+fn parse_clock_mode(s: &str) -> Result<nemesis::ClockMode, String> {
+    nemesis::ClockMode::parse(s).map_err(|e| e.to_string())
 }
 
 /// A history format by name (`auto`, `jsonl`, `edn`, …).

@@ -34,10 +34,14 @@ fn known_workloads() -> Vec<&'static str> {
 fn check_filter(mut filter: Filter, stored: &[RunRow]) -> anyhow::Result<Filter> {
     let check = |flag: &str, what: &str, value: &Option<String>, known: &[&str], have: fn(&RunRow) -> &str| match value
     {
-        Some(v) if !known.contains(&v.as_str()) && !stored.iter().any(|r| have(r) == v) => Err(anyhow!(
-            "--{flag}: `{v}` is not a {what} fencepost knows (known: {}), and no stored run has it",
-            known.join(", ")
-        )),
+        Some(v) if !known.contains(&v.as_str()) && !stored.iter().any(|r| have(r) == v) => {
+            let renamed = workloads::systems::renamed(v).filter(|_| flag == "system");
+            Err(anyhow!(
+                "--{flag}: `{v}` is not a {what} fencepost knows{} (known: {}), and no stored run has it",
+                renamed.map(|now| format!("; did you mean `{now}`?")).unwrap_or_default(),
+                known.join(", ")
+            ))
+        }
         _ => Ok(()),
     };
     check("system", "system", &filter.system, &known_systems(), |r| &r.system)?;
@@ -274,6 +278,11 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     let mut rows: Vec<RunRow> = Vec::new();
     let mut overall = Verdict::Valid;
     let mut skipped = Vec::new();
+    // Every name is checked before the first run, so that a typo in the last
+    // one does not surface after an hour of runs.
+    for system in &args.systems {
+        workloads::systems::lookup(system).map_err(|e| anyhow!("--systems: {e}"))?;
+    }
     for system in &args.systems {
         for mix in &args.nemeses {
             let specs = FaultSpec::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;

@@ -62,6 +62,42 @@ fn every_single_fault_kind_fits_the_default_and_a_15s_time_limit() {
 }
 
 #[test]
+fn variants_are_named_system_colon_variant_and_old_names_get_a_hint() {
+    let store = temp_store("variants");
+    let s = store.to_str().unwrap();
+    let (code, out, err, _) = run(&["run", "redis-sentinel:min-replicas", "--plan", "--nemesis", "partition:primary"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("redis-sentinel:min-replicas ("), "{out}");
+    for args in [
+        vec!["run", "etcd-prevote", "--plan"],
+        vec!["up", "etcd-prevote"],
+        vec!["suite", "--systems", "redis,etcd-prevote", "--nemeses", "none", "--store", s],
+    ] {
+        let (code, out, err, _) = run(&args);
+        assert_eq!(code, 3, "{args:?}: {out}{err}");
+        assert!(err.contains("unknown system `etcd-prevote`; did you mean `etcd:prevote`?"), "{args:?}: {err}");
+        // The suite checks every name before its first run.
+        assert!(!out.contains("=== redis"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn clock_modes_are_planned_in_their_direction_or_refused_naming_the_flag() {
+    let plan = |mode: &str| {
+        let args = ["run", "redis", "--plan", "--nemesis", "clock", "--clock-offset", "20s", "--clock-mode", mode];
+        run(&args)
+    };
+    let (code, out, err, _) = plan("forward");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("clock jumps forward 20s").count(), 2, "{out}");
+    let (_, out, _, _) = plan("backward");
+    assert_eq!(out.matches("clock jumps back 20s").count(), 2, "{out}");
+    let (code, _, err, _) = plan("ahead");
+    assert_eq!(code, 3);
+    assert!(err.contains("'--clock-mode <MODE>'") && err.contains("unknown clock mode `ahead`"), "{err}");
+}
+
+#[test]
 fn the_plan_gives_every_named_kind_a_turn_or_says_which_it_could_not_fit() {
     for seed in ["1", "2", "3", "4"] {
         let args = ["run", "etcd", "--plan", "--nemesis", "partition,kill", "--time-limit", "20s", "--seed", seed];

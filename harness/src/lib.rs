@@ -31,8 +31,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No such system: the command line is wrong.
-    #[error("unknown system `{name}` (known: {known})")]
-    UnknownSystem { name: String, known: String },
+    #[error(transparent)]
+    UnknownSystem(#[from] workloads::systems::UnknownSystem),
     /// The system cannot take these faults, or they do not fit the time:
     /// this combination cannot run (a suite skips it).
     #[error("{0}")]

@@ -92,9 +92,7 @@ pub struct FaultPlan {
 /// Everything that depends only on the system and the options, decided
 /// before any image, container or store is touched.
 pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
-    let Some(system) = workloads::by_name(&args.system) else {
-        return Err(Error::UnknownSystem { name: args.system.clone(), known: workloads::systems::names().join(", ") });
-    };
+    let system = workloads::systems::lookup(&args.system)?;
     let external = !args.endpoints.is_empty();
     let node_count = if external { args.endpoints.len() } else { system.layout().nodes };
     let capabilities = nemesis::Capabilities {
@@ -392,6 +390,7 @@ fn test_spec(
             nemesis_interval_ms: prepared.plan.interval.as_millis() as u64,
             quiet_ms: args.quiet.as_millis() as u64,
             fault_options,
+            clock_mode: args.fault_options.clock_mode.name().to_string(),
             drift: args.leases.drift,
         }),
         imported: None,

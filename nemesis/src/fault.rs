@@ -257,14 +257,64 @@ impl FromStr for FaultSpec {
     }
 }
 
+/// Which clock faults a plan draws (`--clock-mode`). Names are strum's.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+    strum::Display,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "kebab-case")]
+pub enum ClockMode {
+    /// A jump or a strobe, either sign, drawn per fault: what every run did
+    /// before the mode could be chosen, so its seeds plan the same faults.
+    #[default]
+    Random,
+    /// Jumps of `clock_offset` ahead only: a server's leases expire early,
+    /// as in Kleppmann's Redlock scenario (the granting nodes' clocks jump
+    /// forward while a client holds the lock).
+    Forward,
+    /// Jumps of `clock_offset` back only: leases outlive their TTL.
+    Backward,
+    /// Strobes only (either sign).
+    Strobe,
+}
+
+impl ClockMode {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A `--clock-mode` no [`ClockMode`] is called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown clock mode `{name}` (known: {})", <ClockMode as VariantNames>::VARIANTS.join(", "))]
+pub struct UnknownClockMode {
+    pub name: String,
+}
+
+impl ClockMode {
+    pub fn parse(s: &str) -> Result<ClockMode, UnknownClockMode> {
+        s.parse().map_err(|_| UnknownClockMode { name: s.to_string() })
+    }
+}
+
 /// The knobs of each fault kind (the run command's per-kind options). A run
-/// keeps them in its `test.json` (durations in milliseconds).
+/// keeps them in its `test.json` (durations in milliseconds; the clock mode,
+/// a name, in a field of its own beside them).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FaultOptions {
     /// Share of packets a `loss` fault drops.
     pub loss: f64,
-    /// How far a clock jump moves a server's wall clock (the sign is random),
-    /// and how far a strobe flips it back and forth.
+    /// How far a clock jump moves a server's wall clock (the sign as
+    /// `clock_mode` says), and how far a strobe flips it back and forth.
     #[serde(rename = "clock_offset_ms", serialize_with = "millis")]
     pub clock_offset: Duration,
     /// A strobing clock flips every this long.
@@ -281,6 +331,10 @@ pub struct FaultOptions {
     pub client_pause: Duration,
     /// How many lock holders one client pause catches.
     pub client_pause_clients: usize,
+    /// Jumps, strobes, or both, and in which direction. Kept out of the
+    /// numeric map `test.json` records the others in (`Recorded::clock_mode`).
+    #[serde(skip)]
+    pub clock_mode: ClockMode,
 }
 
 impl FaultOptions {
@@ -303,6 +357,7 @@ impl Default for FaultOptions {
             netem_loss: 0.0,
             client_pause: Duration::from_secs(10),
             client_pause_clients: 1,
+            clock_mode: ClockMode::Random,
         }
     }
 }
@@ -744,9 +799,18 @@ fn fault_on(kind: FaultKind, nodes: Vec<String>, options: &FaultOptions, rng: &m
         FaultKind::Pause => Fault::Pause { nodes },
         FaultKind::Loss => Fault::Loss { nodes, probability: options.loss },
         FaultKind::Clock => {
+            // Both draws in every mode, so that the mode changes the clock
+            // faults only, and `random` plans what it always did.
             let sign = if rng.below(2) == 0 { 1 } else { -1 };
+            let jump = rng.below(2) == 0;
+            let (sign, jump) = match options.clock_mode {
+                ClockMode::Random => (sign, jump),
+                ClockMode::Forward => (1, true),
+                ClockMode::Backward => (-1, true),
+                ClockMode::Strobe => (sign, false),
+            };
             let offset = ms(options.clock_offset) as i64;
-            if rng.below(2) == 0 {
+            if jump {
                 Fault::Clock { nodes, offset_ms: sign * offset, strobe_ms: 0, period_ms: 0 }
             } else {
                 let period_ms = ms(options.clock_strobe_period).max(1);

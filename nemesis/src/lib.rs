@@ -36,7 +36,7 @@ mod schedule;
 pub use error::Error;
 pub use fault::{
     aim_at_holder, aim_at_share, planned_fault, random_fault, random_partition, refuse_up_front, Aimed, Capabilities,
-    Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownFault,
+    ClockMode, Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownClockMode, UnknownFault,
 };
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

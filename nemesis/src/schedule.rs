@@ -175,6 +175,61 @@ mod tests {
     }
 
     #[test]
+    fn clock_modes_pick_the_direction_and_change_nothing_else() {
+        use crate::{ClockMode, Fault};
+        let s = Duration::from_secs;
+        let clock = |f: &Fault| match f {
+            Fault::Clock { offset_ms, strobe_ms, .. } => Some((*offset_ms, *strobe_ms)),
+            _ => None,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            for mix in ["clock,kill", "clock:holder", "clock:majority,pause"] {
+                let specs = FaultSpec::parse_list(mix).unwrap();
+                let plan = |clock_mode| {
+                    let o = FaultOptions { clock_offset: s(20), clock_mode, ..FaultOptions::default() };
+                    schedule(&specs, &names(5), seed, s(2), s(30), &o)
+                };
+                let random = plan(ClockMode::Random);
+                for mode in [ClockMode::Forward, ClockMode::Backward, ClockMode::Strobe] {
+                    let moded = plan(mode);
+                    assert_eq!(moded.len(), random.len(), "{mode} {mix} seed {seed}");
+                    for (a, b) in random.iter().zip(&moded) {
+                        assert_eq!(
+                            (a.at, a.duration, a.spec, a.fault.targets()),
+                            (b.at, b.duration, b.spec, b.fault.targets())
+                        );
+                        match (clock(&b.fault), mode) {
+                            (None, _) => assert_eq!(a.fault, b.fault, "{mode}: other faults as in random"),
+                            (Some((offset, strobe)), ClockMode::Forward) => {
+                                assert_eq!((offset, strobe), (20_000, 0), "{mode} {mix} seed {seed}")
+                            }
+                            (Some((offset, strobe)), ClockMode::Backward) => assert_eq!((offset, strobe), (-20_000, 0)),
+                            (Some((offset, strobe)), _) => assert!(offset == 0 && strobe.abs() == 20_000),
+                        }
+                    }
+                }
+                seen.extend(random.iter().filter_map(|st| clock(&st.fault)));
+            }
+        }
+        // Random still draws all four: jumps and strobes, either way.
+        assert_eq!(seen, [(-20_000, 0), (0, -20_000), (0, 20_000), (20_000, 0)].into_iter().collect());
+    }
+
+    #[test]
+    fn clock_modes_are_named_as_users_type_them() {
+        use crate::ClockMode;
+        assert_eq!(ClockMode::default(), ClockMode::Random);
+        for (name, mode) in
+            [("random", ClockMode::Random), ("forward", ClockMode::Forward), ("strobe", ClockMode::Strobe)]
+        {
+            assert_eq!((ClockMode::parse(name).unwrap(), mode.name()), (mode, name));
+        }
+        let e = ClockMode::parse("ahead").unwrap_err().to_string();
+        assert_eq!(e, "unknown clock mode `ahead` (known: random, forward, backward, strobe)");
+    }
+
+    #[test]
     fn nothing_to_do_gives_an_empty_plan() {
         let o = FaultOptions::default();
         assert!(schedule(&[], &names(3), 1, Duration::from_secs(1), Duration::from_secs(9), &o).is_empty());

@@ -71,10 +71,19 @@ pub struct Recorded {
     /// The faults' own parameters (`loss`, `clock_offset_ms`, …), as the
     /// nemesis names them.
     pub fault_options: BTreeMap<String, f64>,
+    /// Which clock faults the plan drew (`random`, `forward`, `backward`,
+    /// `strobe`): a name, so beside the numbers; runs recorded before it
+    /// was an option drew `random`.
+    #[serde(default = "default_clock_mode")]
+    pub clock_mode: String,
     /// ρ of the lease arithmetic: how much faster a server's clock may run
     /// than the harness's (0.01 is 1 %; runs recorded before it: 1 %).
     #[serde(default = "default_drift")]
     pub drift: f64,
+}
+
+fn default_clock_mode() -> String {
+    "random".to_string()
 }
 
 fn default_drift() -> f64 {
@@ -184,6 +193,25 @@ mod tests {
         write(dir, r#"{"run":"r1","started_ms":1,"workload":"lock","nemesis":"none","fencepost":"0.1.0"}"#);
         let e = crate::read_test(dir).unwrap_err().to_string();
         assert!(e.contains("test.json") && e.contains("missing field `system`"), "{e}");
+    }
+
+    #[test]
+    fn a_run_recorded_before_clock_modes_drew_random_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let recorded = r#"{"description":"d","image":null,"endpoints":[],"nodes":["n1"],"fencing_enforced":true,
+            "concurrency":5,"keys":1,"rate":null,"hold_ms":[10,20],"ttl_ms":5000,"time_limit_ms":15000,
+            "timeout_ms":1000,"acquire_wait_ms":0,"seed":1,"nemesis_interval_ms":3000,"quiet_ms":3000,
+            "fault_options":{"clock_offset_ms":60000.0}}"#;
+        let test = format!(
+            r#"{{"run":"r1","started_ms":1,"system":"etcd-prevote","workload":"lock","nemesis":"clock","fencepost":"0.1.0","recorded":{recorded}}}"#
+        );
+        write(dir, &test);
+        let read = crate::read_test(dir).unwrap();
+        // The old variant name is kept as recorded: stored runs are not renamed.
+        assert_eq!(read.system, "etcd-prevote");
+        let recorded = read.recorded.unwrap();
+        assert_eq!((recorded.clock_mode.as_str(), recorded.drift), ("random", 0.01));
     }
 
     #[test]

@@ -736,6 +736,7 @@ mod tests {
                 nemesis_interval_ms: 2000,
                 quiet_ms: 1000,
                 fault_options: [("loss".to_string(), 0.3)].into_iter().collect(),
+                clock_mode: "random".into(),
                 drift: 0.01,
             }),
             imported: None,

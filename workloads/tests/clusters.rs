@@ -108,6 +108,42 @@ async fn redis_single_node() {
     remove_and_check(&engine, started).await;
 }
 
+/// `redis:aof-always`: a lock key and a fence counter written before a
+/// kill -9 are there after the start, and the key's lease kept running
+/// while the server was down (plain `redis` forgets both:
+/// `redis_single_node`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_aof_always_keeps_keys_and_their_expiry_across_a_kill() {
+    let (engine, sys, started) = start("redis:aof-always").await;
+    let n1 = &started.cluster.nodes()[0];
+    let mut conn = systems::redis::connect(n1, Duration::from_secs(2)).await.unwrap();
+    let config: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("append*").query_async(&mut conn).await.unwrap();
+    let config: Vec<(&str, &str)> = config.chunks_exact(2).map(|kv| (kv[0].as_str(), kv[1].as_str())).collect();
+    assert!(config.contains(&("appendonly", "yes")) && config.contains(&("appendfsync", "always")), "{config:?}");
+
+    let set_at = Instant::now();
+    let _: () = redis::cmd("SET").arg("lock").arg("mine").arg("PX").arg(30_000).query_async(&mut conn).await.unwrap();
+    let token: u64 = redis::cmd("INCR").arg("fence:lock").query_async(&mut conn).await.unwrap();
+    // Long enough that a lease restarted from its TTL at the start would show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    n1.kill().await.unwrap();
+    assert_unreachable(sys, n1, "killed").await;
+    n1.start().await.unwrap();
+    eventually("the restarted server serves", READY, || sys.probe(n1)).await;
+
+    let mut conn = systems::redis::connect(n1, Duration::from_secs(2)).await.unwrap();
+    let got: Option<String> = redis::cmd("GET").arg("lock").query_async(&mut conn).await.unwrap();
+    assert_eq!(got.as_deref(), Some("mine"), "the lock key survives the kill");
+    let pttl: i64 = redis::cmd("PTTL").arg("lock").query_async(&mut conn).await.unwrap();
+    let left = 30_000 - set_at.elapsed().as_millis() as i64;
+    // A few ms of slack: the server's clock and ours are the same clock, read
+    // at slightly different moments.
+    assert!(pttl > 0 && pttl <= left + 50, "PTTL {pttl} ms, expected at most {left} ms");
+    let fence: u64 = redis::cmd("GET").arg("fence:lock").query_async(&mut conn).await.unwrap();
+    assert_eq!(fence, token, "the fence counter survives the kill");
+    remove_and_check(&engine, started).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redlock_five_independent_nodes() {
     let (engine, sys, started) = start("redlock").await;
@@ -128,7 +164,7 @@ async fn etcd_three_member_raft_cluster() {
     let (engine, sys, started) = start("etcd").await;
     let nodes = started.cluster.nodes();
     for node in nodes {
-        // etcd 3.4's default: no pre-vote (see `etcd-prevote`).
+        // etcd 3.4's default: no pre-vote (see `etcd:prevote`).
         assert!(!node.logs().await.unwrap().contains("became pre-candidate"), "{} ran a pre-vote", node.name());
     }
     let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
@@ -153,12 +189,12 @@ async fn etcd_three_member_raft_cluster() {
     remove_and_check(&engine, started).await;
 }
 
-/// The `etcd-prevote` variant: same image, every member started with
+/// The `etcd:prevote` variant: same image, every member started with
 /// `--pre-vote` (etcd says it used `ETCD_PRE_VOTE`, and its first election
 /// went through a pre-candidate); plain `etcd` keeps 3.4's default (off).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_prevote_members_run_with_pre_vote() {
-    let (engine, sys, started) = start("etcd-prevote").await;
+    let (engine, sys, started) = start("etcd:prevote").await;
     assert_eq!(sys.layout().image, workloads::by_name("etcd").unwrap().layout().image);
     let nodes = started.cluster.nodes();
     let mut via_n1 = systems::etcd::connect(&[&nodes[0]], Duration::from_secs(2)).await.unwrap();
@@ -334,14 +370,14 @@ async fn redis_sentinel_fails_over_when_the_primary_dies() {
     remove_and_check(&engine, started).await;
 }
 
-/// `redis-sentinel-min-replicas`: every server runs with
+/// `redis-sentinel:min-replicas`: every server runs with
 /// `min-replicas-to-write 1`, so a primary that hears from no replica
 /// (both paused) refuses the lock's writes with `NOREPLICAS`, and takes
 /// them again once one is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_sentinel_min_replicas_primary_alone_refuses_writes() {
     use workloads::{ClientOptions, Outcome};
-    let (engine, sys, started) = start("redis-sentinel-min-replicas").await;
+    let (engine, sys, started) = start("redis-sentinel:min-replicas").await;
     let nodes = started.cluster.nodes();
     for node in nodes {
         let mut conn = systems::redis::connect(node, Duration::from_secs(2)).await.unwrap();
@@ -370,7 +406,7 @@ async fn redis_sentinel_min_replicas_primary_alone_refuses_writes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     eprintln!(
-        "redis-sentinel-min-replicas: refused {:.1} s after the replicas stopped: {refused}",
+        "redis-sentinel:min-replicas: refused {:.1} s after the replicas stopped: {refused}",
         paused.elapsed().as_secs_f64()
     );
     for replica in &nodes[1..] {

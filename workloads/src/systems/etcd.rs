@@ -5,7 +5,7 @@
 //! fencing. A client talks to one member only (workers are spread over
 //! members), so a partitioned member's clients see what it does.
 //!
-//! `etcd-prevote` is the same cluster with every member started with
+//! `etcd:prevote` is the same cluster with every member started with
 //! `--pre-vote` (etcd 3.4's default is off, 3.5's on): without it, a member
 //! that rejoins after a partition campaigns with a higher term and deposes
 //! the leader at every heal; with it, it first asks whether it could win.
@@ -45,7 +45,7 @@ pub const LAYOUT: Layout = Layout {
 /// with `--pre-vote` (through etcd's `ETCD_PRE_VOTE`, so the image and its
 /// start script stay the same).
 pub const PREVOTE_LAYOUT: Layout = Layout {
-    name: "etcd-prevote",
+    name: "etcd:prevote",
     description: "three etcd members, one Raft cluster, --pre-vote",
     node_env: &[("ETCD_PRE_VOTE", "true")],
     ..LAYOUT

@@ -25,10 +25,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a system is, as plain constants: everything about it that needs no
 /// code. Each system file has one (`LAYOUT`); a variant of a system (same
-/// image, same recipes) is another `Layout` over the same behaviour.
+/// image, same recipes) is another `Layout` over the same behaviour, named
+/// `system:variant` (`etcd:prevote`), so that runs of a system and of its
+/// variants sort and read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
-    /// The name users type: `fencepost up redis`; unique in [`REGISTRY`].
+    /// The name users type: `fencepost up redis`, `etcd:prevote` for a
+    /// variant; unique in [`REGISTRY`].
     pub name: &'static str,
     /// The folder under `docker/images/` its nodes run.
     pub image: &'static str,
@@ -56,6 +59,58 @@ impl Layout {
     pub const fn client_port(&self) -> u16 {
         self.ports[0]
     }
+
+    /// The system a variant configures: `etcd` for `etcd:prevote` and for
+    /// `etcd`.
+    pub fn system(&self) -> &'static str {
+        self.name.split_once(':').map_or(self.name, |(system, _)| system)
+    }
+
+    /// The variant's own part: `prevote` for `etcd:prevote`, `None` for a
+    /// system as it ships.
+    pub fn variant(&self) -> Option<&'static str> {
+        self.name.split_once(':').map(|(_, variant)| variant)
+    }
+}
+
+/// A system name that is not in [`REGISTRY`], with what the user probably
+/// meant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown system `{name}`{}", hint(.name))]
+pub struct UnknownSystem {
+    pub name: String,
+}
+
+/// Variants' names before they were spelled `system:variant`: refused, not
+/// aliased, so that a stored run and a new run of the same cluster cannot
+/// carry two names (`compare` would show them as two systems).
+const RENAMED: &[(&str, &str)] =
+    &[("etcd-prevote", "etcd:prevote"), ("redis-sentinel-min-replicas", "redis-sentinel:min-replicas")];
+
+/// The name a variant has now, for one of its old names.
+pub fn renamed(old: &str) -> Option<&'static str> {
+    RENAMED.iter().find(|(was, _)| *was == old).map(|(_, now)| *now)
+}
+
+/// `; did you mean …?` for an old or misspelt variant name, then the list.
+fn hint(name: &str) -> String {
+    let known = names().join(", ");
+    if let Some(now) = renamed(name) {
+        return format!("; did you mean `{now}`? (variants are named system:variant; known: {known})");
+    }
+    if let Some((system, _)) = name.split_once(':') {
+        let variants: Vec<&str> =
+            names().into_iter().filter(|n| n.split_once(':').is_some_and(|(s, _)| s == system)).collect();
+        if !variants.is_empty() {
+            return format!(" ({system}'s variants: {})", variants.join(", "));
+        }
+    }
+    format!(" (known: {known})")
+}
+
+/// The registered system named `name`, or why there is none.
+pub fn lookup(name: &str) -> Result<&'static dyn System, UnknownSystem> {
+    by_name(name).ok_or_else(|| UnknownSystem { name: name.to_string() })
 }
 
 /// Why a probe failed or a client could not be made. Connecting is not an
@@ -173,7 +228,8 @@ pub struct LogEvent {
 /// Every system fencepost knows. Adding one is adding a line here (help
 /// texts, defaults and the per-system tests all read this list).
 pub static REGISTRY: &[&dyn System] = &[
-    &redis::Redis,
+    &redis::Redis::PLAIN,
+    &redis::Redis::AOF_ALWAYS,
     &redlock::Redlock,
     &redis_sentinel::RedisSentinel::PLAIN,
     &redis_sentinel::RedisSentinel::MIN_REPLICAS,
@@ -230,9 +286,33 @@ mod tests {
 
     #[test]
     fn the_prevote_variant_is_registered_beside_etcd() {
-        let variant = by_name("etcd-prevote").unwrap().layout();
+        let variant = by_name("etcd:prevote").unwrap().layout();
         assert_eq!(variant.image, "etcd");
-        assert_eq!(by_name("etcd").unwrap().layout().node_env, &[]);
+        assert_eq!((variant.system(), variant.variant()), ("etcd", Some("prevote")));
+        let plain = by_name("etcd").unwrap().layout();
+        assert_eq!((plain.node_env, plain.system(), plain.variant()), (&[][..], "etcd", None));
+    }
+
+    #[test]
+    fn every_variant_configures_a_registered_system_on_its_image() {
+        for layout in REGISTRY.iter().map(|s| s.layout()).filter(|l| l.variant().is_some()) {
+            let system = by_name(layout.system()).unwrap_or_else(|| panic!("{}: no system", layout.name));
+            assert_eq!(system.layout().image, layout.image, "{}", layout.name);
+            assert!(!layout.node_env.is_empty(), "{}: a variant configures something", layout.name);
+        }
+    }
+
+    #[test]
+    fn old_variant_names_are_refused_with_the_new_one() {
+        for (old, new) in RENAMED {
+            assert!(by_name(new).is_some(), "{new}");
+            let e = lookup(old).err().unwrap().to_string();
+            assert!(e.starts_with(&format!("unknown system `{old}`; did you mean `{new}`?")), "{e}");
+        }
+        let e = lookup("etcd:pre-vote").err().unwrap().to_string();
+        assert_eq!(e, "unknown system `etcd:pre-vote` (etcd's variants: etcd:prevote)");
+        let e = lookup("nope").err().unwrap().to_string();
+        assert!(e.starts_with("unknown system `nope` (known: redis, redis:aof-always, "), "{e}");
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! Redis: one server, no persistence (a restart forgets every lock).
 //!
+//! `redis:aof-always` is the same server with the append-only file on and
+//! fsynced before every write is acknowledged (`appendonly yes`,
+//! `appendfsync always`): a server killed and started again replays it, so
+//! it keeps its lock keys, their expiry times (absolute, so a lease kept
+//! running while the server was down) and the fence counters.
+//!
 //! Lock: `SET key value NX PX ttl` with a value no one else holds; release
 //! and renew are Lua scripts that act only if the key still holds our value
 //! (so a holder whose lease expired cannot delete its successor's lock). The
@@ -19,7 +25,13 @@ use crate::client::{
 
 pub const PORT: u16 = 6379;
 
-pub struct Redis;
+/// Redis's recipes over one of its layouts: [`Redis::PLAIN`] or a variant.
+pub struct Redis(&'static Layout);
+
+impl Redis {
+    pub const PLAIN: Redis = Redis(&LAYOUT);
+    pub const AOF_ALWAYS: Redis = Redis(&AOF_ALWAYS_LAYOUT);
+}
 
 pub const LAYOUT: Layout = Layout {
     name: "redis",
@@ -30,6 +42,15 @@ pub const LAYOUT: Layout = Layout {
     names_leader: false,
     clock_refusal: None,
     node_env: &[],
+};
+
+/// Redis with the append-only file fsynced on every write (the start script
+/// reads `FP_APPENDFSYNC`; Redlock, on the same image, sets nothing).
+pub const AOF_ALWAYS_LAYOUT: Layout = Layout {
+    name: "redis:aof-always",
+    description: "one Redis server, append-only file fsynced on every write",
+    node_env: &[("FP_APPENDFSYNC", "always")],
+    ..LAYOUT
 };
 
 /// A multiplexed connection to one Redis node, through its published port.
@@ -393,7 +414,7 @@ impl ElectionClient for RedisElection {
 
 impl System for Redis {
     fn layout(&self) -> &'static Layout {
-        &LAYOUT
+        self.0
     }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         sub_millisecond(ttl)

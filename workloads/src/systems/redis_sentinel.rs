@@ -7,11 +7,20 @@
 //! master; a Sentinel that does not answer, or names a node that is not a
 //! primary, is passed over for the next. Each worker asks its own node's
 //! Sentinel first (by slot, as other systems bind clients to members), the
-//! way an application server asks the Sentinel next to it. A client keeps its
-//! primary until an operation on it errs (`READONLY` after a demotion, a
-//! broken connection, a timeout) and asks again on the next operation: so a
-//! client that still reaches a primary the Sentinels have replaced keeps
-//! writing to it, which is the split brain Jepsen found in 2013.
+//! way an application server asks the Sentinel next to it.
+//!
+//! Clients learn of a failover as the guidelines say, by asking again:
+//! before each acquire and campaign a client asks its own Sentinel (over a
+//! connection it keeps, so one round trip) and moves only when that
+//! Sentinel names another node, which answers `ROLE` as a primary. And
+//! after an operation on its primary errs (`READONLY` after a demotion, a
+//! broken connection, a timeout) it asks all the Sentinels again. So when
+//! the primary is cut off from the replicas and the other Sentinels (a
+//! partition cuts node-to-node traffic; clients reach every node), the
+//! clients whose Sentinel is on the majority side move to the replica it
+//! promotes, while those whose Sentinel is the old primary's own keep
+//! writing to it: two primaries granting the same lock, the split brain
+//! Jepsen found in 2013.
 //!
 //! Sentinel names the primary by its address on the run network, which the
 //! client cannot reach (it reaches nodes only through ports published on
@@ -27,7 +36,7 @@
 //! The lock and election recipes are `redis`'s (the same scripts and
 //! outcome classification), run against whichever node is the primary.
 //!
-//! `redis-sentinel-min-replicas` is the same cluster with
+//! `redis-sentinel:min-replicas` is the same cluster with
 //! `min-replicas-to-write 1` and `min-replicas-max-lag 1` on every server: a
 //! primary that has heard from no replica for over a second refuses writes
 //! (`NOREPLICAS`), which bounds how long a cut-off old primary keeps granting.
@@ -65,7 +74,7 @@ pub const LAYOUT: Layout = Layout {
 /// acknowledged within the last second (the start script reads the
 /// variables).
 pub const MIN_REPLICAS_LAYOUT: Layout = Layout {
-    name: "redis-sentinel-min-replicas",
+    name: "redis-sentinel:min-replicas",
     description: "redis-sentinel with min-replicas-to-write 1, min-replicas-max-lag 1 s",
     node_env: &[("FP_MIN_REPLICAS_TO_WRITE", "1"), ("FP_MIN_REPLICAS_MAX_LAG", "1")],
     ..LAYOUT
@@ -88,22 +97,36 @@ async fn named_primary(sentinel: &mut MultiplexedConnection) -> Result<Option<(S
     Ok(ask.query_async(sentinel).await?)
 }
 
-/// The node a Sentinel names as the primary, mapped from its address.
-pub async fn ask_sentinel<'n>(sentinel: &Node, nodes: &'n [Node], timeout: Duration) -> Result<&'n Node, Error> {
-    let mut conn = redis::connect_to(sentinel, SENTINEL_PORT, timeout).await?;
-    let named = named_primary(&mut conn).await?;
-    let unexpected = |answer| Error::UnexpectedAnswer { request: "SENTINEL get-master-addr-by-name", answer };
-    let Some((ip, port)) = named else { return Err(unexpected("nil".into())) };
-    if port != redis::PORT {
-        return Err(unexpected(format!("{ip}:{port}")));
+fn unexpected(answer: String) -> Error {
+    Error::UnexpectedAnswer { request: "SENTINEL get-master-addr-by-name", answer }
+}
+
+/// The run-network address a Sentinel names the primary by.
+async fn named_address(sentinel: &mut MultiplexedConnection) -> Result<String, Error> {
+    match named_primary(sentinel).await? {
+        Some((ip, port)) if port == redis::PORT => Ok(ip),
+        Some((ip, port)) => Err(unexpected(format!("{ip}:{port}"))),
+        None => Err(unexpected("nil".into())),
     }
+}
+
+/// The node that has run-network address `ip` now (one Docker inspect per
+/// node, so only when the address is new to the caller).
+async fn node_at<'n>(ip: &str, nodes: &'n [Node]) -> Result<&'n Node, Error> {
     for node in nodes {
         // A node that is down has no address: it is not the one named.
         if node.ip().await.is_ok_and(|at| at == ip) {
             return Ok(node);
         }
     }
-    Err(unexpected(format!("{ip}:{port}, which no running node has")))
+    Err(unexpected(format!("{ip}, which no running node has")))
+}
+
+/// The node a Sentinel names as the primary, mapped from its address.
+pub async fn ask_sentinel<'n>(sentinel: &Node, nodes: &'n [Node], timeout: Duration) -> Result<&'n Node, Error> {
+    let mut conn = redis::connect_to(sentinel, SENTINEL_PORT, timeout).await?;
+    let ip = named_address(&mut conn).await?;
+    node_at(&ip, nodes).await
 }
 
 /// The node's Redis as it describes itself.
@@ -111,25 +134,49 @@ async fn role(conn: &mut MultiplexedConnection) -> Result<Role, Error> {
     Ok(::redis::cmd("ROLE").query_async(conn).await?)
 }
 
+/// A connection to the primary: which node, and the address its Sentinel
+/// named it by (to tell a new answer from the same one without asking
+/// Docker).
+struct Current {
+    node: String,
+    ip: String,
+    conn: MultiplexedConnection,
+}
+
+/// What a client's own Sentinel said, for [`Primary::follow`].
+enum Followed {
+    /// The address of the primary the client uses.
+    Same,
+    /// The client's primary, under a new address.
+    Readdressed(String),
+    /// Another node, which does not answer as a primary (yet).
+    NotPrimaryYet,
+    /// Another node, a primary, connected.
+    Moved(Current),
+}
+
+/// A connection to `node` if its Redis answers `ROLE` as a primary.
+async fn connect_primary(node: &Node, ip: String, timeout: Duration) -> Result<Current, Error> {
+    let mut conn = redis::connect(node, timeout).await?;
+    match role(&mut conn).await? {
+        Role::Primary { .. } => Ok(Current { node: node.name().to_string(), ip, conn }),
+        // Named during a failover, or by a Sentinel that has not heard of
+        // it yet: not one to write to.
+        other => Err(Error::UnexpectedAnswer { request: "ROLE", answer: format!("{other:?}") }),
+    }
+}
+
 /// The primary as the Sentinels name it, found by asking them in turn from
 /// `nodes[first]`: the first named node whose `ROLE` says master, connected.
-async fn find_primary(
-    nodes: &[Node],
-    first: usize,
-    timeout: Duration,
-) -> Result<(String, MultiplexedConnection), Error> {
+async fn find_primary(nodes: &[Node], first: usize, timeout: Duration) -> Result<Current, Error> {
     let mut last = None;
     for i in 0..nodes.len() {
         let sentinel = &nodes[(first + i) % nodes.len()];
         let found = async {
-            let node = ask_sentinel(sentinel, nodes, timeout).await?;
-            let mut conn = redis::connect(node, timeout).await?;
-            match role(&mut conn).await? {
-                Role::Primary { .. } => Ok((node.name().to_string(), conn)),
-                // Named during a failover, or by a Sentinel that has not
-                // heard of it yet: not one to write to.
-                other => Err(Error::UnexpectedAnswer { request: "ROLE", answer: format!("{other:?}") }),
-            }
+            let mut conn = redis::connect_to(sentinel, SENTINEL_PORT, timeout).await?;
+            let ip = named_address(&mut conn).await?;
+            let node = node_at(&ip, nodes).await?;
+            connect_primary(node, ip, timeout).await
         };
         match found.await {
             Ok(primary) => return Ok(primary),
@@ -140,19 +187,78 @@ async fn find_primary(
 }
 
 /// One client's way to the primary: found through the Sentinels when first
-/// needed and again after any operation on it erred.
+/// needed and again after any operation on it erred, and followed to the
+/// node its own Sentinel names before each acquire or campaign.
 struct Primary {
     nodes: Vec<Node>,
     /// The node whose Sentinel this client asks first.
     first: usize,
     timeout: Duration,
-    conn: Option<(String, MultiplexedConnection)>,
+    conn: Option<Current>,
+    /// Kept open to `nodes[first]`'s Sentinel for [`Primary::follow`].
+    sentinel: Option<MultiplexedConnection>,
+    /// After its Sentinel did not answer, when to ask it again.
+    quiet_until: Option<Instant>,
 }
 
 impl Primary {
     fn new(nodes: &[Node], slot: usize, timeout: Duration) -> Primary {
         let first = nodes.iter().position(|n| n.name() == member(nodes, slot).name()).unwrap_or(0);
-        Primary { nodes: nodes.to_vec(), first, timeout, conn: None }
+        Primary { nodes: nodes.to_vec(), first, timeout, conn: None, sentinel: None, quiet_until: None }
+    }
+
+    /// Asks this client's own Sentinel which node is the primary and moves
+    /// there if it names another node that answers as a primary. Nothing
+    /// changes when the Sentinel names the same address (one round trip),
+    /// names a node that is not a primary yet (mid-failover), or does not
+    /// answer; the client then stays where it is, and an error there sends
+    /// it to all the Sentinels ([`Primary::run`]).
+    async fn follow(&mut self) {
+        let Some(current) = &self.conn else { return };
+        if self.quiet_until.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        let (node, ip) = (current.node.clone(), current.ip.clone());
+        let (nodes, first, timeout) = (&self.nodes, self.first, self.timeout);
+        let sentinel = &mut self.sentinel;
+        let asked = tokio::time::timeout(timeout, async {
+            if sentinel.is_none() {
+                *sentinel = Some(redis::connect_to(&nodes[first], SENTINEL_PORT, timeout).await?);
+            }
+            let Some(conn) = sentinel.as_mut() else { unreachable!("just connected") };
+            let named = named_address(conn).await?;
+            if named == ip {
+                return Ok::<_, Error>(Followed::Same);
+            }
+            let at = node_at(&named, nodes).await?;
+            if at.name() == node {
+                return Ok(Followed::Readdressed(named));
+            }
+            let mut conn = redis::connect(at, timeout).await?;
+            Ok(match role(&mut conn).await? {
+                Role::Primary { .. } => Followed::Moved(Current { node: at.name().to_string(), ip: named, conn }),
+                _ => Followed::NotPrimaryYet,
+            })
+        })
+        .await;
+        match asked {
+            Ok(Ok(Followed::Same | Followed::NotPrimaryYet)) => {}
+            // The same node under a new address (it restarted): keep the
+            // connection, so that the next answer is `Same` again.
+            Ok(Ok(Followed::Readdressed(ip))) => {
+                if let Some(current) = self.conn.as_mut() {
+                    current.ip = ip;
+                }
+            }
+            Ok(Ok(Followed::Moved(moved))) => self.conn = Some(moved),
+            Ok(Err(_)) | Err(_) => {
+                // A Sentinel that is down or frozen would cost every acquire
+                // a timeout: leave it alone for a while (the client's other
+                // way to learn of a failover, an error, still works).
+                self.sentinel = None;
+                self.quiet_until = Some(Instant::now() + self.timeout * 4);
+            }
+        }
     }
 
     /// Runs `op` on the primary with the client's deadline: the name of the
@@ -169,7 +275,7 @@ impl Primary {
                 Err(e) => return (None, Outcome::Fail(e.to_string())),
             }
         }
-        let Some((node, conn)) = self.conn.as_mut() else { unreachable!("just connected") };
+        let Some(Current { node, conn, .. }) = self.conn.as_mut() else { unreachable!("just connected") };
         let node = node.clone();
         let mut answered = false;
         let outcome = deadline(self.timeout, async {
@@ -204,6 +310,7 @@ impl LockClient for SentinelLock {
             let fenced = self.options.fenced;
             // SET NX cannot wait; with an acquire wait, poll until it passes
             // (which also waits out a failover: finding no primary is a Fail).
+            self.primary.follow().await;
             let give_up = Instant::now() + self.options.acquire_wait;
             loop {
                 let (node, set) =
@@ -260,6 +367,7 @@ pub struct SentinelElection {
 impl ElectionClient for SentinelElection {
     fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
+            self.primary.follow().await;
             let give_up = Instant::now() + self.options.acquire_wait;
             loop {
                 let (node, won) = self
