@@ -240,6 +240,18 @@ mod tests {
         }
     }
 
+    /// Every registered system (variants too) has a control, so a new
+    /// system is run without faults by `tests/scenarios.rs` from the day
+    /// it is registered.
+    #[test]
+    fn every_system_has_a_control() {
+        let library = Library::builtin();
+        for system in workloads::systems::names() {
+            let control = library.scenarios.iter().any(|s| s.system == system && s.is_control() && s.expect.all_valid);
+            assert!(control, "no control scenario for {system} in results/scenarios.toml");
+        }
+    }
+
     #[test]
     fn options_the_runner_decides_are_refused() {
         let mut s = Library::builtin().scenarios[0].clone();
