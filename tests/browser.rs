@@ -289,6 +289,14 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     no_errors(&client, "/compare").await;
     screenshot(&client, "compare").await;
 
+    // Scenarios: the library as a table, reached from the header.
+    client.find(Locator::LinkText("Scenarios")).await.unwrap().click().await.unwrap();
+    let table = client.find(Locator::Id("scenarios")).await.unwrap().text().await.unwrap();
+    assert!(table.contains("etcd-lease-pause") && table.contains("Jepsen's etcd 3.4.3 analysis"), "{table}");
+    assert!(table.contains("fencepost run redis-sentinel --workload lock --nemesis partition:primary"), "{table}");
+    no_errors(&client, "/scenarios").await;
+    screenshot(&client, "scenarios").await;
+
     // Check: a non-linearizable Porcupine etcd log, pasted. Each label on
     // one line, no empty box before the result, ticks in positions (the
     // log has no timestamps).
