@@ -201,8 +201,9 @@ async fn create_node(
     let mut bindings = HashMap::new();
     for &port in &node.ports {
         // A fixed host port (not an engine-chosen one) survives restarts, so
-        // clients keep their address across kill/start. Asking the kernel for
-        // a free one and releasing it leaves a small race we accept.
+        // clients keep their address across kill/start. Finding a free one
+        // and releasing it leaves a small race with other fencepost runs,
+        // which we accept; see `free_port` for the race we do not.
         let host_port = free_port().context(|| format!("finding a free port for {}:{port}", node.name))?;
         ports.insert(port, host_port);
         bindings.insert(
@@ -241,7 +242,38 @@ async fn create_node(
     Ok(Node { engine: engine.clone(), name: node.name.clone(), container, network: network.into(), ports, host })
 }
 
+/// A port free on 127.0.0.1 now, below the kernel's ephemeral range. A port
+/// the kernel hands out for `:0` comes from that range, which is also where
+/// every outgoing connection takes its local port: with the clients opening
+/// thousands of connections, one took a node's port between our check and
+/// Docker's bind (or while a killed node was down), and the node failed to
+/// start with "port is already allocated".
 fn free_port() -> std::io::Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = 10_000u16.min(ephemeral_low / 2);
+    let span = u64::from(ephemeral_low.saturating_sub(low)).max(1);
+    // One cursor per process, from a random start: this process never hands
+    // out a port twice (until it has gone round), and concurrent runs
+    // rarely try the same ports.
+    static CURSOR: OnceLock<AtomicU64> = OnceLock::new();
+    let cursor = CURSOR.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        AtomicU64::new(hasher.finish())
+    });
+    for _ in 0..span.min(2_000) {
+        let port = low + (cursor.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    // Everything tried is taken: fall back to the kernel's choice.
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 
@@ -410,5 +442,23 @@ impl Node {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ports_are_free_distinct_and_below_the_ephemeral_range() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .map_or(32768, |r| r.split_whitespace().next().unwrap().parse().unwrap());
+        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for p in ports {
+            assert!(p < low, "{p} is in the ephemeral range from {low}");
+            TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
+        }
     }
 }
