@@ -197,7 +197,7 @@ impl<'a, M: Model> Search<'a, M> {
             taken: 0,
             state: init,
             stack: Vec::with_capacity(ops.len()),
-            longest: Longest::new(),
+            longest: Longest::new(ops.len()),
             steps: 0,
         }
     }
@@ -337,12 +337,15 @@ impl<M: Model> Drop for Search<'_, M> {
 struct Event(u32);
 
 impl Event {
+    #[inline]
     fn call(op: u32) -> Event {
         Event(2 * op)
     }
+    #[inline]
     fn is_call(self) -> bool {
         self.0 & 1 == 0
     }
+    #[inline]
     fn op(self) -> u32 {
         self.0 >> 1
     }
@@ -385,20 +388,24 @@ impl Events {
         Events { next, prev, head, tail }
     }
 
+    #[inline]
     fn is_empty(&self) -> bool {
         self.next[self.head as usize] == self.tail
     }
 
+    #[inline]
     fn first(&self) -> Event {
         Event(self.next[self.head as usize])
     }
 
+    #[inline]
     fn after(&self, event: Event) -> Event {
         Event(self.next[event.0 as usize])
     }
 
     /// Takes `op`'s call and return out of the list. Each keeps its own
     /// links, which `unlift` uses to put it back.
+    #[inline]
     fn lift(&mut self, op: u32) {
         for node in [2 * op, 2 * op + 1] {
             let (p, n) = (self.prev[node as usize], self.next[node as usize]);
@@ -409,6 +416,7 @@ impl Events {
 
     /// Puts `op` back, in the reverse order of `lift`, so the saved links
     /// are exact.
+    #[inline]
     fn unlift(&mut self, op: u32) {
         for node in [2 * op + 1, 2 * op] {
             let (p, n) = (self.prev[node as usize], self.next[node as usize]);
@@ -454,15 +462,18 @@ impl Linearized {
         Linearized { bits: vec![0; n.div_ceil(64)], hash: 0, zobrist }
     }
 
+    #[inline]
     fn contains(&self, op: u32) -> bool {
         self.bits[(op / 64) as usize] & (1 << (op % 64)) != 0
     }
 
+    #[inline]
     fn insert(&mut self, op: u32) {
         self.bits[(op / 64) as usize] |= 1 << (op % 64);
         self.hash ^= self.zobrist[op as usize];
     }
 
+    #[inline]
     fn remove(&mut self, op: u32) {
         self.bits[(op / 64) as usize] &= !(1 << (op % 64));
         self.hash ^= self.zobrist[op as usize];
@@ -478,34 +489,45 @@ impl Linearized {
 /// history.
 struct Longest<S> {
     kept: Vec<Partial<S>>,
+    /// Per op, the length of the longest prefix recorded for it, so that
+    /// the search, stuck on the same op again and again, decides with one
+    /// load that there is nothing new.
+    deepest: Vec<u32>,
     /// Once `kept` is full: the length of its shortest prefix, which a new
     /// one must beat to get in.
     floor: usize,
 }
 
 impl<S: Clone> Longest<S> {
-    fn new() -> Self {
-        Longest { kept: Vec::with_capacity(MAX_PARTIALS), floor: 0 }
+    fn new(n: usize) -> Self {
+        // `NONE` rather than 0: a prefix of length 0 is evidence too.
+        Longest { kept: Vec::with_capacity(MAX_PARTIALS), deepest: vec![NONE; n], floor: 0 }
     }
 
     /// The search is stuck on `op` after linearizing `stack`, in `state`.
-    #[inline]
+    #[inline(always)]
     fn stuck(&mut self, op: u32, stack: &[Frame<S>], state: &S) {
-        // Most stuck moments are shallower than every kept one: decide
-        // those without looking further.
-        if self.kept.len() == MAX_PARTIALS && stack.len() <= self.floor {
+        let depth = stack.len();
+        let deepest = self.deepest[op as usize];
+        if deepest != NONE && depth <= deepest as usize {
             return;
         }
+        if self.kept.len() == MAX_PARTIALS && depth <= self.floor {
+            return;
+        }
+        self.deepest[op as usize] = depth as u32;
         self.keep(op as usize, stack, state);
     }
 
+    /// Records a prefix `stuck` found longer than any kept for `op`: rare
+    /// after the first few thousand steps, so kept out of the hot loop.
+    #[cold]
+    #[inline(never)]
     fn keep(&mut self, op: usize, stack: &[Frame<S>], state: &S) {
-        let depth = stack.len();
         let slot = match self.kept.iter().position(|p| p.stuck == op) {
-            Some(i) if self.kept[i].order.len() >= depth => return,
             Some(i) => Some(i),
             None if self.kept.len() < MAX_PARTIALS => None,
-            // Full, and `depth` beats the floor: the shortest one goes.
+            // Full, and this prefix beats the floor: the shortest one goes.
             None => (0..self.kept.len()).min_by_key(|&i| self.kept[i].order.len()),
         };
         let partial = Partial { order: stack.iter().map(|f| f.op as usize).collect(), stuck: op, state: state.clone() };
