@@ -95,32 +95,46 @@ fn partition(out: &mut String, format: &str, p: &PartitionResult) {
     if let Some(reason) = &p.reason {
         let _ = writeln!(out, "  gave up: {reason}");
     }
-    let evidence = if p.verdict == Verdict::Invalid { &p.partials[..] } else { &[] };
-    for (n, partial) in evidence.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "  longest linearized prefix{}: {} of {} ops, after which {}",
-            if p.partials.len() > 1 { format!(" #{}", n + 1) } else { String::new() },
-            partial.prefix.len(),
-            p.ops,
-            partial.state_after
-        );
-        let tail = partial.prefix.len().saturating_sub(6);
-        if tail > 0 {
-            let _ = writeln!(out, "    … {tail} earlier ops");
-        }
-        for &i in &partial.prefix[tail..] {
+    if p.verdict != Verdict::Invalid {
+        return;
+    }
+    // The longest prefix explains the failure in full; the others (one per
+    // operation the search got stuck on) say where else it failed, a line each.
+    let Some((partial, others)) = p.partials.split_first() else { return };
+    let _ = writeln!(
+        out,
+        "  longest linearized prefix: {} of {} ops, after which {}",
+        partial.prefix.len(),
+        p.ops,
+        partial.state_after
+    );
+    let tail = partial.prefix.len().saturating_sub(6);
+    if tail > 0 {
+        let _ = writeln!(out, "    … {tail} earlier ops");
+    }
+    for &i in &partial.prefix[tail..] {
+        let _ = writeln!(out, "    {}", op_line(format, &p.operations[i]));
+    }
+    let _ = writeln!(out, "  cannot linearize: {}", op_line(format, &p.operations[partial.stuck]));
+    if !partial.concurrent.is_empty() {
+        let _ = writeln!(out, "  concurrent with it:");
+        for &i in partial.concurrent.iter().take(6) {
             let _ = writeln!(out, "    {}", op_line(format, &p.operations[i]));
         }
-        let _ = writeln!(out, "  cannot linearize: {}", op_line(format, &p.operations[partial.stuck]));
-        if !partial.concurrent.is_empty() {
-            let _ = writeln!(out, "  concurrent with it:");
-            for &i in partial.concurrent.iter().take(6) {
-                let _ = writeln!(out, "    {}", op_line(format, &p.operations[i]));
-            }
-            if partial.concurrent.len() > 6 {
-                let _ = writeln!(out, "    … {} more", partial.concurrent.len() - 6);
-            }
+        if partial.concurrent.len() > 6 {
+            let _ = writeln!(out, "    … {} more", partial.concurrent.len() - 6);
+        }
+    }
+    if !others.is_empty() {
+        let _ = writeln!(out, "  also stuck on (the longest prefix before each; --json for the orders):");
+        for other in others {
+            let _ = writeln!(
+                out,
+                "    after {} ops, {}: {}",
+                other.prefix.len(),
+                other.state_after,
+                op_line(format, &p.operations[other.stuck])
+            );
         }
     }
 }

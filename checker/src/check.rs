@@ -3,8 +3,9 @@
 //! [`check`] pairs the history's calls, splits them into partitions (by
 //! `key`, unless told not to), encodes each for the model, searches the
 //! partitions in parallel, and turns the engine's answer into data a person
-//! (or the web UI) can read: a witness order on success, and on failure the
-//! longest partial linearizations with the operation that could not follow.
+//! (or the web UI) can read: a witness order on success, and on failure,
+//! for each operation the search got stuck on, the longest partial
+//! linearization before it (a bounded few, longest first).
 
 use crate::engine::{self, Limits, MemoryBudget, Operation, Outcome};
 use crate::error::InputError;
@@ -56,7 +57,8 @@ pub struct OpRef {
     pub description: String,
 }
 
-/// A longest prefix that could be linearized, and what could not follow it.
+/// The longest prefix the search linearized before it got stuck on one
+/// operation, and that operation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartialLinearization {
     /// Partition-local op ids (into [`PartitionResult::operations`]), in order.
@@ -82,7 +84,9 @@ pub struct PartitionResult {
     /// On success: history indices of the invokes, in one legal order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Vec<usize>>,
-    /// On failure (or unknown): the longest partial linearizations.
+    /// On failure (or unknown): one per operation the search got stuck on,
+    /// at most [`engine::MAX_PARTIALS`], longest first — so `partials[0]`
+    /// is the longest of all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partials: Vec<PartialLinearization>,
     /// On failure: every op of the partition, by local id.

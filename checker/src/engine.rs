@@ -7,8 +7,13 @@
 //! resulting `(set of linearized ops, state)` never seen before); if so it
 //! lifts the operation out of the list and starts again from the front. At a
 //! *return* it is stuck — that operation should have taken effect already —
-//! so it backtracks the most recent choice. The history is linearizable
-//! exactly when the list empties.
+//! so it notes how far it got and backtracks the most recent choice. The
+//! history is linearizable exactly when the list empties, and not when there
+//! is no choice left to undo.
+//!
+//! The code reads in that order: `Search::run` is the loop, and its
+//! steps are `Search::try_call`, `Search::backtrack`,
+//! `Longest::stuck` (the evidence) and `Search::limit_reached`.
 //!
 //! Speed comes from three things: states are small interned values; the
 //! linearized set's hash is updated in O(1) by XOR-ing one random word per
@@ -69,8 +74,9 @@ pub struct Limits<'a> {
 /// The reason given when `max_steps` ran out.
 pub const OUT_OF_STEPS: &str = "step budget used up";
 
-/// A longest prefix the search could linearize, and the operation it could
-/// not place after it.
+/// A prefix the search linearized, and an operation it then got stuck on:
+/// one whose return came before it could be placed. The search keeps the
+/// longest such prefix per stuck operation (see `Longest`).
 #[derive(Clone, Debug)]
 pub struct Partial<S> {
     /// Indices into the partition's operations, in linearization order.
@@ -87,6 +93,8 @@ pub enum Outcome<S> {
     Linearizable {
         order: Vec<usize>,
     },
+    /// `partials`: for up to [`MAX_PARTIALS`] distinct stuck operations,
+    /// the longest prefix seen stuck on each, longest first.
     NotLinearizable {
         partials: Vec<Partial<S>>,
     },
@@ -105,9 +113,441 @@ pub struct Stats {
     pub cache_bytes: usize,
 }
 
-/// How many distinct longest partial linearizations to keep.
-const MAX_PARTIALS: usize = 4;
+/// How many stuck operations keep their longest prefix: enough to show
+/// that a failure has more than one face, few enough that the evidence of a
+/// long history stays small.
+pub const MAX_PARTIALS: usize = 8;
+/// How often (in steps) `Search::limit_reached` runs: reading the clock and
+/// the shared memory counter on every step would cost more than the step.
+const LIMITS_EVERY: u64 = 1024;
 const NONE: u32 = u32::MAX;
+
+/// Decides whether `ops` (one partition) are linearizable under `model`.
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    limits: &Limits,
+) -> (Outcome<M::State>, Stats) {
+    if ops.is_empty() {
+        return (Outcome::Linearizable { order: Vec::new() }, Stats::default());
+    }
+    let mut search = Search::new(model, ops, limits);
+    let outcome = search.run();
+    (outcome, search.stats())
+}
+
+/// One choice on the search stack: an operation linearized next, and what
+/// undoing it takes.
+struct Frame<S> {
+    op: u32,
+    /// The state before `op`; `None` when `op` left it unchanged, which
+    /// saves a clone on every read.
+    undo: Option<S>,
+    /// See [`Search::backtrack`] for why this matters.
+    read_only: bool,
+}
+
+/// What trying an operation's call led to.
+enum Tried {
+    /// Linearized: start again from the front of the list.
+    Placed,
+    /// Not now (illegal, its twin first, or already explored): try the
+    /// next event.
+    Skipped,
+    /// A read-only op, legal here, whose configuration already failed:
+    /// nothing else at this level can succeed either, so backtrack.
+    DeadEnd,
+}
+
+/// The search's whole state, so that each step below is a method that
+/// names what it does.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [Operation<M::Input, M::Output>],
+    limits: &'a Limits<'a>,
+    /// The events not yet lifted out, in real-time order.
+    events: Events,
+    /// Per op, the earlier twin it must wait for, or `NONE` (see [`twins`]).
+    twins: Vec<u32>,
+    linearized: Linearized,
+    /// `(linearized, state)` configurations already explored.
+    cache: Cache<M::State>,
+    /// Heap bytes of the states in the cache, for the memory cap.
+    heap: usize,
+    /// Bytes taken from the shared budget so far; given back on drop.
+    taken: usize,
+    state: M::State,
+    stack: Vec<Frame<M::State>>,
+    longest: Longest<M::State>,
+    steps: u64,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(model: &'a M, ops: &'a [Operation<M::Input, M::Output>], limits: &'a Limits<'a>) -> Self {
+        let init = model.init();
+        Search {
+            model,
+            ops,
+            limits,
+            events: Events::new(ops),
+            twins: twins(ops),
+            linearized: Linearized::new(ops.len()),
+            cache: Cache::new(ops.len().div_ceil(64), model.pack(&init).is_some()),
+            heap: 0,
+            taken: 0,
+            state: init,
+            stack: Vec::with_capacity(ops.len()),
+            longest: Longest::new(ops.len()),
+            steps: 0,
+        }
+    }
+
+    /// Walks the list of events from the front: at a call, try to linearize
+    /// that operation next; at a return, that operation should already have
+    /// been linearized, so the search is stuck here — remember how far it
+    /// got, and backtrack.
+    fn run(&mut self) -> Outcome<M::State> {
+        let mut event = self.events.first();
+        while !self.events.is_empty() {
+            self.steps += 1;
+            if self.steps.is_multiple_of(LIMITS_EVERY) {
+                if let Some(reason) = self.limit_reached() {
+                    return Outcome::Unknown { reason, partials: self.longest.take() };
+                }
+            }
+            if event.is_call() {
+                match self.try_call(event.op()) {
+                    Tried::Placed => {
+                        event = self.events.first();
+                        continue;
+                    }
+                    Tried::Skipped => {
+                        event = self.events.after(event);
+                        continue;
+                    }
+                    Tried::DeadEnd => {}
+                }
+            } else {
+                self.longest.stuck(event.op(), &self.stack, &self.state);
+            }
+            match self.backtrack() {
+                Some(resume) => event = resume,
+                None => return Outcome::NotLinearizable { partials: self.longest.take() },
+            }
+        }
+        Outcome::Linearizable { order: self.stack.iter().map(|f| f.op as usize).collect() }
+    }
+
+    /// Tries to linearize `op` next: legal in the current state, and the
+    /// configuration it leads to not explored before.
+    fn try_call(&mut self, op: u32) -> Tried {
+        let twin = self.twins[op as usize];
+        if twin != NONE && !self.linearized.contains(twin) {
+            return Tried::Skipped;
+        }
+        let o = &self.ops[op as usize];
+        let next = match self.model.step(&self.state, &o.input, &o.output) {
+            Step::Illegal => return Tried::Skipped,
+            Step::Same => None,
+            Step::To(s) => Some(s),
+        };
+        let read_only = self.model.read_only(&o.input, &o.output);
+
+        self.linearized.insert(op);
+        let after = next.as_ref().unwrap_or(&self.state);
+        let key = self.linearized.hash ^ fx_hash(after).rotate_left(29);
+        if !self.cache.insert(key, &self.linearized.bits, after, self.model.pack(after).unwrap_or(0)) {
+            self.linearized.remove(op);
+            return if read_only { Tried::DeadEnd } else { Tried::Skipped };
+        }
+        self.heap += self.model.heap_bytes(after);
+
+        let undo = next.map(|s| std::mem::replace(&mut self.state, s));
+        self.stack.push(Frame { op, undo, read_only });
+        self.events.lift(op);
+        Tried::Placed
+    }
+
+    /// Undoes the latest choice and returns the event after its call, where
+    /// the search tries the next alternative; `None` when there is no choice
+    /// left, i.e. the history is not linearizable.
+    ///
+    /// A read-only op (one that changes no state it is legal in) that was
+    /// legal when chosen never needs an alternative: any linearization that
+    /// places it later can move it to this point — everything that had to
+    /// precede it is already linearized, and taking it out of its later
+    /// place changes no state. So when the branch that chose it fails, so
+    /// does its whole level, and we keep undoing until we undo a choice that
+    /// did change something.
+    fn backtrack(&mut self) -> Option<Event> {
+        loop {
+            let Frame { op, undo, read_only } = self.stack.pop()?;
+            if let Some(s) = undo {
+                self.state = s;
+            }
+            self.linearized.remove(op);
+            self.events.unlift(op);
+            if !read_only {
+                return Some(self.events.after(Event::call(op)));
+            }
+        }
+    }
+
+    /// Why to give up with `unknown` now, if any: the memory cap, the
+    /// deadline, the step budget, or the cancel flag.
+    #[cold]
+    fn limit_reached(&mut self) -> Option<String> {
+        // The cache's growth is taken from the shared budget only here, so
+        // the hot loop never touches the shared counter.
+        let used = self.cache.bytes() + self.heap;
+        if used > self.taken {
+            let within = self.limits.memory.take(used - self.taken);
+            self.taken = used;
+            if !within {
+                return Some(format!("memory cap of {} MiB reached", self.limits.memory.limit() >> 20));
+            }
+        }
+        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(format!("deadline reached after {} search steps", self.steps));
+        }
+        if self.limits.max_steps.is_some_and(|m| self.steps >= m) {
+            return Some(OUT_OF_STEPS.into());
+        }
+        if self.limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Some("stopped early: the verdict was already decided, or the check was cancelled".into());
+        }
+        None
+    }
+
+    fn stats(&self) -> Stats {
+        Stats { steps: self.steps, cache_entries: self.cache.len, cache_bytes: self.cache.bytes() + self.heap }
+    }
+}
+
+impl<M: Model> Drop for Search<'_, M> {
+    /// The budget is shared by the partitions searched at once; what this
+    /// one took is free again whichever way it ended.
+    fn drop(&mut self) {
+        self.limits.memory.give_back(self.taken);
+    }
+}
+
+/// A node of the event list: `2·op` is `op`'s call, `2·op + 1` its return.
+#[derive(Clone, Copy)]
+struct Event(u32);
+
+impl Event {
+    #[inline]
+    fn call(op: u32) -> Event {
+        Event(2 * op)
+    }
+    #[inline]
+    fn is_call(self) -> bool {
+        self.0 & 1 == 0
+    }
+    #[inline]
+    fn op(self) -> u32 {
+        self.0 >> 1
+    }
+}
+
+/// The events not yet lifted out, as a doubly linked list in real-time
+/// order between two sentinels, so that lifting an operation out and putting
+/// it back are O(1).
+struct Events {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    head: u32,
+    tail: u32,
+}
+
+impl Events {
+    fn new<I, O>(ops: &[Operation<I, O>]) -> Self {
+        let n = ops.len();
+        // At equal times calls come first, so that touching intervals count
+        // as concurrent (the conservative reading).
+        let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
+        for (i, op) in ops.iter().enumerate() {
+            order.push((op.call, 0, i as u32));
+            order.push((op.ret, 1, i as u32));
+        }
+        order.sort_unstable();
+
+        let (head, tail) = (2 * n as u32, 2 * n as u32 + 1);
+        let mut next = vec![NONE; 2 * n + 2];
+        let mut prev = vec![NONE; 2 * n + 2];
+        let mut last = head;
+        for (_, kind, op) in order {
+            let node = 2 * op + kind as u32;
+            next[last as usize] = node;
+            prev[node as usize] = last;
+            last = node;
+        }
+        next[last as usize] = tail;
+        prev[tail as usize] = last;
+        Events { next, prev, head, tail }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.next[self.head as usize] == self.tail
+    }
+
+    #[inline]
+    fn first(&self) -> Event {
+        Event(self.next[self.head as usize])
+    }
+
+    #[inline]
+    fn after(&self, event: Event) -> Event {
+        Event(self.next[event.0 as usize])
+    }
+
+    /// Takes `op`'s call and return out of the list. Each keeps its own
+    /// links, which `unlift` uses to put it back.
+    #[inline]
+    fn lift(&mut self, op: u32) {
+        for node in [2 * op, 2 * op + 1] {
+            let (p, n) = (self.prev[node as usize], self.next[node as usize]);
+            self.next[p as usize] = n;
+            self.prev[n as usize] = p;
+        }
+    }
+
+    /// Puts `op` back, in the reverse order of `lift`, so the saved links
+    /// are exact.
+    #[inline]
+    fn unlift(&mut self, op: u32) {
+        for node in [2 * op + 1, 2 * op] {
+            let (p, n) = (self.prev[node as usize], self.next[node as usize]);
+            self.next[p as usize] = node;
+            self.prev[n as usize] = node;
+        }
+    }
+}
+
+/// Identical operations that never return are interchangeable: of two such
+/// twins, the one invoked first can always be linearized in the other's
+/// place. So an op may be chosen only after its earlier twin — which prunes
+/// the symmetric orders that timed-out writes multiply. Returns each op's
+/// earlier twin, or `NONE`.
+fn twins<I: PartialEq, O: PartialEq>(ops: &[Operation<I, O>]) -> Vec<u32> {
+    let mut twins = vec![NONE; ops.len()];
+    let unknown: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].ret == u64::MAX).collect();
+    // The pairing is quadratic; past this many the pruning is not worth it.
+    if unknown.len() > 4096 {
+        return twins;
+    }
+    for (a, &x) in unknown.iter().enumerate() {
+        let earlier = unknown[..a].iter().rev().filter(|&&y| ops[y].call <= ops[x].call);
+        if let Some(&y) = earlier.into_iter().find(|&&y| ops[y].input == ops[x].input && ops[y].output == ops[x].output)
+        {
+            twins[x] = y as u32;
+        }
+    }
+    twins
+}
+
+/// The set of linearized operations as a bitset, with a hash of it kept up
+/// to date in O(1): the XOR of one random word per member (Zobrist hashing).
+struct Linearized {
+    bits: Vec<u64>,
+    hash: u64,
+    zobrist: Vec<u64>,
+}
+
+impl Linearized {
+    fn new(n: usize) -> Self {
+        let zobrist = (0..n as u64).map(|i| splitmix(i ^ 0x5EED)).collect();
+        Linearized { bits: vec![0; n.div_ceil(64)], hash: 0, zobrist }
+    }
+
+    #[inline]
+    fn contains(&self, op: u32) -> bool {
+        self.bits[(op / 64) as usize] & (1 << (op % 64)) != 0
+    }
+
+    #[inline]
+    fn insert(&mut self, op: u32) {
+        self.bits[(op / 64) as usize] |= 1 << (op % 64);
+        self.hash ^= self.zobrist[op as usize];
+    }
+
+    #[inline]
+    fn remove(&mut self, op: u32) {
+        self.bits[(op / 64) as usize] &= !(1 << (op % 64));
+        self.hash ^= self.zobrist[op as usize];
+    }
+}
+
+/// The evidence of a failure, as Porcupine keeps it: for each operation the
+/// search got stuck on, the longest prefix it had linearized at that moment.
+/// Each such pair is a different way the history fails to explain itself.
+///
+/// Only the [`MAX_PARTIALS`] stuck operations with the longest prefixes are
+/// kept: one prefix per operation would be quadratic memory on a long
+/// history.
+struct Longest<S> {
+    kept: Vec<Partial<S>>,
+    /// Per op, the length of the longest prefix recorded for it, so that
+    /// the search, stuck on the same op again and again, decides with one
+    /// load that there is nothing new.
+    deepest: Vec<u32>,
+    /// Once `kept` is full: the length of its shortest prefix, which a new
+    /// one must beat to get in.
+    floor: usize,
+}
+
+impl<S: Clone> Longest<S> {
+    fn new(n: usize) -> Self {
+        // `NONE` rather than 0: a prefix of length 0 is evidence too.
+        Longest { kept: Vec::with_capacity(MAX_PARTIALS), deepest: vec![NONE; n], floor: 0 }
+    }
+
+    /// The search is stuck on `op` after linearizing `stack`, in `state`.
+    #[inline(always)]
+    fn stuck(&mut self, op: u32, stack: &[Frame<S>], state: &S) {
+        let depth = stack.len();
+        let deepest = self.deepest[op as usize];
+        if deepest != NONE && depth <= deepest as usize {
+            return;
+        }
+        if self.kept.len() == MAX_PARTIALS && depth <= self.floor {
+            return;
+        }
+        self.deepest[op as usize] = depth as u32;
+        self.keep(op as usize, stack, state);
+    }
+
+    /// Records a prefix `stuck` found longer than any kept for `op`: rare
+    /// after the first few thousand steps, so kept out of the hot loop.
+    #[cold]
+    #[inline(never)]
+    fn keep(&mut self, op: usize, stack: &[Frame<S>], state: &S) {
+        let slot = match self.kept.iter().position(|p| p.stuck == op) {
+            Some(i) => Some(i),
+            None if self.kept.len() < MAX_PARTIALS => None,
+            // Full, and this prefix beats the floor: the shortest one goes.
+            None => (0..self.kept.len()).min_by_key(|&i| self.kept[i].order.len()),
+        };
+        let partial = Partial { order: stack.iter().map(|f| f.op as usize).collect(), stuck: op, state: state.clone() };
+        match slot {
+            Some(i) => self.kept[i] = partial,
+            None => self.kept.push(partial),
+        }
+        if self.kept.len() == MAX_PARTIALS {
+            self.floor = self.kept.iter().map(|p| p.order.len()).min().unwrap_or(0);
+        }
+    }
+
+    /// The kept prefixes, longest first (ties by stuck op, so the order does
+    /// not depend on which was found first).
+    fn take(&mut self) -> Vec<Partial<S>> {
+        let mut kept = std::mem::take(&mut self.kept);
+        kept.sort_by_key(|p| (std::cmp::Reverse(p.order.len()), p.stuck));
+        kept
+    }
+}
 
 /// Visited `(linearized set, state)` pairs, in one open-addressing table.
 ///
@@ -199,222 +639,6 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
-}
-
-/// Decides whether `ops` (one partition) are linearizable under `model`.
-pub fn search<M: Model>(
-    model: &M,
-    ops: &[Operation<M::Input, M::Output>],
-    limits: &Limits,
-) -> (Outcome<M::State>, Stats) {
-    let n = ops.len();
-    let mut stats = Stats::default();
-    if n == 0 {
-        return (Outcome::Linearizable { order: Vec::new() }, stats);
-    }
-
-    // Events in real-time order; at equal times calls come first, so that
-    // touching intervals count as concurrent (the conservative reading).
-    let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
-    for (i, op) in ops.iter().enumerate() {
-        events.push((op.call, 0, i as u32));
-        events.push((op.ret, 1, i as u32));
-    }
-    events.sort_unstable();
-
-    // The linked list: node 2i is op i's call, 2i+1 its return.
-    let head = 2 * n as u32;
-    let tail = head + 1;
-    let mut next = vec![NONE; 2 * n + 2];
-    let mut prev = vec![NONE; 2 * n + 2];
-    let mut last = head;
-    for &(_, kind, op) in &events {
-        let node = 2 * op + kind as u32;
-        next[last as usize] = node;
-        prev[node as usize] = last;
-        last = node;
-    }
-    next[last as usize] = tail;
-    prev[tail as usize] = last;
-
-    let lift = |next: &mut [u32], prev: &mut [u32], op: u32| {
-        for node in [2 * op, 2 * op + 1] {
-            let (p, nx) = (prev[node as usize], next[node as usize]);
-            next[p as usize] = nx;
-            prev[nx as usize] = p;
-        }
-    };
-    // Reinserts in the reverse order of `lift`, so the saved links are exact.
-    let unlift = |next: &mut [u32], prev: &mut [u32], op: u32| {
-        for node in [2 * op + 1, 2 * op] {
-            let (p, nx) = (prev[node as usize], next[node as usize]);
-            next[p as usize] = node;
-            prev[nx as usize] = node;
-        }
-    };
-
-    // Identical operations that never return are interchangeable: of two
-    // such twins, the one invoked first can always be linearized in the
-    // other's place. So an op may be chosen only after its earlier twin —
-    // which prunes the symmetric orders that timed-out writes multiply.
-    let mut twin = vec![NONE; n];
-    let unknown: Vec<usize> = (0..n).filter(|&i| ops[i].ret == u64::MAX).collect();
-    if unknown.len() <= 4096 {
-        for (a, &x) in unknown.iter().enumerate() {
-            let earlier = unknown[..a].iter().rev().filter(|&&y| ops[y].call <= ops[x].call);
-            if let Some(&y) =
-                earlier.into_iter().find(|&&y| ops[y].input == ops[x].input && ops[y].output == ops[x].output)
-            {
-                twin[x] = y as u32;
-            }
-        }
-    }
-
-    let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix(i ^ 0x5EED)).collect();
-    let words = n.div_ceil(64);
-    let mut bits = vec![0u64; words];
-    let mut hash = 0u64;
-    let mut cache: Cache<M::State> = Cache::new(words, model.pack(&model.init()).is_some());
-    let mut charged = 0usize; // bytes taken from the shared budget
-    let mut pending = cache.bytes(); // bytes used but not yet taken
-
-    let mut state = model.init();
-    let mut calls: Vec<(u32, Option<M::State>, bool)> = Vec::with_capacity(n);
-    let mut partials: Vec<Partial<M::State>> = Vec::new();
-    let mut best_depth = 0usize;
-    let mut entry = next[head as usize];
-
-    let give_up = |reason: String, charged: usize, partials, stats: Stats| {
-        limits.memory.give_back(charged);
-        (Outcome::Unknown { reason, partials }, stats)
-    };
-
-    while next[head as usize] != tail {
-        stats.steps += 1;
-        if stats.steps & 0x3FF == 0 {
-            if pending > 0 {
-                let ok = limits.memory.take(pending);
-                charged += pending;
-                pending = 0;
-                if !ok {
-                    stats.cache_bytes = charged;
-                    let mib = limits.memory.limit() >> 20;
-                    return give_up(format!("memory cap of {mib} MiB reached"), charged, partials, stats);
-                }
-            }
-            if let Some(d) = limits.deadline {
-                if Instant::now() >= d {
-                    stats.cache_bytes = charged;
-                    let reason = format!("deadline reached after {} search steps", stats.steps);
-                    return give_up(reason, charged, partials, stats);
-                }
-            }
-            if limits.max_steps.is_some_and(|m| stats.steps >= m) {
-                stats.cache_bytes = charged;
-                return give_up(OUT_OF_STEPS.into(), charged, partials, stats);
-            }
-            if limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                stats.cache_bytes = charged;
-                return give_up(
-                    "stopped early: the verdict was already decided, or the check was cancelled".into(),
-                    charged,
-                    partials,
-                    stats,
-                );
-            }
-        }
-
-        let op = entry >> 1;
-        if entry & 1 == 0 {
-            // A call: try to linearize this operation next.
-            let t = twin[op as usize];
-            if t != NONE && bits[(t / 64) as usize] & (1u64 << (t % 64)) == 0 {
-                entry = next[entry as usize];
-                continue;
-            }
-            let o = &ops[op as usize];
-            let new_state = match model.step(&state, &o.input, &o.output) {
-                Step::Illegal => None,
-                Step::Same => Some(None),
-                Step::To(s) => Some(Some(s)),
-            };
-            let Some(new_state) = new_state else {
-                entry = next[entry as usize];
-                continue;
-            };
-            let read_only = model.read_only(&o.input, &o.output);
-            let (w, b) = ((op / 64) as usize, 1u64 << (op % 64));
-            bits[w] |= b;
-            let h = hash ^ zobrist[op as usize];
-            let s = new_state.as_ref().unwrap_or(&state);
-            let key = h ^ fx_hash(s).rotate_left(29);
-            let before = cache.bytes();
-            let inserted = cache.insert(key, &bits, s, model.pack(s).unwrap_or(0));
-            pending += cache.bytes() - before;
-            if inserted {
-                pending += model.heap_bytes(s);
-                let old = new_state.map(|s| std::mem::replace(&mut state, s));
-                calls.push((op, old, read_only));
-                hash = h;
-                lift(&mut next, &mut prev, op);
-                entry = next[head as usize];
-                continue;
-            }
-            bits[w] &= !b;
-            if !read_only {
-                entry = next[entry as usize];
-                continue;
-            }
-            // A legal read-only op whose configuration already failed: see
-            // below why nothing else at this level can succeed either.
-        } else {
-            // A return: this operation had to be linearized by now. Remember
-            // how far we got, then undo the latest choice.
-            let depth = calls.len();
-            if depth > best_depth {
-                best_depth = depth;
-                partials.clear();
-            }
-            if depth == best_depth && partials.len() < MAX_PARTIALS && !partials.iter().any(|p| p.stuck == op as usize)
-            {
-                partials.push(Partial {
-                    order: calls.iter().map(|c| c.0 as usize).collect(),
-                    stuck: op as usize,
-                    state: state.clone(),
-                });
-            }
-        }
-
-        // Backtrack. A read-only op (one that changes no state it is legal
-        // in) that was legal when chosen never needs an alternative: any
-        // linearization that places it later can move it to this point —
-        // everything that had to precede it is already linearized, and
-        // taking it out of its later place changes no state. So when the
-        // branch that chose it fails, so does its whole level, and we keep
-        // undoing until we undo a choice that did change something.
-        loop {
-            let Some((top, old, read_only)) = calls.pop() else {
-                stats.cache_entries = cache.len;
-                stats.cache_bytes = charged + pending;
-                limits.memory.give_back(charged);
-                return (Outcome::NotLinearizable { partials }, stats);
-            };
-            if let Some(s) = old {
-                state = s;
-            }
-            bits[(top / 64) as usize] &= !(1u64 << (top % 64));
-            hash ^= zobrist[top as usize];
-            unlift(&mut next, &mut prev, top);
-            if !read_only {
-                entry = next[2 * top as usize];
-                break;
-            }
-        }
-    }
-    stats.cache_entries = cache.len;
-    stats.cache_bytes = charged + pending;
-    limits.memory.give_back(charged);
-    (Outcome::Linearizable { order: calls.iter().map(|c| c.0 as usize).collect() }, stats)
 }
 
 /// A deadline `timeout` from now, or none.

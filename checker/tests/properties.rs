@@ -6,6 +6,7 @@
 //!   model's `step`.
 
 use checker::check::{check, CheckOptions};
+use checker::engine::{self, Limits, MemoryBudget, Operation};
 use checker::gen::Rng;
 use checker::history::{History, Op, OpType, Outcome, Process};
 use checker::models::{self, CallView, HistoryModel, Model, ModelSpec, Step, Values};
@@ -420,5 +421,70 @@ proptest! {
         let order = r.partitions[0].witness.clone().unwrap();
         let valid = witness_is_valid(models::Mutex, &locks, &Value::Null, &order);
         prop_assert!(valid);
+    }
+}
+
+/// The evidence of a failure, straight from the engine: each partial
+/// linearization is a real prefix (every op legal in turn, ending in the
+/// state it names, closed under real-time precedence), stuck on a completed
+/// op outside it; one per stuck op, longest first, at most `MAX_PARTIALS`.
+fn partials_hold<M: HistoryModel>(model: M, h: &History, initial: &Value) -> Result<(), TestCaseError> {
+    if h.calls().is_err() {
+        return Ok(()); // the generator can make a process overlap itself; skip those
+    }
+    let ops: Vec<Operation<M::Input, M::Output>> = encode_calls(&model, h, initial)
+        .into_iter()
+        .map(|(_, call, ret, input, output)| Operation { call, ret, input, output })
+        .collect();
+    let budget = MemoryBudget::new(1 << 30);
+    let limits = Limits { deadline: None, memory: &budget, cancel: None, max_steps: None };
+    let (outcome, _) = engine::search(&model, &ops, &limits);
+    let partials = match outcome {
+        engine::Outcome::Linearizable { .. } => return Ok(()),
+        engine::Outcome::NotLinearizable { partials } => partials,
+        engine::Outcome::Unknown { reason, .. } => return Err(TestCaseError::fail(reason)),
+    };
+    prop_assert!(!partials.is_empty() && partials.len() <= engine::MAX_PARTIALS, "{}", partials.len());
+    prop_assert!(partials.windows(2).all(|w| w[0].order.len() >= w[1].order.len()), "longest first");
+    let stuck: HashSet<usize> = partials.iter().map(|p| p.stuck).collect();
+    prop_assert_eq!(stuck.len(), partials.len(), "one prefix per stuck op");
+    for p in &partials {
+        prop_assert!(!p.order.contains(&p.stuck) && ops[p.stuck].ret != u64::MAX);
+        let mut state = model.init();
+        for (n, &x) in p.order.iter().enumerate() {
+            let earlier = (0..ops.len()).filter(|&y| ops[y].ret < ops[x].call);
+            prop_assert!(earlier.into_iter().all(|y| p.order[..n].contains(&y)), "{:?} breaks real time", p.order);
+            state = match model.step(&state, &ops[x].input, &ops[x].output) {
+                Step::Illegal => return Err(TestCaseError::fail(format!("{:?}: op {x} illegal", p.order))),
+                Step::Same => state,
+                Step::To(s) => s,
+            };
+        }
+        prop_assert!(state == p.state, "{:?} does not end in its state", p.order);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn partials_are_prefixes(seed in any::<u64>()) {
+        let small = |rng: &mut Rng| json!(rng.below(3));
+        let cas = random_small(seed, |rng| match rng.below(3) {
+            0 => ("read", None, Value::Null, small(rng)),
+            1 => { let v = small(rng); ("write", None, v.clone(), v) }
+            _ => { let v = json!([rng.below(3), rng.below(3)]); let r = if rng.chance(0.5) { v.clone() } else { json!(false) }; ("cas", None, v, r) }
+        });
+        partials_hold(models::Register { cas: true }, &cas, &Value::Null)?;
+        // A longer run with one read made stale: many ways to get stuck.
+        let mut h = register_run(seed, true);
+        let mut rng = Rng::new(seed);
+        let reads: Vec<usize> = (0..h.ops.len()).filter(|&i| h.ops[i].kind == OpType::Ok && h.ops[i].f == "read").collect();
+        if !reads.is_empty() {
+            let i = reads[rng.below(reads.len() as u64) as usize];
+            h.ops[i].value = json!(rng.below(3));
+        }
+        partials_hold(models::Register { cas: true }, &h, &json!(0))?;
     }
 }
