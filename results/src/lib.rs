@@ -440,9 +440,11 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
         None => None,
         Some(name) => {
             let seed: Option<i64> = r.try_get("scenario_seed").map_err(sql("reading the index"))?;
+            // Written with the name, so never absent beside it.
             let judgement: Option<String> = r.try_get("scenario_judgement").map_err(sql("reading the index"))?;
-            let judgement = serde_json::from_str(judgement.as_deref().unwrap_or("null"))
-                .map_err(|_| corrupt("the scenario's judgement"))?;
+            let judgement = judgement
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .ok_or_else(|| corrupt("the scenario's judgement"))?;
             Some(scenario::ScenarioRun { name, seed: seed.map(|s| s as u64), judgement })
         }
     };
@@ -498,7 +500,12 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
 fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
     let test = read_test(dir)?;
     let results = read_results(dir)?;
-    let stats = results.stats.clone();
+    let scenario = test.scenario.map(|tag| scenario::ScenarioRun {
+        judgement: scenario::judge(&tag.expect, &results),
+        seed: test.recorded.as_ref().map(|r| r.seed),
+        name: tag.name,
+    });
+    let stats = results.stats;
     Ok(RunRow {
         id: id.to_string(),
         system: test.system,
@@ -515,10 +522,6 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         progress_share: stats.progress_share,
         recovery_ms: stats.recovery_ms,
         overlap_causes: Story::of(&results.checkers).overlaps,
-        scenario: test.scenario.map(|tag| scenario::ScenarioRun {
-            judgement: scenario::judge(&tag.expect, &results),
-            seed: test.recorded.as_ref().map(|r| r.seed),
-            name: tag.name,
-        }),
+        scenario,
     })
 }
