@@ -69,7 +69,7 @@ pub async fn bench_clients(
 
 async fn once(
     system: &'static dyn workloads::System,
-    nodes: &[docker::Node],
+    nodes: &[node::Node],
     options: &RunOptions,
     recorder: Recorder,
 ) -> Summary {

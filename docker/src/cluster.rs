@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{
@@ -9,6 +10,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{CreateContainerOptions, KillContainerOptions, LogsOptions, StopContainerOptions};
 use futures_util::StreamExt;
+
+use node::{Backend, ExecOutput, Node, NodeState};
 
 use crate::engine::Engine;
 use crate::error::{Context, Error, Result};
@@ -32,6 +35,8 @@ pub struct ClusterSpec {
     /// The image tag, from [`crate::images::build`].
     pub image: String,
     pub nodes: Vec<NodeSpec>,
+    /// Run an init as PID 1 (the image's entrypoint is not the server).
+    pub init: bool,
 }
 
 impl ClusterSpec {
@@ -54,7 +59,7 @@ impl ClusterSpec {
                 ports: ports.to_vec(),
             })
             .collect();
-        ClusterSpec { system: system.into(), image: image.into(), nodes }
+        ClusterSpec { system: system.into(), image: image.into(), nodes, init: false }
     }
 }
 
@@ -68,38 +73,13 @@ pub struct Cluster {
     removed: bool,
 }
 
-/// A node's handle: cheap to clone, shared by clients and the nemesis.
-#[derive(Debug, Clone)]
-pub struct Node {
+/// One node's container: the [`Backend`] behind a [`Node`] of a cluster.
+#[derive(Debug)]
+pub struct Container {
     engine: Engine,
     name: String,
     container: String,
     network: String,
-    ports: BTreeMap<u16, u16>,
-    /// Where clients reach it: 127.0.0.1 for our containers.
-    host: String,
-}
-
-/// The result of running a command in a node.
-#[derive(Debug, Clone)]
-pub struct ExecOutput {
-    pub code: i64,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl ExecOutput {
-    pub fn success(&self) -> bool {
-        self.code == 0
-    }
-}
-
-/// A node's container state as the engine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeState {
-    Running,
-    Paused,
-    Stopped,
 }
 
 impl Cluster {
@@ -137,7 +117,7 @@ impl Cluster {
             cluster.nodes.push(created);
         }
         for node in &cluster.nodes {
-            node.start().await?;
+            node.start().await.map_err(|e| Error::with(format!("starting {}", node.name()), e))?;
         }
         Ok(cluster)
     }
@@ -155,7 +135,7 @@ impl Cluster {
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
+        self.nodes.iter().find(|n| n.name() == name)
     }
 
     /// Removes the containers and the network now, reporting failures (Drop
@@ -228,6 +208,9 @@ async fn create_node(
             port_bindings: Some(bindings),
             // iptables and tc inside the node, for the nemesis.
             cap_add: Some(vec!["NET_ADMIN".into()]),
+            // A tiny init as PID 1 reaps what the image's own processes
+            // leave (an SSH host's daemonised server killed with -9).
+            init: spec.init.then_some(true),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig { endpoints_config: Some(endpoints) }),
@@ -238,8 +221,9 @@ async fn create_node(
         .create_container(Some(CreateContainerOptions { name: Some(container.clone()), ..Default::default() }), body)
         .await
         .context(|| format!("creating container {container} from {}", spec.image))?;
-    let host = "127.0.0.1".to_string();
-    Ok(Node { engine: engine.clone(), name: node.name.clone(), container, network: network.into(), ports, host })
+    let backend =
+        Container { engine: engine.clone(), name: node.name.clone(), container, network: network.to_string() };
+    Ok(Node::new(&node.name, "127.0.0.1", ports, Arc::new(backend)))
 }
 
 /// A port free on 127.0.0.1 now, below the kernel's ephemeral range. A port
@@ -277,74 +261,32 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 
-impl Node {
-    /// A member of a cluster fencepost did not start (`run --endpoints`):
-    /// clients reach its `container_port` at `host:port`. It has no
-    /// container, so every container operation on it fails.
-    pub fn external(engine: &Engine, name: &str, host: &str, container_port: u16, port: u16) -> Node {
-        Node {
-            engine: engine.clone(),
-            name: name.to_string(),
-            container: String::new(),
-            network: String::new(),
-            ports: BTreeMap::from([(container_port, port)]),
-            host: host.to_string(),
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
+impl Container {
     /// The container's name in the engine.
     pub fn container(&self) -> &str {
         &self.container
     }
 
-    /// The 127.0.0.1 port that reaches `container_port`.
-    pub fn host_port(&self, container_port: u16) -> Option<u16> {
-        self.ports.get(&container_port).copied()
+    async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+        self.engine.docker.inspect_container(&self.container, None).await
     }
 
-    /// `127.0.0.1:<host port>` for `container_port`.
-    pub fn address(&self, container_port: u16) -> Option<String> {
-        self.host_port(container_port).map(|p| format!("{}:{p}", self.host))
+    fn failed(&self, doing: &str) -> impl FnOnce(bollard::errors::Error) -> node::Error + '_ {
+        let doing = doing.to_string();
+        move |e| node::Error::failed(&self.name, doing, e)
+    }
+}
+
+#[node::async_trait]
+impl Backend for Container {
+    fn kind(&self) -> &'static str {
+        "docker"
     }
 
-    /// The node's address on the run network (changes across restarts).
-    pub async fn ip(&self) -> Result<String> {
-        let info = self.inspect().await?;
-        info.network_settings
-            .and_then(|s| s.networks)
-            .and_then(|mut n| n.remove(&self.network))
-            .and_then(|e| e.ip_address)
-            .filter(|ip| !ip.is_empty())
-            .ok_or_else(|| Error::new(format!("{} has no address on {} (is it running?)", self.name, self.network)))
-    }
-
-    async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
-        self.engine
-            .docker
-            .inspect_container(&self.container, None)
-            .await
-            .context(|| format!("inspecting {}", self.name))
-    }
-
-    pub async fn state(&self) -> Result<NodeState> {
-        let state = self.inspect().await?.state.unwrap_or_default();
-        Ok(if state.paused == Some(true) {
-            NodeState::Paused
-        } else if state.running == Some(true) {
-            NodeState::Running
-        } else {
-            NodeState::Stopped
-        })
-    }
-
-    /// Runs `argv` in the node (no shell: arguments reach the program as
-    /// given) and returns its exit code and output. Fails after `timeout`.
-    pub async fn exec(&self, argv: &[&str], timeout: Duration) -> Result<ExecOutput> {
-        let what = || format!("running {:?} in {}", argv, self.name);
+    /// Runs `argv` in the container (no shell: arguments reach the program
+    /// as given).
+    async fn exec(&self, argv: &[&str], timeout: Duration) -> node::Result<ExecOutput> {
+        let doing = format!("running {argv:?}");
         let run = async {
             let exec = self
                 .engine
@@ -359,13 +301,13 @@ impl Node {
                     },
                 )
                 .await
-                .context(what)?;
+                .map_err(self.failed(&doing))?;
             let mut out = ExecOutput { code: -1, stdout: String::new(), stderr: String::new() };
             if let bollard::exec::StartExecResults::Attached { mut output, .. } =
-                self.engine.docker.start_exec(&exec.id, None).await.context(what)?
+                self.engine.docker.start_exec(&exec.id, None).await.map_err(self.failed(&doing))?
             {
                 while let Some(chunk) = output.next().await {
-                    match chunk.context(what)? {
+                    match chunk.map_err(self.failed(&doing))? {
                         bollard::container::LogOutput::StdErr { message } => {
                             out.stderr.push_str(&String::from_utf8_lossy(&message))
                         }
@@ -373,26 +315,38 @@ impl Node {
                     }
                 }
             }
-            let inspected = self.engine.docker.inspect_exec(&exec.id).await.context(what)?;
+            let inspected = self.engine.docker.inspect_exec(&exec.id).await.map_err(self.failed(&doing))?;
             out.code = inspected.exit_code.unwrap_or(-1);
             Ok(out)
         };
-        tokio::time::timeout(timeout, run)
-            .await
-            .map_err(|_| Error::new(format!("{} timed out after {timeout:?}", what())))?
+        tokio::time::timeout(timeout, run).await.map_err(|_| node::Error::Timeout {
+            node: self.name.clone(),
+            doing: doing.clone(),
+            after: timeout,
+        })?
+    }
+
+    async fn state(&self) -> node::Result<NodeState> {
+        let state = self.inspect().await.map_err(self.failed("inspecting its container"))?.state.unwrap_or_default();
+        Ok(if state.paused == Some(true) {
+            NodeState::Paused
+        } else if state.running == Some(true) {
+            NodeState::Running
+        } else {
+            NodeState::Stopped
+        })
     }
 
     /// kill -9 of the server: the container's main process is the server.
-    pub async fn kill(&self) -> Result<()> {
+    async fn kill(&self) -> node::Result<()> {
         self.engine
             .docker
             .kill_container(&self.container, Some(KillContainerOptions { signal: "SIGKILL".into() }))
             .await
-            .context(|| format!("killing {}", self.name))
+            .map_err(self.failed("killing it"))
     }
 
-    /// A clean stop: SIGTERM, then SIGKILL after `grace`.
-    pub async fn stop(&self, grace: Duration) -> Result<()> {
+    async fn stop(&self, grace: Duration) -> node::Result<()> {
         self.engine
             .docker
             .stop_container(
@@ -400,48 +354,82 @@ impl Node {
                 Some(StopContainerOptions { t: Some(grace.as_secs() as i32), ..Default::default() }),
             )
             .await
-            .context(|| format!("stopping {}", self.name))
+            .map_err(self.failed("stopping it"))
     }
 
-    /// Starts a stopped (or killed) node; a running one is left alone.
-    pub async fn start(&self) -> Result<()> {
+    async fn start(&self) -> node::Result<()> {
         match self.engine.docker.start_container(&self.container, None).await {
             Ok(()) => Ok(()),
             // 304: already running.
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
-            Err(e) => Err(Error::with(format!("starting {}", self.name), e)),
+            Err(e) => Err(node::Error::failed(&self.name, "starting it", e)),
         }
     }
 
-    pub async fn restart(&self) -> Result<()> {
-        self.engine
-            .docker
-            .restart_container(&self.container, None)
-            .await
-            .context(|| format!("restarting {}", self.name))
+    /// Freezes every process of the container (cgroup freezer), like SIGSTOP.
+    async fn pause(&self) -> node::Result<()> {
+        self.engine.docker.pause_container(&self.container).await.map_err(self.failed("pausing it"))
     }
 
-    /// Freezes every process of the node (cgroup freezer), like SIGSTOP.
-    pub async fn pause(&self) -> Result<()> {
-        self.engine.docker.pause_container(&self.container).await.context(|| format!("pausing {}", self.name))
-    }
-
-    pub async fn unpause(&self) -> Result<()> {
-        self.engine.docker.unpause_container(&self.container).await.context(|| format!("resuming {}", self.name))
+    async fn unpause(&self) -> node::Result<()> {
+        self.engine.docker.unpause_container(&self.container).await.map_err(self.failed("resuming it"))
     }
 
     /// Everything the server wrote to stdout and stderr, since its first start.
-    pub async fn logs(&self) -> Result<String> {
+    async fn logs(&self) -> node::Result<String> {
         let mut stream = self.engine.docker.logs(
             &self.container,
             Some(LogsOptions { stdout: true, stderr: true, tail: "all".into(), ..Default::default() }),
         );
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.context(|| format!("reading the logs of {}", self.name))?;
+            let chunk = chunk.map_err(self.failed("reading its logs"))?;
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         Ok(text)
+    }
+
+    /// The node's address on the run network (changes across restarts).
+    async fn ip(&self) -> node::Result<String> {
+        let info = self.inspect().await.map_err(self.failed("inspecting its container"))?;
+        info.network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| {
+                node::Error::refused(
+                    &self.name,
+                    "finding its address",
+                    format!("none on {} (is it running?)", self.network),
+                )
+            })
+    }
+
+    /// Clients reach a container through the port Docker publishes on
+    /// 127.0.0.1; inside, their packets come from the network's gateway.
+    async fn client_source(&self) -> node::Result<String> {
+        let info = self.inspect().await.map_err(self.failed("inspecting its container"))?;
+        info.network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.gateway)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| {
+                node::Error::refused(
+                    &self.name,
+                    "finding its gateway",
+                    format!("none on {} (is it running?)", self.network),
+                )
+            })
+    }
+
+    fn tools(&self) -> &str {
+        "/fencepost"
+    }
+
+    async fn device(&self) -> node::Result<String> {
+        Ok("eth0".into())
     }
 }
 

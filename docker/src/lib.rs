@@ -9,8 +9,8 @@
 //!   image is never rebuilt and a changed one never reuses a stale tag.
 //! - [`Cluster`] is one run's private network plus its nodes `n1..nN`, each a
 //!   container whose ports are published on 127.0.0.1 only.
-//! - [`Node`] is the handle the nemesis and the workloads act through: exec
-//!   (argv only), kill -9, stop, start, restart, pause, unpause, logs.
+//! - [`Container`] is a node's [`node::Backend`]: exec (argv only), kill -9,
+//!   stop, start, pause (the cgroup freezer), logs, its network address.
 //! - Every container and network carries the run id and the owning process in
 //!   its labels. Dropping a cluster removes it; [`reap_leftovers`] removes what
 //!   runs whose process died (SIGKILL, crash) left behind.
@@ -24,7 +24,7 @@ mod error;
 pub mod images;
 mod reap;
 
-pub use cluster::{Cluster, ClusterSpec, ExecOutput, Node, NodeSpec, NodeState};
+pub use cluster::{Cluster, ClusterSpec, Container, NodeSpec};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use reap::{reap_leftovers, remove_run, run_resources, RunResources};

@@ -359,7 +359,7 @@ fn test_spec(
     run_id: &str,
     started_ms: u64,
     image: Option<String>,
-    nodes: &[docker::Node],
+    nodes: &[node::Node],
 ) -> TestSpec {
     let (args, system) = (&prepared.args, prepared.system);
     let o = &args.options;
@@ -546,8 +546,7 @@ fn plural(name: &str) -> String {
 async fn external_nodes(
     system: &'static dyn workloads::System,
     endpoints: &[String],
-) -> Result<Vec<docker::Node>, Error> {
-    let engine = Engine::offline()?;
+) -> Result<Vec<node::Node>, Error> {
     let mut nodes = Vec::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
         let (host, port) = endpoint
@@ -555,7 +554,7 @@ async fn external_nodes(
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
             .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| Error::Endpoints(format!("`{endpoint}` is not host:port")))?;
-        let node = docker::Node::external(&engine, &format!("n{}", i + 1), host, system.layout().client_port(), port);
+        let node = node::Node::unmanaged(&format!("n{}", i + 1), host, system.layout().client_port(), port);
         match tokio::time::timeout(Duration::from_secs(5), system.probe(&node)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {

@@ -12,12 +12,11 @@ pub enum Error {
     /// A fault or a probe named a node the cluster does not have.
     #[error("no node `{0}`")]
     NoNode(String),
-    /// The Docker engine failed an operation on a node.
-    #[error("{node}: {source}")]
-    Docker {
-        node: String,
+    /// The node's backend (the Docker engine, the SSH connection) failed.
+    #[error("{source}")]
+    Node {
         #[source]
-        source: docker::Error,
+        source: node::Error,
     },
     /// A command run inside a node failed.
     #[error("{argv:?} in {node} exited {code}: {stderr}")]
@@ -48,12 +47,12 @@ impl Error {
     pub fn node(&self) -> Option<&str> {
         match self {
             Error::NoNode(node)
-            | Error::Docker { node, .. }
             | Error::Exec { node, .. }
             | Error::Probe { node, .. }
             | Error::Inject { node, .. }
             | Error::Recover { node, .. } => Some(node),
             Error::Verify { node, .. } | Error::Heal { node, .. } => node.as_deref(),
+            Error::Node { source } => Some(source.node()),
             Error::Refused { .. } | Error::Leftovers(_) => None,
         }
     }

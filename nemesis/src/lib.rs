@@ -14,7 +14,7 @@
 //!   shim, `docker/images/common/fptime.c`), `tc netem` delay, and client
 //!   pauses (lock holders stalled through [`kit::Stall`]). Kinds are named
 //!   by strum (`FromStr`, `Display`, [`FaultKind::ALL`]).
-//! - [`Nemesis`]: does and undoes faults on a cluster's [`docker::Node`]s,
+//! - [`Nemesis`]: does and undoes faults on a cluster's [`node::Node`]s,
 //!   reporting each step through a [`Report`] as typed
 //!   [`checker::faults::FaultEvent`]s and [`checker::faults::FaultInfo`]s
 //!   (the history's `partition-start` and its value are written from those,
@@ -25,8 +25,9 @@
 //! - [`Error`]: typed failures (refused, inject, verify, heal, leftovers),
 //!   each naming its fault and node where it has them.
 //!
-//! Depends on `docker`, `checker` (the fault types of the history) and `kit`
-//! only: no workload, no system client.
+//! Depends on `node` (the node interface, whatever backend drives it),
+//! `checker` (the fault types of the history) and `kit` only: no Docker, no
+//! SSH, no workload, no system client.
 
 mod error;
 mod fault;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use checker::faults::{FaultEvent, FaultInfo};
-use docker::{Node, NodeState};
 use kit::{CancellationToken, Holders, Rng, Stall};
+use node::{Node, NodeState};
 
 use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, Fault, FaultKind, FaultSpec, Grudge, Target};
 use crate::schedule::Step;
@@ -88,6 +88,29 @@ const CLOCK_FILE: &str = "/run/fencepost/clock";
 /// `sh -c` scripts take their inputs as arguments, never spliced in.
 const WRITE_CLOCK: &str =
     "printf '%-63s\\n' \"$0\" | dd of=/run/fencepost/clock conv=notrunc bs=64 count=1 iflag=fullblock status=none";
+/// fencepost's own iptables chains, jumped to from INPUT and OUTPUT: every
+/// rule a fault adds goes in them, so healing removes exactly fencepost's
+/// rules and never one the host had (an SSH host's own firewall).
+const CHAIN_IN: &str = "fencepost-in";
+const CHAIN_OUT: &str = "fencepost-out";
+/// Creates the chains and their jumps if missing. `$0` is a TCP port no
+/// fault may cut (sshd's, which the nemesis itself arrives through), or "".
+const OWN_CHAINS: &str = r#"set -e
+for pair in INPUT:fencepost-in:--dport OUTPUT:fencepost-out:--sport; do
+  chain=${pair%%:*}; rest=${pair#*:}; own=${rest%%:*}; dir=${rest#*:}
+  iptables -N "$own" 2>/dev/null || true
+  iptables -C "$chain" -m comment --comment fencepost -j "$own" 2>/dev/null     || iptables -I "$chain" 1 -m comment --comment fencepost -j "$own"
+  if [ -n "$0" ]; then
+    iptables -C "$own" -p tcp "$dir" "$0" -j RETURN 2>/dev/null || iptables -I "$own" 1 -p tcp "$dir" "$0" -j RETURN
+  fi
+done"#;
+/// Removes fencepost's chains and jumps, whatever is in them.
+const DROP_CHAINS: &str = r#"for pair in INPUT:fencepost-in OUTPUT:fencepost-out; do
+  chain=${pair%%:*}; own=${pair#*:}
+  while iptables -D "$chain" -m comment --comment fencepost -j "$own" 2>/dev/null; do :; done
+  iptables -F "$own" 2>/dev/null; iptables -X "$own" 2>/dev/null
+done
+true"#;
 /// Exit status of `/fencepost/server-time` for "this server's clock cannot be moved".
 const CLOCK_REFUSED: i64 = 78;
 
@@ -159,7 +182,7 @@ impl Nemesis {
             }
             match spec.target {
                 Target::Leader | Target::Primary => {
-                    let out = exec(first, &["test", "-x", "/fencepost/role"]).await?;
+                    let out = exec(first, &["test", "-x", &first.tool("role")]).await?;
                     if !out.success() {
                         return refused(no_leader(spec.target));
                     }
@@ -170,6 +193,25 @@ impl Nemesis {
                 _ => {}
             }
             match spec.kind {
+                FaultKind::Partition | FaultKind::PartitionClients | FaultKind::Loss => {
+                    for node in &self.nodes {
+                        let out = exec(node, &["iptables", "-S", "INPUT"]).await?;
+                        if !out.success() {
+                            return refused(format!(
+                                "{} cannot list its iptables rules (is iptables installed, and are we root?): {}",
+                                node.name(),
+                                out.stderr.trim()
+                            ));
+                        }
+                    }
+                }
+                FaultKind::Kill | FaultKind::Pause => {
+                    for node in &self.nodes {
+                        if let Err(e) = node.state().await {
+                            return refused(format!("the server's state cannot be read: {e}"));
+                        }
+                    }
+                }
                 FaultKind::Clock => match self.server_time(first).await {
                     Ok(_) => {}
                     Err(Error::Refused { why, .. }) => return refused(why),
@@ -236,7 +278,8 @@ impl Nemesis {
     pub async fn server_time(&self, node: &Node) -> Result<f64, Error> {
         // A probe can miss (ZooKeeper's `cons` does not always list a session
         // that has just been opened): three tries before it counts.
-        let argv = ["/fencepost/server-time"];
+        let tool = node.tool("server-time");
+        let argv = [tool.as_str()];
         let mut out = exec(node, &argv).await?;
         for _ in 0..2 {
             if out.success() || out.code == CLOCK_REFUSED {
@@ -436,42 +479,31 @@ impl Nemesis {
             Fault::ClientPartition { nodes } => {
                 for name in nodes {
                     let node = self.node(name)?;
-                    // Clients reach a node through the port Docker publishes
-                    // on 127.0.0.1; inside the node their packets come from
-                    // the network's gateway.
-                    let route = self.run(node, &["ip", "-4", "route", "show", "default"]).await?;
-                    let gateway = route
-                        .split_whitespace()
-                        .skip_while(|w| *w != "via")
-                        .nth(1)
-                        .ok_or_else(|| Error::Inject {
-                            fault: FaultKind::PartitionClients,
-                            node: name.clone(),
-                            why: format!("no default route: {route:?}"),
-                        })?
-                        .to_string();
-                    self.drop_peer(node, &gateway).await?;
+                    let source = node.client_source().await.map_err(node_error)?;
+                    self.drop_peer(node, &source).await?;
                 }
             }
             Fault::Kill { nodes } => {
                 for name in nodes {
                     let node = self.node(name)?;
-                    node.kill().await.map_err(docker_error(node))?;
+                    node.kill().await.map_err(node_error)?;
                 }
             }
             Fault::Pause { nodes } => {
                 for name in nodes {
                     let node = self.node(name)?;
-                    node.pause().await.map_err(docker_error(node))?;
+                    node.pause().await.map_err(node_error)?;
                 }
             }
             Fault::Loss { nodes, probability } => {
                 for name in nodes {
                     let p = format!("{probability}");
+                    let node = self.node(name)?;
+                    self.own_chains(node).await?;
                     let argv = [
                         "iptables",
                         "-A",
-                        "INPUT",
+                        CHAIN_IN,
                         "-m",
                         "statistic",
                         "--mode",
@@ -481,7 +513,7 @@ impl Nemesis {
                         "-j",
                         "DROP",
                     ];
-                    self.run(self.node(name)?, &argv).await?;
+                    self.run(node, &argv).await?;
                 }
             }
             Fault::Clock { nodes, offset_ms, strobe_ms, period_ms } => {
@@ -497,11 +529,13 @@ impl Nemesis {
                 let (delay, jitter, loss) =
                     (format!("{delay_ms}ms"), format!("{jitter_ms}ms"), format!("{}%", loss * 100.0));
                 for name in nodes {
+                    let node = self.node(name)?;
+                    let device = node.device().await.map_err(node_error)?;
                     let argv = [
-                        "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", &delay, &jitter, "loss",
+                        "tc", "qdisc", "replace", "dev", &device, "root", "netem", "delay", &delay, &jitter, "loss",
                         &loss,
                     ];
-                    let out = exec(self.node(name)?, &argv).await?;
+                    let out = exec(node, &argv).await?;
                     if !out.success() {
                         return Err(Error::Inject {
                             fault: FaultKind::Netem,
@@ -539,7 +573,7 @@ impl Nemesis {
                 let want = if matches!(fault, Fault::Kill { .. }) { NodeState::Stopped } else { NodeState::Paused };
                 for name in nodes {
                     let node = self.node(name)?;
-                    let state = node.state().await.map_err(docker_error(node))?;
+                    let state = node.state().await.map_err(node_error)?;
                     if state != want {
                         return Err(not_in_effect(name, format!("{name} is {state:?}")));
                     }
@@ -547,7 +581,7 @@ impl Nemesis {
             }
             Fault::Loss { nodes, .. } => {
                 for name in nodes {
-                    let rules = self.run(self.node(name)?, &["iptables", "-S", "INPUT"]).await?;
+                    let rules = self.run(self.node(name)?, &["iptables", "-S", CHAIN_IN]).await?;
                     if !rules.contains("statistic") {
                         return Err(not_in_effect(name, format!("no loss rule installed in {name}: {rules}")));
                     }
@@ -587,9 +621,16 @@ impl Nemesis {
 
     /// Drops everything from and to `ip` inside `node`.
     async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), Error> {
-        self.run(node, &["iptables", "-A", "INPUT", "-s", ip, "-j", "DROP"]).await?;
-        self.run(node, &["iptables", "-A", "OUTPUT", "-d", ip, "-j", "DROP"]).await?;
+        self.own_chains(node).await?;
+        self.run(node, &["iptables", "-A", CHAIN_IN, "-s", ip, "-j", "DROP"]).await?;
+        self.run(node, &["iptables", "-A", CHAIN_OUT, "-d", ip, "-j", "DROP"]).await?;
         Ok(())
+    }
+
+    /// fencepost's chains on `node`, created if missing.
+    async fn own_chains(&self, node: &Node) -> Result<(), Error> {
+        let keep = node.control_port().map(|p| p.to_string()).unwrap_or_default();
+        self.run(node, &["sh", "-c", OWN_CHAINS, &keep]).await.map(|_| ())
     }
 
     /// Probes every cut pair of `grudge` at once (each blocked probe waits
@@ -609,7 +650,7 @@ impl Nemesis {
         loop {
             let mut leaders = Vec::new();
             for node in &self.nodes {
-                let out = exec(node, &["/fencepost/role"]).await?;
+                let out = exec(node, &[&node.tool("role")]).await?;
                 if out.code == 126 || out.code == 127 {
                     return Err(Error::Refused { fault: spec, why: no_leader(spec.target) });
                 }
@@ -690,15 +731,15 @@ impl Nemesis {
     /// iptables rules flushed, its qdisc removed, its clock reset; then
     /// waits until its server listens.
     async fn heal_node(&self, node: &Node) -> Result<(), Error> {
-        match node.state().await.map_err(docker_error(node))? {
-            NodeState::Paused => node.unpause().await.map_err(docker_error(node))?,
-            NodeState::Stopped => node.start().await.map_err(docker_error(node))?,
+        match node.state().await.map_err(node_error)? {
+            NodeState::Paused => node.unpause().await.map_err(node_error)?,
+            NodeState::Stopped => node.start().await.map_err(node_error)?,
             NodeState::Running => {}
         }
-        self.run(node, &["iptables", "-F", "INPUT"]).await?;
-        self.run(node, &["iptables", "-F", "OUTPUT"]).await?;
+        self.run(node, &["sh", "-c", DROP_CHAINS]).await?;
         // Deleting the root qdisc when there is none is an error we expect.
-        let _ = node.exec(&["tc", "qdisc", "del", "dev", "eth0", "root"], EXEC).await;
+        let device = node.device().await.map_err(node_error)?;
+        let _ = node.exec(&["tc", "qdisc", "del", "dev", &device, "root"], EXEC).await;
         let reset = format!("if [ -f {CLOCK_FILE} ]; then {WRITE_CLOCK}; fi");
         self.run(node, &["sh", "-c", &reset, "0 0 0"]).await?;
         let deadline = Instant::now() + RECOVER;
@@ -724,16 +765,17 @@ impl Nemesis {
         let mut left = Vec::new();
         for node in &self.nodes {
             let name = node.name();
-            let state = node.state().await.map_err(docker_error(node))?;
+            let state = node.state().await.map_err(node_error)?;
             if state != NodeState::Running {
                 left.push(format!("{name} is {state:?}"));
                 continue;
             }
             let rules = self.run(node, &["iptables", "-S"]).await?;
-            for rule in rules.lines().filter(|l| l.starts_with("-A ")) {
+            for rule in rules.lines().filter(|l| l.contains("fencepost")) {
                 left.push(format!("{name}: iptables {rule}"));
             }
-            let qdisc = self.run(node, &["tc", "qdisc", "show", "dev", "eth0"]).await?;
+            let device = node.device().await.map_err(node_error)?;
+            let qdisc = self.run(node, &["tc", "qdisc", "show", "dev", &device]).await?;
             if qdisc.contains("netem") {
                 left.push(format!("{name}: {}", qdisc.trim()));
             }
@@ -839,16 +881,16 @@ async fn sleep_until(t: Instant, stop: &CancellationToken) -> bool {
 }
 
 /// Runs `argv` in `node`; only the engine failing is an error here.
-async fn exec(node: &Node, argv: &[&str]) -> Result<docker::ExecOutput, Error> {
-    node.exec(argv, EXEC).await.map_err(docker_error(node))
+async fn exec(node: &Node, argv: &[&str]) -> Result<node::ExecOutput, Error> {
+    node.exec(argv, EXEC).await.map_err(node_error)
 }
 
 async fn ip(node: &Node) -> Result<String, Error> {
-    node.ip().await.map_err(docker_error(node))
+    node.ip().await.map_err(node_error)
 }
 
-fn docker_error(node: &Node) -> impl FnOnce(docker::Error) -> Error + '_ {
-    move |source| Error::Docker { node: node.name().to_string(), source }
+fn node_error(source: node::Error) -> Error {
+    Error::Node { source }
 }
 
 fn no_clients() -> Error {

@@ -6,8 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use docker::{Engine, NodeState};
+use docker::Engine;
 use nemesis::{Fault, FaultKind, FaultSpec, Grudge, Nemesis, Phase};
+use node::NodeState;
 use serde_json::Value;
 
 /// Completed nemesis steps (`Phase::Done`), as the tests below check them.
@@ -283,7 +284,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
         let started_fault = nemesis.start(&planned).await.unwrap_or_else(|e| panic!("{system}: {e}"));
         let Fault::Partition { kind: "leader", grudge } = &started_fault.fault else { panic!("{started_fault:?}") };
         let old = grudge.iter().find(|(_, d)| d.len() == 2).map(|(n, _)| n.clone()).expect("one node cut from two");
-        let role = |node: &docker::Node| {
+        let role = |node: &node::Node| {
             let node = node.clone();
             async move { node.exec(&["/fencepost/role"], Duration::from_secs(10)).await.unwrap().stdout.trim().to_string() }
         };

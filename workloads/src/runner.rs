@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checker::OpType;
-use docker::Node;
 use kit::{CancellationToken, Holders, Rng, Stall};
+use node::Node;
 use serde_json::json;
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
@@ -528,9 +528,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn workers_keep_their_members_and_orphans_are_revoked_by_a_process_of_their_own() {
         let system: &'static Retiring = Box::leak(Box::new(Retiring { bound: Mutex::new(Vec::new()) }));
-        let engine = docker::Engine::offline().unwrap();
-        let nodes: Vec<Node> =
-            (1..=3).map(|i| Node::external(&engine, &format!("n{i}"), "127.0.0.1", 1, 1000 + i)).collect();
+        let nodes: Vec<Node> = (1..=3).map(|i| Node::unmanaged(&format!("n{i}"), "127.0.0.1", 1, 1000 + i)).collect();
         let dir = std::env::temp_dir().join(format!("fencepost-runner-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("history.jsonl");

@@ -8,7 +8,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use docker::{Engine, Node, NodeState};
+use docker::Engine;
+use node::{Node, NodeState};
 use workloads::systems::{self, System};
 use workloads::Started;
 

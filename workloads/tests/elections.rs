@@ -34,13 +34,13 @@ fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
     }
 }
 
-async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn ElectionClient> {
+async fn client(sys: &dyn workloads::System, nodes: &[node::Node], process: u64) -> Box<dyn ElectionClient> {
     sys.election_client(nodes, process, process as usize, &options())
         .await
         .unwrap_or_else(|e| panic!("{} client: {e}", sys.layout().name))
 }
 
-async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
+async fn sanity(sys: &dyn workloads::System, nodes: &[node::Node]) {
     let ttl = Duration::from_secs(10);
     let mut a = client(sys, nodes, 0).await;
     let mut b = client(sys, nodes, 1).await;
@@ -61,7 +61,7 @@ async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
     ok("second resign", b.resign(&second).await);
 }
 
-async fn election_run(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
+async fn election_run(sys: &'static dyn workloads::System, nodes: &[node::Node]) {
     let dir = std::env::temp_dir().join(format!("fencepost-elections-{}-{}", sys.layout().name, docker::new_run_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("history.jsonl");

@@ -20,7 +20,7 @@ fn options() -> ClientOptions {
     ClientOptions { timeout: Duration::from_secs(1), fenced: true, ..Default::default() }
 }
 
-async fn client(sys: &dyn workloads::System, nodes: &[docker::Node], process: u64) -> Box<dyn LockClient> {
+async fn client(sys: &dyn workloads::System, nodes: &[node::Node], process: u64) -> Box<dyn LockClient> {
     sys.lock_client(nodes, process, process as usize, &options())
         .await
         .unwrap_or_else(|e| panic!("{} client: {e}", sys.layout().name))
@@ -35,7 +35,7 @@ fn ok<T: std::fmt::Debug>(what: &str, outcome: Outcome<T>) -> T {
 
 /// Acquire; a second client is refused while it is held; release; the
 /// second client then gets it, with a higher token where there are tokens.
-async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
+async fn sanity(sys: &dyn workloads::System, nodes: &[node::Node]) {
     let ttl = Duration::from_secs(10);
     let mut first = client(sys, nodes, 0).await;
     let mut second = client(sys, nodes, 1).await;
@@ -57,7 +57,7 @@ async fn sanity(sys: &dyn workloads::System, nodes: &[docker::Node]) {
     ok("second release", second.release(&g2).await);
 }
 
-async fn contention(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
+async fn contention(sys: &'static dyn workloads::System, nodes: &[node::Node]) {
     let dir = std::env::temp_dir().join(format!("fencepost-locks-{}-{}", sys.layout().name, docker::new_run_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("history.jsonl");
@@ -117,7 +117,7 @@ async fn lock_recipe(sys: &'static dyn workloads::System) {
 /// A waiter key left in etcd's lock queue by a client that retired (its
 /// lease no longer kept alive, but not expired) blocks the next acquire;
 /// revoking the orphaned lease, as the runner's revoker does, unblocks it.
-async fn orphaned_waiter_is_revoked(sys: &dyn workloads::System, nodes: &[docker::Node]) {
+async fn orphaned_waiter_is_revoked(sys: &dyn workloads::System, nodes: &[node::Node]) {
     let ttl = Duration::from_secs(30);
     let mut holder = client(sys, nodes, 0).await;
     let held = ok("acquire", holder.acquire("orphan", ttl).await);
@@ -143,7 +143,7 @@ async fn orphaned_waiter_is_revoked(sys: &dyn workloads::System, nodes: &[docker
 /// A ZooKeeper session is the recipe's lease: during a run every client's
 /// session timeout, as the servers list it, is the run's TTL; outside the
 /// servers' bounds it is clamped, as `ttl_note` says.
-async fn sessions_follow_the_ttl(sys: &'static dyn workloads::System, nodes: &[docker::Node]) {
+async fn sessions_follow_the_ttl(sys: &'static dyn workloads::System, nodes: &[node::Node]) {
     let ttl = Duration::from_secs(3);
     assert_eq!(sys.ttl_note(ttl), None);
     let run =

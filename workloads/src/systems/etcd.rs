@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use checker::OpType;
-use docker::Node;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
+use node::Node;
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tonic::Code;

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use docker::Node;
+use node::Node;
 
 use crate::client::{ClientOptions, ElectionClient, LockClient, Orphan, Outcome};
 
@@ -267,9 +267,7 @@ mod tests {
 
     #[test]
     fn retirements_do_not_move_workers_between_members() {
-        let engine = docker::Engine::offline().unwrap();
-        let nodes: Vec<Node> =
-            (1..=3).map(|i| Node::external(&engine, &format!("n{i}"), "127.0.0.1", 1, 1000 + i)).collect();
+        let nodes: Vec<Node> = (1..=3).map(|i| Node::unmanaged(&format!("n{i}"), "127.0.0.1", 1, 1000 + i)).collect();
         let concurrency = 5u64;
         // Retire workers unevenly, as faults do: worker 0 many times, 3 never.
         let mut processes: Vec<u64> = (0..concurrency).collect();

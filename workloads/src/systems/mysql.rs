@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use docker::Node;
+use node::Node;
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{Connection, MySqlConnection};
 

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use docker::Node;
+use node::Node;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};

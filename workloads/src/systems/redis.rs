@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use docker::Node;
+use node::Node;
 use redis::aio::MultiplexedConnection;
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 

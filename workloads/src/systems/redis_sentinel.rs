@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{RedisError, Role};
-use docker::Node;
+use node::Node;
 
 use super::redis::{self, SetNx, Writes, RELEASE, RENEW};
 use super::{member, BoxFuture, Error, Layout, LogEvent, System};

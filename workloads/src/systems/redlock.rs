@@ -15,8 +15,8 @@
 use std::time::{Duration, Instant};
 
 use ::redis::aio::MultiplexedConnection;
-use docker::Node;
 use futures_util::future::join_all;
+use node::Node;
 
 use super::{redis, BoxFuture, Error, Layout, System};
 use crate::client::{deadline, unique_value, ClientOptions, Grant, LockClient, Outcome};

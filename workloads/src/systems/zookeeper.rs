@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use docker::Node;
+use node::Node;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
 
 use super::{client_address, member, BoxFuture, Error, Layout, System};
