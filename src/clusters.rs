@@ -115,7 +115,7 @@ pub async fn cleanup_command() -> anyhow::Result<()> {
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn interrupted() {
+pub async fn interrupted() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     tokio::select! {

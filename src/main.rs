@@ -22,6 +22,7 @@ mod clusters;
 mod report;
 mod run;
 mod scenarios;
+mod ssh_hosts;
 mod store_cmds;
 
 use checker::check::{check, CheckOptions};
@@ -142,6 +143,29 @@ enum Command {
         /// Remove the cluster after this long instead of waiting for Ctrl-C.
         #[arg(long, value_parser = parse_duration)]
         hold: Option<Duration>,
+        /// Start SSH hosts instead (containers running sshd, the system
+        /// installed on them as an ordinary service, as on VMs), to try
+        /// `run --nodes`. Needs --nodes-out.
+        #[arg(long, requires = "nodes_out")]
+        ssh_hosts: bool,
+        /// With --ssh-hosts: write the node file here (its key and
+        /// known_hosts beside it, FILE.key and FILE.known_hosts).
+        #[arg(long, value_name = "FILE", requires = "ssh_hosts")]
+        nodes_out: Option<PathBuf>,
+        /// With --ssh-hosts: leave the system uninstalled (to try `run --install`).
+        #[arg(long, requires = "ssh_hosts")]
+        bare: bool,
+    },
+    /// Undo every fault fencepost may have left on SSH hosts (after a run
+    /// that was killed): its iptables rules, paused or stopped servers,
+    /// clock offsets, the clock shim and its tools.
+    Heal {
+        /// The node file the run used.
+        #[arg(long, value_name = "FILE")]
+        nodes: PathBuf,
+        /// Accept and remember host keys never seen before.
+        #[arg(long)]
+        accept_new_host_keys: bool,
     },
     /// Remove containers and networks left by runs whose process died.
     Cleanup,
@@ -391,7 +415,33 @@ struct RunOpts {
     #[arg(long, value_delimiter = ',')]
     endpoints: Vec<String>,
     #[command(flatten)]
+    ssh: SshOpts,
+    #[command(flatten)]
     faults: FaultArgs,
+}
+
+/// A cluster on SSH hosts, for `run`.
+#[derive(clap::Args)]
+struct SshOpts {
+    /// Test the cluster on the SSH hosts this node file lists (README:
+    /// "Your own cluster over SSH"), with every fault, instead of starting
+    /// containers.
+    #[arg(long, value_name = "FILE", conflicts_with = "endpoints")]
+    nodes: Option<PathBuf>,
+    /// Accept and remember host keys never seen before (ssh's
+    /// StrictHostKeyChecking=accept-new); without it an unknown host is refused.
+    #[arg(long, requires = "nodes")]
+    accept_new_host_keys: bool,
+    /// First install the system on the hosts from the distribution's
+    /// packages (Debian/Ubuntu) and form the cluster.
+    #[arg(long, requires = "nodes")]
+    install: bool,
+    /// At the end, remove what --install added.
+    #[arg(long, requires = "nodes")]
+    teardown: bool,
+    /// Print every command the run would run on each node, and exit.
+    #[arg(long, requires = "nodes")]
+    dry_run: bool,
 }
 
 /// The nemesis's options for `run` (and `suite`).
@@ -469,6 +519,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         drift,
         store,
         endpoints,
+        ssh,
         faults,
     } = opts;
     let workload = match workload {
@@ -519,6 +570,12 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         endpoints: endpoints.clone(),
         leases: checker::lease::LeaseOptions { drift: *drift },
         scenario: None,
+        ssh: ssh.nodes.as_ref().map(|file| harness::SshArgs {
+            file: file.clone(),
+            connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },
+            install: ssh.install,
+            teardown: ssh.teardown,
+        }),
     })
 }
 
@@ -738,7 +795,13 @@ fn main() -> ExitCode {
             })
         }
         Command::Images { systems, rebuild } => run_async(clusters::images_command(&systems, rebuild)),
-        Command::Up { system, timeout, hold } => run_async(clusters::up_command(&system, timeout, hold)),
+        Command::Up { system, timeout, hold, ssh_hosts: true, nodes_out: Some(out), bare } => {
+            run_async(ssh_hosts::up_command(&system, timeout, hold, &out, bare))
+        }
+        Command::Up { system, timeout, hold, .. } => run_async(clusters::up_command(&system, timeout, hold)),
+        Command::Heal { nodes, accept_new_host_keys } => {
+            run_async(ssh_hosts::heal_command(&nodes, accept_new_host_keys))
+        }
         Command::Cleanup => run_async(clusters::cleanup_command()),
         Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
             let concurrency = concurrency.max(1);
@@ -753,6 +816,7 @@ fn main() -> ExitCode {
                     ExitCode::from(EXIT_UNUSABLE)
                 }
             },
+            Ok(args) if opts.ssh.dry_run => run_async(ssh_hosts::dry_run_command(args)),
             Ok(args) => run_exit(run_async_value(async {
                 let prepared = harness::run::prepare(args)?;
                 Ok(run::run_command(prepared, progress()).await?.verdict)

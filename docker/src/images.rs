@@ -51,6 +51,12 @@ pub fn systems() -> Vec<&'static str> {
     names
 }
 
+/// An embedded file of `docker/images/` by its path there
+/// (`etcd/role`, `common/fptime.c`): SSH hosts get the same node tools.
+pub fn file(path: &str) -> Option<&'static [u8]> {
+    IMAGE_FILES.iter().find(|f| f.path == path).map(|f| f.contents)
+}
+
 /// The files of one image folder (`common` or a system's).
 fn files_of(folder: &str) -> impl Iterator<Item = &'static EmbeddedFile> + '_ {
     IMAGE_FILES.iter().filter(move |f| f.path.split_once('/').is_some_and(|(dir, _)| dir == folder))

@@ -22,7 +22,7 @@ pub mod import;
 pub mod run;
 
 pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
-pub use run::{Event, Finished, Prepared, RunArgs};
+pub use run::{dry_run, node_tools, Event, Finished, Prepared, RunArgs, SshArgs};
 
 use std::path::PathBuf;
 
@@ -44,6 +44,11 @@ pub enum Error {
     Nemesis(nemesis::Error),
     #[error(transparent)]
     Docker(#[from] docker::Error),
+    #[error("node file {0}")]
+    NodeFile(#[from] ssh::FileError),
+    /// An SSH host could not be reached or used, before any fault.
+    #[error("SSH host {0}")]
+    Host(#[from] ssh::HostError),
     #[error(transparent)]
     Store(#[from] results::Error),
     #[error(transparent)]

@@ -41,6 +41,19 @@ pub struct RunArgs {
     pub leases: LeaseOptions,
     /// The scenario this run is made for (`fencepost scenarios run`).
     pub scenario: Option<results::scenario::ScenarioTag>,
+    /// Nodes over SSH from a node file, instead of containers.
+    pub ssh: Option<SshArgs>,
+}
+
+/// A run on SSH hosts (`run --nodes FILE`).
+#[derive(Clone, Debug)]
+pub struct SshArgs {
+    pub file: PathBuf,
+    pub connect: ssh::Connect,
+    /// Install the system from the distribution's packages first.
+    pub install: bool,
+    /// Remove what `install` added at the end.
+    pub teardown: bool,
 }
 
 /// What happens while a run goes, for the caller to show.
@@ -94,7 +107,29 @@ pub struct FaultPlan {
 pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
     let system = workloads::systems::lookup(&args.system)?;
     let external = !args.endpoints.is_empty();
-    let node_count = if external { args.endpoints.len() } else { system.layout().nodes };
+    let node_count = match &args.ssh {
+        Some(ssh_args) => {
+            let file = ssh::NodeFile::load(&ssh_args.file)?;
+            if file.system != system.layout().name {
+                return Err(Error::Refused(format!(
+                    "{}: its nodes run {}, not {}",
+                    ssh_args.file.display(),
+                    file.system,
+                    system.layout().name
+                )));
+            }
+            if ssh_args.install && !ssh::INSTALLABLE.contains(&system.layout().name) {
+                return Err(Error::Refused(format!(
+                    "--install knows {} only, not {}",
+                    ssh::INSTALLABLE.join(", "),
+                    system.layout().name
+                )));
+            }
+            file.nodes.len()
+        }
+        None if external => args.endpoints.len(),
+        None => system.layout().nodes,
+    };
     let capabilities = nemesis::Capabilities {
         nodes: node_count,
         names_leader: system.layout().names_leader,
@@ -143,8 +178,16 @@ pub async fn execute(
     let store = Store::open(&args.store).await?;
     let run_id = docker::new_run_id();
 
-    // Our own cluster in containers, or the members of an existing one.
-    let (started, nodes) = if external {
+    // Our own cluster in containers, hosts over SSH, or the members of an
+    // existing one reached as a client only.
+    let mut hosts = None;
+    let (started, nodes) = if let Some(ssh_args) = &args.ssh {
+        let t0 = Instant::now();
+        let (h, nodes) = ssh_cluster(system, ssh_args, &args.nemesis).await?;
+        hosts = Some(h);
+        on_event(Event::ClusterReady { after: t0.elapsed(), run: &run_id });
+        (None, nodes)
+    } else if external {
         let nodes = external_nodes(system, &args.endpoints).await?;
         on_event(Event::ExternalCluster);
         (None, nodes)
@@ -194,7 +237,8 @@ pub async fn execute(
                 FaultEvent::Skipped { .. } => {}
             }
         });
-        // Against an existing cluster the nemesis acts on clients only.
+        // Against a cluster reached only as a client, the nemesis acts on
+        // clients only.
         let touchable = if external { Vec::new() } else { nodes.clone() };
         nemesis::Nemesis::new(touchable, system.layout().client_port(), report)
             .with_stall(options.stall.clone())
@@ -203,6 +247,11 @@ pub async fn execute(
     // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
         drop(recorder);
+        if let Some(hosts) = &hosts {
+            for left in hosts.finish().await {
+                eprintln!("warning: could not undo on {left}");
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
         if let Some(started) = started {
             // Drop would not retry a removal that failed: say so.
@@ -245,8 +294,8 @@ pub async fn execute(
     let recorded = recorder.finish().map_err(io("writing", &history_path))?;
     let mut cluster_events = Vec::new();
     let mut warnings = Vec::new();
-    if let Some(started) = started {
-        for node in started.cluster.nodes() {
+    if started.is_some() || hosts.is_some() {
+        for node in &nodes {
             let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
             for e in system.log_events(&log) {
                 // Lines from before the history began (cluster start-up) are
@@ -262,10 +311,18 @@ pub async fn execute(
             let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
         }
         cluster_events.sort_by_key(|e| e.time);
-        // A cluster that will not go away must not cost the recorded run:
-        // it is still checked and kept, and the caller says what is left.
+    }
+    // A cluster that will not go away must not cost the recorded run: it
+    // is still checked and kept, and the caller says what is left.
+    if let Some(started) = started {
         if let Err(e) = started.cluster.remove().await {
             warnings.push(format!("removing run {run_id}'s containers: {e} (`fencepost cleanup` removes them)"));
+        }
+    }
+    if let Some(hosts) = hosts {
+        warnings.extend(hosts.finish().await.into_iter().map(|w| format!("could not undo on {w}")));
+        if args.ssh.as_ref().is_some_and(|a| a.teardown) {
+            warnings.extend(hosts.teardown(system.layout().name).await);
         }
     }
     let summary = WorkloadSummary {
@@ -540,6 +597,88 @@ fn plural(name: &str) -> String {
         "netem" => "netem faults".into(),
         other => format!("{other}s"),
     }
+}
+
+/// Every command a run on SSH hosts would run on its nodes, in order, each
+/// line `node: command`: installing (with `--install`), the node tools, each
+/// planned fault and its heal (a leader or holder target aimed at the
+/// first node, as the run would find it), undoing, and `--teardown`.
+pub async fn dry_run(prepared: &Prepared) -> Result<Vec<String>, Error> {
+    let (args, system) = (&prepared.args, prepared.system);
+    let Some(ssh_args) = &args.ssh else {
+        return Err(Error::Refused("--dry-run needs --nodes FILE".into()));
+    };
+    let mut dry = ssh_args.clone();
+    dry.connect.dry_run = true;
+    let (hosts, nodes) = ssh_cluster(system, &dry, &args.nemesis).await?;
+    let report: nemesis::Report = Arc::new(|_, _, _| {});
+    let faults = nemesis::Nemesis::new(nodes, system.layout().client_port(), report);
+    faults.rehearse(&prepared.plan.steps).await.map_err(Error::Nemesis)?;
+    hosts.finish().await;
+    if ssh_args.teardown {
+        hosts.teardown(system.layout().name).await;
+    }
+    Ok(hosts.printed())
+}
+
+/// The node tools a system's image carries (`role`, `server-time`), and the
+/// clock shim's source, for SSH hosts.
+pub fn node_tools(system: &dyn workloads::System) -> ssh::Tools {
+    let image = system.layout().image;
+    let files = ["role", "server-time"]
+        .iter()
+        .filter_map(|name| Some((name.to_string(), docker::images::file(&format!("{image}/{name}"))?.to_vec())))
+        .collect();
+    let shim_source = system
+        .layout()
+        .clock_refusal
+        .is_none()
+        .then(|| docker::images::file("common/fptime.c").map(<[u8]>::to_vec))
+        .flatten();
+    ssh::Tools { files, shim_source }
+}
+
+/// Logs in to the node file's hosts, installs the system when asked, checks
+/// every server runs, puts the node tools in place (and the clock shim when
+/// a clock fault may run), and waits until the cluster answers.
+async fn ssh_cluster(
+    system: &'static dyn workloads::System,
+    args: &SshArgs,
+    faults: &[nemesis::FaultSpec],
+) -> Result<(ssh::Hosts, Vec<node::Node>), Error> {
+    let file = ssh::NodeFile::load(&args.file)?;
+    let mut hosts = ssh::Hosts::connect(file, &args.connect).await?;
+    if args.install {
+        hosts.install(system.layout().name).await?;
+    }
+    hosts.check_service().await?;
+    let clock = faults.iter().any(|f| f.kind == nemesis::FaultKind::Clock);
+    hosts.prepare(&node_tools(system), clock).await?;
+    let nodes = hosts.nodes(system.layout().client_port());
+    if !args.connect.dry_run {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for node in &nodes {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(5), system.probe(node)).await {
+                    Ok(Ok(())) => break,
+                    _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
+                    Ok(Err(e)) => {
+                        let _ = hosts.finish().await;
+                        return Err(Error::Endpoints(format!(
+                            "{} does not answer as {}: {e}",
+                            node.name(),
+                            system.layout().name
+                        )));
+                    }
+                    Err(_) => {
+                        let _ = hosts.finish().await;
+                        return Err(Error::Endpoints(format!("{} did not answer within 120 s", node.name())));
+                    }
+                }
+            }
+        }
+    }
+    Ok((hosts, nodes))
 }
 
 /// The members of an existing cluster, each checked to answer as `system`.

@@ -811,6 +811,29 @@ impl Nemesis {
         Ok(())
     }
 
+    /// Does each step's fault and undoes it at once, without verifying or
+    /// waiting: a dry run's backends record the commands. A leader or
+    /// holder target is aimed at the first node, client pauses touch no node.
+    pub async fn rehearse(&self, steps: &[Step]) -> Result<(), Error> {
+        let first = self.node_names().into_iter().take(1).collect::<Vec<_>>();
+        for step in steps {
+            let planned = step.aimed();
+            let fault = if planned.unresolved() {
+                planned.fault.aimed_at(&first, &self.node_names())
+            } else {
+                planned.fault.clone()
+            };
+            if matches!(fault, Fault::ClientPause { .. }) {
+                continue;
+            }
+            self.inject(&fault).await?;
+            for name in fault.targets() {
+                self.heal_node(self.node(&name)?).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Plays `steps` from `t0`, then heals everything. Stops early (healing)
     /// when `stop` is cancelled. A step aimed at the holder waits for one
     /// (up to its `wait`) and is skipped, and recorded so, if nobody held a
