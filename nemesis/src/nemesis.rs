@@ -470,6 +470,7 @@ impl Nemesis {
             Fault::Partition { grudge, .. } => {
                 for (a, drops) in grudge {
                     let node = self.node(a)?;
+                    self.own_chains(node).await?;
                     for b in drops {
                         let ip = ip(self.node(b)?).await?;
                         self.drop_peer(node, &ip).await?;
@@ -480,6 +481,7 @@ impl Nemesis {
                 for name in nodes {
                     let node = self.node(name)?;
                     let source = node.client_source().await.map_err(node_error)?;
+                    self.own_chains(node).await?;
                     self.drop_peer(node, &source).await?;
                 }
             }
@@ -619,9 +621,8 @@ impl Nemesis {
         Ok(())
     }
 
-    /// Drops everything from and to `ip` inside `node`.
+    /// Drops everything from and to `ip` inside `node` (its chains made).
     async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), Error> {
-        self.own_chains(node).await?;
         self.run(node, &["iptables", "-A", CHAIN_IN, "-s", ip, "-j", "DROP"]).await?;
         self.run(node, &["iptables", "-A", CHAIN_OUT, "-d", ip, "-j", "DROP"]).await?;
         Ok(())
@@ -830,6 +831,10 @@ impl Nemesis {
             for name in fault.targets() {
                 self.heal_node(self.node(&name)?).await?;
             }
+        }
+        // The run's final heal.
+        for node in &self.nodes {
+            self.heal_node(node).await?;
         }
         Ok(())
     }

@@ -351,8 +351,12 @@ async fn connect_one(
     Ok(Arc::new(host))
 }
 
-/// Shell-quotes `arg` for printing a command.
+/// Shell-quotes `arg` for printing a command; a script or a file's contents
+/// (several lines) shows its first line and how many more there are.
 pub fn quote(arg: &str) -> String {
+    if let Some((first, rest)) = arg.split_once('\n') {
+        return format!("{}…(+{} lines)", quote(first), rest.lines().count());
+    }
     if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
         arg.to_string()
     } else {
