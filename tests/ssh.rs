@@ -292,7 +292,8 @@ fn bad_node_files_are_refused_naming_the_node_before_any_fault() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("not etcd"), "{out}");
     let (code, out) = fencepost(&["run", "redis", "--install"]);
-    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("--nodes <FILE>"), "{out}");
 }
 
 /// What `--teardown` must give back exactly: packages, users, groups and

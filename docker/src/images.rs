@@ -40,7 +40,8 @@ include!(concat!(env!("OUT_DIR"), "/image_files.rs"));
 /// shim, entrypoint); an image, but not a system's.
 pub const COMMON: &str = "common";
 
-/// The systems that have an image folder, sorted.
+/// The image folders other than the base, sorted: every system's, and
+/// `sshhost` (the SSH test hosts of `up --ssh-hosts`).
 pub fn systems() -> Vec<&'static str> {
     let mut names: Vec<&str> = IMAGE_FILES
         .iter()
