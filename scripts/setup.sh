@@ -13,6 +13,9 @@ command -v cc >/dev/null || need+=(gcc)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v iptables >/dev/null || need+=(iptables)
+# ssh and ssh-keygen: `run --nodes` drives hosts through OpenSSH, and the
+# SSH test hosts get a fresh key pair.
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)

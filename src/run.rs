@@ -83,12 +83,14 @@ pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcom
         prepared.args.nemesis.clone(),
         prepared.args.endpoints.join(", "),
     );
+    let on_hosts =
+        prepared.args.ssh.as_ref().map(|s| format!(" on the SSH hosts of {}", s.file.display())).unwrap_or_default();
     let planned = !prepared.plan.steps.is_empty();
     let line: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>> = Default::default();
     let on_event = |event: Event| match event {
         Event::ClusterReady { after, run } => {
             out!(
-                "{} ({}) ready in {:.2} s; run {run}",
+                "{} ({}){on_hosts} ready in {:.2} s; run {run}",
                 system.layout().name,
                 system.layout().description,
                 after.as_secs_f64()

@@ -5,6 +5,8 @@
 //! killed mid-fault and `fencepost heal`, `--install`/`--teardown`, and bad
 //! node files. Needs a Docker engine and ssh (`bash scripts/setup.sh`).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -203,10 +205,18 @@ fn redis_and_etcd_over_ssh_give_the_docker_verdicts_with_every_fault() {
     for n in 1..=3 {
         assert_eq!(leftovers(&etcd, n), "", "left on n{n}");
     }
-    // The web shows it like any run.
+    // Stored and shown like any run, saying where it ran, with the logs.
     let (code, out) = fencepost(&["runs", "--store", store.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("etcd"), "{out}");
+    let id = run_dirs(&store).pop().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let server = common::Server::start(&store);
+    let (status, page) = server.get(&format!("/runs/{id}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("On SSH hosts: n1 root@127.0.0.1:"), "{page}");
+    for n in 1..=3 {
+        assert!(page.contains(&format!("n{n}.log")), "no n{n}.log on the page");
+    }
 }
 
 /// A harness killed by SIGKILL in the middle of a fault leaves it in place;

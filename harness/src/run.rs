@@ -203,7 +203,9 @@ pub async fn execute(
     let mut options = args.options.clone();
     options.workload = args.workload;
     let started_ms = unix_ms();
-    let test = test_spec(&prepared, &run_id, started_ms, started.as_ref().map(|s| s.image.tag.clone()), &nodes);
+    let ssh_hosts = hosts.as_ref().map(|h| h.describe()).unwrap_or_default();
+    let image = started.as_ref().map(|s| s.image.tag.clone());
+    let test = test_spec(&prepared, &run_id, started_ms, image, &nodes, ssh_hosts);
     results::write_json(&dir.join("test.json"), &test)?;
 
     let history_path = dir.join("history.jsonl");
@@ -417,6 +419,7 @@ fn test_spec(
     started_ms: u64,
     image: Option<String>,
     nodes: &[node::Node],
+    ssh_hosts: Vec<String>,
 ) -> TestSpec {
     let (args, system) = (&prepared.args, prepared.system);
     let o = &args.options;
@@ -433,6 +436,7 @@ fn test_spec(
             description: system.layout().description.to_string(),
             image,
             endpoints: args.endpoints.clone(),
+            ssh_hosts,
             nodes: nodes.iter().map(|n| n.name().to_string()).collect(),
             fencing_enforced: args.workload.enforces_fencing(),
             concurrency: o.concurrency,

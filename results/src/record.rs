@@ -51,6 +51,9 @@ pub struct Recorded {
     pub image: Option<String>,
     /// `host:port` of an existing cluster's members (empty: containers).
     pub endpoints: Vec<String>,
+    /// `name user@host:port` of each SSH host (`run --nodes`; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_hosts: Vec<String>,
     pub nodes: Vec<String>,
     /// Whether the fenced resource rejected writes with stale tokens.
     pub fencing_enforced: bool,

@@ -90,6 +90,11 @@ impl Hosts {
             .collect()
     }
 
+    /// `name user@host:port` of each node, for the run's record.
+    pub fn describe(&self) -> Vec<String> {
+        self.file.nodes.iter().map(|n| format!("{} {}@{}", n.name, n.user(&self.file.ssh), n.ssh)).collect()
+    }
+
     pub fn hosts(&self) -> &[Arc<SshHost>] {
         &self.hosts
     }

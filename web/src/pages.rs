@@ -195,6 +195,8 @@ struct Run {
     params: Vec<ParamRow>,
     /// The scenario it was run for: name, and whether it matched (why not).
     scenario: Option<ScenarioLine>,
+    /// Where the nodes ran: containers, SSH hosts, or an existing cluster.
+    cluster: String,
 }
 
 struct ScenarioLine {
@@ -290,6 +292,12 @@ pub async fn run(
         Some(t) => (t.system.clone(), t.workload.clone(), t.nemesis.clone()),
         None => ("-".into(), "-".into(), "-".into()),
     };
+    let cluster = match test.as_ref().and_then(|t| t.recorded.as_ref()) {
+        Some(r) if !r.ssh_hosts.is_empty() => format!("On SSH hosts: {}", r.ssh_hosts.join(", ")),
+        Some(r) if !r.endpoints.is_empty() => format!("An existing cluster at {}", r.endpoints.join(", ")),
+        Some(r) => format!("In containers{}", r.image.as_ref().map(|i| format!(" from {i}")).unwrap_or_default()),
+        None => String::new(),
+    };
     let scenario = match (test.as_ref().and_then(|t| t.scenario.as_ref()), &results) {
         (Some(tag), Some(r)) => {
             let j = results::scenario::judge(&tag.expect, r);
@@ -300,6 +308,7 @@ pub async fn run(
     };
     let page = Run {
         scenario,
+        cluster,
         system,
         workload,
         nemesis,
@@ -722,6 +731,7 @@ mod tests {
                 description: "redis, one node".into(),
                 image: None,
                 endpoints: Vec::new(),
+                ssh_hosts: Vec::new(),
                 nodes: vec!["n1".into(), "n2".into()],
                 fencing_enforced: true,
                 concurrency: 2,
