@@ -23,6 +23,10 @@ struct RunLine {
 /// Options a scenario may not set: `scenarios run` decides them.
 const DECIDED_BY_THE_RUNNER: &[&str] = &["--seed", "--store", "--endpoints"];
 
+/// Options of `run` a scenario cannot carry: a library is portable, so its
+/// scenarios run on fencepost's own containers, never on someone's hosts.
+const NOT_IN_A_SCENARIO: &[&str] = &["--nodes", "--install", "--teardown", "--dry-run", "--accept-new-host-keys"];
+
 /// The library to use: the built-in one, or a file of the same format.
 pub fn library(file: Option<&Path>) -> anyhow::Result<Library> {
     Ok(match file {
@@ -37,6 +41,9 @@ pub fn run_args(scenario: &Scenario, seed: u64, store: &Path) -> anyhow::Result<
     let line = scenario.run_args();
     if let Some(flag) = line.iter().find(|a| DECIDED_BY_THE_RUNNER.iter().any(|d| a.split('=').next() == Some(d))) {
         bail!("scenario {name}: `{flag}` is set by `scenarios run`, not in the scenario's options");
+    }
+    if let Some(flag) = line.iter().find(|a| NOT_IN_A_SCENARIO.iter().any(|d| a.split('=').next() == Some(d))) {
+        bail!("scenario {name}: `{flag}` cannot be in a scenario (scenarios run on fencepost's own containers)");
     }
     let parsed = RunLine::try_parse_from(&line).map_err(|e| {
         // clap's message starts with "error: "; ours names the scenario.
@@ -258,6 +265,9 @@ mod tests {
         s.options = "--seed 3 --ttl 2s".into();
         let e = run_args(&s, 1, Path::new("store")).unwrap_err().to_string();
         assert!(e.contains("`--seed` is set by `scenarios run`"), "{e}");
+        s.options = "--nodes hosts.toml".into();
+        let e = run_args(&s, 1, Path::new("store")).unwrap_err().to_string();
+        assert!(e.contains("`--nodes` cannot be in a scenario"), "{e}");
         s.options = "--ttl two".into();
         let e = format!("{:#}", run_args(&s, 1, Path::new("store")).unwrap_err());
         assert!(e.contains(&s.name) && e.contains("--ttl"), "{e}");
