@@ -218,7 +218,8 @@ async fn wait_ready(sys: &dyn workloads::System, nodes: &[node::Node], timeout: 
 pub async fn dry_run_command(args: harness::RunArgs) -> anyhow::Result<()> {
     let prepared = harness::run::prepare(args)?;
     let lines = harness::dry_run(&prepared).await?;
-    say!("# every command `fencepost run` would run on the nodes, in order, as root (other logins: `sudo -n` first).");
+    say!("# every command that changes a node, in the order `fencepost run` would run them, as root (other");
+    say!("# logins: `sudo -n` first); the read-only probes that verify each fault are not listed.");
     say!("# Found on each node when it runs: HARNESS-ADDRESS (where our connections come from, from");
     say!("# $SSH_CONNECTION; also sshd's port, 22 here, never cut) and DEVICE (the interface towards us).");
     for line in lines {
