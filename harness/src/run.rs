@@ -198,18 +198,33 @@ pub async fn execute(
         let nodes = started.cluster.nodes().to_vec();
         (Some(started), nodes)
     };
-    let dir = store.run_dir(&run_id)?;
-    std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
     let mut options = args.options.clone();
     options.workload = args.workload;
     let started_ms = unix_ms();
     let ssh_hosts = hosts.as_ref().map(|h| h.describe()).unwrap_or_default();
     let image = started.as_ref().map(|s| s.image.tag.clone());
     let test = test_spec(&prepared, &run_id, started_ms, image, &nodes, ssh_hosts);
-    results::write_json(&dir.join("test.json"), &test)?;
-
-    let history_path = dir.join("history.jsonl");
-    let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
+    let files = || -> Result<(PathBuf, PathBuf, Recorder), Error> {
+        let dir = store.run_dir(&run_id)?;
+        std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
+        results::write_json(&dir.join("test.json"), &test)?;
+        let history_path = dir.join("history.jsonl");
+        let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
+        Ok((dir, history_path, recorder))
+    };
+    let (dir, history_path, recorder) = match files() {
+        Ok(files) => files,
+        Err(e) => {
+            // Nothing ran yet, but SSH hosts carry our tools (and a server
+            // under the clock shim): take them back before saying why.
+            if let Some(hosts) = &hosts {
+                for left in hosts.finish().await {
+                    eprintln!("warning: could not undo on {left}");
+                }
+            }
+            return Err(e);
+        }
+    };
     // The history's time 0 on the wall clock, to place node log lines on it.
     let history_epoch_ms = unix_ms();
     let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));

@@ -1,6 +1,6 @@
 #!/bin/sh
 # fencepost's installer for one node of a user's own cluster (Debian or
-# Ubuntu), run as root over SSH with this script on stdin. Inputs, from the
+# Ubuntu), run as root over SSH (`sh -c` with this script). Inputs, from the
 # environment only:
 #   FP_SYSTEM  etcd | redis | zookeeper
 #   FP_NODE    this node's name (n1, n2...)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# fencepost's teardown of one node, run as root over SSH with this script on
-# stdin (environment: FP_SYSTEM and FP_NODE, for the message only). It undoes
+# fencepost's teardown of one node, run as root over SSH (`sh -c` with this
+# script; environment: FP_SYSTEM and FP_NODE, for the message only). It undoes
 # install.sh from what install.sh recorded in /var/lib/fencepost: stops the
 # server, purges exactly the packages that were not installed before, removes
 # the users, groups and directories those packages made, turns the
