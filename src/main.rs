@@ -145,7 +145,7 @@ enum Command {
         hold: Option<Duration>,
         /// Start SSH hosts instead (containers running sshd, the system
         /// installed on them as an ordinary service, as on VMs), to try
-        /// `run --nodes`. Needs --nodes-out.
+        /// `run --nodes`: etcd, redis or zookeeper. Needs --nodes-out.
         #[arg(long, requires = "nodes_out")]
         ssh_hosts: bool,
         /// With --ssh-hosts: write the node file here (its key and
@@ -433,13 +433,14 @@ struct SshOpts {
     #[arg(long, requires = "nodes")]
     accept_new_host_keys: bool,
     /// First install the system on the hosts from the distribution's
-    /// packages (Debian/Ubuntu) and form the cluster.
+    /// packages (Debian/Ubuntu; etcd, redis and zookeeper) and form the cluster.
     #[arg(long, requires = "nodes")]
     install: bool,
     /// At the end, remove what --install added.
     #[arg(long, requires = "nodes")]
     teardown: bool,
-    /// Print every command the run would run on each node, and exit.
+    /// Print the commands the run would run on the nodes (all that change
+    /// them; not the probes), and exit without connecting.
     #[arg(long, requires = "nodes")]
     dry_run: bool,
 }

@@ -62,16 +62,18 @@ pub async fn up_command(
             return Ok(());
         }
     };
+    let count = hosts.file.nodes.len();
     say!(
-        "{name}: {} SSH hosts{} — ready in {:.2} s",
-        hosts.file.nodes.len(),
-        if bare { " (bare: `run --install` installs the system)" } else { ", the system installed as a service" },
+        "{name}: {count} SSH host{}{} — ready in {:.2} s",
+        if count == 1 { "" } else { "s" },
+        if bare { " without the system" } else { ", the system installed as a service" },
         t0.elapsed().as_secs_f64()
     );
     for node in &hosts.file.nodes {
         say!("  {}  ssh {}  peer {}  clients {}", node.name, node.ssh, node.peer, node.endpoint);
     }
-    say!("node file {} — `fencepost run {name} --nodes {}`", out.display(), out.display());
+    let install = if bare { " --install --teardown" } else { "" };
+    say!("node file {} — `fencepost run {name} --nodes {}{install}`", out.display(), out.display());
     match hold {
         Some(hold) => say!("ready run={run_id} — removing them in {:.1} s (or on Ctrl-C)", hold.as_secs_f64()),
         None => say!("ready run={run_id} — Ctrl-C stops and removes them"),
@@ -218,10 +220,13 @@ async fn wait_ready(sys: &dyn workloads::System, nodes: &[node::Node], timeout: 
 pub async fn dry_run_command(args: harness::RunArgs) -> anyhow::Result<()> {
     let prepared = harness::run::prepare(args)?;
     let lines = harness::dry_run(&prepared).await?;
-    say!("# every command that changes a node, in the order `fencepost run` would run them, as root (other");
-    say!("# logins: `sudo -n` first); the read-only probes that verify each fault are not listed.");
+    say!("# The commands `fencepost run` would run on the nodes, in order, as root (other logins: `sudo -n`");
+    say!("# first). Not listed: the probes that check each fault took effect. When each fault plays: --plan.");
     say!("# Found on each node when it runs: HARNESS-ADDRESS (where our connections come from, from");
     say!("# $SSH_CONNECTION; also sshd's port, 22 here, never cut) and DEVICE (the interface towards us).");
+    for note in &prepared.plan.notes {
+        say!("# note: {note}");
+    }
     for line in lines {
         say!("{line}");
     }
@@ -238,6 +243,19 @@ pub async fn heal_command(nodes_file: &Path, accept_new_host_keys: bool) -> anyh
     let nodes = hosts.nodes(sys.layout().client_port());
     let report: nemesis::Report = std::sync::Arc::new(|_, _, _| {});
     let faults = nemesis::Nemesis::new(nodes, sys.layout().client_port(), report);
+    match faults.leftovers().await {
+        Ok(found) if found.is_empty() => say!("found no fault in place"),
+        Ok(found) => {
+            say!("found in place:");
+            for left in found {
+                say!("  {left}");
+            }
+        }
+        Err(e) => say!("could not list what is in place ({e}); healing anyway"),
+    }
+    if hosts.hosts().iter().any(|h| h.uses_shim()) {
+        say!("found servers under the clock shim: they are restarted without it");
+    }
     let healed = faults.heal_all().await;
     let left = hosts.finish().await;
     if let Err(e) = healed {

@@ -44,10 +44,11 @@ pub enum Error {
     Nemesis(nemesis::Error),
     #[error(transparent)]
     Docker(#[from] docker::Error),
-    #[error("node file {0}")]
+    /// The node file of `--nodes` (its message names the file and line).
+    #[error(transparent)]
     NodeFile(#[from] ssh::FileError),
     /// An SSH host could not be reached or used, before any fault.
-    #[error("SSH host {0}")]
+    #[error(transparent)]
     Host(#[from] ssh::HostError),
     #[error(transparent)]
     Store(#[from] results::Error),

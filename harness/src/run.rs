@@ -109,19 +109,19 @@ pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
     let external = !args.endpoints.is_empty();
     let node_count = match &args.ssh {
         Some(ssh_args) => {
+            if ssh_args.install && !ssh::INSTALLABLE.contains(&system.layout().name) {
+                return Err(Error::Refused(format!(
+                    "--install knows {} only, not {}",
+                    ssh::INSTALLABLE.join(", "),
+                    system.layout().name
+                )));
+            }
             let file = ssh::NodeFile::load(&ssh_args.file)?;
             if file.system != system.layout().name {
                 return Err(Error::Refused(format!(
                     "{}: its nodes run {}, not {}",
                     ssh_args.file.display(),
                     file.system,
-                    system.layout().name
-                )));
-            }
-            if ssh_args.install && !ssh::INSTALLABLE.contains(&system.layout().name) {
-                return Err(Error::Refused(format!(
-                    "--install knows {} only, not {}",
-                    ssh::INSTALLABLE.join(", "),
                     system.layout().name
                 )));
             }
@@ -184,6 +184,12 @@ pub async fn execute(
     let (started, nodes) = if let Some(ssh_args) = &args.ssh {
         let t0 = Instant::now();
         let (h, nodes) = ssh_cluster(system, ssh_args, &args.nemesis).await?;
+        if ssh_args.install {
+            let names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
+            let note =
+                format!("installed {} on {} from the distribution's packages", system.layout().name, names.join(", "));
+            on_event(Event::Note(&note));
+        }
         hosts = Some(h);
         on_event(Event::ClusterReady { after: t0.elapsed(), run: &run_id });
         (None, nodes)
@@ -339,7 +345,11 @@ pub async fn execute(
     if let Some(hosts) = hosts {
         warnings.extend(hosts.finish().await.into_iter().map(|w| format!("could not undo on {w}")));
         if args.ssh.as_ref().is_some_and(|a| a.teardown) {
-            warnings.extend(hosts.teardown(system.layout().name).await);
+            let left = hosts.teardown(system.layout().name).await;
+            if left.is_empty() {
+                on_event(Event::Note("removed what --install added (packages, their users, fencepost's files)"));
+            }
+            warnings.extend(left);
         }
     }
     let summary = WorkloadSummary {

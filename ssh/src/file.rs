@@ -68,12 +68,10 @@ pub struct NodeEntry {
 /// A node file that could not be read, or does not make sense.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("reading {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file's own words and the OS's, once (not a source: a chain
+    /// printer would say them twice).
+    #[error("reading {}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     /// TOML or a field: the message names the line and the field.
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
@@ -85,7 +83,7 @@ pub enum FileError {
 
 impl NodeFile {
     pub fn load(path: &Path) -> Result<NodeFile, FileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FileError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| FileError::Io { path: path.into(), cause })?;
         NodeFile::parse(&text, path)
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use node::{async_trait, Backend, ExecOutput, NodeState};
-use openssh::{KnownHosts, Session, SessionBuilder};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
 use crate::file::{split_host_port, NodeEntry, NodeFile, Service};
 
@@ -32,7 +32,7 @@ pub struct Connect {
 
 /// A node that could not be reached or used, before any fault.
 #[derive(Debug, thiserror::Error)]
-#[error("{node}: {why}")]
+#[error("SSH host {node}: {why}")]
 pub struct HostError {
     pub node: String,
     pub why: String,
@@ -55,7 +55,16 @@ pub struct SshHost {
     /// Start the server under the clock shim.
     shim: AtomicBool,
     /// Dry run: the commands that would have run, in order.
-    printed: Option<Arc<Mutex<Vec<String>>>>,
+    printed: Option<Arc<Mutex<Vec<Printed>>>>,
+    /// Dry run: the server's state as the commands so far would leave it.
+    dry_state: Mutex<NodeState>,
+}
+
+/// One command of a dry run.
+#[derive(Debug, Clone)]
+pub struct Printed {
+    pub node: String,
+    pub argv: Vec<String>,
 }
 
 impl SshHost {
@@ -75,9 +84,9 @@ impl SshHost {
         }
         full.extend(argv);
         let Some(session) = &self.session else {
-            let line = full.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
             if let Some(printed) = &self.printed {
-                printed.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{}: {line}", self.name));
+                let argv = full.iter().map(|a| a.to_string()).collect();
+                printed.lock().unwrap_or_else(|e| e.into_inner()).push(Printed { node: self.name.clone(), argv });
             }
             return Ok(ExecOutput { code: 0, stdout: String::new(), stderr: String::new() });
         };
@@ -141,7 +150,20 @@ impl SshHost {
     }
 
     async fn signal(&self, signal: &str, doing: &str) -> node::Result<()> {
-        self.script(doing, SIGNAL, &[&self.service.pidfile, signal]).await.map(|_| ())
+        self.script(doing, SIGNAL, &[&self.service.pidfile, signal]).await?;
+        self.dry(match signal {
+            "KILL" => NodeState::Stopped,
+            "STOP" => NodeState::Paused,
+            _ => NodeState::Running,
+        });
+        Ok(())
+    }
+
+    /// In a dry run, what the server's state would now be.
+    fn dry(&self, state: NodeState) {
+        if self.session.is_none() {
+            *self.dry_state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        }
     }
 }
 
@@ -170,7 +192,7 @@ impl Backend for SshHost {
 
     async fn state(&self) -> node::Result<NodeState> {
         if self.session.is_none() {
-            return Ok(NodeState::Running);
+            return Ok(*self.dry_state.lock().unwrap_or_else(|e| e.into_inner()));
         }
         let out = self.script("reading the server's state", STATE, &[&self.service.pidfile]).await?;
         Ok(match out.trim() {
@@ -185,6 +207,7 @@ impl Backend for SshHost {
     }
 
     async fn stop(&self, grace: Duration) -> node::Result<()> {
+        self.dry(NodeState::Stopped);
         match &self.service.stop {
             Some(stop) => self.script("stopping the server", stop, &[]).await.map(|_| ()),
             None => {
@@ -200,6 +223,7 @@ impl Backend for SshHost {
         if self.state().await? == NodeState::Running && self.session.is_some() {
             return Ok(());
         }
+        self.dry(NodeState::Running);
         if self.uses_shim() {
             let preload = format!("LD_PRELOAD={SHIM}");
             let argv = ["env", preload.as_str(), "sh", "-c", self.service.start.as_str()];
@@ -263,7 +287,7 @@ impl Backend for SshHost {
 pub async fn connect(
     file: &NodeFile,
     how: &Connect,
-    printed: Option<Arc<Mutex<Vec<String>>>>,
+    printed: Option<Arc<Mutex<Vec<Printed>>>>,
 ) -> Result<Vec<Arc<SshHost>>, HostError> {
     // In turn: a handful of hosts, and the first error in file order.
     let mut hosts = Vec::with_capacity(file.nodes.len());
@@ -277,7 +301,7 @@ async fn connect_one(
     file: &NodeFile,
     entry: &NodeEntry,
     how: &Connect,
-    printed: Option<Arc<Mutex<Vec<String>>>>,
+    printed: Option<Arc<Mutex<Vec<Printed>>>>,
 ) -> Result<Arc<SshHost>, HostError> {
     let fail = |why: String| HostError { node: entry.name.clone(), why };
     let user = entry.user(&file.ssh);
@@ -291,6 +315,7 @@ async fn connect_one(
         control_port: Some(22),
         shim: AtomicBool::new(false),
         printed,
+        dry_state: Mutex::new(NodeState::Running),
     };
     if how.dry_run {
         return Ok(Arc::new(host));
@@ -314,13 +339,24 @@ async fn connect_one(
     // The control socket's folder: a short path (sockets have a ~100-byte
     // limit) of our own.
     builder.control_directory(std::env::temp_dir());
+    // A master outlives us only if we are killed (a normal end closes it):
+    // then it leaves once idle for ten minutes, not never.
+    builder.control_persist(ControlPersist::IdleFor(std::num::NonZeroUsize::new(600).expect("non-zero")));
     let session = builder.connect(&address).await.map_err(|e| {
+        // openssh's own words are generic ("failed to connect"): ssh's
+        // message is further down the chain.
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why.push_str(&format!(": {s}"));
+            source = s.source();
+        }
         let hint = if how.accept_new_host_keys {
             ""
         } else {
-            " (a host never seen before is refused: add its key to known_hosts, or pass --accept-new-host-keys)"
+            " (if the host is new to you: add its key to known_hosts, or pass --accept-new-host-keys)"
         };
-        fail(format!("cannot log in over SSH to {} as {user}: {e}{hint}", entry.ssh))
+        fail(format!("cannot log in over SSH to {} as {user}: {why}{hint}", entry.ssh))
     })?;
     host.session = Some(session);
     let out = host.run(&["sh", "-c", "echo $SSH_CONNECTION"], COMMAND).await.map_err(|e| fail(e.to_string()))?;
@@ -351,12 +387,8 @@ async fn connect_one(
     Ok(Arc::new(host))
 }
 
-/// Shell-quotes `arg` for printing a command; a script or a file's contents
-/// (several lines) shows its first line and how many more there are.
+/// Shell-quotes `arg` for printing a command.
 pub fn quote(arg: &str) -> String {
-    if let Some((first, rest)) = arg.split_once('\n') {
-        return format!("{}…(+{} lines)", quote(first), rest.lines().count());
-    }
     if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
         arg.to_string()
     } else {

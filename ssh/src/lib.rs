@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 pub use file::{FileError, NodeFile};
 pub use host::{Connect, HostError, SshHost};
 
-use host::{CLOCK_FILE, SHIM, STATE_DIR, TOOLS_DIR};
+use host::{Printed, CLOCK_FILE, SHIM, STATE_DIR, TOOLS_DIR};
 
 /// Installs a system from the distribution's packages and runs it as a
 /// service (`/usr/local/lib/fencepost/service`); see the script.
@@ -59,7 +59,7 @@ pub struct Tools {
 pub struct Hosts {
     pub file: NodeFile,
     hosts: Vec<Arc<SshHost>>,
-    printed: Option<Arc<Mutex<Vec<String>>>>,
+    printed: Option<Arc<Mutex<Vec<host::Printed>>>>,
     /// What [`Hosts::prepare`] put on the nodes, for [`Hosts::finish`].
     prepared: bool,
 }
@@ -248,9 +248,35 @@ impl Hosts {
         }
     }
 
-    /// A dry run's commands, node by node, in the order they would run.
+    /// A dry run's commands as lines `node: command`, in the order they
+    /// would run; a script or a file's contents (several lines) stands as
+    /// `[script N]`, and each script follows in full, once, at the end.
     pub fn printed(&self) -> Vec<String> {
-        self.printed.as_ref().map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
+        let printed = self.printed.as_ref().map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        let mut scripts: Vec<String> = Vec::new();
+        let mut lines = Vec::new();
+        for Printed { node, argv } in printed.unwrap_or_default() {
+            let words: Vec<String> = argv
+                .iter()
+                .map(|a| {
+                    if !a.contains('\n') {
+                        return host::quote(a);
+                    }
+                    let n = scripts.iter().position(|s| s == a).unwrap_or_else(|| {
+                        scripts.push(a.clone());
+                        scripts.len() - 1
+                    });
+                    format!("[script {}]", n + 1)
+                })
+                .collect();
+            lines.push(format!("{node}: {}", words.join(" ")));
+        }
+        for (n, script) in scripts.iter().enumerate() {
+            lines.push(String::new());
+            lines.push(format!("[script {}]:", n + 1));
+            lines.extend(script.lines().map(|l| format!("    {l}")));
+        }
+        lines
     }
 }
 
