@@ -169,6 +169,15 @@ done"#;
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let ssh_port = node.host_port(SSH_PORT).context("no SSH port")?;
+        // sshd running is not sshd listening behind Docker's published
+        // port: wait for its banner there (a login too early is reset).
+        loop {
+            if ssh_banner(ssh_port).await {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{}: sshd does not answer on 127.0.0.1:{ssh_port}", node.name());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let fields: Vec<&str> = host_key.split_whitespace().collect();
         known.push_str(&format!("[127.0.0.1]:{ssh_port} {} {}\n", fields[0], fields.get(1).unwrap_or(&"")));
         nodes.push(ssh::file::NodeEntry {
@@ -194,6 +203,18 @@ done"#;
         nodes,
     };
     Ok(TestHosts { cluster, file })
+}
+
+/// Whether sshd on 127.0.0.1:`port` greets a connection with its banner.
+async fn ssh_banner(port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    let greet = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut buf = [0u8; 8];
+        stream.read_exact(&mut buf).await.ok()?;
+        Some(buf.starts_with(b"SSH-"))
+    };
+    tokio::time::timeout(Duration::from_secs(2), greet).await.ok().flatten().unwrap_or(false)
 }
 
 async fn wait_ready(sys: &dyn workloads::System, nodes: &[node::Node], timeout: Duration) -> anyhow::Result<()> {
