@@ -50,7 +50,9 @@ pub async fn up_command(
         if !bare {
             let connected = ssh::Hosts::connect(hosts.file.clone(), &ssh::Connect::default()).await?;
             connected.install(name).await?;
-            wait_ready(sys, &connected.nodes(sys.layout().client_port()), timeout).await?;
+            workloads::wait_serving(sys, &connected.nodes(sys.layout().client_port()), timeout)
+                .await
+                .map_err(anyhow::Error::msg)?;
         }
         std::fs::write(out, hosts.file.to_toml()).with_context(|| format!("writing {}", out.display()))?;
         Ok::<_, anyhow::Error>(hosts)
@@ -215,26 +217,6 @@ async fn ssh_banner(port: u16) -> bool {
         Some(buf.starts_with(b"SSH-"))
     };
     tokio::time::timeout(Duration::from_secs(2), greet).await.ok().flatten().unwrap_or(false)
-}
-
-async fn wait_ready(sys: &dyn workloads::System, nodes: &[node::Node], timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    for node in nodes {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), sys.probe(node)).await {
-                Ok(Ok(())) => break,
-                result if Instant::now() >= deadline => {
-                    let why = match result {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "no answer".into(),
-                    };
-                    anyhow::bail!("{} is not serving after {timeout:?}: {why}", node.name());
-                }
-                _ => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `run --nodes FILE --dry-run`: every command, node by node, in order.

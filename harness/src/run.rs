@@ -685,26 +685,9 @@ async fn ssh_cluster(
     hosts.prepare(&node_tools(system), clock).await?;
     let nodes = hosts.nodes(system.layout().client_port());
     if !args.connect.dry_run {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        for node in &nodes {
-            loop {
-                match tokio::time::timeout(Duration::from_secs(5), system.probe(node)).await {
-                    Ok(Ok(())) => break,
-                    _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
-                    Ok(Err(e)) => {
-                        let _ = hosts.finish().await;
-                        return Err(Error::Endpoints(format!(
-                            "{} does not answer as {}: {e}",
-                            node.name(),
-                            system.layout().name
-                        )));
-                    }
-                    Err(_) => {
-                        let _ = hosts.finish().await;
-                        return Err(Error::Endpoints(format!("{} did not answer within 120 s", node.name())));
-                    }
-                }
-            }
+        if let Err(why) = workloads::wait_serving(system, &nodes, Duration::from_secs(120)).await {
+            let _ = hosts.finish().await;
+            return Err(Error::Refused(format!("--nodes: {why}")));
         }
     }
     Ok((hosts, nodes))

@@ -35,15 +35,20 @@ pub async fn start_cluster(
     Ok(Started { cluster, image, ready_after: started.elapsed() })
 }
 
+/// [`wait_serving`] on a cluster of containers.
+pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duration) -> Result<(), docker::Error> {
+    wait_serving(system, cluster.nodes(), timeout).await.map_err(docker::Error::new)
+}
+
 /// Polls every member's probe until all pass in one round, or fails after
 /// `timeout` naming each member that did not answer, with its last error and
-/// the tail of its log.
-pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duration) -> Result<(), docker::Error> {
+/// the tail of its log. Any backend: containers or SSH hosts.
+pub async fn wait_serving(system: &dyn System, nodes: &[node::Node], timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    let mut ready = vec![false; cluster.nodes().len()];
-    let mut last_error = vec![String::new(); cluster.nodes().len()];
+    let mut ready = vec![false; nodes.len()];
+    let mut last_error = vec![String::new(); nodes.len()];
     loop {
-        for (i, node) in cluster.nodes().iter().enumerate() {
+        for (i, node) in nodes.iter().enumerate() {
             if ready[i] {
                 continue;
             }
@@ -58,7 +63,7 @@ pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duratio
         }
         if Instant::now() >= deadline {
             let mut report = format!("{} cluster not ready after {timeout:?}:", system.layout().name);
-            for (i, node) in cluster.nodes().iter().enumerate().filter(|(i, _)| !ready[*i]) {
+            for (i, node) in nodes.iter().enumerate().filter(|(i, _)| !ready[*i]) {
                 let log = node.logs().await.unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
                 report.push_str(&format!("\n  {}: {}\n    log tail:", node.name(), last_error[i]));
@@ -66,7 +71,7 @@ pub async fn wait_ready(system: &dyn System, cluster: &Cluster, timeout: Duratio
                     report.push_str(&format!("\n      {line}"));
                 }
             }
-            return Err(docker::Error::new(report));
+            return Err(report);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

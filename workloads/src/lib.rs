@@ -35,7 +35,7 @@ pub mod workload;
 pub use client::{
     ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
 };
-pub use cluster::{start_cluster, wait_ready, Started};
+pub use cluster::{start_cluster, wait_ready, wait_serving, Started};
 pub use generator::{ClientKind, Done, Generator, Op};
 pub use kit::{CancellationToken, Stall};
 pub use recorder::{Counts, Recorder};
