@@ -571,7 +571,7 @@ impl<S: Clone + Eq> Cache<S> {
         let cap = 1024;
         let stride = words + 2;
         let states = if packed { Vec::new() } else { vec![None; cap] };
-        Cache { slots: vec![0; cap * stride], states, packed, stride, mask: cap - 1, len: 0 }
+        Cache { slots: written_zeros(cap * stride), states, packed, stride, mask: cap - 1, len: 0 }
     }
 
     fn bytes(&self) -> usize {
@@ -611,7 +611,7 @@ impl<S: Clone + Eq> Cache<S> {
 
     fn grow(&mut self) {
         let cap = (self.mask + 1) * 2;
-        let old_slots = std::mem::replace(&mut self.slots, vec![0; cap * self.stride]);
+        let old_slots = std::mem::replace(&mut self.slots, written_zeros(cap * self.stride));
         let mut old_states = std::mem::take(&mut self.states);
         if !self.packed {
             self.states = vec![None; cap];
@@ -632,6 +632,21 @@ impl<S: Clone + Eq> Cache<S> {
             }
         }
     }
+}
+
+/// `n` zero words, written rather than left to the kernel's zero page.
+///
+/// `vec![0; n]` asks for zeroed memory, which a large allocation gets from
+/// fresh pages that are not mapped yet. The cache reads a slot before it
+/// writes it, so each page is first mapped to the shared zero page and then
+/// copied on the first write; that copy flushes the page from every core's
+/// TLB, an interrupt to the other cores each time. Measured with `perf` on
+/// c50-ok, those flushes were half of a whole `fencepost check`'s time.
+/// Writing the zeros first faults each page in once, with no flush.
+fn written_zeros(n: usize) -> Vec<u64> {
+    let mut words = std::hint::black_box(vec![0u64; n]);
+    words.fill(0);
+    words
 }
 
 fn splitmix(mut x: u64) -> u64 {
