@@ -23,6 +23,18 @@
 //! Operations whose outcome is unknown return "at infinity": the search may
 //! place them anywhere after their call, including after everything else,
 //! which is how "it never happened" is expressed.
+//!
+//! Beyond Porcupine, such an operation is *deferred* when the model says it
+//! is legal in every state (`Model::always_legal`). It never blocks the
+//! walk — it precedes nothing in real time — so the search tries it only
+//! after the completed operations that could go next, and stops as soon as
+//! every completed operation is placed (the deferred ones left over go
+//! last). And a configuration that reached the same completed operations
+//! and state with a *subset* of the deferred ones already placed explored
+//! everything this one could: whatever follows here can follow there, with
+//! the extra deferred operations moved to the end. The cache therefore
+//! prunes by that subset order, not only by equality. On Jepsen's etcd logs,
+//! with a dozen timed-out writes each, this is where most of the search went.
 
 use crate::models::{fx_hash, Model, Step};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -140,6 +152,9 @@ pub fn search<M: Model>(
 /// undoing it takes.
 struct Frame<S> {
     op: u32,
+    /// For a deferred op, the return event that bounded the walk when it was
+    /// chosen (see [`At::Deferred`]); `NONE` for any other op.
+    boundary: u32,
     /// The state before `op`; `None` when `op` left it unchanged, which
     /// saves a clone on every read.
     undo: Option<S>,
@@ -154,9 +169,19 @@ enum Tried {
     /// Not now (illegal, its twin first, or already explored): try the
     /// next event.
     Skipped,
-    /// A read-only op, legal here, whose configuration already failed:
-    /// nothing else at this level can succeed either, so backtrack.
+    /// A listed read-only op, legal here, whose configuration already
+    /// failed: nothing else at this level can succeed either, so backtrack.
     DeadEnd,
+}
+
+/// Where the walk is.
+#[derive(Clone, Copy)]
+enum At {
+    /// At an event of the list of operations that are not deferred.
+    Listed(Event),
+    /// Past the list's first return, `boundary`: trying the deferred ops,
+    /// in call order, that were called before it.
+    Deferred { op: u32, boundary: Event },
 }
 
 /// The search's whole state, so that each step below is a method that
@@ -165,8 +190,14 @@ struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [Operation<M::Input, M::Output>],
     limits: &'a Limits<'a>,
-    /// The events not yet lifted out, in real-time order.
+    /// The events of the ops that are not deferred, not yet lifted out, in
+    /// real-time order.
     events: Events,
+    /// The deferred ops not yet linearized, in call order.
+    deferred: Deferred,
+    /// How many ops of `events` are not linearized yet: the search has
+    /// succeeded when none is left.
+    listed_left: usize,
     /// Per op, the earlier twin it must wait for, or `NONE` (see [`twins`]).
     twins: Vec<u32>,
     linearized: Linearized,
@@ -185,14 +216,20 @@ struct Search<'a, M: Model> {
 impl<'a, M: Model> Search<'a, M> {
     fn new(model: &'a M, ops: &'a [Operation<M::Input, M::Output>], limits: &'a Limits<'a>) -> Self {
         let init = model.init();
+        let deferred: Vec<bool> =
+            ops.iter().map(|o| o.ret == u64::MAX && model.always_legal(&o.input, &o.output)).collect();
+        let linearized = Linearized::new(&deferred);
+        let listed_left = deferred.iter().filter(|&&d| !d).count();
         Search {
             model,
             ops,
             limits,
-            events: Events::new(ops),
+            events: Events::new(ops, &deferred),
+            deferred: Deferred::new(ops, &deferred),
+            listed_left,
             twins: twins(ops),
-            linearized: Linearized::new(ops.len()),
-            cache: Cache::new(ops.len().div_ceil(64), model.pack(&init).is_some()),
+            cache: Cache::new(linearized.listed_words, linearized.bits.len(), model.pack(&init).is_some()),
+            linearized,
             heap: 0,
             taken: 0,
             state: init,
@@ -204,43 +241,67 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Walks the list of events from the front: at a call, try to linearize
     /// that operation next; at a return, that operation should already have
-    /// been linearized, so the search is stuck here — remember how far it
+    /// been linearized — unless a deferred op placed first helps, so try
+    /// those; when none does, the search is stuck here: remember how far it
     /// got, and backtrack.
     fn run(&mut self) -> Outcome<M::State> {
-        let mut event = self.events.first();
-        while !self.events.is_empty() {
+        let mut at = At::Listed(self.events.first());
+        while self.listed_left > 0 {
             self.steps += 1;
             if self.steps.is_multiple_of(LIMITS_EVERY) {
                 if let Some(reason) = self.limit_reached() {
                     return Outcome::Unknown { reason, partials: self.longest.take() };
                 }
             }
-            if event.is_call() {
-                match self.try_call(event.op()) {
-                    Tried::Placed => {
-                        event = self.events.first();
-                        continue;
-                    }
-                    Tried::Skipped => {
-                        event = self.events.after(event);
-                        continue;
-                    }
-                    Tried::DeadEnd => {}
+            let tried = match at {
+                At::Listed(event) if event.is_call() => self.try_call(event.op(), NONE),
+                At::Listed(boundary) => {
+                    at = At::Deferred { op: self.deferred.first(), boundary };
+                    continue;
                 }
-            } else {
-                self.longest.stuck(event.op(), &self.stack, &self.state);
+                At::Deferred { op, boundary } if self.called_before(op, boundary) => self.try_call(op, boundary.0),
+                At::Deferred { boundary, .. } => {
+                    self.longest.stuck(boundary.op(), &self.stack, &self.state);
+                    Tried::DeadEnd
+                }
+            };
+            match (tried, at) {
+                (Tried::Placed, _) => {
+                    at = At::Listed(self.events.first());
+                    continue;
+                }
+                (Tried::Skipped, At::Listed(event)) => {
+                    at = At::Listed(self.events.after(event));
+                    continue;
+                }
+                (Tried::Skipped, At::Deferred { op, boundary }) => {
+                    at = At::Deferred { op: self.deferred.after(op), boundary };
+                    continue;
+                }
+                (Tried::DeadEnd, _) => {}
             }
             match self.backtrack() {
-                Some(resume) => event = resume,
+                Some(resume) => at = resume,
                 None => return Outcome::NotLinearizable { partials: self.longest.take() },
             }
         }
-        Outcome::Linearizable { order: self.stack.iter().map(|f| f.op as usize).collect() }
+        // The deferred ops left over are legal anywhere: last, in call order.
+        let mut order: Vec<usize> = self.stack.iter().map(|f| f.op as usize).collect();
+        order.extend(self.deferred.remaining().map(|op| op as usize));
+        Outcome::Linearizable { order }
+    }
+
+    /// Whether deferred `op` (or the end of their list) was called before
+    /// the return `boundary`; calls first at equal times, as in [`Events`].
+    #[inline]
+    fn called_before(&self, op: u32, boundary: Event) -> bool {
+        op != self.deferred.tail && self.ops[op as usize].call <= self.ops[boundary.op() as usize].ret
     }
 
     /// Tries to linearize `op` next: legal in the current state, and the
     /// configuration it leads to not explored before.
-    fn try_call(&mut self, op: u32) -> Tried {
+    /// `boundary` is the return that bounds a deferred op's walk, or `NONE`.
+    fn try_call(&mut self, op: u32, boundary: u32) -> Tried {
         let twin = self.twins[op as usize];
         if twin != NONE && !self.linearized.contains(twin) {
             return Tried::Skipped;
@@ -251,7 +312,10 @@ impl<'a, M: Model> Search<'a, M> {
             Step::Same => None,
             Step::To(s) => Some(s),
         };
-        let read_only = self.model.read_only(&o.input, &o.output);
+        // Only a listed op's failure condemns its level (see `backtrack`): a
+        // deferred one need not be in a linearization at all, so the
+        // argument that moves it to the front does not apply.
+        let read_only = boundary == NONE && self.model.read_only(&o.input, &o.output);
 
         self.linearized.insert(op);
         let after = next.as_ref().unwrap_or(&self.state);
@@ -263,13 +327,18 @@ impl<'a, M: Model> Search<'a, M> {
         self.heap += self.model.heap_bytes(after);
 
         let undo = next.map(|s| std::mem::replace(&mut self.state, s));
-        self.stack.push(Frame { op, undo, read_only });
-        self.events.lift(op);
+        self.stack.push(Frame { op, boundary, undo, read_only });
+        if boundary == NONE {
+            self.events.lift(op);
+            self.listed_left -= 1;
+        } else {
+            self.deferred.lift(op);
+        }
         Tried::Placed
     }
 
-    /// Undoes the latest choice and returns the event after its call, where
-    /// the search tries the next alternative; `None` when there is no choice
+    /// Undoes the latest choice and returns the place after it, where the
+    /// search tries the next alternative; `None` when there is no choice
     /// left, i.e. the history is not linearizable.
     ///
     /// A read-only op (one that changes no state it is legal in) that was
@@ -279,16 +348,23 @@ impl<'a, M: Model> Search<'a, M> {
     /// place changes no state. So when the branch that chose it fails, so
     /// does its whole level, and we keep undoing until we undo a choice that
     /// did change something.
-    fn backtrack(&mut self) -> Option<Event> {
+    fn backtrack(&mut self) -> Option<At> {
         loop {
-            let Frame { op, undo, read_only } = self.stack.pop()?;
+            let Frame { op, boundary, undo, read_only } = self.stack.pop()?;
             if let Some(s) = undo {
                 self.state = s;
             }
             self.linearized.remove(op);
-            self.events.unlift(op);
+            let resume = if boundary == NONE {
+                self.events.unlift(op);
+                self.listed_left += 1;
+                At::Listed(self.events.after(Event::call(op)))
+            } else {
+                self.deferred.unlift(op);
+                At::Deferred { op: self.deferred.after(op), boundary: Event(boundary) }
+            };
             if !read_only {
-                return Some(self.events.after(Event::call(op)));
+                return Some(resume);
             }
         }
     }
@@ -358,16 +434,16 @@ struct Events {
     next: Vec<u32>,
     prev: Vec<u32>,
     head: u32,
-    tail: u32,
 }
 
 impl Events {
-    fn new<I, O>(ops: &[Operation<I, O>]) -> Self {
+    /// The list of the ops that are not `deferred`.
+    fn new<I, O>(ops: &[Operation<I, O>], deferred: &[bool]) -> Self {
         let n = ops.len();
         // At equal times calls come first, so that touching intervals count
         // as concurrent (the conservative reading).
         let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
-        for (i, op) in ops.iter().enumerate() {
+        for (i, op) in ops.iter().enumerate().filter(|(i, _)| !deferred[*i]) {
             order.push((op.call, 0, i as u32));
             order.push((op.ret, 1, i as u32));
         }
@@ -385,12 +461,7 @@ impl Events {
         }
         next[last as usize] = tail;
         prev[tail as usize] = last;
-        Events { next, prev, head, tail }
-    }
-
-    #[inline]
-    fn is_empty(&self) -> bool {
-        self.next[self.head as usize] == self.tail
+        Events { next, prev, head }
     }
 
     #[inline]
@@ -426,6 +497,63 @@ impl Events {
     }
 }
 
+/// The deferred ops not yet linearized, as a doubly linked list in call
+/// order between two sentinels (`n` and `n + 1`).
+struct Deferred {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    tail: u32,
+}
+
+impl Deferred {
+    fn new<I, O>(ops: &[Operation<I, O>], deferred: &[bool]) -> Self {
+        let n = ops.len() as u32;
+        let mut order: Vec<(u64, u32)> =
+            (0..n).filter(|&i| deferred[i as usize]).map(|i| (ops[i as usize].call, i)).collect();
+        order.sort_unstable();
+        let (head, tail) = (n, n + 1);
+        let mut next = vec![NONE; n as usize + 2];
+        let mut prev = vec![NONE; n as usize + 2];
+        let mut last = head;
+        for (_, op) in order {
+            next[last as usize] = op;
+            prev[op as usize] = last;
+            last = op;
+        }
+        next[last as usize] = tail;
+        prev[tail as usize] = last;
+        Deferred { next, prev, tail }
+    }
+
+    #[inline]
+    fn first(&self) -> u32 {
+        self.next[self.tail as usize - 1]
+    }
+
+    #[inline]
+    fn after(&self, op: u32) -> u32 {
+        self.next[op as usize]
+    }
+
+    #[inline]
+    fn lift(&mut self, op: u32) {
+        let (p, n) = (self.prev[op as usize], self.next[op as usize]);
+        self.next[p as usize] = n;
+        self.prev[n as usize] = p;
+    }
+
+    #[inline]
+    fn unlift(&mut self, op: u32) {
+        let (p, n) = (self.prev[op as usize], self.next[op as usize]);
+        self.next[p as usize] = op;
+        self.prev[n as usize] = op;
+    }
+
+    fn remaining(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(self.first()), |&op| Some(self.after(op))).take_while(|&op| op != self.tail)
+    }
+}
+
 /// Identical operations that never return are interchangeable: of two such
 /// twins, the one invoked first can always be linearized in the other's
 /// place. So an op may be chosen only after its earlier twin — which prunes
@@ -450,32 +578,57 @@ fn twins<I: PartialEq, O: PartialEq>(ops: &[Operation<I, O>]) -> Vec<u32> {
 
 /// The set of linearized operations as a bitset, with a hash of it kept up
 /// to date in O(1): the XOR of one random word per member (Zobrist hashing).
+///
+/// The listed ops' bits come first and the deferred ops' bits after them,
+/// in words of their own, so that the cache can compare the first part for
+/// equality and the second for inclusion. Only the listed ops are hashed:
+/// configurations that differ only in deferred ops meet in one hash chain.
 struct Linearized {
     bits: Vec<u64>,
+    /// Words of `bits` that hold the listed ops.
+    listed_words: usize,
+    /// Per op, its bit in `bits`.
+    bit: Vec<u32>,
     hash: u64,
     zobrist: Vec<u64>,
 }
 
 impl Linearized {
-    fn new(n: usize) -> Self {
-        let zobrist = (0..n as u64).map(|i| splitmix(i ^ 0x5EED)).collect();
-        Linearized { bits: vec![0; n.div_ceil(64)], hash: 0, zobrist }
+    fn new(deferred: &[bool]) -> Self {
+        let listed = deferred.iter().filter(|&&d| !d).count();
+        let listed_words = listed.div_ceil(64);
+        let (mut next_listed, mut next_deferred) = (0u32, 64 * listed_words as u32);
+        let bit: Vec<u32> = deferred
+            .iter()
+            .map(|&d| {
+                let slot = if d { &mut next_deferred } else { &mut next_listed };
+                *slot += 1;
+                *slot - 1
+            })
+            .collect();
+        let zobrist =
+            (0..deferred.len() as u64).map(|i| if deferred[i as usize] { 0 } else { splitmix(i ^ 0x5EED) }).collect();
+        let words = listed_words + (deferred.len() - listed).div_ceil(64);
+        Linearized { bits: vec![0; words], listed_words, bit, hash: 0, zobrist }
     }
 
     #[inline]
     fn contains(&self, op: u32) -> bool {
-        self.bits[(op / 64) as usize] & (1 << (op % 64)) != 0
+        let b = self.bit[op as usize];
+        self.bits[(b / 64) as usize] & (1 << (b % 64)) != 0
     }
 
     #[inline]
     fn insert(&mut self, op: u32) {
-        self.bits[(op / 64) as usize] |= 1 << (op % 64);
+        let b = self.bit[op as usize];
+        self.bits[(b / 64) as usize] |= 1 << (b % 64);
         self.hash ^= self.zobrist[op as usize];
     }
 
     #[inline]
     fn remove(&mut self, op: u32) {
-        self.bits[(op / 64) as usize] &= !(1 << (op % 64));
+        let b = self.bit[op as usize];
+        self.bits[(b / 64) as usize] &= !(1 << (b % 64));
         self.hash ^= self.zobrist[op as usize];
     }
 }
@@ -550,6 +703,8 @@ impl<S: Clone> Longest<S> {
 }
 
 /// Visited `(linearized set, state)` pairs, in one open-addressing table.
+/// A pair is also "visited" when one with the same listed ops and state and
+/// a subset of its deferred ops is (see the module's doc).
 ///
 /// Each slot holds the pair's hash, the state when the model can pack it
 /// into a word, and the bitset — inline, so a lookup usually touches one
@@ -558,6 +713,8 @@ impl<S: Clone> Longest<S> {
 struct Cache<S> {
     /// `stride` words per slot: hash (0 = empty), packed state, bitset.
     slots: Vec<u64>,
+    /// Words of the bitset that hold listed ops; the rest hold deferred ones.
+    listed_words: usize,
     /// Only for models whose states do not pack into a word.
     states: Vec<Option<S>>,
     packed: bool,
@@ -567,46 +724,60 @@ struct Cache<S> {
 }
 
 impl<S: Clone + Eq> Cache<S> {
-    fn new(words: usize, packed: bool) -> Self {
+    fn new(listed_words: usize, words: usize, packed: bool) -> Self {
         let cap = 1024;
         let stride = words + 2;
         let states = if packed { Vec::new() } else { vec![None; cap] };
-        Cache { slots: written_zeros(cap * stride), states, packed, stride, mask: cap - 1, len: 0 }
+        Cache { slots: written_zeros(cap * stride), listed_words, states, packed, stride, mask: cap - 1, len: 0 }
     }
 
     fn bytes(&self) -> usize {
         self.slots.len() * 8 + self.states.len() * std::mem::size_of::<Option<S>>()
     }
 
-    /// Inserts the pair; false when it was already there.
+    /// Inserts the pair; false when it, or one that covers it, was already
+    /// there. A kept pair that the new one covers gives up its slot to it.
     fn insert(&mut self, key: u64, bits: &[u64], state: &S, packed: u64) -> bool {
         if (self.len + 1) * 4 > (self.mask + 1) * 3 {
             self.grow();
         }
         let key = key | 1;
+        let (listed, deferred) = bits.split_at(self.listed_words);
+        let mut covered = None;
         let mut i = (key >> 11) as usize & self.mask;
         loop {
             let base = i * self.stride;
             let k = self.slots[base];
             if k == 0 {
-                self.slots[base] = key;
-                self.slots[base + 1] = packed;
-                self.slots[base + 2..base + self.stride].copy_from_slice(bits);
-                if !self.packed {
-                    self.states[i] = Some(state.clone());
-                }
-                self.len += 1;
-                return true;
+                break;
             }
             if k == key
                 && self.slots[base + 1] == packed
-                && self.slots[base + 2..base + self.stride] == *bits
+                && same(&self.slots[base + 2..base + 2 + listed.len()], listed)
                 && (self.packed || self.states[i].as_ref() == Some(state))
             {
-                return false;
+                let kept = &self.slots[base + 2 + listed.len()..base + self.stride];
+                if subset(kept, deferred) {
+                    return false;
+                }
+                if covered.is_none() && subset(deferred, kept) {
+                    covered = Some(i);
+                }
             }
             i = (i + 1) & self.mask;
         }
+        let base = covered.unwrap_or(i) * self.stride;
+        self.slots[base + 2 + listed.len()..base + self.stride].copy_from_slice(deferred);
+        if covered.is_none() {
+            self.slots[base] = key;
+            self.slots[base + 1] = packed;
+            self.slots[base + 2..base + 2 + listed.len()].copy_from_slice(listed);
+            if !self.packed {
+                self.states[i] = Some(state.clone());
+            }
+            self.len += 1;
+        }
+        true
     }
 
     fn grow(&mut self) {
@@ -647,6 +818,17 @@ fn written_zeros(n: usize) -> Vec<u64> {
     let mut words = std::hint::black_box(vec![0u64; n]);
     words.fill(0);
     words
+}
+
+#[inline]
+fn same(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Whether every bit of `a` is in `b`.
+#[inline]
+fn subset(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x & !y == 0)
 }
 
 fn splitmix(mut x: u64) -> u64 {

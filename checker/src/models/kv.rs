@@ -251,6 +251,10 @@ impl<S: Slots> Model for Kv<S> {
         matches!(input.op, Op::Get)
     }
 
+    fn always_legal(&self, _: &In, output: &Out) -> bool {
+        *output == Out::Unknown
+    }
+
     fn heap_bytes(&self, s: &S) -> usize {
         let n = s.ids().len();
         if n > 12 {

@@ -60,6 +60,14 @@ pub trait Model {
     fn read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
         false
     }
+    /// True when the operation is legal in *every* state, as one whose
+    /// outcome is unknown must be: it may have taken effect or not. The
+    /// engine may then leave it out of a linearization's end, and prunes
+    /// configurations that linearized more such ops to reach the same place
+    /// (see `engine`). The default, false, is always safe.
+    fn always_legal(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// One paired call as a model sees it.

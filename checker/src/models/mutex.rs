@@ -80,6 +80,10 @@ impl Model for Mutex {
         matches!(input, In::Renew(_))
     }
 
+    fn always_legal(&self, _: &In, output: &Out) -> bool {
+        *output == Out::Unknown
+    }
+
     fn pack(&self, s: &u64) -> Option<u64> {
         Some(*s)
     }
@@ -128,6 +132,10 @@ impl Model for KnossosMutex {
 
     fn read_only(&self, input: &In, _: &Out) -> bool {
         matches!(input, In::Renew(_))
+    }
+
+    fn always_legal(&self, _: &In, output: &Out) -> bool {
+        *output == Out::Unknown
     }
 
     fn pack(&self, s: &bool) -> Option<u64> {
@@ -179,6 +187,10 @@ impl Model for FencedMutex {
 
     fn read_only(&self, input: &In, _: &Out) -> bool {
         matches!(input, In::Renew(_))
+    }
+
+    fn always_legal(&self, _: &In, output: &Out) -> bool {
+        *output == Out::Unknown
     }
 
     fn step(&self, &(owner, max): &FencedState, input: &In, output: &Out) -> Step<FencedState> {

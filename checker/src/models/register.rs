@@ -44,6 +44,10 @@ impl Model for Register {
         matches!((input, output), (In::Read, _) | (In::Cas(..), Out::Cas(false)))
     }
 
+    fn always_legal(&self, _: &In, output: &Out) -> bool {
+        *output == Out::Unknown
+    }
+
     fn step(&self, &s: &u32, input: &In, output: &Out) -> Step<u32> {
         match (*input, *output) {
             (In::Read, Out::Read(v)) if v != s => Step::Illegal,
