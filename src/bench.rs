@@ -15,19 +15,33 @@ use checker::History;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Porcupine's time (ms) and peak memory (MB) where the issue gives them.
+/// Porcupine's time (ms) and peak memory (MB): its own Go benchmarks, one
+/// core, parsing excluded, measured on this kind of machine beside
+/// fencepost (the performance issue's table; memory from the checker issue).
 fn anchor(case: &str) -> (Option<f64>, Option<f64>) {
     match case {
-        "etcd_002.log" => (Some(160.0), None),
-        "etcd_007.log" => (Some(115.0), None),
-        "etcd_057.log" => (Some(51.0), None),
-        "etcd_099.log" => (Some(53.0), None),
-        "c50-ok.txt partitioned" => (Some(158.0), None),
-        "c10-ok.txt one partition" => (Some(2700.0), Some(560.0)),
-        "c10-bad.txt one partition" => (Some(3000.0), Some(670.0)),
+        "etcd_002.log" => (Some(167.0), None),
+        "etcd_007.log" => (Some(116.0), None),
+        "etcd_057.log" => (Some(49.0), None),
+        "etcd_099.log" => (Some(46.0), None),
+        "c50-ok.txt partitioned" => (Some(161.0), None),
+        "c10-ok.txt one partition" => (Some(2438.0), Some(560.0)),
+        "c10-bad.txt one partition" => (Some(3152.0), Some(670.0)),
         _ => (None, None),
     }
 }
+
+/// Porcupine's time on all of its etcd logs, measured with the above.
+const ETCD_TOTAL_ANCHOR: f64 = 423.0;
+
+/// The cases of the whole-process table, as a user runs them.
+const WHOLE_PROCESS: [(&str, &str); 5] = [
+    ("porcupine/jepsen/etcd_002.log", "etcd_002.log"),
+    ("porcupine/jepsen/etcd_007.log", "etcd_007.log"),
+    ("porcupine/jepsen/etcd_057.log", "etcd_057.log"),
+    ("porcupine/jepsen/etcd_099.log", "etcd_099.log"),
+    ("porcupine/kv/c50-ok.txt", "c50-ok.txt partitioned"),
+];
 
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -156,8 +170,8 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
         total1,
         total_all,
         "",
-        "428",
-        format!("{:.1}×", 428.0 / total1)
+        format!("{ETCD_TOTAL_ANCHOR:.0}"),
+        format!("{:.1}×", ETCD_TOTAL_ANCHOR / total1)
     );
     out!();
 
@@ -170,6 +184,8 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
         }
         print_row(&measure(&format!("{file} one partition"), &h, &kv, false, repeat, &one));
     }
+
+    whole_process(corpus, repeat)?;
 
     if mutex_ops > 0 {
         out!();
@@ -207,5 +223,44 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
         );
         let _ = std::fs::remove_file(&path);
     }
+    Ok(())
+}
+
+/// `fencepost check FILE` as a user runs it — a new process each time, so
+/// start-up, parsing, thread start and the kernel's work on memory count —
+/// the median of `2 × repeat` runs per case, against Porcupine's in-process
+/// time on the same cases.
+fn whole_process(corpus: &Path, repeat: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding this binary to run `check`")?;
+    let runs = 2 * repeat;
+    out!("\nwhole process: `fencepost check FILE`, median of {runs} runs, all cores; anchor: Porcupine in-process, one core");
+    out!("{:<28} {:>10} {:>9}", "case", "ms", "porc ms");
+    let (mut ours, mut theirs) = (0.0, 0.0);
+    for (file, case) in WHOLE_PROCESS {
+        let path = corpus.join(file);
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            let status = std::process::Command::new(&exe)
+                .arg("check")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .with_context(|| format!("running {} check {}", exe.display(), path.display()))?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            // 0 valid, 1 invalid: both are verdicts; anything else is not.
+            if !matches!(status.code(), Some(0 | 1)) {
+                anyhow::bail!("`fencepost check {}` gave no verdict ({status})", path.display());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[runs / 2];
+        let anchor = anchor(case).0.unwrap_or(0.0);
+        ours += median;
+        theirs += anchor;
+        out!("{:<28} {:>10.1} {:>9.0}", case, median, anchor);
+    }
+    out!("{:<28} {:>10.1} {:>9.0} {:>9}", "the five together", ours, theirs, format!("{:.1}×", theirs / ours));
     Ok(())
 }
