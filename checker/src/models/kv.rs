@@ -12,6 +12,7 @@ use super::{show, CallView, FxHasher, HistoryModel, Model, Step, Values};
 use serde_json::Value;
 use smallvec::SmallVec;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::marker::PhantomData;
@@ -121,16 +122,7 @@ const NO_NODE: u32 = u32::MAX;
 
 impl Strings {
     fn spell(&self, id: u32, out: &mut String) {
-        let mut stack = vec![id];
-        while let Some(id) = stack.pop() {
-            match &self.nodes[id as usize].repr {
-                Repr::Text(t) => out.push_str(t),
-                Repr::Concat(a, b) => {
-                    stack.push(*b);
-                    stack.push(*a);
-                }
-            }
-        }
+        spell(&self.nodes, id, out)
     }
 
     fn text(&self, id: u32) -> String {
@@ -139,27 +131,35 @@ impl Strings {
         s
     }
 
-    /// The id of an existing string with this hash, length and text.
-    fn find(&self, hash: u64, len: usize, text: impl Fn() -> String) -> Option<u32> {
-        let mut cur = self.by_hash.get(&(hash ^ len as u64)).copied().unwrap_or(NO_NODE);
-        let mut spelled: Option<String> = None;
-        while cur != NO_NODE {
-            let n = &self.nodes[cur as usize];
-            if n.hash == hash && n.len == len {
-                let want = spelled.get_or_insert_with(&text);
-                if self.text(cur) == *want {
-                    return Some(cur);
-                }
-            }
-            cur = self.chain[cur as usize];
-        }
-        None
-    }
-
+    /// The id of the string `node` spells: an existing one with the same
+    /// hash, length and text, or `node` added. One lookup when the hash is
+    /// new, which is nearly always.
     fn add(&mut self, node: Node) -> u32 {
         let id = self.nodes.len() as u32;
-        let slot = self.by_hash.entry(node.hash ^ node.len as u64).or_insert(NO_NODE);
-        self.chain.push(std::mem::replace(slot, id));
+        let head = match self.by_hash.entry(node.hash ^ node.len as u64) {
+            Entry::Vacant(v) => {
+                v.insert(id);
+                NO_NODE
+            }
+            Entry::Occupied(mut o) => {
+                let mut cur = *o.get();
+                let mut want: Option<String> = None;
+                while cur != NO_NODE {
+                    let n = &self.nodes[cur as usize];
+                    if n.hash == node.hash && n.len == node.len {
+                        let want = want.get_or_insert_with(|| node.spelled(&self.nodes));
+                        let mut have = String::with_capacity(n.len);
+                        spell(&self.nodes, cur, &mut have);
+                        if have == *want {
+                            return cur;
+                        }
+                    }
+                    cur = self.chain[cur as usize];
+                }
+                o.insert(id)
+            }
+        };
+        self.chain.push(head);
         self.nodes.push(node);
         id
     }
@@ -169,9 +169,6 @@ impl Strings {
         for &b in s.as_bytes() {
             hash = hash.wrapping_mul(BASE).wrapping_add(b as u64 + 1);
             pow = pow.wrapping_mul(BASE);
-        }
-        if let Some(id) = self.find(hash, s.len(), || s.to_string()) {
-            return id;
         }
         self.add(Node { hash, pow, len: s.len(), repr: Repr::Text(s.into()) })
     }
@@ -183,12 +180,37 @@ impl Strings {
         let (a, b) = (&self.nodes[base as usize], &self.nodes[suffix as usize]);
         let hash = a.hash.wrapping_mul(b.pow).wrapping_add(b.hash);
         let (pow, len) = (a.pow.wrapping_mul(b.pow), a.len + b.len);
-        let id = match self.find(hash, len, || self.text(base) + &self.text(suffix)) {
-            Some(id) => id,
-            None => self.add(Node { hash, pow, len, repr: Repr::Concat(base, suffix) }),
-        };
+        let id = self.add(Node { hash, pow, len, repr: Repr::Concat(base, suffix) });
         self.appends.insert((base, suffix), id);
         id
+    }
+}
+
+fn spell(nodes: &[Node], id: u32, out: &mut String) {
+    let mut stack = vec![id];
+    while let Some(id) = stack.pop() {
+        match &nodes[id as usize].repr {
+            Repr::Text(t) => out.push_str(t),
+            Repr::Concat(a, b) => {
+                stack.push(*b);
+                stack.push(*a);
+            }
+        }
+    }
+}
+
+impl Node {
+    /// The text of a node not yet added, from the nodes it is built on.
+    fn spelled(&self, nodes: &[Node]) -> String {
+        match &self.repr {
+            Repr::Text(t) => t.to_string(),
+            Repr::Concat(a, b) => {
+                let mut s = String::with_capacity(self.len);
+                spell(nodes, *a, &mut s);
+                spell(nodes, *b, &mut s);
+                s
+            }
+        }
     }
 }
 
