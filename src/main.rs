@@ -17,6 +17,7 @@ macro_rules! out {
 
 mod analyze;
 mod bench;
+mod bench_api;
 mod bench_clients;
 mod clusters;
 mod report;
@@ -123,6 +124,17 @@ enum Command {
         /// How long each measurement runs.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         time_limit: Duration,
+    },
+    /// Send a burst of concurrent uploads to the check API of a server in
+    /// this process and report how each was answered, how the pages fared
+    /// meanwhile, and the peak memory.
+    BenchApi {
+        /// Concurrent uploads.
+        #[arg(long, default_value_t = 200)]
+        uploads: usize,
+        /// Size of each uploaded history in bytes (about).
+        #[arg(long, default_value_t = 1_000_000)]
+        size: usize,
     },
     /// Build the container images (all systems, or those named), bootstrapping
     /// debian:bookworm-slim with debootstrap when no registry has it.
@@ -804,6 +816,7 @@ fn main() -> ExitCode {
             run_async(ssh_hosts::heal_command(&nodes, accept_new_host_keys))
         }
         Command::Cleanup => run_async(clusters::cleanup_command()),
+        Command::BenchApi { uploads, size } => run_async(bench_api::bench_api(uploads.max(1), size.max(200))),
         Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
             let concurrency = concurrency.max(1);
             let keys = keys.unwrap_or(concurrency).max(1);

@@ -142,12 +142,27 @@ struct Checked {
     result: CheckResult,
 }
 
+/// A place in the check queue, held until the answer is sent. Taken before
+/// the body is read (extractors of the request's head run first), so an
+/// upload turned away costs no memory.
+pub struct Queued(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl axum::extract::FromRequestParts<Arc<App>> for Queued {
+    type Rejection = Error;
+
+    async fn from_request_parts(_: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, Error> {
+        app.queue.clone().try_acquire_owned().map(Queued).map_err(|_| Error::Busy)
+    }
+}
+
 /// `POST /api/v1/check?model=&format=&initial=&timeout_ms=`: the body is a
 /// history in any format `fencepost check` reads. 400 names the line of a
-/// malformed history; 413 for more than [`crate::UPLOAD_LIMIT`]; a check
-/// that reaches its deadline answers `unknown`.
+/// malformed history; 413 for more than [`crate::UPLOAD_LIMIT`]; 503 with
+/// `Retry-After` when [`crate::CHECK_QUEUE`] checks are already queued; a
+/// check that reaches its deadline answers `unknown`.
 pub async fn check(
     State(app): State<Arc<App>>,
+    _queued: Queued,
     Query(q): Query<HashMap<String, String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
@@ -230,13 +245,30 @@ mod tests {
 
     async fn post_check(app: &Arc<App>, query: &[(&str, &str)], body: &str) -> (StatusCode, serde_json::Value) {
         let q = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let response = match check(State(app.clone()), Query(q), Ok(Bytes::from(body.to_string()))).await {
+        let queued = Queued(app.queue.clone().try_acquire_owned().unwrap());
+        let response = match check(State(app.clone()), queued, Query(q), Ok(Bytes::from(body.to_string()))).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_full_check_queue_answers_503_with_retry_after() {
+        use axum::extract::FromRequestParts;
+        let store = std::env::temp_dir().join(format!("fencepost-web-queue-{}", std::process::id()));
+        let app = crate::app(store.clone()).await.unwrap();
+        let (mut parts, _) = axum::http::Request::new(()).into_parts();
+        let held = app.queue.clone().acquire_many_owned(crate::CHECK_QUEUE as u32).await.unwrap();
+        let refused = Queued::from_request_parts(&mut parts, &app).await.err().expect("a full queue refuses");
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
+        drop(held);
+        assert!(Queued::from_request_parts(&mut parts, &app).await.is_ok(), "a place is free again");
+        let _ = std::fs::remove_dir_all(store);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@
 //! | `GET /scenarios` | the scenario library, each with its stored runs: matched, time to the first anomaly |
 //! | `GET /check` | upload a history and check it |
 //! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline`, `/api/v1/scenarios` | JSON |
-//! | `POST /api/v1/check?model=&format=&timeout_ms=` | body = a history; the verdict and evidence |
+//! | `POST /api/v1/check?model=&format=&timeout_ms=` | body = a history; the verdict and evidence (503 + `Retry-After` when the queue is full) |
 //! | `GET /healthz` | `ok` |
 
 mod api;
@@ -38,19 +38,30 @@ use axum::Router;
 /// Uploads larger than this are refused with 413.
 pub const UPLOAD_LIMIT: usize = 32 * 1024 * 1024;
 
+/// Checks that may be running or waiting at once; the next upload is
+/// answered 503 with `Retry-After` before its body is read, so a burst of
+/// uploads holds at most this many bodies in memory.
+pub const CHECK_QUEUE: usize = 16;
+
 /// What every handler shares.
 pub struct App {
     pub store: results::Store,
     /// At most this many checks run at once (each on a blocking thread), so
     /// uploads can never starve page requests.
     pub checks: tokio::sync::Semaphore,
+    /// Places for checks running or waiting ([`CHECK_QUEUE`]).
+    pub queue: Arc<tokio::sync::Semaphore>,
 }
 
 pub async fn app(store_dir: PathBuf) -> Result<Arc<App>, Error> {
     let store = results::Store::open(&store_dir).await?;
     // Runs made while the index was missing are picked up at start.
     store.reindex().await?;
-    Ok(Arc::new(App { store, checks: tokio::sync::Semaphore::new(2) }))
+    Ok(Arc::new(App {
+        store,
+        checks: tokio::sync::Semaphore::new(2),
+        queue: Arc::new(tokio::sync::Semaphore::new(CHECK_QUEUE)),
+    }))
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -86,6 +97,12 @@ pub fn router(app: Arc<App>) -> Router {
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+}
+
+/// Serves `app` on a listener already bound, until the task is dropped
+/// (the API benchmark).
+pub async fn serve_on(listener: tokio::net::TcpListener, app: Arc<App>) -> Result<(), Error> {
+    axum::serve(listener, router(app)).await.map_err(Error::Serve)
 }
 
 /// Serves until Ctrl-C. Binds where told; the CLI's default is 127.0.0.1.
@@ -151,6 +168,9 @@ pub enum Error {
     Upload(checker::InputError),
     #[error("shutting down")]
     ShuttingDown,
+    /// Every place in the check queue is taken.
+    #[error("{} checks are already running or waiting; try again shortly", CHECK_QUEUE)]
+    Busy,
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -167,7 +187,7 @@ impl Error {
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Body(rejection) => rejection.status(),
             Error::UnknownFormat(_) | Error::Model(_) | Error::Upload(_) => StatusCode::BAD_REQUEST,
-            Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ShuttingDown | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Store(_) | Error::Bind { .. } | Error::Serve(_) | Error::Edn(_) | Error::Task(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -178,7 +198,13 @@ impl Error {
 /// The API's answer for an error: its status and `{"error": message}`.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        let mut response =
+            (self.status(), axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        if matches!(self, Error::Busy) {
+            // A check takes well under a second unless it runs to its deadline.
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
