@@ -35,6 +35,15 @@
 //! the extra deferred operations moved to the end. The cache therefore
 //! prunes by that subset order, not only by equality. On Jepsen's etcd logs,
 //! with a dozen timed-out writes each, this is where most of the search went.
+//!
+//! Why pruning stays exact, even by a configuration still being explored:
+//! suppose the search fails although some configuration it visited could
+//! be completed, and take one, C, with the shortest completion σ. The
+//! search tried σ's first step from C (the walk tries every op that may go
+//! next), so it either visited the result, or pruned it because a visited
+//! configuration covers it — and either can be completed in one step fewer
+//! than C: a contradiction. (A read-only op that ends its level, see
+//! `Search::backtrack`, fits too: it can be moved to the front of σ.)
 
 use crate::models::{fx_hash, Model, Step};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -527,6 +536,7 @@ impl Deferred {
 
     #[inline]
     fn first(&self) -> u32 {
+        // The head sentinel is `tail - 1`.
         self.next[self.tail as usize - 1]
     }
 
