@@ -48,7 +48,7 @@ fn reset_peak() {
 }
 
 /// Resident high-water mark in MiB (0 where /proc is unavailable).
-fn peak_mib() -> f64 {
+pub(crate) fn peak_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

@@ -33,15 +33,6 @@ async fn request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> anyhow:
     Ok((status, retry))
 }
 
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 pub async fn bench_api(uploads: usize, size: usize) -> anyhow::Result<()> {
     let store = std::env::temp_dir().join(format!("fencepost-bench-api-{}", std::process::id()));
     let result = measure(&store, uploads, size).await;
@@ -60,7 +51,7 @@ async fn measure(store: &std::path::Path, uploads: usize, size: usize) -> anyhow
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(web::serve_on(listener, app));
-    let before = peak_mib();
+    let before = crate::bench::peak_mib();
 
     let done = Arc::new(AtomicBool::new(false));
     let pages = {
@@ -139,7 +130,7 @@ async fn measure(store: &std::path::Path, uploads: usize, size: usize) -> anyhow
     }
     out!(
         "  peak resident memory:           {:.0} MiB (server and clients; {:.0} MiB before the burst)",
-        peak_mib(),
+        crate::bench::peak_mib(),
         before
     );
     Ok(())
