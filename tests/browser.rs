@@ -247,6 +247,24 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     screenshot(&client, "report").await;
     eval(&client, "document.getElementById('timeline').scrollIntoView(); return null;").await;
     screenshot(&client, "report-timeline").await;
+    // Level of detail: the server bins the whole run when more than two
+    // operations per pixel show; zoomed to 10 ms at the first anomaly it
+    // sends the operations themselves.
+    let whole = eval(&client, "const s = window.__timeline.shown(); return [document.getElementById('timeline').dataset.mode, s.visible, s.px];").await;
+    let (visible, px) = (whole[1].as_u64().unwrap(), whole[2].as_u64().unwrap());
+    assert_eq!(whole[0] == "bins", visible > 2 * px, "{whole}");
+    let zoomed = eval(
+        &client,
+        "const tl = window.__timeline, a = tl.base().anomalies[0]; tl.view.t0 = a.start - 5e6; tl.view.t1 = a.start + 5e6; \
+         return tl.refresh().then(() => [document.getElementById('timeline').dataset.mode, tl.shown().visible, \
+           tl.shown().ops.lane.length, document.getElementById('timeline-status').textContent]);",
+    )
+    .await;
+    assert_eq!(zoomed[0], "ops", "{zoomed}");
+    let shown = zoomed[1].as_u64().unwrap();
+    assert!(shown >= 1 && shown < visible && zoomed[2] == zoomed[1], "{zoomed}");
+    assert!(zoomed[3].as_str().unwrap().contains(&format!(": {shown} operation")), "{zoomed}");
+    screenshot(&client, "report-timeline-zoomed").await;
     // A real run's partition is long: its evidence is cut to the stuck op's
     // neighbourhood (asserted on the imported run below; here, to look at).
     if eval(&client, "const c = document.getElementById('lin-0'); if (c) c.scrollIntoView(); return !!c;").await

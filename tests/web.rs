@@ -82,13 +82,21 @@ fn every_route_answers_and_every_error_is_clear() {
     assert_eq!(status, 404);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&missing).unwrap()["error"], "no run `nope`");
     assert_eq!(server.get(&format!("/api/v1/runs/{bad}/history")).1, jsonl);
-    let (status, timeline) = server.get(&format!("/api/v1/runs/{bad}/timeline"));
+    let (status, timeline) = server.get(&format!("/api/v1/runs/{bad}/timeline?charts=400"));
     assert_eq!(status, 200);
     let timeline: serde_json::Value = serde_json::from_str(&timeline).unwrap();
-    assert_eq!(timeline["ops"].as_array().unwrap().len(), 4);
+    assert_eq!(timeline["ops"]["start"].as_array().unwrap().len(), 4);
     assert_eq!(timeline["lanes"], serde_json::json!([1, 2]));
-    assert_eq!(timeline["holds"].as_array().unwrap().len(), 2);
+    assert_eq!(timeline["holds"]["lane"].as_array().unwrap().len(), 2);
     assert_eq!(timeline["anomalies"][0]["processes"], serde_json::json!([1, 2]));
+    // A zoom step: only the window, and a bad field named.
+    let (status, zoomed) = server.get(&format!("/api/v1/runs/{bad}/timeline?t0=0&t1=15&px=300"));
+    assert_eq!(status, 200);
+    let zoomed: serde_json::Value = serde_json::from_str(&zoomed).unwrap();
+    assert!(zoomed.get("anomalies").is_none() && zoomed["visible"].as_u64() < Some(4), "{zoomed}");
+    let (status, refused) = server.get(&format!("/api/v1/runs/{bad}/timeline?t0=9&t1=3"));
+    assert_eq!(status, 400);
+    assert!(refused.contains("`t1`"), "{refused}");
 
     // Upload and check.
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/porcupine/jepsen/etcd_000.log");
@@ -153,7 +161,7 @@ fn a_running_test_is_followed_live() {
     // The stream ends once the results are stored.
     let (status, events) = server.get(&format!("/runs/{id}/events"));
     assert_eq!(status, 200);
-    assert!(events.contains("event: ops") && events.contains("\"f\":\"acquire\""), "{events}");
+    assert!(events.contains("event: ops") && events.contains("\"acquire\""), "{events}");
     assert!(events.trim_end().ends_with("data: done"), "{}", &events[events.len().saturating_sub(200)..]);
     assert_eq!(run.wait().unwrap().code(), Some(0));
     let (_, page) = server.get(&format!("/runs/{id}"));
@@ -236,7 +244,7 @@ fn a_run_with_many_anomalies_counts_them_alike_everywhere() {
     }
 
     // The timeline marks every one, the untimed duplicates at their grants.
-    let (_, timeline) = server.get(&format!("/api/v1/runs/{id}/timeline"));
+    let (_, timeline) = server.get(&format!("/api/v1/runs/{id}/timeline?charts=100"));
     let timeline: serde_json::Value = serde_json::from_str(&timeline).unwrap();
     let marked = timeline["anomalies"].as_array().unwrap();
     assert_eq!(marked.len(), 60);

@@ -122,11 +122,34 @@ pub async fn node_log(State(app): State<Arc<App>>, Path((id, log)): Path<(String
     }
 }
 
-/// The compact timeline the report's script draws.
-pub async fn timeline(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
+/// A view of a run's timeline: `?t0=&t1=&px=&charts=` (see
+/// [`crate::timeline::ViewRequest`]). A finished run's timeline is built
+/// once and cached; a run in progress is read afresh (its page follows the
+/// events instead).
+pub async fn timeline(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let request = crate::timeline::ViewRequest::from_query(&query)?;
     let dir = run_dir(&app, &id)?;
-    let timeline = tokio::task::spawn_blocking(move || crate::timeline::for_run(&dir)).await??;
-    Ok(Json(timeline).into_response())
+    let columns = match app.cached_timeline(&id) {
+        Some(columns) => columns,
+        None => {
+            let finished = dir.join("results.json").is_file();
+            let columns = Arc::new(tokio::task::spawn_blocking(move || crate::timeline::for_run(&dir)).await??);
+            if finished {
+                app.cache_timeline(&id, columns.clone());
+            }
+            columns
+        }
+    };
+    // Serialising a binned view is quick, but a detailed one of 20,000 ops
+    // is a few ms: off the async workers either way.
+    let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&columns.view(&request)))
+        .await?
+        .map_err(Error::Encode)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The check endpoint's answer: the verdict (`valid`, `invalid`,
@@ -203,7 +226,8 @@ pub async fn check(
 /// once its results are stored.
 pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
     let dir = run_dir(&app, &id)?;
-    let stream = futures_util::stream::unfold((dir, 0u64, false), |(dir, offset, finished)| async move {
+    let feed = crate::timeline::Feed::default();
+    let stream = futures_util::stream::unfold((dir, 0u64, false, feed), |(dir, offset, finished, mut feed)| async move {
         if finished {
             return None;
         }
@@ -213,11 +237,19 @@ pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resu
                 .await
                 .unwrap_or((String::new(), offset));
             if !chunk.is_empty() {
-                let event = Event::default().event("ops").data(chunk);
-                return Some((Ok::<_, Infallible>(event), (dir, next, false)));
+                // Lines the recorder wrote whole; one that does not read is
+                // said once and skipped, and the stream goes on.
+                let event = match checker::formats::jsonl::read("history.jsonl", &chunk) {
+                    Ok(history) => {
+                        let delta = feed.push(history.ops);
+                        Event::default().event("ops").data(serde_json::to_string(&delta).unwrap_or_default())
+                    }
+                    Err(e) => Event::default().event("error").data(e.to_string()),
+                };
+                return Some((Ok::<_, Infallible>(event), (dir, next, false, feed)));
             }
             if dir.join("results.json").is_file() {
-                return Some((Ok(Event::default().event("done").data("done")), (dir, next, true)));
+                return Some((Ok(Event::default().event("done").data("done")), (dir, next, true, feed)));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

@@ -51,6 +51,32 @@ pub struct App {
     pub checks: tokio::sync::Semaphore,
     /// Places for checks running or waiting ([`CHECK_QUEUE`]).
     pub queue: Arc<tokio::sync::Semaphore>,
+    /// The last few finished runs' timelines, most recent last: building
+    /// one reads the whole history, a view of it takes milliseconds.
+    timelines: std::sync::Mutex<Vec<(String, Arc<timeline::Columns>)>>,
+}
+
+/// Finished runs whose timelines stay built.
+const CACHED_TIMELINES: usize = 4;
+
+impl App {
+    fn cached_timeline(&self, id: &str) -> Option<Arc<timeline::Columns>> {
+        let mut cache = self.timelines.lock().unwrap_or_else(|e| e.into_inner());
+        let at = cache.iter().position(|(i, _)| i == id)?;
+        let entry = cache.remove(at);
+        let columns = entry.1.clone();
+        cache.push(entry);
+        Some(columns)
+    }
+
+    fn cache_timeline(&self, id: &str, columns: Arc<timeline::Columns>) {
+        let mut cache = self.timelines.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(i, _)| i != id);
+        if cache.len() == CACHED_TIMELINES {
+            cache.remove(0);
+        }
+        cache.push((id.to_string(), columns));
+    }
 }
 
 pub async fn app(store_dir: PathBuf) -> Result<Arc<App>, Error> {
@@ -61,6 +87,7 @@ pub async fn app(store_dir: PathBuf) -> Result<Arc<App>, Error> {
         store,
         checks: tokio::sync::Semaphore::new(2),
         queue: Arc::new(tokio::sync::Semaphore::new(CHECK_QUEUE)),
+        timelines: Default::default(),
     }))
 }
 
@@ -171,6 +198,15 @@ pub enum Error {
     /// Every place in the check queue is taken.
     #[error("{} checks are already running or waiting; try again shortly", CHECK_QUEUE)]
     Busy,
+    /// A timeline query field that is not a number, or out of range.
+    #[error("query field `{field}`: `{value}` is not {}", match *field {
+        "t1" => "a time after t0 (ns)",
+        "px" | "charts" => "a width from 1 to 8192 pixels",
+        _ => "a time in ns",
+    })]
+    BadQuery { field: &'static str, value: String },
+    #[error("encoding JSON: {0}")]
+    Encode(#[source] serde_json::Error),
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -186,9 +222,11 @@ impl Error {
             Error::History(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Body(rejection) => rejection.status(),
-            Error::UnknownFormat(_) | Error::Model(_) | Error::Upload(_) => StatusCode::BAD_REQUEST,
+            Error::UnknownFormat(_) | Error::Model(_) | Error::Upload(_) | Error::BadQuery { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Error::ShuttingDown | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Store(_) | Error::Bind { .. } | Error::Serve(_) | Error::Edn(_) | Error::Task(_) => {
+            Error::Store(_) | Error::Bind { .. } | Error::Serve(_) | Error::Edn(_) | Error::Encode(_) | Error::Task(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }

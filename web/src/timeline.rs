@@ -1,46 +1,107 @@
-//! The timeline's data, compact enough for 100,000 operations: one small
-//! array per operation instead of an object, names interned. Built from
-//! the checker's own views of the history — the holds it judges
+//! The timeline: a run's operations, holds, faults and anomalies, built once
+//! from the checker's own views of the history — the holds it judges
 //! ([`holds_of`]), the faults ([`fault_windows`]) and each anomaly's span
 //! ([`locate`]) — so the timeline draws what the report says.
+//!
+//! A run of a million events does not go to the browser whole. The built
+//! [`Columns`] stay on the server (a few runs are cached), and the page
+//! asks for a [`View`]: a time window at the canvas's width in pixels. When
+//! no more than two operations per pixel are visible the view carries the
+//! operations themselves, column by column; otherwise it carries, per lane
+//! and pixel, one digit: the most telling outcome there and whether a lock
+//! was held. Either way a view is a few hundred kilobytes at most, and
+//! building one scans only the window, found by binary search per lane.
+//!
+//! A live run is different: its operations stream in as server-sent events,
+//! paired here ([`Feed`]), and the page keeps and bins them itself.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use checker::analysis::{fault_windows, holds_of, locate, Analysis};
 use checker::evidence::Anomaly;
-use checker::history::{History, Outcome, Process};
+use checker::history::{History, Op, OpType, Outcome, Process};
 use serde::Serialize;
 
 use crate::Error;
 
-/// What `GET /api/v1/runs/{id}/timeline` answers, times in ns:
-/// `{lanes, fs, keys, ops: [[lane, start, end|-1, outcome, f, key]], holds:
-/// [[lane, start, end]], faults: [{name, start, end, text}], anomalies:
-/// [{checker, processes, start, end, text}], end}`.
-#[derive(Debug, Default, Serialize)]
-pub struct Timeline {
+/// At most this many operations are sent one by one, however wide the
+/// canvas: past it a view is binned per pixel.
+pub const DETAIL_MAX: usize = 20_000;
+
+/// Widest view (pixels) the server bins for.
+pub const MAX_PX: usize = 8192;
+
+/// Latency rows per decade in the latency chart's cells.
+pub const LATENCY_ROWS_PER_DECADE: f64 = 50.0;
+
+/// The shortest latency the chart shows (10 µs): shorter ones sit on its floor.
+const LATENCY_FLOOR_NS: f64 = 1e4;
+
+/// Bin digits: the most telling outcome in a pixel (0 none, 1 fail, 2 ok,
+/// 3 info), plus 4 when a lock or leadership was held there.
+const RANK: [u8; 3] = [2, 1, 3];
+const HELD: u8 = 4;
+
+/// One operation, invoke to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bar {
+    start: u64,
+    /// The completion's time, or the run's end for an op never completed.
+    end: u64,
+    completed: bool,
+    /// 0 ok, 1 fail, 2 info.
+    outcome: u8,
+    f: u32,
+    key: u32,
+}
+
+/// One process's operations and holds, each by start time. A process does
+/// one thing at a time, but nothing here relies on it: `reach[i]` is the
+/// latest end among the first `i + 1`, so the first one that can reach into
+/// a window is found by binary search whatever the order of the ends.
+#[derive(Debug, Default)]
+struct Lane {
+    ops: Vec<Bar>,
+    reach: Vec<u64>,
+    holds: Vec<(u64, u64)>,
+    hold_reach: Vec<u64>,
+}
+
+impl Lane {
+    /// The ops overlapping `[t0, t1]`.
+    fn ops_in(&self, t0: u64, t1: u64) -> impl Iterator<Item = &Bar> {
+        let from = self.reach.partition_point(|&r| r < t0);
+        let to = self.ops.partition_point(|b| b.start <= t1);
+        self.ops[from..to.max(from)].iter().filter(move |b| b.end >= t0)
+    }
+
+    fn holds_in(&self, t0: u64, t1: u64) -> impl Iterator<Item = &(u64, u64)> {
+        let from = self.hold_reach.partition_point(|&r| r < t0);
+        let to = self.holds.partition_point(|h| h.0 <= t1);
+        self.holds[from..to.max(from)].iter().filter(move |h| h.1 >= t0)
+    }
+}
+
+/// A run's timeline as the server keeps it.
+#[derive(Debug, Default)]
+pub struct Columns {
     /// The client processes, one lane each, in order.
     pub lanes: Vec<u64>,
     /// Operation names, interned.
     pub fs: Vec<String>,
     /// Keys, interned (`""` for none).
     pub keys: Vec<String>,
-    pub ops: Vec<OpBar>,
-    pub holds: Vec<HoldBar>,
+    by_lane: Vec<Lane>,
     pub faults: Vec<FaultSpan>,
     pub anomalies: Vec<Mark>,
+    /// Operations in all.
+    pub total: usize,
     /// The last event's time.
     pub end: u64,
 }
 
-/// `[lane, invoke time, completion time or -1, outcome (0 ok, 1 fail, 2 info), f, key]`.
-pub type OpBar = (usize, u64, i64, u8, usize, usize);
-
-/// `[lane, start, end]` of a definite hold of a lock or a leadership.
-pub type HoldBar = (usize, u64, u64);
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FaultSpan {
     pub name: String,
     pub start: u64,
@@ -50,7 +111,7 @@ pub struct FaultSpan {
 }
 
 /// An anomaly to mark: its processes' lanes over `[start, end]`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Mark {
     pub checker: &'static str,
     pub processes: Vec<u64>,
@@ -59,36 +120,155 @@ pub struct Mark {
     pub text: String,
 }
 
+/// What the page asks for: `GET /api/v1/runs/{id}/timeline?t0=&t1=&px=&charts=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewRequest {
+    /// The window, ns since the run's start (default: the whole run).
+    pub t0: u64,
+    pub t1: Option<u64>,
+    /// The canvas's plot width in pixels.
+    pub px: usize,
+    /// The latency chart's plot width, when the page wants the charts, the
+    /// faults and the anomalies too (its first request).
+    pub charts: Option<usize>,
+}
+
+impl Default for ViewRequest {
+    fn default() -> ViewRequest {
+        ViewRequest { t0: 0, t1: None, px: 1000, charts: Some(1000) }
+    }
+}
+
+impl ViewRequest {
+    /// From the query string, each field checked: a bad one is an error
+    /// naming it, not a default in its place.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<ViewRequest, Error> {
+        let number = |name: &'static str| -> Result<Option<u64>, Error> {
+            query
+                .get(name)
+                .map(|v| v.parse::<u64>().map_err(|_| Error::BadQuery { field: name, value: v.clone() }))
+                .transpose()
+        };
+        let width = |name: &'static str| -> Result<Option<usize>, Error> {
+            match number(name)? {
+                Some(w) if w == 0 || w > MAX_PX as u64 => {
+                    Err(Error::BadQuery { field: name, value: query.get(name).cloned().unwrap_or_default() })
+                }
+                w => Ok(w.map(|w| w as usize)),
+            }
+        };
+        let t0 = number("t0")?.unwrap_or(0);
+        let t1 = number("t1")?;
+        if t1.is_some_and(|t1| t1 <= t0) {
+            return Err(Error::BadQuery { field: "t1", value: query.get("t1").cloned().unwrap_or_default() });
+        }
+        Ok(ViewRequest { t0, t1, px: width("px")?.unwrap_or(1000), charts: width("charts")? })
+    }
+}
+
+/// One view of the timeline, times in ns:
+/// `{lanes, fs, keys, total, end, t0, t1, px, visible, ops | bins, holds,
+/// faults?, anomalies?, charts?}`.
+#[derive(Debug, Serialize)]
+pub struct View<'a> {
+    pub lanes: &'a [u64],
+    pub fs: &'a [String],
+    pub keys: &'a [String],
+    pub total: usize,
+    pub end: u64,
+    pub t0: u64,
+    pub t1: u64,
+    pub px: usize,
+    /// Operations overlapping the window.
+    pub visible: usize,
+    /// The visible operations, when few enough to draw one by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ops: Option<OpColumns>,
+    /// Otherwise per lane a string of `px` digits (see [`HELD`] and [`RANK`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bins: Option<Vec<String>>,
+    /// The visible holds, with the operations (binned views fold them in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds: Option<HoldColumns>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<&'a [FaultSpan]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<&'a [Mark]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charts: Option<Charts>,
+}
+
+/// Operations column by column; `end` is -1 for one never completed.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct OpColumns {
+    pub lane: Vec<u32>,
+    pub start: Vec<u64>,
+    pub end: Vec<i64>,
+    /// 0 ok, 1 fail, 2 info.
+    pub outcome: Vec<u8>,
+    pub f: Vec<u32>,
+    pub key: Vec<u32>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct HoldColumns {
+    pub lane: Vec<u32>,
+    pub start: Vec<u64>,
+    pub end: Vec<u64>,
+}
+
+/// The whole run's charts, already reduced to what is drawn.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Charts {
+    /// Completions per second of the run, `[ok, fail, info]`.
+    pub throughput: Vec<[u32; 3]>,
+    /// The longest latency, ns (the chart's top).
+    pub latency_max: u64,
+    /// Occupied latency cells, flat `[x, row, outcomes]…`: `x` a pixel of
+    /// the `charts` width over the run by invoke time, `row` the latency's
+    /// log10 above 10 µs in [`LATENCY_ROWS_PER_DECADE`]ths, `outcomes` a bit
+    /// per outcome (1 ok, 2 fail, 4 info).
+    pub latency: Vec<u32>,
+}
+
 /// The timeline of a stored run. A run in progress (its history still
 /// growing, no `results.json` yet) is read up to its last complete line and
 /// has no anomalies to mark; a `results.json` that does not read is an
 /// error naming the file and the field, not a timeline without marks.
-pub fn for_run(dir: &Path) -> Result<Timeline, Error> {
+pub fn for_run(dir: &Path) -> Result<Columns, Error> {
     let path = dir.join("history.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::NoHistory {
-        id: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        source,
-    })?;
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    if complete.trim().is_empty() {
-        return Ok(Timeline::default());
-    }
-    let history = checker::formats::jsonl::read(&path.display().to_string(), complete).map_err(Error::History)?;
-    let checkers = crate::read_results(dir)?.map(|r| r.checkers).unwrap_or_default();
-    build(&history, &checkers)
+    let id = || dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let size = std::fs::metadata(&path).map_err(|source| Error::NoHistory { id: id(), source })?.len();
+    let checkers = crate::read_results(dir)?.map(|r| r.checkers);
+    let history = if checkers.is_some() {
+        // A finished run's file is whole: read it in blocks, in parallel.
+        if size == 0 {
+            return Ok(Columns::default());
+        }
+        checker::formats::read_path(&path, checker::formats::Format::Jsonl).map_err(Error::History)?
+    } else {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::NoHistory { id: id(), source })?;
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        if complete.trim().is_empty() {
+            return Ok(Columns::default());
+        }
+        checker::formats::jsonl::read(&path.display().to_string(), complete).map_err(Error::History)?
+    };
+    build(&history, &checkers.unwrap_or_default())
 }
 
 /// The timeline of `history`, marking every anomaly `checkers` list.
-pub fn build(history: &History, checkers: &[Analysis]) -> Result<Timeline, Error> {
+pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error> {
     let calls = history.calls().map_err(Error::History)?;
+    let end = history.ops.last().map_or(0, |op| op.time);
     let mut lanes: Vec<u64> =
         history.ops.iter().filter_map(|op| if let Process::Client(p) = op.process { Some(p) } else { None }).collect();
     lanes.sort_unstable();
     lanes.dedup();
     let lane_of: HashMap<u64, usize> = lanes.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let mut by_lane: Vec<Lane> = (0..lanes.len()).map(|_| Lane::default()).collect();
     let mut fs = Interned::default();
     let mut keys = Interned::default();
-    let mut ops = Vec::with_capacity(calls.len());
     for call in &calls {
         let inv = &history.ops[call.invoke];
         let Process::Client(p) = inv.process else { continue };
@@ -97,30 +277,152 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Timeline, Error
             Outcome::Fail => 1,
             Outcome::Info => 2,
         };
-        let done = call.completion.map_or(-1, |c| history.ops[c].time as i64);
-        let f = fs.id(&inv.f);
-        let k = keys.id(inv.key.as_deref().unwrap_or(""));
-        ops.push((lane_of[&p], inv.time, done, outcome, f, k));
+        let done = call.completion.map(|c| history.ops[c].time);
+        by_lane[lane_of[&p]].ops.push(Bar {
+            start: inv.time,
+            end: done.unwrap_or(end).max(inv.time),
+            completed: done.is_some(),
+            outcome,
+            f: fs.id(&inv.f),
+            key: keys.id(inv.key.as_deref().unwrap_or("")),
+        });
     }
-    let holds = holds_of(history)
-        .map_err(Error::History)?
-        .into_iter()
-        .filter_map(|h| Some((*lane_of.get(&h.process)?, h.start, h.end)))
-        .collect();
+    for h in holds_of(history).map_err(Error::History)? {
+        if let Some(&lane) = lane_of.get(&h.process) {
+            by_lane[lane].holds.push((h.start, h.end.max(h.start)));
+        }
+    }
+    for lane in &mut by_lane {
+        lane.ops.sort_by_key(|b| b.start);
+        lane.reach = running_max(lane.ops.iter().map(|b| b.end));
+        lane.holds.sort_unstable();
+        lane.hold_reach = running_max(lane.holds.iter().map(|h| h.1));
+    }
     let faults = fault_windows(history)
         .into_iter()
         .map(|w| FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end })
         .collect();
-    Ok(Timeline {
+    Ok(Columns {
         lanes,
         fs: fs.names,
         keys: keys.names,
-        ops,
-        holds,
+        total: by_lane.iter().map(|l| l.ops.len()).sum(),
+        by_lane,
         faults,
         anomalies: anomalies(checkers, history),
-        end: history.ops.last().map_or(0, |op| op.time),
+        end,
     })
+}
+
+fn running_max(values: impl Iterator<Item = u64>) -> Vec<u64> {
+    values
+        .scan(0, |max, v| {
+            *max = v.max(*max);
+            Some(*max)
+        })
+        .collect()
+}
+
+/// Which pixel of `px` over `[t0, t1]` the time `t` falls in, clamped.
+fn pixel(t: u64, t0: u64, t1: u64, px: usize) -> usize {
+    let at = (t.saturating_sub(t0)) as f64 / (t1 - t0).max(1) as f64 * px as f64;
+    (at as usize).min(px - 1)
+}
+
+impl Columns {
+    /// The view `request` asks for.
+    pub fn view(&self, request: &ViewRequest) -> View<'_> {
+        let px = request.px.clamp(1, MAX_PX);
+        let (t0, t1) = (request.t0, request.t1.unwrap_or(self.end.max(request.t0 + 1)));
+        let visible: usize = self.by_lane.iter().map(|l| l.ops_in(t0, t1).count()).sum();
+        let detail = visible <= (2 * px).min(DETAIL_MAX);
+        let (mut ops, mut bins, mut holds) = (None, None, None);
+        if detail {
+            let (mut o, mut h) = (OpColumns::default(), HoldColumns::default());
+            for (lane, l) in self.by_lane.iter().enumerate() {
+                for b in l.ops_in(t0, t1) {
+                    o.lane.push(lane as u32);
+                    o.start.push(b.start);
+                    o.end.push(if b.completed { b.end as i64 } else { -1 });
+                    o.outcome.push(b.outcome);
+                    o.f.push(b.f);
+                    o.key.push(b.key);
+                }
+                for &(s, e) in l.holds_in(t0, t1) {
+                    h.lane.push(lane as u32);
+                    h.start.push(s);
+                    h.end.push(e);
+                }
+            }
+            (ops, holds) = (Some(o), Some(h));
+        } else {
+            bins = Some(self.by_lane.iter().map(|l| bin(l, t0, t1, px)).collect());
+        }
+        let whole = request.charts.is_some();
+        View {
+            lanes: &self.lanes,
+            fs: &self.fs,
+            keys: &self.keys,
+            total: self.total,
+            end: self.end,
+            t0,
+            t1,
+            px,
+            visible,
+            ops,
+            bins,
+            holds,
+            faults: whole.then_some(&self.faults[..]),
+            anomalies: whole.then_some(&self.anomalies[..]),
+            charts: request.charts.map(|w| self.charts(w.clamp(1, MAX_PX))),
+        }
+    }
+
+    /// Throughput per second and latency cells `width` pixels wide, over the whole run.
+    fn charts(&self, width: usize) -> Charts {
+        let end = self.end.max(1);
+        let seconds = end.div_ceil(1_000_000_000).max(1) as usize;
+        let mut throughput = vec![[0u32; 3]; seconds];
+        let mut latency_max = 1_000_000u64;
+        for b in self.by_lane.iter().flat_map(|l| &l.ops).filter(|b| b.completed) {
+            throughput[((b.end / 1_000_000_000) as usize).min(seconds - 1)][b.outcome as usize] += 1;
+            latency_max = latency_max.max(b.end - b.start);
+        }
+        let row_of = |ns: u64| ((ns as f64).max(LATENCY_FLOOR_NS).log10() - LATENCY_FLOOR_NS.log10()) * LATENCY_ROWS_PER_DECADE;
+        let rows = row_of(latency_max) as usize + 1;
+        let mut grid = vec![0u8; width * rows];
+        for b in self.by_lane.iter().flat_map(|l| &l.ops).filter(|b| b.completed) {
+            let x = pixel(b.start, 0, end, width);
+            let row = (row_of(b.end - b.start) as usize).min(rows - 1);
+            grid[row * width + x] |= 1 << b.outcome;
+        }
+        let latency = grid
+            .iter()
+            .enumerate()
+            .filter(|(_, &m)| m != 0)
+            .flat_map(|(i, &m)| [(i % width) as u32, (i / width) as u32, m as u32])
+            .collect();
+        Charts { throughput, latency_max, latency }
+    }
+}
+
+/// One lane over `[t0, t1]` in `px` digits.
+fn bin(lane: &Lane, t0: u64, t1: u64, px: usize) -> String {
+    let mut cells = vec![0u8; px];
+    for b in lane.ops_in(t0, t1) {
+        let rank = RANK[b.outcome as usize];
+        for cell in &mut cells[pixel(b.start, t0, t1, px)..=pixel(b.end, t0, t1, px)] {
+            if rank > *cell & 3 {
+                *cell = (*cell & HELD) | rank;
+            }
+        }
+    }
+    for &(s, e) in lane.holds_in(t0, t1) {
+        for cell in &mut cells[pixel(s, t0, t1, px)..=pixel(e, t0, t1, px)] {
+            *cell |= HELD;
+        }
+    }
+    cells.into_iter().map(|c| char::from(b'0' + c)).collect()
 }
 
 /// Every anomaly of every checker, each with its span to mark, so the
@@ -147,17 +449,75 @@ pub fn anomalies(checkers: &[Analysis], history: &History) -> Vec<Mark> {
 #[derive(Default)]
 struct Interned {
     names: Vec<String>,
-    ids: HashMap<String, usize>,
+    ids: HashMap<String, u32>,
 }
 
 impl Interned {
-    fn id(&mut self, name: &str) -> usize {
+    fn id(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.ids.get(name) {
             return i;
         }
         self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), self.names.len() - 1);
-        self.names.len() - 1
+        self.ids.insert(name.to_string(), (self.names.len() - 1) as u32);
+        (self.names.len() - 1) as u32
+    }
+}
+
+/// A live run's operations as they are recorded: each completion is paired
+/// with its invocation here, and the page appends what [`Feed::push`]
+/// returns. Faults are redrawn whole from the nemesis's events so far (a
+/// run has a few dozen); holds and anomalies come with the finished report.
+#[derive(Default)]
+pub struct Feed {
+    open: HashMap<u64, Op>,
+    nemesis: Vec<Op>,
+}
+
+/// New operations of a live run: `ops: [[process, start, end, outcome, f,
+/// key]]` (outcome 0 ok, 1 fail, 2 info), every fault so far when it changed, and the
+/// latest event's time.
+#[derive(Debug, Default, Serialize)]
+pub struct Delta {
+    pub ops: Vec<(u64, u64, u64, u8, String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Vec<FaultSpan>>,
+    pub end: u64,
+}
+
+impl Feed {
+    pub fn push(&mut self, events: Vec<Op>) -> Delta {
+        let mut delta = Delta::default();
+        let mut faults_changed = false;
+        for op in events {
+            delta.end = delta.end.max(op.time);
+            let Process::Client(p) = op.process else {
+                self.nemesis.push(op);
+                faults_changed = true;
+                continue;
+            };
+            let outcome = match op.kind {
+                OpType::Invoke => {
+                    self.open.insert(p, op);
+                    continue;
+                }
+                OpType::Ok => 0,
+                OpType::Fail => 1,
+                OpType::Info => 2,
+            };
+            if let Some(inv) = self.open.remove(&p) {
+                delta.ops.push((p, inv.time, op.time, outcome, inv.f, inv.key.unwrap_or_default()));
+            }
+        }
+        if faults_changed {
+            let history = History { ops: self.nemesis.clone(), ..History::default() };
+            delta.faults = Some(
+                fault_windows(&history)
+                    .into_iter()
+                    .map(|w| FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end })
+                    .collect(),
+            );
+        }
+        delta
     }
 }
 
@@ -190,44 +550,159 @@ pub(crate) mod tests {
             checker::analysis::mutual_exclusion(&history, &Default::default()).unwrap(),
             checker::analysis::fencing(&history).unwrap().expect("tokens: fencing applies"),
         ];
-        let t = build(&history, &checkers).unwrap();
-        assert_eq!(t.lanes, vec![1, 2]);
-        assert_eq!(t.fs, vec!["acquire", "release"]);
-        assert_eq!(t.keys, vec!["k0"]);
-        assert_eq!(t.ops.len(), 4);
-        assert_eq!(t.ops[0], (0, 1000, 2000, 0, 0, 0));
-        let mut holds = t.holds.clone();
+        let columns = build(&history, &checkers).unwrap();
+        let t = columns.view(&ViewRequest::default());
+        assert_eq!(t.lanes, &[1, 2]);
+        assert_eq!(t.fs, &["acquire", "release"]);
+        assert_eq!(t.keys, &["k0"]);
+        assert_eq!((t.total, t.visible, t.t0, t.t1), (4, 4, 0, 8000));
+        let ops = t.ops.as_ref().expect("four ops are drawn one by one");
+        assert_eq!((ops.lane[0], ops.start[0], ops.end[0], ops.outcome[0], ops.f[0], ops.key[0]), (0, 1000, 2000, 0, 0, 0));
+        let holds = t.holds.as_ref().unwrap();
+        let mut holds: Vec<_> = (0..holds.lane.len()).map(|i| (holds.lane[i], holds.start[i], holds.end[i])).collect();
         holds.sort_unstable();
         assert_eq!(holds, vec![(0, 2000, 5000), (1, 4000, 7000)]);
-        assert_eq!(t.faults.len(), 1);
-        assert_eq!((t.faults[0].name.as_str(), t.faults[0].start, t.faults[0].end), ("partition", 2500, 6500));
-        assert!(t.faults[0].text.contains("partition"), "{}", t.faults[0].text);
+        let faults = t.faults.unwrap();
+        assert_eq!(faults.len(), 1);
+        assert_eq!((faults[0].name.as_str(), faults[0].start, faults[0].end), ("partition", 2500, 6500));
+        assert!(faults[0].text.contains("partition"), "{}", faults[0].text);
         // The overlap as the checker timed it; the duplicate token at its grants.
-        let overlap = t.anomalies.iter().find(|a| a.checker == "mutual-exclusion").expect("the overlap");
+        let marks = t.anomalies.unwrap();
+        let overlap = marks.iter().find(|a| a.checker == "mutual-exclusion").expect("the overlap");
         assert_eq!((overlap.processes.as_slice(), overlap.start, overlap.end), (&[1, 2][..], 4000, 5000));
-        let duplicate = t.anomalies.iter().find(|a| a.checker == "fencing").expect("the duplicate token");
+        let duplicate = marks.iter().find(|a| a.checker == "fencing").expect("the duplicate token");
         assert_eq!((duplicate.start, duplicate.end), (2000, 4000));
+        // The charts: one second, four completions, all ok.
+        let charts = t.charts.unwrap();
+        assert_eq!(charts.throughput, vec![[4, 0, 0]]);
+        assert!(!charts.latency.is_empty() && charts.latency.len() % 3 == 0);
     }
 
     #[test]
     fn the_json_keeps_the_shape_the_script_reads() {
         let history = history();
         let checkers = vec![checker::analysis::mutual_exclusion(&history, &Default::default()).unwrap()];
-        let v = serde_json::to_value(build(&history, &checkers).unwrap()).unwrap();
-        assert_eq!(v["ops"][0], serde_json::json!([0, 1000, 2000, 0, 0, 0]));
-        assert!(v["holds"][0].as_array().is_some_and(|h| h.len() == 3), "{v}");
+        let columns = build(&history, &checkers).unwrap();
+        let v = serde_json::to_value(columns.view(&ViewRequest::default())).unwrap();
+        assert_eq!(v["ops"]["start"], serde_json::json!([1000, 5000, 3000, 7000]));
+        assert_eq!(v["ops"]["end"][0], 2000);
+        assert_eq!(v["holds"]["lane"].as_array().map(Vec::len), Some(2), "{v}");
         for field in ["name", "start", "end", "text"] {
             assert!(!v["faults"][0][field].is_null(), "faults[0].{field}: {v}");
         }
         for field in ["checker", "processes", "start", "end", "text"] {
             assert!(!v["anomalies"][0][field].is_null(), "anomalies[0].{field}: {v}");
         }
-        assert_eq!(v["end"], 8000);
-        let empty = serde_json::to_value(Timeline::default()).unwrap();
-        assert_eq!(
-            empty,
-            serde_json::json!({ "lanes": [], "fs": [], "keys": [], "ops": [], "holds": [], "faults": [], "anomalies": [], "end": 0 })
-        );
+        assert_eq!((v["end"].as_u64(), v["total"].as_u64()), (Some(8000), Some(4)));
+        // A zoom step asks for no charts and gets only the window.
+        let zoom = ViewRequest { t0: 4500, t1: Some(6000), px: 100, charts: None };
+        let v = serde_json::to_value(columns.view(&zoom)).unwrap();
+        assert!(v.get("faults").is_none() && v.get("charts").is_none() && v.get("bins").is_none(), "{v}");
+        assert_eq!(v["ops"]["start"], serde_json::json!([5000]), "only the release overlaps 4.5–6 µs: {v}");
+    }
+
+    /// Each bar and hold of a history, by brute force from its calls.
+    fn bars(history: &History, columns: &Columns) -> Vec<(usize, u64, u64, u8)> {
+        let end = history.ops.last().unwrap().time;
+        history
+            .calls()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let inv = &history.ops[c.invoke];
+                let Process::Client(p) = inv.process else { unreachable!() };
+                let lane = columns.lanes.iter().position(|&l| l == p).unwrap();
+                let outcome = [Outcome::Ok, Outcome::Fail, Outcome::Info].iter().position(|&o| o == c.outcome).unwrap();
+                (lane, inv.time, c.completion.map_or(end, |i| history.ops[i].time), outcome as u8)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_window_shows_exactly_the_ops_overlapping_it() {
+        let history = checker::gen::mutex_history(4000, 5, 6, 0.01, 7);
+        let columns = build(&history, &[]).unwrap();
+        let all = bars(&history, &columns);
+        let holds = holds_of(&history).unwrap();
+        let end = columns.end;
+        let mut rng = 12345u64;
+        let mut next = |n: u64| {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) % n.max(1)
+        };
+        let (mut detailed, mut binned) = (0, 0);
+        for round in 0..200 {
+            let t0 = next(end);
+            let t1 = t0 + 1 + next(end / [1, 10, 100, 1000][round % 4]);
+            let px = 1 + next(300) as usize;
+            let request = ViewRequest { t0, t1: Some(t1), px, charts: None };
+            let view = columns.view(&request);
+            let seen: Vec<_> = all.iter().filter(|b| b.2 >= t0 && b.1 <= t1).collect();
+            assert_eq!(view.visible, seen.len(), "window {t0}..{t1}");
+            if let Some(ops) = &view.ops {
+                let mut got: Vec<_> = (0..ops.lane.len()).map(|i| (ops.lane[i] as usize, ops.start[i])).collect();
+                let mut want: Vec<_> = seen.iter().map(|b| (b.0, b.1)).collect();
+                got.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(got, want);
+                detailed += 1;
+                continue;
+            }
+            binned += 1;
+            // Binned: every pixel has the most telling outcome of the ops
+            // it touches, and the hold bit where a hold touches it.
+            let bins = view.bins.as_ref().expect("bins when not detailed");
+            for (lane, digits) in bins.iter().enumerate() {
+                let mut want = vec![0u8; px];
+                for b in seen.iter().filter(|b| b.0 == lane) {
+                    for cell in &mut want[pixel(b.1, t0, t1, px)..=pixel(b.2, t0, t1, px)] {
+                        *cell = (*cell).max(RANK[b.3 as usize]);
+                    }
+                }
+                for h in holds.iter().filter(|h| columns.lanes[lane] == h.process && h.end >= t0 && h.start <= t1) {
+                    for cell in &mut want[pixel(h.start, t0, t1, px)..=pixel(h.end, t0, t1, px)] {
+                        *cell |= HELD;
+                    }
+                }
+                let got: Vec<u8> = digits.bytes().map(|d| d - b'0').collect();
+                assert_eq!(got, want, "lane {lane}, window {t0}..{t1} at {px} px");
+            }
+        }
+        assert!(detailed > 20 && binned > 20, "both kinds of view: {detailed} detailed, {binned} binned");
+    }
+
+    #[test]
+    fn a_bad_query_names_its_field() {
+        let q = |pairs: &[(&str, &str)]| {
+            ViewRequest::from_query(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        };
+        assert_eq!(q(&[]).unwrap(), ViewRequest { t0: 0, t1: None, px: 1000, charts: None });
+        assert_eq!(q(&[("t0", "5"), ("t1", "9"), ("px", "640"), ("charts", "300")]).unwrap().charts, Some(300));
+        for (pairs, field) in [
+            (&[("t0", "soon")][..], "t0"),
+            (&[("t0", "9"), ("t1", "9")][..], "t1"),
+            (&[("px", "0")][..], "px"),
+            (&[("charts", "100000")][..], "charts"),
+        ] {
+            let e = q(pairs).unwrap_err();
+            assert!(matches!(e, Error::BadQuery { field: f, .. } if f == field), "{pairs:?}: {e}");
+            assert!(e.to_string().contains(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_live_feed_pairs_completions_across_chunks() {
+        let history = history();
+        let (first, second) = history.ops.split_at(4);
+        let mut feed = Feed::default();
+        let d = feed.push(first.to_vec());
+        assert_eq!(d.ops, vec![(1, 1000, 2000, 0, "acquire".to_string(), "k0".to_string())]);
+        assert_eq!(d.faults.as_ref().map(Vec::len), Some(1), "the partition so far");
+        let d = feed.push(second.to_vec());
+        let starts: Vec<u64> = d.ops.iter().map(|o| o.1).collect();
+        assert_eq!(starts, vec![3000, 5000, 7000], "p2's acquire began in the first chunk");
+        assert_eq!(d.faults.unwrap()[0].end, 6500);
+        assert_eq!(d.end, 8000);
     }
 
     #[test]
@@ -237,7 +712,7 @@ pub(crate) mod tests {
         // The last line is still being written.
         std::fs::write(dir.join("history.jsonl"), format!("{OVERLAP}{{\"index\":10,\"ti")).unwrap();
         let live = for_run(&dir).unwrap();
-        assert_eq!((live.ops.len(), live.anomalies.len()), (4, 0));
+        assert_eq!((live.total, live.anomalies.len()), (4, 0));
         std::fs::write(dir.join("results.json"), r#"{"run":"x","verdict":"valid"}"#).unwrap();
         let e = for_run(&dir).unwrap_err();
         assert!(matches!(e, Error::Store(results::Error::Json { .. })), "{e}");

@@ -122,90 +122,127 @@ const fencepost = (() => {
   }
 
   // The operation timeline: a lane per process; zoom with the wheel, pan by
-  // dragging, double-click to reset. When more bars are visible than there
-  // are pixels, each lane is drawn per pixel column with the most telling
-  // outcome in it (info > ok > fail), so 100,000 operations stay fast.
-  function timeline(canvas, data, status) {
-    const view = { t0: 0, t1: Math.max(data.end, 1) };
-    let gutter = GUTTER;
+  // dragging, double-click to reset. `source(window)` answers a view of a
+  // window at the plot's width: the server's for a stored run, the page's
+  // own (`localView`) for a live one. A view holds the operations themselves
+  // when there are at most two per pixel, otherwise per lane and pixel one
+  // digit: the most telling outcome there (1 fail, 2 ok, 3 info) plus 4
+  // where a lock was held. While a new view is on its way the last one is
+  // drawn stretched to the new window, so wheel and drag answer at once.
+  function timeline(canvas, status, first, source) {
+    let base = first, shown = first;
+    const view = { t0: 0, t1: Math.max(first.end, 1) };
+    let gutter = GUTTER, asked = 0, drawn = 0, inflight = null, again = false;
 
     function draw() {
       // Laid out on every draw: a live run gains processes as it goes.
-      const lanes = data.lanes.length;
+      const lanes = base.lanes.length;
       const laneH = lanes > 60 ? Math.max(3, Math.floor(600 / lanes)) : 14;
       const height = Math.max(80, lanes * laneH + AXIS + 14);
       const marked = new Set();
-      for (const a of data.anomalies || []) for (const p of a.processes || []) marked.add(p);
+      for (const a of base.anomalies || []) for (const p of a.processes || []) marked.add(p);
       const { ctx, width } = prepare(canvas, height);
-      const labels = laneH >= 9 ? data.lanes.map(laneLabel) : [];
+      const labels = laneH >= 9 ? base.lanes.map(laneLabel) : [];
       gutter = Math.max(GUTTER, ...labels.map((l) => Math.ceil(ctx.measureText(l).width) + 10));
       const plot = width - gutter - 4, top = 14, bottom = top + lanes * laneH;
       const span = Math.max(view.t1 - view.t0, 1);
       const xOf = (t) => gutter + (t - view.t0) / span * plot;
+      const barH = Math.max(laneH * 0.5, 2), holdY = laneH * 0.55, holdH = laneH * 0.4;
       ctx.save(); ctx.beginPath(); ctx.rect(gutter, 0, plot, height); ctx.clip();
-      shadeFaults(ctx, data.faults, xOf, 0, bottom, gutter + plot);
-      ctx.fillStyle = COLOR.hold;
-      for (const [lane, s, e] of data.holds) {
-        if (e < view.t0 || s > view.t1) continue;
-        ctx.fillRect(xOf(s), top + lane * laneH + laneH * 0.55, Math.max(xOf(e) - xOf(s), 1), laneH * 0.4);
-      }
-      let visible = 0;
-      for (const op of data.ops) { const e = op[2] < 0 ? data.end : op[2]; if (e >= view.t0 && op[1] <= view.t1) visible++; }
-      const barH = Math.max(laneH * 0.5, 2);
-      if (visible > plot * 2) {
-        const rank = [2, 1, 3]; // ok, fail, info → draw priority
-        const w = Math.ceil(plot);
-        const best = new Uint8Array(lanes * w);
-        for (const [lane, s, e0, out] of data.ops) {
-          const e = e0 < 0 ? data.end : e0;
-          if (e < view.t0 || s > view.t1) continue;
-          const a = Math.max(0, Math.floor(xOf(s) - gutter)), b = Math.min(w - 1, Math.floor(xOf(e) - gutter));
-          for (let x = a; x <= b; x++) { const i = lane * w + x; if (rank[out] > best[i]) best[i] = rank[out]; }
+      shadeFaults(ctx, base.faults, xOf, 0, bottom, gutter + plot);
+      if (shown.ops) {
+        const h = shown.holds;
+        ctx.fillStyle = COLOR.hold;
+        for (let i = 0; i < h.lane.length; i++) {
+          ctx.fillRect(xOf(h.start[i]), top + h.lane[i] * laneH + holdY, Math.max(xOf(h.end[i]) - xOf(h.start[i]), 1), holdH);
         }
-        const byRank = ['', 'fail', 'ok', 'info'];
-        for (let lane = 0; lane < lanes; lane++) {
-          for (let x = 0; x < w; x++) {
-            const r = best[lane * w + x];
-            if (r) { ctx.fillStyle = COLOR[byRank[r]]; ctx.fillRect(gutter + x, top + lane * laneH, 1, barH); }
+        const o = shown.ops;
+        for (let i = 0; i < o.lane.length; i++) {
+          const e = o.end[i] < 0 ? base.end : o.end[i];
+          ctx.fillStyle = COLOR[OUTCOME[o.outcome[i]]];
+          ctx.fillRect(xOf(o.start[i]), top + o.lane[i] * laneH, Math.max(xOf(e) - xOf(o.start[i]), 1), barH);
+        }
+      } else if (shown.bins) {
+        // Runs of equal digits as one rectangle each.
+        const step = (shown.t1 - shown.t0) / shown.px, byRank = [null, 'fail', 'ok', 'info'];
+        shown.bins.forEach((digits, lane) => {
+          const y = top + lane * laneH;
+          for (let i = 0; i < digits.length;) {
+            const code = digits.charCodeAt(i) - 48;
+            let j = i + 1;
+            while (j < digits.length && digits.charCodeAt(j) - 48 === code) j++;
+            if (code) {
+              const x = xOf(shown.t0 + i * step), w = Math.max(xOf(shown.t0 + j * step) - x, 1);
+              if (code & 4) { ctx.fillStyle = COLOR.hold; ctx.fillRect(x, y + holdY, w, holdH); }
+              if (code & 3) { ctx.fillStyle = COLOR[byRank[code & 3]]; ctx.fillRect(x, y, w, barH); }
+            }
+            i = j;
           }
-        }
-      } else {
-        for (const [lane, s, e0, out] of data.ops) {
-          const e = e0 < 0 ? data.end : e0;
-          if (e < view.t0 || s > view.t1) continue;
-          ctx.fillStyle = COLOR[OUTCOME[out]];
-          ctx.fillRect(xOf(s), top + lane * laneH, Math.max(xOf(e) - xOf(s), 1), barH);
-        }
+        });
       }
       ctx.strokeStyle = COLOR.anomaly; ctx.lineWidth = 2;
-      for (const a of data.anomalies || []) {
-        const ls = (a.processes || []).map((p) => data.lanes.indexOf(p)).filter((l) => l >= 0);
+      const laneOf = new Map(base.lanes.map((p, i) => [p, i]));
+      for (const a of base.anomalies || []) {
         const x = xOf(a.start), w = Math.max(xOf(a.end) - x, 3);
-        for (const l of ls) ctx.strokeRect(x, top + l * laneH - 1, w, laneH);
+        for (const p of a.processes || []) if (laneOf.has(p)) ctx.strokeRect(x, top + laneOf.get(p) * laneH - 1, w, laneH);
         ctx.fillStyle = COLOR.anomaly;
         ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x + 5, 8); ctx.lineTo(x - 5, 8); ctx.fill();
       }
       ctx.restore();
       labels.forEach((l, i) => {
-        ctx.fillStyle = marked.has(data.lanes[i]) ? COLOR.anomaly : COLOR.axis;
+        ctx.fillStyle = marked.has(base.lanes[i]) ? COLOR.anomaly : COLOR.axis;
         ctx.fillText(l, 4, top + i * laneH + laneH * 0.7);
       });
       axis(ctx, gutter, gutter + plot, bottom + 4, view.t0, view.t1);
+      canvas.dataset.mode = shown.bins ? 'bins' : 'ops';
       const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
-      if (status) status.textContent = `${n(data.ops.length, 'operation', 'operations')}, ${n(lanes, 'process', 'processes')}, ${n((data.faults || []).length, 'fault', 'faults')}, ${n((data.anomalies || []).length, 'anomaly', 'anomalies')} marked; showing ${seconds(view.t0)} – ${seconds(view.t1)}`;
+      if (status) {
+        status.textContent = `${n(base.total, 'operation', 'operations')}, ${n(lanes, 'process', 'processes')}, ` +
+          `${n((base.faults || []).length, 'fault', 'faults')}, ${n((base.anomalies || []).length, 'anomaly', 'anomalies')} marked; ` +
+          `showing ${seconds(view.t0)} – ${seconds(view.t1)}: ${n(shown.visible, 'operation', 'operations')}` +
+          (shown.bins ? ', drawn per pixel' : '');
+      }
+    }
+
+    // Asks for the view of the window shown now; resolves once it is drawn.
+    // An answer older than one already drawn is dropped.
+    function refresh() {
+      const mine = ++asked, t0 = performance.now();
+      const plot = Math.max(1, Math.round((canvas.clientWidth || 800) - gutter - 4));
+      const from = Math.max(0, Math.floor(view.t0));
+      return source({ t0: from, t1: Math.max(Math.ceil(view.t1), from + 1), px: plot }).then((v) => {
+        if (mine < drawn) return;
+        drawn = mine; shown = v; draw();
+        canvas.dataset.viewMs = String(Math.round(performance.now() - t0));
+        canvas.dataset.views = String(mine);
+      });
+    }
+    // At most one request in flight while the wheel turns or a drag moves;
+    // the last window asked for is always fetched.
+    function request() {
+      if (inflight) { again = true; return; }
+      inflight = refresh().catch((e) => { if (status) status.textContent = 'timeline unavailable: ' + e.message; })
+        .finally(() => { inflight = null; if (again) { again = false; request(); } });
     }
 
     const timeAt = (clientX) => {
       const r = canvas.getBoundingClientRect();
-      const plot = r.width - gutter - 4;
-      return view.t0 + (clientX - r.left - gutter) / plot * (view.t1 - view.t0);
+      return view.t0 + (clientX - r.left - gutter) / (r.width - gutter - 4) * (view.t1 - view.t0);
     };
+    // Zooms by `k` around the time `t` (<1 in, >1 out) and redraws at once;
+    // resolves when the new window's own view is drawn.
+    function zoom(k, t) {
+      view.t0 = t - (t - view.t0) * k; view.t1 = t + (view.t1 - t) * k;
+      if (view.t1 - view.t0 < 1000) view.t1 = view.t0 + 1000;
+      draw();
+      return refresh();
+    }
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
       const t = timeAt(e.clientX), k = e.deltaY < 0 ? 0.8 : 1.25;
       view.t0 = t - (t - view.t0) * k; view.t1 = t + (view.t1 - t) * k;
       if (view.t1 - view.t0 < 1000) view.t1 = view.t0 + 1000;
-      draw();
+      draw(); request();
     }, { passive: false });
     let drag = null;
     canvas.addEventListener('mousedown', (e) => { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; });
@@ -214,26 +251,103 @@ const fencepost = (() => {
       if (!drag) return;
       const r = canvas.getBoundingClientRect();
       const dt = (e.clientX - drag.x) / (r.width - gutter - 4) * (drag.t1 - drag.t0);
-      view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw();
+      view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw(); request();
     });
-    canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(data.end, 1); draw(); });
-    window.addEventListener('resize', draw);
+    canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(base.end, 1); draw(); request(); });
+    window.addEventListener('resize', () => { draw(); request(); });
     draw();
-    return { draw, set(d) { data = d; view.t1 = Math.max(view.t1, d.end); draw(); } };
+    return {
+      draw, zoom, refresh, view, shown: () => shown, base: () => base,
+      // A live run's new base (more operations, lanes, faults): the window
+      // follows the end unless the reader has moved it.
+      grow(b) { const following = view.t1 >= base.end; base = b; if (following) view.t1 = Math.max(b.end, 1); return refresh(); },
+    };
   }
 
-  // Latency of each completed operation over time (log scale), by outcome.
-  function latency(canvas, data) {
+  // A live run's operations, kept here as they stream in: the same views
+  // the server gives of a stored run, built from what has arrived.
+  function liveStore() {
+    const procs = [], start = [], end = [], outcome = [], f = [], key = [];
+    const fs = [], keys = [], fIds = new Map(), keyIds = new Map();
+    const intern = (names, ids, name) => { if (!ids.has(name)) { ids.set(name, names.length); names.push(name); } return ids.get(name); };
+    let faults = [], last = 0, lanes = [], laneOf = new Map();
+    return {
+      add(delta) {
+        for (const [p, s, e, out, fname, k] of delta.ops) {
+          procs.push(p); start.push(s); end.push(e); outcome.push(out);
+          f.push(intern(fs, fIds, fname)); key.push(intern(keys, keyIds, k));
+          if (!laneOf.has(p)) laneOf.set(p, -1);
+        }
+        if (delta.faults) faults = delta.faults;
+        last = Math.max(last, delta.end);
+        if ([...laneOf.values()].includes(-1)) {
+          lanes = [...laneOf.keys()].sort((a, b) => a - b);
+          laneOf = new Map(lanes.map((p, i) => [p, i]));
+        }
+      },
+      base() { return { lanes, fs, keys, faults, anomalies: [], end: last, total: start.length, visible: 0 }; },
+      view(w) {
+        const seen = [];
+        for (let i = 0; i < start.length; i++) if (end[i] >= w.t0 && start[i] <= w.t1) seen.push(i);
+        const v = { t0: w.t0, t1: w.t1, px: w.px, visible: seen.length };
+        if (seen.length <= Math.min(2 * w.px, 20000)) {
+          v.ops = { lane: seen.map((i) => laneOf.get(procs[i])), start: seen.map((i) => start[i]), end: seen.map((i) => end[i]),
+            outcome: seen.map((i) => outcome[i]), f: seen.map((i) => f[i]), key: seen.map((i) => key[i]) };
+          v.holds = { lane: [], start: [], end: [] };
+        } else {
+          const cells = lanes.map(() => new Uint8Array(w.px)), rank = [2, 1, 3];
+          const px = (t) => Math.min(w.px - 1, Math.max(0, Math.floor((t - w.t0) / (w.t1 - w.t0) * w.px)));
+          for (const i of seen) {
+            const row = cells[laneOf.get(procs[i])];
+            for (let x = px(start[i]); x <= px(end[i]); x++) if (rank[outcome[i]] > row[x]) row[x] = rank[outcome[i]];
+          }
+          v.bins = cells.map((row) => String.fromCharCode(...row.map((c) => c + 48)));
+        }
+        return Promise.resolve(v);
+      },
+      // The charts as the server reduces them (see timeline.rs `charts`).
+      charts(width) {
+        const seconds = Math.max(1, Math.ceil(last / 1e9)), throughput = Array.from({ length: seconds }, () => [0, 0, 0]);
+        let max = 1e6;
+        for (let i = 0; i < start.length; i++) {
+          throughput[Math.min(seconds - 1, Math.floor(end[i] / 1e9))][outcome[i]]++;
+          max = Math.max(max, end[i] - start[i]);
+        }
+        const cells = new Map();
+        for (let i = 0; i < start.length; i++) {
+          const x = Math.min(width - 1, Math.floor(start[i] / Math.max(last, 1) * width));
+          const row = Math.floor((Math.log10(Math.max(end[i] - start[i], 1e4)) - 4) * LATENCY_ROWS);
+          const k = row * width + x;
+          cells.set(k, (cells.get(k) || 0) | (1 << outcome[i]));
+        }
+        const latency = [];
+        for (const [k, m] of cells) latency.push(k % width, Math.floor(k / width), m);
+        return { throughput, latency_max: max, latency };
+      },
+    };
+  }
+
+  const LATENCY_ROWS = 50; // rows per decade: timeline.rs LATENCY_ROWS_PER_DECADE
+
+  // Latency of each completed operation over time (log scale), by outcome:
+  // `charts.latency` is already one cell per pixel and row.
+  function latency(canvas, charts, end, faults) {
     const { ctx, width, height } = prepare(canvas, 260);
     const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
-    const end = Math.max(data.end, 1);
-    const lat = data.ops.filter((o) => o[2] >= 0).map((o) => [o[1], Math.max(o[2] - o[1], 1000), o[3]]);
-    const max = lat.reduce((m, o) => Math.max(m, o[1]), 1e6);
-    const lo = Math.log10(1e4), hi = Math.log10(max) + 0.1;
+    end = Math.max(end, 1);
+    const lo = Math.log10(1e4), hi = Math.log10(charts.latency_max) + 0.1;
     const xOf = (t) => left + t / end * plot;
     const yOf = (ns) => bottom - (Math.log10(Math.max(ns, 1e4)) - lo) / (hi - lo) * (bottom - top);
-    shadeFaults(ctx, data.faults, xOf, top, bottom, null);
-    for (const [t, l, out] of lat) { ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(xOf(t), yOf(l), 2, 2); }
+    shadeFaults(ctx, faults, xOf, top, bottom, null);
+    const cells = charts.latency, columns = charts.width || plot;
+    for (const bit of [0, 1, 2]) {
+      ctx.fillStyle = COLOR[OUTCOME[bit]];
+      for (let i = 0; i < cells.length; i += 3) {
+        if (!(cells[i + 2] & (1 << bit))) continue;
+        const y = bottom - (cells[i + 1] + 0.5) / LATENCY_ROWS / (hi - lo) * (bottom - top);
+        ctx.fillRect(left + cells[i] / columns * plot, y - 1, 2, 2);
+      }
+    }
     ctx.fillStyle = COLOR.axis;
     ctx.fillRect(left - 1, top, 1, bottom - top);
     for (let e = Math.ceil(lo); e <= hi; e++) {
@@ -248,16 +362,13 @@ const fencepost = (() => {
   }
 
   // Completions per second, stacked by outcome.
-  function throughput(canvas, data) {
+  function throughput(canvas, buckets, end, faults) {
     const { ctx, width, height } = prepare(canvas, 260);
     const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
-    const end = Math.max(data.end, 1);
-    const n = Math.ceil(end / 1e9) || 1;
-    const buckets = Array.from({ length: n }, () => [0, 0, 0]);
-    for (const o of data.ops) if (o[2] >= 0) buckets[Math.min(n - 1, Math.floor(o[2] / 1e9))][o[3]]++;
+    end = Math.max(end, 1);
     const max = buckets.reduce((m, b) => Math.max(m, b[0] + b[1] + b[2]), 1);
     const xOf = (t) => left + t / end * plot;
-    shadeFaults(ctx, data.faults, xOf, top, bottom, null);
+    shadeFaults(ctx, faults, xOf, top, bottom, null);
     buckets.forEach((b, i) => {
       // The last second may be cut short by the end of the run.
       const x = xOf(i * 1e9), bw = Math.max(Math.min(xOf((i + 1) * 1e9), left + plot) - x - 1, 1);
@@ -292,25 +403,58 @@ const fencepost = (() => {
     const canvas = document.getElementById('timeline');
     const id = canvas.dataset.run, live = canvas.dataset.live === 'true';
     const status = document.getElementById('timeline-status');
+    const latencyCanvas = document.getElementById('latency'), throughputCanvas = document.getElementById('throughput');
+    const chartPx = () => Math.max(1, Math.round((latencyCanvas.clientWidth || 800) - 64));
+    const charts = (c, end, faults) => {
+      latency(latencyCanvas, c, end, faults);
+      throughput(throughputCanvas, c.throughput, end, faults);
+    };
     linearizability();
-    let view = null;
-    const load = () => fetchJson(`/api/v1/runs/${encodeURIComponent(id)}/timeline`).then((data) => {
-      const t0 = performance.now();
-      if (view) view.set(data); else view = timeline(canvas, data, status);
-      latency(document.getElementById('latency'), data);
-      throughput(document.getElementById('throughput'), data);
-      // How long drawing took, for measuring big runs.
+    const ready = (t0) => {
+      // How long the first drawing took, for measuring big runs.
       document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
       document.body.dataset.ready = '1';
-    }).catch((e) => { status.textContent = 'timeline unavailable: ' + e.message; document.body.dataset.ready = '1'; });
-    load();
-    if (live) {
-      // Redraw at most every two seconds while operations stream in.
-      let pending = null;
-      const events = new EventSource(`/runs/${encodeURIComponent(id)}/events`);
-      events.addEventListener('ops', () => { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 2000); });
-      events.addEventListener('done', () => { events.close(); window.location.reload(); });
+    };
+    const failed = (e) => { status.textContent = 'timeline unavailable: ' + e.message; document.body.dataset.ready = '1'; };
+    if (!live) {
+      const url = (q) => `/api/v1/runs/${encodeURIComponent(id)}/timeline?` + new URLSearchParams(q);
+      fetchJson(url({ px: Math.max(1, (canvas.clientWidth || 800) - GUTTER - 4), charts: chartPx() })).then((first) => {
+        const t0 = performance.now();
+        window.__timeline = timeline(canvas, status, first, (w) => fetchJson(url(w)));
+        charts({ ...first.charts, width: chartPx() }, first.end, first.faults);
+        ready(t0);
+      }).catch(failed);
+      return;
     }
+    // A live run: its operations arrive as events and are kept here; the
+    // page redraws at most once a second, and reloads once the run is done.
+    const store = liveStore();
+    let tl = null, pending = null;
+    const redraw = () => {
+      pending = null;
+      const t0 = performance.now(), base = store.base();
+      const done = tl ? tl.grow(base) : store.view({ t0: 0, t1: Math.max(base.end, 1), px: 800 }).then((v) => {
+        tl = window.__timeline = timeline(canvas, status, { ...base, ...v }, (w) => store.view(w));
+        return tl.refresh();
+      });
+      done.then(() => {
+        const width = chartPx();
+        charts({ ...store.charts(width), width }, base.end, base.faults);
+        ready(t0);
+      }).catch(failed);
+    };
+    const events = new EventSource(`/runs/${encodeURIComponent(id)}/events`);
+    events.addEventListener('ops', (e) => {
+      store.add(JSON.parse(e.data));
+      if (!pending) pending = setTimeout(redraw, tl ? 1000 : 0);
+    });
+    events.addEventListener('error', (e) => {
+      // The server's word on a line it could not read, or the connection
+      // lost: the page starts again rather than stream the run twice.
+      if (e.data) { window.__errors.push('live events: ' + e.data); return; }
+      events.close(); setTimeout(() => window.location.reload(), 2000);
+    });
+    events.addEventListener('done', () => { events.close(); window.location.reload(); });
   }
 
   // The report's failing linearizability checks, drawn as the check page
