@@ -6,93 +6,17 @@
 //! linearization — with no script error on any page. Screenshots go to
 //! `target/screenshots/`.
 
+#[path = "common/chrome.rs"]
+mod chrome;
 mod common;
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrome::{browser, eval};
 use common::{fencepost, import, temp_store, Server, OVERLAP};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
-
-/// chromedriver and the Chromium it starts, in a process group of their own
-/// led by a `sh`, all killed when this is dropped: on success, on an early
-/// return, and on a failed assertion, whose panic unwinds through the test
-/// and drops it. A test killed outright never drops it, so the `sh` also
-/// kills its group when its stdin (held here) closes, as it does when this
-/// process dies however it dies. (Its own group keeps a Ctrl-C from
-/// reaching chromedriver directly; the closed stdin covers that too.)
-struct Driver {
-    group: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.group.id())]).status();
-        drop(self.stdin.take());
-        let _ = self.group.wait();
-    }
-}
-
-impl Driver {
-    fn start(port: u16) -> Driver {
-        let installed = Command::new("chromedriver").arg("--version").stdout(Stdio::null()).status();
-        assert!(
-            installed.is_ok_and(|s| s.success()),
-            "chromedriver (apt-get install chromium chromium-driver; scripts/setup.sh does)"
-        );
-        let mut group = Command::new("sh")
-            .arg("-c")
-            .arg("chromedriver --port=\"$1\" >/dev/null 2>&1 & cat >/dev/null; kill -KILL 0")
-            .arg("sh")
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("sh for chromedriver");
-        // Nothing is ever written: the open pipe only says this process lives.
-        let stdin = group.stdin.take();
-        Driver { group, stdin }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
-}
-
-async fn browser() -> (Driver, Client) {
-    let port = free_port();
-    let driver = Driver::start(port);
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-dev-shm-usage", "--window-size=1400,1000"],
-        }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
-            Ok(client) => return (driver, client),
-            Err(e) if Instant::now() > deadline => panic!("no WebDriver session: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-async fn eval(client: &Client, script: &str) -> Value {
-    client.execute(script, vec![]).await.unwrap()
-}
+use fantoccini::{Client, Locator};
+use serde_json::json;
 
 /// Waits until the page's script says it has drawn (`data-ready`).
 async fn wait_ready(client: &Client, attr: &str) {
@@ -348,6 +272,52 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     assert!(!texts.iter().any(|t| t.contains("0.000")), "{texts:?}");
     no_errors(&client, "/check").await;
     screenshot(&client, "check").await;
+
+    // A run in progress: its page appends the operations as they stream
+    // in, then reloads as the finished report.
+    let mut live = fencepost()
+        .args(["run", "redis", "--time-limit", "8s", "--store"])
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let id = loop {
+        let fresh = std::fs::read_dir(&store).unwrap().flatten().map(|e| e.path()).find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            p.join("test.json").is_file() && name != run && name != imported
+        });
+        if let Some(dir) = fresh.filter(|d| std::fs::metadata(d.join("history.jsonl")).is_ok_and(|m| m.len() > 0)) {
+            break dir.file_name().unwrap().to_string_lossy().into_owned();
+        }
+        assert!(Instant::now() < deadline, "the live run never started recording");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    client.goto(&format!("{base}/runs/{id}")).await.unwrap();
+    wait_ready(&client, "ready").await;
+    assert!(client.find(Locator::Id("live")).await.is_ok(), "the page says it is live");
+    let count = |client: &Client| {
+        let client = client.clone();
+        async move { eval(&client, "return window.__timeline ? window.__timeline.base().total : 0").await.as_u64().unwrap() }
+    };
+    let first = count(&client).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = count(&client).await;
+    assert!(first > 0 && later > first, "operations are appended as they stream: {first} then {later}");
+    assert!(drawn(&client, "timeline").await && drawn(&client, "latency").await);
+    no_errors(&client, "a live run").await;
+    screenshot(&client, "live").await;
+    assert_eq!(live.wait().unwrap().code(), Some(0));
+    // Once the results are stored the page reloads as the report.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.find(Locator::Id("live")).await.is_ok() {
+        assert!(Instant::now() < deadline, "the live page never turned into the report");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_ready(&client, "ready").await;
+    let status = client.find(Locator::Id("timeline-status")).await.unwrap().text().await.unwrap();
+    assert!(status.contains(" operations") && !status.starts_with("0 "), "{status}");
+    no_errors(&client, "the finished live run").await;
 
     client.close().await.unwrap();
     drop(server);

@@ -74,6 +74,11 @@ impl Server {
         Server { child, port }
     }
 
+    /// The server's process id (the UI benchmark reads its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// One HTTP/1.1 request: (status, headers, body).
     pub fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();

@@ -123,9 +123,7 @@ pub async fn node_log(State(app): State<Arc<App>>, Path((id, log)): Path<(String
 }
 
 /// A view of a run's timeline: `?t0=&t1=&px=&charts=` (see
-/// [`crate::timeline::ViewRequest`]). A finished run's timeline is built
-/// once and cached; a run in progress is read afresh (its page follows the
-/// events instead).
+/// [`crate::timeline::ViewRequest`]).
 pub async fn timeline(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -133,17 +131,7 @@ pub async fn timeline(
 ) -> Result<Response, Error> {
     let request = crate::timeline::ViewRequest::from_query(&query)?;
     let dir = run_dir(&app, &id)?;
-    let columns = match app.cached_timeline(&id) {
-        Some(columns) => columns,
-        None => {
-            let finished = dir.join("results.json").is_file();
-            let columns = Arc::new(tokio::task::spawn_blocking(move || crate::timeline::for_run(&dir)).await??);
-            if finished {
-                app.cache_timeline(&id, columns.clone());
-            }
-            columns
-        }
-    };
+    let columns = app.timeline(&id, dir).await?;
     // Serialising a binned view is quick, but a detailed one of 20,000 ops
     // is a few ms: off the async workers either way.
     let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&columns.view(&request)))
@@ -227,33 +215,34 @@ pub async fn check(
 pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {
     let dir = run_dir(&app, &id)?;
     let feed = crate::timeline::Feed::default();
-    let stream = futures_util::stream::unfold((dir, 0u64, false, feed), |(dir, offset, finished, mut feed)| async move {
-        if finished {
-            return None;
-        }
-        loop {
-            let path = dir.join("history.jsonl");
-            let (chunk, next) = tokio::task::spawn_blocking(move || read_new_lines(&path, offset))
-                .await
-                .unwrap_or((String::new(), offset));
-            if !chunk.is_empty() {
-                // Lines the recorder wrote whole; one that does not read is
-                // said once and skipped, and the stream goes on.
-                let event = match checker::formats::jsonl::read("history.jsonl", &chunk) {
-                    Ok(history) => {
-                        let delta = feed.push(history.ops);
-                        Event::default().event("ops").data(serde_json::to_string(&delta).unwrap_or_default())
-                    }
-                    Err(e) => Event::default().event("error").data(e.to_string()),
-                };
-                return Some((Ok::<_, Infallible>(event), (dir, next, false, feed)));
+    let stream =
+        futures_util::stream::unfold((dir, 0u64, false, feed), |(dir, offset, finished, mut feed)| async move {
+            if finished {
+                return None;
             }
-            if dir.join("results.json").is_file() {
-                return Some((Ok(Event::default().event("done").data("done")), (dir, next, true, feed)));
+            loop {
+                let path = dir.join("history.jsonl");
+                let (chunk, next) = tokio::task::spawn_blocking(move || read_new_lines(&path, offset))
+                    .await
+                    .unwrap_or((String::new(), offset));
+                if !chunk.is_empty() {
+                    // Lines the recorder wrote whole; one that does not read is
+                    // said once and skipped, and the stream goes on.
+                    let event = match checker::formats::jsonl::read("history.jsonl", &chunk) {
+                        Ok(history) => {
+                            let delta = feed.push(history.ops);
+                            Event::default().event("ops").data(serde_json::to_string(&delta).unwrap_or_default())
+                        }
+                        Err(e) => Event::default().event("error").data(e.to_string()),
+                    };
+                    return Some((Ok::<_, Infallible>(event), (dir, next, false, feed)));
+                }
+                if dir.join("results.json").is_file() {
+                    return Some((Ok(Event::default().event("done").data("done")), (dir, next, true, feed)));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 

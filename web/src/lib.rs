@@ -51,31 +51,46 @@ pub struct App {
     pub checks: tokio::sync::Semaphore,
     /// Places for checks running or waiting ([`CHECK_QUEUE`]).
     pub queue: Arc<tokio::sync::Semaphore>,
-    /// The last few finished runs' timelines, most recent last: building
-    /// one reads the whole history, a view of it takes milliseconds.
-    timelines: std::sync::Mutex<Vec<(String, Arc<timeline::Columns>)>>,
+    /// The last few finished runs' timelines, most recent last, each built
+    /// once however many ask at the same time: building one reads the whole
+    /// history, a view of it takes milliseconds.
+    timelines: std::sync::Mutex<Vec<(String, Building)>>,
 }
+
+type Building = Arc<tokio::sync::OnceCell<Arc<timeline::Columns>>>;
 
 /// Finished runs whose timelines stay built.
 const CACHED_TIMELINES: usize = 4;
 
 impl App {
-    fn cached_timeline(&self, id: &str) -> Option<Arc<timeline::Columns>> {
-        let mut cache = self.timelines.lock().unwrap_or_else(|e| e.into_inner());
-        let at = cache.iter().position(|(i, _)| i == id)?;
-        let entry = cache.remove(at);
-        let columns = entry.1.clone();
-        cache.push(entry);
-        Some(columns)
-    }
-
-    fn cache_timeline(&self, id: &str, columns: Arc<timeline::Columns>) {
-        let mut cache = self.timelines.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|(i, _)| i != id);
-        if cache.len() == CACHED_TIMELINES {
-            cache.remove(0);
+    /// A run's timeline. A finished run's is built once and kept (the
+    /// report page starts building it before its script asks); a run in
+    /// progress is read afresh each time.
+    pub(crate) async fn timeline(&self, id: &str, dir: PathBuf) -> Result<Arc<timeline::Columns>, Error> {
+        let build = |dir: PathBuf| async move {
+            Ok::<_, Error>(Arc::new(tokio::task::spawn_blocking(move || timeline::for_run(&dir)).await??))
+        };
+        if !dir.join("results.json").is_file() {
+            return build(dir).await;
         }
-        cache.push((id.to_string(), columns));
+        let cell = {
+            let mut cache = self.timelines.lock().unwrap_or_else(|e| e.into_inner());
+            let cell = match cache.iter().position(|(i, _)| i == id) {
+                Some(at) => cache.remove(at).1,
+                None => Building::default(),
+            };
+            if cache.len() == CACHED_TIMELINES {
+                cache.remove(0);
+            }
+            cache.push((id.to_string(), cell.clone()));
+            cell
+        };
+        let columns = cell.get_or_try_init(|| build(dir)).await;
+        if columns.is_err() {
+            // Not kept: the next request says why again, or succeeds.
+            self.timelines.lock().unwrap_or_else(|e| e.into_inner()).retain(|(i, _)| i != id);
+        }
+        columns.cloned()
     }
 }
 
@@ -226,9 +241,12 @@ impl Error {
                 StatusCode::BAD_REQUEST
             }
             Error::ShuttingDown | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Store(_) | Error::Bind { .. } | Error::Serve(_) | Error::Edn(_) | Error::Encode(_) | Error::Task(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Store(_)
+            | Error::Bind { .. }
+            | Error::Serve(_)
+            | Error::Edn(_)
+            | Error::Encode(_)
+            | Error::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

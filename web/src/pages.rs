@@ -230,6 +230,11 @@ pub async fn run(
         Ok(files) => files,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("reading run `{id}`: {e}")).into_response(),
     };
+    if matches!(results, Ok(Some(_))) {
+        // The script will ask for the timeline next: build it meanwhile.
+        let (app, id, dir) = (app.clone(), id.clone(), dir.clone());
+        tokio::spawn(async move { app.timeline(&id, dir).await });
+    }
     // A file that does not read is said so, naming the file and the field;
     // the rest of the page (timeline, downloads, logs) still works.
     let mut errors = Vec::new();

@@ -388,7 +388,8 @@ impl Columns {
             throughput[((b.end / 1_000_000_000) as usize).min(seconds - 1)][b.outcome as usize] += 1;
             latency_max = latency_max.max(b.end - b.start);
         }
-        let row_of = |ns: u64| ((ns as f64).max(LATENCY_FLOOR_NS).log10() - LATENCY_FLOOR_NS.log10()) * LATENCY_ROWS_PER_DECADE;
+        let row_of =
+            |ns: u64| ((ns as f64).max(LATENCY_FLOOR_NS).log10() - LATENCY_FLOOR_NS.log10()) * LATENCY_ROWS_PER_DECADE;
         let rows = row_of(latency_max) as usize + 1;
         let mut grid = vec![0u8; width * rows];
         for b in self.by_lane.iter().flat_map(|l| &l.ops).filter(|b| b.completed) {
@@ -557,7 +558,10 @@ pub(crate) mod tests {
         assert_eq!(t.keys, &["k0"]);
         assert_eq!((t.total, t.visible, t.t0, t.t1), (4, 4, 0, 8000));
         let ops = t.ops.as_ref().expect("four ops are drawn one by one");
-        assert_eq!((ops.lane[0], ops.start[0], ops.end[0], ops.outcome[0], ops.f[0], ops.key[0]), (0, 1000, 2000, 0, 0, 0));
+        assert_eq!(
+            (ops.lane[0], ops.start[0], ops.end[0], ops.outcome[0], ops.f[0], ops.key[0]),
+            (0, 1000, 2000, 0, 0, 0)
+        );
         let holds = t.holds.as_ref().unwrap();
         let mut holds: Vec<_> = (0..holds.lane.len()).map(|i| (holds.lane[i], holds.start[i], holds.end[i])).collect();
         holds.sort_unstable();
@@ -575,7 +579,7 @@ pub(crate) mod tests {
         // The charts: one second, four completions, all ok.
         let charts = t.charts.unwrap();
         assert_eq!(charts.throughput, vec![[4, 0, 0]]);
-        assert!(!charts.latency.is_empty() && charts.latency.len() % 3 == 0);
+        assert!(!charts.latency.is_empty() && charts.latency.len().is_multiple_of(3));
     }
 
     #[test]
