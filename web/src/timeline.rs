@@ -110,6 +110,12 @@ pub struct FaultSpan {
     pub text: String,
 }
 
+impl From<checker::analysis::FaultWindow> for FaultSpan {
+    fn from(w: checker::analysis::FaultWindow) -> FaultSpan {
+        FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end }
+    }
+}
+
 /// An anomaly to mark: its processes' lanes over `[start, end]`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mark {
@@ -298,10 +304,7 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
         lane.holds.sort_unstable();
         lane.hold_reach = running_max(lane.holds.iter().map(|h| h.1));
     }
-    let faults = fault_windows(history)
-        .into_iter()
-        .map(|w| FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end })
-        .collect();
+    let faults = fault_windows(history).into_iter().map(FaultSpan::from).collect();
     Ok(Columns {
         lanes,
         fs: fs.names,
@@ -511,12 +514,7 @@ impl Feed {
         }
         if faults_changed {
             let history = History { ops: self.nemesis.clone(), ..History::default() };
-            delta.faults = Some(
-                fault_windows(&history)
-                    .into_iter()
-                    .map(|w| FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end })
-                    .collect(),
-            );
+            delta.faults = Some(fault_windows(&history).into_iter().map(FaultSpan::from).collect());
         }
         delta
     }
