@@ -352,8 +352,10 @@ fn granted<'a>(
     token_field: &str,
     history_end: u64,
 ) -> Vec<(Hold, &'a Done<'a>)> {
+    // Only grants and what ends them matter: a lock history's leaderships
+    // (none) then cost one pass, not a map of every op.
     let mut by_process: BTreeMap<u64, Vec<&Done>> = BTreeMap::new();
-    for d in ops {
+    for d in ops.iter().filter(|d| d.f() == grant || ends.contains(&d.f())) {
         by_process.entry(d.process).or_default().push(d);
     }
     let mut holds = Vec::new();
@@ -371,7 +373,8 @@ fn granted<'a>(
             holds.push((Hold { process, key: d.key().to_string(), start, end, token }, *d));
         }
     }
-    holds.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
+    // By key, then start; the process breaks ties as the map's order did.
+    holds.sort_unstable_by(|(a, _), (b, _)| (&a.key, a.start, a.process).cmp(&(&b.key, b.start, b.process)));
     holds
 }
 
