@@ -49,12 +49,18 @@ fn reset_peak() {
 
 /// Resident high-water mark in MiB (0 where /proc is unavailable).
 pub(crate) fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_mib("VmHWM").unwrap_or(0.0)
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS`,
+/// `VmHWM`, given in kB there) in MiB; `None` where /proc is unavailable.
+pub(crate) fn status_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+        .map(|kb| kb / 1024.0)
 }
 
 struct Row {

@@ -15,22 +15,58 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// One request on its own connection; the status and the `Retry-After`
-/// header of the answer.
-async fn request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> anyhow::Result<(u16, Option<String>)> {
+/// An HTTP answer, read whole: its status, its head (status line and
+/// headers) and its body (de-chunked).
+pub(crate) struct Answer {
+    pub status: u16,
+    head: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// A header's value by name, in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`, so the
+/// answer ends with the connection). A plain socket rather than an HTTP
+/// client: the binary needs no client library for two commands that only
+/// measure our own server.
+pub(crate) async fn request(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> anyhow::Result<Answer> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;
-    let text = String::from_utf8_lossy(&answer[..answer.len().min(4096)]);
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).context("an answer without a status line")?;
-    let retry = text
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.strip_prefix("retry-after: ").or_else(|| l.strip_prefix("Retry-After: ")))
-        .map(str::to_string);
-    Ok((status, retry))
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").context("an answer without the end of its head")?;
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).context("an answer without a status line")?;
+    let mut answer = Answer { status, head, body: answer.split_off(split + 4) };
+    if answer.header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        answer.body = dechunk(&answer.body).context("a malformed chunked body")?;
+    }
+    Ok(answer)
+}
+
+/// The data of a chunked body (`SIZE\r\nDATA\r\n` … `0\r\n\r\n`).
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::with_capacity(raw.len());
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&raw[..line]).ok()?.split(';').next()?.trim();
+        let size = usize::from_str_radix(size, 16).ok()?;
+        raw = &raw[line + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
+    }
 }
 
 pub async fn bench_api(uploads: usize, size: usize) -> anyhow::Result<()> {
@@ -62,7 +98,7 @@ async fn measure(store: &std::path::Path, uploads: usize, size: usize) -> anyhow
             while !done.load(Ordering::Relaxed) {
                 let start = Instant::now();
                 let answer = request(addr, head, b"").await;
-                times.push((start.elapsed(), answer.map(|a| a.0).unwrap_or(0)));
+                times.push((start.elapsed(), answer.map(|a| a.status).unwrap_or(0)));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             times
@@ -89,12 +125,12 @@ async fn measure(store: &std::path::Path, uploads: usize, size: usize) -> anyhow
         let (answer, took) = task.await?;
         slowest = slowest.max(took);
         match answer {
-            Ok((200, _)) => verdicts += 1,
-            Ok((503, retry)) => {
+            Ok(answer) if answer.status == 200 => verdicts += 1,
+            Ok(answer) if answer.status == 503 => {
                 busy += 1;
-                busy_with_retry += usize::from(retry.is_some());
+                busy_with_retry += usize::from(answer.header("retry-after").is_some());
             }
-            Ok((status, _)) => other.push(format!("HTTP {status}")),
+            Ok(answer) => other.push(format!("HTTP {}", answer.status)),
             Err(e) => other.push(e.to_string()),
         }
     }
@@ -134,4 +170,13 @@ async fn measure(store: &std::path::Path, uploads: usize, size: usize) -> anyhow
         before
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(super::dechunk(b"5\r\nhello\r\n7;x=1\r\n, world\r\n0\r\n\r\n").unwrap(), b"hello, world");
+        assert!(super::dechunk(b"5\r\nhel").is_none(), "a body cut short is refused");
+    }
 }

@@ -23,6 +23,7 @@ mod clusters;
 mod report;
 mod run;
 mod scenarios;
+mod soak;
 mod ssh_hosts;
 mod store_cmds;
 
@@ -194,6 +195,37 @@ enum Command {
         /// then exit without starting anything.
         #[arg(long)]
         plan: bool,
+    },
+    /// An endurance run: run a test exactly as `run` does (stored and
+    /// indexed like any run) while sampling this process's resident memory,
+    /// then check that the harness held up.
+    ///
+    /// Every --sample it prints the elapsed time, the resident memory
+    /// (VmRSS; the harness runs in this process), the completions so far
+    /// and per second; at the end the curve and four checks: memory (flat
+    /// when, from the first sample at or after --warm-up, RSS grows by at
+    /// most 16 MiB or 10 % of that sample, whichever is larger; skipped
+    /// when the run is too short to tell), history (every ok/fail/info the
+    /// recorder counted is in history.jsonl, read line by line), index and
+    /// report (the index lists the run with its verdict; the web app,
+    /// started here on a loopback port, answers the run's page and its
+    /// timeline with 200 and a body), leftovers (no container or network of
+    /// the run, nothing the nemesis could not heal). The run's own verdict
+    /// is printed, not judged.
+    ///
+    /// Exit codes: 0 every check passed, 1 some check failed, 3 could not run.
+    Soak {
+        /// The system (the help lists them, from the registry).
+        system: String,
+        #[command(flatten)]
+        opts: Box<RunOpts>,
+        /// Time between memory samples (with a unit: 10s, 1m).
+        #[arg(long, default_value = "10s", value_parser = parse_sample)]
+        sample: Duration,
+        /// The memory curve is judged from the first sample at or after this
+        /// much of the run (allocations that settle early do not count).
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        warm_up: Duration,
     },
     /// List stored runs, newest first.
     ///
@@ -651,6 +683,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     })
 }
 
+/// `soak --sample`: a duration, and not zero (a sampler that never sleeps
+/// would measure itself).
+fn parse_sample(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d < Duration::from_millis(100) => Err(format!("`{s}` is too short a sample interval: at least 100ms")),
+        d => Ok(d),
+    }
+}
+
 /// A percentage (`1`, `1%`, `0.5 %`) as a share (0.01), below 100 %.
 pub fn parse_percent(s: &str) -> Result<f64, String> {
     let number = s.trim().trim_end_matches('%').trim();
@@ -697,6 +738,7 @@ fn with_registry(cli: clap::Command) -> clap::Command {
     let system = format!("The system: {names}.");
     let runs = format!("Only runs of this system: {names}, imported (or a name given to `import --system`).");
     cli.mut_subcommand("run", |c| c.mut_arg("system", |a| a.help(system.clone())))
+        .mut_subcommand("soak", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("up", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("runs", |c| c.mut_arg("system", |a| a.help(runs)))
         .mut_subcommand("suite", |c| {
@@ -840,6 +882,26 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNUSABLE)
             }
         },
+        Command::Soak { system, opts, sample, warm_up } => {
+            if opts.ssh.dry_run {
+                eprintln!("error: --dry-run: soak runs the test; `fencepost run --dry-run` shows what it would do");
+                return ExitCode::from(EXIT_UNUSABLE);
+            }
+            match run_args(system, &opts) {
+                Ok(args) => {
+                    let options = soak::SoakOptions { sample, warm_up };
+                    match run_async_value(async { soak::soak(harness::run::prepare(args)?, options).await }) {
+                        Some(true) => ExitCode::SUCCESS,
+                        Some(false) => ExitCode::from(EXIT_INVALID),
+                        None => ExitCode::from(EXIT_UNUSABLE),
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(EXIT_UNUSABLE)
+                }
+            }
+        }
         Command::Runs { store, system, workload, nemesis, verdict, scenario, reindex, json } => {
             let filter = results::Filter { system, workload, nemesis, verdict, scenario };
             run_async(store_cmds::runs(&store, filter, reindex, json))

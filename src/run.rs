@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use checker::Verdict;
-use harness::run::{self as pipeline, injected_words, show, Event, Live, Prepared, RunArgs};
+use harness::run::{self as pipeline, injected_words, show, Event, Executed, Live, Prepared, RunArgs};
 
 use crate::analyze::print_checkers;
 
@@ -65,9 +65,28 @@ pub struct RunOutcome {
     pub verdict: Verdict,
 }
 
+/// What a caller beside the printing wants to see of a run as it goes
+/// (`fencepost soak` samples memory and checks the recorder's counts): the
+/// run itself stays `run`'s, so what is measured is what `run` does.
+pub trait Watch: Sync {
+    /// The workload started; `live` stays readable after the run.
+    fn started(&self, _live: &Live) {}
+    /// The workload ended and the cluster is gone; the history is not yet
+    /// checked.
+    fn executed(&self, _executed: &Executed) {}
+}
+
+/// `run` itself watches nothing.
+impl Watch for () {}
+
 /// Runs the prepared test and prints its summary; an `Err` means it could
 /// not run.
 pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcome, harness::Error> {
+    run_watched(prepared, progress, &()).await
+}
+
+/// [`run_command`], telling `watch` when the workload starts and ends.
+pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) -> Result<RunOutcome, harness::Error> {
     let stop = workloads::CancellationToken::new();
     let ctrl_c = {
         let stop = stop.clone();
@@ -100,10 +119,12 @@ pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcom
             out!("{} at {endpoints} (an existing cluster: no containers, no node faults)", system.layout().name)
         }
         Event::Note(note) => out!("  note: {note}"),
-        Event::Started(live) if progress => {
-            *line.lock().unwrap_or_else(|e| e.into_inner()) = Some(progress_line(limit, live));
+        Event::Started(live) => {
+            watch.started(&live);
+            if progress {
+                *line.lock().unwrap_or_else(|e| e.into_inner()) = Some(progress_line(limit, live));
+            }
         }
-        Event::Started(_) => {}
     };
     let executed = pipeline::execute(prepared, stop.clone(), &on_event).await;
     if let Some(line) = line.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -112,6 +133,7 @@ pub async fn run_command(prepared: Prepared, progress: bool) -> Result<RunOutcom
     }
     ctrl_c.abort();
     let executed = executed?;
+    watch.executed(&executed);
     for w in &executed.warnings {
         eprintln!("warning: {w}");
     }

@@ -187,3 +187,31 @@ fn help_lists_every_registered_system() {
         assert!(help.contains(&names), "{args:?}: {help}");
     }
 }
+
+/// `soak`'s wrong inputs are refused with the reason and exit 3 before
+/// anything starts; `--endpoints` at a closed port keeps even a regression
+/// from starting containers.
+#[test]
+fn soak_refuses_wrong_inputs() {
+    const NOWHERE: &str = "--endpoints=127.0.0.1:9";
+    for (args, says) in [
+        (&["soak", "rediss", NOWHERE][..], "unknown system `rediss`"),
+        (&["soak", "redis", NOWHERE, "--sample", "abc"], "--sample"),
+        (&["soak", "redis", NOWHERE, "--sample", "0s"], "too short a sample interval"),
+        (&["soak", "redis", NOWHERE, "--sample", "10"], "add a unit: 10s"),
+        (&["soak", "redis", NOWHERE, "--warm-up", "1"], "add a unit: 1s"),
+        (&["soak", "redis", NOWHERE, "--nemesis", "kill:leaderr"], "--nemesis"),
+        (&["soak"], "Usage:"),
+    ] {
+        let out = fencepost(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing started: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    let out = fencepost(&["soak", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains(&workloads::systems::names().join(", ")), "{help}");
+    assert!(help.contains("16 MiB or 10 %"), "the flatness threshold is documented: {help}");
+}
