@@ -828,8 +828,8 @@ fn main() -> ExitCode {
                 timeout: Some(timeout),
                 memory_limit: memory_limit_mib << 20,
                 partition: !no_partition,
-                cancel: None,
                 all_partitions,
+                ..Default::default()
             };
             let result = match check(&history, &spec, &opts) {
                 Ok(r) => r,

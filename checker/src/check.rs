@@ -34,11 +34,22 @@ pub struct CheckOptions {
     /// linearizable (slower; gives evidence for every failing key). Off: as
     /// Porcupine does, the rest stop with `unknown` once the verdict is known.
     pub all_partitions: bool,
+    /// Check only the operations with one of these `f`s, as if the history
+    /// held nothing else (the lock operations of a fenced-counter run): a
+    /// filter, rather than a filtered copy of a history of millions.
+    pub only: Option<&'static [&'static str]>,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { timeout: None, memory_limit: 4 << 30, partition: true, cancel: None, all_partitions: false }
+        CheckOptions {
+            timeout: None,
+            memory_limit: 4 << 30,
+            partition: true,
+            cancel: None,
+            all_partitions: false,
+            only: None,
+        }
     }
 }
 
@@ -164,6 +175,9 @@ fn run<M: HistoryModel + Send>(
     for call in &calls {
         let inv = &history.ops[call.invoke];
         let Process::Client(process) = inv.process else { continue };
+        if opts.only.is_some_and(|only| !only.contains(&inv.f.as_str())) {
+            continue;
+        }
         if skip.contains(&inv.f.as_str()) {
             *ignored.entry(inv.f.clone()).or_default() += 1;
             continue;

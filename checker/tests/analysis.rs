@@ -290,3 +290,39 @@ fn fault_windows_run_from_injection_to_verified_heal() {
     // invoke until the final heal.
     assert_eq!((w[1].name.as_str(), w[1].start, w[1].in_effect, w[1].end), ("kill", 5_000, None, 6_500));
 }
+
+/// `CheckOptions::only` checks the same operations as a filtered copy of
+/// the history would, with the same verdict and lines, without the copy.
+#[test]
+fn only_checks_what_a_filtered_copy_would() {
+    use checker::check::{check, CheckOptions};
+    use checker::models::ModelSpec;
+    // p1 and p2 both hold k0 (the second grant while p1 still holds it),
+    // each writing the fenced counter in between.
+    let text = r#"{"index":0,"time":10,"process":1,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"index":1,"time":20,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":1}}
+{"index":2,"time":30,"process":1,"type":"invoke","f":"write","key":"counter","value":1}
+{"index":3,"time":40,"process":2,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"index":4,"time":50,"process":2,"type":"ok","f":"acquire","key":"k0","value":{"token":2}}
+{"index":5,"time":60,"process":1,"type":"ok","f":"write","key":"counter","value":1}
+{"index":6,"time":70,"process":2,"type":"invoke","f":"read","key":"counter","value":null}
+{"index":7,"time":80,"process":2,"type":"ok","f":"read","key":"counter","value":1}
+{"index":8,"time":90,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":9,"time":100,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"index":10,"time":110,"process":2,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":11,"time":120,"process":2,"type":"ok","f":"release","key":"k0","value":null}
+"#;
+    let history = checker::formats::jsonl::read("fenced.jsonl", text).unwrap();
+    const LOCKS: &[&str] = &["acquire", "release", "renew"];
+    let copied = check(&history.only(LOCKS), &ModelSpec::Mutex, &CheckOptions::default()).unwrap();
+    let filtered =
+        check(&history, &ModelSpec::Mutex, &CheckOptions { only: Some(LOCKS), ..Default::default() }).unwrap();
+    assert_eq!(copied.verdict, checker::Verdict::Invalid);
+    assert_eq!((filtered.verdict, filtered.checked_ops), (copied.verdict, copied.checked_ops));
+    assert!(filtered.ignored.is_empty(), "{:?}", filtered.ignored);
+    let lines = |r: &checker::check::CheckResult| -> Vec<usize> {
+        r.partitions.iter().flat_map(|p| p.operations.iter().map(|o| o.line)).collect()
+    };
+    assert_eq!(lines(&filtered), lines(&copied));
+    assert!(!lines(&filtered).is_empty());
+}

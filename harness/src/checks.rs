@@ -95,7 +95,7 @@ pub struct Analyzed {
 /// `mutual-exclusion`, `lease-safety` and `election` uses `leases`.
 pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &LeaseOptions) -> Result<Analyzed, Error> {
     let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
-    let lock_ops = || history.only(&["acquire", "release", "renew"]);
+    let lock_ops = CheckOptions { only: Some(&["acquire", "release", "renew"]), ..opts.clone() };
     // Grants without tokens (Redlock) have nothing to fence: no fencing
     // checker and no fenced-mutex model either.
     let checks = checks_for(workload);
@@ -108,9 +108,9 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &Le
             continue;
         };
         match id {
-            CheckerId::LinearizableMutex => checkers.push(linearizable(&lock_ops(), &ModelSpec::Mutex, &opts)?),
+            CheckerId::LinearizableMutex => checkers.push(linearizable(history, &ModelSpec::Mutex, &lock_ops)?),
             CheckerId::LinearizableFencedMutex if fencing.is_some() => {
-                checkers.push(linearizable(&lock_ops(), &ModelSpec::FencedMutex, &opts)?)
+                checkers.push(linearizable(history, &ModelSpec::FencedMutex, &lock_ops)?)
             }
             CheckerId::LinearizableFencedMutex => {}
             CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history, leases)?),
