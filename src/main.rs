@@ -27,7 +27,7 @@ mod soak;
 mod ssh_hosts;
 mod store_cmds;
 
-use checker::check::{check, CheckOptions};
+use checker::check::{check_source, CheckOptions};
 use checker::formats::{self, Format};
 use checker::models::ModelSpec;
 use checker::Verdict;
@@ -796,14 +796,23 @@ fn main() -> ExitCode {
                     Err(e) => usage(format!("{e:#}")),
                 };
             }
-            let history = match formats::read_path(&file, format) {
+            // A JSONL history is checked as it is read (its head tells what
+            // it is), so one larger than memory still gets a verdict.
+            let source = match formats::open(&file, format) {
+                Ok(s) => s,
+                Err(e) => return usage(e.to_string()),
+            };
+            let head = match source.head() {
                 Ok(h) => h,
                 Err(e) => return usage(e.to_string()),
             };
             // Elections have no linearizability model: their checker is
-            // the election analysis.
-            if model.is_none() && history.ops.iter().any(|op| op.f == "campaign") {
-                return match analyze::check_history(&history, "election", timeout, &analyze::leases(drift), json) {
+            // the election analysis, which reads the history whole.
+            if model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {
+                drop(head);
+                return match source.into_history().map_err(anyhow::Error::from).and_then(|history| {
+                    analyze::check_history(&history, "election", timeout, &analyze::leases(drift), json)
+                }) {
                     Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
                     Err(e) => usage(format!("{e:#}")),
                 };
@@ -814,7 +823,7 @@ fn main() -> ExitCode {
                     Err(e) => return usage(e.to_string()),
                 },
                 None => {
-                    let inferred = ModelSpec::infer(&history);
+                    let inferred = ModelSpec::infer(&head);
                     match initial.as_deref() {
                         Some(init) => match ModelSpec::from_name(inferred.name(), Some(init)) {
                             Ok(s) => s,
@@ -824,6 +833,7 @@ fn main() -> ExitCode {
                     }
                 }
             };
+            drop(head);
             let opts = CheckOptions {
                 timeout: Some(timeout),
                 memory_limit: memory_limit_mib << 20,
@@ -831,7 +841,7 @@ fn main() -> ExitCode {
                 all_partitions,
                 ..Default::default()
             };
-            let result = match check(&history, &spec, &opts) {
+            let result = match check_source(source, &spec, &opts) {
                 Ok(r) => r,
                 Err(e) => return usage(e.to_string()),
             };

@@ -9,7 +9,8 @@
 
 use crate::engine::{self, Limits, MemoryBudget, Operation, Outcome};
 use crate::error::InputError;
-use crate::history::{Call, History, Outcome as CallOutcome, Process};
+use crate::formats::{jsonl::LineOp, JsonlFile, Source};
+use crate::history::{Event, History, Located, Outcome as CallOutcome, Paired, PairedCall, Pairing, Process};
 use crate::models::{self, CallView, HistoryModel, ModelSpec, Values};
 use crate::precedence;
 use crate::Verdict;
@@ -137,15 +138,109 @@ impl CheckResult {
 
 /// Checks `history` against the model `spec` describes.
 pub fn check(history: &History, spec: &ModelSpec, opts: &CheckOptions) -> Result<CheckResult, InputError> {
-    match spec {
-        ModelSpec::Register { .. } => run(history, spec, models::Register { cas: false }, opts),
-        ModelSpec::CasRegister { .. } => run(history, spec, models::Register { cas: true }, opts),
-        ModelSpec::Kv { initial } if opts.partition => run(history, spec, models::KvKey::new(initial), opts),
-        ModelSpec::Kv { initial } => run(history, spec, models::KvMap::new(initial), opts),
-        ModelSpec::Mutex => run(history, spec, models::Mutex, opts),
-        ModelSpec::KnossosMutex => run(history, spec, models::KnossosMutex, opts),
-        ModelSpec::FencedMutex => run(history, spec, models::FencedMutex, opts),
+    struct Whole<'h>(&'h History);
+    impl Feed for Whole<'_> {
+        fn feed<M: HistoryModel + Send>(self, mut b: Builder<M>) -> Result<CheckResult, InputError> {
+            let history = self.0;
+            if history.ops.is_empty() {
+                return Err(InputError::new(&history.file, None, "empty history: no operations found"));
+            }
+            let mut pairing = Pairing::default();
+            for (index, op) in history.ops.iter().enumerate() {
+                let at = Located { index, line: history.line_of(index), op };
+                match pairing.push(at).map_err(|m| InputError::at(&history.file, history.line_of(index), m))? {
+                    Paired::Completed(call) => b.add(&call)?,
+                    Paired::Skipped | Paired::Invoked => {}
+                }
+            }
+            for call in pairing.finish() {
+                b.add(&call)?;
+            }
+            Ok(b.finish())
+        }
     }
+    with_model(spec, opts, &history.file, history.format, Whole(history))
+}
+
+/// Checks the history in a file as it reads it: a JSONL history's ops are
+/// paired and handed to the model a block at a time, and only what the
+/// search needs is kept — a few dozen bytes per operation, where the ops
+/// themselves take hundreds — so a history larger than memory can be
+/// checked. Other formats are read whole, then checked.
+pub fn check_source(source: Source, spec: &ModelSpec, opts: &CheckOptions) -> Result<CheckResult, InputError> {
+    struct Blocks(JsonlFile);
+    impl Feed for Blocks {
+        fn feed<M: HistoryModel + Send>(self, mut b: Builder<M>) -> Result<CheckResult, InputError> {
+            let name = self.0.name().to_string();
+            // Invocations still open at a piece's end are kept as owned
+            // copies: the text of the next may replace this one's.
+            let mut carried: Pairing<LineOp<'static>> = Pairing::default();
+            self.0.for_each_piece(|piece| {
+                let mut pairing: Pairing<LineOp<'_>> = std::mem::take(&mut carried);
+                for (op, line) in piece {
+                    let at = Located { index: b.events, line, op };
+                    b.events += 1;
+                    match pairing.push(at).map_err(|m| InputError::at(&name, line, m))? {
+                        Paired::Completed(call) => b.add(&call)?,
+                        Paired::Skipped | Paired::Invoked => {}
+                    }
+                }
+                carried = pairing.map(LineOp::into_owned);
+                Ok(())
+            })?;
+            for call in carried.finish() {
+                b.add(&call)?;
+            }
+            Ok(b.finish())
+        }
+    }
+    match source {
+        Source::Whole(history) => check(&history, spec, opts),
+        Source::Jsonl(file) => {
+            let name = file.name().to_string();
+            with_model(spec, opts, &name, "jsonl", Blocks(file))
+        }
+    }
+}
+
+/// Hands calls to a [`Builder`] for whichever model the spec names.
+trait Feed {
+    fn feed<M: HistoryModel + Send>(self, builder: Builder<M>) -> Result<CheckResult, InputError>;
+}
+
+fn with_model(
+    spec: &ModelSpec,
+    opts: &CheckOptions,
+    file: &str,
+    format: &str,
+    feed: impl Feed,
+) -> Result<CheckResult, InputError> {
+    match spec {
+        ModelSpec::Register { .. } => {
+            feed.feed(Builder::new(spec, models::Register { cas: false }, opts, file, format))
+        }
+        ModelSpec::CasRegister { .. } => {
+            feed.feed(Builder::new(spec, models::Register { cas: true }, opts, file, format))
+        }
+        ModelSpec::Kv { initial } if opts.partition => {
+            feed.feed(Builder::new(spec, models::KvKey::new(initial), opts, file, format))
+        }
+        ModelSpec::Kv { initial } => feed.feed(Builder::new(spec, models::KvMap::new(initial), opts, file, format)),
+        ModelSpec::Mutex => feed.feed(Builder::new(spec, models::Mutex, opts, file, format)),
+        ModelSpec::KnossosMutex => feed.feed(Builder::new(spec, models::KnossosMutex, opts, file, format)),
+        ModelSpec::FencedMutex => feed.feed(Builder::new(spec, models::FencedMutex, opts, file, format)),
+    }
+}
+
+/// Where an operation of a partition came from, for the evidence.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    /// Index of the invoke among the history's events.
+    invoke: usize,
+    completion: Option<usize>,
+    /// Source line of the invoke.
+    line: usize,
+    process: u64,
 }
 
 struct Partition<M: HistoryModel> {
@@ -153,141 +248,211 @@ struct Partition<M: HistoryModel> {
     model: M,
     values: Values,
     ops: Vec<Operation<M::Input, M::Output>>,
-    /// The history call behind each op.
-    calls: Vec<Call>,
+    /// Where each op came from.
+    origins: Vec<Origin>,
 }
 
-fn run<M: HistoryModel + Send>(
-    history: &History,
-    spec: &ModelSpec,
+/// Takes paired calls one at a time — in any order — encodes each for the
+/// model into its key's partition, then searches every partition.
+struct Builder<'o, M: HistoryModel> {
+    file: String,
+    format: String,
+    model_name: &'static str,
+    initial: Value,
+    skip: &'static [&'static str],
+    opts: &'o CheckOptions,
     model: M,
-    opts: &CheckOptions,
-) -> Result<CheckResult, InputError> {
-    let start = Instant::now();
-    let calls = history.calls()?;
-    let initial = spec.initial();
+    /// The partition of each key, and of ops with no key (or all ops, when
+    /// not partitioning).
+    by_key: HashMap<String, usize>,
+    keyless: Option<usize>,
+    parts: Vec<Partition<M>>,
+    /// Client calls seen.
+    calls: usize,
+    checked: usize,
+    ignored: BTreeMap<String, usize>,
+    /// Events read so far, for a reader that counts them as it goes.
+    events: usize,
+    start: Instant,
+}
 
-    let mut index: HashMap<Option<&str>, usize> = HashMap::new();
-    let mut parts: Vec<Partition<M>> = Vec::new();
-    let mut checked = 0;
-    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
-    let skip = spec.ignores();
-    for call in &calls {
-        let inv = &history.ops[call.invoke];
-        let Process::Client(process) = inv.process else { continue };
-        if opts.only.is_some_and(|only| !only.contains(&inv.f.as_str())) {
-            continue;
+impl<'o, M: HistoryModel + Send> Builder<'o, M> {
+    fn new(spec: &ModelSpec, model: M, opts: &'o CheckOptions, file: &str, format: &str) -> Self {
+        Builder {
+            file: file.to_string(),
+            format: format.to_string(),
+            model_name: spec.name(),
+            initial: spec.initial(),
+            skip: spec.ignores(),
+            opts,
+            model,
+            by_key: HashMap::new(),
+            keyless: None,
+            parts: Vec::new(),
+            calls: 0,
+            checked: 0,
+            ignored: BTreeMap::new(),
+            events: 0,
+            start: Instant::now(),
         }
-        if skip.contains(&inv.f.as_str()) {
-            *ignored.entry(inv.f.clone()).or_default() += 1;
-            continue;
+    }
+
+    fn partition(&mut self, key: Option<&str>) -> usize {
+        let key = if self.opts.partition { key } else { None };
+        let found = match key {
+            Some(k) => self.by_key.get(k).copied(),
+            None => self.keyless,
+        };
+        if let Some(p) = found {
+            return p;
         }
-        let key = if opts.partition { inv.key.as_deref() } else { None };
-        let p = *index.entry(key).or_insert_with(|| {
-            parts.push(Partition {
-                key: key.map(str::to_string),
-                model: model.fresh(),
-                values: Values::new(&initial),
-                ops: Vec::new(),
-                calls: Vec::new(),
-            });
-            parts.len() - 1
+        let p = self.parts.len();
+        self.parts.push(Partition {
+            key: key.map(str::to_string),
+            model: self.model.fresh(),
+            values: Values::new(&self.initial),
+            ops: Vec::new(),
+            origins: Vec::new(),
         });
-        let part = &mut parts[p];
-        let completion = call.completion.map(|c| &history.ops[c]);
+        match key {
+            Some(k) => {
+                self.by_key.insert(k.to_string(), p);
+            }
+            None => self.keyless = Some(p),
+        }
+        p
+    }
+
+    fn add<T: Event>(&mut self, call: &PairedCall<T>) -> Result<(), InputError> {
+        let inv = call.invoke.op.view();
+        let Process::Client(process) = inv.process else { return Ok(()) };
+        self.calls += 1;
+        if self.opts.only.is_some_and(|only| !only.contains(&inv.f)) {
+            return Ok(());
+        }
+        if self.skip.contains(&inv.f) {
+            *self.ignored.entry(inv.f.to_string()).or_default() += 1;
+            return Ok(());
+        }
+        let p = self.partition(inv.key);
+        let part = &mut self.parts[p];
+        let completion = call.completion.as_ref().map(|c| c.op.view());
         let view = CallView {
-            f: &inv.f,
+            f: inv.f,
             process,
-            key: inv.key.as_deref(),
-            invoke: &inv.value,
+            key: inv.key,
+            invoke: inv.value,
             result: match call.outcome {
-                CallOutcome::Ok => completion.map(|c| &c.value),
+                CallOutcome::Ok => completion.map(|c| c.value),
                 _ => None,
             },
         };
-        let line = call.completion.filter(|_| call.outcome == CallOutcome::Ok).unwrap_or(call.invoke);
-        let (input, output) = part
-            .model
-            .encode(&mut part.values, &view)
-            .map_err(|m| InputError::at(&history.file, history.line_of(line), m))?;
+        let line = match (&call.completion, call.outcome) {
+            (Some(c), CallOutcome::Ok) => c.line,
+            _ => call.invoke.line,
+        };
+        let (input, output) =
+            part.model.encode(&mut part.values, &view).map_err(|m| InputError::at(&self.file, line, m))?;
         // A `fail` definitely did not happen: it constrains nothing.
         if call.outcome == CallOutcome::Fail {
-            continue;
+            return Ok(());
         }
         let ret = match (call.outcome, completion) {
             (CallOutcome::Ok, Some(c)) => c.time,
             _ => u64::MAX,
         };
         part.ops.push(Operation { call: inv.time, ret, input, output });
-        part.calls.push(*call);
-        checked += 1;
+        part.origins.push(Origin {
+            invoke: call.invoke.index,
+            completion: call.completion.as_ref().map(|c| c.index),
+            line: call.invoke.line,
+            process,
+        });
+        self.checked += 1;
+        Ok(())
     }
 
-    let budget = MemoryBudget::new(opts.memory_limit);
-    // One flag stops every partition: the caller's (Ctrl-C), raised here too
-    // when a failure has already decided the verdict.
-    let stop = opts.cancel.clone().unwrap_or_default();
-    let deadline = engine::deadline_after(opts.timeout);
-
-    // Several partitions are searched in rounds with growing step budgets,
-    // so that an easy failing key is found before a hard one has eaten the
-    // clock — what Porcupine gets from one goroutine per key. A partition
-    // that runs out of steps starts again next round with 8× more: at worst
-    // about twice the work for that key, usually far less. A lone partition
-    // has nothing to race against and runs unbounded at once.
-    let mut todo: Vec<(usize, Partition<M>)> = parts.into_iter().enumerate().collect();
-    // Largest first, so one big partition does not start last.
-    todo.sort_by_key(|(_, p)| std::cmp::Reverse(p.ops.len()));
-    let mut results: Vec<(usize, PartitionResult)> = Vec::new();
-    let mut budget_steps = (todo.len() > 1).then_some(1u64 << 16);
-    while !todo.is_empty() {
-        let limits = Limits { deadline, memory: &budget, cancel: Some(&stop), max_steps: budget_steps };
-        let round: Vec<(usize, Partition<M>, PartitionResult)> = todo
-            .into_par_iter()
-            .map(|(i, part)| {
-                let r = check_partition(history, &part, &limits);
-                if r.verdict == Verdict::Invalid && !opts.all_partitions {
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                (i, part, r)
-            })
-            .collect();
-        todo = Vec::new();
-        for (i, part, mut r) in round {
-            let out_of_steps = r.reason.as_deref() == Some(engine::OUT_OF_STEPS);
-            if out_of_steps && !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                todo.push((i, part));
-            } else {
-                if r.verdict == Verdict::Unknown
-                    && stop.load(std::sync::atomic::Ordering::Relaxed)
-                    && opts.cancel.is_none()
-                {
-                    r.reason = Some("not finished: another key already shows the history is not linearizable (use --all-partitions)".into());
-                }
-                results.push((i, r));
+    fn finish(self) -> CheckResult {
+        let opts = self.opts;
+        let mut parts = self.parts;
+        // Calls arrive as they complete; the search and the evidence take
+        // each partition's ops in invocation order.
+        parts.par_iter_mut().for_each(|part| {
+            if !part.origins.is_sorted_by_key(|o| o.invoke) {
+                let mut order: Vec<usize> = (0..part.ops.len()).collect();
+                order.sort_unstable_by_key(|&i| part.origins[i].invoke);
+                let mut ops: Vec<Option<Operation<M::Input, M::Output>>> = part.ops.drain(..).map(Some).collect();
+                part.ops = order.iter().map(|&i| ops[i].take().expect("each op once")).collect();
+                part.origins = order.iter().map(|&i| part.origins[i]).collect();
             }
-        }
-        budget_steps = budget_steps.and_then(|b| b.checked_mul(8)).filter(|&b| b < 1 << 34);
-    }
-    results.sort_by_key(|r| r.0);
-    let partitions: Vec<PartitionResult> = results.into_iter().map(|r| r.1).collect();
-    let verdict = partitions.iter().fold(Verdict::Valid, |v, p| v.combine(p.verdict));
+        });
 
-    Ok(CheckResult {
-        file: history.file.clone(),
-        format: history.format.to_string(),
-        model: spec.name().to_string(),
-        initial,
-        verdict,
-        ops: calls.len(),
-        checked_ops: checked,
-        partitions,
-        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
-        ignored,
-    })
+        let budget = MemoryBudget::new(opts.memory_limit);
+        // One flag stops every partition: the caller's (Ctrl-C), raised here too
+        // when a failure has already decided the verdict.
+        let stop = opts.cancel.clone().unwrap_or_default();
+        let deadline = engine::deadline_after(opts.timeout);
+
+        // Several partitions are searched in rounds with growing step budgets,
+        // so that an easy failing key is found before a hard one has eaten the
+        // clock — what Porcupine gets from one goroutine per key. A partition
+        // that runs out of steps starts again next round with 8× more: at worst
+        // about twice the work for that key, usually far less. A lone partition
+        // has nothing to race against and runs unbounded at once.
+        let mut todo: Vec<(usize, Partition<M>)> = parts.into_iter().enumerate().collect();
+        // Largest first, so one big partition does not start last.
+        todo.sort_by_key(|(_, p)| std::cmp::Reverse(p.ops.len()));
+        let mut results: Vec<(usize, PartitionResult)> = Vec::new();
+        let mut budget_steps = (todo.len() > 1).then_some(1u64 << 16);
+        while !todo.is_empty() {
+            let limits = Limits { deadline, memory: &budget, cancel: Some(&stop), max_steps: budget_steps };
+            let round: Vec<(usize, Partition<M>, PartitionResult)> = todo
+                .into_par_iter()
+                .map(|(i, part)| {
+                    let r = check_partition(&part, &limits);
+                    if r.verdict == Verdict::Invalid && !opts.all_partitions {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    (i, part, r)
+                })
+                .collect();
+            todo = Vec::new();
+            for (i, part, mut r) in round {
+                let out_of_steps = r.reason.as_deref() == Some(engine::OUT_OF_STEPS);
+                if out_of_steps && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    todo.push((i, part));
+                } else {
+                    if r.verdict == Verdict::Unknown
+                        && stop.load(std::sync::atomic::Ordering::Relaxed)
+                        && opts.cancel.is_none()
+                    {
+                        r.reason = Some("not finished: another key already shows the history is not linearizable (use --all-partitions)".into());
+                    }
+                    results.push((i, r));
+                }
+            }
+            budget_steps = budget_steps.and_then(|b| b.checked_mul(8)).filter(|&b| b < 1 << 34);
+        }
+        results.sort_by_key(|r| r.0);
+        let partitions: Vec<PartitionResult> = results.into_iter().map(|r| r.1).collect();
+        let verdict = partitions.iter().fold(Verdict::Valid, |v, p| v.combine(p.verdict));
+
+        CheckResult {
+            file: self.file,
+            format: self.format,
+            model: self.model_name.to_string(),
+            initial: self.initial,
+            verdict,
+            ops: self.calls,
+            checked_ops: self.checked,
+            partitions,
+            elapsed_ms: self.start.elapsed().as_secs_f64() * 1e3,
+            ignored: self.ignored,
+        }
+    }
 }
 
-fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limits: &Limits) -> PartitionResult {
+fn check_partition<M: HistoryModel>(part: &Partition<M>, limits: &Limits) -> PartitionResult {
     let start = Instant::now();
     let model = &part.model;
     let (outcome, stats) = engine::search(model, &part.ops, limits);
@@ -306,7 +471,7 @@ fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limi
     };
     let partials = match outcome {
         Outcome::Linearizable { order } => {
-            result.witness = Some(order.iter().map(|&i| part.calls[i].invoke).collect());
+            result.witness = Some(order.iter().map(|&i| part.origins[i].invoke).collect());
             Vec::new()
         }
         Outcome::NotLinearizable { partials } => {
@@ -320,7 +485,7 @@ fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limi
         }
     };
     if !partials.is_empty() {
-        result.operations = (0..part.ops.len()).map(|i| describe(history, part, i)).collect();
+        result.operations = (0..part.ops.len()).map(|i| describe(part, i)).collect();
         result.partials = partials
             .into_iter()
             .map(|p| {
@@ -350,20 +515,99 @@ fn check_partition<M: HistoryModel>(history: &History, part: &Partition<M>, limi
     result
 }
 
-fn describe<M: HistoryModel>(history: &History, part: &Partition<M>, i: usize) -> OpRef {
-    let call = part.calls[i];
-    let inv = &history.ops[call.invoke];
+fn describe<M: HistoryModel>(part: &Partition<M>, i: usize) -> OpRef {
+    let origin = part.origins[i];
     let op = &part.ops[i];
     OpRef {
-        invoke: call.invoke,
-        completion: call.completion,
-        process: match inv.process {
-            Process::Client(p) => p,
-            Process::Nemesis => u64::MAX,
-        },
-        line: history.line_of(call.invoke),
+        invoke: origin.invoke,
+        completion: origin.completion,
+        process: origin.process,
+        line: origin.line,
         invoke_time: op.call,
         complete_time: (op.ret != u64::MAX).then_some(op.ret),
         description: part.model.describe_op(&part.values, &op.input, &op.output),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{self, Format};
+    use crate::history::OpType;
+
+    /// The answer without its timings, which differ run to run.
+    fn untimed(mut r: CheckResult) -> CheckResult {
+        r.elapsed_ms = 0.0;
+        for p in &mut r.partitions {
+            p.elapsed_ms = 0.0;
+        }
+        r
+    }
+
+    #[test]
+    fn a_history_checked_as_it_is_read_gets_the_answer_of_one_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let valid = crate::gen::mutex_history(3_000, 7, 6, 0.01, 7);
+        // Two clients hold one lock at once: a failed acquire turned ok.
+        let mut broken = valid.clone();
+        let fail = broken.ops.iter().rposition(|op| op.kind == OpType::Fail && op.f == "acquire").unwrap();
+        broken.ops[fail].kind = OpType::Ok;
+        // Ops left pending at the end, and no keys: one partition.
+        let mut pending = crate::gen::mutex_history(500, 1, 4, 0.0, 3);
+        pending.ops.truncate(pending.ops.len() - 3);
+        for op in &mut pending.ops {
+            op.key = None;
+        }
+        for (name, h) in [("valid", &valid), ("broken", &broken), ("pending", &pending)] {
+            let path = dir.path().join(format!("{name}.jsonl"));
+            let mut text = Vec::new();
+            formats::jsonl::write(&mut text, &h.ops).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            let whole = formats::read_path(&path, Format::Jsonl).unwrap();
+            for opts in [CheckOptions::default(), CheckOptions { all_partitions: true, ..Default::default() }] {
+                let want = untimed(check(&whole, &ModelSpec::Mutex, &opts).unwrap());
+                // Blocks that end mid-line, with invocations open across them.
+                for block in [97, 4096, 1 << 20] {
+                    let source = formats::open_with(&path, Format::Auto, block).unwrap();
+                    assert!(block > text.len() || matches!(source, Source::Jsonl(_)), "{name}: read in blocks");
+                    let got = untimed(check_source(source, &ModelSpec::Mutex, &opts).unwrap());
+                    assert_eq!(got, want, "{name}, blocks of {block} bytes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_history_checked_as_it_is_read_names_the_first_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = crate::gen::mutex_history(400, 3, 4, 0.0, 5);
+        let mut text = Vec::new();
+        formats::jsonl::write(&mut text, &h.ops).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // A completion with no invoke at line 301, and a line that is not an op after it.
+        let ok = lines.iter().find(|l| l.contains("\"type\":\"ok\"")).unwrap();
+        let orphan = ok.replacen("\"process\":", "\"process\":99", 1);
+        lines.insert(300, orphan);
+        lines[500] = "{\"time\":1}".into();
+        let path = dir.path().join("bad.jsonl");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        // Read whole, the line that is not an op stops the reading first;
+        // checked as it is read, the first bad line by number wins.
+        let unreadable = formats::read_path(&path, Format::Jsonl).unwrap_err();
+        assert_eq!(unreadable.line, Some(501), "{unreadable}");
+        for block in [100, 1000, 1 << 20] {
+            let source = formats::open_with(&path, Format::Jsonl, block).unwrap();
+            let got = check_source(source, &ModelSpec::Mutex, &CheckOptions::default()).unwrap_err();
+            assert_eq!(got.line, Some(301), "blocks of {block}: {got}");
+            assert!(got.message.contains("no matching invoke"), "{got}");
+        }
+        // Without the orphan, both name the line that is not an op.
+        lines.remove(300);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let source = formats::open_with(&path, Format::Jsonl, 1000).unwrap();
+        let got = check_source(source, &ModelSpec::Mutex, &CheckOptions::default()).unwrap_err();
+        assert_eq!(got, formats::read_path(&path, Format::Jsonl).unwrap_err());
+        assert_eq!(got.line, Some(500), "{got}");
     }
 }

@@ -188,79 +188,26 @@ impl History {
     }
 
     /// Pairs every client invocation with the next completion of the same
-    /// process, following Jepsen's rules: a process runs one operation at a
-    /// time, and an operation pending at the end counts as `info`. Nemesis
-    /// events are not client operations and are left out.
+    /// process, following Jepsen's rules (see [`Pairing`]), in invocation
+    /// order. Nemesis events are not client operations and are left out.
     pub fn calls(&self) -> Result<Vec<Call>, InputError> {
         if self.ops.is_empty() {
             return Err(InputError::new(&self.file, None, "empty history: no operations found"));
         }
         let mut calls: Vec<Call> = Vec::with_capacity(self.ops.len() / 2 + 1);
-        let mut open: HashMap<u64, usize> = HashMap::new();
+        let mut pairing = Pairing::default();
         for (i, op) in self.ops.iter().enumerate() {
-            let Process::Client(p) = op.process else { continue };
-            match op.kind {
-                OpType::Invoke => {
-                    if let Some(&c) = open.get(&p) {
-                        let prev = calls[c].invoke;
-                        return Err(self.err(
-                            i,
-                            format!(
-                                "process {p} invokes `{}` while its `{}` from line {} has not completed; \
-                                 expected a completion (ok/fail/info) for process {p} first",
-                                op.f,
-                                self.ops[prev].f,
-                                self.line_of(prev)
-                            ),
-                        ));
-                    }
-                    open.insert(p, calls.len());
-                    calls.push(Call { invoke: i, completion: None, outcome: Outcome::Info });
-                }
-                kind => {
-                    let Some(c) = open.remove(&p) else {
-                        return Err(self.err(
-                            i,
-                            format!(
-                                "`{}` completion of `{}` by process {p} has no matching invoke; \
-                                 expected an `invoke` by process {p} before it",
-                                kind.as_str(),
-                                op.f
-                            ),
-                        ));
-                    };
-                    let inv = &self.ops[calls[c].invoke];
-                    if inv.f != op.f {
-                        return Err(self.err(
-                            i,
-                            format!(
-                                "completion `{}` of process {p} does not match its invoke `{}` at line {}; \
-                                 expected f = `{}`",
-                                op.f,
-                                inv.f,
-                                self.line_of(calls[c].invoke),
-                                inv.f
-                            ),
-                        ));
-                    }
-                    if op.time < inv.time {
-                        return Err(self.err(
-                            i,
-                            format!(
-                                "completion at time {} is earlier than its invoke at time {} (line {}); \
-                                 expected time to be monotonic",
-                                op.time,
-                                inv.time,
-                                self.line_of(calls[c].invoke)
-                            ),
-                        ));
-                    }
-                    calls[c].completion = Some(i);
-                    calls[c].outcome = match kind {
-                        OpType::Ok => Outcome::Ok,
-                        OpType::Fail => Outcome::Fail,
-                        _ => Outcome::Info,
-                    };
+            // An invoke takes its place in `calls` now, so that calls stay in
+            // invocation order; its completion fills it in.
+            let slot = calls.len();
+            let at = Located { index: i, line: self.line_of(i), op: Slot { op, slot } };
+            match pairing.push(at).map_err(|m| self.err(i, m))? {
+                Paired::Skipped => {}
+                Paired::Invoked => calls.push(Call { invoke: i, completion: None, outcome: Outcome::Info }),
+                Paired::Completed(call) => {
+                    let c = &mut calls[call.invoke.op.slot];
+                    c.completion = call.completion.map(|c| c.index);
+                    c.outcome = call.outcome;
                 }
             }
         }
@@ -279,5 +226,167 @@ impl History {
             }
         }
         keys
+    }
+}
+
+/// The fields of an op that pairing and the models read, borrowed from
+/// wherever the op lives: a [`History`], or a line of a file being read.
+#[derive(Clone, Copy, Debug)]
+pub struct OpView<'a> {
+    pub time: u64,
+    pub process: Process,
+    pub kind: OpType,
+    pub f: &'a str,
+    pub key: Option<&'a str>,
+    pub value: &'a Value,
+}
+
+/// Anything that can be seen as an op.
+pub trait Event {
+    fn view(&self) -> OpView<'_>;
+}
+
+impl Event for Op {
+    fn view(&self) -> OpView<'_> {
+        OpView {
+            time: self.time,
+            process: self.process,
+            kind: self.kind,
+            f: &self.f,
+            key: self.key.as_deref(),
+            value: &self.value,
+        }
+    }
+}
+
+impl<E: Event> Event for &E {
+    fn view(&self) -> OpView<'_> {
+        (*self).view()
+    }
+}
+
+/// An op of [`History::calls`] and the place its call holds.
+struct Slot<'a> {
+    op: &'a Op,
+    slot: usize,
+}
+
+impl Event for Slot<'_> {
+    fn view(&self) -> OpView<'_> {
+        self.op.view()
+    }
+}
+
+/// An event and where it is: its position among all events and its line.
+#[derive(Clone, Debug)]
+pub struct Located<T> {
+    pub index: usize,
+    pub line: usize,
+    pub op: T,
+}
+
+impl<T> Located<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Located<U> {
+        Located { index: self.index, line: self.line, op: f(self.op) }
+    }
+}
+
+/// An invocation with its completion, if it had one.
+#[derive(Debug)]
+pub struct PairedCall<T> {
+    pub invoke: Located<T>,
+    /// `None` when the op was still pending when the history ended.
+    pub completion: Option<Located<T>>,
+    pub outcome: Outcome,
+}
+
+/// What one event did to the pairing.
+#[derive(Debug)]
+pub enum Paired<T> {
+    /// A nemesis event: not a client operation.
+    Skipped,
+    /// An invocation, now waiting for its completion.
+    Invoked,
+    Completed(PairedCall<T>),
+}
+
+/// Jepsen's pairing rules, one event at a time, so that a history can be
+/// paired as it is read: a process runs one operation at a time, each
+/// completion (`ok`/`fail`/`info`) ends the last invocation of its process
+/// and names the same `f` at a time no earlier, and an operation pending at
+/// the end counts as `info`. Only the open invocations are kept, one per
+/// process at most.
+#[derive(Debug)]
+pub struct Pairing<T> {
+    open: HashMap<u64, Located<T>, std::hash::BuildHasherDefault<crate::models::FxHasher>>,
+}
+
+impl<T> Default for Pairing<T> {
+    fn default() -> Self {
+        Pairing { open: HashMap::default() }
+    }
+}
+
+impl<T: Event> Pairing<T> {
+    /// Takes the next event; a broken rule is a message naming what was
+    /// expected (the caller knows the file).
+    pub fn push(&mut self, at: Located<T>) -> Result<Paired<T>, String> {
+        let op = at.op.view();
+        let Process::Client(p) = op.process else { return Ok(Paired::Skipped) };
+        if op.kind == OpType::Invoke {
+            if let Some(prev) = self.open.get(&p) {
+                return Err(format!(
+                    "process {p} invokes `{}` while its `{}` from line {} has not completed; \
+                     expected a completion (ok/fail/info) for process {p} first",
+                    op.f,
+                    prev.op.view().f,
+                    prev.line
+                ));
+            }
+            self.open.insert(p, at);
+            return Ok(Paired::Invoked);
+        }
+        let Some(invoke) = self.open.remove(&p) else {
+            return Err(format!(
+                "`{}` completion of `{}` by process {p} has no matching invoke; \
+                 expected an `invoke` by process {p} before it",
+                op.kind.as_str(),
+                op.f
+            ));
+        };
+        let inv = invoke.op.view();
+        if inv.f != op.f {
+            return Err(format!(
+                "completion `{}` of process {p} does not match its invoke `{}` at line {}; expected f = `{}`",
+                op.f, inv.f, invoke.line, inv.f
+            ));
+        }
+        if op.time < inv.time {
+            return Err(format!(
+                "completion at time {} is earlier than its invoke at time {} (line {}); \
+                 expected time to be monotonic",
+                op.time, inv.time, invoke.line
+            ));
+        }
+        let outcome = match op.kind {
+            OpType::Ok => Outcome::Ok,
+            OpType::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        };
+        Ok(Paired::Completed(PairedCall { invoke, completion: Some(at), outcome }))
+    }
+
+    /// The invocations still open when the history ended, as `info` calls,
+    /// in the order they were invoked.
+    pub fn finish(self) -> Vec<PairedCall<T>> {
+        let mut pending: Vec<Located<T>> = self.open.into_values().collect();
+        pending.sort_unstable_by_key(|at| at.index);
+        pending.into_iter().map(|invoke| PairedCall { invoke, completion: None, outcome: Outcome::Info }).collect()
+    }
+
+    /// The same pairing, each open invocation turned into `U` (a reader
+    /// that moves on to its next block keeps owned copies).
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Pairing<U> {
+        Pairing { open: self.open.into_iter().map(|(p, at)| (p, at.map(&mut f))).collect() }
     }
 }

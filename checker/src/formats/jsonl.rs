@@ -1,11 +1,129 @@
 //! fencepost's native format: one JSON object per line (DESIGN.md).
 
 use crate::error::InputError;
-use crate::history::{History, Op};
+use crate::history::{Event, History, Op, OpType, OpView, Process};
+use serde::{de, Deserialize, Deserializer};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Below this many bytes a history is parsed on one thread.
 const PARALLEL_FROM: usize = 1 << 22;
+
+/// One line as read: an [`Op`] whose strings are borrowed from the text
+/// (unless they hold escapes), so that reading a history allocates only
+/// for what it keeps. Same fields, same errors as [`Op`].
+#[derive(Clone, Debug, Deserialize)]
+pub struct LineOp<'a> {
+    pub time: u64,
+    pub process: Process,
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    #[serde(borrow)]
+    pub f: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "key_de")]
+    pub key: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub value: Value,
+    #[serde(default, borrow)]
+    pub node: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub error: Option<Cow<'a, str>>,
+}
+
+impl LineOp<'_> {
+    /// The same op, owning its strings: what outlives the text it was read from.
+    pub fn into_owned(self) -> LineOp<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        LineOp {
+            time: self.time,
+            process: self.process,
+            kind: self.kind,
+            f: own(self.f),
+            key: self.key.map(own),
+            value: self.value,
+            node: self.node.map(own),
+            error: self.error.map(own),
+        }
+    }
+}
+
+impl From<LineOp<'_>> for Op {
+    fn from(op: LineOp<'_>) -> Op {
+        Op {
+            index: 0,
+            time: op.time,
+            process: op.process,
+            kind: op.kind,
+            f: op.f.into_owned(),
+            key: op.key.map(Cow::into_owned),
+            value: op.value,
+            node: op.node.map(Cow::into_owned),
+            error: op.error.map(Cow::into_owned),
+        }
+    }
+}
+
+impl Event for LineOp<'_> {
+    fn view(&self) -> OpView<'_> {
+        OpView {
+            time: self.time,
+            process: self.process,
+            kind: self.kind,
+            f: &self.f,
+            key: self.key.as_deref(),
+            value: &self.value,
+        }
+    }
+}
+
+/// Keys are strings in the contract; Jepsen's independent keys are often
+/// integers, so those are accepted and kept as their decimal text.
+fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("field `key`: a string or an integer")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()))))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Err(E::custom(format!("field `key`: expected a string or an integer, found {v}")))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom("field `key`: expected a string or an integer, found an array"))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom("field `key`: expected a string or an integer, found an object"))
+        }
+    }
+    d.deserialize_option(V)
+}
 
 pub fn read(name: &str, text: &str) -> Result<History, InputError> {
     let mut h = History::new(name, "jsonl");
@@ -17,69 +135,167 @@ pub fn read(name: &str, text: &str) -> Result<History, InputError> {
 /// file `h` names.
 pub fn read_into(h: &mut History, text: &str, first_line: usize) -> Result<(), InputError> {
     let name = h.file.clone();
-    let name = name.as_str();
-    if text.len() < PARALLEL_FROM {
-        for (op, line) in parse_lines(name, text, first_line)? {
-            h.push(op, line);
+    parse_each(&name, text, first_line, &mut |piece| {
+        h.ops.reserve(piece.len());
+        for (op, line) in piece {
+            h.push(op.into(), line);
         }
-        return Ok(());
+        Ok(())
+    })
+    .map(drop)
+}
+
+/// Ops with their lines, in order.
+pub type Piece<'a> = Vec<(LineOp<'a>, usize)>;
+
+/// Parses `text` (whose first line is line `first_line` of the file `name`)
+/// and hands its ops to `sink` in order, a piece at a time.
+///
+/// A long text is cut at line ends into pieces parsed on every core (lines
+/// are independent), while this thread hands each parsed piece on as soon
+/// as it and those before it are ready, so that it is taken while still in
+/// cache, and parsers stay at most [`AHEAD`] pieces ahead. A bad line ends
+/// it after the ops before it were handed on: the first error by line wins,
+/// the sink's or the parser's, as on one thread. Returns how many lines
+/// `text` has.
+pub fn parse_each<'a>(
+    name: &str,
+    text: &'a str,
+    first_line: usize,
+    sink: &mut dyn FnMut(Piece<'a>) -> Result<(), InputError>,
+) -> Result<usize, InputError> {
+    let threads = rayon::current_num_threads();
+    if text.len() < PARALLEL_FROM || threads < 2 {
+        let parsed = parse_piece(name, text);
+        return hand_on(parsed, first_line, sink);
     }
-    // A long history is cut at line ends into pieces parsed side by side
-    // (lines are independent); the pieces are joined in order, and the
-    // first error by line wins, as on one thread.
-    use rayon::prelude::*;
-    let pieces = 8 * rayon::current_num_threads();
     let mut cuts = vec![0];
-    for i in 1..pieces {
-        let at = (text.len() * i / pieces).max(*cuts.last().unwrap_or(&0));
+    while *cuts.last().unwrap_or(&0) < text.len() {
+        let at = (cuts.last().unwrap_or(&0) + PIECE).min(text.len());
         // Bytes, not chars: `at` may fall inside a character; just past a
         // newline never does.
         let end = text.as_bytes()[at..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| at + n + 1);
         cuts.push(end);
     }
-    cuts.push(text.len());
-    cuts.dedup();
-    let chunks: Vec<&str> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-    let newlines: Vec<usize> = chunks.par_iter().map(|c| c.bytes().filter(|&b| b == b'\n').count()).collect();
-    let first_lines: Vec<usize> = newlines
-        .iter()
-        .scan(first_line, |line, n| {
-            let first = *line;
-            *line += n;
-            Some(first)
-        })
-        .collect();
-    let parsed: Vec<Result<Vec<(Op, usize)>, InputError>> =
-        chunks.par_iter().zip(first_lines).map(|(chunk, first)| parse_lines(name, chunk, first)).collect();
-    h.ops.reserve(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
-    for piece in parsed {
-        for (op, line) in piece? {
-            h.push(op, line);
-        }
+    let chunks: Vec<&'a str> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+
+    struct State<'a> {
+        ready: Vec<Option<Parsed<'a>>>,
+        /// Pieces handed on so far.
+        taken: usize,
+        stop: bool,
     }
-    Ok(())
+    let state = Mutex::new(State { ready: (0..chunks.len()).map(|_| None).collect(), taken: 0, stop: false });
+    let changed = Condvar::new();
+    let next = AtomicUsize::new(0);
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= chunks.len() {
+                    return;
+                }
+                let mut st = lock();
+                while !st.stop && i >= st.taken + AHEAD {
+                    st = changed.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+                if st.stop {
+                    return;
+                }
+                drop(st);
+                let parsed = parse_piece(name, chunks[i]);
+                lock().ready[i] = Some(parsed);
+                changed.notify_all();
+            });
+        }
+        let mut line = first_line;
+        let mut result = Ok(());
+        for i in 0..chunks.len() {
+            let mut st = lock();
+            let parsed = loop {
+                match st.ready[i].take() {
+                    Some(p) => break p,
+                    None => st = changed.wait(st).unwrap_or_else(PoisonError::into_inner),
+                }
+            };
+            st.taken = i + 1;
+            drop(st);
+            changed.notify_all();
+            match hand_on(parsed, line, sink) {
+                Ok(lines) => line += lines,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        lock().stop = true;
+        changed.notify_all();
+        result.map(|()| line - first_line)
+    })
 }
 
-/// The ops of `text`, whose first line is line `first` of the file.
-fn parse_lines(name: &str, text: &str, first: usize) -> Result<Vec<(Op, usize)>, InputError> {
+/// How many bytes of text a parser takes at a time: its ops fit in cache.
+const PIECE: usize = 256 << 10;
+/// How many pieces parsers may be ahead of the sink.
+const AHEAD: usize = 16;
+
+/// One piece of text, parsed: its ops with lines counted from 0, the
+/// first bad line's error if there was one (ops stop before it), and how
+/// many lines the piece has.
+struct Parsed<'a> {
+    ops: Piece<'a>,
+    error: Option<InputError>,
+    lines: usize,
+}
+
+fn parse_piece<'a>(name: &str, text: &'a str) -> Parsed<'a> {
     let mut ops = Vec::with_capacity(text.len() / 100);
+    let mut error = None;
+    let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
-        let line_no = first + i;
+        lines = i + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let op: Op = serde_json::from_str(line).map_err(|e| {
-            let what =
-                if e.is_eof() { "truncated line (the JSON object ends early)".to_string() } else { e.to_string() };
-            InputError::at(
-                name,
-                line_no,
-                format!("{what}; expected one op object like {{\"time\":…,\"process\":…,\"type\":\"invoke\",\"f\":…}}"),
-            )
-        })?;
-        ops.push((op, line_no));
+        match serde_json::from_str::<LineOp>(line) {
+            Ok(op) => ops.push((op, i)),
+            Err(e) => {
+                let what =
+                    if e.is_eof() { "truncated line (the JSON object ends early)".to_string() } else { e.to_string() };
+                error = Some(InputError::at(
+                    name,
+                    i,
+                    format!(
+                        "{what}; expected one op object like {{\"time\":…,\"process\":…,\"type\":\"invoke\",\"f\":…}}"
+                    ),
+                ));
+                break;
+            }
+        }
     }
-    Ok(ops)
+    Parsed { ops, error, lines }
+}
+
+/// Hands a parsed piece that starts at line `first` to `sink`, then its
+/// error if it had one; returns how many lines it had.
+fn hand_on<'a>(
+    mut parsed: Parsed<'a>,
+    first: usize,
+    sink: &mut dyn FnMut(Piece<'a>) -> Result<(), InputError>,
+) -> Result<usize, InputError> {
+    for (_, line) in &mut parsed.ops {
+        *line += first;
+    }
+    sink(parsed.ops)?;
+    match parsed.error {
+        Some(mut e) => {
+            e.line = e.line.map(|l| l + first);
+            Err(e)
+        }
+        None => Ok(parsed.lines),
+    }
 }
 
 /// Writes ops one per line; `index` is rewritten to the position.

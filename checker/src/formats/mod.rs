@@ -41,49 +41,140 @@ impl Format {
     pub const NAMES: &'static [&'static str] = <Format as strum::VariantNames>::VARIANTS;
 }
 
-/// Reads a history file. Bytes that are not UTF-8 are an error naming the line.
-///
-/// A JSONL file is read a block at a time, so its text is never held whole
-/// beside the ops parsed from it (a 10-million-op history is 2 GB of text).
+/// Reads a history file whole. Bytes that are not UTF-8 are an error naming the line.
 pub fn read_path(path: &Path, format: Format) -> Result<History, InputError> {
-    read_file(path, format, JSONL_BLOCK)
+    open(path, format)?.into_history()
 }
 
-fn read_file(path: &Path, format: Format, block_size: usize) -> Result<History, InputError> {
+/// Opens a history file: one in any format but JSONL is read and parsed
+/// whole; a JSONL file is left to be read a block at a time, so that its text
+/// is never held whole beside the ops parsed from it (a 10-million-op
+/// history is 2 GB of text), and a checker can take its ops as they come.
+pub fn open(path: &Path, format: Format) -> Result<Source, InputError> {
+    open_with(path, format, JSONL_BLOCK)
+}
+
+/// A history file, opened by [`open`].
+pub enum Source {
+    Whole(History),
+    Jsonl(JsonlFile),
+}
+
+/// How many ops [`Source::head`] reads: enough to tell what a history is
+/// the history of.
+pub const HEAD_OPS: usize = 10_000;
+
+impl Source {
+    /// The first [`HEAD_OPS`] ops (all of a history read whole).
+    pub fn head(&self) -> Result<std::borrow::Cow<'_, History>, InputError> {
+        match self {
+            Source::Whole(h) => Ok(std::borrow::Cow::Borrowed(h)),
+            Source::Jsonl(f) => f.head().map(std::borrow::Cow::Owned),
+        }
+    }
+
+    pub fn into_history(self) -> Result<History, InputError> {
+        match self {
+            Source::Whole(h) => Ok(h),
+            Source::Jsonl(f) => f.into_history(),
+        }
+    }
+}
+
+/// A JSONL history file being read a block at a time.
+pub struct JsonlFile {
+    name: String,
+    file: std::fs::File,
+    /// The first block, already read to tell the format.
+    head: Vec<u8>,
+    block_size: usize,
+}
+
+pub(crate) fn open_with(path: &Path, format: Format, block_size: usize) -> Result<Source, InputError> {
     let name = path.display().to_string();
     let cannot = |e: std::io::Error| InputError::new(&name, None, format!("cannot read the file: {e}"));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut head = Vec::new();
     (&mut file).take(block_size as u64).read_to_end(&mut head).map_err(cannot)?;
     let format = match format {
-        Format::Auto if head.len() < block_size => format,
         // A cut character at the block's end is no reason to refuse to guess.
         Format::Auto => detect(&name, &String::from_utf8_lossy(&head))?,
         f => f,
     };
-    if format != Format::Jsonl || head.len() < block_size {
+    if format != Format::Jsonl {
         file.read_to_end(&mut head).map_err(cannot)?;
-        return read_bytes(&name, &head, format);
+        return Ok(Source::Whole(read_bytes(&name, &head, format)?));
     }
-    let mut history = History::new(&name, "jsonl");
-    let mut block = head;
-    let mut first_line = 1;
-    loop {
-        let more = (&mut file).take(block_size as u64).read_to_end(&mut block).map_err(cannot)? > 0;
-        // Parse up to the last complete line; the rest starts the next block.
-        let end = if more { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) } else { block.len() };
-        let text = utf8(&name, &block[..end], first_line)?;
-        jsonl::read_into(&mut history, text, first_line)?;
-        first_line += text.bytes().filter(|&b| b == b'\n').count();
-        if !more && end == block.len() {
-            break;
+    Ok(Source::Jsonl(JsonlFile { name, file, head, block_size }))
+}
+
+impl JsonlFile {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The first [`HEAD_OPS`] ops (or as many as the first block holds).
+    pub fn head(&self) -> Result<History, InputError> {
+        let end = self.head.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let text = utf8(&self.name, &self.head[..end], 1)?;
+        let (mut ops, mut cut) = (0, 0);
+        for line in text.split_inclusive('\n') {
+            if ops == HEAD_OPS {
+                break;
+            }
+            ops += usize::from(!line.trim().is_empty());
+            cut += line.len();
         }
-        block.drain(..end);
+        let mut h = History::new(&self.name, "jsonl");
+        jsonl::read_into(&mut h, &text[..cut], 1)?;
+        Ok(h)
     }
-    if history.ops.is_empty() {
-        return Err(InputError::new(&name, None, "no operations found (read as jsonl)"));
+
+    /// Reads the whole file into a [`History`].
+    pub fn into_history(self) -> Result<History, InputError> {
+        let mut history = History::new(&self.name.clone(), "jsonl");
+        self.for_each_piece(|piece| {
+            history.ops.reserve(piece.len());
+            for (op, line) in piece {
+                history.push(op.into(), line);
+            }
+            Ok(())
+        })?;
+        Ok(history)
     }
-    Ok(history)
+
+    /// Reads the file a block at a time and hands its ops, in order, to
+    /// `sink` a piece at a time (see [`jsonl::parse_each`]); they borrow the
+    /// block's text, so whatever `sink` keeps past the call it must own. A
+    /// file with no ops is an error.
+    pub fn for_each_piece(
+        mut self,
+        mut sink: impl for<'a> FnMut(jsonl::Piece<'a>) -> Result<(), InputError>,
+    ) -> Result<(), InputError> {
+        let name = self.name;
+        let cannot = |e: std::io::Error| InputError::new(&name, None, format!("cannot read the file: {e}"));
+        let mut block = std::mem::take(&mut self.head);
+        let mut first_line = 1;
+        let mut any = false;
+        loop {
+            let more = (&mut self.file).take(self.block_size as u64).read_to_end(&mut block).map_err(cannot)? > 0;
+            // Parse up to the last complete line; the rest starts the next block.
+            let end = if more { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) } else { block.len() };
+            let text = utf8(&name, &block[..end], first_line)?;
+            first_line += jsonl::parse_each(&name, text, first_line, &mut |piece| {
+                any |= !piece.is_empty();
+                sink(piece)
+            })?;
+            if !more && end == block.len() {
+                break;
+            }
+            block.drain(..end);
+        }
+        if !any {
+            return Err(InputError::new(&name, None, "no operations found (read as jsonl)"));
+        }
+        Ok(())
+    }
 }
 
 /// How much of a JSONL file is read and parsed at a time.
@@ -175,7 +266,7 @@ mod tests {
         let whole = read_str("h.jsonl", &text, Format::Jsonl).unwrap();
         for block in [64, 100, 1000, 1 << 20] {
             for format in [Format::Auto, Format::Jsonl] {
-                let h = read_file(&path, format, block).unwrap();
+                let h = open_with(&path, format, block).unwrap().into_history().unwrap();
                 assert_eq!(h.ops, whole.ops, "block {block}");
                 assert_eq!(h.lines, whole.lines, "block {block}");
             }
@@ -183,7 +274,7 @@ mod tests {
         // A bad line deep in the file is named by its line, whatever the block.
         std::fs::write(&path, text.replacen("\"time\":400,", "\"time\":-4,", 1)).unwrap();
         let want = read_str("h.jsonl", &std::fs::read_to_string(&path).unwrap(), Format::Jsonl).unwrap_err().line;
-        assert_eq!(read_file(&path, Format::Jsonl, 100).unwrap_err().line, want);
+        assert_eq!(open_with(&path, Format::Jsonl, 100).and_then(Source::into_history).unwrap_err().line, want);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

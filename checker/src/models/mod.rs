@@ -225,14 +225,11 @@ impl ModelSpec {
 
     /// A model to use when the user names none: inferred from the ops.
     pub fn infer(history: &crate::History) -> ModelSpec {
-        // The first ops tell which object this is; no need to read them all.
-        let seen: std::collections::BTreeSet<&str> = history
-            .ops
-            .iter()
-            .filter(|o| o.process != crate::Process::Nemesis)
-            .map(|o| o.f.as_str())
-            .take(10_000)
-            .collect();
+        // The first ops tell which object this is; no need to read them all
+        // (a history checked as it is read offers only its head).
+        let head =
+            || history.ops.iter().take(crate::formats::HEAD_OPS).filter(|o| o.process != crate::Process::Nemesis);
+        let seen: std::collections::BTreeSet<&str> = head().map(|o| o.f.as_str()).collect();
         let has = |f: &str| seen.contains(f);
         if has("get") || has("put") || has("append") {
             ModelSpec::Kv { initial: String::new() }
@@ -240,8 +237,8 @@ impl ModelSpec {
             // Tokens or named locks mark a fencepost history, whatever its
             // format (its EDN export must infer what its JSONL does); a
             // plain EDN lock history is Knossos's owner-less mutex.
-            let tokens = history.ops.iter().any(|o| o.value.get("token").is_some_and(|t| !t.is_null()));
-            let keyed = history.ops.iter().any(|o| o.key.is_some());
+            let tokens = head().any(|o| o.value.get("token").is_some_and(|t| !t.is_null()));
+            let keyed = head().any(|o| o.key.is_some());
             if tokens {
                 ModelSpec::FencedMutex
             } else if history.format == "edn" && !keyed {
