@@ -22,6 +22,10 @@
 //!                    &CheckOptions::default()).unwrap();
 //! assert_eq!(result.verdict, checker::Verdict::Valid);
 //! ```
+//!
+//! A history in a file is better checked with [`check::check_source`] over
+//! [`formats::open`]: a JSONL file is then checked as it is read, so only
+//! what the search needs is held, not the history.
 
 pub mod analysis;
 pub mod check;
