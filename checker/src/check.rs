@@ -10,7 +10,7 @@
 use crate::engine::{self, Limits, MemoryBudget, Operation, Outcome};
 use crate::error::InputError;
 use crate::formats::{jsonl::LineOp, JsonlFile, Source};
-use crate::history::{Event, History, Located, Outcome as CallOutcome, Paired, PairedCall, Pairing, Process};
+use crate::history::{Event, History, Located, OpView, Outcome as CallOutcome, Paired, PairedCall, Pairing, Process};
 use crate::models::{self, CallView, HistoryModel, ModelSpec, Values};
 use crate::precedence;
 use crate::Verdict;
@@ -172,20 +172,21 @@ pub fn check_source(source: Source, spec: &ModelSpec, opts: &CheckOptions) -> Re
     impl Feed for Blocks {
         fn feed<M: HistoryModel + Send>(self, mut b: Builder<M>) -> Result<CheckResult, InputError> {
             let name = self.0.name().to_string();
-            // Invocations still open at a piece's end are kept as owned
-            // copies: the text of the next may replace this one's.
-            let mut carried: Pairing<LineOp<'static>> = Pairing::default();
+            // The pairing holds references into the piece; invocations
+            // still open at its end are kept as owned copies, since the
+            // text of the next piece may replace this one's.
+            let mut carried: Pairing<Held<'static, 'static>> = Pairing::default();
             self.0.for_each_piece(|piece| {
-                let mut pairing: Pairing<LineOp<'_>> = std::mem::take(&mut carried);
-                for (op, line) in piece {
-                    let at = Located { index: b.events, line, op };
+                let mut pairing: Pairing<Held<'_, '_>> = std::mem::take(&mut carried);
+                for (op, line) in &piece {
+                    let at = Located { index: b.events, line: *line, op: Held::In(op) };
                     b.events += 1;
-                    match pairing.push(at).map_err(|m| InputError::at(&name, line, m))? {
+                    match pairing.push(at).map_err(|m| InputError::at(&name, *line, m))? {
                         Paired::Completed(call) => b.add(&call)?,
                         Paired::Skipped | Paired::Invoked => {}
                     }
                 }
-                carried = pairing.map(LineOp::into_owned);
+                carried = pairing.map(Held::into_owned);
                 Ok(())
             })?;
             for call in carried.finish() {
@@ -199,6 +200,30 @@ pub fn check_source(source: Source, spec: &ModelSpec, opts: &CheckOptions) -> Re
         Source::Jsonl(file) => {
             let name = file.name().to_string();
             with_model(spec, opts, &name, "jsonl", Blocks(file))
+        }
+    }
+}
+
+/// An op of a piece being read, or an owned copy of one that outlives it.
+enum Held<'p, 'a> {
+    In(&'p LineOp<'a>),
+    Kept(Box<LineOp<'static>>),
+}
+
+impl Held<'_, '_> {
+    fn into_owned(self) -> Held<'static, 'static> {
+        match self {
+            Held::In(op) => Held::Kept(Box::new(op.clone().into_owned())),
+            Held::Kept(op) => Held::Kept(op),
+        }
+    }
+}
+
+impl Event for Held<'_, '_> {
+    fn view(&self) -> OpView<'_> {
+        match self {
+            Held::In(op) => op.view(),
+            Held::Kept(op) => op.view(),
         }
     }
 }
