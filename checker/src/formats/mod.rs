@@ -98,7 +98,15 @@ pub(crate) fn open_with(path: &Path, format: Format, block_size: usize) -> Resul
     (&mut file).take(block_size as u64).read_to_end(&mut head).map_err(cannot)?;
     let format = match format {
         // A cut character at the block's end is no reason to refuse to guess.
-        Format::Auto => detect(&name, &String::from_utf8_lossy(&head))?,
+        // The first lines tell; a megabyte of them will do unless they are
+        // all blank.
+        Format::Auto => {
+            let some = &head[..head.len().min(1 << 20)];
+            detect(&name, &String::from_utf8_lossy(some)).or_else(|e| match some.len() < head.len() {
+                true => detect(&name, &String::from_utf8_lossy(&head)),
+                false => Err(e),
+            })?
+        }
         f => f,
     };
     if format != Format::Jsonl {
