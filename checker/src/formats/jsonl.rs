@@ -135,7 +135,7 @@ pub fn read(name: &str, text: &str) -> Result<History, InputError> {
 /// file `h` names.
 pub fn read_into(h: &mut History, text: &str, first_line: usize) -> Result<(), InputError> {
     let name = h.file.clone();
-    parse_each(&name, text, first_line, &mut |piece| {
+    parse_each(&name, text.as_bytes(), first_line, &mut |piece| {
         h.ops.reserve(piece.len());
         for (op, line) in piece {
             h.push(op.into(), line);
@@ -151,8 +151,8 @@ pub type Piece<'a> = Vec<(LineOp<'a>, usize)>;
 /// Parses `text` (whose first line is line `first_line` of the file `name`)
 /// and hands its ops to `sink` in order, a piece at a time.
 ///
-/// A long text is cut at line ends into pieces parsed on every core (lines
-/// are independent), while this thread hands each parsed piece on as soon
+/// A long text is cut at line ends into pieces checked for UTF-8 and
+/// parsed on every core (lines are independent), while this thread hands each parsed piece on as soon
 /// as it and those before it are ready, so that it is taken while still in
 /// cache, and parsers stay at most [`AHEAD`] pieces ahead. A bad line ends
 /// it after the ops before it were handed on: the first error by line wins,
@@ -160,7 +160,7 @@ pub type Piece<'a> = Vec<(LineOp<'a>, usize)>;
 /// `text` has.
 pub fn parse_each<'a>(
     name: &str,
-    text: &'a str,
+    text: &'a [u8],
     first_line: usize,
     sink: &mut dyn FnMut(Piece<'a>) -> Result<(), InputError>,
 ) -> Result<usize, InputError> {
@@ -172,12 +172,10 @@ pub fn parse_each<'a>(
     let mut cuts = vec![0];
     while *cuts.last().unwrap_or(&0) < text.len() {
         let at = (cuts.last().unwrap_or(&0) + PIECE).min(text.len());
-        // Bytes, not chars: `at` may fall inside a character; just past a
-        // newline never does.
-        let end = text.as_bytes()[at..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| at + n + 1);
+        let end = text[at..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| at + n + 1);
         cuts.push(end);
     }
-    let chunks: Vec<&'a str> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    let chunks: Vec<&'a [u8]> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
 
     struct State<'a> {
         ready: Vec<Option<Parsed<'a>>>,
@@ -250,9 +248,17 @@ struct Parsed<'a> {
     lines: usize,
 }
 
-fn parse_piece<'a>(name: &str, text: &'a str) -> Parsed<'a> {
+fn parse_piece<'a>(name: &str, bytes: &'a [u8]) -> Parsed<'a> {
+    // Bytes that are not UTF-8 end the piece at their line, after the lines before it.
+    let (text, mut error) = match super::utf8(name, bytes, 0) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let bad = e.line.unwrap_or(0);
+            let end = bytes.split_inclusive(|&b| b == b'\n').take(bad).map(<[u8]>::len).sum();
+            (std::str::from_utf8(&bytes[..end]).unwrap_or_default(), Some(e))
+        }
+    };
     let mut ops = Vec::with_capacity(text.len() / 100);
-    let mut error = None;
     let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
         lines = i + 1;

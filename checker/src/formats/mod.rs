@@ -156,27 +156,41 @@ impl JsonlFile {
     /// block's text, so whatever `sink` keeps past the call it must own. A
     /// file with no ops is an error.
     pub fn for_each_piece(
-        mut self,
+        self,
         mut sink: impl for<'a> FnMut(jsonl::Piece<'a>) -> Result<(), InputError>,
     ) -> Result<(), InputError> {
-        let name = self.name;
+        let JsonlFile { name, file, head, block_size } = self;
         let cannot = |e: std::io::Error| InputError::new(&name, None, format!("cannot read the file: {e}"));
-        let mut block = std::mem::take(&mut self.head);
+        let mut block = head;
+        // The file may go on only when the first read filled the block.
+        let mut more = block.len() == block_size;
+        let mut file = Some(file);
         let mut first_line = 1;
         let mut any = false;
         loop {
-            let more = (&mut self.file).take(self.block_size as u64).read_to_end(&mut block).map_err(cannot)? > 0;
-            // Parse up to the last complete line; the rest starts the next block.
+            // Parse up to the last complete line; the rest starts the next
+            // block, which a thread reads while this one is parsed.
             let end = if more { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) } else { block.len() };
-            let text = utf8(&name, &block[..end], first_line)?;
-            first_line += jsonl::parse_each(&name, text, first_line, &mut |piece| {
+            let reader = match (more, file.take()) {
+                (true, Some(mut f)) => {
+                    let mut next = block[end..].to_vec();
+                    Some(std::thread::spawn(move || {
+                        let read = (&mut f).take(block_size as u64).read_to_end(&mut next);
+                        (f, next, read)
+                    }))
+                }
+                _ => None,
+            };
+            first_line += jsonl::parse_each(&name, &block[..end], first_line, &mut |piece| {
                 any |= !piece.is_empty();
                 sink(piece)
             })?;
-            if !more && end == block.len() {
-                break;
-            }
-            block.drain(..end);
+            let Some(reader) = reader else { break };
+            let (f, next, read) =
+                reader.join().map_err(|_| InputError::new(&name, None, "the thread reading the file stopped"))?;
+            more = read.map_err(cannot)? == block_size;
+            file = Some(f);
+            block = next;
         }
         if !any {
             return Err(InputError::new(&name, None, "no operations found (read as jsonl)"));
@@ -283,6 +297,23 @@ mod tests {
         std::fs::write(&path, text.replacen("\"time\":400,", "\"time\":-4,", 1)).unwrap();
         let want = read_str("h.jsonl", &std::fs::read_to_string(&path).unwrap(), Format::Jsonl).unwrap_err().line;
         assert_eq!(open_with(&path, Format::Jsonl, 100).and_then(Source::into_history).unwrap_err().line, want);
+        // So is a byte that is not UTF-8, in a short file and in one parsed
+        // in pieces on every core.
+        let mut bytes = text.clone().into_bytes();
+        let at = text.match_indices('\n').nth(398).unwrap().0 + 20;
+        bytes[at] = 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        for block in [64, 100, 1000, 1 << 20] {
+            let e = open_with(&path, Format::Jsonl, block).and_then(Source::into_history).unwrap_err();
+            assert_eq!(e.line, Some(400), "block {block}: {e}");
+            assert!(e.message.contains("UTF-8"), "{e}");
+        }
+        let line = "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"k\"}\n";
+        let mut long = line.repeat(100_000).into_bytes();
+        long[line.len() * 77_777 + 3] = 0xc3;
+        std::fs::write(&path, &long).unwrap();
+        let e = read_path(&path, Format::Jsonl).unwrap_err();
+        assert_eq!(e.line, Some(77_778), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
