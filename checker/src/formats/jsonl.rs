@@ -177,46 +177,31 @@ pub fn parse_each<'a>(
     }
     let chunks: Vec<&'a [u8]> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
 
-    struct State<'a> {
-        ready: Vec<Option<Parsed<'a>>>,
-        /// Pieces handed on so far.
-        taken: usize,
-        stop: bool,
-    }
     let state = Mutex::new(State { ready: (0..chunks.len()).map(|_| None).collect(), taken: 0, stop: false });
     let changed = Condvar::new();
     let next = AtomicUsize::new(0);
     let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= chunks.len() {
-                    return;
-                }
-                let mut st = lock();
-                while !st.stop && i >= st.taken + AHEAD {
-                    st = changed.wait(st).unwrap_or_else(PoisonError::into_inner);
-                }
-                if st.stop {
-                    return;
-                }
-                drop(st);
-                let parsed = parse_piece(name, chunks[i]);
-                lock().ready[i] = Some(parsed);
-                changed.notify_all();
+            s.spawn(|| {
+                let _wake = StopOnPanic(&state, &changed);
+                parse_pieces(name, &chunks, &next, &state, &changed)
             });
         }
+        let _wake = StopOnPanic(&state, &changed);
         let mut line = first_line;
         let mut result = Ok(());
         for i in 0..chunks.len() {
             let mut st = lock();
             let parsed = loop {
                 match st.ready[i].take() {
-                    Some(p) => break p,
+                    Some(p) => break Some(p),
+                    // A parser panicked: the scope passes it on.
+                    None if st.stop => break None,
                     None => st = changed.wait(st).unwrap_or_else(PoisonError::into_inner),
                 }
             };
+            let Some(parsed) = parsed else { break };
             st.taken = i + 1;
             drop(st);
             changed.notify_all();
@@ -232,6 +217,52 @@ pub fn parse_each<'a>(
         changed.notify_all();
         result.map(|()| line - first_line)
     })
+}
+
+/// The pieces parsed and not yet handed on, shared by the parsers and the
+/// thread that hands them on.
+struct State<'a> {
+    ready: Vec<Option<Parsed<'a>>>,
+    /// Pieces handed on so far.
+    taken: usize,
+    stop: bool,
+}
+
+/// A thread that panics stops the others and wakes them: each would
+/// otherwise wait forever for a piece or a turn, and the scope, which
+/// passes the panic on, for them.
+struct StopOnPanic<'s, 'a>(&'s Mutex<State<'a>>, &'s Condvar);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+            self.1.notify_all();
+        }
+    }
+}
+
+/// A parser: takes the next piece, in order, while it is at most [`AHEAD`]
+/// pieces ahead of the one being handed on.
+fn parse_pieces<'a>(name: &str, chunks: &[&'a [u8]], next: &AtomicUsize, state: &Mutex<State<'a>>, changed: &Condvar) {
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= chunks.len() {
+            return;
+        }
+        let mut st = lock();
+        while !st.stop && i >= st.taken + AHEAD {
+            st = changed.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        if st.stop {
+            return;
+        }
+        drop(st);
+        let parsed = parse_piece(name, chunks[i]);
+        lock().ready[i] = Some(parsed);
+        changed.notify_all();
+    }
 }
 
 /// How many bytes of text a parser takes at a time: its ops fit in cache.
@@ -529,6 +560,21 @@ mod tests {
         text = text.replacen(&format!("\"time\":{}", n / 3), "\"tme\":0", 1);
         let e = read("h.jsonl", &text).unwrap_err();
         assert_eq!(e.line, Some(n / 3 + 1), "{}", e.message);
+    }
+
+    /// A panic while pieces are handed on reaches the caller; no thread
+    /// is left waiting for a piece that will never come.
+    #[test]
+    #[should_panic(expected = "the sink gives up")]
+    fn a_panic_in_the_sink_is_passed_on_not_waited_for() {
+        let line = "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n";
+        let text = line.repeat(2 * PARALLEL_FROM / line.len());
+        let mut pieces = 0;
+        let _ = parse_each("h.jsonl", text.as_bytes(), 1, &mut |_| {
+            pieces += 1;
+            assert!(pieces < 3, "the sink gives up");
+            Ok(())
+        });
     }
 
     #[test]
