@@ -176,11 +176,13 @@ pub fn check_source(source: Source, spec: &ModelSpec, opts: &CheckOptions) -> Re
             // still open at its end are kept as owned copies, since the
             // text of the next piece may replace this one's.
             let mut carried: Pairing<Held<'static, 'static>> = Pairing::default();
+            // Events read so far: the index of the next.
+            let mut events = 0;
             self.0.for_each_piece(|piece| {
                 let mut pairing: Pairing<Held<'_, '_>> = std::mem::take(&mut carried);
                 for (op, line) in &piece {
-                    let at = Located { index: b.events, line: *line, op: Held::In(op) };
-                    b.events += 1;
+                    let at = Located { index: events, line: *line, op: Held::In(op) };
+                    events += 1;
                     match pairing.push(at).map_err(|m| InputError::at(&name, *line, m))? {
                         Paired::Completed(call) => b.add(&call)?,
                         Paired::Skipped | Paired::Invoked => {}
@@ -296,8 +298,6 @@ struct Builder<'o, M: HistoryModel> {
     calls: usize,
     checked: usize,
     ignored: BTreeMap<String, usize>,
-    /// Events read so far, for a reader that counts them as it goes.
-    events: usize,
     start: Instant,
 }
 
@@ -317,7 +317,6 @@ impl<'o, M: HistoryModel + Send> Builder<'o, M> {
             calls: 0,
             checked: 0,
             ignored: BTreeMap::new(),
-            events: 0,
             start: Instant::now(),
         }
     }

@@ -90,15 +90,10 @@ impl<'de> Deserialize<'de> for Process {
     }
 }
 
-/// Keys are strings in the contract; Jepsen's independent keys are often
-/// integers, so those are accepted and kept as their decimal text.
+/// Keys as the JSONL reader takes them (strings, or integers kept as their
+/// decimal text), owned.
 fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(de::Error::custom(format!("field `key`: expected a string or an integer, found {other}"))),
-    }
+    crate::formats::jsonl::key_de(d).map(|key| key.map(std::borrow::Cow::into_owned))
 }
 
 /// One event of the history contract (see DESIGN.md, "The history contract").

@@ -81,7 +81,7 @@ impl Event for LineOp<'_> {
 
 /// Keys are strings in the contract; Jepsen's independent keys are often
 /// integers, so those are accepted and kept as their decimal text.
-fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+pub(crate) fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     struct V;
     impl<'de> de::Visitor<'de> for V {
         type Value = Option<Cow<'de, str>>;
