@@ -36,6 +36,16 @@
 //! prunes by that subset order, not only by equality. On Jepsen's etcd logs,
 //! with a dozen timed-out writes each, this is where most of the search went.
 //!
+//! And a model may look ahead (`Model::may_reach`): before an op that
+//! changes the state is placed, the engine finds the first read still
+//! waiting in the list and asks whether the new state, followed by some of
+//! the ops called before that read returned, can still make it legal. kv
+//! answers from its strings: appends only lengthen them, so a state that is
+//! not a prefix of what the read saw is dead unless a put may come between.
+//! Without this, the search tries every order of concurrent appends until
+//! each meets the read that rules it out; on Porcupine's c50-ok it took the
+//! search from about 1,080,000 steps to 29,000.
+//!
 //! Why pruning stays exact, even by a configuration still being explored:
 //! suppose the search fails although some configuration it visited could
 //! be completed, and take one, C, with the shortest completion σ. The
@@ -43,7 +53,9 @@
 //! next), so it either visited the result, or pruned it because a visited
 //! configuration covers it — and either can be completed in one step fewer
 //! than C: a contradiction. (A read-only op that ends its level, see
-//! `Search::backtrack`, fits too: it can be moved to the front of σ.)
+//! `Search::backtrack`, fits too: it can be moved to the front of σ. And a
+//! configuration the model's look-ahead rules out has no completion at all,
+//! so it cannot be C's successor on σ.)
 
 use crate::models::{fx_hash, Model, Step};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -218,6 +230,8 @@ struct Search<'a, M: Model> {
     taken: usize,
     state: M::State,
     stack: Vec<Frame<M::State>>,
+    /// Scratch for `next_read_reachable`, kept to save an allocation a step.
+    between: Vec<u32>,
     longest: Longest<M::State>,
     steps: u64,
 }
@@ -243,6 +257,7 @@ impl<'a, M: Model> Search<'a, M> {
             taken: 0,
             state: init,
             stack: Vec::with_capacity(ops.len()),
+            between: Vec::new(),
             longest: Longest::new(ops.len()),
             steps: 0,
         }
@@ -321,6 +336,13 @@ impl<'a, M: Model> Search<'a, M> {
             Step::Same => None,
             Step::To(s) => Some(s),
         };
+        if M::LOOKS_AHEAD {
+            if let Some(s) = &next {
+                if !self.next_read_reachable(op, s) {
+                    return Tried::Skipped;
+                }
+            }
+        }
         // Only a listed op's failure condemns its level (see `backtrack`): a
         // deferred one need not be in a linearization at all, so the
         // argument that moves it to the front does not apply.
@@ -344,6 +366,48 @@ impl<'a, M: Model> Search<'a, M> {
             self.deferred.lift(op);
         }
         Tried::Placed
+    }
+
+    /// Whether the first read still waiting in the list (the first return
+    /// of a read-only op) can be legal after `state`, which placing `op`
+    /// would lead to. The ops that may go between are the ones called
+    /// before that read returned, `op` aside.
+    fn next_read_reachable(&mut self, op: u32, state: &M::State) -> bool {
+        let mut between = std::mem::take(&mut self.between);
+        between.clear();
+        let mut event = self.events.first();
+        let read = loop {
+            if event.0 >= self.events.head {
+                self.between = between;
+                return true;
+            }
+            let o = event.op();
+            if event.is_call() {
+                if o != op {
+                    between.push(o);
+                }
+            } else if o != op && self.model.read_only(&self.ops[o as usize].input, &self.ops[o as usize].output) {
+                break o;
+            }
+            event = self.events.after(event);
+        };
+        let ret = self.ops[read as usize].ret;
+        let mut d = self.deferred.first();
+        while d != self.deferred.tail && self.ops[d as usize].call <= ret {
+            if d != op {
+                between.push(d);
+            }
+            d = self.deferred.after(d);
+        }
+        let r = &self.ops[read as usize];
+        let ops = self.ops;
+        let ok = self.model.may_reach(
+            state,
+            (&r.input, &r.output),
+            between.iter().map(|&i| (&ops[i as usize].input, &ops[i as usize].output)),
+        );
+        self.between = between;
+        ok
     }
 
     /// Undoes the latest choice and returns the place after it, where the

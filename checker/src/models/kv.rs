@@ -186,6 +186,33 @@ impl Strings {
     }
 }
 
+impl Strings {
+    /// False only when string `a` is surely not a prefix of string `v`.
+    ///
+    /// Exact when `a` is a text; when it is `base + suffix`, only the
+    /// suffix is compared against `v` at its place, which keeps the test
+    /// O(suffix) however long the strings grow. The search asks after each
+    /// append, so a wrong piece further left was caught when it was added.
+    fn may_prefix(&self, a: u32, v: u32) -> bool {
+        let (na, nv) = (&self.nodes[a as usize], &self.nodes[v as usize]);
+        let Repr::Text(v) = &nv.repr else { return true };
+        if na.len > nv.len {
+            return false;
+        }
+        let v = v.as_bytes();
+        match &na.repr {
+            Repr::Text(t) => v.starts_with(t.as_bytes()),
+            Repr::Concat(base, suffix) => match &self.nodes[*suffix as usize].repr {
+                Repr::Text(t) => {
+                    let at = self.nodes[*base as usize].len;
+                    &v[at..at + t.len()] == t.as_bytes()
+                }
+                Repr::Concat(..) => true,
+            },
+        }
+    }
+}
+
 fn spell(nodes: &[Node], id: u32, out: &mut String) {
     let mut stack = vec![id];
     while let Some(id) = stack.pop() {
@@ -277,6 +304,21 @@ impl<S: Slots> Model for Kv<S> {
         *output == Out::Unknown
     }
 
+    const LOOKS_AHEAD: bool = true;
+
+    /// Appends only lengthen a key's string, so a get still ahead can read
+    /// `v` only if the key's string now is a prefix of `v` — or if a put
+    /// that may still come first starts `v` afresh.
+    fn may_reach<'o>(&self, s: &S, read: (&In, &Out), between: impl Iterator<Item = (&'o In, &'o Out)>) -> bool {
+        let (In { key, op: Op::Get }, Out::Got(v)) = read else { return true };
+        let strings = self.strings.borrow();
+        strings.may_prefix(s.get(*key as usize), *v)
+            || between.into_iter().any(|(i, _)| match i.op {
+                Op::Put(p) => i.key == *key && strings.may_prefix(p, *v),
+                _ => false,
+            })
+    }
+
     fn heap_bytes(&self, s: &S) -> usize {
         let n = s.ids().len();
         if n > 12 {
@@ -347,5 +389,43 @@ impl<S: Slots> HistoryModel for Kv<S> {
             .map(|(k, v)| format!("{}={}", values.key_name(k as u32), show(&Value::String(self.text(v)))))
             .collect();
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `may_reach` may answer true when it cannot tell, never false when
+    /// the read can still be met.
+    #[test]
+    fn a_get_ahead_rules_out_only_states_it_cannot_extend() {
+        let kv = KvKey::new("");
+        let id = |s: &str| kv.strings.borrow_mut().intern(s);
+        let (a, b, c, ab, abc, p) = (id("a"), id("b"), id("c"), id("ab"), id("abc"), id("pa"));
+        let append = |s: u32, x: u32| match kv.step(&s, &In { key: 0, op: Op::Append(x) }, &Out::Done) {
+            Step::To(s) => s,
+            _ => unreachable!("an append is always legal"),
+        };
+        let get = |v: u32| (In { key: 0, op: Op::Get }, Out::Got(v));
+        let put = (In { key: 0, op: Op::Put(p) }, Out::Done);
+        let appended_a = append(0, a);
+        let ac = append(appended_a, c);
+        let reach = |s: u32, read: u32, between: &[(In, Out)]| {
+            let (i, o) = get(read);
+            kv.may_reach(&s, (&i, &o), between.iter().map(|(i, o)| (i, o)))
+        };
+
+        assert!(reach(appended_a, abc, &[]), "a is a prefix of abc");
+        assert!(reach(append(appended_a, b), abc, &[]), "so is a+b");
+        assert!(!reach(ac, abc, &[]), "a+c is not");
+        assert!(!reach(ac, ab, &[]), "nor a prefix of a shorter string");
+        assert!(!reach(ab, a, &[]), "a longer string never shrinks");
+        let pab = id("pab");
+        assert!(reach(ac, pab, &[put]), "a put of pa may come first and start pab afresh");
+        assert!(!reach(ac, abc, &[put]), "but a put of pa cannot start abc");
+        let other_key = (In { key: 1, op: Op::Put(p) }, Out::Done);
+        assert!(!reach(ac, pab, &[other_key]), "a put on another key does not help");
+        assert!(reach(ac, ac, &[]), "a state reads itself");
     }
 }

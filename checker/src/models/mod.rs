@@ -68,6 +68,27 @@ pub trait Model {
     fn always_legal(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
         false
     }
+    /// Whether this model answers [`Model::may_reach`]; when false the
+    /// engine never asks, and pays nothing for it.
+    const LOOKS_AHEAD: bool = false;
+    /// Whether the read `(input, output)`, still to be linearized, can be
+    /// legal after `state` followed by some of the ops `between` (those that
+    /// may still go before it), in any order. It must answer true whenever
+    /// that is possible; a false lets the engine drop the branch at once,
+    /// instead of finding out by trying every order of `between`. The
+    /// default, true, is always safe.
+    fn may_reach<'o>(
+        &self,
+        _state: &Self::State,
+        _read: (&Self::Input, &Self::Output),
+        _between: impl Iterator<Item = (&'o Self::Input, &'o Self::Output)>,
+    ) -> bool
+    where
+        Self::Input: 'o,
+        Self::Output: 'o,
+    {
+        true
+    }
 }
 
 /// One paired call as a model sees it.
