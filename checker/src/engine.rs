@@ -285,7 +285,7 @@ impl<'a, M: Model> Search<'a, M> {
                 }
                 At::Deferred { op, boundary } if self.called_before(op, boundary) => self.try_call(op, boundary.0),
                 At::Deferred { boundary, .. } => {
-                    self.longest.stuck(boundary.op(), &self.stack, &self.state);
+                    self.longest.stuck(boundary.op(), &self.stack, None, &self.state);
                     Tried::DeadEnd
                 }
             };
@@ -338,7 +338,10 @@ impl<'a, M: Model> Search<'a, M> {
         };
         if M::LOOKS_AHEAD {
             if let Some(s) = &next {
-                if !self.next_read_reachable(op, s) {
+                if let Some(read) = self.read_ruled_out(op, s) {
+                    // What the search would have found at that read's
+                    // return, had it gone on: the evidence names the read.
+                    self.longest.stuck(read, &self.stack, Some(op), s);
                     return Tried::Skipped;
                 }
             }
@@ -368,18 +371,18 @@ impl<'a, M: Model> Search<'a, M> {
         Tried::Placed
     }
 
-    /// Whether the first read still waiting in the list (the first return
-    /// of a read-only op) can be legal after `state`, which placing `op`
-    /// would lead to. The ops that may go between are the ones called
-    /// before that read returned, `op` aside.
-    fn next_read_reachable(&mut self, op: u32, state: &M::State) -> bool {
+    /// The first read still waiting in the list (the first return of a
+    /// read-only op), when the model rules out that it can be legal after
+    /// `state`, which placing `op` would lead to. The ops that may go
+    /// between are the ones called before that read returned, `op` aside.
+    fn read_ruled_out(&mut self, op: u32, state: &M::State) -> Option<u32> {
         let mut between = std::mem::take(&mut self.between);
         between.clear();
         let mut event = self.events.first();
         let read = loop {
             if event.0 >= self.events.head {
                 self.between = between;
-                return true;
+                return None;
             }
             let o = event.op();
             if event.is_call() {
@@ -407,7 +410,7 @@ impl<'a, M: Model> Search<'a, M> {
             between.iter().map(|&i| (&ops[i as usize].input, &ops[i as usize].output)),
         );
         self.between = between;
-        ok
+        (!ok).then_some(read)
     }
 
     /// Undoes the latest choice and returns the place after it, where the
@@ -731,10 +734,11 @@ impl<S: Clone> Longest<S> {
         Longest { kept: Vec::with_capacity(MAX_PARTIALS), deepest: vec![NONE; n], floor: 0 }
     }
 
-    /// The search is stuck on `op` after linearizing `stack`, in `state`.
+    /// The search is stuck on `op` after linearizing `stack`, and `then`
+    /// when it is given, in `state`.
     #[inline(always)]
-    fn stuck(&mut self, op: u32, stack: &[Frame<S>], state: &S) {
-        let depth = stack.len();
+    fn stuck(&mut self, op: u32, stack: &[Frame<S>], then: Option<u32>, state: &S) {
+        let depth = stack.len() + then.is_some() as usize;
         let deepest = self.deepest[op as usize];
         if deepest != NONE && depth <= deepest as usize {
             return;
@@ -743,21 +747,22 @@ impl<S: Clone> Longest<S> {
             return;
         }
         self.deepest[op as usize] = depth as u32;
-        self.keep(op as usize, stack, state);
+        self.keep(op as usize, stack, then, state);
     }
 
     /// Records a prefix `stuck` found longer than any kept for `op`: rare
     /// after the first few thousand steps, so kept out of the hot loop.
     #[cold]
     #[inline(never)]
-    fn keep(&mut self, op: usize, stack: &[Frame<S>], state: &S) {
+    fn keep(&mut self, op: usize, stack: &[Frame<S>], then: Option<u32>, state: &S) {
         let slot = match self.kept.iter().position(|p| p.stuck == op) {
             Some(i) => Some(i),
             None if self.kept.len() < MAX_PARTIALS => None,
             // Full, and this prefix beats the floor: the shortest one goes.
             None => (0..self.kept.len()).min_by_key(|&i| self.kept[i].order.len()),
         };
-        let partial = Partial { order: stack.iter().map(|f| f.op as usize).collect(), stuck: op, state: state.clone() };
+        let order = stack.iter().map(|f| f.op).chain(then).map(|op| op as usize).collect();
+        let partial = Partial { order, stuck: op, state: state.clone() };
         match slot {
             Some(i) => self.kept[i] = partial,
             None => self.kept.push(partial),

@@ -99,3 +99,19 @@ fn memory_cap_gives_unknown() {
     assert_eq!(result.verdict, Verdict::Unknown);
     assert!(result.partitions[0].reason.as_deref().unwrap().contains("memory"));
 }
+
+/// kv's look-ahead refuses an append that a get still to come could not
+/// have seen; the evidence must still blame that get, as a search without
+/// the look-ahead does, not the append it refused. In c01-bad, key 7's get
+/// sees "x 0 0 y" after "x 0 3 y" was appended and acknowledged.
+#[test]
+fn kv_evidence_blames_the_stale_get() {
+    let history = read_path(&data().join("porcupine/kv/c01-bad.txt"), Format::Auto).unwrap();
+    let result = check(&history, &ModelSpec::Kv { initial: String::new() }, &CheckOptions::default()).unwrap();
+    let key7 = result.partitions.iter().find(|p| p.key.as_deref() == Some("7")).unwrap();
+    assert_eq!(key7.verdict, Verdict::Invalid);
+    let top = &key7.partials[0];
+    let stuck = &key7.operations[top.stuck];
+    assert!(stuck.description.starts_with("get 7"), "{}", stuck.description);
+    assert_eq!(top.prefix.len(), 3, "the get is stuck after both appends: {:?}", top.prefix);
+}
