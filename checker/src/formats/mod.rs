@@ -94,7 +94,10 @@ pub(crate) fn open_with(path: &Path, format: Format, block_size: usize) -> Resul
     let name = path.display().to_string();
     let cannot = |e: std::io::Error| InputError::new(&name, None, format!("cannot read the file: {e}"));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
-    let mut head = Vec::new();
+    // Room for the whole first block up front, or read_to_end would grow it
+    // by doubling: a copy of everything read so far each time.
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut head = Vec::with_capacity(size.min(block_size as u64) as usize + 1);
     (&mut file).take(block_size as u64).read_to_end(&mut head).map_err(cannot)?;
     let format = match format {
         // A cut character at the block's end is no reason to refuse to guess.
@@ -123,18 +126,20 @@ impl JsonlFile {
 
     /// The first [`HEAD_OPS`] ops (or as many as the first block holds).
     pub fn head(&self) -> Result<History, InputError> {
+        // Cut after HEAD_OPS lines that are not blank, then read only that:
+        // the block may be many megabytes.
         let end = self.head.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let text = utf8(&self.name, &self.head[..end], 1)?;
         let (mut ops, mut cut) = (0, 0);
-        for line in text.split_inclusive('\n') {
+        for line in self.head[..end].split_inclusive(|&b| b == b'\n') {
             if ops == HEAD_OPS {
                 break;
             }
-            ops += usize::from(!line.trim().is_empty());
+            ops += usize::from(!line.trim_ascii().is_empty());
             cut += line.len();
         }
+        let text = utf8(&self.name, &self.head[..cut], 1)?;
         let mut h = History::new(&self.name, "jsonl");
-        jsonl::read_into(&mut h, &text[..cut], 1)?;
+        jsonl::read_into(&mut h, text, 1)?;
         Ok(h)
     }
 
@@ -167,13 +172,22 @@ impl JsonlFile {
         let mut file = Some(file);
         let mut first_line = 1;
         let mut any = false;
+        // The block parsed before: its buffer takes the next one, so that
+        // reading a big file touches fresh memory for two blocks, not for
+        // every block (a page fault and a zeroed page per 4 KB otherwise).
+        let mut spare = Vec::new();
         loop {
             // Parse up to the last complete line; the rest starts the next
             // block, which a thread reads while this one is parsed.
             let end = if more { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) } else { block.len() };
             let reader = match (more, file.take()) {
                 (true, Some(mut f)) => {
-                    let mut next = block[end..].to_vec();
+                    let mut next = std::mem::take(&mut spare);
+                    next.clear();
+                    // Room for all of it up front: read_to_end then reads
+                    // straight into place instead of growing by doubling.
+                    next.reserve(block.len() - end + block_size);
+                    next.extend_from_slice(&block[end..]);
                     Some(std::thread::spawn(move || {
                         let read = (&mut f).take(block_size as u64).read_to_end(&mut next);
                         (f, next, read)
@@ -190,7 +204,7 @@ impl JsonlFile {
                 reader.join().map_err(|_| InputError::new(&name, None, "the thread reading the file stopped"))?;
             more = read.map_err(cannot)? == block_size;
             file = Some(f);
-            block = next;
+            spare = std::mem::replace(&mut block, next);
         }
         if !any {
             return Err(InputError::new(&name, None, "no operations found (read as jsonl)"));
