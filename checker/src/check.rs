@@ -290,8 +290,9 @@ struct Builder<'o, M: HistoryModel> {
     opts: &'o CheckOptions,
     model: M,
     /// The partition of each key, and of ops with no key (or all ops, when
-    /// not partitioning).
-    by_key: HashMap<String, usize>,
+    /// not partitioning). Fx, not SipHash: one lookup per call, and keys
+    /// come from the history being checked, not from an adversary.
+    by_key: HashMap<String, usize, std::hash::BuildHasherDefault<models::FxHasher>>,
     keyless: Option<usize>,
     parts: Vec<Partition<M>>,
     /// Client calls seen.
@@ -311,7 +312,7 @@ impl<'o, M: HistoryModel + Send> Builder<'o, M> {
             skip: spec.ignores(),
             opts,
             model,
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             keyless: None,
             parts: Vec::new(),
             calls: 0,

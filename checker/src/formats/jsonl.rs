@@ -391,13 +391,19 @@ impl<'a> Cursor<'a> {
     /// A JSON integer that fits a `u64`: digits, no leading zero. (A sign,
     /// fraction or exponent leaves a character no token after it starts with.)
     fn number(&mut self) -> Option<u64> {
-        let digits = self.0.bytes().take_while(u8::is_ascii_digit).count();
-        let (text, rest) = self.0.split_at(digits);
-        if digits == 0 || (digits > 1 && text.starts_with('0')) {
+        // One pass: the digits are summed as they are found.
+        let bytes = self.0.as_bytes();
+        let mut n: u64 = 0;
+        let mut digits = 0;
+        while let Some(d) = bytes.get(digits).and_then(|b| b.checked_sub(b'0')).filter(|&d| d < 10) {
+            n = n.checked_mul(10)?.checked_add(d as u64)?;
+            digits += 1;
+        }
+        if digits == 0 || (digits > 1 && bytes[0] == b'0') {
             return None;
         }
-        self.0 = rest;
-        text.parse().ok()
+        self.0 = &self.0[digits..];
+        Some(n)
     }
 
     /// A JSON string with nothing to unescape: no `\\` and no control character.
