@@ -12,8 +12,9 @@
 //! is no choice left to undo.
 //!
 //! The code reads in that order: `Search::run` is the loop, and its
-//! steps are `Search::try_call`, `Search::backtrack`,
-//! `Longest::stuck` (the evidence) and `Search::limit_reached`.
+//! steps are `Search::try_call` (with `Search::read_ruled_out`, below),
+//! `Search::backtrack`, `Longest::stuck` (the evidence) and
+//! `Search::limit_reached`.
 //!
 //! Speed comes from three things: states are small interned values; the
 //! linearized set's hash is updated in O(1) by XOR-ing one random word per
@@ -230,7 +231,7 @@ struct Search<'a, M: Model> {
     taken: usize,
     state: M::State,
     stack: Vec<Frame<M::State>>,
-    /// Scratch for `next_read_reachable`, kept to save an allocation a step.
+    /// Scratch for `read_ruled_out`, kept to save an allocation a step.
     between: Vec<u32>,
     longest: Longest<M::State>,
     steps: u64,
