@@ -327,6 +327,13 @@ impl Worker {
                 }
             }
             generator.cycle(&mut self).await;
+            // A cycle whose calls all complete at once (a client answering
+            // from what it already knows) never gives the thread back, and a
+            // task woken meanwhile — the orphan revoker, which this worker
+            // just woke — waits behind it for the whole run. Counting each
+            // cycle against tokio's budget makes such a worker yield now and
+            // then; one that waits on the network yields anyway.
+            tokio::task::consume_budget().await;
             if self.retiring {
                 self.retire();
             }
