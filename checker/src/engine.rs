@@ -379,10 +379,21 @@ impl<'a, M: Model> Search<'a, M> {
     fn read_ruled_out(&mut self, op: u32, state: &M::State) -> Option<u32> {
         let mut between = std::mem::take(&mut self.between);
         between.clear();
+        let ruled_out = self.first_read(op, &mut between).filter(|&read| {
+            let (r, ops) = (&self.ops[read as usize], self.ops);
+            let between = between.iter().map(|&i| (&ops[i as usize].input, &ops[i as usize].output));
+            !self.model.may_reach(state, (&r.input, &r.output), between)
+        });
+        self.between = between;
+        ruled_out
+    }
+
+    /// The first read still waiting in the list, other than `op`, with the
+    /// ops that may go before it (`op` aside) pushed onto `between`.
+    fn first_read(&self, op: u32, between: &mut Vec<u32>) -> Option<u32> {
         let mut event = self.events.first();
         let read = loop {
             if event.0 >= self.events.head {
-                self.between = between;
                 return None;
             }
             let o = event.op();
@@ -403,15 +414,7 @@ impl<'a, M: Model> Search<'a, M> {
             }
             d = self.deferred.after(d);
         }
-        let r = &self.ops[read as usize];
-        let ops = self.ops;
-        let ok = self.model.may_reach(
-            state,
-            (&r.input, &r.output),
-            between.iter().map(|&i| (&ops[i as usize].input, &ops[i as usize].output)),
-        );
-        self.between = between;
-        (!ok).then_some(read)
+        Some(read)
     }
 
     /// Undoes the latest choice and returns the place after it, where the
