@@ -833,17 +833,25 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     // A campaign that ended `info` (timed out, connection lost) may have won
     // some term at any time after its invocation, and it never learnt which:
     // seeing that candidate lead is a possible leadership, not a phantom.
-    let mut maybe_elected: HashMap<(&str, &str), u64> = HashMap::new();
+    // One the client undid before answering (`released_by: undone`, e.g. its
+    // lease revoked) may have led only until its completion.
+    let mut maybe_elected: HashMap<(&str, &str), Vec<(u64, u64)>> = HashMap::new();
     for d in ops.iter().filter(|d| d.f() == "campaign" && d.outcome == Outcome::Info) {
         if let Some(id) = d.value()["id"].as_str() {
-            let since = maybe_elected.entry((d.key(), id)).or_insert(d.invoke.time);
-            *since = (*since).min(d.invoke.time);
+            let undone = d.completion.and_then(|c| c.value.get("released_by")).and_then(Value::as_str)
+                == Some(lease::RELEASED_BY_UNDONE);
+            let until = d.end().filter(|_| undone).unwrap_or(u64::MAX);
+            maybe_elected.entry((d.key(), id)).or_default().push((d.invoke.time, until));
         }
     }
     let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && d.value()["term"].is_i64());
     for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
         let (Some(id), Some(term)) = (o.value()["leader"].as_str(), o.value()["term"].as_i64()) else { continue };
-        let possible = maybe_elected.get(&(o.key(), id)).is_some_and(|&since| since <= o.end().unwrap_or(u64::MAX));
+        // The observation and the maybe-leadership could have met.
+        let (seen_from, seen_to) = (o.invoke.time, o.end().unwrap_or(u64::MAX));
+        let possible = maybe_elected
+            .get(&(o.key(), id))
+            .is_some_and(|spans| spans.iter().any(|&(since, until)| since <= seen_to && seen_from <= until));
         if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
             count += 1;
             anomalies.push(ElectionAnomaly::PhantomLeader {

@@ -4,17 +4,26 @@
 //! - `Ok`: it took effect;
 //! - `Fail`: it definitely did not (lock busy, NX refused, lock timeout, the
 //!   server refused the request before doing anything, the request never
-//!   left), or whatever it did was undone before it returned;
+//!   left, or a check proved the lock was never ours: etcd's and ZooKeeper's
+//!   withdrawal while an older contender still queued ahead of us);
 //! - `Info`: unknown (timeout or connection lost after the request was sent,
 //!   or an error that does not prove the request did nothing). The process
 //!   that saw it is retired and a fresh client continues.
 //!
-//! `SessionLost` is an `Info` that also knows the server ended the client's
-//! session, and with it every lock the session held (a PostgreSQL or MariaDB
-//! connection the server terminated, an expired ZooKeeper session). The
-//! runner records it as `info` with `{"released_by": "session-lost"}` in the
-//! completion's value: whatever the call did, the lock it concerns is no
-//! longer held by this process from then on.
+//! Undoing a call is not proof that it had no effect: a campaign that won
+//! while its answer was lost led until the lease was revoked, and an
+//! observer may have seen it lead. Two kinds of `Info` say what else the
+//! client knows, and the runner records each as `info` with `released_by`
+//! in the completion's value: whatever the call did, the lock (or
+//! leadership) it concerns is not held by this process from the completion
+//! on, so the checkers may close its window there.
+//! - `SessionLost`: the server ended the client's session, and with it every
+//!   lock the session held (a PostgreSQL or MariaDB connection the server
+//!   terminated, an expired ZooKeeper session): `"session-lost"`.
+//! - `Undone`: the client undid whatever the call may have done before
+//!   answering (etcd: the lease revoked, which deletes its lock or leader
+//!   key; Redlock: every node that may have said yes answered the unlock):
+//!   `"undone"`.
 //!
 //! A grant that more than one node gave (Redlock's majority) lists them in
 //! the acquire's `ok` value as `{"granted_by": ["n1", "n3", "n4"]}` (the
@@ -30,12 +39,12 @@
 //! token, filing a term) turns a refusal into `info` too: the lock may be
 //! held by then.
 //!
-//! | system | `fail` (no effect) | `info` + `released_by: session-lost` | `info` |
+//! | system | `fail` (no effect) | `info` + `released_by: session-lost` / `undone` | `info` |
 //! | --- | --- | --- | --- |
 //! | Redis | lock busy / not our value (script answered 0); connection refused; error replies refused before running: `LOADING`, `NOSCRIPT`, `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `CROSSSLOT`, `MASTERDOWN`, `READONLY`, `NOPERM`, `EXECABORT`, `BUSY`, `OOM`, `NOAUTH`, `WRONGPASS`, `NOREPLICAS`, `MISCONF`; plain `ERR` for a command or a script with a single write; errors raised in the client before sending | — (a restarted Redis forgets its keys, but the client cannot tell a restart from a broken connection) | timeouts, I/O and dropped connections, unparsable or mistyped replies, `ERR` from a script that writes twice (fenced acquire, campaign: Redis does not roll scripts back), unknown error codes |
-//! | Redlock | fewer than a majority could still hold our value after the unlock round (every node that may have taken it answered the unlock); release: no node held our value and every node answered | — | otherwise |
-//! | etcd | lock/campaign not granted and its lease then revoked (or found gone), which deletes the waiter key; granted but the token read failed, and the lease revoked at once (undone before we answer); lease grant failed (no key exists yet); release/resign: the key was gone or replaced (a release/resign whose delete went unanswered is `ok` if the revoke that follows removed the live lease, and the key with it); codes `InvalidArgument`, `NotFound`, `AlreadyExists`, `PermissionDenied`, `FailedPrecondition`, `OutOfRange`, `Unimplemented`, `Unauthenticated`, `ResourceExhausted`; client-side argument errors | — (a lease outlives its client's connection) | `DeadlineExceeded`, `Unavailable`, `Cancelled`, `Unknown`, `Aborted`, `Internal`, `DataLoss`, transport and I/O errors; our deadline |
-//! | ZooKeeper | withdrawn from the queue before our turn (checked in one multi); release/resign found our node deleted in a live session; `NoNode`, `NodeExists`, `BadVersion`, `NotEmpty`, `NoAuth`, `InvalidAcl`, `AuthFailed`, `BadArguments`, `NoChildrenForEphemerals`, `SessionMoved`, `NotReadOnly`, `NoWatcher`, `QuotaExceeded`, `Throttled`, `MarshallingError`, `Unimplemented`, `ReconfigDisabled`, `UnexpectedErrorCode` | `SessionExpired`, or the client found its session expired (ephemeral nodes are gone) | `ConnectionLoss`, `Timeout`, `ClientClosed`, `NoHosts`, `Custom` (e.g. "no response from connection in 2000ms"), any other; our deadline |
+//! | Redlock | fewer than a majority of nodes granted or may have granted our value in the round (a majority never held it); release: no node held our value and every node answered | `undone`: a majority granted or may have granted it (the round ran out of validity, or unknown votes could complete a majority), and after the unlock round fewer than a majority may still hold it | a majority may still hold our value after the unlock round |
+//! | etcd | lock/campaign refused (a code below) and its lease revoked; lock/campaign not answered, but our waiter key deleted in one transaction with the check that a key created before it still exists (so ours was never first in line); lease grant failed (no key exists yet); release/resign: the key was gone or replaced (a release/resign whose delete went unanswered is `ok` if the revoke that follows removed the live lease, and the key with it); codes `InvalidArgument`, `NotFound`, `AlreadyExists`, `PermissionDenied`, `FailedPrecondition`, `OutOfRange`, `Unimplemented`, `Unauthenticated`, `ResourceExhausted`; client-side argument errors | `undone`: lock/campaign not answered (or granted but its token unread) and its lease then revoked, which deletes its key; no `session-lost` (a lease outlives its client's connection) | `DeadlineExceeded`, `Unavailable`, `Cancelled`, `Unknown`, `Aborted`, `Internal`, `DataLoss`, transport and I/O errors; our deadline; any of these whose lease could not be revoked (left to the orphan revoker) |
+//! | ZooKeeper | withdrawn from the queue before our turn (the node below ours checked and ours deleted in one multi: never first in line); release/resign found our node deleted in a live session; `NoNode`, `NodeExists`, `BadVersion`, `NotEmpty`, `NoAuth`, `InvalidAcl`, `AuthFailed`, `BadArguments`, `NoChildrenForEphemerals`, `SessionMoved`, `NotReadOnly`, `NoWatcher`, `QuotaExceeded`, `Throttled`, `MarshallingError`, `Unimplemented`, `ReconfigDisabled`, `UnexpectedErrorCode` | `SessionExpired`, or the client found its session expired (ephemeral nodes are gone) | `ConnectionLoss`, `Timeout`, `ClientClosed`, `NoHosts`, `Custom` (e.g. "no response from connection in 2000ms"), any other; our deadline |
 //! | PostgreSQL | lock busy / not held (`false`); SQLSTATE class `42` (syntax, undefined object: refused at parse/plan time), `0A`, `25P02`, `55P03` (`lock_timeout` while waiting), `40P01` (deadlock while waiting); sqlx errors raised before sending (invalid argument, encode, pool) | severity `FATAL`/`PANIC` (e.g. `57P01` "terminating connection due to unexpected postmaster exit" / administrator command, `57P02` crash of another backend, `57P03`): the backend exits and its session locks go with it | every other SQLSTATE (an error after an advisory lock was taken does not give it back), I/O, protocol, decoding and missing rows (the statement ran); our deadline |
 //! | MariaDB | lock busy (`GET_LOCK` 0 or NULL), not held (`RELEASE_LOCK` 0 or NULL); errors 1064 (syntax), 1054, 1146, 1044/1045/1142/1227 (access), 1205, 1213 (deadlock), 1290/1792 (read-only); sqlx errors raised before sending | errors 1053 (server shutdown), 1927 (connection killed): the connection ends and `GET_LOCK` locks with it | every other error, I/O, protocol; our deadline |
 //!
@@ -57,6 +66,9 @@ pub enum Outcome<T> {
     /// Unknown, and the server ended this client's session: recorded as
     /// `info` with `{"released_by": "session-lost"}`.
     SessionLost(String),
+    /// Unknown, and undone by this client before it answered (see the
+    /// module's doc): recorded as `info` with `{"released_by": "undone"}`.
+    Undone(String),
 }
 
 impl<T> Outcome<T> {
@@ -64,7 +76,7 @@ impl<T> Outcome<T> {
     pub fn into_result(self) -> Result<T, String> {
         match self {
             Outcome::Ok(v) => Ok(v),
-            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => Err(e),
+            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => Err(e),
         }
     }
 
@@ -74,6 +86,7 @@ impl<T> Outcome<T> {
             Outcome::Fail(e) => Outcome::Fail(e),
             Outcome::Info(e) => Outcome::Info(e),
             Outcome::SessionLost(e) => Outcome::SessionLost(e),
+            Outcome::Undone(e) => Outcome::Undone(e),
         }
     }
 
@@ -84,6 +97,7 @@ impl<T> Outcome<T> {
             Outcome::Fail(e) => Err(Outcome::Fail(e)),
             Outcome::Info(e) => Err(Outcome::Info(e)),
             Outcome::SessionLost(e) => Err(Outcome::SessionLost(e)),
+            Outcome::Undone(e) => Err(Outcome::Undone(e)),
         }
     }
 
@@ -94,25 +108,37 @@ impl<T> Outcome<T> {
             Outcome::Fail(e) => Outcome::Fail(format!("{what}: {e}")),
             Outcome::Info(e) => Outcome::Info(format!("{what}: {e}")),
             Outcome::SessionLost(e) => Outcome::SessionLost(format!("{what}: {e}")),
+            Outcome::Undone(e) => Outcome::Undone(format!("{what}: {e}")),
         }
     }
 
     /// `Fail` and `Info` change to `Info`: for a step after one that may
-    /// have taken effect. A lost session stays lost.
+    /// have taken effect. A lost session stays lost, an undone call undone.
     pub fn unknown_unless_ok(self) -> Outcome<T> {
         match self {
             Outcome::Fail(e) => Outcome::Info(e),
             other => other,
         }
     }
+
+    /// What the completion's `released_by` says for this outcome: who ended
+    /// whatever the call may have done, by the time it answered.
+    pub fn released_by(&self) -> Option<&'static str> {
+        match self {
+            Outcome::SessionLost(_) => Some(RELEASED_BY_SESSION_LOST),
+            Outcome::Undone(_) => Some(RELEASED_BY_UNDONE),
+            Outcome::Ok(_) | Outcome::Fail(_) | Outcome::Info(_) => None,
+        }
+    }
 }
 
-/// Where a completion's value says who ended a hold: the process's server
-/// session ended (connection terminated by the server, ZooKeeper session
-/// expired), so the server released every lock the session held. The field
-/// is `released_by`; `lease-safety` ends the session lock's guaranteed
-/// window where an operation found it so.
-pub use checker::lease::RELEASED_BY_SESSION_LOST;
+/// What a completion's `released_by` says ended a hold: the process's
+/// server session ended (connection terminated by the server, ZooKeeper
+/// session expired), so the server released every lock the session held
+/// (`lease-safety` ends the session lock's guaranteed window where an
+/// operation found it so); or this client undid the call before answering
+/// (the election checker closes a maybe-won campaign's window there).
+pub use checker::lease::{RELEASED_BY_SESSION_LOST, RELEASED_BY_UNDONE};
 
 /// Something a retired client may leave in the system that keeps blocking
 /// others until it expires on its own: an etcd lease whose waiter or lock

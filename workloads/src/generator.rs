@@ -18,7 +18,7 @@ use std::time::Duration;
 use checker::OpType;
 use serde_json::{json, Value};
 
-use crate::client::{ElectionClient, Grant, Leadership, LockClient, Outcome, RELEASED_BY_SESSION_LOST};
+use crate::client::{ElectionClient, Grant, Leadership, LockClient, Outcome};
 use crate::resource::FencedResource;
 use crate::runner::Worker;
 use crate::systems::BoxFuture;
@@ -132,13 +132,13 @@ impl Completion {
         Completion { kind: OpType::Fail, value, node: None, error: Some(error), returned: Returned::Nothing }
     }
 
-    /// An unknown outcome (`Info` or `SessionLost`) as `info`; a lost
-    /// session adds `released_by` to the value.
+    /// An unknown outcome (`Info`, `SessionLost`, `Undone`) as `info`; a
+    /// lost session or an undone call adds `released_by` to the value.
     fn unknown<T>(value: Value, outcome: Outcome<T>) -> Completion {
         let value = unknown_value(value, &outcome);
         let error = match outcome {
             Outcome::Ok(_) => String::new(),
-            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => e,
+            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => e,
         };
         Completion { kind: OpType::Info, value, node: None, error: Some(error), returned: Returned::Nothing }
     }
@@ -169,18 +169,18 @@ fn grant_value(grant: &Grant) -> Value {
 }
 
 /// A completion's value for an unknown outcome: `value`, plus
-/// `released_by` when the server ended the session (see
-/// [`RELEASED_BY_SESSION_LOST`]).
+/// `released_by` when the server ended the session or the client undid the
+/// call (see [`Outcome::released_by`]).
 pub(crate) fn unknown_value<T>(value: Value, outcome: &Outcome<T>) -> Value {
-    if !matches!(outcome, Outcome::SessionLost(_)) {
+    let Some(released_by) = outcome.released_by() else {
         return value;
-    }
+    };
     let mut value = match value {
         Value::Object(map) => map,
         Value::Null => serde_json::Map::new(),
         other => [("value".to_string(), other)].into_iter().collect(),
     };
-    value.insert("released_by".into(), json!(RELEASED_BY_SESSION_LOST));
+    value.insert("released_by".into(), json!(released_by));
     Value::Object(value)
 }
 

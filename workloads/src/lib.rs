@@ -34,6 +34,7 @@ pub mod workload;
 
 pub use client::{
     ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
+    RELEASED_BY_UNDONE,
 };
 pub use cluster::{start_cluster, wait_ready, wait_serving, Started};
 pub use generator::{ClientKind, Done, Generator, Op};

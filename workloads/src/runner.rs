@@ -181,7 +181,7 @@ async fn revoke_orphans(
                 continue;
             }
             Outcome::Fail(e) => (OpType::Fail, e),
-            Outcome::Info(e) | Outcome::SessionLost(e) => (OpType::Info, e),
+            Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => (OpType::Info, e),
         };
         recorder.complete(process, kind, "revoke-orphan", Some(&orphan.key), value, None, Some(error));
         if kind == OpType::Info {
@@ -585,5 +585,8 @@ mod tests {
         assert_eq!(unknown_value(json!({ "id": "p1" }), &lost), json!({ "id": "p1", "released_by": "session-lost" }));
         assert_eq!(unknown_value(Value::Null, &lost), json!({ "released_by": "session-lost" }));
         assert_eq!(unknown_value(Value::Null, &Outcome::<()>::Info("late".into())), Value::Null);
+        // Undone by the client before it answered: still `info`, closed.
+        let undone: Outcome<()> = Outcome::Undone("lease revoked".into());
+        assert_eq!(unknown_value(json!({ "id": "p1" }), &undone), json!({ "id": "p1", "released_by": "undone" }));
     }
 }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use checker::OpType;
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, LockOptions, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, LockOptions, SortOrder, SortTarget, Txn, TxnOp,
+};
 use node::Node;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -222,12 +224,14 @@ impl EtcdLock {
         revoked
     }
 
-    /// A lease for `ttl` (rounded up to etcd's whole seconds): its id and
-    /// the TTL etcd granted, in seconds.
-    async fn grant_lease(&mut self, ttl: Duration) -> Result<(i64, i64), String> {
+    /// A lease for `ttl` (rounded up to etcd's whole seconds).
+    async fn grant_lease(&mut self, ttl: Duration) -> Result<LeaseGrant, String> {
         let ttl_secs = lease_secs(ttl);
         let granted = deadline(self.options.timeout, async {
-            self.client.lease_grant(ttl_secs, None).await.map_or_else(classify, |r| Outcome::Ok((r.id(), r.ttl())))
+            self.client.lease_grant(ttl_secs, None).await.map_or_else(classify, |r| {
+                let revision = r.header().map_or(0, |h| h.revision());
+                Outcome::Ok(LeaseGrant { id: r.id(), ttl_secs: r.ttl(), revision })
+            })
         })
         .await;
         // Whatever happened, no key is attached to a lease yet: no lock or
@@ -235,25 +239,54 @@ impl EtcdLock {
         granted.into_result().map_err(|e| format!("lease grant: {e}"))
     }
 
-    /// After a lock or campaign call on `lease` did not answer with a grant:
-    /// revoke the lease, which deletes the waiter key it may have queued.
-    /// `Fail` when the attempt is thereby undone (or provably never queued),
-    /// else unknown, and the lease stays in `queued` for the orphan revoker.
-    async fn withdraw<T>(&mut self, lease: i64, failed: Outcome<T>, what: &str) -> Outcome<T> {
+    /// After a lock or campaign call on `lease` (queued under `queue`) did
+    /// not answer with a grant: revoke the lease, which deletes the waiter
+    /// key it may have queued. A refusal stays `Fail`. An unanswered call
+    /// may have made our key first in line (the lock taken, the election
+    /// won, seen by observers) before the revoke: `Fail` only when a key
+    /// queued before our lease existed is still there after the revoke
+    /// (it was ahead of ours for our key's whole life), else `Undone`; a
+    /// revoke that went unanswered leaves it unknown, and the lease in
+    /// `queued` for the orphan revoker.
+    async fn withdraw<T>(&mut self, lease: &LeaseGrant, queue: &str, failed: Outcome<T>, what: &str) -> Outcome<T> {
         let (e, definite) = match failed {
             Outcome::Ok(v) => return Outcome::Ok(v),
             Outcome::Fail(e) => (e, true),
-            Outcome::Info(e) | Outcome::SessionLost(e) => (e, false),
+            Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => (e, false),
         };
-        match self.revoke(lease).await {
-            Outcome::Ok(_) => Outcome::Fail(format!("{what} ({e}); lease revoked")),
+        match self.revoke(lease.id).await {
+            Outcome::Ok(_) if definite => Outcome::Fail(format!("{what} ({e}); lease revoked")),
+            Outcome::Ok(_) if self.queued_before(queue, lease.revision).await => {
+                Outcome::Fail(format!("{what} ({e}); lease revoked behind an older contender"))
+            }
+            Outcome::Ok(_) => Outcome::Undone(format!("unanswered ({e}); lease revoked, ending whatever it took")),
             _ if definite => {
                 // Refused before any key was put: the lease owns nothing.
-                self.queued.remove(&lease);
+                self.queued.remove(&lease.id);
                 Outcome::Fail(e)
             }
             _ => Outcome::Info(e),
         }
+    }
+
+    /// Whether the oldest key queued under `queue` now was created at or
+    /// before `revision` (our lease's grant, so before our key). A key
+    /// deleted and put again gets a new create revision: this one existed
+    /// all along, ahead of any key our lease put since. Unknown is `false`.
+    async fn queued_before(&mut self, queue: &str, revision: i64) -> bool {
+        if revision <= 0 {
+            return false;
+        }
+        let prefix = format!("{queue}/");
+        let oldest = GetOptions::new().with_prefix().with_sort(SortTarget::Create, SortOrder::Ascend).with_limit(1);
+        let found = deadline(self.options.timeout, async {
+            match self.client.get(prefix.as_str(), Some(oldest)).await {
+                Ok(resp) => Outcome::Ok(resp.kvs().first().map(|kv| kv.create_revision())),
+                Err(e) => classify(e),
+            }
+        })
+        .await;
+        matches!(found, Outcome::Ok(Some(created)) if created <= revision)
     }
 
     fn take_orphans(&mut self) -> Vec<Orphan> {
@@ -278,9 +311,18 @@ impl EtcdLock {
             }
             _ if revoked => Outcome::Ok(()),
             Outcome::Fail(e) => Outcome::Fail(e),
-            Outcome::Info(e) | Outcome::SessionLost(e) => Outcome::Info(e),
+            Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => Outcome::Info(e),
         }
     }
+}
+
+/// A lease as etcd granted it.
+struct LeaseGrant {
+    id: i64,
+    ttl_secs: i64,
+    /// The store's revision when it was granted: every key put with it was
+    /// created later.
+    revision: i64,
 }
 
 impl Drop for EtcdLock {
@@ -296,10 +338,11 @@ impl LockClient for EtcdLock {
     fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
             let timeout = self.options.timeout;
-            let (lease, ttl_secs) = match self.grant_lease(ttl).await {
+            let granted = match self.grant_lease(ttl).await {
                 Ok(granted) => granted,
                 Err(e) => return Outcome::Fail(e),
             };
+            let (lease, ttl_secs) = (granted.id, granted.ttl_secs);
             self.queued.insert(lease, key.to_string());
             let name = format!("fencepost/locks/{key}");
             let wait = self.options.acquire_wait + timeout;
@@ -310,7 +353,7 @@ impl LockClient for EtcdLock {
                 }
             })
             .await;
-            let lock_key = match self.withdraw(lease, locked, "not granted").await.into_value() {
+            let lock_key = match self.withdraw(&granted, &name, locked, "not granted").await.into_value() {
                 Ok(k) => k,
                 Err(other) => return other,
             };
@@ -332,14 +375,16 @@ impl LockClient for EtcdLock {
                     self.keep_alive(key, lease, ttl_secs, grant.lost.clone());
                     Outcome::Ok(grant)
                 }
-                // Held, but without its token. Giving it back at once undoes
-                // the grant before we answer (nobody else could hold it
-                // meanwhile, and we did nothing with it); failing that, the
-                // process retires and its lease is an orphan.
-                Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) => match self.revoke(lease).await {
-                    Outcome::Ok(_) => Outcome::Fail(format!("granted, token unknown ({e}); lease revoked")),
-                    _ => Outcome::Info(format!("granted, token unknown: {e}")),
-                },
+                // Held, but without its token. Giving it back at once ends
+                // the grant before we answer: it was held until the revoke,
+                // so `Undone`, not `Fail`; failing that, the process retires
+                // and its lease is an orphan.
+                Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => {
+                    match self.revoke(lease).await {
+                        Outcome::Ok(_) => Outcome::Undone(format!("granted, token unknown ({e}); lease revoked")),
+                        _ => Outcome::Info(format!("granted, token unknown: {e}")),
+                    }
+                }
             }
         })
     }
@@ -393,10 +438,11 @@ impl EtcdLock {
 impl ElectionClient for EtcdLock {
     fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
-            let (lease, ttl_secs) = match self.grant_lease(ttl).await {
+            let granted = match self.grant_lease(ttl).await {
                 Ok(granted) => granted,
                 Err(e) => return Outcome::Fail(e),
             };
+            let (lease, ttl_secs) = (granted.id, granted.ttl_secs);
             self.queued.insert(lease, name.to_string());
             let election = format!("fencepost/elections/{name}");
             let wait = self.options.acquire_wait + self.options.timeout;
@@ -410,7 +456,7 @@ impl ElectionClient for EtcdLock {
                 }
             })
             .await;
-            let (key, term) = match self.withdraw(lease, won, "not elected").await.into_value() {
+            let (key, term) = match self.withdraw(&granted, &election, won, "not elected").await.into_value() {
                 Ok(won) => won,
                 Err(other) => return other,
             };
@@ -539,6 +585,7 @@ mod tests {
             Outcome::Fail(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
+            Outcome::Undone(_) => "undone",
         }
     }
 

@@ -240,6 +240,7 @@ impl ElectionClient for PostgresLock {
                     Outcome::Fail(e) => return Outcome::Fail(e),
                     Outcome::Info(e) => return Outcome::Info(e),
                     Outcome::SessionLost(e) => return Outcome::SessionLost(e),
+                    Outcome::Undone(e) => return Outcome::Undone(e),
                 }
             }
         })
@@ -378,6 +379,7 @@ mod tests {
             Outcome::Fail(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
+            Outcome::Undone(_) => "undone",
         }
     }
 

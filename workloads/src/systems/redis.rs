@@ -458,6 +458,7 @@ mod tests {
             Outcome::Fail(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
+            Outcome::Undone(_) => "undone",
         }
     }
 

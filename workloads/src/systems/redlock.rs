@@ -9,6 +9,11 @@
 //! 4. otherwise unlock everywhere and retry after a random delay, until the
 //!    acquire deadline.
 //!
+//! A round in which a majority granted (or may have granted: a `SET` that
+//! went unanswered) held the lock on the servers until its unlock round,
+//! whatever the validity said: the acquire then ends `Undone`, not `Fail`,
+//! and does not retry (see `workloads/src/client.rs`).
+//!
 //! Release runs the compare-and-delete on every node. Redlock has no fencing
 //! token.
 
@@ -98,12 +103,39 @@ fn may_still_hold(votes: &[Option<Outcome<Option<i64>>>], unlocks: &[Option<Outc
         .iter()
         .zip(unlocks)
         .filter(|(vote, unlock)| {
-            let took = matches!(vote, Some(Outcome::Ok(_) | Outcome::Info(_) | Outcome::SessionLost(_)));
+            let took = may_have_taken(vote);
             // Deleted it, or found it not there.
             let cleared = matches!(unlock, Some(Outcome::Ok(_)));
             took && !cleared
         })
         .count()
+}
+
+/// Whether a node's `SET` may have stored our value: granted, or unknown.
+fn may_have_taken(vote: &Option<Outcome<Option<i64>>>) -> bool {
+    matches!(vote, Some(Outcome::Ok(_) | Outcome::Info(_) | Outcome::SessionLost(_) | Outcome::Undone(_)))
+}
+
+/// How a round that did not give us the lock ends, once its unlock round
+/// answered: unknown while a majority may still hold our value; `Undone`
+/// when a majority granted (or may have granted) it, so the servers held
+/// the lock for us until the unlock; `None` (no effect, free to retry)
+/// when a majority never could have.
+fn lost_round<T>(votes: &[Option<Outcome<Option<i64>>>], unlocks: &[Option<Outcome<bool>>]) -> Option<Outcome<T>> {
+    let majority = votes.len() / 2 + 1;
+    let granted = votes.iter().filter(|v| matches!(v, Some(Outcome::Ok(_)))).count();
+    let took = votes.iter().filter(|v| may_have_taken(v)).count();
+    let left = may_still_hold(votes, unlocks);
+    let nodes = votes.len();
+    if left >= majority {
+        Some(Outcome::Info(format!("granted by {granted} of {nodes} nodes, and {left} may still hold our value")))
+    } else if took >= majority {
+        Some(Outcome::Undone(format!(
+            "granted by {granted} of {nodes} nodes ({took} may have), not held in time; unlocked on all but {left}"
+        )))
+    } else {
+        None
+    }
 }
 
 /// The nodes whose `SET` said yes, by name.
@@ -165,12 +197,8 @@ impl LockClient for RedlockClient {
                 // went unanswered may keep our value until its TTL; that is
                 // harmless only while fewer than a majority may.
                 let unlocks = self.unlock_all(key, &value).await;
-                let left = may_still_hold(&votes, &unlocks);
-                if left >= self.majority() {
-                    return Outcome::Info(format!(
-                        "granted by {granted} of {} nodes, and {left} may still hold our value",
-                        self.conns.len()
-                    ));
+                if let Some(ended) = lost_round(&votes, &unlocks) {
+                    return ended;
                 }
                 if Instant::now() >= give_up {
                     return Outcome::Fail(format!("granted by {granted} of {} nodes", self.conns.len()));
@@ -233,6 +261,24 @@ mod tests {
         assert_eq!(may_still_hold(&votes, &[SILENT, SILENT, SILENT, ABSENT, ABSENT]), 3);
         // A node we never reached holds nothing.
         assert_eq!(may_still_hold(&[OK, OK, None, BUSY, BUSY], &[SILENT, SILENT, None, SILENT, SILENT]), 2);
+    }
+
+    #[test]
+    fn a_round_a_majority_may_have_granted_is_undone_not_failed() {
+        let undone = |v: &[Option<Outcome<Option<i64>>>], u: &[Option<Outcome<bool>>]| {
+            matches!(lost_round::<()>(v, u), Some(Outcome::Undone(_)))
+        };
+        // A majority said yes but the validity ran out: held until unlocked.
+        assert!(undone(&[OK, OK, OK, BUSY, BUSY], &[DELETED, DELETED, DELETED, ABSENT, ABSENT]));
+        // Two yes and one unknown could have made a majority.
+        assert!(undone(&[OK, OK, LATE, BUSY, BUSY], &[DELETED, DELETED, ABSENT, ABSENT, ABSENT]));
+        // Never a majority: no effect, the round may be retried.
+        assert_eq!(lost_round::<()>(&[OK, OK, BUSY, BUSY, None], &[DELETED, DELETED, ABSENT, ABSENT, None]), None);
+        // A majority may still hold it: unknown.
+        assert!(matches!(
+            lost_round::<()>(&[OK, OK, LATE, BUSY, BUSY], &[SILENT, SILENT, SILENT, ABSENT, ABSENT]),
+            Some(Outcome::Info(_))
+        ));
     }
 
     #[test]
