@@ -13,7 +13,6 @@
 //!
 //! Needs a Docker engine (`bash scripts/setup.sh`); images build on first use.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checker::lease::{LeaseOptions, RELEASED_BY_UNDONE};
@@ -62,7 +61,13 @@ impl Recording {
     }
 }
 
-async fn perform(recorder: &Recorder, resource: &FencedResource, process: u64, client: &mut Client, op: Op) -> Completion {
+async fn perform(
+    recorder: &Recorder,
+    resource: &FencedResource,
+    process: u64,
+    client: &mut Client,
+    op: Op,
+) -> Completion {
     let key = op.key().to_string();
     recorder.invoke(process, op.f(), Some(&key), op.value());
     let done = op.execute(client, resource).await;
@@ -137,7 +142,8 @@ async fn campaign_answer_lost(
     let seats = seats(nodes).await;
     // The candidate's deadline is acquire_wait + timeout after its call;
     // its undo then waits up to `timeout` on the frozen member.
-    let options = ClientOptions { timeout: Duration::from_secs(2), acquire_wait: Duration::from_secs(1), ..Default::default() };
+    let options =
+        ClientOptions { timeout: Duration::from_secs(2), acquire_wait: Duration::from_secs(1), ..Default::default() };
     let ttl = Duration::from_secs(10);
     let rec = Recording::new(sys.layout().name);
     let mut holder = election_client(sys, nodes, seats.holder, &options).await;
@@ -234,7 +240,11 @@ async fn etcd_an_unanswered_campaign_that_won_is_undone_and_a_given_up_acquire_f
 
     // A lock given up behind its holder: proven, so `fail`, and nothing left
     // queued for the orphan revoker.
-    let options = ClientOptions { timeout: Duration::from_secs(1), acquire_wait: Duration::from_millis(300), ..Default::default() };
+    let options = ClientOptions {
+        timeout: Duration::from_secs(1),
+        acquire_wait: Duration::from_millis(300),
+        ..Default::default()
+    };
     let ttl = Duration::from_secs(10);
     let mut holder = sys.lock_client(&nodes, 0, 0, &options).await.unwrap();
     let mut waiter = sys.lock_client(&nodes, 1, 1, &options).await.unwrap();
