@@ -527,7 +527,9 @@ fn refuse_meaningless_numbers(opts: &RunOpts) -> anyhow::Result<()> {
     } else if opts.keys == 0 {
         Some("--keys 0: the clients need at least one lock to take (k0)".to_string())
     } else if let Some(rate) = opts.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        Some(format!("--rate {rate}: acquire attempts per second must be above 0 (leave --rate out for as fast as answered)"))
+        Some(format!(
+            "--rate {rate}: acquire attempts per second must be above 0 (leave --rate out for as fast as answered)"
+        ))
     } else if opts.hold_min > opts.hold_max {
         Some(format!(
             "--hold-min {} is longer than --hold-max {} (their defaults are 5ms and 50ms; give both)",

@@ -161,16 +161,16 @@ fn the_check_api_takes_an_initial_value_without_a_model_and_says_what_it_used() 
     for (query, body, expect) in [
         ("", &bare, (s("invalid"), s("cas-register"), s("inferred"), serde_json::Value::Null, s("default"))),
         ("?initial=0", &bare, (s("valid"), s("cas-register"), s("inferred"), zero.clone(), s("given"))),
-        (
-            "?initial=0&model=cas-register",
-            &bare,
-            (s("valid"), s("cas-register"), s("given"), zero.clone(), s("given")),
-        ),
+        ("?initial=0&model=cas-register", &bare, (s("valid"), s("cas-register"), s("given"), zero.clone(), s("given"))),
         ("", &stated, (s("valid"), s("cas-register"), s("inferred"), zero.clone(), s("stated"))),
         // Given beats stated: from 1, the read of 0 cannot be placed.
         ("?initial=1", &stated, (s("invalid"), s("cas-register"), s("inferred"), serde_json::json!(1), s("given"))),
         // An empty field is no value: the file's stands.
-        ("?model=cas-register&initial=", &stated, (s("valid"), s("cas-register"), s("given"), zero.clone(), s("stated"))),
+        (
+            "?model=cas-register&initial=",
+            &stated,
+            (s("valid"), s("cas-register"), s("given"), zero.clone(), s("stated")),
+        ),
     ] {
         let (status, v) = post(query, body);
         assert_eq!(status, 200, "{query}: {v}");

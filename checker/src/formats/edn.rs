@@ -110,17 +110,23 @@ fn stated(name: &str, text: &str, first_op: Option<usize>) -> Result<Stated, Inp
             "initial" if stated.initial.is_some() => return Err(err("a second `; fencepost: initial`".into())),
             "model" => {
                 let model: ModelName = value.parse().map_err(|_| {
-                    err(format!("`; fencepost: model`: unknown model `{value}`; expected one of {}", ModelSpec::NAMES.join(", ")))
+                    err(format!(
+                        "`; fencepost: model`: unknown model `{value}`; expected one of {}",
+                        ModelSpec::NAMES.join(", ")
+                    ))
                 })?;
                 stated.model = Some((model, number));
             }
             "initial" => {
-                let parsed = e::parse_one(value)
-                    .map_err(|pe| err(format!("`; fencepost: initial`: `{value}` is not one EDN value: {}", pe.message)))?;
+                let parsed = e::parse_one(value).map_err(|pe| {
+                    err(format!("`; fencepost: initial`: `{value}` is not one EDN value: {}", pe.message))
+                })?;
                 stated.initial = Some((parsed.to_json(), number));
             }
             other => {
-                return Err(err(format!("unknown setting `; fencepost: {other}`; expected `model NAME` or `initial VALUE`")))
+                return Err(err(format!(
+                    "unknown setting `; fencepost: {other}`; expected `model NAME` or `initial VALUE`"
+                )))
             }
         }
     }
@@ -283,8 +289,9 @@ mod tests {
     #[test]
     fn a_history_states_its_model_and_initial_value_before_its_first_op() {
         let ops = "[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok, :f :read, :value 0}]\n";
-        let h = read("x.edn", &format!(";; a register\n; fencepost: initial 0\n;fencepost: model register\n{ops}"), false)
-            .unwrap();
+        let h =
+            read("x.edn", &format!(";; a register\n; fencepost: initial 0\n;fencepost: model register\n{ops}"), false)
+                .unwrap();
         assert_eq!(h.stated.initial, Some((serde_json::json!(0), 2)));
         assert_eq!(h.stated.model, Some((ModelName::Register, 3)));
         // EDN values, as the ops' are read.

@@ -307,11 +307,12 @@ impl ModelSpec {
             })?,
             (None, None) => Self::build(kind, None, model_from)?,
         };
-        let initial_from = kind.has_initial().then(|| match (initial, &stated.initial) {
+        let origin = match (initial, &stated.initial) {
             (Some(_), _) => Origin::Given,
             (None, Some(_)) => Origin::Stated,
             (None, None) => Origin::Default,
-        });
+        };
+        let initial_from = kind.has_initial().then_some(origin);
         let choice = Choice { model: spec.name(), model_from, initial: spec.initial(), initial_from };
         Ok((spec, choice))
     }
@@ -451,7 +452,8 @@ mod choice_tests {
     use serde_json::json;
 
     fn register(stated: Stated) -> crate::History {
-        let text = "[{:process 0, :type :invoke, :f :cas, :value [0 1]}\n{:process 0, :type :ok, :f :cas, :value [0 1]}]";
+        let text =
+            "[{:process 0, :type :invoke, :f :cas, :value [0 1]}\n{:process 0, :type :ok, :f :cas, :value [0 1]}]";
         let mut h = crate::formats::edn::read("h.edn", text, false).unwrap();
         h.stated = stated;
         h
