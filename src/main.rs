@@ -19,6 +19,7 @@ mod analyze;
 mod bench;
 mod bench_api;
 mod bench_clients;
+mod check;
 mod clusters;
 mod report;
 mod run;
@@ -27,9 +28,7 @@ mod soak;
 mod ssh_hosts;
 mod store_cmds;
 
-use checker::check::{check_source, CheckOptions};
-use checker::formats::{self, Format};
-use checker::models::ModelSpec;
+use checker::formats::Format;
 use checker::Verdict;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
@@ -58,42 +57,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a recorded history for linearizability.
+    /// Check a recorded history: linearizability, and for a lock history
+    /// every checker `import` applies.
     ///
-    /// Exit codes: 0 linearizable, 1 not linearizable, 2 unknown, 3 unusable input.
-    Check {
-        /// The history file, or a stored run's folder (`store/RUN`): then
-        /// every checker `run` applies runs on its history.
-        file: PathBuf,
-        /// register, cas-register, kv, mutex, knossos-mutex, fenced-mutex (default: inferred from the ops).
-        #[arg(long)]
-        model: Option<String>,
-        /// Initial value for register models (JSON, or `nil`) and kv (a string).
-        #[arg(long)]
-        initial: Option<String>,
-        #[arg(long, default_value = "auto", value_parser = parse_format)]
-        format: Format,
-        /// Give up with `unknown` after this long (e.g. 500ms, 30s, 5m).
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
-        timeout: Duration,
-        /// Give up with `unknown` when the search needs more memory than this (MiB).
-        #[arg(long, default_value_t = 4096)]
-        memory_limit_mib: usize,
-        /// Check all keys as one partition instead of each key on its own.
-        #[arg(long)]
-        no_partition: bool,
-        /// Keep checking every partition after one fails (evidence for every failing key).
-        #[arg(long)]
-        all_partitions: bool,
-        /// Lock and election histories: how much faster a server's clock may
-        /// run, in percent, for the lease arithmetic (default: the run's own,
-        /// else 1%).
-        #[arg(long, value_parser = parse_percent)]
-        drift: Option<f64>,
-        /// Print the full result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Exit codes: 0 valid, 1 invalid, 2 unknown, 3 unusable input. The
+    /// verdict is linearizability's, except on a lock history whose lock
+    /// checkers ran: then theirs, together (README: "Checking a history").
+    Check(check::CheckArgs),
     /// Benchmark the checker over the reference corpus and a generated
     /// 1,000,000-operation mutex history.
     Bench {
@@ -546,6 +516,55 @@ struct FaultArgs {
     client_pause_clients: usize,
 }
 
+/// `run`'s numbers that cannot mean what they say (no clients, no locks, a
+/// shortest hold longer than the longest) are refused naming the flag,
+/// never quietly made into others: the run would not be the one asked for.
+fn refuse_meaningless_numbers(opts: &RunOpts) -> anyhow::Result<()> {
+    let f = &opts.faults;
+    let ms = Duration::from_millis(1);
+    let refusal = if opts.concurrency == 0 {
+        Some("--concurrency 0: a run needs at least one client".to_string())
+    } else if opts.keys == 0 {
+        Some("--keys 0: the clients need at least one lock to take (k0)".to_string())
+    } else if let Some(rate) = opts.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        Some(format!(
+            "--rate {rate}: acquire attempts per second must be above 0 (leave --rate out for as fast as answered)"
+        ))
+    } else if opts.hold_min > opts.hold_max {
+        Some(format!(
+            "--hold-min {} is longer than --hold-max {} (their defaults are 5ms and 50ms; give both)",
+            show_duration(opts.hold_min),
+            show_duration(opts.hold_max)
+        ))
+    } else if opts.time_limit.is_zero() {
+        Some("--time-limit 0s: the workload would not run at all".to_string())
+    } else if opts.ttl < ms {
+        Some(format!("--ttl {}: a lease needs at least 1ms", show_duration(opts.ttl)))
+    } else if opts.timeout.is_zero() {
+        Some("--timeout 0s: every request would time out before it was sent".to_string())
+    } else if f.nemesis_interval.is_some_and(|i| i.is_zero()) {
+        Some("--nemesis-interval 0s: faults need time between them (leave it out for a quarter of the run)".to_string())
+    } else if f.client_pause_clients == 0 {
+        Some("--client-pause-clients 0: a client pause catches at least one holder".to_string())
+    } else if f.clock_strobe_period < ms {
+        Some(format!(
+            "--clock-strobe-period {}: the clock shim flips at most once a millisecond",
+            show_duration(f.clock_strobe_period)
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
+}
+
+/// A duration as the command line takes it (`5ms`, `1s 500ms`).
+fn show_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 /// The run's arguments from its options; `system` may be empty (suite).
 fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> {
     let RunOpts {
@@ -567,14 +586,15 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         ssh,
         faults,
     } = opts;
+    refuse_meaningless_numbers(opts)?;
     let workload = match workload {
         workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
         w => *w,
     };
     let options = workloads::RunOptions {
         workload,
-        concurrency: (*concurrency).max(1),
-        keys: (*keys).max(1),
+        concurrency: *concurrency,
+        keys: *keys,
         rate: *rate,
         hold: (*hold_min, *hold_max),
         ttl: *ttl,
@@ -600,7 +620,7 @@ fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> 
         netem_jitter: faults.netem_jitter,
         netem_loss: share("netem-loss", faults.netem_loss)?,
         client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
-        client_pause_clients: faults.client_pause_clients.max(1),
+        client_pause_clients: faults.client_pause_clients,
         clock_mode: faults.clock_mode,
     };
     Ok(harness::RunArgs {
@@ -773,92 +793,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Check {
-            file,
-            model,
-            initial,
-            format,
-            timeout,
-            memory_limit_mib,
-            no_partition,
-            all_partitions,
-            drift,
-            json,
-        } => {
-            let usage = |m: String| {
-                eprintln!("error: {m}");
-                ExitCode::from(EXIT_UNUSABLE)
-            };
-            // A run's folder: every checker `run` would apply, as it would.
-            if file.is_dir() {
-                return match analyze::check_run_dir(&file, timeout, drift, json) {
-                    Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-                    Err(e) => usage(format!("{e:#}")),
-                };
-            }
-            // A JSONL history is checked as it is read (its head tells what
-            // it is), so one larger than memory still gets a verdict.
-            let source = match formats::open(&file, format) {
-                Ok(s) => s,
-                Err(e) => return usage(e.to_string()),
-            };
-            let head = match source.head() {
-                Ok(h) => h,
-                Err(e) => return usage(e.to_string()),
-            };
-            // Elections have no linearizability model: their checker is
-            // the election analysis, which reads the history whole.
-            if model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {
-                drop(head);
-                return match source.into_history().map_err(anyhow::Error::from).and_then(|history| {
-                    analyze::check_history(&history, "election", timeout, &analyze::leases(drift), json)
-                }) {
-                    Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-                    Err(e) => usage(format!("{e:#}")),
-                };
-            }
-            let spec = match &model {
-                Some(name) => match ModelSpec::from_name(name, initial.as_deref()) {
-                    Ok(s) => s,
-                    Err(e) => return usage(e.to_string()),
-                },
-                None => {
-                    let inferred = ModelSpec::infer(&head);
-                    match initial.as_deref() {
-                        Some(init) => match ModelSpec::from_name(inferred.name(), Some(init)) {
-                            Ok(s) => s,
-                            Err(e) => return usage(e.to_string()),
-                        },
-                        None => inferred,
-                    }
-                }
-            };
-            drop(head);
-            let opts = CheckOptions {
-                timeout: Some(timeout),
-                memory_limit: memory_limit_mib << 20,
-                partition: !no_partition,
-                all_partitions,
-                ..Default::default()
-            };
-            let result = match check_source(source, &spec, &opts) {
-                Ok(r) => r,
-                Err(e) => return usage(e.to_string()),
-            };
-            if json {
-                match serde_json::to_string_pretty(&result) {
-                    Ok(text) => out!("{text}"),
-                    Err(e) => return usage(format!("cannot print the result: {e}")),
-                }
-            } else {
-                print!("{}", report::human(&result, model.is_none()));
-            }
-            ExitCode::from(match result.verdict {
-                Verdict::Valid => EXIT_VALID,
-                Verdict::Invalid => EXIT_INVALID,
-                Verdict::Unknown => EXIT_UNKNOWN,
-            })
-        }
+        Command::Check(args) => check::check_command(args),
         Command::Images { systems, rebuild } => run_async(clusters::images_command(&systems, rebuild)),
         Command::Up { system, timeout, hold, ssh_hosts: true, nodes_out: Some(out), bare } => {
             run_async(ssh_hosts::up_command(&system, timeout, hold, &out, bare))

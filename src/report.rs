@@ -1,6 +1,7 @@
 //! The human-readable form of a check result.
 
 use checker::check::{CheckResult, OpRef, PartitionResult};
+use checker::models::{Choice, Origin};
 use checker::Verdict;
 use std::fmt::Write;
 
@@ -29,29 +30,30 @@ fn op_line(format: &str, op: &OpRef) -> String {
     )
 }
 
-pub fn human(r: &CheckResult, inferred: bool) -> String {
+/// The report of a linearizability check: the history, the model and
+/// initial value it was checked with (and where each came from), the
+/// counts, `label` (`verdict:`, or `linearizable:` when other checkers
+/// decide) and the evidence.
+pub fn human(r: &CheckResult, choice: &Choice, label: &str) -> String {
     let mut out = String::new();
     let verdict = match r.verdict {
         Verdict::Valid => "LINEARIZABLE",
         Verdict::Invalid => "NOT LINEARIZABLE",
         Verdict::Unknown => "UNKNOWN",
     };
-    let initial = match &r.initial {
-        serde_json::Value::Null => "nil".to_string(),
-        v => v.to_string(),
+    let from = |origin: Origin, flag: &str| match origin {
+        Origin::Given => format!("given with {flag}"),
+        other => format!("{other}; choose with {flag}"),
     };
     let _ = writeln!(out, "history:    {} ({})", r.file, r.format);
-    let _ = writeln!(
-        out,
-        "model:      {}{}{}",
-        r.model,
-        if matches!(r.model.as_str(), "register" | "cas-register" | "kv") {
-            format!(", initial {initial}")
-        } else {
-            String::new()
-        },
-        if inferred { " (inferred from the ops; choose with --model)" } else { "" }
-    );
+    let _ = writeln!(out, "model:      {} ({})", r.model, from(choice.model_from, "--model"));
+    if let Some(origin) = choice.initial_from {
+        let initial = match &r.initial {
+            serde_json::Value::Null => "nil".to_string(),
+            v => v.to_string(),
+        };
+        let _ = writeln!(out, "initial:    {initial} ({})", from(origin, "--initial"));
+    }
     let failing = r.failing().count();
     let _ = writeln!(
         out,
@@ -70,7 +72,7 @@ pub fn human(r: &CheckResult, inferred: bool) -> String {
         );
     }
     let _ = writeln!(out, "time:       {:.2} ms", r.elapsed_ms);
-    let _ = writeln!(out, "verdict:    {verdict}");
+    let _ = writeln!(out, "{label:<11} {verdict}");
     if failing > 0 {
         let _ = writeln!(out);
     }

@@ -270,8 +270,33 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let texts = canvas_texts(&client, "check-timeline").await;
     has_all(&texts, &["0", "position in the history (it has no timestamps)"], "check ticks");
     assert!(!texts.iter().any(|t| t.contains("0.000")), "{texts:?}");
+    let used = client.find(Locator::Id("check-used")).await.unwrap().text().await.unwrap();
+    assert_eq!(used, "model cas-register (given here), initial nil (given here)");
     no_errors(&client, "/check").await;
     screenshot(&client, "check").await;
+
+    // An initial value with the model left to inference is used (not
+    // dropped), and the page says so: the example without its statement.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/fencepost/concurrent-ok.edn");
+    let bare: String = std::fs::read_to_string(example)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("; fencepost:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    client.execute("document.getElementById('check-text').value = arguments[0];", vec![json!(bare)]).await.unwrap();
+    client.execute("document.body.dataset.checked = '';", vec![]).await.unwrap();
+    client.find(Locator::Id("check-model")).await.unwrap().select_by_value("").await.unwrap();
+    let initial = client.find(Locator::Id("check-initial")).await.unwrap();
+    initial.clear().await.unwrap();
+    initial.send_keys("0").await.unwrap();
+    client.find(Locator::Css("#check-form button")).await.unwrap().click().await.unwrap();
+    wait_ready(&client, "checked").await;
+    let verdict = client.find(Locator::Id("check-verdict")).await.unwrap().text().await.unwrap();
+    assert_eq!(verdict, "valid");
+    let used = client.find(Locator::Id("check-used")).await.unwrap().text().await.unwrap();
+    assert_eq!(used, "model cas-register (inferred from the ops), initial 0 (given here)");
+    no_errors(&client, "/check").await;
 
     // A run in progress: its page appends the operations as they stream
     // in, then reloads as the finished report.

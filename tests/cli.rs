@@ -215,3 +215,149 @@ fn soak_refuses_wrong_inputs() {
     assert!(help.contains(&workloads::systems::names().join(", ")), "{help}");
     assert!(help.contains("16 MiB or 10 %"), "the flatness threshold is documented: {help}");
 }
+
+/// The shipped example states its initial value, so a bare `check` of it
+/// is right; the header says which model and initial value were used and
+/// where each came from, and `--json` says the same.
+#[test]
+fn the_shipped_example_states_its_initial_value_and_the_header_says_where_each_came_from() {
+    let example = corpus("fencepost/concurrent-ok.edn");
+    let file = example.to_str().unwrap();
+    let out = fencepost(&["check", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("model:      cas-register (inferred from the ops; choose with --model)"), "{text}");
+    assert!(text.contains("initial:    0 (stated in the file; choose with --initial)"), "{text}");
+    assert!(text.contains("verdict:    LINEARIZABLE"), "{text}");
+
+    let out = fencepost(&["check", file, "--initial", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("initial:    0 (given with --initial)"), "not `inferred`: {text}");
+    // Given beats stated: from 1, the read of 0 cannot be placed.
+    assert_eq!(fencepost(&["check", file, "--initial", "1"]).status.code(), Some(1));
+
+    let out = fencepost(&["check", file, "--model", "cas-register", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let used = (&v["model"], &v["model_from"], &v["initial"], &v["initial_from"], &v["verdict"]);
+    assert_eq!(used, (&"cas-register".into(), &"given".into(), &0.into(), &"stated".into(), &"valid".into()), "{v}");
+
+    // Without the statement, Knossos's default: nil, and said so.
+    let text = std::fs::read_to_string(&example).unwrap();
+    let bare: String = text.lines().filter(|l| !l.starts_with("; fencepost:")).map(|l| format!("{l}\n")).collect();
+    let (code, out, _) = check_text("concurrent-bare.edn", bare.as_bytes(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("initial:    nil (the model's default; choose with --initial)"), "{out}");
+
+    // An initial value where the model has none is refused, never dropped:
+    // given, or stated in the file (naming its line).
+    let lock = "[{:process 0, :type :invoke, :f :acquire}\n {:process 0, :type :ok, :f :acquire}]\n";
+    let (code, _, err) = check_text("lock.edn", lock.as_bytes(), &["--initial", "0"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("model `knossos-mutex` (inferred from the ops) has no initial value"), "{err}");
+    let (code, _, err) = check_text("lock-stated.edn", format!("; fencepost: initial 0\n{lock}").as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("lock-stated.edn:1: the file states an initial value, but model"), "{err}");
+    let (code, _, err) = check_text("typo.edn", format!("; fencepost: inital 0\n{lock}").as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("typo.edn:1:") && err.contains("unknown setting"), "{err}");
+}
+
+/// A fenced counter whose holders took turns, each write accepted, but
+/// whose final read lost one of the two increments.
+const LOST_UPDATE: &str = r#"{"index":0,"time":10,"process":0,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":1,"time":20,"process":0,"type":"ok","f":"acquire","key":"k0","value":{"token":1,"ttl_ms":1000}}
+{"index":2,"time":30,"process":0,"type":"invoke","f":"write","key":"k0","value":{"value":1,"token":1}}
+{"index":3,"time":40,"process":0,"type":"ok","f":"write","key":"k0","value":{"value":1,"token":1}}
+{"index":4,"time":50,"process":0,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":5,"time":60,"process":0,"type":"ok","f":"release","key":"k0","value":null}
+{"index":6,"time":70,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":7,"time":80,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":2,"ttl_ms":1000}}
+{"index":8,"time":90,"process":1,"type":"invoke","f":"write","key":"k0","value":{"value":2,"token":2}}
+{"index":9,"time":100,"process":1,"type":"ok","f":"write","key":"k0","value":{"value":2,"token":2}}
+{"index":10,"time":110,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":11,"time":120,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"index":12,"time":130,"process":1000000,"type":"invoke","f":"final-read","key":"k0","value":null}
+{"index":13,"time":140,"process":1000000,"type":"ok","f":"final-read","key":"k0","value":1}
+"#;
+
+/// Two holders of k0 at once, each granted a 5 s lease inside the other's.
+const OVERLAP: &str = r#"{"index":0,"time":10,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":5000}}
+{"index":1,"time":1000000000,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":1,"ttl_ms":5000}}
+{"index":2,"time":1100000000,"process":2,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":5000}}
+{"index":3,"time":1500000000,"process":2,"type":"ok","f":"acquire","key":"k0","value":{"token":2,"ttl_ms":5000}}
+{"index":4,"time":2920000000,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":5,"time":2930000000,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"index":6,"time":3000000000,"process":2,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":7,"time":3000000001,"process":2,"type":"ok","f":"release","key":"k0","value":null}
+"#;
+
+/// `check FILE` on a lock history runs the checkers `import` runs and
+/// exits with their verdict; `--model` asks for linearizability alone and
+/// is told what it leaves out.
+#[test]
+fn check_on_a_lock_history_runs_the_lock_checkers_and_exits_with_their_verdict() {
+    let (code, out, err) = check_text("overlap.jsonl", OVERLAP.as_bytes(), &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("the checkers `import` and `run` apply to a lock history:"), "{out}");
+    for line in ["INVALID  mutual-exclusion", "INVALID  lease-safety", "promise-broken", "info     availability"] {
+        assert!(out.contains(line), "no {line:?}:\n{out}");
+    }
+    assert!(out.contains("verdict:    invalid (of these checkers"), "{out}");
+
+    // Linearizable as a lock, yet the fenced counter lost an update: the
+    // lock checkers decide, so the exit code says invalid.
+    let (code, out, err) = check_text("lost.jsonl", LOST_UPDATE.as_bytes(), &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("linearizable: LINEARIZABLE"), "{out}");
+    assert!(out.contains("to a fenced-counter history:") && out.contains("INVALID  lost-updates"), "{out}");
+
+    let (code, out, _) = check_text("overlap.jsonl", OVERLAP.as_bytes(), &["--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> =
+        v["analyses"]["checkers"].as_array().unwrap().iter().map(|c| c["checker"].as_str().unwrap()).collect();
+    for name in ["linearizable", "mutual-exclusion", "lease-safety", "fencing", "availability"] {
+        assert!(names.contains(&name), "no {name} in {names:?}");
+    }
+    assert_eq!((&v["analyses"]["workload"], &v["analyses"]["verdict"]), (&"lock".into(), &"invalid".into()));
+
+    // --model: linearizability alone, and the report says what is left out.
+    let (code, out, _) = check_text("lost.jsonl", LOST_UPDATE.as_bytes(), &["--model", "mutex"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("lock checkers: not run: --model asks for linearizability alone"), "{out}");
+    assert!(!out.contains("lost-updates"), "{out}");
+}
+
+/// `run`'s numbers that cannot mean what they say are refused naming the
+/// flag (exit 3), never quietly changed; `--plan` and a closed port keep a
+/// regression from starting anything.
+#[test]
+fn run_refuses_numbers_it_used_to_adjust() {
+    for (args, says) in [
+        (&["--concurrency", "0"][..], "--concurrency 0"),
+        (&["--keys", "0"], "--keys 0"),
+        (&["--hold-min", "60ms"], "--hold-min 60ms is longer than --hold-max 50ms"),
+        (&["--hold-min", "2s", "--hold-max", "1s"], "--hold-min 2s is longer than --hold-max 1s"),
+        (&["--rate", "0"], "--rate 0"),
+        (&["--rate=-3"], "--rate -3"),
+        (&["--time-limit", "0s"], "--time-limit 0s"),
+        (&["--ttl", "0s"], "--ttl 0s"),
+        (&["--ttl", "500us"], "--ttl 500us"),
+        (&["--timeout", "0s"], "--timeout 0s"),
+        (&["--nemesis", "kill", "--nemesis-interval", "0s"], "--nemesis-interval 0s"),
+        (&["--nemesis", "client-pause", "--client-pause-clients", "0"], "--client-pause-clients 0"),
+        (&["--nemesis", "clock", "--clock-strobe-period", "0s"], "--clock-strobe-period 0s"),
+    ] {
+        let mut argv = vec!["run", "redis", "--plan", "--endpoints=127.0.0.1:9"];
+        argv.extend_from_slice(args);
+        let out = fencepost(&argv);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: no plan printed: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    // The same numbers where they mean something are accepted.
+    let out = fencepost(&["run", "redis", "--plan", "--endpoints=127.0.0.1:9", "--hold-min", "50ms", "--rate", "0.5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

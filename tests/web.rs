@@ -130,6 +130,60 @@ fn every_route_answers_and_every_error_is_clear() {
     std::fs::remove_dir_all(&store).unwrap();
 }
 
+/// The check API chooses the model and initial value by the CLI's rule
+/// (given, else stated in the file, else inferred or the model's default),
+/// and says which it used and where each came from.
+#[test]
+fn the_check_api_takes_an_initial_value_without_a_model_and_says_what_it_used() {
+    let store = temp_store("web-initial");
+    let server = Server::start(&store);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/fencepost/concurrent-ok.edn");
+    let stated = std::fs::read_to_string(&example).unwrap();
+    assert!(stated.contains("; fencepost: initial 0"), "the shipped example states its initial value");
+    // The same history with nothing stated: Knossos's default, nil.
+    let bare: String = stated.lines().filter(|l| !l.starts_with("; fencepost:")).map(|l| format!("{l}\n")).collect();
+    let post = |query: &str, body: &str| {
+        let (status, _, answer) = server.request("POST", &format!("/api/v1/check{query}"), body.as_bytes());
+        let v: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        (status, v)
+    };
+    let used = |v: &serde_json::Value| {
+        (
+            v["verdict"].as_str().map(String::from),
+            v["model"].as_str().map(String::from),
+            v["model_from"].as_str().map(String::from),
+            v["initial"].clone(),
+            v["initial_from"].as_str().map(String::from),
+        )
+    };
+    let s = |t: &str| Some(t.to_string());
+    let zero = serde_json::json!(0);
+    for (query, body, expect) in [
+        ("", &bare, (s("invalid"), s("cas-register"), s("inferred"), serde_json::Value::Null, s("default"))),
+        ("?initial=0", &bare, (s("valid"), s("cas-register"), s("inferred"), zero.clone(), s("given"))),
+        ("?initial=0&model=cas-register", &bare, (s("valid"), s("cas-register"), s("given"), zero.clone(), s("given"))),
+        ("", &stated, (s("valid"), s("cas-register"), s("inferred"), zero.clone(), s("stated"))),
+        // Given beats stated: from 1, the read of 0 cannot be placed.
+        ("?initial=1", &stated, (s("invalid"), s("cas-register"), s("inferred"), serde_json::json!(1), s("given"))),
+        // An empty field is no value: the file's stands.
+        (
+            "?model=cas-register&initial=",
+            &stated,
+            (s("valid"), s("cas-register"), s("given"), zero.clone(), s("stated")),
+        ),
+    ] {
+        let (status, v) = post(query, body);
+        assert_eq!(status, 200, "{query}: {v}");
+        assert_eq!(used(&v), expect, "{query}: {v}");
+        assert_eq!(v["result"]["initial"], v["initial"], "{query}: the result was checked from it");
+    }
+    // A lock model has no initial value: refused, not dropped.
+    let (status, v) = post("?initial=0", CLEAN);
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("fenced-mutex` (inferred from the ops) has no initial value"), "{v}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
 /// A run in progress is live: its page says so and its events stream the
 /// operations as they are recorded, then `done`; afterwards the page shows
 /// the verdict.

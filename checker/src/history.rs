@@ -128,6 +128,9 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Source line of each op, parallel to `ops` (1-based).
     pub lines: Vec<usize>,
+    /// What the file says about how to check it (an EDN history's
+    /// `; fencepost: initial 0`).
+    pub stated: crate::models::Stated,
 }
 
 /// How an operation ended, once paired.
@@ -166,6 +169,7 @@ impl History {
     /// a lock model that knows nothing of the counter's reads and writes.
     pub fn only(&self, fs: &[&str]) -> History {
         let mut kept = History::new(&self.file, self.format);
+        kept.stated = self.stated.clone();
         for (op, &line) in self.ops.iter().zip(&self.lines) {
             if op.process == Process::Nemesis || fs.contains(&op.f.as_str()) {
                 kept.push(op.clone(), line);

@@ -104,7 +104,9 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &Le
     let mut checkers = Vec::new();
     for c in checks {
         let Check::Declared(id) = c else {
-            checkers.push(linearizable(history, &ModelSpec::infer(history), &opts)?);
+            // The model and initial value as `check` chooses them (a file may state its initial value).
+            let (model, _) = ModelSpec::choose(history, None, None).map_err(|e| e.in_file(&history.file))?;
+            checkers.push(linearizable(history, &model, &opts)?);
             continue;
         };
         match id {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use checker::check::{check as run_check, CheckOptions, CheckResult};
 use checker::formats::{self, Format};
-use checker::models::ModelSpec;
+use checker::models::{Choice, ModelSpec};
 use checker::Verdict;
 use serde::Serialize;
 
@@ -141,12 +141,15 @@ pub async fn timeline(
 }
 
 /// The check endpoint's answer: the verdict (`valid`, `invalid`,
-/// `unknown`), the model used, whether the history had no timestamps, and
-/// the whole result.
+/// `unknown`), the model and initial value used and where each came from
+/// (`model`, `model_from`, `initial`, `initial_from`: see
+/// [`checker::models::Choice`]), whether the history had no timestamps,
+/// and the whole result.
 #[derive(Serialize)]
 struct Checked {
     verdict: Verdict,
-    model: String,
+    #[serde(flatten)]
+    choice: Choice,
     /// Formats without timestamps number their events instead; the
     /// drawing then counts positions rather than nanoseconds.
     untimed: bool,
@@ -196,14 +199,14 @@ pub async fn check(
     let _slot = app.checks.acquire().await.map_err(|_| Error::ShuttingDown)?;
     let checked = tokio::task::spawn_blocking(move || -> Result<Checked, Error> {
         let history = formats::read_bytes("upload", &body, format).map_err(Error::Upload)?;
-        let spec = match &model {
-            Some(m) => ModelSpec::from_name(m, initial.as_deref())?,
-            None => ModelSpec::infer(&history),
-        };
+        // The same rule as `fencepost check`: given, else stated in the
+        // file, else inferred (the model) or the model's default (its
+        // initial value).
+        let (spec, choice) = ModelSpec::choose(&history, model.as_deref(), initial.as_deref())?;
         let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
         let untimed = history.ops.iter().enumerate().all(|(i, op)| op.time == i as u64);
         let result = run_check(&history, &spec, &opts).map_err(Error::Upload)?;
-        Ok(Checked { verdict: result.verdict, model: result.model.clone(), untimed, result })
+        Ok(Checked { verdict: result.verdict, choice, untimed, result })
     })
     .await??;
     Ok(Json(checked).into_response())

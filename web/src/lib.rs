@@ -17,7 +17,7 @@
 //! | `GET /scenarios` | the scenario library, each with its stored runs: matched, time to the first anomaly |
 //! | `GET /check` | upload a history and check it |
 //! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline`, `/api/v1/scenarios` | JSON |
-//! | `POST /api/v1/check?model=&format=&timeout_ms=` | body = a history; the verdict and evidence (503 + `Retry-After` when the queue is full) |
+//! | `POST /api/v1/check?model=&initial=&format=&timeout_ms=` | body = a history; the verdict, the model and initial value used (and where each came from), the evidence (503 + `Retry-After` when the queue is full) |
 //! | `GET /healthz` | `ok` |
 
 mod api;
@@ -202,7 +202,7 @@ pub enum Error {
     Body(BytesRejection),
     #[error("unknown format `{}`; expected one of {}", .0, checker::formats::Format::NAMES.join(", "))]
     UnknownFormat(String),
-    /// A model name or initial value `ModelSpec::from_name` refused, in its words.
+    /// A model name or initial value `ModelSpec::choose` refused, in its words.
     #[error("{0}")]
     Model(#[from] checker::models::ModelError),
     /// An uploaded history that does not read, or does not fit the model.

@@ -538,6 +538,8 @@ const fencepost = (() => {
   // The check page: upload, verdict, and for a failure Porcupine-style the
   // longest partial linearization: the ops placed so far numbered in order,
   // the op that cannot be placed in red, the ops concurrent with it outlined.
+  const CHOSEN = { given: 'given here', stated: 'stated in the file', inferred: 'inferred from the ops', default: "the model's default" };
+
   function checkPage() {
     const form = document.getElementById('check-form');
     const out = document.getElementById('check-result');
@@ -567,8 +569,15 @@ const fencepost = (() => {
         // Why a check is undecided (its deadline, the memory cap) is in its partitions.
         const reason = verdict === 'unknown' && (r.result.partitions || []).map((p) => p.reason).find(Boolean);
         words.id = 'check-words'; words.textContent = LINEARIZABILITY[verdict] + (reason ? ` (${reason})` : '');
-        h.append(v, ' ', words, ` — model ${r.model}, ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
-        out.append(h);
+        h.append(v, ' ', words, ` — ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
+        // What it was checked with, and where each came from (the API's
+        // one rule: given here, else stated in the file, else inferred or
+        // the model's default).
+        const used = document.createElement('p');
+        used.id = 'check-used';
+        const init = r.initial_from ? `, initial ${r.initial === null ? 'nil' : JSON.stringify(r.initial)} (${CHOSEN[r.initial_from] || r.initial_from})` : '';
+        used.textContent = `model ${r.model} (${CHOSEN[r.model_from] || r.model_from})${init}`;
+        out.append(h, used);
         if (failing && failing.partials && failing.partials.length) {
           drawPartial(canvas, failing, out, { id: 'check-stuck', untimed: r.untimed });
         }

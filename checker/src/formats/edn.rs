@@ -10,6 +10,7 @@
 use crate::edn::{self as e, Edn, Parser};
 use crate::error::InputError;
 use crate::history::{History, Op, OpType, Process};
+use crate::models::{ModelName, ModelSpec, Stated};
 use std::io::{self, Write};
 
 pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, InputError> {
@@ -66,6 +67,7 @@ pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, Input
             op.time = i as u64;
         }
     }
+    h.stated = stated(name, text, h.lines.first().copied())?;
     if porcupine_kv {
         for (i, op) in h.ops.iter().enumerate() {
             if !matches!(op.f.as_str(), "get" | "put" | "append") {
@@ -78,6 +80,57 @@ pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, Input
         }
     }
     Ok(h)
+}
+
+/// The `; fencepost: KEY VALUE` comments (see [`Stated`]): `model NAME`
+/// and `initial VALUE` (EDN, read as the ops' values are). They belong
+/// before the first op (`first_op`, a line); one after it, or one this
+/// reader does not know, is refused naming its line rather than ignored —
+/// it would change the verdict.
+fn stated(name: &str, text: &str, first_op: Option<usize>) -> Result<Stated, InputError> {
+    let mut stated = Stated::default();
+    for (i, line) in text.lines().enumerate() {
+        let number = i + 1;
+        let Some(comment) = line.trim_start().strip_prefix(';') else { continue };
+        let Some(setting) = comment.trim_start_matches(';').trim().strip_prefix("fencepost:") else { continue };
+        let err = |m: String| InputError::at(name, number, m);
+        if first_op.is_some_and(|first| number > first) {
+            return Err(err(format!(
+                "`; fencepost:` settings belong before the first op (line {}), where they say how to check the whole history",
+                first_op.unwrap_or_default()
+            )));
+        }
+        let (key, value) = setting.trim().split_once(char::is_whitespace).unwrap_or((setting.trim(), ""));
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(err(format!("`; fencepost: {key}` has no value; e.g. `; fencepost: initial 0`")));
+        }
+        match key {
+            "model" if stated.model.is_some() => return Err(err("a second `; fencepost: model`".into())),
+            "initial" if stated.initial.is_some() => return Err(err("a second `; fencepost: initial`".into())),
+            "model" => {
+                let model: ModelName = value.parse().map_err(|_| {
+                    err(format!(
+                        "`; fencepost: model`: unknown model `{value}`; expected one of {}",
+                        ModelSpec::NAMES.join(", ")
+                    ))
+                })?;
+                stated.model = Some((model, number));
+            }
+            "initial" => {
+                let parsed = e::parse_one(value).map_err(|pe| {
+                    err(format!("`; fencepost: initial`: `{value}` is not one EDN value: {}", pe.message))
+                })?;
+                stated.initial = Some((parsed.to_json(), number));
+            }
+            other => {
+                return Err(err(format!(
+                    "unknown setting `; fencepost: {other}`; expected `model NAME` or `initial VALUE`"
+                )))
+            }
+        }
+    }
+    Ok(stated)
 }
 
 fn name_of(v: &Edn) -> Option<String> {
@@ -231,6 +284,32 @@ mod tests {
         assert!(e.message.contains("not closed"), "{}", e.message);
         let e = read("x.edn", "[{:type :invoke, :f :read}]", false).unwrap_err();
         assert!(e.message.contains(":process"));
+    }
+
+    #[test]
+    fn a_history_states_its_model_and_initial_value_before_its_first_op() {
+        let ops = "[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok, :f :read, :value 0}]\n";
+        let h =
+            read("x.edn", &format!(";; a register\n; fencepost: initial 0\n;fencepost: model register\n{ops}"), false)
+                .unwrap();
+        assert_eq!(h.stated.initial, Some((serde_json::json!(0), 2)));
+        assert_eq!(h.stated.model, Some((ModelName::Register, 3)));
+        // EDN values, as the ops' are read.
+        let h = read("x.edn", &format!("; fencepost: initial [1 \"a\" nil]\n{ops}"), false).unwrap();
+        assert_eq!(h.stated.initial, Some((serde_json::json!([1, "a", null]), 1)));
+        assert_eq!(read("x.edn", ops, false).unwrap().stated, Stated::default());
+        for (text, line, says) in [
+            (format!("; fencepost: initial 0\n; fencepost: initial 1\n{ops}"), 2, "a second"),
+            (format!("; fencepost: model regster\n{ops}"), 1, "unknown model `regster`"),
+            (format!("; fencepost: initial\n{ops}"), 1, "has no value"),
+            (format!("; fencepost: initial [1\n{ops}"), 1, "not one EDN value"),
+            (format!("; fencepost: start 0\n{ops}"), 1, "unknown setting"),
+            (format!("{ops}; fencepost: initial 0\n"), 3, "before the first op (line 1)"),
+        ] {
+            let e = read("x.edn", &text, false).unwrap_err();
+            assert_eq!(e.line, Some(line), "{text}: {e}");
+            assert!(e.message.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -173,15 +173,81 @@ pub enum ModelSpec {
     FencedMutex,
 }
 
-/// Why `--model`/`--initial` do not make a model.
+/// Why a model name and an initial value do not make a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
     #[error("unknown model `{0}`; expected one of {names}", names = ModelSpec::NAMES.join(", "))]
     Unknown(String),
-    #[error("model `{0}` has no initial value; drop --initial")]
-    NoInitial(&'static str),
-    #[error("kv values are strings; --initial {0} is not one")]
+    #[error("model `{model}` ({from}) has no initial value; leave the initial value out")]
+    NoInitial { model: &'static str, from: Origin },
+    #[error("kv values are strings; the initial value {0} is not one")]
     KvInitial(Value),
+    /// The initial value the history file states does not fit the model.
+    #[error("{file}:{line}: the file states an initial value, but {error}")]
+    StatedInitial { file: String, line: usize, error: Box<ModelError> },
+}
+
+impl ModelError {
+    /// As an input error of `file` (naming the line of a setting the file
+    /// states), for callers whose errors are about their input.
+    pub fn in_file(self, file: &str) -> crate::InputError {
+        match self {
+            ModelError::StatedInitial { file, line, error } => {
+                crate::InputError::at(&file, line, format!("the file states an initial value, but {error}"))
+            }
+            other => crate::InputError::new(file, None, other.to_string()),
+        }
+    }
+}
+
+/// Where the model a check used, or its initial value, came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// On the command line (`--model`, `--initial`) or in the request
+    /// (`model=`, `initial=`).
+    Given,
+    /// In the history file (`; fencepost: initial 0`, see [`Stated`]).
+    Stated,
+    /// From the ops (a model only).
+    Inferred,
+    /// The model's own (`nil` for the registers, `""` for kv).
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Origin::Given => "given",
+            Origin::Stated => "stated in the file",
+            Origin::Inferred => "inferred from the ops",
+            Origin::Default => "the model's default",
+        })
+    }
+}
+
+/// What a history file says about how to check it, each with its line:
+/// in EDN, a comment before the first op, `; fencepost: model cas-register`
+/// or `; fencepost: initial 0` (the value as EDN). Knossos's register
+/// histories start from `nil` by convention; one that starts elsewhere
+/// says so here, so that a bare `fencepost check FILE` checks what the file
+/// means.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stated {
+    pub model: Option<(ModelName, usize)>,
+    pub initial: Option<(Value, usize)>,
+}
+
+/// The model a check ran with and where it and its initial value came
+/// from: what every interface (the CLI's header and `--json`, the API, the
+/// check page) states beside the verdict.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Choice {
+    pub model: &'static str,
+    pub model_from: Origin,
+    /// `null` for the lock models, which have none (and then no `initial_from`).
+    pub initial: Value,
+    pub initial_from: Option<Origin>,
 }
 
 impl ModelSpec {
@@ -192,19 +258,20 @@ impl ModelSpec {
     /// EDN's `nil`).
     pub fn from_name(name: &str, initial: Option<&str>) -> Result<ModelSpec, ModelError> {
         let kind: ModelName = name.parse().map_err(|_| ModelError::Unknown(name.to_string()))?;
-        let initial_json = match initial {
-            None => None,
-            Some("nil") => Some(Value::Null),
-            Some(text) => Some(serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))),
-        };
-        if initial.is_some() && matches!(kind, ModelName::Mutex | ModelName::KnossosMutex | ModelName::FencedMutex) {
-            return Err(ModelError::NoInitial(kind.into()));
+        Self::build(kind, initial.map(parse_initial), Origin::Given)
+    }
+
+    /// A model of `kind` starting from `initial` (its default when `None`);
+    /// `from` says where the model came from, for the error.
+    fn build(kind: ModelName, initial: Option<Value>, from: Origin) -> Result<ModelSpec, ModelError> {
+        if initial.is_some() && !kind.has_initial() {
+            return Err(ModelError::NoInitial { model: kind.into(), from });
         }
         Ok(match kind {
-            ModelName::Register => ModelSpec::Register { initial: initial_json.unwrap_or(Value::Null) },
-            ModelName::CasRegister => ModelSpec::CasRegister { initial: initial_json.unwrap_or(Value::Null) },
+            ModelName::Register => ModelSpec::Register { initial: initial.unwrap_or(Value::Null) },
+            ModelName::CasRegister => ModelSpec::CasRegister { initial: initial.unwrap_or(Value::Null) },
             ModelName::Kv => ModelSpec::Kv {
-                initial: match initial_json {
+                initial: match initial {
                     None => String::new(),
                     Some(Value::String(s)) => s,
                     Some(other) => return Err(ModelError::KvInitial(other)),
@@ -214,6 +281,40 @@ impl ModelSpec {
             ModelName::KnossosMutex => ModelSpec::KnossosMutex,
             ModelName::FencedMutex => ModelSpec::FencedMutex,
         })
+    }
+
+    /// The one rule the CLI, the check page and the API share: the model is
+    /// the one given, else the one the file states, else inferred from the
+    /// ops (the first [`crate::formats::HEAD_OPS`]: `head` may be all a
+    /// history checked as it is read offers); its initial value is the one
+    /// given, else the one the file states, else the model's default. An
+    /// initial value for a model without one is refused, never dropped.
+    pub fn choose(
+        head: &crate::History,
+        model: Option<&str>,
+        initial: Option<&str>,
+    ) -> Result<(ModelSpec, Choice), ModelError> {
+        let stated = &head.stated;
+        let (kind, model_from) = match (model, stated.model) {
+            (Some(name), _) => (name.parse().map_err(|_| ModelError::Unknown(name.to_string()))?, Origin::Given),
+            (None, Some((kind, _))) => (kind, Origin::Stated),
+            (None, None) => (ModelName::from(&Self::infer(head)), Origin::Inferred),
+        };
+        let spec = match (initial, &stated.initial) {
+            (Some(text), _) => Self::build(kind, Some(parse_initial(text)), model_from)?,
+            (None, Some((value, line))) => Self::build(kind, Some(value.clone()), model_from).map_err(|error| {
+                ModelError::StatedInitial { file: head.file.clone(), line: *line, error: Box::new(error) }
+            })?,
+            (None, None) => Self::build(kind, None, model_from)?,
+        };
+        let origin = match (initial, &stated.initial) {
+            (Some(_), _) => Origin::Given,
+            (None, Some(_)) => Origin::Stated,
+            (None, None) => Origin::Default,
+        };
+        let initial_from = kind.has_initial().then_some(origin);
+        let choice = Choice { model: spec.name(), model_from, initial: spec.initial(), initial_from };
+        Ok((spec, choice))
     }
 
     pub fn name(&self) -> &'static str {
@@ -244,7 +345,8 @@ impl ModelSpec {
         }
     }
 
-    /// A model to use when the user names none: inferred from the ops.
+    /// The model the ops imply, whatever the file states: see
+    /// [`ModelSpec::choose`] for the one a check uses.
     pub fn infer(history: &crate::History) -> ModelSpec {
         // The first ops tell which object this is; no need to read them all
         // (a history checked as it is read offers only its head).
@@ -272,6 +374,22 @@ impl ModelSpec {
         } else {
             ModelSpec::Register { initial: Value::Null }
         }
+    }
+}
+
+impl ModelName {
+    /// Whether the model starts from a value one may choose.
+    pub fn has_initial(self) -> bool {
+        matches!(self, ModelName::Register | ModelName::CasRegister | ModelName::Kv)
+    }
+}
+
+/// An initial value as the CLI and the API take it: JSON, or EDN's `nil`;
+/// anything else is a string (`--initial abc` for kv).
+fn parse_initial(text: &str) -> Value {
+    match text {
+        "nil" => Value::Null,
+        text => serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string())),
     }
 }
 
@@ -329,6 +447,57 @@ pub(crate) fn show(v: &Value) -> String {
 }
 
 #[cfg(test)]
+mod choice_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn register(stated: Stated) -> crate::History {
+        let text =
+            "[{:process 0, :type :invoke, :f :cas, :value [0 1]}\n{:process 0, :type :ok, :f :cas, :value [0 1]}]";
+        let mut h = crate::formats::edn::read("h.edn", text, false).unwrap();
+        h.stated = stated;
+        h
+    }
+
+    fn chosen(h: &crate::History, model: Option<&str>, initial: Option<&str>) -> (ModelSpec, Choice) {
+        ModelSpec::choose(h, model, initial).unwrap()
+    }
+
+    #[test]
+    fn given_beats_stated_beats_inferred_or_default() {
+        let bare = register(Stated::default());
+        let (spec, c) = chosen(&bare, None, None);
+        assert_eq!(spec, ModelSpec::CasRegister { initial: Value::Null });
+        assert_eq!((c.model_from, c.initial_from), (Origin::Inferred, Some(Origin::Default)));
+        // An initial value without a model: kept, the model still inferred.
+        let (spec, c) = chosen(&bare, None, Some("0"));
+        assert_eq!(spec, ModelSpec::CasRegister { initial: json!(0) });
+        assert_eq!((c.model_from, c.initial_from, c.initial), (Origin::Inferred, Some(Origin::Given), json!(0)));
+
+        let stated = register(Stated { model: Some((ModelName::CasRegister, 1)), initial: Some((json!(0), 2)) });
+        let (spec, c) = chosen(&stated, None, None);
+        assert_eq!(spec, ModelSpec::CasRegister { initial: json!(0) });
+        assert_eq!((c.model_from, c.initial_from), (Origin::Stated, Some(Origin::Stated)));
+        let (spec, c) = chosen(&stated, Some("register"), Some("nil"));
+        assert_eq!(spec, ModelSpec::Register { initial: Value::Null });
+        assert_eq!((c.model_from, c.initial_from), (Origin::Given, Some(Origin::Given)));
+
+        // The lock models have no initial value: none is reported, and one
+        // given or stated is refused (a stated one naming its line).
+        let (_, c) = chosen(&bare, Some("mutex"), None);
+        assert_eq!((c.initial, c.initial_from), (Value::Null, None));
+        assert_eq!(
+            ModelSpec::choose(&bare, Some("mutex"), Some("0")).unwrap_err(),
+            ModelError::NoInitial { model: "mutex", from: Origin::Given }
+        );
+        let e = ModelSpec::choose(&stated, Some("mutex"), None).unwrap_err();
+        assert_eq!(e.to_string(), "h.edn:2: the file states an initial value, but model `mutex` (given) has no initial value; leave the initial value out");
+        let input = e.in_file("h.edn");
+        assert_eq!((input.file.as_str(), input.line), ("h.edn", Some(2)));
+    }
+}
+
+#[cfg(test)]
 mod name_tests {
     use super::*;
 
@@ -338,8 +507,12 @@ mod name_tests {
         for name in ModelSpec::NAMES {
             assert_eq!(ModelSpec::from_name(name, None).unwrap().name(), *name);
         }
-        assert_eq!(ModelSpec::from_name("mutex", Some("1")), Err(ModelError::NoInitial("mutex")));
+        assert_eq!(
+            ModelSpec::from_name("mutex", Some("1")),
+            Err(ModelError::NoInitial { model: "mutex", from: Origin::Given })
+        );
         assert!(matches!(ModelSpec::from_name("regster", None), Err(ModelError::Unknown(_))));
+        assert_eq!(ModelSpec::from_name("kv", Some("1")), Err(ModelError::KvInitial(serde_json::json!(1))));
         assert_eq!(crate::formats::Format::NAMES, ["auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv"]);
         assert_eq!(crate::formats::Format::parse("json"), Some(crate::formats::Format::Jsonl));
     }
