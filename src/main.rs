@@ -806,6 +806,11 @@ fn main() -> ExitCode {
                 Ok(h) => h,
                 Err(e) => return usage(e.to_string()),
             };
+            // A history read whole was settled (sorted, its rules checked);
+            // a JSONL file checked as it is read is paired in file order.
+            if let formats::Source::Whole(h) = &source {
+                analyze::print_warnings(&h.file, &h.warnings);
+            }
             // Elections have no linearizability model: their checker is
             // the election analysis, which reads the history whole.
             if model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {
