@@ -452,12 +452,19 @@ pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Ana
                 start,
                 duration: stop - start,
                 text: format!(
-                    "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{when} — {why}",
+                    "processes {} and {} both held lock {} {}{when} — {why}",
                     a.process,
                     b.process,
                     a.key,
-                    secs(stop - start),
-                    secs(start)
+                    match history.untimed() {
+                        None => format!("for {:.3} s from t={:.3} s", secs(stop - start), secs(start)),
+                        // A position is no time: the lines say where instead.
+                        Some(_) => format!(
+                            "at once, from line {} to line {}",
+                            history.line_of(start as usize),
+                            history.line_of(stop as usize)
+                        ),
+                    }
                 ),
                 faults: during,
                 cause,

@@ -143,6 +143,8 @@ fn a_history_without_times_gets_no_timed_verdict() {
     let me = analysis::mutual_exclusion(&h, &options).unwrap();
     assert_eq!(me.validity, Verdict::Invalid, "the holds overlap in order: {}", me.summary);
     assert_eq!(causes(&me), [None]);
+    let Evidence::MutualExclusion(e) = &me.evidence else { panic!() };
+    assert!(e.anomalies[0].text.contains("at once, from line 6 to line 7"), "{}", e.anomalies[0].text);
     assert!(me.summary.contains("cause unknown: the history has no times"), "{}", me.summary);
     let a = analysis::availability(&h).unwrap();
     assert_eq!(a.validity, Verdict::Unknown);
