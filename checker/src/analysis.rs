@@ -552,11 +552,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
     if let (Some(why), true) = (history.untimed(), leases > 0) {
         return Ok(Analysis {
             validity: Verdict::Unknown,
-            summary: format!(
-                "unknown: {why}, and {} ended by time; {} found among positions alone",
-                counted(leases, "lease is", "leases are"),
-                counted(anomalies.len(), "overlap of guaranteed windows was", "overlaps of guaranteed windows were")
-            ),
+            summary: format!("unknown: {why}, so where {} ran out cannot be told", counted(leases, "lease", "leases")),
             evidence: Evidence::LeaseSafety(LeaseSafety {
                 windows: windows.len(),
                 leases,
