@@ -34,6 +34,15 @@ pub fn print_checkers(checkers: &[Analysis]) {
     }
 }
 
+/// The history contract's rules a history broke without becoming unusable,
+/// one line each on stderr, so that a verdict on stdout is never mixed
+/// with them.
+pub fn print_warnings(file: &str, warnings: &[checker::history::Warning]) {
+    for w in warnings {
+        eprintln!("warning: {file}: {w}");
+    }
+}
+
 /// `check --json` on a run or a judged history.
 #[derive(Serialize)]
 struct CheckOutput<'a> {
@@ -42,6 +51,8 @@ struct CheckOutput<'a> {
     verdict: Verdict,
     checkers: &'a [Analysis],
     stats: &'a results::Stats,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    warnings: &'a [checker::history::Warning],
 }
 
 /// `fencepost check store/RUN`: the checkers of the run's workload on its
@@ -94,6 +105,7 @@ pub fn check_history(
     json_out: bool,
 ) -> anyhow::Result<Verdict> {
     let analyzed = analyze(history, workload, timeout, leases)?;
+    print_warnings(&history.file, &history.warnings);
     if json_out {
         let output = CheckOutput {
             file: &history.file,
@@ -101,6 +113,7 @@ pub fn check_history(
             verdict: analyzed.verdict,
             checkers: &analyzed.checkers,
             stats: &analyzed.stats,
+            warnings: &history.warnings,
         };
         out!("{}", serde_json::to_string_pretty(&output)?);
     } else {

@@ -115,9 +115,10 @@ fn usage(m: String) -> ExitCode {
     ExitCode::from(EXIT_UNUSABLE)
 }
 
-/// Formats without timestamps number their events instead.
+/// Formats without timestamps number their events instead (the reader
+/// says so: `History::times`).
 fn untimed(history: &History) -> bool {
-    history.ops.iter().enumerate().all(|(i, op)| op.time == i as u64)
+    history.untimed().is_some()
 }
 
 pub fn check_command(a: CheckArgs) -> ExitCode {
@@ -138,6 +139,11 @@ pub fn check_command(a: CheckArgs) -> ExitCode {
         Ok(h) => h,
         Err(e) => return usage(e.to_string()),
     };
+    // A history read whole was settled (sorted, its rules checked); a
+    // JSONL file checked as it is read is paired in file order.
+    if let Source::Whole(h) = &source {
+        analyze::print_warnings(&h.file, &h.warnings);
+    }
     // Elections have no linearizability model: their checker is the
     // election analysis, which reads the history whole.
     if a.model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {

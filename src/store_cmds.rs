@@ -331,6 +331,7 @@ pub async fn export(store: &Path, id: &str, out: Option<&Path>) -> anyhow::Resul
 /// recognised as, indexes it.
 pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> anyhow::Result<Verdict> {
     let finished = harness::import::import(store, file, format, system).await?;
+    crate::analyze::print_warnings(&file.display().to_string(), &finished.results.warnings);
     let test = results::read_test(&finished.dir)?;
     let format = test.imported.as_ref().map_or("", |i| i.format.as_str());
     out!(

@@ -297,6 +297,19 @@ fn cause_words(a: &Window, b: &Window, options: &LeaseOptions) -> (Cause, String
     (cause, format!("{cause}: {words}"))
 }
 
+/// [`cause_words`], or no cause when the history has no times and either
+/// hold was a lease: a lease's end is a duration, which positions cannot give.
+fn timed_cause(history: &History, a: &Window, b: &Window, options: &LeaseOptions) -> (Option<Cause>, String) {
+    let lease = |w: &Window| matches!(w.promise, Promise::Lease { .. });
+    match history.untimed() {
+        Some(why) if lease(a) || lease(b) => (None, format!("cause unknown: {why}")),
+        _ => {
+            let (cause, words) = cause_words(a, b, options);
+            (Some(cause), words)
+        }
+    }
+}
+
 /// Where to mark each anomaly on the timeline: its own span where the
 /// checker timed it; else the completions that show it (the grants with
 /// its duplicate token, the campaigns won in its term, the counter's
@@ -429,34 +442,43 @@ pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Ana
             let stop = a.end.min(b.end);
             let during = faults_during(&faults, start, stop);
             let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
-            let (cause, why) = cause_words(&windows[i], &windows[j], options);
-            *causes.entry(cause).or_default() += 1;
+            let (cause, why) = timed_cause(history, &windows[i], &windows[j], options);
+            if let Some(cause) = cause {
+                *causes.entry(cause).or_default() += 1;
+            }
             Overlap {
                 key: a.key.clone(),
                 processes: [a.process, b.process],
                 start,
                 duration: stop - start,
                 text: format!(
-                    "processes {} and {} both held lock {} for {:.3} s from t={:.3} s{when} — {why}",
+                    "processes {} and {} both held lock {} {}{when} — {why}",
                     a.process,
                     b.process,
                     a.key,
-                    secs(stop - start),
-                    secs(start)
+                    match history.untimed() {
+                        None => format!("for {:.3} s from t={:.3} s", secs(stop - start), secs(start)),
+                        // A position is no time: the lines say where instead.
+                        Some(_) => format!(
+                            "at once, from line {} to line {}",
+                            history.line_of(start as usize),
+                            history.line_of(stop as usize)
+                        ),
+                    }
                 ),
                 faults: during,
-                cause: Some(cause),
+                cause,
             }
         })
         .collect();
     let summary = if found.is_empty() {
         format!("{}, none overlapping", counted(holds.len(), "hold", "holds"))
     } else {
+        let causes = if causes.is_empty() { "cause unknown".to_string() } else { causes_words(&causes) };
         format!(
-            "{} among {} ({}; first: {})",
+            "{} among {} ({causes}; first: {})",
             counted(found.len(), "overlapping hold", "overlapping holds"),
             holds.len(),
-            causes_words(&causes),
             evidence[0].text
         )
     };
@@ -525,6 +547,21 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
         (0, _) => counted(sessions, "session lock", "session locks"),
         _ => format!("{}, {}", counted(leases, "lease", "leases"), counted(sessions, "session lock", "session locks")),
     };
+    // Positions order the ops but measure nothing: a lease's end cannot be
+    // placed among them. Session locks and unbounded grants end by events.
+    if let (Some(why), true) = (history.untimed(), leases > 0) {
+        return Ok(Analysis {
+            validity: Verdict::Unknown,
+            summary: format!("unknown: {why}, so where {} ran out cannot be told", counted(leases, "lease", "leases")),
+            evidence: Evidence::LeaseSafety(LeaseSafety {
+                windows: windows.len(),
+                leases,
+                sessions,
+                broken: 0,
+                anomalies: Vec::new(),
+            }),
+        });
+    }
     let summary = match anomalies.first() {
         None => format!(
             "{} ({kinds}), none granted inside another's",
@@ -776,7 +813,7 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
         let stop = a.end.min(b.end);
         let faults = faults_during(&windows, start, stop);
         let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
-        let (cause, why) = cause_words(&guaranteed[i], &guaranteed[j], options);
+        let (cause, why) = timed_cause(history, &guaranteed[i], &guaranteed[j], options);
         count += 1;
         anomalies.push(ElectionAnomaly::OverlappingLeaders {
             key: a.key.clone(),
@@ -795,7 +832,7 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
                 secs(start)
             ),
             faults,
-            cause: Some(cause),
+            cause,
         });
     }
     // Writes accepted from a deposed leader: a higher term had been granted
@@ -899,8 +936,10 @@ const OUTAGE: u64 = 1_000_000_000;
 /// Latency and availability figures (no verdict: it informs, it does not judge).
 pub fn availability(history: &History) -> Result<Analysis, InputError> {
     let ops = done(history)?;
-    let end = history.ops.last().map_or(0, |op| op.time);
-    let start = history.ops.first().map_or(0, |op| op.time);
+    // The extremes, not the first and last op: nothing here may index out
+    // of the buckets, whatever order a history came in.
+    let end = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
+    let start = history.ops.iter().map(|op| op.time).min().unwrap_or(0);
     let mut latencies: BTreeMap<(String, &'static str), Vec<u64>> = BTreeMap::new();
     let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let outcome_name = |o: Outcome| match o {
@@ -919,7 +958,9 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         counts.entry(d.f().to_string()).or_insert([0; 3])[slot] += 1;
         if let Some(t) = d.end() {
             latencies.entry((d.f().to_string(), outcome_name(d.outcome))).or_default().push(t - d.invoke.time);
-            per_second[((t.saturating_sub(start)) / 1_000_000_000) as usize][slot] += 1;
+            if let Some(second) = per_second.get_mut((t.saturating_sub(start) / 1_000_000_000) as usize) {
+                second[slot] += 1;
+            }
         }
     }
     let quantiles: Vec<Latency> = latencies
@@ -996,6 +1037,27 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             }
             from = from.max(t);
         }
+    }
+    if let Some(why) = history.untimed() {
+        return Ok(Analysis {
+            validity: Verdict::Unknown,
+            summary: format!(
+                "{} counted; no latency, throughput or outage figures: {why}",
+                counted(counts.values().map(|c| c[0] + c[1] + c[2]).sum::<u64>(), "operation", "operations")
+            ),
+            evidence: Evidence::Availability(Box::new(Availability {
+                counts: counts
+                    .iter()
+                    .map(|(f, c)| OpCounts { f: f.clone(), ok: c[0], fail: c[1], info: c[2] })
+                    .collect(),
+                latency: Vec::new(),
+                grant_latency: None,
+                throughput_per_second: Vec::new(),
+                progress_share: 0.0,
+                recoveries: Vec::new(),
+                outages: Vec::new(),
+            })),
+        });
     }
     let progress = per_second.iter().filter(|b| b[0] > 0).count();
     let share = if buckets == 0 { 0.0 } else { progress as f64 / buckets as f64 };

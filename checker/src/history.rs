@@ -131,6 +131,43 @@ pub struct History {
     /// What the file says about how to check it (an EDN history's
     /// `; fencepost: initial 0`).
     pub stated: crate::models::Stated,
+    /// Whether `time` is a clock's or only the ops' order.
+    pub times: Times,
+    /// What the reader noticed that breaks the contract without making the
+    /// history unusable: the CLI prints these and a run's results keep them.
+    pub warnings: Vec<Warning>,
+}
+
+/// What an op's `time` is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Times {
+    /// Nanoseconds of one clock: durations between ops mean something.
+    #[default]
+    Recorded,
+    /// The file gave no times (a Knossos history without `:time`, a
+    /// Porcupine log): each op's position stands in, which keeps real-time
+    /// order and nothing else. No duration can be read from it.
+    Positions,
+}
+
+/// A broken rule of the history contract the checkers can live with,
+/// where it was first seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The source line of the first op that showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
 }
 
 /// How an operation ended, once paired.
@@ -170,12 +207,84 @@ impl History {
     pub fn only(&self, fs: &[&str]) -> History {
         let mut kept = History::new(&self.file, self.format);
         kept.stated = self.stated.clone();
+        kept.times = self.times;
+        kept.warnings = self.warnings.clone();
         for (op, &line) in self.ops.iter().zip(&self.lines) {
             if op.process == Process::Nemesis || fs.contains(&op.f.as_str()) {
                 kept.push(op.clone(), line);
             }
         }
         kept
+    }
+
+    /// Why durations cannot be read from this history, or `None` when they can.
+    pub fn untimed(&self) -> Option<&'static str> {
+        match self.times {
+            Times::Recorded => None,
+            Times::Positions => Some("the history has no times (each op's position stands in for it)"),
+        }
+    }
+
+    /// What every reader does once a history is read whole: puts the ops in
+    /// time order, refuses lease fields the lease arithmetic cannot read, and
+    /// notes the contract's rules the file breaks but the checkers survive.
+    ///
+    /// Order: concatenated per-process logs, or a nemesis log appended at the
+    /// end, are in no global order; the analyses read the first and last op
+    /// as the history's bounds and pair ops in file order. A stable sort by
+    /// time keeps each process's own order (its times never go back) and the
+    /// file's order among equal times, so a file already in order is left as
+    /// it is.
+    pub fn settle(&mut self) -> Result<(), InputError> {
+        if let Some(later) = self.ops.windows(2).position(|w| w[1].time < w[0].time) {
+            let (a, b) = (later, later + 1);
+            self.warnings.push(Warning {
+                line: Some(self.line_of(b)),
+                message: format!(
+                    "not in time order: this op's time {} is before line {}'s {}; the ops were sorted by time \
+                     (stably: each process's own order and the file's order among equal times kept)",
+                    self.ops[b].time,
+                    self.line_of(a),
+                    self.ops[a].time
+                ),
+            });
+            let mut order: Vec<usize> = (0..self.ops.len()).collect();
+            order.sort_by_key(|&i| self.ops[i].time);
+            let mut ops: Vec<Option<Op>> = std::mem::take(&mut self.ops).into_iter().map(Some).collect();
+            self.ops = order.iter().filter_map(|&i| ops[i].take()).collect();
+            self.lines = order.iter().map(|&i| self.lines.get(i).copied().unwrap_or(i + 1)).collect();
+            for (i, op) in self.ops.iter_mut().enumerate() {
+                op.index = i as u64;
+            }
+        }
+        crate::lease::readable(self)?;
+        self.note_unread_faults();
+        Ok(())
+    }
+
+    /// A warning for nemesis ops that name no fault fencepost reads (Jepsen's
+    /// `:pause`/`:resume`, `:start`/`:stop`): they open no fault window.
+    fn note_unread_faults(&mut self) {
+        let mut unread: Vec<(&str, usize)> = Vec::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            if op.process == Process::Nemesis
+                && crate::faults::FaultEvent::of(op).is_none()
+                && !unread.iter().any(|(f, _)| *f == op.f)
+            {
+                unread.push((&op.f, i));
+            }
+        }
+        let Some(&(_, first)) = unread.first() else { return };
+        let names: Vec<String> = unread.iter().map(|(f, _)| format!("`{f}`")).collect();
+        let warning = Warning {
+            line: Some(self.line_of(first)),
+            message: format!(
+                "nemesis ops {} name no fault fencepost reads (`<fault>-start`, `<fault>-stop`, `<fault>-skip`, \
+                 `heal-all`): they open no fault window, so no overlap is put down to them",
+                names.join(", ")
+            ),
+        };
+        self.warnings.push(warning);
     }
 
     pub fn line_of(&self, op: usize) -> usize {
@@ -226,6 +335,42 @@ impl History {
         }
         keys
     }
+}
+
+/// A warning when a process invokes again after an `info` completion:
+/// Jepsen's rule retires it (its op may still take effect at any time, so
+/// the client goes on as a new process number). `events` are each op's
+/// process, its type as the source wrote it (a reader that turns a source's
+/// `:ok` read of nil into `info` passes `ok`) and its line, in file order.
+pub fn reuse_after_info(events: impl IntoIterator<Item = (Process, OpType, usize)>) -> Option<Warning> {
+    let mut retired: HashMap<u64, usize> = HashMap::new();
+    let mut first: Option<(usize, usize, u64)> = None;
+    let mut reuses = 0usize;
+    for (process, kind, line) in events {
+        let Process::Client(p) = process else { continue };
+        match kind {
+            OpType::Info => {
+                retired.entry(p).or_insert(line);
+            }
+            OpType::Invoke => {
+                if let Some(&info) = retired.get(&p) {
+                    reuses += 1;
+                    first.get_or_insert((line, info, p));
+                }
+            }
+            OpType::Ok | OpType::Fail => {}
+        }
+    }
+    let (line, info, p) = first?;
+    let more = if reuses > 1 { format!(" ({reuses} such invocations in all)") } else { String::new() };
+    Some(Warning {
+        line: Some(line),
+        message: format!(
+            "process {p} invokes again after its `info` at line {info}{more}: an op of unknown outcome retires \
+             its process (the client goes on as a new process number); the checkers still let that op take \
+             effect at any time after its invocation, after this process's later ops too"
+        ),
+    })
 }
 
 /// The fields of an op that pairing and the models read, borrowed from

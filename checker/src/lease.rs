@@ -130,24 +130,167 @@ impl Cause {
     }
 }
 
-/// Whether the operation found the holder's session gone.
-fn found_session_lost(d: &Done) -> bool {
-    d.completion.and_then(|c| c.value.get("released_by")).and_then(Value::as_str) == Some(RELEASED_BY_SESSION_LOST)
+/// What an op's value says about a lease or session: the fields of the
+/// history contract the lease arithmetic reads, typed. A value that is not
+/// an object says nothing.
+///
+/// Spellings read (docs/HISTORY.md): `ttl_ms`, `ttl-ms` (EDN's `:ttl-ms`,
+/// Jepsen's usual spelling) and `ttlMs` in milliseconds; `ttl_s` and
+/// `ttl-s` in seconds; each a non-negative number or a string holding one
+/// (a fraction is rounded down: a shorter lease promises less). A bare
+/// `ttl` is refused, since its unit is anyone's guess, and so is any value
+/// that is not a number: read as "no lease", it would make every grant
+/// "held until released" and blame the service for the client's spelling.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseTerms {
+    /// The lease's TTL in milliseconds.
+    pub ttl_ms: Option<u64>,
+    /// `session: true`: held while the client's session lives.
+    pub session: bool,
+    /// `released_by`: what ended the holder's locks (`session-lost`).
+    pub released_by: Option<String>,
 }
 
-/// How a grant was promised: a completion's `ttl_ms` (the lease the
-/// service granted) or `session: true`; failing both, the invocation's
-/// `ttl_ms` (the lease asked for: older histories); failing that, nothing.
+/// [`LeaseTerms`] as written, before the spellings are merged.
+#[derive(Deserialize)]
+struct Written {
+    #[serde(default, alias = "ttl-ms", alias = "ttlMs", deserialize_with = "millis")]
+    ttl_ms: Option<u64>,
+    #[serde(default, alias = "ttl-s", deserialize_with = "seconds")]
+    ttl_s: Option<u64>,
+    #[serde(default)]
+    ttl: Option<serde::de::IgnoredAny>,
+    #[serde(default, deserialize_with = "flag")]
+    session: Option<bool>,
+    #[serde(default, deserialize_with = "released_by")]
+    released_by: Option<String>,
+}
+
+/// A duration as a non-negative number, or a string holding one, scaled to
+/// milliseconds and rounded down; `None` for null.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D, field: &str, scale: f64) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    let v = Value::deserialize(d)?;
+    let n = match &v {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && n >= 0.0 && n * scale < u64::MAX as f64 => Ok(Some((n * scale) as u64)),
+        _ => Err(D::Error::custom(format!(
+            "field `{field}` is {v}; expected a non-negative number{} (or a string holding one)",
+            if scale == 1.0 { " of milliseconds" } else { " of seconds" }
+        ))),
+    }
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    duration(d, "ttl_ms` (or `ttl-ms`, `ttlMs`", 1.0)
+}
+
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    duration(d, "ttl_s` (or `ttl-s`", 1000.0)
+}
+
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        v => Err(D::Error::custom(format!("field `session` is {v}; expected true or false"))),
+    }
+}
+
+fn released_by<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        v => Err(D::Error::custom(format!(
+            "field `released_by` is {v}; expected a string such as \"{RELEASED_BY_SESSION_LOST}\""
+        ))),
+    }
+}
+
+impl LeaseTerms {
+    /// The terms `value` states, or what is wrong with them, naming the field.
+    pub fn of(value: &Value) -> Result<LeaseTerms, String> {
+        if !value.is_object() {
+            return Ok(LeaseTerms::default());
+        }
+        let w = Written::deserialize(value).map_err(|e| e.to_string())?;
+        if w.ttl.is_some() {
+            return Err("field `ttl` does not say its unit; write `ttl_ms` (milliseconds) or `ttl_s` (seconds)".into());
+        }
+        let ttl_ms = match (w.ttl_ms, w.ttl_s) {
+            (Some(_), Some(_)) => return Err("both `ttl_ms` and `ttl_s` are given; expected one".into()),
+            (ms, s) => ms.or(s),
+        };
+        Ok(LeaseTerms { ttl_ms, session: w.session == Some(true), released_by: w.released_by })
+    }
+
+    /// The terms of a value the reader has already checked ([`readable`]).
+    fn read(value: &Value) -> LeaseTerms {
+        // Every history read from a file went through `readable`; one built
+        // in memory comes from the recorder, which writes only `ttl_ms`.
+        LeaseTerms::of(value).unwrap_or_default()
+    }
+}
+
+/// The ops whose values the lease arithmetic reads for a TTL or a session.
+const LEASE_OPS: [&str; 4] = ["acquire", "campaign", "renew", "keep-alive"];
+
+/// Refuses a history whose lease fields cannot be read (see [`LeaseTerms`]),
+/// naming the line and the field: every client op's value that a grant, a
+/// renewal or a keep-alive carries, and every `released_by`.
+pub fn readable(history: &crate::History) -> Result<(), crate::InputError> {
+    for (i, op) in history.ops.iter().enumerate() {
+        if op.process == crate::Process::Nemesis {
+            continue;
+        }
+        // Other ops' values are the workload's own (a kv write may well
+        // hold a `ttl`); only their `released_by` is read.
+        let read = if LEASE_OPS.contains(&op.f.as_str()) {
+            LeaseTerms::of(&op.value).map(drop)
+        } else {
+            match op.value.get("released_by") {
+                None | Some(Value::Null | Value::String(_)) => Ok(()),
+                Some(_) => {
+                    LeaseTerms::of(&serde_json::json!({ "released_by": op.value["released_by"].clone() })).map(drop)
+                }
+            }
+        };
+        if let Err(why) = read {
+            return Err(crate::InputError::at(
+                &history.file,
+                history.line_of(i),
+                format!("`{}` {}: {why}", op.f, op.kind.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the operation found the holder's session gone.
+fn found_session_lost(d: &Done) -> bool {
+    d.completion.is_some_and(|c| LeaseTerms::read(&c.value).released_by.as_deref() == Some(RELEASED_BY_SESSION_LOST))
+}
+
+/// How a grant was promised: a completion's TTL (the lease the service
+/// granted) or `session: true`; failing both, the invocation's TTL (the
+/// lease asked for: older histories); failing that, nothing.
 fn promise_of(grant: &Done) -> Promise {
-    let completion = |name: &str| grant.completion.and_then(|c| c.value.get(name));
+    let granted = grant.completion.map(|c| LeaseTerms::read(&c.value)).unwrap_or_default();
     let from = grant.invoke.time;
-    if let Some(ttl_ms) = completion("ttl_ms").and_then(Value::as_u64) {
+    if let Some(ttl_ms) = granted.ttl_ms {
         return Promise::Lease { ttl_ms, from, renewals: 0 };
     }
-    if completion("session").and_then(Value::as_bool) == Some(true) {
+    if granted.session {
         return Promise::Session;
     }
-    match grant.invoke.value.get("ttl_ms").and_then(Value::as_u64) {
+    match LeaseTerms::read(&grant.invoke.value).ttl_ms {
         Some(ttl_ms) => Promise::Lease { ttl_ms, from, renewals: 0 },
         None => Promise::Unbounded,
     }
@@ -206,7 +349,7 @@ pub(crate) fn window(hold: &Hold, grant: &Done, renewals: &[&Done], own: &[&Done
                 }
                 // Only an acknowledgement that names the TTL it renewed for
                 // extends the promise: a recipe's local "still held" does not.
-                let Some(ttl) = r.completion.and_then(|c| c.value.get("ttl_ms")).and_then(Value::as_u64) else {
+                let Some(ttl) = r.completion.and_then(|c| LeaseTerms::read(&c.value).ttl_ms) else {
                     continue;
                 };
                 *count += 1;
@@ -258,36 +401,84 @@ fn secs(ns: u64) -> f64 {
 }
 
 impl Window {
-    /// How the window ended, in words: "process 1's lease ran out at
-    /// t=6.930 s (2000 ms from t=4.950 s, its last acknowledged renewal,
-    /// less 1 % drift)".
+    /// How the window ended, in words whose figures add up: "process 1's
+    /// lease ran out at t=6.930 s (2000 ms from t=4.950 s, its last
+    /// acknowledged renewal, less 1 % drift)". A lease that had run out
+    /// before the grant was even seen (the acquire waited longer than the
+    /// TTL) guaranteed nothing, and says so: the window's end is then the
+    /// grant, not the lease's.
     pub fn words(&self, options: &LeaseOptions) -> String {
         let (p, at) = (self.process, secs(self.end));
         match (&self.ended, &self.promise) {
             (Ended::LeaseRanOut, Promise::Lease { ttl_ms, from, renewals }) => {
-                let since = if *renewals == 0 { "its acquire" } else { "its last acknowledged renewal" };
-                format!(
-                    "process {p}'s lease ran out at t={at:.3} s ({ttl_ms} ms from t={:.3} s, {since}, less {} % drift)",
-                    secs(*from),
-                    options.drift * 100.0
-                )
+                let since = match renewals {
+                    0 => "its acquire's invocation".to_string(),
+                    n => format!(
+                        "the invocation that promised the most of its acquire and {}",
+                        crate::analysis::counted(*n, "acknowledged renewal", "acknowledged renewals")
+                    ),
+                };
+                let drift = options.drift * 100.0;
+                let lapsed = *from as f64 + *ttl_ms as f64 * 1e6 * (1.0 - options.drift);
+                if lapsed < self.start as f64 {
+                    format!(
+                        "process {p}'s lease had run out at t={:.3} s ({ttl_ms} ms from t={:.3} s, {since}, less \
+                         {drift} % drift), before its grant was seen at t={:.3} s: the acquire took longer than \
+                         the lease, so nothing was guaranteed",
+                        lapsed / 1e9,
+                        secs(*from),
+                        secs(self.start)
+                    )
+                } else {
+                    format!(
+                        "process {p}'s lease ran out at t={at:.3} s ({ttl_ms} ms from t={:.3} s, {since}, less \
+                         {drift} % drift)",
+                        secs(*from),
+                    )
+                }
             }
             (Ended::LeaseRanOut, _) => format!("process {p}'s lease ran out at t={at:.3} s"),
-            (Ended::Fault { fault }, _) => {
-                format!("process {p}'s session could have ended at t={at:.3} s with {fault}")
+            (Ended::Fault { fault }, _) if self.end == self.start => {
+                format!("process {p}'s session could have ended by the time its grant was seen at t={at:.3} s: {fault} was under way")
             }
-            (Ended::SessionLost, _) => format!("process {p} found its session lost at t={at:.3} s"),
-            (Ended::Released, _) => format!("process {p} released at t={at:.3} s"),
+            (Ended::Fault { fault }, _) => {
+                format!("process {p}'s session could have ended at t={at:.3} s, when {fault} began")
+            }
+            (Ended::SessionLost, _) => {
+                format!("process {p}'s operation invoked at t={at:.3} s found its session lost")
+            }
+            (Ended::Released, _) => format!("process {p} invoked its release at t={at:.3} s"),
             (Ended::Open, _) => format!("process {p} still held when the history ended"),
         }
     }
 
-    /// What was promised: "a 10000 ms lease to t=10.900 s".
+    /// What was promised, and until when the window ran: "a 10000 ms lease
+    /// from t=0.900 s, guaranteed to t=10.800 s".
     pub fn promised(&self) -> String {
-        match &self.promise {
-            Promise::Lease { ttl_ms, .. } => format!("a {ttl_ms} ms lease, guaranteed to t={:.3} s", secs(self.end)),
-            Promise::Session => format!("a session lock, its session alive to t={:.3} s", secs(self.end)),
-            Promise::Unbounded => format!("no lease recorded, held to t={:.3} s", secs(self.end)),
+        let (start, end) = (secs(self.start), secs(self.end));
+        match (&self.promise, &self.ended) {
+            (Promise::Lease { ttl_ms, from, .. }, Ended::LeaseRanOut) if self.end == self.start => format!(
+                "a {ttl_ms} ms lease from t={:.3} s that had run out by the time the grant was seen at t={start:.3} s",
+                secs(*from)
+            ),
+            (Promise::Lease { ttl_ms, from, .. }, Ended::LeaseRanOut) => {
+                format!("a {ttl_ms} ms lease from t={:.3} s, guaranteed to t={end:.3} s", secs(*from))
+            }
+            (Promise::Lease { ttl_ms, from, .. }, Ended::Open) => {
+                format!("a {ttl_ms} ms lease from t={:.3} s, still guaranteed when the history ended", secs(*from))
+            }
+            (Promise::Lease { ttl_ms, from, .. }, _) => {
+                format!("a {ttl_ms} ms lease from t={:.3} s, held until its release at t={end:.3} s", secs(*from))
+            }
+            (Promise::Session, Ended::Released) => {
+                format!("a session lock, held until its release at t={end:.3} s")
+            }
+            (Promise::Session, Ended::Open) => "a session lock, still held when the history ended".to_string(),
+            (Promise::Session, _) => format!("a session lock, its session surely alive to t={end:.3} s"),
+            (Promise::Unbounded, Ended::Open) => {
+                "no lease recorded, so held until released; still held when the history ended".to_string()
+            }
+            (Promise::Unbounded, _) => format!("no lease recorded, so held until its release at t={end:.3} s"),
         }
     }
 }

@@ -57,7 +57,7 @@ fn overlapping_holds_are_reported_with_the_faults_active() {
     assert_eq!(overlap["duration"], json!(1_420_000_000u64));
     assert_eq!(
         overlap["text"],
-        "processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s, during a one partition on n2 — promise-broken: granted inside process 1's guaranteed window (no lease recorded, held to t=2.920 s)"
+        "processes 1 and 2 both held lock k0 for 1.420 s from t=1.500 s, during a one partition on n2 — promise-broken: granted inside process 1's guaranteed window (no lease recorded, so held until its release at t=2.920 s)"
     );
 }
 

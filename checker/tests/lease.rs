@@ -84,7 +84,7 @@ fn a_holder_that_outlives_its_lease_overran_it() {
     assert_eq!(e.causes.get(&Cause::LeaseExpired), Some(&1));
     assert!(
         e.anomalies[0].text.ends_with(
-            "lease-expired: process 1's lease ran out at t=0.990 s (1000 ms from t=0.000 s, its acquire, less 1 % drift)"
+            "lease-expired: process 1's lease ran out at t=0.990 s (1000 ms from t=0.000 s, its acquire's invocation, less 1 % drift)"
         ),
         "{}",
         e.anomalies[0].text
@@ -118,7 +118,7 @@ fn an_acknowledged_renewal_extends_the_promise() {
     assert_eq!(first.windows[0].ended, Ended::LeaseRanOut);
     assert_eq!(
         first.text,
-        "process 2 was granted lock k0 at t=1.500 s, inside process 1's guaranteed window (a 1000 ms lease, guaranteed to t=1.790 s)"
+        "process 2 was granted lock k0 at t=1.500 s, inside process 1's guaranteed window (a 1000 ms lease from t=0.800 s, guaranteed to t=1.790 s)"
     );
     // Granted after that: the lease had run out after all.
     let (me, ls) = check(&two_holders(1800, &renewed), &LeaseOptions::default());
@@ -218,7 +218,7 @@ fn a_fault_on_the_sessions_node_ends_a_session_lock() {
     let Evidence::MutualExclusion(e) = &me.evidence else { unreachable!() };
     assert!(e.anomalies[0]
         .text
-        .contains("session-lost: process 1's session could have ended at t=1.000 s with kill on n1"));
+        .contains("session-lost: process 1's session could have ended at t=1.000 s, when kill on n1 began"));
     assert_eq!(ls.validity, Verdict::Valid, "{}", ls.summary);
     let Evidence::LeaseSafety(e) = &ls.evidence else { unreachable!() };
     assert_eq!((e.leases, e.sessions), (0, 2));

@@ -148,7 +148,10 @@ fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions) -> Re
 fn stats(history: &History, checkers: &[Analysis]) -> Stats {
     let first = history.ops.first().map_or(0, |op| op.time);
     let last = history.ops.last().map_or(0, |op| op.time);
-    let duration = Duration::from_nanos(last.saturating_sub(first));
+    // Positions standing in for times measure no duration (a rate from
+    // them would be ops per nanosecond).
+    let timed = history.untimed().is_none();
+    let duration = if timed { Duration::from_nanos(last.saturating_sub(first)) } else { Duration::ZERO };
     let ops = history.ops.iter().filter(|op| op.process != Process::Nemesis && op.kind != OpType::Invoke).count();
     let availability = checkers.iter().find_map(|c| match &c.evidence {
         Evidence::Availability(a) => Some(a),
@@ -164,7 +167,7 @@ fn stats(history: &History, checkers: &[Analysis]) -> Stats {
         ops_per_s: if duration.is_zero() { 0.0 } else { ops as f64 / duration.as_secs_f64() },
         grant_p50_ms: grant.map(|g| g.p50_ms),
         grant_p99_ms: grant.map(|g| g.p99_ms),
-        progress_share: availability.map(|a| a.progress_share),
+        progress_share: availability.filter(|_| timed).map(|a| a.progress_share),
         recovery_ms: (!recoveries.is_empty()).then(|| recoveries.iter().sum::<f64>() / recoveries.len() as f64 / 1e6),
         faults: analysis::fault_windows(history).len(),
     }

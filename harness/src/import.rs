@@ -14,33 +14,31 @@ use crate::checks::{analyze, declared_faults, declared_workload};
 use crate::run::Finished;
 use crate::{io, Error};
 
-/// Reads `file`, stores it as run `import-…` under system name `system`,
-/// judges it and indexes it.
+/// Reads `file`, judges it, and stores it as run `import-…` under system
+/// name `system`, indexed. Everything that can refuse the history (a bad
+/// line, an unreadable lease, a broken pairing rule) does so before the run
+/// folder exists; if writing the folder fails, it is removed, so no run is
+/// ever left without its `results.json`.
 pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> Result<Finished, Error> {
     let history = formats::read_path(file, format)?;
+    let workload = declared_workload(&history);
+    let analyzed = analyze(&history, &workload, Duration::from_secs(60), &LeaseOptions::default())?;
     let store = Store::open(store).await?;
     let id = format!("import-{}", docker::new_run_id());
     let dir = store.run_dir(&id)?;
-    std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let started_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let test = TestSpec {
         run: id.clone(),
         started_ms,
         system: system.to_string(),
-        workload: declared_workload(&history),
+        workload,
         nemesis: declared_faults(&history),
         fencepost: env!("CARGO_PKG_VERSION").to_string(),
         recorded: None,
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
         scenario: None,
     };
-    results::write_json(&dir.join("test.json"), &test)?;
-    let path = dir.join("history.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io("writing", &path))?);
-    formats::jsonl::write(&mut out, &history.ops).map_err(io("writing", &path))?;
-    out.flush().map_err(io("writing", &path))?;
-    let analyzed = analyze(&history, &test.workload, Duration::from_secs(60), &LeaseOptions::default())?;
     let results = RunResults {
         run: id.clone(),
         verdict: analyzed.verdict,
@@ -51,8 +49,22 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         nemesis_error: None,
         faults_planned: None,
         cluster_events: Vec::new(),
+        warnings: history.warnings.clone(),
     };
-    results::write_json(&dir.join("results.json"), &results)?;
+    let written = (|| {
+        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        results::write_json(&dir.join("test.json"), &test)?;
+        let path = dir.join("history.jsonl");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io("writing", &path))?);
+        formats::jsonl::write(&mut out, &history.ops).map_err(io("writing", &path))?;
+        out.flush().map_err(io("writing", &path))?;
+        results::write_json(&dir.join("results.json"), &results)?;
+        Ok::<(), Error>(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
     store.index(&id).await?;
     Ok(Finished { id, dir, results })
 }

@@ -418,6 +418,7 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
         nemesis_error: executed.played.as_ref().err().map(|e| e.to_string()),
         faults_planned: Some(executed.prepared.plan.steps.len()),
         cluster_events: executed.cluster_events.clone(),
+        warnings: history.warnings.clone(),
     };
     results::write_json(&executed.dir.join("results.json"), &results)?;
     Ok(results)

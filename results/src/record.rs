@@ -128,6 +128,11 @@ pub struct RunResults {
     /// What the nodes' logs said during the run, on the history's clock.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_events: Vec<ClusterEvent>,
+    /// Rules of the history contract the history broke without becoming
+    /// unusable (lines out of time order, a wrong `index`, a process reused
+    /// after `info`), as the reader noted them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<checker::history::Warning>,
 }
 
 /// The figures the index keeps for listing and comparison.

@@ -807,6 +807,7 @@ mod tests {
             nemesis_error: None,
             faults_planned: None,
             cluster_events: Vec::new(),
+            warnings: Vec::new(),
         };
         results::write_json(&dir.join("results.json"), &results).unwrap();
     }

@@ -9,7 +9,8 @@
 
 use crate::edn::{self as e, Edn, Parser};
 use crate::error::InputError;
-use crate::history::{History, Op, OpType, Process};
+use crate::formats::jsonl;
+use crate::history::{History, Op, OpType, Process, Times, Warning};
 use crate::models::{ModelName, ModelSpec, Stated};
 use std::io::{self, Write};
 
@@ -34,6 +35,10 @@ pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, Input
         p.parse_open().map_err(perr)?;
     }
     let opened_at = p.line();
+    // Each op's type as the file wrote it (a Knossos `:ok` read of nil is
+    // read as `info`), for the retirement rule, and its `:index`.
+    let mut written = Vec::new();
+    let mut indexes = jsonl::IndexCheck::default();
     loop {
         match (p.peek_token().map_err(perr)?, close) {
             (None, None) => break,
@@ -58,16 +63,38 @@ pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, Input
         }
         let line = p.line();
         let form = p.parse().map_err(perr)?;
-        let op = op_from_edn(&form).map_err(|m| InputError::at(name, line, m))?;
+        let (op, written_kind) = op_from_edn(&form).map_err(|m| InputError::at(name, line, m))?;
+        written.push((op.process, written_kind, line));
+        indexes.see(
+            match form.get("index") {
+                None | Some(Edn::Nil) => jsonl::Index::Absent,
+                Some(Edn::Int(i)) if *i >= 0 => jsonl::Index::At(*i as u64),
+                Some(_) => jsonl::Index::Other,
+            },
+            line,
+        );
         h.push(op, line);
     }
-    // Formats without timestamps keep real-time order through event positions.
+    // A history without times (Knossos's usually have none) keeps real-time
+    // order through the ops' positions, and says durations mean nothing.
     if h.ops.iter().any(|o| o.time == u64::MAX) {
+        let untimed = h.ops.iter().position(|o| o.time == u64::MAX).unwrap_or(0);
+        if h.ops.iter().any(|o| o.time != u64::MAX) {
+            h.warnings.push(Warning {
+                line: Some(h.line_of(untimed)),
+                message: "this op has no `:time` while others have one: every op's position stands in for its \
+                          time, and no checker reads a duration from this history"
+                    .into(),
+            });
+        }
         for (i, op) in h.ops.iter_mut().enumerate() {
             op.time = i as u64;
         }
+        h.times = Times::Positions;
     }
     h.stated = stated(name, text, h.lines.first().copied())?;
+    h.warnings.extend(indexes.warning());
+    h.warnings.extend(crate::history::reuse_after_info(written));
     if porcupine_kv {
         for (i, op) in h.ops.iter().enumerate() {
             if !matches!(op.f.as_str(), "get" | "put" | "append") {
@@ -79,6 +106,7 @@ pub fn read(name: &str, text: &str, porcupine_kv: bool) -> Result<History, Input
             }
         }
     }
+    h.settle()?;
     Ok(h)
 }
 
@@ -140,7 +168,8 @@ fn name_of(v: &Edn) -> Option<String> {
     }
 }
 
-fn op_from_edn(form: &Edn) -> Result<Op, String> {
+/// The op, and its type as the file wrote it.
+fn op_from_edn(form: &Edn) -> Result<(Op, OpType), String> {
     if !matches!(form, Edn::Map(_)) {
         return Err(format!("expected an op map {{:process … :type … :f …}}, found {}", form.kind()));
     }
@@ -179,12 +208,13 @@ fn op_from_edn(form: &Edn) -> Result<Op, String> {
         Edn::Str(s) => s.clone(),
         other => other.to_string(),
     });
+    let written = kind;
     let mut kind = kind;
     if kind == OpType::Ok && f == "read" && value.is_null() && process != Process::Nemesis {
         kind = OpType::Info;
         error = Some("knossos: a read of nil constrains nothing".into());
     }
-    Ok(Op { index: 0, time, process, kind, f, key, value, node, error })
+    Ok((Op { index: 0, time, process, kind, f, key, value, node, error }, written))
 }
 
 /// Writes a Jepsen-compatible history: one op map per line.

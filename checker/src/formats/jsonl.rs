@@ -1,7 +1,7 @@
 //! fencepost's native format: one JSON object per line (DESIGN.md).
 
 use crate::error::InputError;
-use crate::history::{Event, History, Op, OpType, OpView, Process};
+use crate::history::{Event, History, Op, OpType, OpView, Process, Warning};
 use serde::{de, Deserialize, Deserializer};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -17,6 +17,9 @@ const PARALLEL_FROM: usize = 1 << 22;
 /// for what it keeps. Same fields, same errors as [`Op`].
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LineOp<'a> {
+    /// What the line says its position is; only checked, never relied on.
+    #[serde(default)]
+    pub index: Index,
     pub time: u64,
     pub process: Process,
     #[serde(rename = "type")]
@@ -38,6 +41,7 @@ impl LineOp<'_> {
     pub fn into_owned(self) -> LineOp<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
         LineOp {
+            index: self.index,
             time: self.time,
             process: self.process,
             kind: self.kind,
@@ -75,6 +79,73 @@ impl Event for LineOp<'_> {
             f: &self.f,
             key: self.key.as_deref(),
             value: &self.value,
+        }
+    }
+}
+
+/// A line's `index` field. The contract says it is the op's position from
+/// 0; nothing reads it, so one that is wrong, or not a number, is a warning
+/// (see [`IndexCheck`]), never a refusal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Index {
+    #[default]
+    Absent,
+    At(u64),
+    /// Anything but a non-negative integer.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Index {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Null => Index::Absent,
+            v => v.as_u64().map_or(Index::Other, Index::At),
+        })
+    }
+}
+
+/// The `index` of each op against its position: the first that differs,
+/// and how many do, for one warning.
+#[derive(Debug, Default)]
+pub struct IndexCheck {
+    position: u64,
+    first: Option<(usize, Index, u64)>,
+    wrong: usize,
+}
+
+impl IndexCheck {
+    /// The next op, on `line`.
+    pub fn see(&mut self, index: Index, line: usize) {
+        if !matches!(index, Index::Absent | Index::At(_)) || index.at().is_some_and(|i| i != self.position) {
+            self.wrong += 1;
+            self.first.get_or_insert((line, index, self.position));
+        }
+        self.position += 1;
+    }
+
+    pub fn warning(&self) -> Option<Warning> {
+        let (line, index, position) = self.first?;
+        let found = match index {
+            Index::At(i) => i.to_string(),
+            _ => "not a non-negative integer".to_string(),
+        };
+        let more =
+            if self.wrong > 1 { format!("; {} ops' indexes are wrong in all", self.wrong) } else { String::new() };
+        Some(Warning {
+            line: Some(line),
+            message: format!(
+                "`index` is {found}, but this is op {position} counted from 0{more}; the checkers go by the \
+                 ops' order and times, not by `index`"
+            ),
+        })
+    }
+}
+
+impl Index {
+    fn at(self) -> Option<u64> {
+        match self {
+            Index::At(i) => Some(i),
+            _ => None,
         }
     }
 }
@@ -125,24 +196,38 @@ pub(crate) fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, 
     d.deserialize_option(V)
 }
 
+/// Reads a whole history (see [`History::settle`]: in time order, lease
+/// fields checked, broken rules warned of).
 pub fn read(name: &str, text: &str) -> Result<History, InputError> {
     let mut h = History::new(name, "jsonl");
-    read_into(&mut h, text, 1)?;
+    let indexes = read_into(&mut h, text, 1)?;
+    finish(&mut h, indexes)?;
     Ok(h)
 }
 
+/// What [`read`] and a file read in blocks do once every op is in: the
+/// warnings only a JSONL file can give, then [`History::settle`].
+pub(crate) fn finish(h: &mut History, indexes: IndexCheck) -> Result<(), InputError> {
+    h.warnings.extend(indexes.warning());
+    let events = h.ops.iter().zip(&h.lines).map(|(op, &line)| (op.process, op.kind, line));
+    h.warnings.extend(crate::history::reuse_after_info(events));
+    h.settle()
+}
+
 /// Appends the ops of `text`, whose first line is line `first_line` of the
-/// file `h` names.
-pub fn read_into(h: &mut History, text: &str, first_line: usize) -> Result<(), InputError> {
+/// file `h` names, and says which of their `index` fields are wrong.
+pub fn read_into(h: &mut History, text: &str, first_line: usize) -> Result<IndexCheck, InputError> {
     let name = h.file.clone();
+    let mut indexes = IndexCheck::default();
     parse_each(&name, text.as_bytes(), first_line, &mut |piece| {
         h.ops.reserve(piece.len());
         for (op, line) in piece {
+            indexes.see(op.index, line);
             h.push(op.into(), line);
         }
         Ok(())
-    })
-    .map(drop)
+    })?;
+    Ok(indexes)
 }
 
 /// Ops with their lines, in order.
@@ -299,8 +384,11 @@ fn parse_piece<'a>(name: &str, bytes: &'a [u8]) -> Parsed<'a> {
         match canonical(line).map_or_else(|| serde_json::from_str::<LineOp>(line), Ok) {
             Ok(op) => ops.push((op, i)),
             Err(e) => {
-                let what =
-                    if e.is_eof() { "truncated line (the JSON object ends early)".to_string() } else { e.to_string() };
+                let what = if e.is_eof() {
+                    "truncated line (the JSON object ends early)".to_string()
+                } else {
+                    within_line(&e)
+                };
                 error = Some(InputError::at(
                     name,
                     i,
@@ -313,6 +401,18 @@ fn parse_piece<'a>(name: &str, bytes: &'a [u8]) -> Parsed<'a> {
         }
     }
     Parsed { ops, error, lines }
+}
+
+/// serde's message for a line without its "at line 1 column 33" (the line
+/// is always 1: serde sees one line) — the error names the file's line —
+/// and with the column kept as the place in that line.
+fn within_line(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(message) => format!("{message} (at column {})", e.column()),
+        None => text,
+    }
 }
 
 /// Hands a parsed piece that starts at line `first` to `sink`, then its
@@ -344,7 +444,7 @@ fn hand_on<'a>(
 fn canonical(line: &str) -> Option<LineOp<'_>> {
     let mut c = Cursor(line);
     c.eat("{\"index\":")?;
-    c.number()?;
+    let index = Index::At(c.number()?);
     c.eat(",\"time\":")?;
     let time = c.number()?;
     c.eat(",\"process\":")?;
@@ -376,7 +476,7 @@ fn canonical(line: &str) -> Option<LineOp<'_>> {
         None => None,
     };
     c.eat("}")?;
-    c.0.is_empty().then_some(LineOp { time, process, kind, f, key, value, node, error })
+    c.0.is_empty().then_some(LineOp { index, time, process, kind, f, key, value, node, error })
 }
 
 /// What is left of a line being read by [`canonical`].

@@ -143,16 +143,19 @@ impl JsonlFile {
         Ok(h)
     }
 
-    /// Reads the whole file into a [`History`].
+    /// Reads the whole file into a [`History`] (see [`History::settle`]).
     pub fn into_history(self) -> Result<History, InputError> {
         let mut history = History::new(&self.name.clone(), "jsonl");
+        let mut indexes = jsonl::IndexCheck::default();
         self.for_each_piece(|piece| {
             history.ops.reserve(piece.len());
             for (op, line) in piece {
+                indexes.see(op.index, line);
                 history.push(op.into(), line);
             }
             Ok(())
         })?;
+        jsonl::finish(&mut history, indexes)?;
         Ok(history)
     }
 

@@ -10,13 +10,17 @@
 
 use crate::edn::{parse_one, Edn};
 use crate::error::InputError;
-use crate::history::{History, Op, OpType, Process};
+use crate::history::{History, Op, OpType, Process, Times};
 use serde_json::Value;
 
 const MARK: &str = "jepsen.util - ";
 
 pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
     let mut h = History::new(name, "porcupine-etcd");
+    // The logs have no times: each op's position keeps their order.
+    h.times = Times::Positions;
+    // Each op's type as the log wrote it, for the retirement rule.
+    let mut written = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         let Some(at) = line.find(MARK) else { continue };
@@ -44,6 +48,7 @@ pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
         } else {
             parse_one(value_text).map_err(|e| err(format!("value `{value_text}`: {}", e.message)))?
         };
+        written.push((Process::Client(process), kind, line_no));
         let timed_out = matches!(&value, Edn::Keyword(k) if k == "timed-out");
         let (kind, value, error) = match (kind, f.as_str()) {
             (OpType::Fail, "cas") if !timed_out => {
@@ -62,6 +67,8 @@ pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
     if h.ops.is_empty() {
         return Err(InputError::new(name, None, "no `INFO  jepsen.util - <process> :<type> :<f> <value>` lines found"));
     }
+    h.warnings.extend(crate::history::reuse_after_info(written));
+    h.settle()?;
     Ok(h)
 }
 
