@@ -41,9 +41,10 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
     formats::jsonl::write(&mut out, &history.ops).map_err(io("writing", &path))?;
     out.flush().map_err(io("writing", &path))?;
     let analyzed = analyze(&history, &test.workload, Duration::from_secs(60), &LeaseOptions::default())?;
+    let sufficiency = crate::run::sufficiency(&history, &test.workload)?;
     let results = RunResults {
         run: id.clone(),
-        verdict: analyzed.verdict,
+        verdict: crate::run::overall(analyzed.verdict, &sufficiency),
         checkers: analyzed.checkers,
         stats: analyzed.stats,
         interrupted: false,
@@ -51,6 +52,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         nemesis_error: None,
         faults_planned: None,
         cluster_events: Vec::new(),
+        sufficiency: Some(sufficiency),
     };
     results::write_json(&dir.join("results.json"), &results)?;
     store.index(&id).await?;

@@ -470,6 +470,7 @@ mod tests {
             nemesis_error: None,
             faults_planned: None,
             cluster_events: Vec::new(),
+            sufficiency: None,
         }
     }
 

@@ -46,6 +46,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         nemesis_error: None,
         faults_planned: None,
         cluster_events: Vec::new(),
+        sufficiency: None,
     };
     results::write_json(&run.join("results.json"), &results).unwrap();
 }
