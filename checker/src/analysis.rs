@@ -1022,7 +1022,9 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
 /// `held` covered, and so nothing was granted either: a grant starts a
 /// hold. In start order.
 fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec<Outage> {
-    let mut asked: BTreeMap<&str, (&str, Vec<(u64, u64)>)> = BTreeMap::new();
+    // Per key: what was asked for (acquire or campaign) and when.
+    type Asked<'a> = BTreeMap<&'a str, (&'a str, Vec<(u64, u64)>)>;
+    let mut asked: Asked = BTreeMap::new();
     for d in ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")) {
         let from = d.invoke.time;
         let to = d.end().unwrap_or(end).max(from);
