@@ -6,6 +6,7 @@ use std::time::Duration;
 use checker::analysis::Analysis;
 use checker::evidence::Evidence;
 use checker::lease::LeaseOptions;
+use checker::sufficiency::Sufficiency;
 use checker::{History, Verdict};
 use harness::checks::{analyze, declared_workload};
 use serde::Serialize;
@@ -49,6 +50,7 @@ struct CheckOutput<'a> {
     file: &'a str,
     workload: &'a str,
     verdict: Verdict,
+    sufficiency: &'a Sufficiency,
     checkers: &'a [Analysis],
     stats: &'a results::Stats,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -106,11 +108,14 @@ pub fn check_history(
 ) -> anyhow::Result<Verdict> {
     let analyzed = analyze(history, workload, timeout, leases)?;
     print_warnings(&history.file, &history.warnings);
+    let sufficiency = harness::run::sufficiency(history, workload)?;
+    let verdict = harness::run::overall(analyzed.verdict, &sufficiency);
     if json_out {
         let output = CheckOutput {
             file: &history.file,
             workload,
-            verdict: analyzed.verdict,
+            verdict,
+            sufficiency: &sufficiency,
             checkers: &analyzed.checkers,
             stats: &analyzed.stats,
             warnings: &history.warnings,
@@ -119,9 +124,18 @@ pub fn check_history(
     } else {
         out!("history:    {} ({} events, {workload})", history.file, history.ops.len());
         print_checkers(&analyzed.checkers);
-        out!("verdict:    {}", analyzed.verdict.as_str());
+        print_sufficiency(Some(&sufficiency));
+        out!("verdict:    {}", verdict.as_str());
     }
-    Ok(analyzed.verdict)
+    Ok(verdict)
+}
+
+/// Whether the history held enough to judge (`None`: results from before
+/// it was judged, nothing to say).
+pub fn print_sufficiency(sufficiency: Option<&Sufficiency>) {
+    if let Some(s) = sufficiency {
+        out!("  evidence: {}", s.summary);
+    }
 }
 
 /// Exit codes as for `check`: 0 valid, 1 invalid, 2 unknown.

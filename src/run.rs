@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use checker::Verdict;
 use harness::run::{self as pipeline, injected_words, show, Event, Executed, Live, Prepared, RunArgs};
 
-use crate::analyze::print_checkers;
+use crate::analyze::{print_checkers, print_sufficiency};
 
 /// `fencepost run … --plan`: what the run would do, without doing it.
 pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
@@ -162,6 +162,7 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     }
     let finished = pipeline::finish(executed, Duration::from_secs(60)).await?;
     print_checkers(&finished.results.checkers);
+    print_sufficiency(finished.results.sufficiency.as_ref());
     out!(
         "verdict: {}   (report: {}; browse with `fencepost serve`)",
         finished.verdict().as_str(),

@@ -14,7 +14,7 @@ use nemesis::FaultSpec;
 use results::{Cell, Filter, RunRow, Store};
 use workloads::Workload;
 
-use crate::analyze::print_checkers;
+use crate::analyze::{print_checkers, print_sufficiency};
 
 /// What `import` can name a history's workload, beside `run`'s workloads.
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
@@ -343,6 +343,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         finished.id
     );
     print_checkers(&finished.results.checkers);
+    print_sufficiency(finished.results.sufficiency.as_ref());
     out!("verdict: {}   ({})", finished.verdict().as_str(), finished.dir.display());
     Ok(finished.verdict())
 }

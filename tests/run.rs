@@ -84,6 +84,36 @@ fn a_short_run_is_recorded_checked_and_stored() {
     std::fs::remove_dir_all(&store).unwrap();
 }
 
+/// The run that barely ran: so many clients against one Redis that
+/// almost every one is refused or loses its connection. Its checkers find
+/// nothing, but nothing could have been found: the run is `unknown`
+/// (exit 2), and the evidence says what was missing, in results.json and
+/// in the summary.
+#[test]
+fn a_run_that_barely_ran_is_unknown_saying_what_was_missing() {
+    let store = store();
+    let (code, out) = fencepost(&["run", "redis", "--concurrency", "100000", "--time-limit", "3s"], &store);
+    let r = results(&store);
+    // The history, counted here, is as thin as the issue's.
+    let h = history(&store);
+    let calls = h.calls().unwrap();
+    let client = |c: &&checker::history::Call| h.ops[c.invoke].process != checker::Process::Nemesis;
+    let info = calls.iter().filter(client).filter(|c| c.outcome == checker::history::Outcome::Info).count();
+    let grants =
+        calls.iter().filter(|c| c.outcome == checker::history::Outcome::Ok && h.ops[c.invoke].f == "acquire").count();
+    let all = calls.iter().filter(client).count();
+    assert!(grants < 2 || 2 * info > all, "not a degenerate run: {grants} grants, {info} info of {all}\n{out}");
+
+    let s = &r["sufficiency"];
+    assert_eq!(s["enough"], false, "{s}\n{out}");
+    assert_eq!(r["verdict"], "unknown", "{out}");
+    assert_eq!(code, Some(2), "{out}");
+    let kinds: Vec<&str> = s["shortfalls"].as_array().unwrap().iter().filter_map(|x| x["kind"].as_str()).collect();
+    assert!(kinds.contains(&"no-key-granted-twice") || kinds.contains(&"mostly-unknown"), "{kinds:?}");
+    assert!(out.contains("evidence: too little to judge"), "{out}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_harness_leaves_a_readable_history() {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");

@@ -9,8 +9,9 @@
 //!   increments.
 //! - [`election`]: two leaders in one term, overlapping leaders, writes
 //!   accepted from a deposed leader, observers seeing a leader never elected.
-//! - [`availability`]: latency quantiles, throughput, failure rates, and how
-//!   long the system took to serve again after each fault.
+//! - [`availability`]: latency quantiles, throughput, failure rates, how
+//!   long the system took to serve again after each fault, and its outages
+//!   (clients asked, the lock was free, nothing was granted).
 //!
 //! Holding intervals are *definite*: from the acquire's `ok` (the client
 //! surely holds it from then on) to the invocation of its release (the client
@@ -930,16 +931,30 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     }))
 }
 
-/// A gap between grants this long is an outage worth explaining.
+/// A stretch at least this long in which clients asked, nobody held the
+/// lock and nothing was granted is an outage worth explaining. One
+/// client's attempts less than this apart count as asking throughout: a
+/// try-lock that is refused and retried is still asking.
 const OUTAGE: u64 = 1_000_000_000;
 
-/// Latency and availability figures (no verdict: it informs, it does not judge).
+/// The earliest and latest time in a history, whatever order its lines are
+/// in (concatenated per-process logs are not in time order).
+pub(crate) fn time_span(history: &History) -> (u64, u64) {
+    let mut times = history.ops.iter().map(|op| op.time);
+    let first = times.next().unwrap_or(0);
+    times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t)))
+}
+
+/// Latency and availability figures (no verdict: it informs, it does not
+/// judge). Outages and the served share come from one definition: per key,
+/// a stretch of at least [`OUTAGE`] in which some client was asking for the
+/// lock (or leadership), no client definitely held it ([`holds_of`]'s
+/// holds) and nothing was granted. A lock held by a live holder is the lock
+/// working, not an outage; the served share is the history's time outside
+/// every outage.
 pub fn availability(history: &History) -> Result<Analysis, InputError> {
     let ops = done(history)?;
-    // The extremes, not the first and last op: nothing here may index out
-    // of the buckets, whatever order a history came in.
-    let end = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
-    let start = history.ops.iter().map(|op| op.time).min().unwrap_or(0);
+    let (start, end) = time_span(history);
     let mut latencies: BTreeMap<(String, &'static str), Vec<u64>> = BTreeMap::new();
     let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let outcome_name = |o: Outcome| match o {
@@ -947,7 +962,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         Outcome::Fail => "fail",
         Outcome::Info => "info",
     };
-    let buckets = ((end.saturating_sub(start)) / 1_000_000_000 + 1) as usize;
+    let buckets = ((end - start) / 1_000_000_000 + 1) as usize;
     let mut per_second = vec![[0u64; 3]; buckets];
     for d in &ops {
         let slot = match d.outcome {
@@ -957,7 +972,8 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         };
         counts.entry(d.f().to_string()).or_insert([0; 3])[slot] += 1;
         if let Some(t) = d.end() {
-            latencies.entry((d.f().to_string(), outcome_name(d.outcome))).or_default().push(t - d.invoke.time);
+            let latency = t.saturating_sub(d.invoke.time);
+            latencies.entry((d.f().to_string(), outcome_name(d.outcome))).or_default().push(latency);
             if let Some(second) = per_second.get_mut((t.saturating_sub(start) / 1_000_000_000) as usize) {
                 second[slot] += 1;
             }
@@ -987,10 +1003,11 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
         .filter_map(|d| d.end())
         .collect();
     grants.sort_unstable();
-    let recoveries: Vec<Recovery> = fault_windows(history)
+    let windows = fault_windows(history);
+    let recoveries: Vec<Recovery> = windows
         .iter()
         .map(|w| {
-            let first = grants.iter().find(|&&t| t >= w.end).map(|t| t - w.end);
+            let first = grants.get(grants.partition_point(|&t| t < w.end)).map(|t| t - w.end);
             Recovery {
                 fault: w.name.clone(),
                 start: w.start,
@@ -1010,34 +1027,6 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             }
         })
         .collect();
-    // Outages: stretches of at least a second with no grant while clients
-    // were asking, the faults active then, for the report to explain.
-    let windows = fault_windows(history);
-    let asking_until = ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")).map(|d| d.invoke.time).max();
-    let mut outages = Vec::new();
-    if let Some(until) = asking_until {
-        let mut from = start;
-        for &t in grants.iter().chain(std::iter::once(&until)) {
-            if t.saturating_sub(from) >= OUTAGE {
-                let faults = faults_during(&windows, from, t);
-                let during =
-                    if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
-                outages.push(Outage {
-                    start: from,
-                    end: t,
-                    faults,
-                    text: format!(
-                        "no grant from t={:.3} s to t={:.3} s ({:.1} s){during}",
-                        secs(from),
-                        secs(t),
-                        secs(t - from)
-                    ),
-                    cluster_events: Vec::new(),
-                });
-            }
-            from = from.max(t);
-        }
-    }
     if let Some(why) = history.untimed() {
         return Ok(Analysis {
             validity: Verdict::Unknown,
@@ -1059,14 +1048,21 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             })),
         });
     }
-    let progress = per_second.iter().filter(|b| b[0] > 0).count();
-    let share = if buckets == 0 { 0.0 } else { progress as f64 / buckets as f64 };
+    let mut held = holds(&ops, "acquire", &["release"], "token", end);
+    held.extend(leaderships(&ops, end));
+    let outages = outages(&ops, &held, end, &windows);
+    let out_ns: u64 = merged(outages.iter().map(|o| (o.start, o.end)).collect(), 0).iter().map(|(a, b)| b - a).sum();
+    let share = if end > start { 1.0 - out_ns.min(end - start) as f64 / (end - start) as f64 } else { 1.0 };
     let acquire = quantiles.iter().find(|q| q.outcome == "ok" && (q.f == "acquire" || q.f == "campaign")).cloned();
     let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
+    let out_words = match outages.len() {
+        0 => "no outage".to_string(),
+        n => format!("{}, {:.1} s in all", counted(n, "outage", "outages"), secs(out_ns)),
+    };
     let summary = format!(
-        "{} in {:.1} s; grants p50 {} ms, p99 {} ms; progress in {:.0} % of seconds",
+        "{} in {:.1} s; grants p50 {} ms, p99 {} ms; {out_words}: served {:.0} % of the time",
         counted(total, "operation", "operations"),
-        secs(end.saturating_sub(start)),
+        secs(end - start),
         acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p50_ms)),
         acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p99_ms)),
         share * 100.0
@@ -1084,6 +1080,110 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             outages,
         })),
     })
+}
+
+/// Per key, the stretches of at least [`OUTAGE`] in which clients asked
+/// for the lock or leadership (acquire or campaign invoked and not yet
+/// answered, attempts less than [`OUTAGE`] apart joined), no hold of
+/// `held` covered, and so nothing was granted either: a grant starts a
+/// hold. In start order.
+fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec<Outage> {
+    // Per key: what was asked for (acquire or campaign) and when.
+    type Asked<'a> = BTreeMap<&'a str, (&'a str, Vec<(u64, u64)>)>;
+    let mut asked: Asked = BTreeMap::new();
+    for d in ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")) {
+        let from = d.invoke.time;
+        let to = d.end().unwrap_or(end).max(from);
+        asked.entry(d.key()).or_insert_with(|| (d.f(), Vec::new())).1.push((from, to));
+    }
+    let mut busy: HashMap<&str, Vec<(u64, u64)>> = HashMap::new();
+    for h in held {
+        busy.entry(h.key.as_str()).or_default().push((h.start, h.end.max(h.start)));
+    }
+    let mut found = Vec::new();
+    for (key, (f, mut asks)) in asked {
+        asks.sort_unstable();
+        let mut holds = busy.remove(key).unwrap_or_default();
+        holds.sort_unstable();
+        let holds = merged(holds, 0);
+        let what = if f == "campaign" {
+            format!("candidates campaigned in election {key} and no one led it")
+        } else {
+            format!("clients asked for lock {key} and no one held it")
+        };
+        let pending = merged(asks.clone(), 0);
+        for (from, to) in merged(asks, OUTAGE) {
+            for (a, b) in free_within(from, to, &holds) {
+                // From the first moment someone asked in the free stretch to
+                // the last: a lock released and then asked for only later
+                // was not out meanwhile.
+                let Some((a, b)) = asking_within(a, b, &pending) else { continue };
+                if b - a < OUTAGE {
+                    continue;
+                }
+                let during = faults_during(faults, a, b);
+                let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
+                found.push(Outage {
+                    key: Some(key.to_string()),
+                    start: a,
+                    end: b,
+                    text: format!(
+                        "no grant from t={:.3} s to t={:.3} s ({:.1} s) while {what}{when}",
+                        secs(a),
+                        secs(b),
+                        secs(b - a)
+                    ),
+                    faults: during,
+                    cluster_events: Vec::new(),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
+    found
+}
+
+/// Intervals sorted by start, joined where they overlap or lie at most
+/// `bridge` apart.
+fn merged(sorted: Vec<(u64, u64)>, bridge: u64) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(sorted.len());
+    for (a, b) in sorted {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(bridge) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The first and last moment in `[from, to]` covered by `pending`
+/// (sorted, disjoint), if any.
+fn asking_within(from: u64, to: u64, pending: &[(u64, u64)]) -> Option<(u64, u64)> {
+    let first = pending.get(pending.partition_point(|&(_, e)| e <= from))?;
+    let last = pending[..pending.partition_point(|&(s, _)| s < to)].last()?;
+    let (a, b) = (first.0.max(from), last.1.min(to));
+    (a < b).then_some((a, b))
+}
+
+/// The parts of `[from, to]` outside `busy` (sorted, disjoint). The search
+/// starts at the first busy interval that ends after `from`, so calls over
+/// disjoint stretches cost the busy intervals once in all.
+fn free_within(from: u64, to: u64, busy: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut free = Vec::new();
+    let mut at = from;
+    for &(a, b) in &busy[busy.partition_point(|&(_, e)| e <= from)..] {
+        if a >= to {
+            break;
+        }
+        if a > at {
+            free.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < to {
+        free.push((at, to));
+    }
+    free
 }
 
 fn anomaly_text(a: &FencingAnomaly) -> &str {

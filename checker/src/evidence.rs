@@ -354,7 +354,8 @@ pub struct Availability {
     pub grant_latency: Option<Latency>,
     /// Completions per second since the start: `[ok, fail, info]`.
     pub throughput_per_second: Vec<[u64; 3]>,
-    /// Share of seconds in which some grant succeeded.
+    /// Share of the history's time outside every outage (runs recorded
+    /// before outages were judged per key: share of seconds with a grant).
     pub progress_share: f64,
     pub recoveries: Vec<Recovery>,
     pub outages: Vec<Outage>,
@@ -390,9 +391,14 @@ pub struct Recovery {
     pub text: String,
 }
 
-/// A second or more without a grant while clients asked.
+/// A second or more in which clients asked for a lock (or leadership), no
+/// one held it, and nothing was granted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outage {
+    /// The lock or election (absent in results written before outages were
+    /// judged per key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub start: u64,
     pub end: u64,
     pub faults: Vec<String>,

@@ -26,6 +26,10 @@
 //! A history in a file is better checked with [`check::check_source`] over
 //! [`formats::open`]: a JSONL file is then checked as it is read, so only
 //! what the search needs is held, not the history.
+//!
+//! Whether a history held enough for a `valid` to mean anything (grants,
+//! unknown outcomes, clients active during each fault) is
+//! [`sufficiency::judge`].
 
 pub mod analysis;
 pub mod check;
@@ -40,6 +44,7 @@ pub mod history;
 pub mod lease;
 pub mod models;
 pub mod precedence;
+pub mod sufficiency;
 
 pub use error::InputError;
 pub use history::{History, Op, OpType, Process};

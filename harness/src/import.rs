@@ -39,9 +39,10 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
         scenario: None,
     };
+    let sufficiency = crate::run::sufficiency(&history, &test.workload)?;
     let results = RunResults {
         run: id.clone(),
-        verdict: analyzed.verdict,
+        verdict: crate::run::overall(analyzed.verdict, &sufficiency),
         checkers: analyzed.checkers,
         stats: analyzed.stats,
         interrupted: false,
@@ -50,6 +51,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         faults_planned: None,
         cluster_events: Vec::new(),
         warnings: history.warnings.clone(),
+        sufficiency: Some(sufficiency),
     };
     let written = (|| {
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;

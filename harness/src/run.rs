@@ -12,12 +12,13 @@ use std::time::{Duration, Instant, SystemTime};
 use checker::evidence::{ClusterEvent, Evidence};
 use checker::faults::{FaultEvent, Step};
 use checker::lease::LeaseOptions;
+use checker::sufficiency::Sufficiency;
 use checker::Verdict;
 use docker::Engine;
 use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary};
-use workloads::{CancellationToken, FencedResource, Recorder, RunOptions, Workload};
+use workloads::{CancellationToken, CheckerId, FencedResource, Recorder, RunOptions, Workload};
 
-use crate::checks::{analyze, Analyzed};
+use crate::checks::{analyze, checks_for, Analyzed, Check};
 use crate::{io, Error};
 
 /// What a run is asked to do.
@@ -408,9 +409,10 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
     if executed.played.is_err() {
         analyzed.verdict = analyzed.verdict.combine(Verdict::Unknown);
     }
+    let sufficiency = sufficiency(&history, &executed.test.workload)?;
     let results = RunResults {
         run: executed.id.clone(),
-        verdict: analyzed.verdict,
+        verdict: overall(analyzed.verdict, &sufficiency),
         checkers: analyzed.checkers,
         stats: analyzed.stats,
         interrupted: executed.interrupted,
@@ -419,9 +421,26 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
         faults_planned: Some(executed.prepared.plan.steps.len()),
         cluster_events: executed.cluster_events.clone(),
         warnings: history.warnings.clone(),
+        sufficiency: Some(sufficiency),
     };
     results::write_json(&executed.dir.join("results.json"), &results)?;
     Ok(results)
+}
+
+/// Whether `history` held enough to judge, for a run or an import of
+/// `workload`: grants count where its checkers judge locks or elections.
+pub fn sufficiency(history: &checker::History, workload: &str) -> Result<Sufficiency, Error> {
+    let grants = checks_for(workload).iter().any(|c| {
+        matches!(c, Check::Declared(CheckerId::MutualExclusion | CheckerId::LeaseSafety | CheckerId::Election))
+    });
+    Ok(checker::sufficiency::judge(history, grants)?)
+}
+
+/// The overall verdict of a run or import: the checkers' `verdict`, which
+/// thin evidence bounds at `unknown` (an `invalid` stands: an anomaly found
+/// is evidence by itself). The one place evidence changes the verdict.
+pub fn overall(verdict: Verdict, sufficiency: &Sufficiency) -> Verdict {
+    sufficiency.bound(verdict)
 }
 
 /// [`finish_blocking`], then the index row.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use checker::analysis::Analysis;
 use checker::evidence::ClusterEvent;
+use checker::sufficiency::Sufficiency;
 use checker::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +111,7 @@ pub struct Imported {
 pub struct RunResults {
     pub run: String,
     /// Invalid if any safety checker is, unknown if any is (or the nemesis
-    /// failed), else valid.
+    /// failed, or the evidence was too thin: `sufficiency`), else valid.
     pub verdict: Verdict,
     pub checkers: Vec<Analysis>,
     pub stats: Stats,
@@ -133,6 +134,11 @@ pub struct RunResults {
     /// after `info`), as the reader noted them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<checker::history::Warning>,
+    /// Whether the history held enough to judge (grants, unknown outcomes,
+    /// clients active during each fault); thin evidence bounds `verdict` at
+    /// `unknown`. `None` in results written before it was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sufficiency: Option<Sufficiency>,
 }
 
 /// The figures the index keeps for listing and comparison.
@@ -145,7 +151,9 @@ pub struct Stats {
     pub ops_per_s: f64,
     pub grant_p50_ms: Option<f64>,
     pub grant_p99_ms: Option<f64>,
-    /// Share of seconds in which some grant succeeded.
+    /// Share of the run's time outside every outage (see
+    /// `checker::analysis::availability`; runs recorded before: share of
+    /// seconds with a grant).
     pub progress_share: Option<f64>,
     /// Mean time from a fault's end to the next successful grant.
     pub recovery_ms: Option<f64>,
@@ -220,6 +228,28 @@ mod tests {
         assert_eq!(read.system, "etcd-prevote");
         let recorded = read.recorded.unwrap();
         assert_eq!((recorded.clock_mode.as_str(), recorded.drift), ("random", 0.01));
+    }
+
+    /// results.json from before the evidence was judged has no
+    /// `sufficiency`: it still reads (as `None`), and one written now keeps
+    /// it typed.
+    #[test]
+    fn results_without_sufficiency_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let old = r#"{"run":"r1","verdict":"valid","checkers":[],"stats":{"ops":4,"duration_ms":8,"ops_per_s":500.0,
+            "grant_p50_ms":null,"grant_p99_ms":null,"progress_share":1.0,"recovery_ms":null,"faults":0}}"#;
+        std::fs::write(dir.join("results.json"), old).unwrap();
+        let read = crate::read_results(dir).unwrap();
+        assert_eq!((read.verdict, read.sufficiency), (Verdict::Valid, None));
+
+        let empty = checker::formats::jsonl::read("empty.jsonl", "").unwrap();
+        let thin = checker::sufficiency::judge(&empty, true).unwrap();
+        let results = RunResults { sufficiency: Some(thin.clone()), ..read };
+        crate::write_json(&dir.join("results.json"), &results).unwrap();
+        let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+        assert!(text.contains("\"kind\": \"no-client-ops\""), "{text}");
+        assert_eq!(crate::read_results(dir).unwrap().sufficiency, Some(thin));
     }
 
     #[test]

@@ -471,6 +471,7 @@ mod tests {
             faults_planned: None,
             cluster_events: Vec::new(),
             warnings: Vec::new(),
+            sufficiency: None,
         }
     }
 

@@ -47,6 +47,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         faults_planned: None,
         cluster_events: Vec::new(),
         warnings: Vec::new(),
+        sufficiency: None,
     };
     results::write_json(&run.join("results.json"), &results).unwrap();
 }

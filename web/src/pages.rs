@@ -187,6 +187,8 @@ struct Run {
     anomaly_counts: Vec<(&'static str, usize)>,
     /// Stretches without a grant, in words (with what the nodes' logs said).
     outages: Vec<String>,
+    /// Whether the history held enough to judge, and what it held or lacked.
+    sufficiency: Option<(bool, String)>,
     lin: Vec<LinView>,
     /// JSON for the script, safe inside a script element.
     lin_json: String,
@@ -327,6 +329,7 @@ pub async fn run(
         anomaly_stored,
         anomaly_counts,
         outages,
+        sufficiency: results.as_ref().and_then(|r| r.sufficiency.as_ref()).map(|s| (s.enough, s.summary.clone())),
         lin,
         lin_json: script_json(&evidence),
         stats,
@@ -346,7 +349,7 @@ fn stats(s: &results::Stats) -> Vec<(&'static str, String)> {
         ("completions per second", figure(Some(s.ops_per_s), "")),
         ("grant latency p50", figure(s.grant_p50_ms, " ms")),
         ("grant latency p99", figure(s.grant_p99_ms, " ms")),
-        ("seconds with progress", figure(s.progress_share.map(|p| p * 100.0), " %")),
+        ("time served (outside outages)", figure(s.progress_share.map(|p| p * 100.0), " %")),
         ("mean recovery after a fault", figure(s.recovery_ms.map(|m| m / 1000.0), " s")),
         ("faults injected", s.faults.to_string()),
     ]
@@ -808,6 +811,7 @@ mod tests {
             faults_planned: None,
             cluster_events: Vec::new(),
             warnings: Vec::new(),
+            sufficiency: None,
         };
         results::write_json(&dir.join("results.json"), &results).unwrap();
     }
