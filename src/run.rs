@@ -162,11 +162,8 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     }
     let finished = pipeline::finish(executed, Duration::from_secs(60)).await?;
     print_checkers(&finished.results.checkers);
-    out!(
-        "verdict: {}   (report: {}; browse with `fencepost serve`)",
-        finished.verdict().as_str(),
-        finished.dir.display()
-    );
+    out!("{}", crate::analyze::verdict_line(finished.verdict(), &finished.results.checkers));
+    out!("report: {} (browse with `fencepost serve`)", finished.dir.display());
     Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
 }
 

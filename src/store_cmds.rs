@@ -203,6 +203,9 @@ pub fn print_cells(cells: &[Cell]) {
         ("faults", Left),
         ("runs", Right),
         ("verdict", Left),
+        ("service", Left),
+        ("clients", Left),
+        ("data", Left),
         ("ops/s", Right),
         ("p50 ms", Right),
         ("p99 ms", Right),
@@ -223,6 +226,9 @@ pub fn print_cells(cells: &[Cell]) {
                     verdict.to_string()
                 }
             },
+            c.layers.service.map_or("-", Verdict::as_str).to_string(),
+            c.layers.clients.map_or("-", Verdict::as_str).to_string(),
+            c.layers.data.map_or("-", Verdict::as_str).to_string(),
             mean(c.ops_per_s, 1.0, ""),
             mean(c.grant_p50_ms, 1.0, ""),
             mean(c.grant_p99_ms, 1.0, ""),
@@ -342,6 +348,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         finished.id
     );
     print_checkers(&finished.results.checkers);
-    out!("verdict: {}   ({})", finished.verdict().as_str(), finished.dir.display());
+    out!("{}", crate::analyze::verdict_line(finished.verdict(), &finished.results.checkers));
+    out!("stored in {}", finished.dir.display());
     Ok(finished.verdict())
 }

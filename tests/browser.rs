@@ -137,6 +137,10 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let body = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(body.contains("mutual-exclusion") && body.contains("both held lock k0"), "{body}");
     assert!(body.contains("client pause"), "the anomaly names the fault active then");
+    // The headline: each layer with its own verdict, above the checkers.
+    let layers = client.find(Locator::Id("layers")).await.unwrap().text().await.unwrap().to_lowercase();
+    assert!(layers.contains("service") && layers.contains("clients"), "{layers}");
+    assert!(body.find("Overall").unwrap() < body.find("Checkers").unwrap(), "the headline comes first: {body}");
     for canvas in ["timeline", "latency", "throughput"] {
         assert!(drawn(&client, canvas).await, "#{canvas} was not drawn");
     }
