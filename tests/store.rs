@@ -314,10 +314,8 @@ fn a_lease_lock_that_kept_its_promise_is_valid_end_to_end() {
         assert_eq!(results["verdict"], "valid", "{name}");
     }
     let paused = runs_json(&store, &["--system", "etcd"]);
-    let layers: Vec<(&str, &str)> = paused
-        .iter()
-        .map(|r| (r["verdict"].as_str().unwrap(), r["layers"]["clients"].as_str().unwrap()))
-        .collect();
+    let layers: Vec<(&str, &str)> =
+        paused.iter().map(|r| (r["verdict"].as_str().unwrap(), r["layers"]["clients"].as_str().unwrap())).collect();
     assert!(layers.contains(&("valid", "invalid")) && layers.contains(&("valid", "valid")), "{layers:?}");
     let (code, compare, _) = run(&store, &["compare", "--json"]);
     assert_eq!(code, 0);

@@ -463,11 +463,17 @@ fn the_headline_is_three_layers_on_every_page_and_in_the_api() {
     assert!(report.contains("id=\"headline\""), "{report}");
     let headline = &report[report.find("id=\"headline\"").unwrap()..report.find("<h2>Checkers</h2>").unwrap()];
     assert!(headline.contains("Overall <span class=\"verdict valid\">valid</span>"), "{headline}");
-    assert_eq!((layer(headline, "service"), layer(headline, "clients"), layer(headline, "data")), ("valid".into(), "invalid".into(), "valid".into()));
+    assert_eq!(
+        (layer(headline, "service"), layer(headline, "clients"), layer(headline, "data")),
+        ("valid".into(), "invalid".into(), "valid".into())
+    );
     assert!(headline.contains("lease-expired"), "the clients' cause is named: {headline}");
     let (_, report) = server.get(&format!("/runs/{broken}"));
     let headline = &report[report.find("id=\"headline\"").unwrap()..report.find("<h2>Checkers</h2>").unwrap()];
-    assert!(headline.contains("Overall <span class=\"verdict invalid\">invalid</span> the service broke its promise"), "{headline}");
+    assert!(
+        headline.contains("Overall <span class=\"verdict invalid\">invalid</span> the service broke its promise"),
+        "{headline}"
+    );
     assert_eq!(layer(headline, "service"), "invalid");
 
     let (status, run) = server.get(&format!("/api/v1/runs/{paused}"));
@@ -489,8 +495,14 @@ fn the_headline_is_three_layers_on_every_page_and_in_the_api() {
     assert_eq!(status, 200);
     let cells: serde_json::Value = serde_json::from_str(&cells).unwrap();
     let cell = |system: &str| cells.as_array().unwrap().iter().find(|c| c["system"] == system).unwrap().clone();
-    assert_eq!((cell("etcd")["verdict"].as_str(), cell("etcd")["layers"]["clients"].as_str()), (Some("valid"), Some("invalid")));
-    assert_eq!((cell("redis")["verdict"].as_str(), cell("redis")["layers"]["service"].as_str()), (Some("invalid"), Some("invalid")));
+    assert_eq!(
+        (cell("etcd")["verdict"].as_str(), cell("etcd")["layers"]["clients"].as_str()),
+        (Some("valid"), Some("invalid"))
+    );
+    assert_eq!(
+        (cell("redis")["verdict"].as_str(), cell("redis")["layers"]["service"].as_str()),
+        (Some("invalid"), Some("invalid"))
+    );
 
     let (status, compare) = server.get("/compare");
     assert_eq!(status, 200);
@@ -510,5 +522,9 @@ fn the_headline_is_three_layers_on_every_page_and_in_the_api() {
     };
     assert_eq!(badges(&row("etcd")), ["valid", "invalid", "valid"]);
     assert_eq!(badges(&row("redis"))[0], "invalid");
-    assert!(row("etcd").contains("<span class=\"verdict valid\">valid</span></td>"), "the overall badge: {}", row("etcd"));
+    assert!(
+        row("etcd").contains("<span class=\"verdict valid\">valid</span></td>"),
+        "the overall badge: {}",
+        row("etcd")
+    );
 }

@@ -104,22 +104,33 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &Le
         if checks.contains(&Check::Declared(CheckerId::Fencing)) { analysis::fencing(history)? } else { None };
     // A lock's linearizability is judged as a lease lock's: a grant may
     // lapse once its promise ended (see `checker::models::lapse`).
+    let lock_models = checks
+        .iter()
+        .any(|c| matches!(c, Check::Declared(CheckerId::LinearizableMutex | CheckerId::LinearizableFencedMutex)));
+    let lapses = if lock_models { lapse::lapses(history, leases)? } else { Vec::new() };
+    let leased = (!lapses.is_empty()).then(|| lapse::with_lapses(history, &lapses));
+    let counted = Lapses {
+        all: lapses.len(),
+        // Lapses that took a late release's place add no op to the count.
+        added: lapses.iter().filter(|l| l.release.is_none()).count(),
+    };
     let lock_model = |model: ModelSpec| -> Result<Analysis, Error> {
-        let lapses = lapse::lapses(history, leases)?;
-        if lapses.is_empty() {
-            return linearizable(history, &model, &lock_ops, 0);
+        match &leased {
+            Some(leased) => linearizable(leased, &model, &lock_ops, counted),
+            None => linearizable(history, &model, &lock_ops, Lapses::default()),
         }
-        linearizable(&lapse::with_lapses(history, &lapses), &model, &lock_ops, lapses.len())
     };
     let mut checkers = Vec::new();
     for c in checks {
         let Check::Declared(id) = c else {
-            checkers.push(linearizable(history, &ModelSpec::infer(history), &opts, 0)?);
+            checkers.push(linearizable(history, &ModelSpec::infer(history), &opts, Lapses::default())?);
             continue;
         };
         match id {
             CheckerId::LinearizableMutex => checkers.push(lock_model(ModelSpec::Mutex)?),
-            CheckerId::LinearizableFencedMutex if fencing.is_some() => checkers.push(lock_model(ModelSpec::FencedMutex)?),
+            CheckerId::LinearizableFencedMutex if fencing.is_some() => {
+                checkers.push(lock_model(ModelSpec::FencedMutex)?)
+            }
             CheckerId::LinearizableFencedMutex => {}
             CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history, leases)?),
             CheckerId::LeaseSafety => checkers.push(analysis::lease_safety(history, leases)?),
@@ -136,17 +147,28 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &Le
     Ok(Analyzed { verdict, checkers, stats })
 }
 
-/// Linearizability against `model`; `lapses` of them are the derived
-/// `lapse` ops of a lease lock, named in the summary.
-fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions, lapses: usize) -> Result<Analysis, Error> {
+/// The lapses a lease lock's check derived: in all, and how many of them
+/// are ops of their own (the others took a late release's place).
+#[derive(Clone, Copy, Default)]
+struct Lapses {
+    all: usize,
+    added: usize,
+}
+
+/// Linearizability against `model`, with the `lapses` of a lease lock named
+/// in the summary.
+fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions, lapses: Lapses) -> Result<Analysis, Error> {
     let result = check(history, model, opts)?;
     let failing = result.failing().count();
-    let leases = match lapses {
+    let leases = match lapses.all {
         0 => String::new(),
-        n => format!("; as a lease lock: {} after its promise ended", analysis::counted(n, "grant may lapse", "grants may lapse")),
+        n => format!(
+            "; as a lease lock: {} after its promise ended",
+            analysis::counted(n, "grant may lapse", "grants may lapse")
+        ),
     };
     let summary = match result.verdict {
-        Verdict::Valid => format!("{}: linearizable ({} ops{leases})", result.model, result.checked_ops - lapses),
+        Verdict::Valid => format!("{}: linearizable ({} ops{leases})", result.model, result.checked_ops - lapses.added),
         Verdict::Invalid => {
             let n = result.partitions.len();
             let keys = if n == 1 { "key" } else { "keys" };

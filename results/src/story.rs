@@ -272,42 +272,55 @@ impl Story {
         let p = &self.promise;
         let service = &self.service;
         if p.judged() > 0 && (p.invalid > 0 || service.invalid == 0) {
-            push(Layer::Service, if p.invalid > 0 {
-                format!(
+            push(
+                Layer::Service,
+                if p.invalid > 0 {
+                    format!(
                     "service: BROKE its promise{} (lease-safety: a lock granted inside another client's guaranteed window)",
                     of_runs(p.invalid, p.judged())
                 )
-            } else if p.unknown > 0 {
-                format!("service: unknown{}", of_runs(p.unknown, p.judged()))
-            } else {
-                "service: kept its promise (lease-safety: no grant inside another client's guaranteed window)".into()
-            });
+                } else if p.unknown > 0 {
+                    format!("service: unknown{}", of_runs(p.unknown, p.judged()))
+                } else {
+                    "service: kept its promise (lease-safety: no grant inside another client's guaranteed window)"
+                        .into()
+                },
+            );
         } else if service.judged() > 0 {
-            push(Layer::Service, if service.invalid > 0 {
-                format!(
+            push(
+                Layer::Service,
+                if service.invalid > 0 {
+                    format!(
                     "service: BROKE its promise{} (linearizable: its operations fit no legal order of a lease lock)",
                     of_runs(service.invalid, service.judged())
                 )
-            } else if service.unknown > 0 {
-                format!("service: unknown{}", of_runs(service.unknown, service.judged()))
-            } else {
-                "service: kept its promise (linearizable)".into()
-            });
+                } else if service.unknown > 0 {
+                    format!("service: unknown{}", of_runs(service.unknown, service.judged()))
+                } else {
+                    "service: kept its promise (linearizable)".into()
+                },
+            );
         }
         let total: usize = self.overlaps.values().sum();
         if self.uncaused_runs > 0 {
-            push(Layer::Clients, format!(
+            push(
+                Layer::Clients,
+                format!(
                 "clients: overlapped{} with causes not recorded in the index (`fencepost runs --reindex` judges them)",
                 of_runs(self.uncaused_runs, self.runs)
-            ));
+            ),
+            );
         }
         let c = &self.clients;
         if total == 0 {
             if c.invalid > self.uncaused_runs {
-                push(Layer::Clients, format!(
-                    "clients: INVALID{} (election: leaders no campaign could have won, or two in one term)",
-                    of_runs(c.invalid, c.judged())
-                ));
+                push(
+                    Layer::Clients,
+                    format!(
+                        "clients: INVALID{} (election: leaders no campaign could have won, or two in one term)",
+                        of_runs(c.invalid, c.judged())
+                    ),
+                );
             } else if c.unknown > 0 {
                 push(Layer::Clients, format!("clients: unknown{}", of_runs(c.unknown, c.judged())));
             } else if c.judged() > 0 && self.uncaused_runs == 0 {
@@ -316,24 +329,30 @@ impl Story {
         } else {
             let causes: Vec<String> = self.overlaps.iter().map(|(c, n)| format!("{n} {c}")).collect();
             let main = self.overlaps.iter().max_by_key(|(_, n)| **n).map(|(c, _)| *c).expect("some overlap");
-            push(Layer::Clients, format!(
-                "clients: {total} overlapping holds{} — {} (mostly {main}: {})",
-                of_runs(self.overlap_runs, self.runs),
-                causes.join(", "),
-                main.meaning()
-            ));
+            push(
+                Layer::Clients,
+                format!(
+                    "clients: {total} overlapping holds{} — {} (mostly {main}: {})",
+                    of_runs(self.overlap_runs, self.runs),
+                    causes.join(", "),
+                    main.meaning()
+                ),
+            );
         }
         let d = &self.data;
         if d.judged() > 0 {
-            push(Layer::Data, if d.invalid > 0 {
-                format!("data: NOT safe{} (fencing or lost-updates invalid)", of_runs(d.invalid, d.judged()))
-            } else if d.unknown > 0 {
-                format!("data: unknown{}", of_runs(d.unknown, d.judged()))
-            } else if total > 0 {
-                "data: safe — fencing held despite the overlaps".into()
-            } else {
-                "data: safe (fencing and lost-updates valid)".into()
-            });
+            push(
+                Layer::Data,
+                if d.invalid > 0 {
+                    format!("data: NOT safe{} (fencing or lost-updates invalid)", of_runs(d.invalid, d.judged()))
+                } else if d.unknown > 0 {
+                    format!("data: unknown{}", of_runs(d.unknown, d.judged()))
+                } else if total > 0 {
+                    "data: safe — fencing held despite the overlaps".into()
+                } else {
+                    "data: safe (fencing and lost-updates valid)".into()
+                },
+            );
         }
         lines
     }
@@ -444,7 +463,13 @@ mod tests {
         Analysis {
             validity,
             summary: String::new(),
-            evidence: Evidence::LeaseSafety(LeaseSafety { windows: 4, leases: 4, sessions: 0, broken, anomalies: Vec::new() }),
+            evidence: Evidence::LeaseSafety(LeaseSafety {
+                windows: 4,
+                leases: 4,
+                sessions: 0,
+                broken,
+                anomalies: Vec::new(),
+            }),
         }
     }
 
@@ -455,17 +480,15 @@ mod tests {
         let paused = [me(Verdict::Invalid, &[(Cause::LeaseExpired, 2), (Cause::SessionLost, 1)]), ls(Verdict::Valid)];
         assert_eq!(overall(&paused), Verdict::Valid);
         let h = Headline::of(overall(&paused), &paused);
-        assert_eq!(
-            h.layers,
-            Layers { service: Some(Verdict::Valid), clients: Some(Verdict::Invalid), data: None }
-        );
+        assert_eq!(h.layers, Layers { service: Some(Verdict::Valid), clients: Some(Verdict::Invalid), data: None });
         assert!(h.words.starts_with("the service kept its promise and the data is safe"), "{}", h.words);
         assert_eq!(
             h.lines.iter().map(|l| (l.layer, l.verdict)).collect::<Vec<_>>(),
             [(Layer::Service, Verdict::Valid), (Layer::Clients, Verdict::Invalid)]
         );
         // One promise-broken overlap among them: the vendor's.
-        let broken = [me(Verdict::Invalid, &[(Cause::LeaseExpired, 2), (Cause::PromiseBroken, 1)]), ls(Verdict::Invalid)];
+        let broken =
+            [me(Verdict::Invalid, &[(Cause::LeaseExpired, 2), (Cause::PromiseBroken, 1)]), ls(Verdict::Invalid)];
         assert_eq!(overall(&broken), Verdict::Invalid);
         assert_eq!(overall_words(Verdict::Invalid, &Story::of(&broken).layers()), "the service broke its promise");
         // An overlap without a recorded cause (older results): not excused.

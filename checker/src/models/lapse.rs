@@ -90,6 +90,9 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
             renewals.entry((p, key)).or_default().push(d);
         }
     }
+    // An op's place in `history.ops`, whatever its `index` field says: the
+    // ops borrowed here are elements of that slice.
+    let place = |op: &Op| (op as *const Op as usize - history.ops.as_ptr() as usize) / std::mem::size_of::<Op>();
     let mut found = Vec::new();
     for (hold, grant) in &held {
         let key = grant.invoke.key.as_deref();
@@ -130,10 +133,10 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
                     && next.is_none_or(|by| d.invoke.time < by)
             })
             .filter(|d| d.outcome == Outcome::Ok && d.invoke.time >= at)
-            .and_then(|d| Some((d.invoke.index as usize, d.completion?.index as usize, d.completion?.time)));
+            .and_then(|d| Some((place(d.invoke), place(d.completion?), d.completion?.time)));
         let by = release.map_or(next, |(_, _, done)| Some(done));
         let release = release.map(|(invoke, done, _)| (invoke, done));
-        let grant = grant.invoke.index as usize;
+        let grant = place(grant.invoke);
         found.push(Lapse { process: hold.process, key: key.map(str::to_string), at, by, grant, release });
     }
     Ok(found)

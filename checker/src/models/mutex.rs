@@ -178,7 +178,9 @@ impl HistoryModel for KnossosMutex {
     fn encode(&self, _: &mut Values, call: &CallView) -> Result<(In, Out), String> {
         match lock_op(call, "knossos-mutex")? {
             // Without owners there is no telling whose grant lapsed.
-            In::Lapse(_) => Err("op `lapse` needs an owner-aware model (mutex, fenced-mutex), not `knossos-mutex`".into()),
+            In::Lapse(_) => {
+                Err("op `lapse` needs an owner-aware model (mutex, fenced-mutex), not `knossos-mutex`".into())
+            }
             op => Ok((op, completed(call))),
         }
     }
