@@ -88,7 +88,9 @@ async fn contrast(client: &Client, selector: &str) -> f64 {
     eval(client, &script).await.as_f64().unwrap()
 }
 
-/// A real run on Redis in which a client pause breaks mutual exclusion.
+/// A real run on Redis in which a client pause breaks mutual exclusion: the
+/// clients layer is red, but the holder's own lease ran out first, so the
+/// service kept its promise and the run is valid (exit 0).
 fn real_run(store: &Path) -> String {
     let out = fencepost()
         .args(["run", "redis", "--ttl", "1s", "--nemesis", "client-pause", "--client-pause", "2s"])
@@ -97,7 +99,8 @@ fn real_run(store: &Path) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("INVALID  clients: "), "{stdout}");
     let dirs: Vec<PathBuf> =
         std::fs::read_dir(store).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs[0].file_name().unwrap().to_string_lossy().into_owned()

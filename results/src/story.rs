@@ -125,9 +125,12 @@ pub fn overall_words(verdict: Verdict, layers: &Layers) -> String {
             why.join("; ")
         }
         Verdict::Unknown => "some layer could not be judged (see its checkers)".into(),
-        Verdict::Valid if red(Layer::Clients) => "the service kept its promise and the data is safe; \
-            the clients overlapped only after their own leases or sessions ended"
-            .into(),
+        Verdict::Valid if red(Layer::Clients) => {
+            let data = if layers.data.is_some() { " and the data is safe" } else { "" };
+            format!(
+                "the service kept its promise{data}; the clients overlapped only after their own leases or sessions ended"
+            )
+        }
         Verdict::Valid => "no layer found a violation".into(),
     }
 }
@@ -481,7 +484,7 @@ mod tests {
         assert_eq!(overall(&paused), Verdict::Valid);
         let h = Headline::of(overall(&paused), &paused);
         assert_eq!(h.layers, Layers { service: Some(Verdict::Valid), clients: Some(Verdict::Invalid), data: None });
-        assert!(h.words.starts_with("the service kept its promise and the data is safe"), "{}", h.words);
+        assert!(h.words.starts_with("the service kept its promise; the clients overlapped"), "{}", h.words);
         assert_eq!(
             h.lines.iter().map(|l| (l.layer, l.verdict)).collect::<Vec<_>>(),
             [(Layer::Service, Verdict::Valid), (Layer::Clients, Verdict::Invalid)]
