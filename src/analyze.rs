@@ -12,15 +12,11 @@ use harness::checks::{analyze, declared_workload};
 use serde::Serialize;
 
 /// The one-screen summary: a line per checker, the outages, then the
-/// vendor story (promise kept, why clients overlapped, data safe).
+/// headline: the three layers (service kept its promise, why clients
+/// overlapped, data safe), each with its verdict.
 pub fn print_checkers(checkers: &[Analysis]) {
     for c in checkers {
-        let mark = match (c.judges(), c.validity) {
-            (false, _) => "info   ",
-            (_, Verdict::Valid) => "valid  ",
-            (_, Verdict::Invalid) => "INVALID",
-            (_, Verdict::Unknown) => "unknown",
-        };
+        let mark = if c.judges() { mark(c.validity) } else { "info   " };
         out!("  {mark}  {:<17} {}", c.checker(), c.summary);
     }
     for c in checkers {
@@ -30,8 +26,9 @@ pub fn print_checkers(checkers: &[Analysis]) {
             }
         }
     }
-    for line in results::Story::of(checkers).lines() {
-        out!("  {line}");
+    // The headline: each layer with its own verdict.
+    for line in results::Story::of(checkers).layer_lines() {
+        out!("  {}  {}", mark(line.verdict), line.text);
     }
 }
 
@@ -42,6 +39,21 @@ pub fn print_warnings(file: &str, warnings: &[checker::history::Warning]) {
     for w in warnings {
         eprintln!("warning: {file}: {w}");
     }
+}
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "valid  ",
+        Verdict::Invalid => "INVALID",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+/// The last line of `run`, `import` and `check store/RUN`: the overall
+/// verdict ([`results::story::overall`], bounded by the evidence) and what
+/// decided it.
+pub fn verdict_line(verdict: Verdict, checkers: &[Analysis], sufficiency: Option<&Sufficiency>) -> String {
+    format!("verdict: {} — {}", verdict.as_str(), results::Headline::of(verdict, checkers, sufficiency).words)
 }
 
 /// `check --json` on a run or a judged history.
@@ -125,7 +137,7 @@ pub fn check_history(
         out!("history:    {} ({} events, {workload})", history.file, history.ops.len());
         print_checkers(&analyzed.checkers);
         print_sufficiency(Some(&sufficiency));
-        out!("verdict:    {}", verdict.as_str());
+        out!("{}", verdict_line(verdict, &analyzed.checkers, Some(&sufficiency)));
     }
     Ok(verdict)
 }

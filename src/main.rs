@@ -155,7 +155,12 @@ enum Command {
     /// Run a real test: start the system's cluster, drive concurrent lock
     /// clients against it, record the history, check it, store it.
     ///
-    /// Exit codes: 0 valid, 1 a violation found, 2 unknown, 3 could not run.
+    /// Ends with the headline: service, clients and data, each with its
+    /// verdict, then the overall verdict and why.
+    ///
+    /// Exit codes (the overall verdict): 0 valid, 1 invalid (the service
+    /// broke its promise, the data was lost, or clients acted at once for a
+    /// reason their own leases do not explain), 2 unknown, 3 could not run.
     Run {
         /// The system (the help lists them, from the registry).
         system: String,
@@ -243,8 +248,9 @@ enum Command {
         #[arg(long, default_value = "store")]
         store: PathBuf,
     },
-    /// The systems × faults matrix of stored runs: verdicts, ops/s, grant
-    /// latency, progress, recovery time.
+    /// The systems × faults matrix of stored runs: the overall verdict and
+    /// each layer's (service, clients, data), ops/s, grant latency,
+    /// progress, recovery time; then each cell's story.
     Compare {
         /// The results store.
         #[arg(long, default_value = "store")]

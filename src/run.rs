@@ -164,10 +164,14 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     print_checkers(&finished.results.checkers);
     print_sufficiency(finished.results.sufficiency.as_ref());
     out!(
-        "verdict: {}   (report: {}; browse with `fencepost serve`)",
-        finished.verdict().as_str(),
-        finished.dir.display()
+        "{}",
+        crate::analyze::verdict_line(
+            finished.verdict(),
+            &finished.results.checkers,
+            finished.results.sufficiency.as_ref()
+        )
     );
+    out!("report: {} (browse with `fencepost serve`)", finished.dir.display());
     Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
 }
 

@@ -203,6 +203,9 @@ pub fn print_cells(cells: &[Cell]) {
         ("faults", Left),
         ("runs", Right),
         ("verdict", Left),
+        ("service", Left),
+        ("clients", Left),
+        ("data", Left),
         ("ops/s", Right),
         ("p50 ms", Right),
         ("p99 ms", Right),
@@ -223,6 +226,9 @@ pub fn print_cells(cells: &[Cell]) {
                     verdict.to_string()
                 }
             },
+            c.layers.service.map_or("-", Verdict::as_str).to_string(),
+            c.layers.clients.map_or("-", Verdict::as_str).to_string(),
+            c.layers.data.map_or("-", Verdict::as_str).to_string(),
             mean(c.ops_per_s, 1.0, ""),
             mean(c.grant_p50_ms, 1.0, ""),
             mean(c.grant_p99_ms, 1.0, ""),
@@ -344,6 +350,14 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
     );
     print_checkers(&finished.results.checkers);
     print_sufficiency(finished.results.sufficiency.as_ref());
-    out!("verdict: {}   ({})", finished.verdict().as_str(), finished.dir.display());
+    out!(
+        "{}",
+        crate::analyze::verdict_line(
+            finished.verdict(),
+            &finished.results.checkers,
+            finished.results.sufficiency.as_ref()
+        )
+    );
+    out!("stored in {}", finished.dir.display());
     Ok(finished.verdict())
 }

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{fencepost, import, temp_store, CLEAN, OVERLAP};
+use common::{fencepost, import, temp_store, CLEAN, LAPSED, OVERLAP, PAUSED};
 
 /// A fenced counter under a client pause: acquire, read, write with the
 /// token, release, and the final read after the heal.
@@ -245,7 +245,7 @@ fn tables_line_up_with_long_values_and_multibyte_verdicts() {
     );
     assert_aligned(
         table,
-        &["system", "workload", "faults", "verdict"],
+        &["system", "workload", "faults", "verdict", "service", "clients", "data"],
         &["runs", "ops/s", "p50 ms", "p99 ms", "progress", "recovery"],
     );
 }
@@ -283,4 +283,44 @@ fn every_anomaly_is_stored() {
     assert_eq!(me["evidence"]["overlaps"], 60);
     assert_eq!(me["evidence"]["anomalies"].as_array().unwrap().len(), 60);
     assert!(me["summary"].as_str().unwrap().starts_with("60 overlapping holds"), "{}", me["summary"]);
+}
+
+/// A lease lock that behaved as specified is valid end to end: a lease
+/// that lapsed before the next grant (its release failing), and a client
+/// pause whose overlap the holder's own expired lease explains (the clients
+/// layer red, the vendor's verdict not). The last line, the exit code,
+/// results.json, the index and `compare` agree.
+#[test]
+fn a_lease_lock_that_kept_its_promise_is_valid_end_to_end() {
+    let store = temp_store("store-lapsed");
+    for (name, history, clients) in [("lapsed.jsonl", LAPSED, "valid  "), ("paused.jsonl", PAUSED, "INVALID")] {
+        let file = store.join(name);
+        std::fs::write(&file, history).unwrap();
+        let (code, out, err) = run(&store, &["import", file.to_str().unwrap(), "--system", "etcd"]);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains(" linearizable ")).collect();
+        assert_eq!(rows.len(), 2, "mutex and fenced-mutex: {out}");
+        assert!(rows.iter().all(|l| l.trim_start().starts_with("valid ")), "{out}");
+        assert!(rows[0].contains("as a lease lock: 1 grant may lapse"), "{out}");
+        assert!(out.contains("valid    service: kept its promise"), "{out}");
+        assert!(out.contains(&format!("{clients}  clients: ")), "{out}");
+        assert!(out.contains("valid    data: safe"), "{out}");
+        let last = out.lines().find(|l| l.starts_with("verdict: ")).unwrap();
+        assert!(last.starts_with("verdict: valid — "), "{out}");
+        let at = out.find(" as run ").unwrap() + " as run ".len();
+        let id = out[at..].lines().next().unwrap().trim();
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(store.join(id).join("results.json")).unwrap()).unwrap();
+        assert_eq!(results["verdict"], "valid", "{name}");
+    }
+    let paused = runs_json(&store, &["--system", "etcd"]);
+    let layers: Vec<(&str, &str)> =
+        paused.iter().map(|r| (r["verdict"].as_str().unwrap(), r["layers"]["clients"].as_str().unwrap())).collect();
+    assert!(layers.contains(&("valid", "invalid")) && layers.contains(&("valid", "valid")), "{layers:?}");
+    let (code, compare, _) = run(&store, &["compare", "--json"]);
+    assert_eq!(code, 0);
+    let cells: serde_json::Value = serde_json::from_str(&compare).unwrap();
+    let cell = &cells[0];
+    assert_eq!((cell["verdict"].as_str(), cell["invalid"].as_u64()), (Some("valid"), Some(0)), "{cell}");
+    assert_eq!(cell["layers"], serde_json::json!({ "service": "valid", "clients": "invalid", "data": "valid" }));
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{import, temp_store, Server, CLEAN, OVERLAP};
+use common::{import, temp_store, Server, CLEAN, OVERLAP, PAUSED};
 
 #[test]
 fn every_route_answers_and_every_error_is_clear() {
@@ -493,4 +493,92 @@ fn the_scenarios_page_counts_matches_and_says_why_not() {
     let entry = api.iter().find(|e| e["name"] == "redis-pause-fenced").unwrap();
     assert_eq!((entry["summary"]["runs"].as_u64(), entry["summary"]["matched"].as_u64()), (Some(2), Some(1)));
     std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// The headline is three layers, each with its own verdict, on the report,
+/// in the API and on the compare page: a client pause on a lease lock (the
+/// clients overlapped after their own lease ran out; the service kept its
+/// promise) is valid overall with its clients layer red, and is not given
+/// the badge of a lock that granted inside a promised lease.
+#[test]
+fn the_headline_is_three_layers_on_every_page_and_in_the_api() {
+    let store = temp_store("web-headline");
+    let paused = import(&store, "paused.jsonl", PAUSED, "etcd");
+    let broken = import(&store, "overlap.jsonl", OVERLAP, "redis");
+    let server = Server::start(&store);
+
+    let layer = |page: &str, layer: &str| -> String {
+        let at = page.find(&format!("<tr data-layer=\"{layer}\">")).unwrap_or_else(|| panic!("{layer}: {page}"));
+        let from = page[at..].find("class=\"verdict ").unwrap() + at + "class=\"verdict ".len();
+        page[from..].split('"').next().unwrap().to_string()
+    };
+    let (status, report) = server.get(&format!("/runs/{paused}"));
+    assert_eq!(status, 200);
+    assert!(report.contains("id=\"headline\""), "{report}");
+    let headline = &report[report.find("id=\"headline\"").unwrap()..report.find("<h2>Checkers</h2>").unwrap()];
+    assert!(headline.contains("Overall <span class=\"verdict valid\">valid</span>"), "{headline}");
+    assert_eq!(
+        (layer(headline, "service"), layer(headline, "clients"), layer(headline, "data")),
+        ("valid".into(), "invalid".into(), "valid".into())
+    );
+    assert!(headline.contains("lease-expired"), "the clients' cause is named: {headline}");
+    let (_, report) = server.get(&format!("/runs/{broken}"));
+    let headline = &report[report.find("id=\"headline\"").unwrap()..report.find("<h2>Checkers</h2>").unwrap()];
+    assert!(
+        headline.contains("Overall <span class=\"verdict invalid\">invalid</span> the service broke its promise"),
+        "{headline}"
+    );
+    assert_eq!(layer(headline, "service"), "invalid");
+
+    let (status, run) = server.get(&format!("/api/v1/runs/{paused}"));
+    assert_eq!(status, 200);
+    let run: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let h = &run["headline"];
+    assert_eq!(h["verdict"], run["results"]["verdict"]);
+    assert_eq!(h["verdict"], "valid");
+    assert_eq!(h["layers"], serde_json::json!({ "service": "valid", "clients": "invalid", "data": "valid" }));
+    let lines: Vec<&str> = h["lines"].as_array().unwrap().iter().map(|l| l["layer"].as_str().unwrap()).collect();
+    assert_eq!(lines, ["service", "clients", "data"]);
+    let (_, runs) = server.get("/api/v1/runs");
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    let by_id = |id: &str| runs.as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(by_id(&paused)["layers"]["clients"], "invalid");
+    assert_eq!(by_id(&broken)["layers"]["service"], "invalid");
+
+    let (status, cells) = server.get("/api/v1/compare");
+    assert_eq!(status, 200);
+    let cells: serde_json::Value = serde_json::from_str(&cells).unwrap();
+    let cell = |system: &str| cells.as_array().unwrap().iter().find(|c| c["system"] == system).unwrap().clone();
+    assert_eq!(
+        (cell("etcd")["verdict"].as_str(), cell("etcd")["layers"]["clients"].as_str()),
+        (Some("valid"), Some("invalid"))
+    );
+    assert_eq!(
+        (cell("redis")["verdict"].as_str(), cell("redis")["layers"]["service"].as_str()),
+        (Some("invalid"), Some("invalid"))
+    );
+
+    let (status, compare) = server.get("/compare");
+    assert_eq!(status, 200);
+    let row = |system: &str| -> String {
+        let at = compare.find(&format!("<tr><td>{system}</td>")).unwrap_or_else(|| panic!("{system}: {compare}"));
+        compare[at..at + compare[at..].find("</tr>").unwrap()].to_string()
+    };
+    let badges = |row: &str| -> Vec<String> {
+        ["service", "clients", "data"]
+            .iter()
+            .map(|l| {
+                let at = row.find(&format!("data-layer=\"{l}\"")).unwrap();
+                let from = row[at..].find("class=\"verdict ").unwrap() + at + "class=\"verdict ".len();
+                row[from..].split('"').next().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert_eq!(badges(&row("etcd")), ["valid", "invalid", "valid"]);
+    assert_eq!(badges(&row("redis"))[0], "invalid");
+    assert!(
+        row("etcd").contains("<span class=\"verdict valid\">valid</span></td>"),
+        "the overall badge: {}",
+        row("etcd")
+    );
 }

@@ -201,7 +201,7 @@ impl Done<'_> {
     }
 }
 
-fn done(history: &History) -> Result<Vec<Done<'_>>, InputError> {
+pub(crate) fn done(history: &History) -> Result<Vec<Done<'_>>, InputError> {
     let calls: Vec<Call> = history.calls()?;
     Ok(calls
         .iter()
@@ -359,7 +359,7 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
 /// Definite holds: from an `ok` of `grant` to the next invocation of one of
 /// `ends` by the same process on the same key (or the end of the history),
 /// each with the operation that granted it.
-fn granted<'a>(
+pub(crate) fn granted<'a>(
     ops: &'a [Done<'a>],
     grant: &str,
     ends: &[&str],

@@ -14,7 +14,7 @@ use checker::check::{check, CheckOptions};
 use checker::evidence::Evidence;
 use checker::faults::{FaultEvent, Step};
 use checker::lease::LeaseOptions;
-use checker::models::ModelSpec;
+use checker::models::{lapse, ModelSpec};
 use checker::{History, OpType, Process, Verdict};
 use results::Stats;
 use workloads::{CheckerId, Workload};
@@ -82,7 +82,8 @@ pub fn declared_faults(history: &History) -> String {
     known.chain(other).collect::<Vec<_>>().join(",")
 }
 
-/// Every checker's result, the overall verdict, and the key figures.
+/// Every checker's result, the overall verdict ([`results::story::overall`]),
+/// and the key figures.
 #[derive(Clone, Debug)]
 pub struct Analyzed {
     pub verdict: Verdict,
@@ -95,24 +96,42 @@ pub struct Analyzed {
 /// `mutual-exclusion`, `lease-safety` and `election` uses `leases`.
 pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &LeaseOptions) -> Result<Analyzed, Error> {
     let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
-    let lock_ops = CheckOptions { only: Some(&["acquire", "release", "renew"]), ..opts.clone() };
+    let lock_ops = CheckOptions { only: Some(&["acquire", "release", "renew", lapse::LAPSE]), ..opts.clone() };
     // Grants without tokens (Redlock) have nothing to fence: no fencing
     // checker and no fenced-mutex model either.
     let checks = checks_for(workload);
     let fencing =
         if checks.contains(&Check::Declared(CheckerId::Fencing)) { analysis::fencing(history)? } else { None };
+    // A lock's linearizability is judged as a lease lock's: a grant may
+    // lapse once its promise ended (see `checker::models::lapse`).
+    let lock_models = checks
+        .iter()
+        .any(|c| matches!(c, Check::Declared(CheckerId::LinearizableMutex | CheckerId::LinearizableFencedMutex)));
+    let lapses = if lock_models { lapse::lapses(history, leases)? } else { Vec::new() };
+    let leased = (!lapses.is_empty()).then(|| lapse::with_lapses(history, &lapses));
+    let counted = Lapses {
+        all: lapses.len(),
+        // Lapses that took a late release's place add no op to the count.
+        added: lapses.iter().filter(|l| l.release.is_none()).count(),
+    };
+    let lock_model = |model: ModelSpec| -> Result<Analysis, Error> {
+        match &leased {
+            Some(leased) => linearizable(leased, &model, &lock_ops, counted),
+            None => linearizable(history, &model, &lock_ops, Lapses::default()),
+        }
+    };
     let mut checkers = Vec::new();
     for c in checks {
         let Check::Declared(id) = c else {
             // The model and initial value as `check` chooses them (a file may state its initial value).
             let (model, _) = ModelSpec::choose(history, None, None).map_err(|e| e.in_file(&history.file))?;
-            checkers.push(linearizable(history, &model, &opts)?);
+            checkers.push(linearizable(history, &model, &opts, Lapses::default())?);
             continue;
         };
         match id {
-            CheckerId::LinearizableMutex => checkers.push(linearizable(history, &ModelSpec::Mutex, &lock_ops)?),
+            CheckerId::LinearizableMutex => checkers.push(lock_model(ModelSpec::Mutex)?),
             CheckerId::LinearizableFencedMutex if fencing.is_some() => {
-                checkers.push(linearizable(history, &ModelSpec::FencedMutex, &lock_ops)?)
+                checkers.push(lock_model(ModelSpec::FencedMutex)?)
             }
             CheckerId::LinearizableFencedMutex => {}
             CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history, leases)?),
@@ -123,21 +142,40 @@ pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &Le
             CheckerId::Availability => checkers.push(analysis::availability(history)?),
         }
     }
-    let verdict = checkers.iter().filter(|c| c.judges()).fold(Verdict::Valid, |v, c| v.combine(c.validity));
+    // The one rule (service, data, and the clients' overlaps their own
+    // leases do not explain), stated in `results::story::overall`.
+    let verdict = results::story::overall(&checkers);
     let stats = stats(history, &checkers);
     Ok(Analyzed { verdict, checkers, stats })
 }
 
-fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions) -> Result<Analysis, Error> {
+/// The lapses a lease lock's check derived: in all, and how many of them
+/// are ops of their own (the others took a late release's place).
+#[derive(Clone, Copy, Default)]
+struct Lapses {
+    all: usize,
+    added: usize,
+}
+
+/// Linearizability against `model`, with the `lapses` of a lease lock named
+/// in the summary.
+fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions, lapses: Lapses) -> Result<Analysis, Error> {
     let result = check(history, model, opts)?;
     let failing = result.failing().count();
+    let leases = match lapses.all {
+        0 => String::new(),
+        n => format!(
+            "; as a lease lock: {} after its promise ended",
+            analysis::counted(n, "grant may lapse", "grants may lapse")
+        ),
+    };
     let summary = match result.verdict {
-        Verdict::Valid => format!("{}: linearizable ({} ops)", result.model, result.checked_ops),
+        Verdict::Valid => format!("{}: linearizable ({} ops{leases})", result.model, result.checked_ops - lapses.added),
         Verdict::Invalid => {
             let n = result.partitions.len();
             let keys = if n == 1 { "key" } else { "keys" };
             let fail = if failing == 1 { "fails" } else { "fail" };
-            format!("{}: NOT linearizable ({failing} of {n} {keys} {fail})", result.model)
+            format!("{}: NOT linearizable ({failing} of {n} {keys} {fail}{leases})", result.model)
         }
         Verdict::Unknown => format!("{}: unknown (search stopped: deadline or memory)", result.model),
     };

@@ -20,7 +20,7 @@ pub mod scenario;
 pub mod story;
 
 pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, TestSpec, WorkloadSummary};
-pub use story::{Story, Tally};
+pub use story::{Headline, Layer, Layers, Story, Tally};
 
 use std::path::{Path, PathBuf};
 
@@ -106,6 +106,8 @@ pub struct RunRow {
     pub recovery_ms: Option<f64>,
     /// Overlapping holds and leaders by cause.
     pub overlap_causes: BTreeMap<Cause, usize>,
+    /// Each layer's verdict (service, clients, data), from `checkers`.
+    pub layers: Layers,
     /// The scenario it was run for, and whether it matched.
     pub scenario: Option<scenario::ScenarioRun>,
 }
@@ -383,6 +385,7 @@ pub fn cells(runs: Vec<RunRow>) -> Vec<Cell> {
         cell.verdict = Some(cell.verdict.map_or(run.verdict, |v| v.combine(run.verdict)));
         cell.invalid += usize::from(run.verdict == Verdict::Invalid);
         cell.story.add(&run.checkers, &run.overlap_causes);
+        cell.layers = cell.story.layers();
         for (sum, v) in [
             (&mut cell.ops_per_s, run.ops_per_s),
             (&mut cell.grant_p50_ms, run.grant_p50_ms),
@@ -411,8 +414,10 @@ pub struct Cell {
     pub nemesis: String,
     pub runs: usize,
     pub invalid: usize,
-    /// The worst verdict over its runs.
+    /// The worst overall verdict over its runs ([`story::overall`]).
     pub verdict: Option<Verdict>,
+    /// The worst verdict of each layer over its runs: the badges.
+    pub layers: Layers,
     pub ops_per_s: Option<(f64, usize)>,
     pub grant_p50_ms: Option<(f64, usize)>,
     pub grant_p99_ms: Option<(f64, usize)>,
@@ -458,13 +463,14 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
             duration_ms: r.try_get("duration_ms")?,
             ops: r.try_get("ops")?,
             verdict,
-            checkers,
             ops_per_s: r.try_get("ops_per_s")?,
             grant_p50_ms: r.try_get("grant_p50_ms")?,
             grant_p99_ms: r.try_get("grant_p99_ms")?,
             progress_share: r.try_get("progress_share")?,
             recovery_ms: r.try_get("recovery_ms")?,
+            layers: Story::of_verdicts(&checkers, &overlap_causes).layers(),
             overlap_causes,
+            checkers,
             scenario,
         })
     };
@@ -515,7 +521,8 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
         duration_ms: stats.duration_ms as i64,
         ops: stats.ops as i64,
         verdict: results.verdict,
-        checkers: results.checkers.iter().map(|c| (c.checker().to_string(), c.validity)).collect(),
+        checkers: story::verdicts(&results.checkers),
+        layers: Story::of(&results.checkers).layers(),
         ops_per_s: Some(stats.ops_per_s),
         grant_p50_ms: stats.grant_p50_ms,
         grant_p99_ms: stats.grant_p99_ms,

@@ -31,6 +31,35 @@ pub const CLEAN: &str = r#"{"index":0,"time":10,"process":1,"type":"invoke","f":
 {"index":7,"time":80,"process":2,"type":"ok","f":"release","key":"k0","value":null}
 "#;
 
+/// A lease lock behaving as specified (issue 26): process 1's 1000 ms lease
+/// runs out, its release finds the lock gone (`LockNotOwnedError`), and
+/// process 2 is granted it afterwards. No two holders ever.
+pub const LAPSED: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":1,"time":10000000,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":1,"ttl_ms":1000}}
+{"index":2,"time":1500000000,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":3,"time":1502000000,"process":1,"type":"fail","f":"release","key":"k0","value":null,"error":"LockNotOwnedError"}
+{"index":4,"time":1600000000,"process":2,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":5,"time":1610000000,"process":2,"type":"ok","f":"acquire","key":"k0","value":{"token":2,"ttl_ms":1000}}
+{"index":6,"time":2100000000,"process":2,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":7,"time":2101000000,"process":2,"type":"ok","f":"release","key":"k0","value":null}
+"#;
+
+/// A client pause on a lease lock: process 1 sleeps past its lease, process
+/// 2 is granted the lock, process 1 wakes and its release comes back `ok`
+/// (the key was already gone). The clients overlapped (lease-expired); the
+/// service kept its promise; fencing held.
+pub const PAUSED: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":1,"time":10000000,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"token":1,"ttl_ms":1000}}
+{"index":2,"time":100000000,"process":"nemesis","type":"info","f":"client-pause-start","value":{"processes":[1]}}
+{"index":3,"time":1200000000,"process":2,"type":"invoke","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"index":4,"time":1210000000,"process":2,"type":"ok","f":"acquire","key":"k0","value":{"token":2,"ttl_ms":1000}}
+{"index":5,"time":1400000000,"process":"nemesis","type":"info","f":"client-pause-stop","value":null}
+{"index":6,"time":1500000000,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":7,"time":1502000000,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"index":8,"time":2000000000,"process":2,"type":"invoke","f":"release","key":"k0","value":null}
+{"index":9,"time":2001000000,"process":2,"type":"ok","f":"release","key":"k0","value":null}
+"#;
+
 pub fn fencepost() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fencepost"))
 }

@@ -55,11 +55,14 @@ pub async fn scenarios(State(app): State<Arc<App>>) -> Result<Response, Error> {
     Ok(Json(entries).into_response())
 }
 
-/// `GET /api/v1/runs/{id}`: the run's files as stored.
+/// `GET /api/v1/runs/{id}`: the run's files as stored, and its headline.
 #[derive(Serialize)]
 struct RunFiles {
     id: String,
     test: results::TestSpec,
+    /// The overall verdict, why, and each layer (service, clients, data)
+    /// with its own verdict; `null` while the run is in progress.
+    headline: Option<results::Headline>,
     /// `null` while the run is in progress.
     results: Option<results::RunResults>,
 }
@@ -72,7 +75,14 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<
         Ok((results::read_test(&dir)?, crate::read_results(&dir)?))
     })
     .await??;
-    Ok(Json(RunFiles { id, test, results }).into_response())
+    let headline = results.as_ref().map(|r| results::Headline::of(r.verdict, &r.checkers, r.sufficiency.as_ref()));
+    Ok(Json(RunFiles { id, test, headline, results }).into_response())
+}
+
+/// `GET /api/v1/compare`: the systems × faults matrix, each cell with its
+/// overall verdict, each layer's (`layers`) and the story behind them.
+pub async fn compare(State(app): State<Arc<App>>) -> Result<Response, Error> {
+    Ok(Json(app.store.compare(&results::Filter::default()).await?).into_response())
 }
 
 pub async fn history_jsonl(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, Error> {

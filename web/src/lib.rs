@@ -121,6 +121,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}", get(api::run))
         .route("/api/v1/runs/{id}/history", get(api::history_jsonl))
         .route("/api/v1/runs/{id}/timeline", get(api::timeline))
+        .route("/api/v1/compare", get(api::compare))
         .route("/api/v1/scenarios", get(api::scenarios))
         .route("/api/v1/check", post(api::check))
         .route("/healthz", get(|| async { "ok" }))

@@ -52,6 +52,8 @@ struct RowView {
     duration: String,
     ops: i64,
     verdict: Verdict,
+    /// (layer, its verdict or `-`): service, clients, data.
+    layers: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -135,6 +137,10 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, S
             started_ms: r.started_ms,
             ops: r.ops,
             verdict: r.verdict,
+            layers: results::Layer::ALL
+                .iter()
+                .map(|&l| (l.name(), r.layers.get(l).map_or("-", Verdict::as_str)))
+                .collect(),
         })
         .collect();
     render(StatusCode::OK, &Runs { filters, rows, filtered })
@@ -175,8 +181,11 @@ struct Run {
     /// A run file that does not read: which, and which field.
     errors: Vec<String>,
     checkers: Vec<CheckerView>,
-    /// The vendor story: promise kept, why clients overlapped, data safe.
-    story: Vec<String>,
+    /// The headline: each layer (service, clients, data) with its verdict
+    /// and words; empty while there are no results.
+    layers: Vec<results::story::LayerLine>,
+    /// Why the overall verdict is what it is.
+    verdict_words: String,
     /// (checker, words) of the anomalies listed.
     anomalies: Vec<(&'static str, String)>,
     /// Every anomaly the checkers found.
@@ -323,7 +332,8 @@ pub async fn run(
         live,
         errors,
         checkers,
-        story: results::Story::of(analyses).lines(),
+        layers: results::Story::of(analyses).layer_lines(),
+        verdict_words: results.as_ref().map(|r| results::Headline::of(r.verdict, analyses, r.sufficiency.as_ref()).words).unwrap_or_default(),
         anomalies,
         anomaly_total,
         anomaly_stored,
@@ -489,8 +499,30 @@ struct CellView {
     p99: String,
     progress: String,
     recovery: String,
-    /// The vendor story over its runs, a line per answer.
-    story: Vec<String>,
+    /// Each layer over its runs: its worst verdict and words.
+    layers: Vec<LayerBadge>,
+}
+
+/// One layer of a comparison cell: its worst verdict over the runs (`-`
+/// when nothing judged it) and the words for it.
+struct LayerBadge {
+    layer: &'static str,
+    verdict: &'static str,
+    text: String,
+}
+
+impl LayerBadge {
+    fn of(cell: &results::Cell) -> Vec<LayerBadge> {
+        let lines = cell.story.layer_lines();
+        results::Layer::ALL
+            .iter()
+            .map(|&layer| LayerBadge {
+                layer: layer.name(),
+                verdict: cell.layers.get(layer).map_or("-", Verdict::as_str),
+                text: lines.iter().filter(|l| l.layer == layer).map(|l| l.text.as_str()).collect::<Vec<_>>().join("; "),
+            })
+            .collect()
+    }
 }
 
 /// One bar of the comparison chart.
@@ -534,7 +566,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             p99: mean(c.grant_p99_ms, 1.0, ""),
             progress: mean(c.progress_share, 100.0, " %"),
             recovery: mean(c.recovery_ms, 1e-3, " s"),
-            story: c.story.lines(),
+            layers: LayerBadge::of(&c),
             system: c.system,
             workload: c.workload,
             nemesis: c.nemesis,

@@ -11,6 +11,7 @@
 //! integers and steps are branch-cheap: the hot loop never touches JSON.
 
 pub mod kv;
+pub mod lapse;
 mod mutex;
 mod register;
 

@@ -6,6 +6,10 @@
 //! - [`KnossosMutex`]: Knossos's owner-less mutex, for foreign histories.
 //! - [`FencedMutex`]: owner-aware, and every grant returns a fencing token
 //!   that must exceed every earlier grant's token.
+//!
+//! The owner-aware models are lease locks when the history carries `lapse`
+//! ops (see [`super::lapse`]): a lapse of process `p` frees the lock if `p`
+//! holds it and changes nothing otherwise.
 
 use super::{show, CallView, HistoryModel, Model, Step, Values};
 use serde_json::Value;
@@ -17,6 +21,8 @@ pub enum In {
     Acquire(u64),
     Release(u64),
     Renew(u64),
+    /// The grant of this process may end by itself (its lease ran out).
+    Lapse(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,8 +38,14 @@ fn lock_op(call: &CallView, model: &str) -> Result<In, String> {
         "acquire" => In::Acquire(call.process),
         "release" => In::Release(call.process),
         "renew" => In::Renew(call.process),
+        super::lapse::LAPSE => match call.invoke.get("of_process").and_then(Value::as_u64) {
+            Some(p) => In::Lapse(p),
+            None => return Err(format!("lapse {}: expected {{\"of_process\": N}}, the holder", show(call.invoke))),
+        },
         other => {
-            return Err(format!("op `{other}` is unknown to model `{model}`; expected one of: acquire, release, renew"))
+            return Err(format!(
+                "op `{other}` is unknown to model `{model}`; expected one of: acquire, release, renew, lapse"
+            ))
         }
     })
 }
@@ -54,6 +66,7 @@ fn describe(input: &In, output: &Out) -> String {
         (In::Acquire(p), _) => format!("process {p} acquires{unknown}"),
         (In::Release(p), _) => format!("process {p} releases{unknown}"),
         (In::Renew(p), _) => format!("process {p} renews{unknown}"),
+        (In::Lapse(p), _) => format!("process {p}'s grant lapses (its lease or session ended) or is released late"),
     }
 }
 
@@ -94,6 +107,8 @@ impl Model for Mutex {
             In::Acquire(p) if owner == FREE => Step::To(p),
             In::Release(p) if owner == p => Step::To(FREE),
             In::Renew(p) if owner == p => Step::Same,
+            In::Lapse(p) if owner == p => Step::To(FREE),
+            In::Lapse(_) => Step::Same,
             // An unknown outcome whose effect is impossible did not happen.
             _ if !known => Step::Same,
             _ => Step::Illegal,
@@ -102,7 +117,7 @@ impl Model for Mutex {
 }
 
 impl HistoryModel for Mutex {
-    const OPS: &'static str = "acquire, release, renew";
+    const OPS: &'static str = "acquire, release, renew, lapse";
 
     fn fresh(&self) -> Self {
         Mutex
@@ -161,7 +176,13 @@ impl HistoryModel for KnossosMutex {
     }
 
     fn encode(&self, _: &mut Values, call: &CallView) -> Result<(In, Out), String> {
-        Ok((lock_op(call, "knossos-mutex")?, completed(call)))
+        match lock_op(call, "knossos-mutex")? {
+            // Without owners there is no telling whose grant lapsed.
+            In::Lapse(_) => {
+                Err("op `lapse` needs an owner-aware model (mutex, fenced-mutex), not `knossos-mutex`".into())
+            }
+            op => Ok((op, completed(call))),
+        }
     }
     fn describe_op(&self, _: &Values, i: &In, o: &Out) -> String {
         describe(i, o)
@@ -201,6 +222,8 @@ impl Model for FencedMutex {
             (In::Acquire(p), Out::Unknown) if owner == FREE => Step::To((p, max)),
             (In::Release(p), _) if owner == p => Step::To((FREE, max)),
             (In::Renew(p), _) if owner == p => Step::Same,
+            (In::Lapse(p), _) if owner == p => Step::To((FREE, max)),
+            (In::Lapse(_), _) => Step::Same,
             (_, Out::Unknown) => Step::Same,
             _ => Step::Illegal,
         }
@@ -208,7 +231,7 @@ impl Model for FencedMutex {
 }
 
 impl HistoryModel for FencedMutex {
-    const OPS: &'static str = "acquire (with a token), release, renew";
+    const OPS: &'static str = "acquire (with a token), release, renew, lapse";
 
     fn fresh(&self) -> Self {
         FencedMutex
