@@ -333,7 +333,10 @@ pub async fn run(
         errors,
         checkers,
         layers: results::Story::of(analyses).layer_lines(),
-        verdict_words: results.as_ref().map(|r| results::Headline::of(r.verdict, analyses, r.sufficiency.as_ref()).words).unwrap_or_default(),
+        verdict_words: results
+            .as_ref()
+            .map(|r| results::Headline::of(r.verdict, analyses, r.sufficiency.as_ref()).words)
+            .unwrap_or_default(),
         anomalies,
         anomaly_total,
         anomaly_stored,
