@@ -10,7 +10,7 @@ use std::time::Duration;
 use checker::analysis::Analysis;
 use checker::check::{check, check_source, CheckOptions, CheckResult};
 use checker::formats::{self, Format, Source};
-use checker::models::{ModelSpec, Origin};
+use checker::models::{lapse, ModelSpec, Origin};
 use checker::{History, Verdict};
 use serde::Serialize;
 
@@ -178,20 +178,36 @@ pub fn check_command(a: CheckArgs) -> ExitCode {
         Source::Jsonl(f) if a.model.is_some() => (Err(Source::Jsonl(f)), Some(Skip::ModelGiven)),
         Source::Jsonl(f) if size > ANALYSES_UP_TO => (Err(Source::Jsonl(f)), Some(Skip::TooLarge(size))),
         Source::Jsonl(f) => match f.into_history() {
-            Ok(h) => (Ok(h), None),
+            Ok(h) => {
+                analyze::print_warnings(&h.file, &h.warnings);
+                (Ok(h), None)
+            }
             Err(e) => return usage(e.to_string()),
         },
     };
+    let leases = analyze::leases(a.drift);
     let (result, history, skip) = match whole {
         Ok(h) if untimed(&h) => (check(&h, &spec, &opts), None, Some(Skip::Untimed)),
-        Ok(h) => (check(&h, &spec, &opts), Some(h), skip),
+        Ok(h) => {
+            // Judged as a lease lock, as the checkers below judge it: a
+            // grant may lapse once its promise ended (`models::lapse`), so
+            // this line and theirs cannot disagree.
+            let lapsed = match spec {
+                ModelSpec::Mutex | ModelSpec::FencedMutex => match lapse::lapses(&h, &leases) {
+                    Ok(found) if !found.is_empty() => Some(lapse::with_lapses(&h, &found)),
+                    Ok(_) => None,
+                    Err(e) => return usage(e.to_string()),
+                },
+                _ => None,
+            };
+            (check(lapsed.as_ref().unwrap_or(&h), &spec, &opts), Some(h), skip)
+        }
         Err(source) => (check_source(source, &spec, &opts), None, skip),
     };
     let result = match result {
         Ok(r) => r,
         Err(e) => return usage(e.to_string()),
     };
-    let leases = analyze::leases(a.drift);
     let analyzed = match &history {
         Some(h) => {
             // The same workload `import` would record: a write beside

@@ -400,13 +400,17 @@ fn causes(results: &serde_json::Value) -> Vec<String> {
 /// PostgreSQL killed while a lock is held: the server's restart ended the
 /// holder's session (and its advisory lock) before the holder noticed, so
 /// the next client's grant overlaps it — `session-lost`, not a broken
-/// promise. Holds outlast the kill and the restart so the overlap is seen.
+/// promise. Holds outlast the kill and the restart so the overlap is seen:
+/// the first grant (at about 1 s) is held past 20 s, the server is killed
+/// at 6 s and back at 12 s, and the next kill comes only at 18 s, so the
+/// other clients have seconds to reconnect (a PostgreSQL recovering from a
+/// kill beside other tests' clusters took more than 4 s) and take the lock.
 #[test]
 fn a_postgres_restart_under_a_held_lock_is_session_lost_not_a_broken_promise() {
     let store = store();
-    let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "4s", "--hold-min", "12s"];
+    let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "6s", "--hold-min", "20s"];
     let mut args = args.to_vec();
-    args.extend_from_slice(&["--hold-max", "14s", "--time-limit", "28s"]);
+    args.extend_from_slice(&["--hold-max", "22s", "--time-limit", "32s"]);
     let (code, out) = fencepost(&args, &store);
     // An overlap of session-lost cause: the clients layer is red, the
     // vendor's verdict is not.
@@ -540,7 +544,9 @@ fn a_holder_fault_with_nobody_holding_is_recorded_as_skipped() {
     let mut args = args.to_vec();
     args.extend(["--nemesis-interval", "1s", "--time-limit", "6s"]);
     let (code, out) = fencepost(&args, &store);
-    assert_eq!(code, Some(0), "{out}");
+    // No client op at all: nothing to call valid, so `unknown`, saying why.
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("evidence: too little to judge") && out.contains("no client operation"), "{out}");
     // A worker waiting out a slow pace stops at the time limit, not later:
     // the recorded history ends by then (the quiet period included).
     let recorded_ms = results(&store)["stats"]["duration_ms"].as_u64().unwrap();

@@ -399,7 +399,7 @@ impl Headline {
         let layers = story.layers();
         let words = match sufficiency {
             Some(s) if verdict == Verdict::Unknown && s.bound(overall(checkers)) != overall(checkers) => {
-                format!("too little evidence to call it valid: {}", s.summary)
+                s.summary.clone()
             }
             _ => overall_words(verdict, &layers),
         };
