@@ -336,7 +336,8 @@ impl Story {
             push(
                 Layer::Clients,
                 format!(
-                    "clients: {total} overlapping holds{} — {} (mostly {main}: {})",
+                    "clients: {total} overlapping {}{} — {} (mostly {main}: {})",
+                    if total == 1 { "hold" } else { "holds" },
                     of_runs(self.overlap_runs, self.runs),
                     causes.join(", "),
                     main.meaning()

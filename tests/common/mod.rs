@@ -77,7 +77,9 @@ pub fn import(store: &Path, name: &str, history: &str, system: &str) -> String {
     std::fs::write(&file, history).unwrap();
     let out = fencepost().arg("import").arg(&file).args(["--system", system, "--store"]).arg(store).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // 2: judged, but too little evidence to call it valid (the small
+    // fixtures here have a grant or two).
+    assert!(matches!(out.status.code(), Some(0..=2)), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let at = stdout.find(" as run ").expect("the run id") + " as run ".len();
     stdout[at..].lines().next().unwrap().trim().to_string()
 }
