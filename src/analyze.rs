@@ -56,6 +56,13 @@ pub fn verdict_line(verdict: Verdict, checkers: &[Analysis], sufficiency: Option
     format!("verdict: {} — {}", verdict.as_str(), results::Headline::of(verdict, checkers, sufficiency).words)
 }
 
+/// What `run` and `import` print after the checkers: the evidence line and
+/// the verdict line of a stored run.
+pub fn print_verdict(results: &results::RunResults, verdict: Verdict) {
+    print_sufficiency(results.sufficiency.as_ref());
+    out!("{}", verdict_line(verdict, &results.checkers, results.sufficiency.as_ref()));
+}
+
 /// `check --json` on a run or a judged history.
 #[derive(Serialize)]
 struct CheckOutput<'a> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use checker::Verdict;
 use harness::run::{self as pipeline, injected_words, show, Event, Executed, Live, Prepared, RunArgs};
 
-use crate::analyze::{print_checkers, print_sufficiency};
+use crate::analyze::print_checkers;
 
 /// `fencepost run … --plan`: what the run would do, without doing it.
 pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
@@ -162,15 +162,7 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     }
     let finished = pipeline::finish(executed, Duration::from_secs(60)).await?;
     print_checkers(&finished.results.checkers);
-    print_sufficiency(finished.results.sufficiency.as_ref());
-    out!(
-        "{}",
-        crate::analyze::verdict_line(
-            finished.verdict(),
-            &finished.results.checkers,
-            finished.results.sufficiency.as_ref()
-        )
-    );
+    crate::analyze::print_verdict(&finished.results, finished.verdict());
     out!("report: {} (browse with `fencepost serve`)", finished.dir.display());
     Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
 }

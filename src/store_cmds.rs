@@ -14,7 +14,7 @@ use nemesis::FaultSpec;
 use results::{Cell, Filter, RunRow, Store};
 use workloads::Workload;
 
-use crate::analyze::{print_checkers, print_sufficiency};
+use crate::analyze::print_checkers;
 
 /// What `import` can name a history's workload, beside `run`'s workloads.
 const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
@@ -349,15 +349,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         finished.id
     );
     print_checkers(&finished.results.checkers);
-    print_sufficiency(finished.results.sufficiency.as_ref());
-    out!(
-        "{}",
-        crate::analyze::verdict_line(
-            finished.verdict(),
-            &finished.results.checkers,
-            finished.results.sufficiency.as_ref()
-        )
-    );
+    crate::analyze::print_verdict(&finished.results, finished.verdict());
     out!("stored in {}", finished.dir.display());
     Ok(finished.verdict())
 }

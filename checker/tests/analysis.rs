@@ -5,7 +5,8 @@ use checker::analysis::{self, Analysis};
 use checker::lease::LeaseOptions;
 use checker::Verdict;
 
-use checker::formats::jsonl;
+mod common;
+use common::history;
 use serde_json::{json, Value};
 
 /// The evidence as `results.json` holds it (the on-disk shape is part of
@@ -15,21 +16,6 @@ fn ev(a: &Analysis) -> Value {
     let back: Analysis = serde_json::from_value(value.clone()).unwrap();
     assert_eq!(&back, a, "{value}");
     value["evidence"].clone()
-}
-
-/// (time, process, type, f, key, value); process -1 is the nemesis.
-fn history(events: &[(u64, i64, &str, &str, &str, Value)]) -> checker::History {
-    let mut text = String::new();
-    for (i, (t, p, ty, f, k, v)) in events.iter().enumerate() {
-        let process = if *p < 0 { json!("nemesis") } else { json!(p) };
-        let mut op = json!({ "index": i, "time": t, "process": process, "type": ty, "f": f, "value": v });
-        if !k.is_empty() {
-            op["key"] = json!(k);
-        }
-        text.push_str(&op.to_string());
-        text.push('\n');
-    }
-    jsonl::read("test.jsonl", &text).unwrap()
 }
 
 fn null() -> Value {

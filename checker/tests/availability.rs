@@ -4,27 +4,12 @@
 
 use checker::analysis;
 use checker::evidence::{Availability, Evidence};
-use checker::formats::jsonl;
+mod common;
+use common::history;
 use serde_json::{json, Value};
 
 const S: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;
-
-/// (time, process, type, f, key, value); process -1 is the nemesis. Lines
-/// are written in the order given, not sorted.
-fn history(events: &[(u64, i64, &str, &str, &str, Value)]) -> checker::History {
-    let mut text = String::new();
-    for (i, (t, p, ty, f, k, v)) in events.iter().enumerate() {
-        let process = if *p < 0 { json!("nemesis") } else { json!(p) };
-        let mut op = json!({ "index": i, "time": t, "process": process, "type": ty, "f": f, "value": v });
-        if !k.is_empty() {
-            op["key"] = json!(k);
-        }
-        text.push_str(&op.to_string());
-        text.push('\n');
-    }
-    jsonl::read("test.jsonl", &text).unwrap()
-}
 
 fn availability(h: &checker::History) -> (String, Availability) {
     let a = analysis::availability(h).unwrap();

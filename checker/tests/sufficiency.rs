@@ -2,27 +2,13 @@
 //! twice, mostly unknown outcomes, a fault nobody was active during) bounds
 //! a `valid` at `unknown` and names what was missing; an `invalid` stands.
 
-use checker::formats::jsonl;
+mod common;
 use checker::sufficiency::{self, Shortfall, Sufficiency};
 use checker::Verdict;
+use common::history;
 use serde_json::{json, Value};
 
 const MS: u64 = 1_000_000;
-
-/// (time, process, type, f, key, value); process -1 is the nemesis.
-fn history(events: &[(u64, i64, &str, &str, &str, Value)]) -> checker::History {
-    let mut text = String::new();
-    for (i, (t, p, ty, f, k, v)) in events.iter().enumerate() {
-        let process = if *p < 0 { json!("nemesis") } else { json!(p) };
-        let mut op = json!({ "index": i, "time": t, "process": process, "type": ty, "f": f, "value": v });
-        if !k.is_empty() {
-            op["key"] = json!(k);
-        }
-        text.push_str(&op.to_string());
-        text.push('\n');
-    }
-    jsonl::read("test.jsonl", &text).unwrap()
-}
 
 /// `n` acquire/release cycles of one key by alternating processes, 100 ms
 /// each, from `from`.
