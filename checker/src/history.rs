@@ -6,117 +6,12 @@
 //! Jepsen process rules, so models never see a malformed history.
 
 use crate::error::InputError;
-use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 
-/// `invoke` starts an operation; `ok` it took effect; `fail` it definitely did
-/// not; `info` unknown — it may take effect at any time after its invocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OpType {
-    Invoke,
-    Ok,
-    Fail,
-    Info,
-}
-
-impl OpType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpType::Invoke => "invoke",
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            OpType::Info => "info",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OpType> {
-        Some(match s {
-            "invoke" => OpType::Invoke,
-            "ok" => OpType::Ok,
-            "fail" => OpType::Fail,
-            "info" => OpType::Info,
-            _ => return None,
-        })
-    }
-}
-
-/// A client process number, or the nemesis that injects faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Process {
-    Client(u64),
-    Nemesis,
-}
-
-impl fmt::Display for Process {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Process::Client(p) => write!(f, "{p}"),
-            Process::Nemesis => f.write_str("nemesis"),
-        }
-    }
-}
-
-impl Serialize for Process {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Process::Client(p) => s.serialize_u64(*p),
-            Process::Nemesis => s.serialize_str("nemesis"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Process {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Process;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a non-negative process number or \"nemesis\"")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Process, E> {
-                Ok(Process::Client(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Process, E> {
-                match v {
-                    "nemesis" => Ok(Process::Nemesis),
-                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Keys as the JSONL reader takes them (strings, or integers kept as their
-/// decimal text), owned.
-fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    crate::formats::jsonl::key_de(d).map(|key| key.map(std::borrow::Cow::into_owned))
-}
-
-/// One event of the history contract (see DESIGN.md, "The history contract").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Op {
-    #[serde(default)]
-    pub index: u64,
-    /// Nanoseconds since the test started. Formats without timestamps use the
-    /// event's position, which keeps real-time order.
-    pub time: u64,
-    pub process: Process,
-    #[serde(rename = "type")]
-    pub kind: OpType,
-    pub f: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "key_de")]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub value: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+pub use ops::{Op, OpType, Process};
 
 /// A whole history plus where each op came from, so that every later error
 /// can still name `file:line`.

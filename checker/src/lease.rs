@@ -36,16 +36,7 @@ use serde_json::Value;
 use crate::analysis::{Done, FaultWindow, Hold};
 use crate::history::Outcome;
 
-/// Where a completion says the server ended the client's session (and every
-/// lock it held): `{"released_by": "session-lost"}`.
-pub const RELEASED_BY_SESSION_LOST: &str = "session-lost";
-
-/// Where a completion of unknown outcome says the client itself undid
-/// whatever the call may have done before answering (etcd revoked the
-/// lease, Redlock unlocked every node that may have said yes):
-/// `{"released_by": "undone"}`. The call may have taken effect between its
-/// invocation and its completion, but not after.
-pub const RELEASED_BY_UNDONE: &str = "undone";
+pub use ops::{RELEASED_BY_SESSION_LOST, RELEASED_BY_UNDONE};
 
 /// The clock-rate bound of the lease arithmetic.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -6,9 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use checker::faults::FaultInfo;
-pub use checker::faults::Grudge;
 use kit::{Holding, Rng};
+use ops::faults::FaultInfo;
+pub use ops::faults::Grudge;
 use strum::{IntoStaticStr, VariantArray, VariantNames};
 
 use crate::Error;

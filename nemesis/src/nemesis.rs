@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use checker::faults::{FaultEvent, FaultInfo};
 use kit::{CancellationToken, Holders, Rng, Stall};
 use node::{Node, NodeState};
+use ops::faults::{FaultEvent, FaultInfo};
 
 use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, Fault, FaultKind, FaultSpec, Grudge, Target};
 use crate::schedule::Step;

@@ -138,7 +138,7 @@ impl<T> Outcome<T> {
 /// (`lease-safety` ends the session lock's guaranteed window where an
 /// operation found it so); or this client undid the call before answering
 /// (the election checker closes a maybe-won campaign's window there).
-pub use checker::lease::{RELEASED_BY_SESSION_LOST, RELEASED_BY_UNDONE};
+pub use ops::{RELEASED_BY_SESSION_LOST, RELEASED_BY_UNDONE};
 
 /// Something a retired client may leave in the system that keeps blocking
 /// others until it expires on its own: an etcd lease whose waiter or lock

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use checker::OpType;
+use ops::OpType;
 use serde_json::{json, Value};
 
 use crate::client::{ElectionClient, Grant, Leadership, LockClient, Outcome};

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use checker::faults::{FaultEvent, FaultInfo};
-use checker::history::{Op, OpType, Process};
+use ops::faults::{FaultEvent, FaultInfo};
+use ops::{Op, OpType, Process};
 use serde_json::Value;
 
 /// How often the writer flushes at the latest.

@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use checker::OpType;
 use kit::{CancellationToken, Holders, Rng, Stall};
 use node::Node;
+use ops::OpType;
 use serde_json::json;
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
@@ -566,7 +566,7 @@ mod tests {
         let revokes: Vec<_> = history.ops.iter().filter(|o| o.f == "revoke-orphan").collect();
         assert!(revokes.len() >= 2 && summary.orphans_revoked > 0, "{summary:?}");
         for op in &revokes {
-            assert_eq!(op.process, checker::history::Process::Client(REVOKER));
+            assert_eq!(op.process, ops::Process::Client(REVOKER));
             assert!(op.value["of_process"].as_u64().unwrap() < REVOKER);
         }
         // A lost session is `info`, saying the server released the lock.

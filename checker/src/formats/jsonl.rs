@@ -2,7 +2,7 @@
 
 use crate::error::InputError;
 use crate::history::{Event, History, Op, OpType, OpView, Process, Warning};
-use serde::{de, Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -150,51 +150,7 @@ impl Index {
     }
 }
 
-/// Keys are strings in the contract; Jepsen's independent keys are often
-/// integers, so those are accepted and kept as their decimal text.
-pub(crate) fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    struct V;
-    impl<'de> de::Visitor<'de> for V {
-        type Value = Option<Cow<'de, str>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("field `key`: a string or an integer")
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()))))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Err(E::custom(format!("field `key`: expected a string or an integer, found {v}")))
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-            Err(de::Error::custom("field `key`: expected a string or an integer, found an array"))
-        }
-        fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-            Err(de::Error::custom("field `key`: expected a string or an integer, found an object"))
-        }
-    }
-    d.deserialize_option(V)
-}
+pub(crate) use ops::key_de_borrowed as key_de;
 
 /// Reads a whole history (see [`History::settle`]: in time order, lease
 /// fields checked, broken rules warned of).

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use checker::OpType;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, LockOptions, SortOrder, SortTarget, Txn, TxnOp,
 };
 use node::Node;
+use ops::OpType;
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tonic::Code;

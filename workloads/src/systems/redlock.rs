@@ -55,7 +55,7 @@ pub struct RedlockClient {
     counter: u64,
     options: ClientOptions,
     /// Seeded per process, for the retry delay.
-    rng: checker::gen::Rng,
+    rng: kit::Rng,
 }
 
 impl RedlockClient {
@@ -72,7 +72,7 @@ impl RedlockClient {
             process,
             counter: 0,
             options: options.clone(),
-            rng: checker::gen::Rng::new(process ^ 0x5eed),
+            rng: kit::Rng::new(process ^ 0x5eed),
         })
     }
 

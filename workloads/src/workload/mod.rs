@@ -138,7 +138,7 @@ pub trait Spec: Sync {
             let p = FINAL_READER + i as u64;
             recorder.invoke(p, "final-read", Some(&c.key), serde_json::Value::Null);
             let value = serde_json::json!(resource.read(&c.key));
-            recorder.complete(p, checker::OpType::Ok, "final-read", Some(&c.key), value, None, None);
+            recorder.complete(p, ops::OpType::Ok, "final-read", Some(&c.key), value, None, None);
         }
     }
 }
