@@ -35,7 +35,7 @@ pub async fn bench_clients(
     for name in names {
         let system = workloads::systems::lookup(&name)?;
         let run_id = docker::new_run_id();
-        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
+        let started = harness::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
         let options = RunOptions {
             workload: Workload::Lock,
             concurrency,

@@ -63,7 +63,7 @@ pub async fn up_command(system: &str, timeout: Duration, hold: Option<Duration>)
     let engine = Engine::connect().await?;
     let run_id = docker::new_run_id();
     let up = async {
-        let started = workloads::start_cluster(&engine, sys, &run_id, timeout).await?;
+        let started = harness::start_cluster(&engine, sys, &run_id, timeout).await?;
         say!(
             "{}: {} — ready in {:.2} s (image {}{})",
             sys.layout().name,

@@ -45,7 +45,7 @@ async fn sigkilled_owner_leftovers_are_removed_by_the_next_start() {
     // The next start of any cluster reaps runs whose owner is gone.
     let sys = workloads::by_name("redis").unwrap();
     let run_id = docker::new_run_id();
-    let started = workloads::start_cluster(&engine, sys, &run_id, Duration::from_secs(120)).await.unwrap();
+    let started = harness::start_cluster(&engine, sys, &run_id, Duration::from_secs(120)).await.unwrap();
     let left = docker::run_resources(&engine, &orphan).await.unwrap();
     assert!(left.is_empty(), "leftovers of the killed run remain: {left:?}");
     // ...but never a live run's: this one's owner (us) is alive.

@@ -18,9 +18,11 @@
 //! arguments and prints.
 
 pub mod checks;
+pub mod cluster;
 pub mod import;
 pub mod run;
 
+pub use cluster::{start_cluster, Started};
 pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
 pub use run::{dry_run, node_tools, Event, Finished, Prepared, RunArgs, SshArgs};
 

@@ -200,7 +200,7 @@ pub async fn execute(
         (None, nodes)
     } else {
         let engine = Engine::connect().await?;
-        let started = workloads::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
+        let started = crate::cluster::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
         on_event(Event::ClusterReady { after: started.ready_after, run: &run_id });
         let nodes = started.cluster.nodes().to_vec();
         (Some(started), nodes)

@@ -16,16 +16,16 @@ type Events = Arc<Mutex<Vec<(String, Value)>>>;
 /// Every event with its phase and when it was reported.
 type Timeline = Arc<Mutex<Vec<(Phase, String, Instant)>>>;
 
-async fn cluster(system: &str) -> (workloads::Started, Nemesis, Events) {
+async fn cluster(system: &str) -> (harness::Started, Nemesis, Events) {
     let (started, nemesis, events, _) = cluster_with_timeline(system).await;
     (started, nemesis, events)
 }
 
-async fn cluster_with_timeline(system: &str) -> (workloads::Started, Nemesis, Events, Timeline) {
+async fn cluster_with_timeline(system: &str) -> (harness::Started, Nemesis, Events, Timeline) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let sys = workloads::by_name(system).unwrap();
     let started =
-        workloads::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
+        harness::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
     let events: Events = Arc::default();
     let timeline: Timeline = Arc::default();
     let (sink, all) = (events.clone(), timeline.clone());
@@ -40,7 +40,7 @@ async fn cluster_with_timeline(system: &str) -> (workloads::Started, Nemesis, Ev
 }
 
 /// No rule, no qdisc, no clock offset, no paused or stopped node.
-async fn assert_clean(started: &workloads::Started, nemesis: &Nemesis) {
+async fn assert_clean(started: &harness::Started, nemesis: &Nemesis) {
     assert_eq!(nemesis.leftovers().await.unwrap(), Vec::<String>::new());
     for node in started.cluster.nodes() {
         assert_eq!(node.state().await.unwrap(), NodeState::Running, "{}", node.name());

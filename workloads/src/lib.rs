@@ -36,7 +36,7 @@ pub use client::{
     ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome, RELEASED_BY_SESSION_LOST,
     RELEASED_BY_UNDONE,
 };
-pub use cluster::{start_cluster, wait_ready, wait_serving, Started};
+pub use cluster::wait_serving;
 pub use generator::{ClientKind, Done, Generator, Op};
 pub use kit::{CancellationToken, Stall};
 pub use recorder::{Counts, Recorder};

@@ -121,7 +121,7 @@ async fn election_run(sys: &'static dyn workloads::System, nodes: &[node::Node])
 async fn election(sys: &'static dyn workloads::System) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let started =
-        workloads::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
+        common::cluster::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
     let nodes = started.cluster.nodes().to_vec();
     match sys.election_client(&nodes, 0, 0, &options()).await {
         Err(Error::NoElectionRecipe { .. }) => eprintln!("{}: no election recipe", sys.layout().name),

@@ -102,7 +102,7 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[node::Node]) {
 async fn lock_recipe(sys: &'static dyn workloads::System) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let run_id = docker::new_run_id();
-    let started = workloads::start_cluster(&engine, sys, &run_id, Duration::from_secs(120)).await.unwrap();
+    let started = common::cluster::start_cluster(&engine, sys, &run_id, Duration::from_secs(120)).await.unwrap();
     let nodes = started.cluster.nodes().to_vec();
     sanity(sys, &nodes).await;
     contention(sys, &nodes).await;

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 
+pub mod cluster;
+
 use workloads::System;
 
 /// The registered systems to test: all of them, or those named in
