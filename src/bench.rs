@@ -49,18 +49,7 @@ fn reset_peak() {
 
 /// Resident high-water mark in MiB (0 where /proc is unavailable).
 pub(crate) fn peak_mib() -> f64 {
-    status_mib("VmHWM").unwrap_or(0.0)
-}
-
-/// A memory figure of this process from `/proc/self/status` (`VmRSS`,
-/// `VmHWM`, given in kB there) in MiB; `None` where /proc is unavailable.
-pub(crate) fn status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
+    harness::soak::status_mib("VmHWM").unwrap_or(0.0)
 }
 
 struct Row {
@@ -148,6 +137,28 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
         "mem"
     );
 
+    etcd_logs(corpus, repeat, &one)?;
+
+    let kv = ModelSpec::Kv { initial: String::new() };
+    for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"] {
+        let h = read_path(&corpus.join("porcupine/kv").join(file), Format::PorcupineKv)?;
+        print_row(&measure(&format!("{file} partitioned"), &h, &kv, true, repeat, &one));
+        if file.starts_with("c50") {
+            continue; // Porcupine's suite does not check c50 as one partition either
+        }
+        print_row(&measure(&format!("{file} one partition"), &h, &kv, false, repeat, &one));
+    }
+
+    whole_process(corpus, repeat)?;
+
+    if mutex_ops > 0 {
+        generated_mutex(mutex_ops)?;
+    }
+    Ok(())
+}
+
+/// Porcupine's etcd logs, each with the CAS register model, and their total.
+fn etcd_logs(corpus: &Path, repeat: usize, one: &rayon::ThreadPool) -> anyhow::Result<()> {
     let mut etcd: Vec<_> = std::fs::read_dir(corpus.join("porcupine/jepsen"))
         .with_context(|| corpus.display().to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -162,7 +173,7 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
             out!("{name:<28} (skipped: no events)");
             continue;
         };
-        let row = measure(&name, &h, &spec, true, repeat, &one);
+        let row = measure(&name, &h, &spec, true, repeat, one);
         total1 += row.ms1;
         total_all += row.ms_all;
         files += 1;
@@ -180,52 +191,43 @@ pub fn run(corpus: &Path, mutex_ops: usize, repeat: usize) -> anyhow::Result<()>
         format!("{:.1}×", ETCD_TOTAL_ANCHOR / total1)
     );
     out!();
+    Ok(())
+}
 
-    let kv = ModelSpec::Kv { initial: String::new() };
-    for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"] {
-        let h = read_path(&corpus.join("porcupine/kv").join(file), Format::PorcupineKv)?;
-        print_row(&measure(&format!("{file} partitioned"), &h, &kv, true, repeat, &one));
-        if file.starts_with("c50") {
-            continue; // Porcupine's suite does not check c50 as one partition either
-        }
-        print_row(&measure(&format!("{file} one partition"), &h, &kv, false, repeat, &one));
+/// A generated mutex history of `mutex_ops` operations, checked as
+/// `fencepost check FILE` checks it: as it is read.
+fn generated_mutex(mutex_ops: usize) -> anyhow::Result<()> {
+    out!();
+    let start = Instant::now();
+    let h = checker::gen::mutex_history(mutex_ops, 1000, 20, 0.0002, 42);
+    let path = std::env::temp_dir().join(format!("fencepost-bench-mutex-{}.jsonl", std::process::id()));
+    {
+        let file = std::fs::File::create(&path)?;
+        let mut w = std::io::BufWriter::new(file);
+        checker::formats::jsonl::write(&mut w, &h.ops)?;
     }
-
-    whole_process(corpus, repeat)?;
-
-    if mutex_ops > 0 {
-        out!();
-        let start = Instant::now();
-        let h = checker::gen::mutex_history(mutex_ops, 1000, 20, 0.0002, 42);
-        let path = std::env::temp_dir().join(format!("fencepost-bench-mutex-{}.jsonl", std::process::id()));
-        {
-            let file = std::fs::File::create(&path)?;
-            let mut w = std::io::BufWriter::new(file);
-            checker::formats::jsonl::write(&mut w, &h.ops)?;
-        }
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        out!(
-            "generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s",
-            mutex_ops,
-            h.ops.len(),
-            size as f64 / 1e6,
-            start.elapsed().as_secs_f64()
-        );
-        drop(h);
-        reset_peak();
-        // As `fencepost check FILE` does it: checked as it is read.
-        let start = Instant::now();
-        let r = check_source(formats::open(&path, Format::Jsonl)?, &ModelSpec::Mutex, &CheckOptions::default())?;
-        let total = start.elapsed().as_secs_f64();
-        out!(
-            "mutex 1000 keys × 20 clients: verdict {} in {:.2}s end to end (read and checked as it is read), {} partitions, peak {:.0} MiB",
-            r.verdict,
-            total,
-            r.partitions.len(),
-            peak_mib()
-        );
-        let _ = std::fs::remove_file(&path);
-    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    out!(
+        "generated {} ops ({} events, {:.0} MB JSONL) in {:.1}s",
+        mutex_ops,
+        h.ops.len(),
+        size as f64 / 1e6,
+        start.elapsed().as_secs_f64()
+    );
+    drop(h);
+    reset_peak();
+    // As `fencepost check FILE` does it: checked as it is read.
+    let start = Instant::now();
+    let r = check_source(formats::open(&path, Format::Jsonl)?, &ModelSpec::Mutex, &CheckOptions::default())?;
+    let total = start.elapsed().as_secs_f64();
+    out!(
+        "mutex 1000 keys × 20 clients: verdict {} in {:.2}s end to end (read and checked as it is read), {} partitions, peak {:.0} MiB",
+        r.verdict,
+        total,
+        r.partitions.len(),
+        peak_mib()
+    );
+    let _ = std::fs::remove_file(&path);
     Ok(())
 }
 

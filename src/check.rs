@@ -122,23 +122,23 @@ fn untimed(history: &History) -> bool {
 }
 
 pub fn check_command(a: CheckArgs) -> ExitCode {
+    match check_file(&a) {
+        Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
+        Err(m) => usage(m),
+    }
+}
+
+/// A history file's verdict, printed; `Err` is the message of an
+/// unusable input.
+fn check_file(a: &CheckArgs) -> Result<Verdict, String> {
     // A run's folder: every checker `run` would apply, as it would.
     if a.file.is_dir() {
-        return match analyze::check_run_dir(&a.file, a.timeout, a.drift, a.json) {
-            Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-            Err(e) => usage(format!("{e:#}")),
-        };
+        return analyze::check_run_dir(&a.file, a.timeout, a.drift, a.json).map_err(|e| format!("{e:#}"));
     }
     // A JSONL history is checked as it is read (its head tells what it
     // is), so one larger than memory still gets a verdict.
-    let source = match formats::open(&a.file, a.format) {
-        Ok(s) => s,
-        Err(e) => return usage(e.to_string()),
-    };
-    let head = match source.head() {
-        Ok(h) => h,
-        Err(e) => return usage(e.to_string()),
-    };
+    let source = formats::open(&a.file, a.format).map_err(|e| e.to_string())?;
+    let head = source.head().map_err(|e| e.to_string())?;
     // A history read whole was settled (sorted, its rules checked); a
     // JSONL file checked as it is read is paired in file order.
     if let Source::Whole(h) = &source {
@@ -148,19 +148,66 @@ pub fn check_command(a: CheckArgs) -> ExitCode {
     // election analysis, which reads the history whole.
     if a.model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {
         drop(head);
-        return match source.into_history().map_err(anyhow::Error::from).and_then(|history| {
-            analyze::check_history(&history, "election", a.timeout, &analyze::leases(a.drift), a.json)
-        }) {
-            Ok(verdict) => ExitCode::from(analyze::exit_code(verdict)),
-            Err(e) => usage(format!("{e:#}")),
-        };
+        return source
+            .into_history()
+            .map_err(anyhow::Error::from)
+            .and_then(|history| {
+                analyze::check_history(&history, "election", a.timeout, &analyze::leases(a.drift), a.json)
+            })
+            .map_err(|e| format!("{e:#}"));
     }
-    let (spec, choice) = match ModelSpec::choose(&head, a.model.as_deref(), a.initial.as_deref()) {
-        Ok(chosen) => chosen,
-        Err(e) => return usage(e.to_string()),
-    };
+    let (spec, choice) =
+        ModelSpec::choose(&head, a.model.as_deref(), a.initial.as_deref()).map_err(|e| e.to_string())?;
     let lock = matches!(harness::checks::declared_workload(&head).as_str(), "lock" | "fenced-counter");
     drop(head);
+    let (whole, skip) = if lock { whole_for_lock_checkers(a, source)? } else { (Err(source), None) };
+    let leases = analyze::leases(a.drift);
+    let (result, history, skip) = linearizability(a, whole, &spec, &leases, skip)?;
+    let analyzed = match &history {
+        Some(h) => {
+            // The same workload `import` would record: a write beside
+            // the lock makes it a fenced counter, whose lost-update
+            // checker applies.
+            let workload = harness::checks::declared_workload(h);
+            let analyzed = harness::checks::analyze(h, &workload, a.timeout, &leases).map_err(|e| format!("{e:#}"))?;
+            Some((workload, analyzed))
+        }
+        None => None,
+    };
+    let skipped = skip.as_ref().map(|why| skipped_because(why, &a.file.display().to_string()));
+    print_check(a, &result, &choice, analyzed.as_ref(), skipped)?;
+    Ok(analyzed.as_ref().map_or(result.verdict, |(_, an)| an.verdict))
+}
+
+/// A lock history gets the lock checkers too, which need it whole: one
+/// read whole anyway, or a JSONL file small enough to read whole. The
+/// history whole (or the source to check as it is read), and why the lock
+/// checkers will not run.
+#[allow(clippy::type_complexity)]
+fn whole_for_lock_checkers(a: &CheckArgs, source: Source) -> Result<(Result<History, Source>, Option<Skip>), String> {
+    let size = std::fs::metadata(&a.file).map_or(0, |m| m.len());
+    Ok(match source {
+        Source::Whole(h) if a.model.is_some() => (Err(Source::Whole(h)), Some(Skip::ModelGiven)),
+        Source::Whole(h) => (Ok(h), None),
+        Source::Jsonl(f) if a.model.is_some() => (Err(Source::Jsonl(f)), Some(Skip::ModelGiven)),
+        Source::Jsonl(f) if size > ANALYSES_UP_TO => (Err(Source::Jsonl(f)), Some(Skip::TooLarge(size))),
+        Source::Jsonl(f) => {
+            let h = f.into_history().map_err(|e| e.to_string())?;
+            analyze::print_warnings(&h.file, &h.warnings);
+            (Ok(h), None)
+        }
+    })
+}
+
+/// The linearizability result, and the history whole when the lock
+/// checkers are to run on it.
+fn linearizability(
+    a: &CheckArgs,
+    whole: Result<History, Source>,
+    spec: &ModelSpec,
+    leases: &checker::lease::LeaseOptions,
+    skip: Option<Skip>,
+) -> Result<(CheckResult, Option<History>, Option<Skip>), String> {
     let opts = CheckOptions {
         timeout: Some(a.timeout),
         memory_limit: a.memory_limit_mib << 20,
@@ -168,66 +215,41 @@ pub fn check_command(a: CheckArgs) -> ExitCode {
         all_partitions: a.all_partitions,
         ..Default::default()
     };
-    // A lock history gets the lock checkers too, which need it whole: one
-    // read whole anyway, or a JSONL file small enough to read whole.
-    let size = std::fs::metadata(&a.file).map_or(0, |m| m.len());
-    let (whole, skip) = match source {
-        _ if !lock => (Err(source), None),
-        Source::Whole(h) if a.model.is_some() => (Err(Source::Whole(h)), Some(Skip::ModelGiven)),
-        Source::Whole(h) => (Ok(h), None),
-        Source::Jsonl(f) if a.model.is_some() => (Err(Source::Jsonl(f)), Some(Skip::ModelGiven)),
-        Source::Jsonl(f) if size > ANALYSES_UP_TO => (Err(Source::Jsonl(f)), Some(Skip::TooLarge(size))),
-        Source::Jsonl(f) => match f.into_history() {
-            Ok(h) => {
-                analyze::print_warnings(&h.file, &h.warnings);
-                (Ok(h), None)
-            }
-            Err(e) => return usage(e.to_string()),
-        },
-    };
-    let leases = analyze::leases(a.drift);
     let (result, history, skip) = match whole {
-        Ok(h) if untimed(&h) => (check(&h, &spec, &opts), None, Some(Skip::Untimed)),
+        Ok(h) if untimed(&h) => (check(&h, spec, &opts), None, Some(Skip::Untimed)),
         Ok(h) => {
             // Judged as a lease lock, as the checkers below judge it: a
             // grant may lapse once its promise ended (`models::lapse`), so
             // this line and theirs cannot disagree.
             let lapsed = match spec {
-                ModelSpec::Mutex | ModelSpec::FencedMutex => match lapse::lapses(&h, &leases) {
-                    Ok(found) if !found.is_empty() => Some(lapse::with_lapses(&h, &found)),
-                    Ok(_) => None,
-                    Err(e) => return usage(e.to_string()),
-                },
+                ModelSpec::Mutex | ModelSpec::FencedMutex => {
+                    let found = lapse::lapses(&h, leases).map_err(|e| e.to_string())?;
+                    (!found.is_empty()).then(|| lapse::with_lapses(&h, &found))
+                }
                 _ => None,
             };
-            (check(lapsed.as_ref().unwrap_or(&h), &spec, &opts), Some(h), skip)
+            (check(lapsed.as_ref().unwrap_or(&h), spec, &opts), Some(h), skip)
         }
-        Err(source) => (check_source(source, &spec, &opts), None, skip),
+        Err(source) => (check_source(source, spec, &opts), None, skip),
     };
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => return usage(e.to_string()),
-    };
-    let analyzed = match &history {
-        Some(h) => {
-            // The same workload `import` would record: a write beside
-            // the lock makes it a fenced counter, whose lost-update
-            // checker applies.
-            let workload = harness::checks::declared_workload(h);
-            match harness::checks::analyze(h, &workload, a.timeout, &leases) {
-                Ok(analyzed) => Some((workload, analyzed)),
-                Err(e) => return usage(format!("{e:#}")),
-            }
-        }
-        None => None,
-    };
-    let skipped = skip.as_ref().map(|why| skipped_because(why, &a.file.display().to_string()));
+    Ok((result.map_err(|e| e.to_string())?, history, skip))
+}
+
+/// The result as JSON or in words: linearizability's line, then the lock
+/// checkers' (or why they did not run).
+fn print_check(
+    a: &CheckArgs,
+    result: &CheckResult,
+    choice: &checker::models::Choice,
+    analyzed: Option<&(String, harness::Analyzed)>,
+    skipped: Option<String>,
+) -> Result<(), String> {
     if a.json {
         let output = CheckJson {
-            result: &result,
+            result,
             model_from: choice.model_from,
             initial_from: choice.initial_from,
-            analyses: analyzed.as_ref().map(|(workload, an)| AnalysesJson {
+            analyses: analyzed.map(|(workload, an)| AnalysesJson {
                 workload,
                 verdict: an.verdict,
                 checkers: &an.checkers,
@@ -235,29 +257,26 @@ pub fn check_command(a: CheckArgs) -> ExitCode {
             }),
             analyses_skipped: skipped,
         };
-        match serde_json::to_string_pretty(&output) {
-            Ok(text) => out!("{text}"),
-            Err(e) => return usage(format!("cannot print the result: {e}")),
-        }
-    } else {
-        // With the lock checkers below, theirs is the verdict; this line
-        // is one of their inputs.
-        let label = if analyzed.is_some() { "linearizable:" } else { "verdict:" };
-        {
-            use std::io::Write as _;
-            let _ = write!(std::io::stdout(), "{}", report::human(&result, &choice, label));
-        }
-        if let Some((workload, an)) = &analyzed {
-            out!();
-            out!("the checkers `import` and `run` apply to a {workload} history:");
-            analyze::print_checkers(&an.checkers);
-            out!("verdict:    {} (of these checkers; the exit code follows it)", an.verdict.as_str());
-        } else if let Some(why) = &skipped {
-            out!("lock checkers: not run: {why}");
-        }
+        let text = serde_json::to_string_pretty(&output).map_err(|e| format!("cannot print the result: {e}"))?;
+        out!("{text}");
+        return Ok(());
     }
-    let verdict = analyzed.as_ref().map_or(result.verdict, |(_, an)| an.verdict);
-    ExitCode::from(analyze::exit_code(verdict))
+    // With the lock checkers below, theirs is the verdict; this line
+    // is one of their inputs.
+    let label = if analyzed.is_some() { "linearizable:" } else { "verdict:" };
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", report::human(result, choice, label));
+    }
+    if let Some((workload, an)) = analyzed {
+        out!();
+        out!("the checkers `import` and `run` apply to a {workload} history:");
+        analyze::print_checkers(&an.checkers);
+        out!("verdict:    {} (of these checkers; the exit code follows it)", an.verdict.as_str());
+    } else if let Some(why) = &skipped {
+        out!("lock checkers: not run: {why}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -793,6 +793,70 @@ fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
     }
 }
 
+/// `fencepost run`: the plan, the dry run, or the run itself.
+fn run(system: String, opts: &RunOpts, plan: bool) -> ExitCode {
+    match run_args(system, opts) {
+        Ok(args) if plan => match run::plan_command(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
+        Ok(args) if opts.ssh.dry_run => run_async(ssh_hosts::dry_run_command(args)),
+        Ok(args) => run_exit(run_async_value(async {
+            let prepared = harness::run::prepare(args)?;
+            Ok(run::run_command(prepared, progress()).await?.verdict)
+        })),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
+}
+
+/// `fencepost soak`: 0 when every check passed, 1 when one failed.
+fn soak(system: String, opts: &RunOpts, options: soak::SoakOptions) -> ExitCode {
+    if opts.ssh.dry_run {
+        eprintln!("error: --dry-run: soak runs the test; `fencepost run --dry-run` shows what it would do");
+        return ExitCode::from(EXIT_UNUSABLE);
+    }
+    match run_args(system, opts) {
+        Ok(args) => match run_async_value(async { soak::soak(harness::run::prepare(args)?, options).await }) {
+            Some(true) => ExitCode::SUCCESS,
+            Some(false) => ExitCode::from(EXIT_INVALID),
+            None => ExitCode::from(EXIT_UNUSABLE),
+        },
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
+}
+
+/// `fencepost scenarios`: the listing, or `scenarios run`.
+fn scenarios(action: Option<ScenarioAction>, file: Option<PathBuf>, store: PathBuf, json: bool) -> ExitCode {
+    let library = match scenarios::library(file.as_deref()) {
+        Ok(library) => library,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_UNUSABLE);
+        }
+    };
+    match action {
+        None => run_async(scenarios::list(&library, &store, json)),
+        Some(ScenarioAction::Run { names, all, repeat, seed }) => {
+            let request =
+                scenarios::RunRequest { names, all, repeat: repeat as usize, seed, store, progress: progress() };
+            match run_async_value(scenarios::run(&library, request)) {
+                Some(scenarios::Ran::AllMatched) => ExitCode::SUCCESS,
+                Some(scenarios::Ran::Mismatched) => ExitCode::from(EXIT_INVALID),
+                None => ExitCode::from(EXIT_UNUSABLE),
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match parse_cli() {
         Ok(cli) => cli,
@@ -815,44 +879,8 @@ fn main() -> ExitCode {
             let keys = keys.unwrap_or(concurrency).max(1);
             run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, time_limit))
         }
-        Command::Run { system, opts, plan } => match run_args(system, &opts) {
-            Ok(args) if plan => match run::plan_command(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_UNUSABLE)
-                }
-            },
-            Ok(args) if opts.ssh.dry_run => run_async(ssh_hosts::dry_run_command(args)),
-            Ok(args) => run_exit(run_async_value(async {
-                let prepared = harness::run::prepare(args)?;
-                Ok(run::run_command(prepared, progress()).await?.verdict)
-            })),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(EXIT_UNUSABLE)
-            }
-        },
-        Command::Soak { system, opts, sample, warm_up } => {
-            if opts.ssh.dry_run {
-                eprintln!("error: --dry-run: soak runs the test; `fencepost run --dry-run` shows what it would do");
-                return ExitCode::from(EXIT_UNUSABLE);
-            }
-            match run_args(system, &opts) {
-                Ok(args) => {
-                    let options = soak::SoakOptions { sample, warm_up };
-                    match run_async_value(async { soak::soak(harness::run::prepare(args)?, options).await }) {
-                        Some(true) => ExitCode::SUCCESS,
-                        Some(false) => ExitCode::from(EXIT_INVALID),
-                        None => ExitCode::from(EXIT_UNUSABLE),
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(EXIT_UNUSABLE)
-                }
-            }
-        }
+        Command::Run { system, opts, plan } => run(system, &opts, plan),
+        Command::Soak { system, opts, sample, warm_up } => soak(system, &opts, soak::SoakOptions { sample, warm_up }),
         Command::Runs { store, system, workload, nemesis, verdict, scenario, reindex, json } => {
             let filter = results::Filter { system, workload, nemesis, verdict, scenario };
             run_async(store_cmds::runs(&store, filter, reindex, json))
@@ -868,33 +896,7 @@ fn main() -> ExitCode {
             let nemeses = std::mem::replace(&mut opts.faults.nemesis, "none".into());
             suite(systems, nemeses, &opts)
         }
-        Command::Scenarios { action, file, store, json } => {
-            let library = match scenarios::library(file.as_deref()) {
-                Ok(library) => library,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return ExitCode::from(EXIT_UNUSABLE);
-                }
-            };
-            match action {
-                None => run_async(scenarios::list(&library, &store, json)),
-                Some(ScenarioAction::Run { names, all, repeat, seed }) => {
-                    let request = scenarios::RunRequest {
-                        names,
-                        all,
-                        repeat: repeat as usize,
-                        seed,
-                        store,
-                        progress: progress(),
-                    };
-                    match run_async_value(scenarios::run(&library, request)) {
-                        Some(scenarios::Ran::AllMatched) => ExitCode::SUCCESS,
-                        Some(scenarios::Ran::Mismatched) => ExitCode::from(EXIT_INVALID),
-                        None => ExitCode::from(EXIT_UNUSABLE),
-                    }
-                }
-            }
-        }
+        Command::Scenarios { action, file, store, json } => scenarios(action, file, store, json),
         Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))

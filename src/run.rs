@@ -119,6 +119,12 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
             out!("{} at {endpoints} (an existing cluster: no containers, no node faults)", system.layout().name)
         }
         Event::Note(note) => out!("  note: {note}"),
+        Event::Warning(warning) => {
+            // The run is over when something is left behind: the
+            // progress line goes first so the warning is not torn.
+            stop_line(&line);
+            eprintln!("warning: {warning}");
+        }
         Event::Started(live) => {
             watch.started(&live);
             if progress {
@@ -127,16 +133,10 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
         }
     };
     let executed = pipeline::execute(prepared, stop.clone(), &on_event).await;
-    if let Some(line) = line.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        line.abort();
-        eprint!("\r\x1b[2K");
-    }
+    stop_line(&line);
     ctrl_c.abort();
     let executed = executed?;
     watch.executed(&executed);
-    for w in &executed.warnings {
-        eprintln!("warning: {w}");
-    }
     let s = &executed.summary;
     let secs = s.elapsed_ms as f64 / 1000.0;
     out!(
@@ -165,6 +165,14 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     crate::analyze::print_verdict(&finished.results, finished.verdict());
     out!("report: {} (browse with `fencepost serve`)", finished.dir.display());
     Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
+}
+
+/// Stops the progress line, if it runs, and clears it.
+fn stop_line(line: &std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>) {
+    if let Some(line) = line.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        line.abort();
+        eprint!("\r\x1b[2K");
+    }
 }
 
 /// Redraws one status line every 250 ms: elapsed, completions per second,

@@ -1,4 +1,4 @@
-//! `fencepost soak`: an endurance run. The test runs exactly as `fencepost
+//! `fencepost soak`: an endurance run (its checks are `harness::soak`). The test runs exactly as `fencepost
 //! run` runs it (same pipeline, stored and indexed like any run); beside it
 //! this process's resident memory is sampled, and afterwards four things are
 //! checked:
@@ -15,21 +15,16 @@
 //! The run's own verdict is printed but not judged: a violation found in the
 //! system under test is a finding, not a failure of the harness.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use checker::history::{OpType, Process};
 use harness::run::{Executed, Live, Prepared};
+use harness::soak::{
+    clock, history_check, index_check, leftovers_check, memory_check, ms, status_mib, Check, Sample, State,
+};
 
-use crate::bench::status_mib;
 use crate::run::{run_watched, Watch};
-
-/// RSS after the warm-up may grow by this much and still count as flat…
-const FLAT_MIB: f64 = 16.0;
-/// …or by this share of the RSS at the end of the warm-up, whichever is larger.
-const FLAT_SHARE: f64 = 0.10;
 /// How long one request to the report may take: a long run's timeline is
 /// built from its whole history on the first request.
 const HTTP_DEADLINE: Duration = Duration::from_secs(300);
@@ -40,18 +35,6 @@ pub struct SoakOptions {
     pub sample: Duration,
     /// The memory curve is judged from the first sample at or after this.
     pub warm_up: Duration,
-}
-
-/// One point of the memory curve.
-#[derive(Clone, Copy, Debug)]
-struct Sample {
-    /// Since the workload started.
-    elapsed: Duration,
-    rss_mib: f64,
-    /// Client completions (ok, fail, info) recorded so far.
-    completions: u64,
-    /// Completions per second since the previous sample.
-    rate: f64,
 }
 
 /// What the run leaves for the checks, taken when its workload has ended.
@@ -133,31 +116,6 @@ impl Watch for Sampler {
     }
 }
 
-/// One check's outcome, for the summary.
-struct Check {
-    name: &'static str,
-    state: State,
-    text: String,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Passed,
-    Failed,
-    /// Not measurable in this run (shorter than the warm-up, no containers).
-    Skipped,
-}
-
-impl State {
-    fn word(self) -> &'static str {
-        match self {
-            State::Passed => "ok",
-            State::Failed => "FAILED",
-            State::Skipped => "skipped",
-        }
-    }
-}
-
 /// Runs the soak; `Ok(true)` when every check passed, `Ok(false)` when one
 /// failed, `Err` when the test could not run.
 pub async fn soak(prepared: Prepared, options: SoakOptions) -> anyhow::Result<bool> {
@@ -197,7 +155,7 @@ pub async fn soak(prepared: Prepared, options: SoakOptions) -> anyhow::Result<bo
     checks.push(history_check(&after.dir.join("history.jsonl"), recorder, after.recorded_events));
     checks.push(index_check(&store_dir, system, &outcome.id, outcome.verdict).await);
     checks.push(report_check(&store_dir, &outcome.id).await);
-    checks.push(leftovers_check(in_containers, &outcome.id, &after).await);
+    checks.push(leftovers_check(in_containers, &outcome.id, &after.warnings, &after.nemesis_leftovers).await);
 
     out!();
     out!("soak summary: {system}, run {} (verdict {}), {} clients", outcome.id, outcome.verdict.as_str(), clients);
@@ -228,159 +186,6 @@ pub async fn soak(prepared: Prepared, options: SoakOptions) -> anyhow::Result<bo
         out!("soak: FAILED: {}", failed.join(", "));
     }
     Ok(failed.is_empty())
-}
-
-/// Flat: from the first sample at or after the warm-up, RSS never grows by
-/// more than [`FLAT_MIB`] or [`FLAT_SHARE`] of it, whichever is larger.
-fn memory_check(samples: &[Sample], warm_up: Duration) -> Check {
-    let Some(first) = samples.iter().position(|s| s.elapsed >= warm_up) else {
-        return Check {
-            name: "memory",
-            state: State::Skipped,
-            text: format!("no sample at or after {} (the run is shorter)", clock(warm_up)),
-        };
-    };
-    let base = samples[first];
-    let Some(top) = samples[first + 1..].iter().max_by(|a, b| a.rss_mib.total_cmp(&b.rss_mib)) else {
-        return Check {
-            name: "memory",
-            state: State::Skipped,
-            text: format!("no sample after the one at {} to compare with", clock(base.elapsed)),
-        };
-    };
-    let growth = top.rss_mib - base.rss_mib;
-    let allowed = FLAT_MIB.max(base.rss_mib * FLAT_SHARE);
-    let flat = growth <= allowed;
-    Check {
-        name: "memory",
-        state: if flat { State::Passed } else { State::Failed },
-        text: format!(
-            "{}: RSS {:.1} MiB at {}, at most {:.1} MiB after (at {}): {:+.1} MiB, {:+.1} % (flat up to +{allowed:.1} MiB)",
-            if flat { "flat" } else { "grew" },
-            base.rss_mib,
-            clock(base.elapsed),
-            top.rss_mib,
-            clock(top.elapsed),
-            growth,
-            100.0 * growth / base.rss_mib.max(f64::MIN_POSITIVE),
-        ),
-    }
-}
-
-/// Completions by type in a history file.
-#[derive(Default, Debug)]
-struct HistoryCounts {
-    events: u64,
-    ok: u64,
-    fail: u64,
-    info: u64,
-}
-
-/// The two fields of a history line the count needs; serde skips the rest
-/// (values, errors) without building them.
-#[derive(serde::Deserialize)]
-struct Line {
-    process: Process,
-    #[serde(rename = "type")]
-    kind: OpType,
-}
-
-/// Counts the client completions of a history line by line: a full-rate
-/// run's history can be gigabytes, so it is never held whole.
-fn count_history(path: &Path) -> anyhow::Result<HistoryCounts> {
-    use anyhow::Context;
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let (mut counts, mut line, mut number) = (HistoryCounts::default(), String::new(), 0u64);
-    loop {
-        line.clear();
-        number += 1;
-        if reader.read_line(&mut line).with_context(|| format!("reading {}", path.display()))? == 0 {
-            return Ok(counts);
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let op: Line =
-            serde_json::from_str(&line).with_context(|| format!("{}:{number}: not an op", path.display()))?;
-        counts.events += 1;
-        if op.process == Process::Nemesis {
-            continue;
-        }
-        match op.kind {
-            OpType::Ok => counts.ok += 1,
-            OpType::Fail => counts.fail += 1,
-            OpType::Info => counts.info += 1,
-            OpType::Invoke => {}
-        }
-    }
-}
-
-/// Every completion the recorder counted (client processes, as it counts
-/// them: workers, background keep-alives, final reads) is in the file.
-fn history_check(path: &Path, recorder: workloads::Counts, recorded_events: u64) -> Check {
-    let started = Instant::now();
-    let history = match count_history(path) {
-        Ok(h) => h,
-        Err(e) => return Check { name: "history", state: State::Failed, text: format!("{e:#}") },
-    };
-    let took = started.elapsed();
-    let fewer = history.ok < recorder.ok || history.fail < recorder.fail || history.info < recorder.info;
-    let same = history.ok == recorder.ok && history.fail == recorder.fail && history.info == recorder.info;
-    let verdict = if fewer {
-        "MISSING completions"
-    } else if same {
-        "complete"
-    } else {
-        "complete, with more than counted"
-    };
-    Check {
-        name: "history",
-        state: if fewer { State::Failed } else { State::Passed },
-        text: format!(
-            "{verdict}: recorder ok {} fail {} info {}; history.jsonl ok {} fail {} info {} ({} events, the recorder wrote {recorded_events}; read in {:.1} s)",
-            recorder.ok,
-            recorder.fail,
-            recorder.info,
-            history.ok,
-            history.fail,
-            history.info,
-            history.events,
-            took.as_secs_f64()
-        ),
-    }
-}
-
-/// The index lists the run among its system's runs, with the verdict the
-/// run reached.
-async fn index_check(store_dir: &Path, system: &str, id: &str, verdict: checker::Verdict) -> Check {
-    let started = Instant::now();
-    let listed = async {
-        let store = results::Store::open(store_dir).await?;
-        let filter = results::Filter { system: Some(system.to_string()), ..Default::default() };
-        let rows = store.list(&filter).await?;
-        Ok::<_, results::Error>((rows.len(), rows.into_iter().find(|r| r.id == id)))
-    }
-    .await;
-    let took = ms(started.elapsed());
-    let (state, text) = match listed {
-        Err(e) => (State::Failed, format!("{e}")),
-        Ok((n, None)) => (State::Failed, format!("run {id} is not among the {n} runs of {system} listed ({took})")),
-        Ok((n, Some(row))) if row.verdict == verdict => (
-            State::Passed,
-            format!(
-                "listed ({n} run{} of {system}): verdict {}, {} ops ({took})",
-                if n == 1 { "" } else { "s" },
-                row.verdict.as_str(),
-                row.ops
-            ),
-        ),
-        Ok((_, Some(row))) => (
-            State::Failed,
-            format!("listed with verdict {}, but the run's is {} ({took})", row.verdict.as_str(), verdict.as_str()),
-        ),
-    };
-    Check { name: "index", state, text }
 }
 
 /// The web app, started here on a loopback port over the same store,
@@ -427,107 +232,6 @@ async fn report_check(store_dir: &Path, id: &str) -> Check {
     Check { name: "report", state: if ok { State::Passed } else { State::Failed }, text: words.join("; ") }
 }
 
-/// Nothing of the run is left: no container or network labelled with its
-/// id, nothing the nemesis's final heal found, nothing its teardown could
-/// not remove.
-async fn leftovers_check(in_containers: bool, id: &str, after: &AfterRun) -> Check {
-    let mut left: Vec<String> = after.warnings.clone();
-    left.extend(after.nemesis_leftovers.iter().map(|l| format!("after the final heal: {l}")));
-    let docker = if in_containers {
-        let resources = async { docker::run_resources(&docker::Engine::connect().await?, id).await }.await;
-        match resources {
-            Ok(r) => {
-                left.extend(r.containers.iter().map(|c| format!("container {c}")));
-                left.extend(r.networks.iter().map(|n| format!("network {n}")));
-                "no container or network labelled with the run"
-            }
-            Err(e) => {
-                left.push(format!("could not list the run's containers: {e}"));
-                ""
-            }
-        }
-    } else {
-        "no containers (an existing cluster or SSH hosts)"
-    };
-    if left.is_empty() {
-        Check {
-            name: "leftovers",
-            state: State::Passed,
-            text: format!("none: {docker}; the nemesis healed everything"),
-        }
-    } else {
-        Check { name: "leftovers", state: State::Failed, text: left.join("; ") }
-    }
-}
-
-/// `1m 30s` style, to the second (`0s` at the start).
-fn clock(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m {s:02}s"),
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1e3)
-}
-
 fn mib(v: Option<f64>) -> String {
     v.map_or_else(|| "unknown".to_string(), |v| format!("{v:.1} MiB"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(secs: u64, rss_mib: f64) -> Sample {
-        Sample { elapsed: Duration::from_secs(secs), rss_mib, completions: 0, rate: 0.0 }
-    }
-
-    #[test]
-    fn memory_is_judged_after_the_warm_up_against_the_larger_allowance() {
-        let warm = Duration::from_secs(60);
-        // Growth before the warm-up does not count; 15 MiB after it is flat.
-        let flat = [sample(0, 10.0), sample(30, 80.0), sample(60, 100.0), sample(90, 115.0), sample(120, 101.0)];
-        assert!(memory_check(&flat, warm).state == State::Passed);
-        // 10 % of 500 MiB is the allowance above 16 MiB.
-        let big = [sample(60, 500.0), sample(70, 549.0)];
-        assert!(memory_check(&big, warm).state == State::Passed);
-        let grew = [sample(60, 100.0), sample(70, 117.0)];
-        let check = memory_check(&grew, warm);
-        assert!(check.state == State::Failed && check.text.starts_with("grew"), "{}", check.text);
-        // Too short to judge.
-        let short = [sample(0, 10.0), sample(60, 10.0)];
-        assert!(memory_check(&short, warm).state == State::Skipped);
-    }
-
-    #[test]
-    fn history_counts_client_completions_only() {
-        let dir = std::env::temp_dir().join(format!("fencepost-soak-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("history.jsonl");
-        std::fs::write(
-            &path,
-            concat!(
-                "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"acquire\",\"key\":\"k0\",\"value\":{\"ttl_ms\":5000}}\n",
-                "{\"index\":1,\"time\":2,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"kill-start\",\"value\":{}}\n",
-                "{\"index\":2,\"time\":3,\"process\":0,\"type\":\"ok\",\"f\":\"acquire\",\"key\":\"k0\",\"value\":{\"token\":1},\"node\":\"n1\"}\n",
-                "\n",
-                "{\"index\":3,\"time\":4,\"process\":3000000,\"type\":\"info\",\"f\":\"keep-alive\",\"value\":null}\n",
-            ),
-        )
-        .unwrap();
-        let counts = count_history(&path).unwrap();
-        assert_eq!((counts.events, counts.ok, counts.fail, counts.info), (4, 1, 0, 1));
-        let recorder = workloads::Counts { invoke: 1, ok: 1, fail: 0, info: 1 };
-        assert!(history_check(&path, recorder, 4).state == State::Passed);
-        let more = workloads::Counts { ok: 2, ..recorder };
-        assert!(history_check(&path, more, 4).state == State::Failed);
-        std::fs::write(&path, "{\"process\":0,\"type\":\"ok\"\n").unwrap();
-        let check = history_check(&path, recorder, 1);
-        assert!(check.state == State::Failed && check.text.contains(":1:"), "{}", check.text);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -6,24 +6,33 @@
 //! 1. [`run::prepare`]: the system from the registry, the refusals that
 //!    depend only on the system and the options, the seeded fault plan —
 //!    before any image, container or file is touched.
-//! 2. [`run::execute`]: the cluster (containers, or an existing one), the
-//!    workload and the nemesis side by side, the final heal and quiet
-//!    period, the workload's final reads, the nodes' logs.
+//! 2. [`run::execute`]: the cluster (containers, SSH hosts, or an existing
+//!    one), the workload and the nemesis side by side, the final heal and
+//!    quiet period, the workload's final reads, the nodes' logs; one undo
+//!    guard takes the cluster back on every path.
 //! 3. [`run::finish`]: every checker the workload declares ([`checks`]),
 //!    the typed `test.json`/`results.json` ([`results::record`]), the index.
 //!
 //! [`import`] stores another tool's history as a run and judges it the
-//! same way. Nothing here prints: progress reaches the caller as
+//! same way. Beside the pipeline, what the binary's other commands need:
+//! [`cluster`] (a system's cluster in containers, waited for until it
+//! serves: `run`, `up`, `bench-clients`), [`hosts`] (SSH test hosts for
+//! `up --ssh-hosts`, and healing what a killed run left: `heal`), [`soak`]
+//! (the endurance run's checks).
+//!
+//! Nothing here prints: progress and warnings reach the caller as
 //! [`run::Event`]s and results as values, so the binary only parses
 //! arguments and prints.
 
 pub mod checks;
 pub mod cluster;
+pub mod hosts;
 pub mod import;
 pub mod run;
+pub mod soak;
 
-pub use cluster::{start_cluster, Started};
 pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
+pub use cluster::{start_cluster, Started};
 pub use run::{dry_run, node_tools, Event, Finished, Prepared, RunArgs, SshArgs};
 
 use std::path::PathBuf;
@@ -54,6 +63,12 @@ pub enum Error {
     Host(#[from] ssh::HostError),
     #[error(transparent)]
     Store(#[from] results::Error),
+    /// A node's backend failed (the engine, a command on it).
+    #[error(transparent)]
+    Node(#[from] node::Error),
+    /// SSH test hosts could not be made ready, or healed.
+    #[error("{0}")]
+    TestHosts(String),
     #[error(transparent)]
     History(#[from] checker::InputError),
     #[error("{action} {}: {source}", path.display())]

@@ -19,6 +19,7 @@ use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary
 use workloads::{CancellationToken, CheckerId, FencedResource, Recorder, RunOptions, Workload};
 
 use crate::checks::{analyze, checks_for, Analyzed, Check};
+use crate::cluster::Started;
 use crate::{io, Error};
 
 /// What a run is asked to do.
@@ -65,6 +66,9 @@ pub enum Event<'a> {
     ExternalCluster,
     /// Something the user should know about how the run differs from the ask.
     Note(&'a str),
+    /// Something left behind or not undone (containers that would not go
+    /// away, a host the harness could not restore): the run is still kept.
+    Warning(&'a str),
     /// The workload started; `live` tells how it is going.
     Started(Live),
 }
@@ -161,199 +165,293 @@ pub struct Executed {
     pub recorded_ops: u64,
     cluster_events: Vec<ClusterEvent>,
     /// What went wrong after the history was safe (a cluster that would not
-    /// go away), for the caller to say.
+    /// go away); each was also told as an [`Event::Warning`].
     pub warnings: Vec<String>,
 }
 
 /// Starts the cluster, runs the workload beside the nemesis's plan, heals,
 /// waits the quiet period, takes the final reads, and keeps the nodes'
 /// logs. `stop` ends the workload early (Ctrl-C); the run is still kept.
+/// Whatever happens after the cluster is up, one [`Undo`] takes it down.
 pub async fn execute(
     prepared: Prepared,
     stop: CancellationToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Executed, Error> {
-    let (args, system) = (&prepared.args, prepared.system);
-    let external = !args.endpoints.is_empty();
     // Open the store first: a run that cannot be kept should not start.
-    let store = Store::open(&args.store).await?;
+    let store = Store::open(&prepared.args.store).await?;
     let run_id = docker::new_run_id();
+    let (undo, nodes) = bring_up(&prepared, &run_id, on_event).await?;
+    let recorded = record(&prepared, &store, &run_id, &undo, &nodes, &stop, on_event).await;
+    let teardown = recorded.is_ok() && prepared.args.ssh.as_ref().is_some_and(|a| a.teardown);
+    // A cluster that will not go away must not cost the recorded run: it
+    // is still checked and kept, and the caller is told what is left.
+    let warnings = undo.undo(prepared.system, teardown, on_event).await;
+    for w in &warnings {
+        on_event(Event::Warning(w));
+    }
+    let recorded = recorded?;
+    Ok(Executed {
+        interrupted: stop.is_cancelled(),
+        prepared,
+        store,
+        id: run_id,
+        dir: recorded.dir,
+        test: recorded.test,
+        summary: recorded.summary,
+        played: recorded.played,
+        recorded_ops: recorded.ops,
+        cluster_events: recorded.cluster_events,
+        warnings,
+    })
+}
 
-    // Our own cluster in containers, hosts over SSH, or the members of an
-    // existing one reached as a client only.
-    let mut hosts = None;
-    let (started, nodes) = if let Some(ssh_args) = &args.ssh {
+/// What a run put in place and must take back on every path: its own
+/// containers, or the node tools (and clock shim) on SSH hosts. An
+/// existing cluster reached as a client holds neither.
+struct Undo {
+    started: Option<Started>,
+    hosts: Option<ssh::Hosts>,
+    run_id: String,
+}
+
+impl Undo {
+    /// Whether the nodes are ours to read logs from.
+    fn owns_nodes(&self) -> bool {
+        self.started.is_some() || self.hosts.is_some()
+    }
+
+    /// Removes the containers, undoes what the SSH hosts carry, and with
+    /// `teardown` removes what `--install` added; returns what is left.
+    async fn undo(
+        mut self,
+        system: &dyn workloads::System,
+        teardown: bool,
+        on_event: &(dyn Fn(Event) + Sync),
+    ) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(started) = self.started.take() {
+            // Drop would not retry a removal that failed: say so.
+            if let Err(e) = started.cluster.remove().await {
+                warnings
+                    .push(format!("removing run {}'s containers: {e} (`fencepost cleanup` removes them)", self.run_id));
+            }
+        }
+        if let Some(hosts) = self.hosts.take() {
+            warnings.extend(hosts.finish().await.into_iter().map(|w| format!("could not undo on {w}")));
+            if teardown {
+                let left = hosts.teardown(system.layout().name).await;
+                if left.is_empty() {
+                    on_event(Event::Note("removed what --install added (packages, their users, fencepost's files)"));
+                }
+                warnings.extend(left);
+            }
+        }
+        warnings
+    }
+}
+
+/// Dropped without [`Undo::undo`] (the caller dropped the run's future, or
+/// a panic unwinds through it): the containers go with `Cluster`'s own
+/// drop, and the SSH hosts are undone on the runtime, if one still runs.
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(hosts) = self.hosts.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    hosts.finish().await;
+                });
+            }
+        }
+    }
+}
+
+/// Our own cluster in containers, hosts over SSH, or the members of an
+/// existing one reached as a client only; the guard that takes them back.
+async fn bring_up(
+    prepared: &Prepared,
+    run_id: &str,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<(Undo, Vec<node::Node>), Error> {
+    let (args, system) = (&prepared.args, prepared.system);
+    let mut undo = Undo { started: None, hosts: None, run_id: run_id.to_string() };
+    let nodes = if let Some(ssh_args) = &args.ssh {
         let t0 = Instant::now();
-        let (h, nodes) = ssh_cluster(system, ssh_args, &args.nemesis).await?;
+        let (hosts, nodes) = ssh_cluster(system, ssh_args, &args.nemesis).await?;
+        undo.hosts = Some(hosts);
         if ssh_args.install {
             let names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
             let note =
                 format!("installed {} on {} from the distribution's packages", system.layout().name, names.join(", "));
             on_event(Event::Note(&note));
         }
-        hosts = Some(h);
-        on_event(Event::ClusterReady { after: t0.elapsed(), run: &run_id });
-        (None, nodes)
-    } else if external {
+        on_event(Event::ClusterReady { after: t0.elapsed(), run: run_id });
+        nodes
+    } else if !args.endpoints.is_empty() {
         let nodes = external_nodes(system, &args.endpoints).await?;
         on_event(Event::ExternalCluster);
-        (None, nodes)
+        nodes
     } else {
         let engine = Engine::connect().await?;
-        let started = crate::cluster::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
-        on_event(Event::ClusterReady { after: started.ready_after, run: &run_id });
+        let started = crate::cluster::start_cluster(&engine, system, run_id, Duration::from_secs(120)).await?;
+        on_event(Event::ClusterReady { after: started.ready_after, run: run_id });
         let nodes = started.cluster.nodes().to_vec();
-        (Some(started), nodes)
+        undo.started = Some(started);
+        nodes
     };
-    let mut options = args.options.clone();
-    options.workload = args.workload;
-    let started_ms = unix_ms();
-    let ssh_hosts = hosts.as_ref().map(|h| h.describe()).unwrap_or_default();
-    let image = started.as_ref().map(|s| s.image.tag.clone());
-    let test = test_spec(&prepared, &run_id, started_ms, image, &nodes, ssh_hosts);
-    let files = || -> Result<(PathBuf, PathBuf, Recorder), Error> {
-        let dir = store.run_dir(&run_id)?;
-        std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
-        results::write_json(&dir.join("test.json"), &test)?;
-        let history_path = dir.join("history.jsonl");
-        let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
-        Ok((dir, history_path, recorder))
-    };
-    let (dir, history_path, recorder) = match files() {
-        Ok(files) => files,
-        Err(e) => {
-            // Nothing ran yet, but SSH hosts carry our tools (and a server
-            // under the clock shim): take them back before saying why.
-            if let Some(hosts) = &hosts {
-                for left in hosts.finish().await {
-                    eprintln!("warning: could not undo on {left}");
-                }
-            }
-            return Err(e);
-        }
-    };
+    Ok((undo, nodes))
+}
+
+/// What [`record`] leaves: the run's folder with its history and logs.
+struct Ran {
+    dir: PathBuf,
+    test: TestSpec,
+    summary: WorkloadSummary,
+    played: Result<nemesis::Played, nemesis::Error>,
+    ops: u64,
+    cluster_events: Vec<ClusterEvent>,
+}
+
+/// The run's folder and `test.json`, the nemesis checked against the live
+/// nodes, the workload beside the fault plan, the final reads, the nodes'
+/// logs. A refusal before the workload starts leaves no folder.
+async fn record(
+    prepared: &Prepared,
+    store: &Store,
+    run_id: &str,
+    undo: &Undo,
+    nodes: &[node::Node],
+    stop: &CancellationToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Ran, Error> {
+    let (args, system) = (&prepared.args, prepared.system);
+    let ssh_hosts = undo.hosts.as_ref().map(|h| h.describe()).unwrap_or_default();
+    let image = undo.started.as_ref().map(|s| s.image.tag.clone());
+    let test = test_spec(prepared, run_id, unix_ms(), image, nodes, ssh_hosts);
+    let (dir, history_path, recorder) = run_files(store, run_id, &test)?;
     // The history's time 0 on the wall clock, to place node log lines on it.
     let history_epoch_ms = unix_ms();
-    let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));
-    // Active faults, for the caller's progress line.
+    let mut options = args.options.clone();
+    options.workload = args.workload;
     let active: Arc<Mutex<Vec<String>>> = Arc::default();
-    let faults = {
-        let recorder = recorder.clone();
-        let active = active.clone();
-        let report: nemesis::Report = Arc::new(move |phase, event, info| {
-            let kind = match phase {
-                nemesis::Phase::Begin => checker::OpType::Invoke,
-                nemesis::Phase::Done => checker::OpType::Info,
-            };
-            recorder.nemesis(kind, event, info);
-            if phase == nemesis::Phase::Begin {
-                return;
-            }
-            let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
-            match event {
-                FaultEvent::Fault { fault, step: Step::Start } => active.push(fault.clone()),
-                FaultEvent::Fault { fault, step: Step::Stop } => {
-                    if let Some(i) = active.iter().position(|a| a == fault) {
-                        active.remove(i);
-                    }
-                }
-                FaultEvent::HealAll => active.clear(),
-                FaultEvent::Skipped { .. } => {}
-            }
-        });
-        // Against a cluster reached only as a client, the nemesis acts on
-        // clients only.
-        let touchable = if external { Vec::new() } else { nodes.clone() };
-        nemesis::Nemesis::new(touchable, system.layout().client_port(), report)
-            .with_stall(options.stall.clone())
-            .with_holders(options.holders.clone())
-    };
+    // Against a cluster reached only as a client, the nemesis acts on
+    // clients only.
+    let touchable = if args.endpoints.is_empty() { nodes.to_vec() } else { Vec::new() };
+    let faults = nemesis::Nemesis::new(touchable, system.layout().client_port(), report_faults(&recorder, &active))
+        .with_stall(options.stall.clone())
+        .with_holders(options.holders.clone());
     // What only a live node can tell (netem needs the kernel's sch_netem).
     if let Err(e) = faults.check(&args.nemesis).await {
         drop(recorder);
-        if let Some(hosts) = &hosts {
-            for left in hosts.finish().await {
-                eprintln!("warning: could not undo on {left}");
-            }
-        }
         let _ = std::fs::remove_dir_all(&dir);
-        if let Some(started) = started {
-            // Drop would not retry a removal that failed: say so.
-            if let Err(removal) = started.cluster.remove().await {
-                eprintln!("warning: removing run {run_id}'s containers: {removal} (`fencepost cleanup` removes them)");
-            }
-        }
         return Err(match e {
             nemesis::Error::Refused { .. } => Error::Refused(format!("--nemesis {e}")),
             e => Error::Nemesis(e),
         });
     }
-    let steps = &prepared.plan.steps;
     for note in &prepared.plan.notes {
         on_event(Event::Note(note));
     }
+    let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));
+    let workload = workloads::run(system, nodes.to_vec(), options, recorder.clone(), resource.clone(), stop.clone());
+    on_event(Event::Started(Live { recorder: recorder.clone(), active }));
+    let (summary, played) = beside(workload, &faults, &prepared.plan.steps).await;
+    // Final reads, after the heal and the quiet period: the workload's own.
+    args.workload.final_reads(&resource, &recorder);
+    let recorded = recorder.finish().map_err(io("writing", &history_path))?;
+    let cluster_events =
+        if undo.owns_nodes() { keep_logs(system, nodes, &dir, history_epoch_ms).await } else { Vec::new() };
+    Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events })
+}
+
+/// The run's folder, its `test.json`, and the recorder of its history.
+fn run_files(store: &Store, run_id: &str, test: &TestSpec) -> Result<(PathBuf, PathBuf, Recorder), Error> {
+    let dir = store.run_dir(run_id)?;
+    std::fs::create_dir_all(dir.join("nodes")).map_err(io("creating", &dir))?;
+    results::write_json(&dir.join("test.json"), test)?;
+    let history_path = dir.join("history.jsonl");
+    let recorder = Recorder::create(&history_path).map_err(io("creating", &history_path))?;
+    Ok((dir, history_path, recorder))
+}
+
+/// The nemesis's report: every step into the history, and the faults in
+/// place into `active`, for the caller's progress line.
+fn report_faults(recorder: &Recorder, active: &Arc<Mutex<Vec<String>>>) -> nemesis::Report {
+    let (recorder, active) = (recorder.clone(), active.clone());
+    Arc::new(move |phase, event, info| {
+        let kind = match phase {
+            nemesis::Phase::Begin => checker::OpType::Invoke,
+            nemesis::Phase::Done => checker::OpType::Info,
+        };
+        recorder.nemesis(kind, event, info);
+        if phase == nemesis::Phase::Begin {
+            return;
+        }
+        let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            FaultEvent::Fault { fault, step: Step::Start } => active.push(fault.clone()),
+            FaultEvent::Fault { fault, step: Step::Stop } => {
+                if let Some(i) = active.iter().position(|a| a == fault) {
+                    active.remove(i);
+                }
+            }
+            FaultEvent::HealAll => active.clear(),
+            FaultEvent::Skipped { .. } => {}
+        }
+    })
+}
+
+/// The workload and the nemesis's plan side by side; the nemesis stops
+/// (and heals everything) when the workload ends.
+async fn beside(
+    workload: impl std::future::Future<Output = workloads::Summary>,
+    faults: &nemesis::Nemesis,
+    steps: &[nemesis::Step],
+) -> (workloads::Summary, Result<nemesis::Played, nemesis::Error>) {
     let nemesis_done = CancellationToken::new();
     let t0 = Instant::now();
-    let workload =
-        workloads::run(system, nodes.clone(), options.clone(), recorder.clone(), resource.clone(), stop.clone());
     let playing = async {
         if steps.is_empty() {
             return Ok(nemesis::Played::default());
         }
         faults.play(steps, t0, &nemesis_done).await
     };
-    on_event(Event::Started(Live { recorder: recorder.clone(), active: active.clone() }));
-    // The nemesis stops (and heals everything) when the workload ends.
-    let (summary, played) = tokio::join!(
+    tokio::join!(
         async {
             let summary = workload.await;
             nemesis_done.cancel();
             summary
         },
         playing
-    );
+    )
+}
 
-    // Final reads, after the heal and the quiet period: the workload's own.
-    args.workload.final_reads(&resource, &recorder);
-    let recorded = recorder.finish().map_err(io("writing", &history_path))?;
+/// Writes each node's log into the run's folder and returns what the
+/// system's logs say happened during the history, in time order.
+async fn keep_logs(
+    system: &dyn workloads::System,
+    nodes: &[node::Node],
+    dir: &std::path::Path,
+    history_epoch_ms: u64,
+) -> Vec<ClusterEvent> {
     let mut cluster_events = Vec::new();
-    let mut warnings = Vec::new();
-    if started.is_some() || hosts.is_some() {
-        for node in &nodes {
-            let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
-            for e in system.log_events(&log) {
-                // Lines from before the history began (cluster start-up) are
-                // not about the run.
-                if let Some(ms) = e.unix_ms.checked_sub(history_epoch_ms) {
-                    cluster_events.push(ClusterEvent {
-                        node: node.name().to_string(),
-                        time: ms * 1_000_000,
-                        text: e.text,
-                    });
-                }
+    for node in nodes {
+        let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+        for e in system.log_events(&log) {
+            // Lines from before the history began (cluster start-up) are
+            // not about the run.
+            if let Some(ms) = e.unix_ms.checked_sub(history_epoch_ms) {
+                cluster_events.push(ClusterEvent { node: node.name().to_string(), time: ms * 1_000_000, text: e.text });
             }
-            let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
         }
-        cluster_events.sort_by_key(|e| e.time);
+        let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
     }
-    // A cluster that will not go away must not cost the recorded run: it
-    // is still checked and kept, and the caller says what is left.
-    if let Some(started) = started {
-        if let Err(e) = started.cluster.remove().await {
-            warnings.push(format!("removing run {run_id}'s containers: {e} (`fencepost cleanup` removes them)"));
-        }
-    }
-    if let Some(hosts) = hosts {
-        warnings.extend(hosts.finish().await.into_iter().map(|w| format!("could not undo on {w}")));
-        if args.ssh.as_ref().is_some_and(|a| a.teardown) {
-            let left = hosts.teardown(system.layout().name).await;
-            if left.is_empty() {
-                on_event(Event::Note("removed what --install added (packages, their users, fencepost's files)"));
-            }
-            warnings.extend(left);
-        }
-    }
-    let summary = WorkloadSummary {
+    cluster_events.sort_by_key(|e| e.time);
+    cluster_events
+}
+
+fn workload_summary(summary: &workloads::Summary) -> WorkloadSummary {
+    WorkloadSummary {
         ok: summary.ok,
         fail: summary.fail,
         info: summary.info,
@@ -366,20 +464,7 @@ pub async fn execute(
             .collect(),
         orphans_revoked: summary.orphans_revoked,
         orphans_left: summary.orphans_left,
-    };
-    Ok(Executed {
-        interrupted: stop.is_cancelled(),
-        prepared,
-        store,
-        id: run_id,
-        dir,
-        test,
-        summary,
-        played,
-        recorded_ops: recorded.ops,
-        cluster_events,
-        warnings,
-    })
+    }
 }
 
 /// A run judged and kept.

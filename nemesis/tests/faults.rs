@@ -24,8 +24,7 @@ async fn cluster(system: &str) -> (harness::Started, Nemesis, Events) {
 async fn cluster_with_timeline(system: &str) -> (harness::Started, Nemesis, Events, Timeline) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let sys = workloads::by_name(system).unwrap();
-    let started =
-        harness::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
+    let started = harness::start_cluster(&engine, sys, &docker::new_run_id(), Duration::from_secs(120)).await.unwrap();
     let events: Events = Arc::default();
     let timeline: Timeline = Arc::default();
     let (sink, all) = (events.clone(), timeline.clone());

@@ -8,10 +8,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use common::cluster::Started;
 use docker::Engine;
 use node::{Node, NodeState};
 use workloads::systems::{self, System};
-use common::cluster::Started;
 
 // Only the cluster helper: the per-system helpers are the other files'.
 #[allow(dead_code)]
@@ -23,7 +23,8 @@ async fn start(system: &str) -> (Engine, &'static dyn System, Started) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let sys = workloads::by_name(system).expect("registered");
     let run_id = docker::new_run_id();
-    let started = common::cluster::start_cluster(&engine, sys, &run_id, READY).await.expect("cluster starts and serves");
+    let started =
+        common::cluster::start_cluster(&engine, sys, &run_id, READY).await.expect("cluster starts and serves");
     assert_eq!(started.cluster.nodes().len(), sys.layout().nodes);
     (engine, sys, started)
 }

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use checker::lease::{LeaseOptions, RELEASED_BY_UNDONE};
 use checker::{OpType, Verdict};
+use common::cluster::Started;
 use docker::Engine;
 use node::Node;
 use workloads::generator::{Client, Completion};
-use common::cluster::Started;
 use workloads::{ClientOptions, FencedResource, Op, Outcome, Recorder, System};
 
 // Only the cluster helper: the per-system helpers are the other files'.
@@ -32,7 +32,8 @@ const READY: Duration = Duration::from_secs(120);
 async fn start(system: &str) -> (&'static dyn System, Started) {
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let sys = workloads::by_name(system).expect("registered");
-    let started = common::cluster::start_cluster(&engine, sys, &docker::new_run_id(), READY).await.expect("cluster serves");
+    let started =
+        common::cluster::start_cluster(&engine, sys, &docker::new_run_id(), READY).await.expect("cluster serves");
     (sys, started)
 }
 
