@@ -3,15 +3,15 @@
 //!
 //! For each system it runs the `lock` workload twice on one cluster, first
 //! recording to a real `history.jsonl`, then with a recorder that keeps
-//! nothing, and reports completions per second and their ratio. By default
-//! every client has its own key and holds for no time, so the figure is the
-//! system's acquire/release throughput rather than the workload's pacing.
+//! nothing (`harness::bench::clients`), and reports completions per second
+//! and their ratio. By default every client has its own key and holds for
+//! no time, so the figure is the system's acquire/release throughput rather
+//! than the workload's pacing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use docker::Engine;
-use workloads::{FencedResource, Recorder, RunOptions, Summary, Workload};
+use workloads::Summary;
 
 pub async fn bench_clients(
     systems: &[String],
@@ -34,27 +34,10 @@ pub async fn bench_clients(
     out!("{:<27} {:>14} {:>14} {:>10} {:>8}", "system", "recorded op/s", "unrecorded", "overhead", "ok/s");
     for name in names {
         let system = workloads::systems::lookup(&name)?;
-        let run_id = docker::new_run_id();
-        let started = harness::start_cluster(&engine, system, &run_id, Duration::from_secs(120)).await?;
-        let options = RunOptions {
-            workload: Workload::Lock,
-            concurrency,
-            keys,
-            hold: (hold, hold),
-            time_limit,
-            ..Default::default()
-        };
-        let dir = std::env::temp_dir().join(format!("fencepost-bench-{run_id}"));
-        std::fs::create_dir_all(&dir)?;
-        let recorder = Recorder::create(&dir.join("history.jsonl"))?;
-        let nodes = started.cluster.nodes().to_vec();
-        let recorded = once(system, &nodes, &options, recorder.clone()).await;
-        recorder.finish()?;
-        let unrecorded = once(system, &nodes, &options, Recorder::discard()).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        started.cluster.remove().await?;
+        let measured = harness::bench::clients(&engine, system, concurrency, keys, hold, time_limit).await?;
+        let (recorded, unrecorded) = (&measured.recorded, &measured.unrecorded);
         let rate = |s: &Summary| (s.ok + s.fail + s.info) as f64 / (s.elapsed_ms as f64 / 1000.0);
-        let (with, without) = (rate(&recorded), rate(&unrecorded));
+        let (with, without) = (rate(recorded), rate(unrecorded));
         out!(
             "{:<27} {:>14.0} {:>14.0} {:>9.1}% {:>8.0}",
             name,
@@ -65,15 +48,4 @@ pub async fn bench_clients(
         );
     }
     Ok(())
-}
-
-async fn once(
-    system: &'static dyn workloads::System,
-    nodes: &[node::Node],
-    options: &RunOptions,
-    recorder: Recorder,
-) -> Summary {
-    let resource = Arc::new(FencedResource::new(true));
-    workloads::run(system, nodes.to_vec(), options.clone(), recorder, resource, workloads::CancellationToken::new())
-        .await
 }

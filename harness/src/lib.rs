@@ -18,12 +18,13 @@
 //! [`cluster`] (a system's cluster in containers, waited for until it
 //! serves: `run`, `up`, `bench-clients`), [`hosts`] (SSH test hosts for
 //! `up --ssh-hosts`, and healing what a killed run left: `heal`), [`soak`]
-//! (the endurance run's checks).
+//! (the endurance run's checks), [`bench`] (client throughput per system).
 //!
 //! Nothing here prints: progress and warnings reach the caller as
 //! [`run::Event`]s and results as values, so the binary only parses
 //! arguments and prints.
 
+pub mod bench;
 pub mod checks;
 pub mod cluster;
 pub mod hosts;
