@@ -21,7 +21,7 @@ pub mod checks;
 pub mod import;
 pub mod run;
 
-pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
+pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed};
 pub use run::{dry_run, node_tools, Event, Finished, Prepared, RunArgs, SshArgs};
 
 use std::path::PathBuf;
