@@ -1,12 +1,12 @@
-//! The checkers' registry: each [`CheckerId`] (the identity workloads
-//! declare and `results.json` stores, from the `ops` crate) mapped to the
-//! function that judges a history and what that function reads — the
-//! history, the lease arithmetic's options, a model, the search's deadline
-//! ([`judge`]).
+//! The checkers' registry ([`checker`]): each [`CheckerId`] (the identity
+//! workloads declare and `results.json` stores, from the `ops` crate) mapped
+//! to the layer of a run's verdict it answers for and the function that
+//! judges a history, with what that function reads — the history, the lease
+//! arithmetic's options, a model, the search's deadline.
 //!
 //! Adding a checker is its file in this crate (a function over a
 //! [`History`] returning an [`Analysis`] with its own [`Evidence`] variant),
-//! a `CheckerId` variant and its line in [`judge`]; the harness walks the
+//! a `CheckerId` variant and its arm in [`checker`]; the harness walks the
 //! ids a workload declares, each through [`safely`], so a checker that
 //! panics answers `unknown` for itself alone and the others still judge
 //! (Jepsen's `check-safe`).
@@ -25,6 +25,79 @@ use crate::lease::LeaseOptions;
 use crate::linearizable::{self, Lapses};
 use crate::models::{lapse, ModelSpec};
 use crate::{History, InputError};
+use serde::{Deserialize, Serialize};
+
+/// The three layers of a run's verdict (`results::story` tells them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// Did the service keep its promise?
+    Service,
+    /// Did two clients act at once, and why?
+    Clients,
+    /// Did the data stay safe?
+    Data,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Service, Layer::Clients, Layer::Data];
+
+    /// The layer checker `id` answers for; `None` for one that only
+    /// informs (`availability`).
+    pub fn of(id: CheckerId) -> Option<Layer> {
+        checker(id).layer
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Service => "service",
+            Layer::Clients => "clients",
+            Layer::Data => "data",
+        }
+    }
+}
+
+/// What judges a history for checker `id`: the question it answers and how.
+#[derive(Clone, Copy)]
+pub struct Checker {
+    pub id: CheckerId,
+    /// The layer of a run's verdict it answers for; `None`: it only
+    /// informs, and its verdict never counts toward a run's.
+    pub layer: Option<Layer>,
+    /// Its result over what a history's checkers share; `None` where the
+    /// history holds nothing it judges (no tokens to fence, no counter, no
+    /// election).
+    pub judge: fn(&Inputs) -> Result<Option<Analysis>, InputError>,
+}
+
+impl Checker {
+    /// Whether its verdict counts toward a run's.
+    pub fn judges(&self) -> bool {
+        self.layer.is_some()
+    }
+}
+
+/// The registry: one arm per checker.
+pub fn checker(id: CheckerId) -> Checker {
+    use Layer::{Clients, Data, Service};
+    let (layer, judge): (Option<Layer>, fn(&Inputs) -> Result<Option<Analysis>, InputError>) = match id {
+        CheckerId::Linearizable => (Some(Service), |i| Ok(Some(linearizable::inferred(i.history, i.timeout)?))),
+        CheckerId::LinearizableMutex => (Some(Service), |i| Ok(Some(i.lease_lock(ModelSpec::Mutex)?))),
+        // Grants without tokens (Redlock) have nothing to fence: no
+        // fenced-mutex model either.
+        CheckerId::LinearizableFencedMutex => (Some(Service), |i| match i.fencing()? {
+            Some(_) => Ok(Some(i.lease_lock(ModelSpec::FencedMutex)?)),
+            None => Ok(None),
+        }),
+        CheckerId::MutualExclusion => (Some(Clients), |i| Ok(Some(analysis::mutual_exclusion(i.history, i.leases)?))),
+        CheckerId::LeaseSafety => (Some(Service), |i| Ok(Some(analysis::lease_safety(i.history, i.leases)?))),
+        CheckerId::Fencing => (Some(Data), |i| Ok(i.fencing()?.cloned())),
+        CheckerId::LostUpdates => (Some(Data), |i| analysis::lost_updates(i.history)),
+        CheckerId::Election => (Some(Clients), |i| analysis::election(i.history, i.leases)),
+        CheckerId::Availability => (None, |i| Ok(Some(analysis::availability(i.history)?))),
+    };
+    Checker { id, layer, judge }
+}
 
 /// What the checkers of one history read, and what more than one of them
 /// derives from it (the fencing analysis, a lease lock's lapses), worked
@@ -77,26 +150,9 @@ impl<'a> Inputs<'a> {
     }
 }
 
-/// The registry: checker `id` over `inputs`. `None` where the history holds
-/// nothing it judges (no tokens to fence, no counter, no election).
+/// Checker `id` over `inputs` (see [`Checker::judge`]).
 pub fn judge(id: CheckerId, inputs: &Inputs) -> Result<Option<Analysis>, InputError> {
-    let (history, leases) = (inputs.history, inputs.leases);
-    Ok(match id {
-        CheckerId::Linearizable => Some(linearizable::inferred(history, inputs.timeout)?),
-        CheckerId::LinearizableMutex => Some(inputs.lease_lock(ModelSpec::Mutex)?),
-        // Grants without tokens (Redlock) have nothing to fence: no
-        // fenced-mutex model either.
-        CheckerId::LinearizableFencedMutex => match inputs.fencing()? {
-            Some(_) => Some(inputs.lease_lock(ModelSpec::FencedMutex)?),
-            None => None,
-        },
-        CheckerId::MutualExclusion => Some(analysis::mutual_exclusion(history, leases)?),
-        CheckerId::LeaseSafety => Some(analysis::lease_safety(history, leases)?),
-        CheckerId::Fencing => inputs.fencing()?.cloned(),
-        CheckerId::LostUpdates => analysis::lost_updates(history)?,
-        CheckerId::Election => analysis::election(history, leases)?,
-        CheckerId::Availability => Some(analysis::availability(history)?),
-    })
+    (checker(id).judge)(inputs)
 }
 
 /// Runs `judge`, checker `id`'s work. A panic in it (a bug in the checker,
@@ -146,6 +202,9 @@ mod tests {
             let judged = judge(id, &inputs).unwrap();
             // Nothing to judge is allowed (no counter, no election here);
             // an answer is always under the id's reported name.
+            assert_eq!(checker(id).id, id);
+            // Two ids stored under one name answer the same question.
+            assert_eq!(Layer::of(id), Layer::of(id.reported()), "{id}");
             if let Some(a) = judged {
                 assert_eq!(a.id(), id.reported(), "{id}");
                 assert_eq!(a.validity, Verdict::Valid, "{id}: {}", a.summary);

@@ -97,7 +97,7 @@ impl Analysis {
 
     /// Whether it judges safety (availability only informs).
     pub fn judges(&self) -> bool {
-        self.id().judges()
+        crate::checkers::checker(self.id()).judges()
     }
 
     /// Every anomaly it reports, in a form every checker shares.

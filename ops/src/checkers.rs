@@ -70,12 +70,6 @@ impl CheckerId {
             other => other,
         }
     }
-
-    /// Whether its verdict counts toward a run's (`availability` only
-    /// informs).
-    pub fn judges(self) -> bool {
-        self != CheckerId::Availability
-    }
 }
 
 #[cfg(test)]
@@ -95,6 +89,5 @@ mod tests {
         }
         assert!("lease-saftey".parse::<CheckerId>().is_err());
         assert_eq!(CheckerId::LinearizableMutex.reported(), CheckerId::Linearizable);
-        assert!(!CheckerId::Availability.judges() && CheckerId::Fencing.judges());
     }
 }

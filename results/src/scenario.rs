@@ -113,7 +113,7 @@ impl Expectation {
     /// The checkers an expectation can name: those a result is stored
     /// under that judge (`availability` only informs).
     fn nameable(id: CheckerId) -> bool {
-        id.reported() == id && id.judges()
+        id.reported() == id && checker::checkers::checker(id).judges()
     }
 
     /// In words: `mutual-exclusion invalid (lease-expired), fencing valid`.

@@ -17,43 +17,9 @@ use checker::sufficiency::Sufficiency;
 use checker::Verdict;
 use serde::{Deserialize, Serialize};
 
-/// The three layers of a verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    /// Did the service keep its promise?
-    Service,
-    /// Did two clients act at once, and why?
-    Clients,
-    /// Did the data stay safe?
-    Data,
-}
-
-impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Service, Layer::Clients, Layer::Data];
-
-    /// The layer a checker answers for; `None` for `availability`, which
-    /// informs only.
-    pub fn of(checker: CheckerId) -> Option<Layer> {
-        match checker {
-            CheckerId::Availability => None,
-            CheckerId::MutualExclusion | CheckerId::Election => Some(Layer::Clients),
-            CheckerId::Fencing | CheckerId::LostUpdates => Some(Layer::Data),
-            CheckerId::Linearizable
-            | CheckerId::LinearizableMutex
-            | CheckerId::LinearizableFencedMutex
-            | CheckerId::LeaseSafety => Some(Layer::Service),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Service => "service",
-            Layer::Clients => "clients",
-            Layer::Data => "data",
-        }
-    }
-}
+/// The three layers of a verdict; which a checker answers for is its
+/// registry entry's ([`checker::checkers::checker`]).
+pub use checker::checkers::Layer;
 
 /// Each layer's verdict over a run (or the worst over a cell's runs);
 /// `None` where no checker of the layer judged.
