@@ -238,10 +238,9 @@ mod tests {
             let args = run_args(s, 1, Path::new("store")).unwrap_or_else(|e| panic!("{e:#}"));
             let workload = args.workload;
             harness::run::prepare(args).unwrap_or_else(|e| panic!("scenario {}: {e}", s.name));
-            let runs: Vec<String> = workload.checkers().iter().map(|c| c.to_string()).collect();
-            for (checker, _) in s.expect.checkers() {
-                let runs_it =
-                    runs.iter().any(|r| r == checker || (checker == "linearizable" && r.starts_with(checker)));
+            let runs = workload.checkers();
+            for checker in s.expect.checkers.keys() {
+                let runs_it = runs.iter().any(|r| r.reported() == *checker);
                 assert!(runs_it, "scenario {}: expects {checker}, but {} runs {runs:?}", s.name, workload.name());
             }
         }

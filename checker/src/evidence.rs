@@ -5,12 +5,17 @@
 //!
 //! Every anomaly carries a plain-words `text` for people and the numbers
 //! (processes, key, times in the history's nanoseconds) for charts.
+//!
+//! Each result is tagged with its checker's [`CheckerId`] (the `checker`
+//! field on disk, [`Analysis::id`] in memory); a checker that panicked has
+//! [`Panicked`] evidence naming it instead of its own.
 
 use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
 use crate::check::CheckResult;
+use crate::checkers::CheckerId;
 use crate::lease::{Cause, Window};
 use crate::Verdict;
 
@@ -26,7 +31,10 @@ pub struct Analysis {
     pub evidence: Evidence,
 }
 
-/// The evidence of each checker, tagged with the checker's name.
+/// The evidence of each checker, tagged with the checker's name: each
+/// variant's tag is its [`CheckerId`]'s name ([`Evidence::checker`]; a test
+/// holds the two together), except a panicked checker's, which names the
+/// checker inside.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "checker", content = "evidence", rename_all = "kebab-case")]
 pub enum Evidence {
@@ -37,31 +45,65 @@ pub enum Evidence {
     LostUpdates(LostUpdates),
     Election(Election),
     Availability(Box<Availability>),
+    Panicked(Panicked),
+}
+
+impl Evidence {
+    /// The checker it is the evidence of, as its result is stored (the
+    /// lock models' linearizability is [`CheckerId::Linearizable`]).
+    pub fn checker(&self) -> CheckerId {
+        match self {
+            Evidence::Linearizable(_) => CheckerId::Linearizable,
+            Evidence::MutualExclusion(_) => CheckerId::MutualExclusion,
+            Evidence::LeaseSafety(_) => CheckerId::LeaseSafety,
+            Evidence::Fencing(_) => CheckerId::Fencing,
+            Evidence::LostUpdates(_) => CheckerId::LostUpdates,
+            Evidence::Election(_) => CheckerId::Election,
+            Evidence::Availability(_) => CheckerId::Availability,
+            Evidence::Panicked(p) => p.checker.reported(),
+        }
+    }
+}
+
+/// A checker that panicked instead of answering: its verdict is `unknown`
+/// and the run goes on with the others (Jepsen's `check-safe`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Panicked {
+    pub checker: CheckerId,
+    /// The panic's message.
+    pub message: String,
 }
 
 impl Analysis {
+    /// `checker`'s result when it panicked with `message`.
+    pub fn panicked(checker: CheckerId, message: String) -> Analysis {
+        Analysis {
+            validity: Verdict::Unknown,
+            summary: format!("{checker}: unknown (the checker failed: {message})"),
+            evidence: Evidence::Panicked(Panicked { checker, message }),
+        }
+    }
+
+    /// The checker, as its result is stored (see [`Evidence::checker`]).
+    pub fn id(&self) -> CheckerId {
+        self.evidence.checker()
+    }
+
     /// The checker's name: `mutual-exclusion`, `fencing`, ….
     pub fn checker(&self) -> &'static str {
-        match &self.evidence {
-            Evidence::Linearizable(_) => "linearizable",
-            Evidence::MutualExclusion(_) => "mutual-exclusion",
-            Evidence::LeaseSafety(_) => "lease-safety",
-            Evidence::Fencing(_) => "fencing",
-            Evidence::LostUpdates(_) => "lost-updates",
-            Evidence::Election(_) => "election",
-            Evidence::Availability(_) => "availability",
-        }
+        self.id().name()
     }
 
     /// Whether it judges safety (availability only informs).
     pub fn judges(&self) -> bool {
-        !matches!(self.evidence, Evidence::Availability(_))
+        crate::checkers::checker(self.id()).judges()
     }
 
     /// Every anomaly it reports, in a form every checker shares.
     pub fn anomalies(&self) -> Vec<Anomaly<'_>> {
         match &self.evidence {
-            Evidence::Linearizable(_) | Evidence::Availability(_) => Vec::new(),
+            Evidence::Linearizable(_) | Evidence::Availability(_) | Evidence::Panicked(_) => Vec::new(),
             Evidence::MutualExclusion(e) => e.anomalies.iter().map(Overlap::anomaly).collect(),
             Evidence::LeaseSafety(e) => e.anomalies.iter().map(BrokenPromise::anomaly).collect(),
             Evidence::Fencing(e) => e.anomalies.iter().map(FencingAnomaly::anomaly).collect(),
@@ -414,4 +456,77 @@ pub struct ClusterEvent {
     pub node: String,
     pub time: u64,
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_kind() -> Vec<Evidence> {
+        let linearizable = CheckResult {
+            file: "h.jsonl".into(),
+            format: "jsonl".into(),
+            model: "mutex".into(),
+            initial: serde_json::Value::Null,
+            verdict: Verdict::Valid,
+            ops: 0,
+            checked_ops: 0,
+            partitions: Vec::new(),
+            elapsed_ms: 0.0,
+            ignored: BTreeMap::new(),
+        };
+        let availability = Availability {
+            counts: Vec::new(),
+            latency: Vec::new(),
+            grant_latency: None,
+            throughput_per_second: Vec::new(),
+            progress_share: 1.0,
+            recoveries: Vec::new(),
+            outages: Vec::new(),
+        };
+        vec![
+            Evidence::Linearizable(Box::new(linearizable)),
+            Evidence::MutualExclusion(MutualExclusion {
+                holds: 0,
+                overlaps: 0,
+                causes: BTreeMap::new(),
+                anomalies: Vec::new(),
+            }),
+            Evidence::LeaseSafety(LeaseSafety { windows: 0, leases: 0, sessions: 0, broken: 0, anomalies: Vec::new() }),
+            Evidence::Fencing(Fencing { grants: 0, rejected_writes: 0, anomalies_total: 0, anomalies: Vec::new() }),
+            Evidence::LostUpdates(LostUpdates { counters: Vec::new(), anomalies: Vec::new() }),
+            Evidence::Election(Election { leaderships: 0, terms: 0, anomalies_total: 0, anomalies: Vec::new() }),
+            Evidence::Availability(Box::new(availability)),
+        ]
+    }
+
+    /// The tag on disk is the checker's id, so the store, the index and the
+    /// scenario library can name a result by [`CheckerId`] alone.
+    #[test]
+    fn each_result_is_stored_under_its_checker_id() {
+        let kinds = every_kind();
+        for evidence in kinds {
+            let id = evidence.checker();
+            assert_eq!(id.reported(), id, "{id} is stored under its own name");
+            let analysis = Analysis { validity: Verdict::Valid, summary: "s".into(), evidence };
+            let json = serde_json::to_value(&analysis).unwrap();
+            assert_eq!(json["checker"], id.name(), "{json}");
+            let back: Analysis = serde_json::from_value(json).unwrap();
+            assert_eq!(back.id(), id);
+            assert_eq!(back, analysis);
+        }
+    }
+
+    #[test]
+    fn a_panicked_checker_is_unknown_and_named() {
+        let a = Analysis::panicked(CheckerId::LinearizableFencedMutex, "index out of bounds".into());
+        assert_eq!(a.validity, Verdict::Unknown);
+        assert_eq!(a.id(), CheckerId::Linearizable);
+        assert!(a.judges() && a.anomalies().is_empty() && a.anomaly_count() == 0);
+        assert_eq!(a.summary, "linearizable-fenced-mutex: unknown (the checker failed: index out of bounds)");
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains(r#""checker":"panicked""#) && text.contains("linearizable-fenced-mutex"), "{text}");
+        assert_eq!(serde_json::from_str::<Analysis>(&text).unwrap(), a);
+        assert!(!Analysis::panicked(CheckerId::Availability, "x".into()).judges(), "availability still only informs");
+    }
 }

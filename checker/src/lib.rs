@@ -30,9 +30,14 @@
 //! Whether a history held enough for a `valid` to mean anything (grants,
 //! unknown outcomes, clients active during each fault) is
 //! [`sufficiency::judge`].
+//!
+//! The lock and election checkers (`mutual-exclusion`, `lease-safety`,
+//! `fencing`, …) are registered by id in [`checkers`], which the harness
+//! walks: one [`evidence::Analysis`] per checker, a panicking one `unknown`.
 
 pub mod analysis;
 pub mod check;
+pub mod checkers;
 pub mod edn;
 pub mod engine;
 pub mod error;
@@ -42,6 +47,7 @@ pub mod formats;
 pub mod gen;
 pub mod history;
 pub mod lease;
+pub mod linearizable;
 pub mod models;
 pub mod precedence;
 pub mod sufficiency;

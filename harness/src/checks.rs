@@ -10,34 +10,25 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use checker::analysis::{self, Analysis};
-use checker::check::{check, CheckOptions};
+use checker::checkers::{self, CheckerId, Inputs};
 use checker::evidence::Evidence;
 use checker::faults::{FaultEvent, Step};
 use checker::lease::LeaseOptions;
-use checker::models::{lapse, ModelSpec};
-use checker::{History, OpType, Process, Verdict};
+use checker::models::ModelSpec;
+use checker::{History, InputError, OpType, Process, Verdict};
 use results::Stats;
-use workloads::{CheckerId, Workload};
+use workloads::Workload;
 
 use crate::Error;
-
-/// One checker: those a workload declares ([`CheckerId`]), and for
-/// histories of other tools' workloads, linearizability with the model
-/// inferred from the ops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Check {
-    Declared(CheckerId),
-    LinearizableInferred,
-}
 
 /// The checkers for a workload, by its stored name: a fencepost workload's
 /// own list ([`Workload::checkers`]); any other (an imported register, kv,
 /// or unknown history) is judged for linearizability with the model its
-/// ops imply.
-pub fn checks_for(workload: &str) -> Vec<Check> {
+/// ops imply ([`CheckerId::Linearizable`]).
+pub fn checks_for(workload: &str) -> Vec<CheckerId> {
     match workload.parse::<Workload>() {
-        Ok(w) => w.checkers().iter().map(|&c| Check::Declared(c)).collect(),
-        Err(_) => vec![Check::LinearizableInferred, Check::Declared(CheckerId::Availability)],
+        Ok(w) => w.checkers().to_vec(),
+        Err(_) => vec![CheckerId::Linearizable, CheckerId::Availability],
     }
 }
 
@@ -91,95 +82,35 @@ pub struct Analyzed {
     pub stats: Stats,
 }
 
-/// Runs the checkers of `workload` over `history`. The linearizability
-/// search stops at `timeout` with `unknown`; the lease arithmetic of
-/// `mutual-exclusion`, `lease-safety` and `election` uses `leases`.
+/// Runs the checkers of `workload` over `history`, each through the
+/// registry ([`checkers::judge`]). The linearizability search stops at
+/// `timeout` with `unknown`; the lease arithmetic of `mutual-exclusion`,
+/// `lease-safety` and `election` uses `leases`. A checker that panics is
+/// `unknown` for itself alone ([`checkers::safely`]); a history a checker
+/// refuses is an error.
 pub fn analyze(history: &History, workload: &str, timeout: Duration, leases: &LeaseOptions) -> Result<Analyzed, Error> {
-    let opts = CheckOptions { timeout: Some(timeout), ..Default::default() };
-    let lock_ops = CheckOptions { only: Some(&["acquire", "release", "renew", lapse::LAPSE]), ..opts.clone() };
-    // Grants without tokens (Redlock) have nothing to fence: no fencing
-    // checker and no fenced-mutex model either.
-    let checks = checks_for(workload);
-    let fencing =
-        if checks.contains(&Check::Declared(CheckerId::Fencing)) { analysis::fencing(history)? } else { None };
-    // A lock's linearizability is judged as a lease lock's: a grant may
-    // lapse once its promise ended (see `checker::models::lapse`).
-    let lock_models = checks
-        .iter()
-        .any(|c| matches!(c, Check::Declared(CheckerId::LinearizableMutex | CheckerId::LinearizableFencedMutex)));
-    let lapses = if lock_models { lapse::lapses(history, leases)? } else { Vec::new() };
-    let leased = (!lapses.is_empty()).then(|| lapse::with_lapses(history, &lapses));
-    let counted = Lapses {
-        all: lapses.len(),
-        // Lapses that took a late release's place add no op to the count.
-        added: lapses.iter().filter(|l| l.release.is_none()).count(),
-    };
-    let lock_model = |model: ModelSpec| -> Result<Analysis, Error> {
-        match &leased {
-            Some(leased) => linearizable(leased, &model, &lock_ops, counted),
-            None => linearizable(history, &model, &lock_ops, Lapses::default()),
-        }
-    };
+    analyze_with(history, workload, timeout, leases, &checkers::judge)
+}
+
+/// [`analyze`] with `judge` standing for the registry (a test's checker
+/// that panics).
+fn analyze_with(
+    history: &History,
+    workload: &str,
+    timeout: Duration,
+    leases: &LeaseOptions,
+    judge: &dyn Fn(CheckerId, &Inputs) -> Result<Option<Analysis>, InputError>,
+) -> Result<Analyzed, Error> {
+    let inputs = Inputs::new(history, leases, timeout);
     let mut checkers = Vec::new();
-    for c in checks {
-        let Check::Declared(id) = c else {
-            // The model and initial value as `check` chooses them (a file may state its initial value).
-            let (model, _) = ModelSpec::choose(history, None, None).map_err(|e| e.in_file(&history.file))?;
-            checkers.push(linearizable(history, &model, &opts, Lapses::default())?);
-            continue;
-        };
-        match id {
-            CheckerId::LinearizableMutex => checkers.push(lock_model(ModelSpec::Mutex)?),
-            CheckerId::LinearizableFencedMutex if fencing.is_some() => {
-                checkers.push(lock_model(ModelSpec::FencedMutex)?)
-            }
-            CheckerId::LinearizableFencedMutex => {}
-            CheckerId::MutualExclusion => checkers.push(analysis::mutual_exclusion(history, leases)?),
-            CheckerId::LeaseSafety => checkers.push(analysis::lease_safety(history, leases)?),
-            CheckerId::Fencing => checkers.extend(fencing.clone()),
-            CheckerId::LostUpdates => checkers.extend(analysis::lost_updates(history)?),
-            CheckerId::Election => checkers.extend(analysis::election(history, leases)?),
-            CheckerId::Availability => checkers.push(analysis::availability(history)?),
-        }
+    for id in checks_for(workload) {
+        checkers.extend(checkers::safely(id, || judge(id, &inputs))?);
     }
     // The one rule (service, data, and the clients' overlaps their own
     // leases do not explain), stated in `results::story::overall`.
     let verdict = results::story::overall(&checkers);
     let stats = stats(history, &checkers);
     Ok(Analyzed { verdict, checkers, stats })
-}
-
-/// The lapses a lease lock's check derived: in all, and how many of them
-/// are ops of their own (the others took a late release's place).
-#[derive(Clone, Copy, Default)]
-struct Lapses {
-    all: usize,
-    added: usize,
-}
-
-/// Linearizability against `model`, with the `lapses` of a lease lock named
-/// in the summary.
-fn linearizable(history: &History, model: &ModelSpec, opts: &CheckOptions, lapses: Lapses) -> Result<Analysis, Error> {
-    let result = check(history, model, opts)?;
-    let failing = result.failing().count();
-    let leases = match lapses.all {
-        0 => String::new(),
-        n => format!(
-            "; as a lease lock: {} after its promise ended",
-            analysis::counted(n, "grant may lapse", "grants may lapse")
-        ),
-    };
-    let summary = match result.verdict {
-        Verdict::Valid => format!("{}: linearizable ({} ops{leases})", result.model, result.checked_ops - lapses.added),
-        Verdict::Invalid => {
-            let n = result.partitions.len();
-            let keys = if n == 1 { "key" } else { "keys" };
-            let fail = if failing == 1 { "fails" } else { "fail" };
-            format!("{}: NOT linearizable ({failing} of {n} {keys} {fail}{leases})", result.model)
-        }
-        Verdict::Unknown => format!("{}: unknown (search stopped: deadline or memory)", result.model),
-    };
-    Ok(Analysis { validity: result.verdict, summary, evidence: Evidence::Linearizable(Box::new(result)) })
 }
 
 /// The figures the index keeps for listing and comparison.
@@ -247,6 +178,38 @@ mod tests {
         // Another tool's workload: linearizability with the inferred model.
         assert_eq!(names("register"), ["linearizable", "availability"]);
         assert_eq!(checks_for("no-such-workload"), checks_for("kv"));
+    }
+
+    /// Jepsen's `check-safe`: a checker that panics answers `unknown` with
+    /// the panic's message; the others still judge, and the run is unknown
+    /// rather than lost.
+    #[test]
+    fn a_checker_that_panics_is_unknown_alone() {
+        let h = history(LOCK);
+        let judge = |id: CheckerId, inputs: &Inputs| {
+            if id == CheckerId::MutualExclusion {
+                panic!("a test's broken checker");
+            }
+            checkers::judge(id, inputs)
+        };
+        let a = analyze_with(&h, "lock", Duration::from_secs(5), &LeaseOptions::default(), &judge).unwrap();
+        let judged: Vec<(&str, Verdict)> = a.checkers.iter().map(|c| (c.checker(), c.validity)).collect();
+        assert_eq!(
+            judged,
+            [
+                ("linearizable", Verdict::Valid),
+                ("linearizable", Verdict::Valid),
+                ("mutual-exclusion", Verdict::Unknown),
+                ("lease-safety", Verdict::Valid),
+                ("fencing", Verdict::Valid),
+                ("availability", Verdict::Valid),
+            ]
+        );
+        assert_eq!(a.checkers[2].summary, "mutual-exclusion: unknown (the checker failed: a test's broken checker)");
+        assert_eq!(a.verdict, Verdict::Unknown);
+        // Without the panic, the same history is valid.
+        let clean = analyze(&h, "lock", Duration::from_secs(5), &LeaseOptions::default()).unwrap();
+        assert_eq!(clean.verdict, Verdict::Valid);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod import;
 pub mod run;
 pub mod soak;
 
-pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed, Check};
+pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed};
 pub use cluster::{start_cluster, Started};
 pub use run::{dry_run, node_tools, Event, Finished, Prepared, RunArgs, SshArgs};
 

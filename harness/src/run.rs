@@ -18,7 +18,7 @@ use docker::Engine;
 use results::{CounterEnd, Recorded, RunResults, Store, TestSpec, WorkloadSummary};
 use workloads::{CancellationToken, CheckerId, FencedResource, Recorder, RunOptions, Workload};
 
-use crate::checks::{analyze, checks_for, Analyzed, Check};
+use crate::checks::{analyze, checks_for, Analyzed};
 use crate::cluster::Started;
 use crate::{io, Error};
 
@@ -515,9 +515,9 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
 /// Whether `history` held enough to judge, for a run or an import of
 /// `workload`: grants count where its checkers judge locks or elections.
 pub fn sufficiency(history: &checker::History, workload: &str) -> Result<Sufficiency, Error> {
-    let grants = checks_for(workload).iter().any(|c| {
-        matches!(c, Check::Declared(CheckerId::MutualExclusion | CheckerId::LeaseSafety | CheckerId::Election))
-    });
+    let grants = checks_for(workload)
+        .iter()
+        .any(|c| matches!(c, CheckerId::MutualExclusion | CheckerId::LeaseSafety | CheckerId::Election));
     Ok(checker::sufficiency::judge(history, grants)?)
 }
 

@@ -1,11 +1,12 @@
 //! # ops — the history contract every crate writes and reads
 //!
 //! One [`Op`] per event (its [`OpType`], the [`Process`] that made it, its
-//! `f`, key and value), and the typed fault events the nemesis records
-//! ([`faults`]). This crate is a leaf: the recorder (`workloads`), the
+//! `f`, key and value), the typed fault events the nemesis records
+//! ([`faults`]), and the checkers' identities ([`checkers`]). This crate is a leaf: the recorder (`workloads`), the
 //! nemesis, the checkers, the harness and the web UI share these types
 //! without pulling in the checker's search (no rayon, no petgraph).
 
+pub mod checkers;
 pub mod faults;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
+use checker::checkers::CheckerId;
 use checker::lease::Cause;
 use checker::Verdict;
 use serde::Serialize;
@@ -96,7 +97,7 @@ pub struct RunRow {
     pub ops: i64,
     pub verdict: Verdict,
     /// Each checker's verdict: `{"mutual-exclusion": "valid", …}`.
-    pub checkers: BTreeMap<String, Verdict>,
+    pub checkers: BTreeMap<CheckerId, Verdict>,
     pub ops_per_s: Option<f64>,
     pub grant_p50_ms: Option<f64>,
     pub grant_p99_ms: Option<f64>,
@@ -435,7 +436,7 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
     // from them (`runs --reindex`), so say so rather than guess.
     let corrupt = |what: &str| Error::CorruptIndex(format!("{what} of run {:?}", r.try_get::<String, _>("id").ok()));
     let verdict: Verdict = verdict.parse().map_err(|_| corrupt("the verdict"))?;
-    let checkers: BTreeMap<String, Verdict> =
+    let checkers: BTreeMap<CheckerId, Verdict> =
         serde_json::from_str(&checkers).map_err(|_| corrupt("the checker verdicts"))?;
     let causes: String = r.try_get("overlap_causes").map_err(sql("reading the index"))?;
     let overlap_causes: BTreeMap<Cause, usize> =

@@ -13,13 +13,17 @@
 //! what it was when the library changes; the index keeps the judgement and
 //! [`summarize`] turns a scenario's runs into its row of the table.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use checker::analysis::Analysis;
+use checker::checkers::CheckerId;
 use checker::lease::Cause;
 use checker::Verdict;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::record::RunResults;
 use crate::RunRow;
@@ -89,52 +93,27 @@ pub enum Expect {
 }
 
 /// A scenario's expectation, per checker (a checker not named may conclude
-/// anything), and the causes its overlaps may have.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// anything), and the causes its overlaps may have. Written as one table:
+/// `{ mutual-exclusion = "invalid", lease-safety = "valid", causes =
+/// ["lease-expired"] }`, or `{ all-valid = true }`.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Expectation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linearizable: Option<Expect>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mutual_exclusion: Option<Expect>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_safety: Option<Expect>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fencing: Option<Expect>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lost_updates: Option<Expect>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub election: Option<Expect>,
+    /// What each named checker must conclude, by the [`CheckerId`] its
+    /// result is stored under (`linearizable` for both lock models).
+    pub checkers: BTreeMap<CheckerId, Expect>,
     /// Every overlapping hold (or pair of leaders) must have one of these
     /// causes; absent: any cause.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causes: Option<BTreeSet<Cause>>,
     /// Every checker the run has must be valid (a control): the named ones
     /// above only add to it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_valid: bool,
 }
 
 impl Expectation {
-    /// The named checkers and what each must conclude, by the checker's
-    /// name in `results.json`.
-    pub fn checkers(&self) -> Vec<(&'static str, Expect)> {
-        [
-            ("linearizable", self.linearizable),
-            ("mutual-exclusion", self.mutual_exclusion),
-            ("lease-safety", self.lease_safety),
-            ("fencing", self.fencing),
-            ("lost-updates", self.lost_updates),
-            ("election", self.election),
-        ]
-        .into_iter()
-        .filter_map(|(name, e)| e.map(|e| (name, e)))
-        .collect()
-    }
-
-    /// Whether it looks for an anomaly (rather than its absence).
-    pub fn expects_anomaly(&self) -> bool {
-        self.checkers().iter().any(|(_, e)| *e == Expect::Invalid)
+    /// The checkers an expectation can name: those a result is stored
+    /// under that judge (`availability` only informs).
+    fn nameable(id: CheckerId) -> bool {
+        id.reported() == id && checker::checkers::checker(id).judges()
     }
 
     /// In words: `mutual-exclusion invalid (lease-expired), fencing valid`.
@@ -143,21 +122,88 @@ impl Expectation {
         if self.all_valid {
             parts.push("every checker valid".into());
         }
-        for (name, e) in self.checkers() {
+        for (&id, e) in &self.checkers {
             let e = match e {
                 Expect::Valid => "valid",
                 Expect::Invalid => "invalid",
                 Expect::Measure => "measured",
             };
             let causes = match &self.causes {
-                Some(c) if name == "mutual-exclusion" || name == "election" => {
+                Some(c) if matches!(id, CheckerId::MutualExclusion | CheckerId::Election) => {
                     format!(" ({})", c.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" or "))
                 }
                 _ => String::new(),
             };
-            parts.push(format!("{name} {e}{causes}"));
+            parts.push(format!("{id} {e}{causes}"));
         }
         parts.join(", ")
+    }
+}
+
+const CAUSES: &str = "causes";
+const ALL_VALID: &str = "all-valid";
+
+impl Serialize for Expectation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (id, e) in &self.checkers {
+            map.serialize_entry(id, e)?;
+        }
+        if let Some(causes) = &self.causes {
+            map.serialize_entry(CAUSES, causes)?;
+        }
+        if self.all_valid {
+            map.serialize_entry(ALL_VALID, &true)?;
+        }
+        map.end()
+    }
+}
+
+/// A key that is neither a checker an expectation can name, `causes` nor
+/// `all-valid` is refused with the key and what it could have been.
+impl<'de> Deserialize<'de> for Expectation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = Expectation;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of checkers' expected verdicts, `causes` and `all-valid`")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expectation, A::Error> {
+                let mut expect = Expectation::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let twice = || -> A::Error { de::Error::custom(format_args!("`{key}` is given twice")) };
+                    match key.as_str() {
+                        CAUSES if expect.causes.is_some() => return Err(twice()),
+                        CAUSES => expect.causes = Some(map.next_value()?),
+                        ALL_VALID => expect.all_valid = map.next_value()?,
+                        name => match name.parse::<CheckerId>() {
+                            Ok(id) if Expectation::nameable(id) => {
+                                if expect.checkers.insert(id, map.next_value()?).is_some() {
+                                    return Err(twice());
+                                }
+                            }
+                            _ => {
+                                let known: Vec<String> = CheckerId::ALL
+                                    .iter()
+                                    .filter(|&&id| Expectation::nameable(id))
+                                    .map(|id| format!("`{id}`"))
+                                    .chain([format!("`{CAUSES}`"), format!("`{ALL_VALID}`")])
+                                    .collect();
+                                return Err(de::Error::custom(format_args!(
+                                    "unknown field `{name}`, expected one of {}",
+                                    known.join(", ")
+                                )));
+                            }
+                        },
+                    }
+                }
+                Ok(expect)
+            }
+        }
+        d.deserialize_map(Table)
     }
 }
 
@@ -227,10 +273,10 @@ impl Library {
             if !seen.insert(s.name.as_str()) {
                 return Err(Error::Duplicate { path: path.to_path_buf(), name: s.name.clone() });
             }
-            if !s.expect.all_valid && s.expect.checkers().is_empty() {
+            if !s.expect.all_valid && s.expect.checkers.is_empty() {
                 return Err(invalid(s, "`expect` names no checker and is not `all-valid`"));
             }
-            if s.expect.all_valid && s.expect.checkers().iter().any(|(_, e)| *e != Expect::Valid) {
+            if s.expect.all_valid && s.expect.checkers.values().any(|e| *e != Expect::Valid) {
                 return Err(invalid(s, "`all-valid` with a checker expected other than valid"));
             }
         }
@@ -265,14 +311,14 @@ pub struct Judgement {
 /// Judges a run's results against an expectation.
 pub fn judge(expect: &Expectation, results: &RunResults) -> Judgement {
     let mut mismatches = Vec::new();
-    let by_name = |name: &str| results.checkers.iter().find(|c| c.checker() == name);
-    for (name, e) in expect.checkers() {
+    let by_id = |id: CheckerId| results.checkers.iter().find(|c| c.id() == id);
+    for (&name, e) in &expect.checkers {
         let want = match e {
             Expect::Valid => Verdict::Valid,
             Expect::Invalid => Verdict::Invalid,
             Expect::Measure => continue,
         };
-        match by_name(name) {
+        match by_id(name) {
             None => mismatches.push(format!("{name}: expected {}, but the run has no such checker", want.as_str())),
             Some(c) if c.validity != want => mismatches.push(format!(
                 "{name}: expected {}, got {} ({})",
@@ -285,8 +331,8 @@ pub fn judge(expect: &Expectation, results: &RunResults) -> Judgement {
     }
     if expect.all_valid {
         for c in results.checkers.iter().filter(|c| c.validity != Verdict::Valid) {
-            let name = c.checker();
-            if expect.checkers().iter().all(|(n, _)| *n != name) {
+            let name = c.id();
+            if !expect.checkers.contains_key(&name) {
                 mismatches.push(format!("{name}: expected valid, got {} ({})", c.validity.as_str(), c.summary));
             }
         }
@@ -321,8 +367,7 @@ fn first_anomaly(expect: &Expectation, checkers: &[Analysis]) -> Option<u64> {
             .flat_map(|c| c.anomalies().into_iter().filter_map(|a| a.span.map(|(start, _)| start)))
             .min()
     };
-    let named = expect.checkers();
-    let looked_for = |c: &Analysis| named.iter().any(|(n, e)| *n == c.checker() && *e != Expect::Valid);
+    let looked_for = |c: &Analysis| expect.checkers.get(&c.id()).is_some_and(|e| *e != Expect::Valid);
     earliest(&looked_for).or_else(|| earliest(&|_| true)).map(|ns| ns / 1_000_000)
 }
 
@@ -338,7 +383,7 @@ pub struct Summary {
     /// Runs that had an anomaly (any checker invalid).
     pub anomalous: usize,
     /// Per checker expected `measure`: how many runs it judged invalid.
-    pub measured: Vec<(String, usize)>,
+    pub measured: Vec<(CheckerId, usize)>,
     /// Every run, newest first: id, whether it matched, why not.
     pub run_list: Vec<RunMark>,
 }
@@ -360,12 +405,12 @@ pub fn summarize(name: &str, expect: &Expectation, runs: &[RunRow]) -> Summary {
     let mut firsts: Vec<u64> = mine.iter().filter_map(|r| r.scenario.as_ref()?.judgement.first_anomaly_ms).collect();
     firsts.sort_unstable();
     let measured = expect
-        .checkers()
-        .into_iter()
-        .filter(|(_, e)| *e == Expect::Measure)
-        .map(|(checker, _)| {
-            let n = mine.iter().filter(|r| r.checkers.get(checker) == Some(&Verdict::Invalid)).count();
-            (checker.to_string(), n)
+        .checkers
+        .iter()
+        .filter(|(_, e)| **e == Expect::Measure)
+        .map(|(&checker, _)| {
+            let n = mine.iter().filter(|r| r.checkers.get(&checker) == Some(&Verdict::Invalid)).count();
+            (checker, n)
         })
         .collect();
     Summary {
@@ -436,6 +481,27 @@ mod tests {
         assert!(e.contains("defined twice"), "{e}");
     }
 
+    #[test]
+    fn an_expectation_reads_and_writes_as_before() {
+        let stored = r#"{"linearizable":"valid","mutual-exclusion":"invalid","lease-safety":"measure","causes":["lease-expired"]}"#;
+        let e: Expectation = serde_json::from_str(stored).unwrap();
+        assert_eq!(e.checkers[&CheckerId::MutualExclusion], Expect::Invalid);
+        assert_eq!(e.checkers.len(), 3);
+        assert!(!e.all_valid);
+        assert_eq!(serde_json::to_string(&e).unwrap(), stored);
+        assert_eq!(e.words(), "linearizable valid, mutual-exclusion invalid (lease-expired), lease-safety measured");
+        let control: Expectation = serde_json::from_str(r#"{"all-valid":true}"#).unwrap();
+        assert_eq!(control, Expectation { all_valid: true, ..Default::default() });
+        assert_eq!(serde_json::to_string(&control).unwrap(), r#"{"all-valid":true}"#);
+        // Only checkers a result is stored under, and that judge, can be named.
+        for refused in [r#"{"availability":"valid"}"#, r#"{"linearizable-mutex":"invalid"}"#, r#"{"fencng":"valid"}"#] {
+            let e = serde_json::from_str::<Expectation>(refused).unwrap_err().to_string();
+            assert!(e.contains("unknown field") && e.contains("`lease-safety`, `fencing`"), "{e}");
+        }
+        let twice = serde_json::from_str::<Expectation>(r#"{"fencing":"valid","fencing":"invalid"}"#).unwrap_err();
+        assert!(twice.to_string().contains("`fencing` is given twice"), "{twice}");
+    }
+
     fn results_with(overlaps: &[(u64, Cause)], fencing: Verdict) -> RunResults {
         use checker::evidence::{Evidence, Fencing, MutualExclusion, Overlap};
         let anomalies: Vec<Overlap> = overlaps
@@ -478,8 +544,7 @@ mod tests {
     #[test]
     fn a_run_matches_when_every_named_checker_and_cause_agrees() {
         let expect = Expectation {
-            mutual_exclusion: Some(Expect::Invalid),
-            fencing: Some(Expect::Valid),
+            checkers: [(CheckerId::MutualExclusion, Expect::Invalid), (CheckerId::Fencing, Expect::Valid)].into(),
             causes: Some([Cause::LeaseExpired].into()),
             ..Default::default()
         };
@@ -504,7 +569,7 @@ mod tests {
         assert!(judge(&control, &results_with(&[], Verdict::Valid)).matched);
         let j = judge(&control, &results_with(&[], Verdict::Invalid));
         assert!(!j.matched && j.mismatches[0].starts_with("fencing: expected valid"), "{j:?}");
-        let measure = Expectation { fencing: Some(Expect::Measure), ..Default::default() };
+        let measure = Expectation { checkers: [(CheckerId::Fencing, Expect::Measure)].into(), ..Default::default() };
         let j = judge(&measure, &results_with(&[(900, Cause::PromiseBroken)], Verdict::Invalid));
         assert!(j.matched);
         assert_eq!(j.first_anomaly_ms, Some(900), "a measured checker's anomaly is untimed: the overlap's time");

@@ -11,46 +11,15 @@
 use std::collections::BTreeMap;
 
 use checker::analysis::Analysis;
+use checker::checkers::CheckerId;
 use checker::lease::Cause;
 use checker::sufficiency::Sufficiency;
 use checker::Verdict;
 use serde::{Deserialize, Serialize};
 
-/// The three layers of a verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    /// Did the service keep its promise?
-    Service,
-    /// Did two clients act at once, and why?
-    Clients,
-    /// Did the data stay safe?
-    Data,
-}
-
-impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Service, Layer::Clients, Layer::Data];
-
-    /// The layer a checker (by its name in `results.json`) answers for;
-    /// `None` for `availability`, which informs only. A checker this build
-    /// does not know counts as the service's, so that it is never ignored.
-    pub fn of(checker: &str) -> Option<Layer> {
-        match checker {
-            "availability" => None,
-            "mutual-exclusion" | "election" => Some(Layer::Clients),
-            "fencing" | "lost-updates" => Some(Layer::Data),
-            _ => Some(Layer::Service),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Service => "service",
-            Layer::Clients => "clients",
-            Layer::Data => "data",
-        }
-    }
-}
+/// The three layers of a verdict; which a checker answers for is its
+/// registry entry's ([`checker::checkers::checker`]).
+pub use checker::checkers::Layer;
 
 /// Each layer's verdict over a run (or the worst over a cell's runs);
 /// `None` where no checker of the layer judged.
@@ -99,7 +68,7 @@ pub fn overall(checkers: &[Analysis]) -> Verdict {
     checkers
         .iter()
         .filter(|c| c.judges())
-        .map(|c| match Layer::of(c.checker()) {
+        .map(|c| match Layer::of(c.id()) {
             Some(Layer::Clients) if c.validity == Verdict::Invalid && explained(c) => Verdict::Valid,
             _ => c.validity,
         })
@@ -199,15 +168,14 @@ pub struct Story {
 }
 
 impl Story {
-    /// Adds one run, from its checkers' verdicts (by name) and its
-    /// overlaps' causes.
-    pub fn add(&mut self, checkers: &BTreeMap<String, Verdict>, causes: &BTreeMap<Cause, usize>) {
+    /// Adds one run, from its checkers' verdicts and its overlaps' causes.
+    pub fn add(&mut self, checkers: &BTreeMap<CheckerId, Verdict>, causes: &BTreeMap<Cause, usize>) {
         self.runs += 1;
-        if let Some(&v) = checkers.get("lease-safety") {
+        if let Some(&v) = checkers.get(&CheckerId::LeaseSafety) {
             self.promise.add(v);
         }
         let layer = |l: Layer| {
-            checkers.iter().filter(|(name, _)| Layer::of(name) == Some(l)).map(|(_, v)| *v).reduce(Verdict::combine)
+            checkers.iter().filter(|(&id, _)| Layer::of(id) == Some(l)).map(|(_, v)| *v).reduce(Verdict::combine)
         };
         if let Some(v) = layer(Layer::Service) {
             self.service.add(v);
@@ -220,10 +188,13 @@ impl Story {
         }
         let caused = causes.values().any(|&n| n > 0);
         self.overlap_runs += usize::from(caused);
-        let overlapped = checkers.get("mutual-exclusion") == Some(&Verdict::Invalid);
+        let overlapped = checkers.get(&CheckerId::MutualExclusion) == Some(&Verdict::Invalid);
         self.uncaused_runs += usize::from(overlapped && !caused);
-        let data =
-            ["fencing", "lost-updates"].iter().filter_map(|c| checkers.get(*c)).copied().reduce(Verdict::combine);
+        let data = [CheckerId::Fencing, CheckerId::LostUpdates]
+            .iter()
+            .filter_map(|c| checkers.get(c))
+            .copied()
+            .reduce(Verdict::combine);
         if let Some(v) = data {
             self.data.add(v);
         }
@@ -231,7 +202,7 @@ impl Story {
 
     /// One run's story from its checkers' verdicts and overlaps' causes
     /// (an index row).
-    pub fn of_verdicts(checkers: &BTreeMap<String, Verdict>, causes: &BTreeMap<Cause, usize>) -> Story {
+    pub fn of_verdicts(checkers: &BTreeMap<CheckerId, Verdict>, causes: &BTreeMap<Cause, usize>) -> Story {
         let mut story = Story::default();
         story.add(checkers, causes);
         story
@@ -371,12 +342,12 @@ pub struct LayerLine {
     pub text: String,
 }
 
-/// Each checker's verdict by name; two checkers of one name (the two
+/// Each checker's verdict; two results under one id (the two
 /// `linearizable` models of a lock run) give the worse of their verdicts.
-pub fn verdicts(checkers: &[Analysis]) -> BTreeMap<String, Verdict> {
-    let mut all: BTreeMap<String, Verdict> = BTreeMap::new();
+pub fn verdicts(checkers: &[Analysis]) -> BTreeMap<CheckerId, Verdict> {
+    let mut all: BTreeMap<CheckerId, Verdict> = BTreeMap::new();
     for c in checkers {
-        all.entry(c.checker().to_string()).and_modify(|v| *v = v.combine(c.validity)).or_insert(c.validity);
+        all.entry(c.id()).and_modify(|v| *v = v.combine(c.validity)).or_insert(c.validity);
     }
     all
 }
@@ -412,27 +383,25 @@ impl Headline {
 mod tests {
     use super::*;
 
+    use CheckerId::{Fencing, LeaseSafety, MutualExclusion};
+
     fn run(
-        verdicts: &[(&str, Verdict)],
+        verdicts: &[(CheckerId, Verdict)],
         causes: &[(Cause, usize)],
-    ) -> (BTreeMap<String, Verdict>, BTreeMap<Cause, usize>) {
-        (verdicts.iter().map(|(c, v)| (c.to_string(), *v)).collect(), causes.iter().copied().collect())
+    ) -> (BTreeMap<CheckerId, Verdict>, BTreeMap<Cause, usize>) {
+        (verdicts.iter().copied().collect(), causes.iter().copied().collect())
     }
 
     #[test]
     fn a_cell_tells_a_broken_promise_from_an_overrun_lease() {
         let mut story = Story::default();
         let (v, c) = run(
-            &[("mutual-exclusion", Verdict::Invalid), ("lease-safety", Verdict::Valid), ("fencing", Verdict::Valid)],
+            &[(MutualExclusion, Verdict::Invalid), (LeaseSafety, Verdict::Valid), (Fencing, Verdict::Valid)],
             &[(Cause::LeaseExpired, 3)],
         );
         story.add(&v, &c);
         let (v, c) = run(
-            &[
-                ("mutual-exclusion", Verdict::Invalid),
-                ("lease-safety", Verdict::Invalid),
-                ("fencing", Verdict::Invalid),
-            ],
+            &[(MutualExclusion, Verdict::Invalid), (LeaseSafety, Verdict::Invalid), (Fencing, Verdict::Invalid)],
             &[(Cause::PromiseBroken, 1), (Cause::LeaseExpired, 1)],
         );
         story.add(&v, &c);
@@ -448,7 +417,7 @@ mod tests {
     fn nothing_judged_says_nothing_and_a_clean_run_says_so() {
         assert!(Story::default().lines().is_empty());
         let mut story = Story::default();
-        let (v, c) = run(&[("mutual-exclusion", Verdict::Valid), ("lease-safety", Verdict::Valid)], &[]);
+        let (v, c) = run(&[(MutualExclusion, Verdict::Valid), (LeaseSafety, Verdict::Valid)], &[]);
         story.add(&v, &c);
         assert_eq!(
             story.lines(),
@@ -510,6 +479,12 @@ mod tests {
         // Unknown anywhere and nothing invalid: unknown.
         assert_eq!(overall(&[me(Verdict::Valid, &[]), ls(Verdict::Unknown)]), Verdict::Unknown);
         assert_eq!(overall(&[]), Verdict::Valid);
+        // A checker that panicked: unknown in its layer, unless it only informs.
+        let panicked = |id| Analysis::panicked(id, "a bug".into());
+        assert_eq!(overall(&[me(Verdict::Valid, &[]), panicked(CheckerId::LeaseSafety)]), Verdict::Unknown);
+        assert_eq!(overall(&[me(Verdict::Valid, &[]), panicked(CheckerId::Availability)]), Verdict::Valid);
+        let layers = Story::of(&[me(Verdict::Valid, &[]), panicked(CheckerId::LinearizableMutex)]).layers();
+        assert_eq!(layers.service, Some(Verdict::Unknown));
     }
 
     #[test]
@@ -526,10 +501,11 @@ mod tests {
             }),
         };
         let v = verdicts(&[lin(Verdict::Invalid), lin(Verdict::Valid)]);
-        assert_eq!(v.get("lease-safety"), Some(&Verdict::Invalid));
-        assert_eq!(Layer::of("linearizable"), Some(Layer::Service));
-        assert_eq!(Layer::of("election"), Some(Layer::Clients));
-        assert_eq!(Layer::of("lost-updates"), Some(Layer::Data));
-        assert_eq!(Layer::of("availability"), None);
+        assert_eq!(v.get(&LeaseSafety), Some(&Verdict::Invalid));
+        assert_eq!(Layer::of(CheckerId::Linearizable), Some(Layer::Service));
+        assert_eq!(Layer::of(CheckerId::LinearizableFencedMutex), Some(Layer::Service));
+        assert_eq!(Layer::of(CheckerId::Election), Some(Layer::Clients));
+        assert_eq!(Layer::of(CheckerId::LostUpdates), Some(Layer::Data));
+        assert_eq!(Layer::of(CheckerId::Availability), None);
     }
 }

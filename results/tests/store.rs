@@ -1,6 +1,7 @@
 //! The index follows the files: runs are indexed, listed, filtered,
 //! compared, rebuilt; bad ids and broken files are refused with the reason.
 
+use checker::checkers::CheckerId;
 use checker::analysis::Analysis;
 use checker::evidence::{Evidence, MutualExclusion};
 use checker::Verdict;
@@ -65,7 +66,7 @@ async fn runs_are_indexed_listed_compared_and_rebuilt() {
     }
     let all = store.list(&Filter::default()).await.unwrap();
     assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r3", "r2", "r1"], "newest first");
-    assert_eq!(all[0].checkers, [("mutual-exclusion".to_string(), Verdict::Invalid)].into());
+    assert_eq!(all[0].checkers, [(CheckerId::MutualExclusion, Verdict::Invalid)].into());
     let etcd = store.list(&Filter { system: Some("etcd".into()), ..Filter::default() }).await.unwrap();
     assert_eq!(etcd.len(), 2);
     let invalid = store.list(&Filter { verdict: Some(Verdict::Invalid), ..Filter::default() }).await.unwrap();
@@ -137,7 +138,7 @@ fn tag(dir: &std::path::Path, id: &str, name: &str) {
     use results::scenario::{Expect, Expectation, ScenarioTag};
     let run = dir.join(id);
     let mut test = results::read_test(&run).unwrap();
-    let expect = Expectation { mutual_exclusion: Some(Expect::Invalid), ..Default::default() };
+    let expect = Expectation { checkers: [(CheckerId::MutualExclusion, Expect::Invalid)].into(), ..Default::default() };
     test.scenario = Some(ScenarioTag { name: name.into(), expect });
     results::write_json(&run.join("test.json"), &test).unwrap();
 }
@@ -163,7 +164,7 @@ async fn scenario_runs_are_judged_indexed_and_summarized() {
     assert!(s2.mismatches[0].starts_with("mutual-exclusion: expected invalid, got valid"), "{:?}", s2.mismatches);
     assert!(runs[1].scenario.as_ref().unwrap().judgement.matched);
 
-    let expect = Expectation { mutual_exclusion: Some(Expect::Invalid), ..Default::default() };
+    let expect = Expectation { checkers: [(CheckerId::MutualExclusion, Expect::Invalid)].into(), ..Default::default() };
     let all = store.list(&Filter::default()).await.unwrap();
     let summary = summarize("pause", &expect, &all);
     assert_eq!((summary.runs, summary.matched, summary.anomalous), (2, 1, 1));

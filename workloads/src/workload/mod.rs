@@ -2,16 +2,18 @@
 //!
 //! A workload is a [`Spec`]: which client its operations need, a
 //! [`Generator`] per worker (which operation next), the checkers that judge
-//! its history (as [`CheckerId`]s, which the harness maps to functions), and
-//! its final reads. [`Workload`] names them (`FromStr`/`Display` by strum)
-//! and is the registry: adding a workload is one file here, a variant and
-//! its arm in [`Workload::spec`].
+//! its history (as [`CheckerId`]s, from the `ops` crate, which the checker
+//! crate's registry maps to functions), and its final reads. [`Workload`]
+//! names them (`FromStr`/`Display` by strum) and is the registry: adding a
+//! workload is one file here, a variant and its arm in [`Workload::spec`].
 
 mod election;
 mod fenced_counter;
 mod lock;
 
 use strum::{IntoStaticStr, VariantArray, VariantNames};
+
+pub use ops::checkers::CheckerId;
 
 use crate::generator::{ClientKind, Generator};
 use crate::recorder::Recorder;
@@ -84,25 +86,6 @@ impl Workload {
     pub fn final_reads(self, resource: &FencedResource, recorder: &Recorder) {
         self.spec().final_reads(resource, recorder)
     }
-}
-
-/// A checker, by the name the harness knows it by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, IntoStaticStr, strum::EnumString)]
-#[strum(serialize_all = "kebab-case")]
-pub enum CheckerId {
-    /// The lock ops against a mutex.
-    LinearizableMutex,
-    /// … against a mutex whose grants carry increasing tokens (where the
-    /// system gives tokens).
-    LinearizableFencedMutex,
-    /// The client's view: no two processes held one lock at once.
-    MutualExclusion,
-    /// The service's view: no grant inside another's guaranteed window.
-    LeaseSafety,
-    Fencing,
-    LostUpdates,
-    Election,
-    Availability,
 }
 
 /// The first process number of the final reads (far above any worker's).
