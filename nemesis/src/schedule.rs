@@ -180,7 +180,7 @@ mod tests {
         use crate::{ClockMode, Fault};
         let s = Duration::from_secs;
         let clock = |f: &Fault| match f {
-            Fault::Clock { offset_ms, strobe_ms, .. } => Some((*offset_ms, *strobe_ms)),
+            Fault::Clock(crate::Clock { offset_ms, strobe_ms, .. }) => Some((*offset_ms, *strobe_ms)),
             _ => None,
         };
         let mut seen = std::collections::BTreeSet::new();
