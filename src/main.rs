@@ -468,15 +468,8 @@ struct SshOpts {
 /// The nemesis's options for `run` (and `suite`).
 #[derive(clap::Args)]
 struct FaultArgs {
-    /// Faults to mix, comma-separated, or none: KIND[:TARGET]. Kinds:
-    /// partition, partition-clients, kill, pause, loss, clock, netem,
-    /// client-pause. Targets: random (the default; client-pause: holder),
-    /// leader, primary (where the system names one), majority, minority,
-    /// all, holder (whoever holds a lock when the fault starts: the node(s)
-    /// that granted it, for Redlock a majority of them; for client-pause
-    /// the client; waited for up to one interval, else recorded as
-    /// skipped). partition-leader is partition:leader.
-    #[arg(long, default_value = "none", value_name = "KIND[:TARGET],…")]
+    // The help lists the kinds from the nemesis's registry.
+    #[arg(long, default_value = "none", value_name = "KIND[:TARGET],…", help = nemesis::nemesis_help())]
     nemesis: String,
     /// Time between faults, and how long each lasts (client pauses last
     /// --client-pause). Faults play from the start until the quiet period;

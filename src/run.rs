@@ -36,18 +36,7 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
             t if t.is_live() => format!(" (the {t} when it starts)"),
             _ => String::new(),
         };
-        // The direction in words: the sign in the JSON is easy to miss.
-        let ms = |v: i64| show(Duration::from_millis(v.unsigned_abs()));
-        let what = match &step.fault {
-            nemesis::Fault::Clock { offset_ms, strobe_ms: 0, .. } if *offset_ms >= 0 => {
-                format!("clock jumps forward {} ", ms(*offset_ms))
-            }
-            nemesis::Fault::Clock { offset_ms, strobe_ms: 0, .. } => format!("clock jumps back {} ", ms(*offset_ms)),
-            nemesis::Fault::Clock { strobe_ms, period_ms, .. } => {
-                format!("clock strobes {} every {} ", ms(*strobe_ms), ms(*period_ms as i64))
-            }
-            _ => String::new(),
-        };
+        let what = step.fault.plan_words(&show);
         out!(
             "  at {:>6}  {:<24} for {:<6} {what}{}{live}",
             show(step.at),

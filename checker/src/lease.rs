@@ -289,19 +289,12 @@ fn promise_of(grant: &Done) -> Promise {
 
 /// Whether `fault` could end a session that `process` holds through `node`
 /// (`None`: unknown, so any node's fault could).
+/// The rule is the fault kind's ([`crate::faults::Reach`]): recorded in
+/// the fault's value by the nemesis for kinds newer than the field, else
+/// read from its name, so old stored runs and Jepsen histories are judged
+/// as they always were.
 fn ends_session(fault: &FaultWindow, node: Option<&str>, process: u64) -> bool {
-    let info = &fault.info;
-    let mine = |n: &String| node.is_none_or(|m| m == n);
-    match fault.name.as_str() {
-        // A process-wide pause stops a client's heartbeats too.
-        "client-pause" => info.processes.is_empty() || info.processes.contains(&process),
-        // A server clock does not end sessions: they run on monotonic time.
-        "clock" => false,
-        "partition" | "partition-leader" if !info.grudge.is_empty() => {
-            info.grudge.iter().any(|(n, drops)| !drops.is_empty() && (mine(n) || drops.iter().any(mine)))
-        }
-        _ => info.targets.is_empty() || info.targets.iter().any(mine),
-    }
+    crate::faults::Reach::of(&fault.name, &fault.info).ends_session(&fault.info, node, process)
 }
 
 /// What a window is computed from besides its hold: the history's end,

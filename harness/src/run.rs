@@ -696,7 +696,7 @@ pub fn injected_words(played: &nemesis::Played, asked: &[nemesis::FaultSpec]) ->
                 t if t == spec.kind.default_target() || name == "partition-leader" => String::new(),
                 t => format!(" aimed at {}", target_words(t)),
             };
-            format!("{n} {}{aim}", if *n == 1 { name.to_string() } else { plural(name) })
+            format!("{n} {}{aim}", if *n == 1 { name } else { spec.plural() })
         })
         .collect();
     let mut words = if injected.is_empty() { "none".to_string() } else { injected.join(", ") };
@@ -718,18 +718,6 @@ fn target_words(target: nemesis::Target) -> &'static str {
         Minority => "a minority",
         All => "every node",
         Holder => "the holder",
-    }
-}
-
-fn plural(name: &str) -> String {
-    match name {
-        "loss" => "losses".into(),
-        "client-pause" => "client pauses".into(),
-        "partition-clients" => "client partitions".into(),
-        "partition-leader" => "leader partitions".into(),
-        "clock" => "clock faults".into(),
-        "netem" => "netem faults".into(),
-        other => format!("{other}s"),
     }
 }
 

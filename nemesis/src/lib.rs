@@ -12,13 +12,16 @@
 //!   (iptables inside the nodes), kill -9 and restart, pause and resume,
 //!   packet loss (iptables), clock jumps and strobes (fencepost's LD_PRELOAD
 //!   shim, `docker/images/common/fptime.c`), `tc netem` delay, and client
-//!   pauses (lock holders stalled through [`kit::Stall`]). Kinds are named
-//!   by strum (`FromStr`, `Display`, [`FaultKind::ALL`]).
+//!   pauses (lock holders stalled through [`kit::Stall`]). Each kind is one
+//!   file of `kinds/` (its plan, refusals, aim, inject, verify, heal,
+//!   leftovers, words and reach), registered by one line in `kinds/mod.rs`,
+//!   which makes [`FaultKind`] and [`Fault`]. Kinds are named by strum
+//!   (`FromStr`, `Display`, [`FaultKind::ALL`]).
 //! - [`Nemesis`]: does and undoes faults on a cluster's [`node::Node`]s,
 //!   reporting each step through a [`Report`] as typed
-//!   [`checker::faults::FaultEvent`]s and [`checker::faults::FaultInfo`]s
+//!   [`ops::faults::FaultEvent`]s and [`ops::faults::FaultInfo`]s
 //!   (the history's `partition-start` and its value are written from those,
-//!   in one place, by the checker crate's types). A run's early end is a
+//!   in one place, by the history contract's types). A run's early end is a
 //!   [`kit::CancellationToken`].
 //! - [`schedule`]: a seeded, periodic plan (fault, hold, heal, wait) that is
 //!   the same for the same seed.
@@ -26,11 +29,12 @@
 //!   each naming its fault and node where it has them.
 //!
 //! Depends on `node` (the node interface, whatever backend drives it),
-//! `checker` (the fault types of the history) and `kit` only: no Docker, no
+//! `ops` (the fault types of the history) and `kit` only: no Docker, no
 //! SSH, no workload, no system client.
 
 mod error;
 mod fault;
+mod kinds;
 mod nemesis;
 mod schedule;
 
@@ -39,5 +43,6 @@ pub use fault::{
     aim_at_holder, aim_at_share, planned_fault, random_fault, random_partition, refuse_up_front, Aimed, Capabilities,
     ClockMode, Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownClockMode, UnknownFault,
 };
+pub use kinds::{nemesis_help, ClientPartition, ClientPause, Clock, Kill, Loss, Netem, Partition, Pause};
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

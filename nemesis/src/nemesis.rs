@@ -2,15 +2,15 @@
 //! checks the fault took effect and every stop checks the nodes recovered;
 //! either is an error when it did not.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use kit::{CancellationToken, Holders, Rng, Stall};
 use node::{Node, NodeState};
 use ops::faults::{FaultEvent, FaultInfo};
 
-use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, Fault, FaultKind, FaultSpec, Grudge, Target};
+use crate::fault::{aim_at_holder, no_leader, size_refusal, Aimed, FaultKind, FaultSpec, Grudge, Target};
+use crate::kinds::UNDO;
 use crate::schedule::Step;
 use crate::Error;
 
@@ -79,38 +79,8 @@ enum Begun {
     Stopped,
 }
 
-const EXEC: Duration = Duration::from_secs(10);
+pub(crate) const EXEC: Duration = Duration::from_secs(10);
 const RECOVER: Duration = Duration::from_secs(90);
-/// How far a server's clock may sit from where we put it: the probe itself
-/// (a client program started in the container) takes some of this.
-const CLOCK_SLACK: f64 = 3.0;
-const CLOCK_FILE: &str = "/run/fencepost/clock";
-/// `sh -c` scripts take their inputs as arguments, never spliced in.
-const WRITE_CLOCK: &str =
-    "printf '%-63s\\n' \"$0\" | dd of=/run/fencepost/clock conv=notrunc bs=64 count=1 iflag=fullblock status=none";
-/// fencepost's own iptables chains, jumped to from INPUT and OUTPUT: every
-/// rule a fault adds goes in them, so healing removes exactly fencepost's
-/// rules and never one the host had (an SSH host's own firewall).
-const CHAIN_IN: &str = "fencepost-in";
-const CHAIN_OUT: &str = "fencepost-out";
-/// Creates the chains and their jumps if missing. `$0` is a TCP port no
-/// fault may cut (sshd's, which the nemesis itself arrives through), or "".
-const OWN_CHAINS: &str = r#"set -e
-for pair in INPUT:fencepost-in:--dport OUTPUT:fencepost-out:--sport; do
-  chain=${pair%%:*}; rest=${pair#*:}; own=${rest%%:*}; dir=${rest#*:}
-  iptables -N "$own" 2>/dev/null || true
-  iptables -C "$chain" -m comment --comment fencepost -j "$own" 2>/dev/null     || iptables -I "$chain" 1 -m comment --comment fencepost -j "$own"
-  if [ -n "$0" ]; then
-    iptables -C "$own" -p tcp "$dir" "$0" -j RETURN 2>/dev/null || iptables -I "$own" 1 -p tcp "$dir" "$0" -j RETURN
-  fi
-done"#;
-/// Removes fencepost's chains and jumps, whatever is in them.
-const DROP_CHAINS: &str = r#"for pair in INPUT:fencepost-in OUTPUT:fencepost-out; do
-  chain=${pair%%:*}; own=${pair#*:}
-  while iptables -D "$chain" -m comment --comment fencepost -j "$own" 2>/dev/null; do :; done
-  iptables -F "$own" 2>/dev/null; iptables -X "$own" 2>/dev/null
-done
-true"#;
 /// Exit status of `/fencepost/server-time` for "this server's clock cannot be moved".
 const CLOCK_REFUSED: i64 = 78;
 
@@ -136,15 +106,24 @@ impl Nemesis {
         self.nodes.iter().map(|n| n.name().to_string()).collect()
     }
 
-    fn node(&self, name: &str) -> Result<&Node, Error> {
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The workload's stall, which client pauses arm.
+    pub(crate) fn stall(&self) -> Option<&Arc<Stall>> {
+        self.stall.as_ref()
+    }
+
+    pub(crate) fn node(&self, name: &str) -> Result<&Node, Error> {
         self.nodes.iter().find(|n| n.name() == name).ok_or_else(|| Error::NoNode(name.to_string()))
     }
 
-    fn report(&self, phase: Phase, event: FaultEvent, info: &FaultInfo) {
+    pub(crate) fn report(&self, phase: Phase, event: FaultEvent, info: &FaultInfo) {
         (self.report)(phase, &event, info)
     }
 
-    async fn run(&self, node: &Node, argv: &[&str]) -> Result<String, Error> {
+    pub(crate) async fn run(&self, node: &Node, argv: &[&str]) -> Result<String, Error> {
         let out = exec(node, argv).await?;
         if out.success() {
             Ok(out.stdout)
@@ -167,7 +146,7 @@ impl Nemesis {
     pub async fn check(&self, specs: &[FaultSpec]) -> Result<(), Error> {
         for &spec in specs {
             let refused = |why: String| Err(Error::Refused { fault: spec, why });
-            let needs_nodes = spec.kind != FaultKind::ClientPause;
+            let needs_nodes = !spec.kind.on_clients();
             let Some(first) = self.nodes.first() else {
                 if needs_nodes {
                     return refused("no node of this cluster is reachable by the nemesis".into());
@@ -192,45 +171,11 @@ impl Nemesis {
                 }
                 _ => {}
             }
-            match spec.kind {
-                FaultKind::Partition | FaultKind::PartitionClients | FaultKind::Loss => {
-                    for node in &self.nodes {
-                        let out = exec(node, &["iptables", "-S", "INPUT"]).await?;
-                        if !out.success() {
-                            return refused(format!(
-                                "{} cannot list its iptables rules (is iptables installed, and are we root?): {}",
-                                node.name(),
-                                out.stderr.trim()
-                            ));
-                        }
-                    }
-                }
-                FaultKind::Kill | FaultKind::Pause => {
-                    for node in &self.nodes {
-                        if let Err(e) = node.state().await {
-                            return refused(format!("the server's state cannot be read: {e}"));
-                        }
-                    }
-                }
-                FaultKind::Clock => match self.server_time(first).await {
-                    Ok(_) => {}
-                    Err(Error::Refused { why, .. }) => return refused(why),
-                    Err(e) => return refused(e.to_string()),
-                },
-                FaultKind::Netem => {
-                    // A zero delay on the loopback device: harmless, and
-                    // tells whether the kernel has netem at all.
-                    let argv = ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "0ms"];
-                    let out = exec(first, &argv).await?;
-                    let _ = first.exec(&["tc", "qdisc", "del", "dev", "lo", "root"], EXEC).await;
-                    if !out.success() {
-                        return refused(netem_unavailable(out.stderr.trim()));
-                    }
-                }
-                _ => {}
+            if let Some(why) = spec.kind.check(self, first).await? {
+                return refused(why);
             }
         }
-        if specs.iter().any(|s| s.kind == FaultKind::ClientPause) && self.stall.is_none() {
+        if specs.iter().any(|s| s.kind.on_clients()) && self.stall.is_none() {
             return Err(no_clients());
         }
         Ok(())
@@ -259,7 +204,7 @@ impl Nemesis {
     }
 
     /// The median of five connection times from the harness to `node`.
-    async fn latency(&self, node: &Node) -> Result<Option<Duration>, Error> {
+    pub(crate) async fn latency(&self, node: &Node) -> Result<Option<Duration>, Error> {
         let mut samples = Vec::new();
         for _ in 0..5 {
             if let Some(d) = self.client_connect(node).await? {
@@ -336,58 +281,25 @@ impl Nemesis {
         let (target, holder) = (aimed.target, aimed.holder.clone());
         let fault = &aimed.fault;
         let for_holder = aimed.unresolved() && target == Target::Holder;
-        let started = match fault {
-            _ if for_holder => fault.clone(),
-            _ if aimed.unresolved() => {
-                let leader = self.leader(aimed.spec()).await?;
-                fault.aimed_at(&[leader], &self.node_names())
-            }
-            Fault::ClientPause { clients, duration_ms, .. } => {
-                let stall = self.stall.as_ref().ok_or_else(no_clients)?;
-                let duration = Duration::from_millis(*duration_ms);
-                self.report(Phase::Begin, FaultEvent::start(fault.name()), &aimed.describe());
-                stall.arm(*clients, duration);
-                // The fault starts when a holder walks into the stall.
-                let deadline = Instant::now() + duration;
-                let stalled = loop {
-                    let stalled = stall.stalled();
-                    if !stalled.is_empty() {
-                        break stalled;
-                    }
-                    if Instant::now() >= deadline {
-                        stall.release();
-                        return Err(Error::Verify {
-                            fault: FaultKind::ClientPause,
-                            node: None,
-                            why: format!(
-                                "no client reached a holding point within {duration:?} (is the workload taking locks?)"
-                            ),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                };
-                Fault::ClientPause { clients: *clients, duration_ms: *duration_ms, stalled }
-            }
-            other => other.clone(),
+        // A fault that begins when something else happens (a client pause,
+        // when a holder walks into the stall) has recorded its own start.
+        let mut begun = false;
+        let started = if for_holder {
+            fault.clone()
+        } else if aimed.unresolved() {
+            let leader = self.leader(aimed.spec()).await?;
+            fault.aimed_at(&[leader], &self.node_names())
+        } else if let Some(caught) = fault.catch(self, &aimed.describe()).await? {
+            begun = true;
+            caught
+        } else {
+            fault.clone()
         };
         let mut started = Aimed { fault: started, target, holder };
         // Refusals and baselines come before anything is touched: on every
         // node the holder could lead to, when it is not known yet.
         let baseline = if for_holder { self.node_names() } else { started.fault.targets() };
-        let mut before = BTreeMap::new();
-        match &started.fault {
-            Fault::Clock { .. } => {
-                for name in &baseline {
-                    self.server_time(self.node(name)?).await?;
-                }
-            }
-            Fault::Netem { .. } => {
-                for name in &baseline {
-                    before.insert(name.clone(), self.latency(self.node(name)?).await?.unwrap_or_default());
-                }
-            }
-            _ => {}
-        }
+        let before = started.fault.baseline(self, &baseline).await?;
         let mut waited = Duration::ZERO;
         if for_holder {
             let t = Instant::now();
@@ -398,12 +310,11 @@ impl Nemesis {
             }
             waited = t.elapsed();
         }
-        // A client pause began when the stall was armed (above).
-        if !matches!(started.fault, Fault::ClientPause { .. }) {
+        if !begun {
             self.report(Phase::Begin, FaultEvent::start(started.name()), &started.describe());
         }
-        self.inject(&started.fault).await?;
-        self.verify(&started.fault, &before).await?;
+        started.fault.inject(self).await?;
+        started.fault.verify(self, &before).await?;
         self.report(Phase::Done, FaultEvent::start(started.name()), &started.describe());
         Ok(Begun::Started(started, waited))
     }
@@ -463,180 +374,12 @@ impl Nemesis {
         self.report(Phase::Done, FaultEvent::Skipped { fault: planned.name().to_string() }, &info);
     }
 
-    /// Puts `fault` in place (no checks).
-    async fn inject(&self, fault: &Fault) -> Result<(), Error> {
-        match fault {
-            Fault::ClientPause { .. } => {}
-            Fault::Partition { grudge, .. } => {
-                for (a, drops) in grudge {
-                    let node = self.node(a)?;
-                    self.own_chains(node).await?;
-                    for b in drops {
-                        let ip = ip(self.node(b)?).await?;
-                        self.drop_peer(node, &ip).await?;
-                    }
-                }
-            }
-            Fault::ClientPartition { nodes } => {
-                for name in nodes {
-                    let node = self.node(name)?;
-                    let source = node.client_source().await.map_err(node_error)?;
-                    self.own_chains(node).await?;
-                    self.drop_peer(node, &source).await?;
-                }
-            }
-            Fault::Kill { nodes } => {
-                for name in nodes {
-                    let node = self.node(name)?;
-                    node.kill().await.map_err(node_error)?;
-                }
-            }
-            Fault::Pause { nodes } => {
-                for name in nodes {
-                    let node = self.node(name)?;
-                    node.pause().await.map_err(node_error)?;
-                }
-            }
-            Fault::Loss { nodes, probability } => {
-                for name in nodes {
-                    let p = format!("{probability}");
-                    let node = self.node(name)?;
-                    self.own_chains(node).await?;
-                    let argv = [
-                        "iptables",
-                        "-A",
-                        CHAIN_IN,
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        &p,
-                        "-j",
-                        "DROP",
-                    ];
-                    self.run(node, &argv).await?;
-                }
-            }
-            Fault::Clock { nodes, offset_ms, strobe_ms, period_ms } => {
-                let line = format!("{} {} {}", offset_ms * 1_000_000, strobe_ms * 1_000_000, period_ms * 1_000_000);
-                // All at once: the clocks of a majority (a `holder`'s) move
-                // together, before the lock they hold can be released.
-                let writes = nodes.iter().map(|name| async {
-                    self.run(self.node(name)?, &["sh", "-c", WRITE_CLOCK, &line]).await.map(|_| ())
-                });
-                futures_util::future::join_all(writes).await.into_iter().collect::<Result<(), Error>>()?;
-            }
-            Fault::Netem { nodes, delay_ms, jitter_ms, loss } => {
-                let (delay, jitter, loss) =
-                    (format!("{delay_ms}ms"), format!("{jitter_ms}ms"), format!("{}%", loss * 100.0));
-                for name in nodes {
-                    let node = self.node(name)?;
-                    let device = node.device().await.map_err(node_error)?;
-                    let argv = [
-                        "tc", "qdisc", "replace", "dev", &device, "root", "netem", "delay", &delay, &jitter, "loss",
-                        &loss,
-                    ];
-                    let out = exec(node, &argv).await?;
-                    if !out.success() {
-                        return Err(Error::Inject {
-                            fault: FaultKind::Netem,
-                            node: name.clone(),
-                            why: netem_unavailable(out.stderr.trim()),
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks `fault` took effect: an error naming what did not.
-    async fn verify(&self, fault: &Fault, before: &BTreeMap<String, Duration>) -> Result<(), Error> {
-        let not_in_effect =
-            |node: &str, why: String| Error::Verify { fault: fault.kind(), node: Some(node.to_string()), why };
-        match fault {
-            Fault::ClientPause { .. } => {}
-            Fault::Partition { grudge, .. } => {
-                for (a, b, reached) in self.probe_pairs(grudge).await {
-                    if reached? {
-                        return Err(not_in_effect(a, format!("{a} still reaches {b}")));
-                    }
-                }
-            }
-            Fault::ClientPartition { nodes } => {
-                for name in nodes {
-                    if self.client_connect(self.node(name)?).await?.is_some() {
-                        return Err(not_in_effect(name, format!("the harness still reaches {name}")));
-                    }
-                }
-            }
-            Fault::Kill { nodes } | Fault::Pause { nodes } => {
-                let want = if matches!(fault, Fault::Kill { .. }) { NodeState::Stopped } else { NodeState::Paused };
-                for name in nodes {
-                    let node = self.node(name)?;
-                    let state = node.state().await.map_err(node_error)?;
-                    if state != want {
-                        return Err(not_in_effect(name, format!("{name} is {state:?}")));
-                    }
-                }
-            }
-            Fault::Loss { nodes, .. } => {
-                for name in nodes {
-                    let rules = self.run(self.node(name)?, &["iptables", "-S", CHAIN_IN]).await?;
-                    if !rules.contains("statistic") {
-                        return Err(not_in_effect(name, format!("no loss rule installed in {name}: {rules}")));
-                    }
-                }
-            }
-            Fault::Clock { nodes, offset_ms, strobe_ms, .. } => {
-                let expected = [*offset_ms as f64 / 1e3, (*offset_ms + *strobe_ms) as f64 / 1e3];
-                for name in nodes {
-                    let moved = self.server_time(self.node(name)?).await? - unix_now();
-                    if !expected.iter().any(|e| (moved - e).abs() <= CLOCK_SLACK) {
-                        return Err(not_in_effect(
-                            name,
-                            format!(
-                                "{name}'s server clock is {moved:+.3} s from ours, expected {:+.3} s",
-                                expected[usize::from(*strobe_ms != 0)]
-                            ),
-                        ));
-                    }
-                }
-            }
-            Fault::Netem { nodes, delay_ms, .. } => {
-                for name in nodes {
-                    let before = before.get(name).copied().unwrap_or_default();
-                    let after = self.latency(self.node(name)?).await?;
-                    let wanted = before + Duration::from_millis(delay_ms / 2);
-                    if *delay_ms > 0 && after.is_none_or(|a| a < wanted) {
-                        return Err(not_in_effect(
-                            name,
-                            format!("connecting to {name} took {after:?}, {before:?} before a {delay_ms} ms delay"),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops everything from and to `ip` inside `node` (its chains made).
-    async fn drop_peer(&self, node: &Node, ip: &str) -> Result<(), Error> {
-        self.run(node, &["iptables", "-A", CHAIN_IN, "-s", ip, "-j", "DROP"]).await?;
-        self.run(node, &["iptables", "-A", CHAIN_OUT, "-d", ip, "-j", "DROP"]).await?;
-        Ok(())
-    }
-
-    /// fencepost's chains on `node`, created if missing.
-    async fn own_chains(&self, node: &Node) -> Result<(), Error> {
-        let keep = node.control_port().map(|p| p.to_string()).unwrap_or_default();
-        self.run(node, &["sh", "-c", OWN_CHAINS, &keep]).await.map(|_| ())
-    }
-
     /// Probes every cut pair of `grudge` at once (each blocked probe waits
     /// out its one-second timeout): (from, to, reached?).
-    async fn probe_pairs<'a>(&self, grudge: &'a Grudge) -> Vec<(&'a String, &'a String, Result<bool, Error>)> {
+    pub(crate) async fn probe_pairs<'a>(
+        &self,
+        grudge: &'a Grudge,
+    ) -> Vec<(&'a String, &'a String, Result<bool, Error>)> {
         let pairs: Vec<(&String, &String)> = grudge.iter().flat_map(|(a, d)| d.iter().map(move |b| (a, b))).collect();
         let probes = pairs.iter().map(|(a, b)| async move { self.reaches(self.node(a)?, self.node(b)?).await });
         let results = futures_util::future::join_all(probes).await;
@@ -679,51 +422,11 @@ impl Nemesis {
         let aimed: Aimed = fault.into();
         let fault = &aimed.fault;
         self.report(Phase::Begin, FaultEvent::stop(fault.name()), &aimed.describe());
-        let not_healed =
-            |node: &str, why: String| Error::Heal { fault: fault.kind(), node: Some(node.to_string()), why };
-        if let Fault::ClientPause { .. } = fault {
-            let stall = self.stall.as_ref().ok_or_else(no_clients)?;
-            stall.release();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !stall.stalled().is_empty() {
-                if Instant::now() >= deadline {
-                    return Err(Error::Heal {
-                        fault: FaultKind::ClientPause,
-                        node: None,
-                        why: format!("paused clients did not resume: {:?}", stall.stalled()),
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
+        fault.undo(self).await?;
         for name in fault.targets() {
             self.heal_node(self.node(&name)?).await?;
         }
-        match fault {
-            Fault::Partition { grudge, .. } => {
-                for (a, b, reached) in self.probe_pairs(grudge).await {
-                    if !reached? {
-                        return Err(not_healed(a, format!("{a} still cannot reach {b}")));
-                    }
-                }
-            }
-            Fault::ClientPartition { nodes } => {
-                for name in nodes {
-                    if self.client_connect(self.node(name)?).await?.is_none() {
-                        return Err(not_healed(name, format!("the harness still cannot reach {name}")));
-                    }
-                }
-            }
-            Fault::Clock { nodes, .. } => {
-                for name in nodes {
-                    let off = self.server_time(self.node(name)?).await? - unix_now();
-                    if off.abs() > CLOCK_SLACK {
-                        return Err(not_healed(name, format!("{name}'s server is still {off:+.3} s off")));
-                    }
-                }
-            }
-            _ => {}
-        }
+        fault.verify_healed(self).await?;
         self.report(Phase::Done, FaultEvent::stop(fault.name()), &aimed.describe());
         Ok(())
     }
@@ -737,12 +440,9 @@ impl Nemesis {
             NodeState::Stopped => node.start().await.map_err(node_error)?,
             NodeState::Running => {}
         }
-        self.run(node, &["sh", "-c", DROP_CHAINS]).await?;
-        // Deleting the root qdisc when there is none is an error we expect.
-        let device = node.device().await.map_err(node_error)?;
-        let _ = node.exec(&["tc", "qdisc", "del", "dev", &device, "root"], EXEC).await;
-        let reset = format!("if [ -f {CLOCK_FILE} ]; then {WRITE_CLOCK}; fi");
-        self.run(node, &["sh", "-c", &reset, "0 0 0"]).await?;
+        for undo in UNDO {
+            (undo.heal)(self, node).await?;
+        }
         let deadline = Instant::now() + RECOVER;
         let port = self.port.to_string();
         loop {
@@ -771,18 +471,8 @@ impl Nemesis {
                 left.push(format!("{name} is {state:?}"));
                 continue;
             }
-            let rules = self.run(node, &["iptables", "-S"]).await?;
-            for rule in rules.lines().filter(|l| l.contains("fencepost")) {
-                left.push(format!("{name}: iptables {rule}"));
-            }
-            let device = node.device().await.map_err(node_error)?;
-            let qdisc = self.run(node, &["tc", "qdisc", "show", "dev", &device]).await?;
-            if qdisc.contains("netem") {
-                left.push(format!("{name}: {}", qdisc.trim()));
-            }
-            let clock = exec(node, &["cat", CLOCK_FILE]).await?;
-            if clock.success() && clock.stdout.split_whitespace().any(|n| n != "0") {
-                left.push(format!("{name}: clock offset {}", clock.stdout.trim()));
+            for undo in UNDO {
+                left.extend((undo.leftovers)(self, node).await?);
             }
         }
         if let Some(stall) = &self.stall {
@@ -824,10 +514,10 @@ impl Nemesis {
             } else {
                 planned.fault.clone()
             };
-            if matches!(fault, Fault::ClientPause { .. }) {
+            if fault.kind().on_clients() {
                 continue;
             }
-            self.inject(&fault).await?;
+            fault.inject(self).await?;
             for name in fault.targets() {
                 self.heal_node(self.node(&name)?).await?;
             }
@@ -853,7 +543,7 @@ impl Nemesis {
                 let planned = step.aimed();
                 let wait = HolderWait { deadline: Instant::now() + step.wait, seed: step.seed, stop: stop.clone() };
                 let aimed = match &planned.fault {
-                    Fault::ClientPause { .. } => match self.any_holder(&planned, &wait).await {
+                    fault if fault.kind().on_clients() => match self.any_holder(&planned, &wait).await {
                         Aim::At(aimed) => aimed,
                         Aim::Skipped => {
                             played.skipped.push(step.spec);
@@ -887,18 +577,6 @@ impl Nemesis {
     }
 }
 
-fn netem_unavailable(tc_error: &str) -> String {
-    if tc_error.contains("qdisc kind is unknown") {
-        format!("this kernel has no sch_netem (tc: {tc_error}), so delay faults cannot run here; packet loss can (--nemesis loss, through iptables)")
-    } else {
-        format!("tc failed: {tc_error}")
-    }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Sleeps until `t` unless `stop` is cancelled first; false when stopped.
 async fn sleep_until(t: Instant, stop: &CancellationToken) -> bool {
     tokio::select! {
@@ -909,18 +587,18 @@ async fn sleep_until(t: Instant, stop: &CancellationToken) -> bool {
 }
 
 /// Runs `argv` in `node`; only the engine failing is an error here.
-async fn exec(node: &Node, argv: &[&str]) -> Result<node::ExecOutput, Error> {
+pub(crate) async fn exec(node: &Node, argv: &[&str]) -> Result<node::ExecOutput, Error> {
     node.exec(argv, EXEC).await.map_err(node_error)
 }
 
-async fn ip(node: &Node) -> Result<String, Error> {
+pub(crate) async fn ip(node: &Node) -> Result<String, Error> {
     node.ip().await.map_err(node_error)
 }
 
-fn node_error(source: node::Error) -> Error {
+pub(crate) fn node_error(source: node::Error) -> Error {
     Error::Node { source }
 }
 
-fn no_clients() -> Error {
+pub(crate) fn no_clients() -> Error {
     Error::Refused { fault: FaultSpec::plain(FaultKind::ClientPause), why: "no workload clients to pause".into() }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kit::Rng;
 
-use crate::fault::{planned_fault, Aimed, Fault, FaultKind, FaultOptions, FaultSpec};
+use crate::fault::{planned_fault, Aimed, Fault, FaultOptions, FaultSpec};
 
 /// One step of a schedule: at `at`, start `fault`; `duration` later, stop it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,7 @@ pub fn schedule(
     if kinds.is_empty() || nodes.is_empty() || interval.is_zero() {
         return steps;
     }
-    let length = |spec: FaultSpec| if spec.kind == FaultKind::ClientPause { options.client_pause } else { interval };
+    let length = |spec: FaultSpec| spec.kind.length(options, interval);
     let mut round: Vec<FaultSpec> = Vec::new();
     let mut at = interval;
     loop {
@@ -89,6 +89,7 @@ pub fn unplayed(kinds: &[FaultSpec], steps: &[Step]) -> Vec<FaultSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FaultKind;
 
     fn names(n: usize) -> Vec<String> {
         (1..=n).map(|i| format!("n{i}")).collect()
@@ -179,7 +180,7 @@ mod tests {
         use crate::{ClockMode, Fault};
         let s = Duration::from_secs;
         let clock = |f: &Fault| match f {
-            Fault::Clock { offset_ms, strobe_ms, .. } => Some((*offset_ms, *strobe_ms)),
+            Fault::Clock(crate::Clock { offset_ms, strobe_ms, .. }) => Some((*offset_ms, *strobe_ms)),
             _ => None,
         };
         let mut seen = std::collections::BTreeSet::new();

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use docker::Engine;
-use nemesis::{Fault, FaultKind, FaultSpec, Grudge, Nemesis, Phase};
+use nemesis::{
+    ClientPartition, ClientPause, Clock, Fault, FaultKind, FaultSpec, Grudge, Kill, Loss, Nemesis, Netem, Partition,
+    Pause, Phase,
+};
 use node::NodeState;
 use serde_json::Value;
 
@@ -57,7 +60,7 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
     grudge.entry("n1".into()).or_default().extend(["n2".to_string(), "n3".to_string()]);
     grudge.entry("n2".into()).or_default().insert("n1".into());
     grudge.entry("n3".into()).or_default().insert("n1".into());
-    let fault = Fault::Partition { kind: "one", grudge };
+    let fault = Fault::from(Partition { kind: "one", grudge });
     let asked = Instant::now();
     nemesis.start(&fault).await.unwrap();
     let returned = Instant::now();
@@ -108,12 +111,12 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
     let mut rng = checker::gen::Rng::new(3);
     let fault = loop {
         let f = nemesis::random_partition(&nemesis.node_names(), &mut rng);
-        if matches!(f, Fault::Partition { kind: "majorities-ring", .. }) {
+        if matches!(f, Fault::Partition(Partition { kind: "majorities-ring", .. })) {
             break f;
         }
     };
     nemesis.start(&fault).await.unwrap();
-    let Fault::Partition { grudge, .. } = &fault else { unreachable!() };
+    let Fault::Partition(Partition { grudge, .. }) = &fault else { unreachable!() };
     let nodes = started.cluster.nodes();
     for a in nodes {
         for b in nodes.iter().filter(|b| b.name() != a.name()) {
@@ -134,20 +137,20 @@ async fn kill_pause_and_loss_take_effect_and_heal_on_redis() {
     let probe_fails =
         || async { tokio::time::timeout(Duration::from_secs(3), sys.probe(n1)).await.map_or(true, |r| r.is_err()) };
 
-    let kill = Fault::Kill { nodes: vec!["n1".into()] };
+    let kill = Fault::from(Kill { nodes: vec!["n1".into()] });
     nemesis.start(&kill).await.unwrap();
     assert!(probe_fails().await, "a killed Redis answers");
     nemesis.stop(&kill).await.unwrap();
     sys.probe(n1).await.unwrap();
 
-    let pause = Fault::Pause { nodes: vec!["n1".into()] };
+    let pause = Fault::from(Pause { nodes: vec!["n1".into()] });
     nemesis.start(&pause).await.unwrap();
     assert!(probe_fails().await, "a paused Redis answers");
     nemesis.stop(&pause).await.unwrap();
     sys.probe(n1).await.unwrap();
 
     // Dropping every packet cuts the node off from its clients.
-    let cut = Fault::Loss { nodes: vec!["n1".into()], probability: 1.0 };
+    let cut = Fault::from(Loss { nodes: vec!["n1".into()], probability: 1.0 });
     nemesis.start(&cut).await.unwrap();
     assert!(probe_fails().await, "a Redis dropping all packets answers");
     nemesis.stop(&cut).await.unwrap();
@@ -168,7 +171,7 @@ async fn client_partitions_cut_clients_but_not_peers() {
     let (started, nemesis, events) = cluster("redis").await;
     let sys = workloads::by_name("redis").unwrap();
     let n1 = &started.cluster.nodes()[0];
-    let fault = Fault::ClientPartition { nodes: vec!["n1".into()] };
+    let fault = Fault::from(ClientPartition { nodes: vec!["n1".into()] });
     nemesis.start(&fault).await.unwrap();
     // The client's path: the port published on 127.0.0.1.
     let probe = tokio::time::timeout(Duration::from_secs(3), sys.probe(n1)).await;
@@ -212,7 +215,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
         n1.exec(argv, Duration::from_secs(10)).await.unwrap().stdout.trim().to_string()
     };
     assert_eq!(exec(&["redis-cli", "SET", "k", "v", "EX", "30"]).await, "OK");
-    let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
+    let jump = Fault::from(Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 });
     nemesis.start(&jump).await.unwrap();
     let moved = nemesis.server_time(n1).await.unwrap() - unix_now();
     assert!((moved - 60.0).abs() < 3.0, "redis TIME moved {moved:+.3} s");
@@ -220,7 +223,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
     nemesis.stop(&jump).await.unwrap();
     assert!((nemesis.server_time(n1).await.unwrap() - unix_now()).abs() < 3.0);
     // A strobe: samples land on both sides.
-    let strobe = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 0, strobe_ms: -30_000, period_ms: 50 };
+    let strobe = Fault::from(Clock { nodes: vec!["n1".into()], offset_ms: 0, strobe_ms: -30_000, period_ms: 50 });
     nemesis.start(&strobe).await.unwrap();
     let (mut behind, mut level) = (0, 0);
     for _ in 0..40 {
@@ -249,7 +252,8 @@ async fn clock_faults_move_server_clocks_and_heal() {
         let (started, nemesis, _) = cluster(system).await;
         nemesis.check(&[FaultSpec::plain(FaultKind::Clock)]).await.unwrap();
         let last = started.cluster.nodes().last().unwrap();
-        let jump = Fault::Clock { nodes: vec![last.name().into()], offset_ms: -45_000, strobe_ms: 0, period_ms: 0 };
+        let jump =
+            Fault::from(Clock { nodes: vec![last.name().into()], offset_ms: -45_000, strobe_ms: 0, period_ms: 0 });
         nemesis.start(&jump).await.unwrap_or_else(|e| panic!("{system}: {e}"));
         let moved = nemesis.server_time(last).await.unwrap() - unix_now();
         assert!((moved + 45.0).abs() < 3.0, "{system}: server clock moved {moved:+.3} s");
@@ -264,7 +268,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
     assert!(matches!(e, nemesis::Error::Refused { fault: FaultSpec { kind: FaultKind::Clock, .. }, .. }), "{e}");
     let e = e.to_string();
     assert!(e.contains("Go binary"), "{e}");
-    let jump = Fault::Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 };
+    let jump = Fault::from(Clock { nodes: vec!["n1".into()], offset_ms: 60_000, strobe_ms: 0, period_ms: 0 });
     assert!(nemesis.start(&jump).await.unwrap_err().to_string().contains("Go binary"));
     assert!(events.lock().unwrap().is_empty(), "a refused fault is not recorded as started");
     assert_clean(&started, &nemesis).await;
@@ -279,9 +283,11 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
     for system in leaders {
         let (started, nemesis, events) = cluster(system).await;
         // `partition:leader` as planned: no nodes until it starts.
-        let planned = Fault::Partition { kind: "leader", grudge: Grudge::new() };
+        let planned = Fault::from(Partition { kind: "leader", grudge: Grudge::new() });
         let started_fault = nemesis.start(&planned).await.unwrap_or_else(|e| panic!("{system}: {e}"));
-        let Fault::Partition { kind: "leader", grudge } = &started_fault.fault else { panic!("{started_fault:?}") };
+        let Fault::Partition(Partition { kind: "leader", grudge }) = &started_fault.fault else {
+            panic!("{started_fault:?}")
+        };
         let old = grudge.iter().find(|(_, d)| d.len() == 2).map(|(n, _)| n.clone()).expect("one node cut from two");
         let role = |node: &node::Node| {
             let node = node.clone();
@@ -320,7 +326,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netem_delays_or_is_refused_with_the_reason() {
     let (started, nemesis, _) = cluster("redis").await;
-    let fault = Fault::Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 };
+    let fault = Fault::from(Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 });
     match nemesis.check(&[FaultSpec::plain(FaultKind::Netem)]).await {
         Ok(()) => {
             let n1 = &started.cluster.nodes()[0];
@@ -362,9 +368,9 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
     let nodes = started.cluster.nodes().to_vec();
     let run = tokio::spawn(workloads::run(sys, nodes, options, recorder.clone(), resource, stop));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let fault = Fault::ClientPause { clients: 1, duration_ms: 1500, stalled: vec![] };
+    let fault = Fault::from(ClientPause { clients: 1, duration_ms: 1500, stalled: vec![] });
     let started_fault = nemesis.start(&fault).await.unwrap();
-    let Fault::ClientPause { stalled, .. } = &started_fault.fault else { unreachable!() };
+    let Fault::ClientPause(ClientPause { stalled, .. }) = &started_fault.fault else { unreachable!() };
     assert_eq!(stalled.len(), 1);
     let (process, key) = stalled[0].clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -144,6 +144,68 @@ pub struct FaultInfo {
     /// A `-skip` event: why the fault was not injected ("nobody held a lock").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Whose sessions the fault may end, where its name does not say
+    /// ([`Reach::by_name`]): written by the nemesis for kinds newer than
+    /// this field, absent for the others and in every older history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
+}
+
+/// Whose sessions (an etcd lease kept alive, a ZooKeeper session, a
+/// database connection) a fault may end, so that a lease checker knows
+/// which holds it may cut short. The nemesis's kinds each declare theirs;
+/// the history carries it in [`FaultInfo::reach`] where the fault's name
+/// alone does not tell a reader that has no nemesis (the checker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// Sessions held through the nodes it acts on (its `targets`; all of
+    /// them where it names none): kills, pauses, loss, delay, client cuts.
+    Nodes,
+    /// Sessions held through a node on either end of a link it cuts (the
+    /// `grudge`; without one, as [`Reach::Nodes`]): partitions.
+    Links,
+    /// The sessions of the client processes it stalls (`processes`; all of
+    /// them where it names none): a process-wide pause stops a client's
+    /// heartbeats too.
+    Processes,
+    /// None: a server's wall clock, since sessions run on monotonic time.
+    Nothing,
+}
+
+impl Reach {
+    /// What a fault reaches: as its value says, else as its name says.
+    pub fn of(name: &str, info: &FaultInfo) -> Reach {
+        info.reach.unwrap_or_else(|| Reach::by_name(name))
+    }
+
+    /// The reach of the fault kinds every history before [`FaultInfo::reach`]
+    /// was written with (fencepost's, by the names it gave them), and of a
+    /// foreign nemesis (a Jepsen history's): its nodes. Frozen: a new kind
+    /// records its reach instead of being added here.
+    pub fn by_name(name: &str) -> Reach {
+        match name {
+            "client-pause" => Reach::Processes,
+            "clock" => Reach::Nothing,
+            "partition" | "partition-leader" => Reach::Links,
+            _ => Reach::Nodes,
+        }
+    }
+
+    /// Whether a fault described by `info` could end a session that
+    /// `process` holds through `node` (`None`: unknown, so any node's fault
+    /// could).
+    pub fn ends_session(self, info: &FaultInfo, node: Option<&str>, process: u64) -> bool {
+        let mine = |n: &String| node.is_none_or(|m| m == n);
+        match self {
+            Reach::Processes => info.processes.is_empty() || info.processes.contains(&process),
+            Reach::Nothing => false,
+            Reach::Links if !info.grudge.is_empty() => {
+                info.grudge.iter().any(|(n, drops)| !drops.is_empty() && (mine(n) || drops.iter().any(mine)))
+            }
+            Reach::Links | Reach::Nodes => info.targets.is_empty() || info.targets.iter().any(mine),
+        }
+    }
 }
 
 impl FaultInfo {
@@ -191,6 +253,37 @@ mod tests {
             serde_json::from_str(r#"{"time":1,"process":"nemesis","type":"info","f":"start","value":"majority"}"#)
                 .unwrap();
         assert_eq!(FaultInfo::of(&op), FaultInfo::default());
+    }
+
+    #[test]
+    fn reach_is_read_from_the_value_else_from_the_name() {
+        let none = FaultInfo::default();
+        assert_eq!(Reach::of("clock", &none), Reach::Nothing);
+        assert_eq!(Reach::of("partition-leader", &none), Reach::Links);
+        assert_eq!(Reach::of("start", &none), Reach::Nodes, "a Jepsen nemesis reaches its nodes");
+        let recorded: FaultInfo = serde_json::from_str(r#"{"kind":"skew","reach":"nothing"}"#).unwrap();
+        assert_eq!(Reach::of("skew", &recorded), Reach::Nothing);
+        assert!(serde_json::from_str::<FaultInfo>(r#"{"reach":"everything"}"#).is_err());
+    }
+
+    #[test]
+    fn sessions_end_where_the_fault_reaches() {
+        let on = |targets: &[&str]| FaultInfo {
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            ..FaultInfo::default()
+        };
+        assert!(Reach::Nodes.ends_session(&on(&["n1"]), Some("n1"), 1));
+        assert!(!Reach::Nodes.ends_session(&on(&["n2"]), Some("n1"), 1));
+        assert!(Reach::Nodes.ends_session(&on(&["n2"]), None, 1), "an unknown node could be any");
+        assert!(!Reach::Nothing.ends_session(&on(&["n1"]), Some("n1"), 1));
+        let mut grudge = Grudge::new();
+        grudge.entry("n2".into()).or_default().insert("n3".into());
+        let cut = FaultInfo { grudge, ..on(&["n1", "n2", "n3"]) };
+        assert!(!Reach::Links.ends_session(&cut, Some("n1"), 1), "n1 kept every link");
+        assert!(Reach::Links.ends_session(&cut, Some("n3"), 1));
+        let paused = FaultInfo { processes: vec![4], ..FaultInfo::default() };
+        assert!(Reach::Processes.ends_session(&paused, Some("n1"), 4));
+        assert!(!Reach::Processes.ends_session(&paused, Some("n1"), 5));
     }
 
     #[test]
