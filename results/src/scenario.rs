@@ -132,11 +132,6 @@ impl Expectation {
         .collect()
     }
 
-    /// Whether it looks for an anomaly (rather than its absence).
-    pub fn expects_anomaly(&self) -> bool {
-        self.checkers().iter().any(|(_, e)| *e == Expect::Invalid)
-    }
-
     /// In words: `mutual-exclusion invalid (lease-expired), fencing valid`.
     pub fn words(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
