@@ -159,7 +159,6 @@ impl Connect for EtcdLock {
 }
 
 impl EtcdLock {
-
     /// Keeps `lease` (held for `key`) alive every third of its TTL; marks
     /// a leadership `lost` when etcd says the lease is gone (TTL 0) or the
     /// stream breaks (its default `renew` answers from that flag; a lock's

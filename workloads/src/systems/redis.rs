@@ -179,7 +179,13 @@ impl Connect for RedisLock {
     async fn connect(seat: Seat<'_>) -> Result<RedisLock, Error> {
         let (node, options) = (seat.server(), seat.options);
         let conn = connect(node, options.timeout).await?;
-        Ok(RedisLock { conn, node: node.name().to_string(), process: seat.process, counter: 0, options: options.clone() })
+        Ok(RedisLock {
+            conn,
+            node: node.name().to_string(),
+            process: seat.process,
+            counter: 0,
+            options: options.clone(),
+        })
     }
 }
 

@@ -110,7 +110,8 @@ pub trait Dialect: Sized + Send + Sync + 'static {
         leadership: &'a Leadership,
     ) -> impl Future<Output = Outcome<()>> + Send + 'a;
     /// Who holds election `name`'s lock, and the term they filed.
-    fn leader<'a>(conn: &'a mut Self::Conn, name: &'a str) -> impl Future<Output = Outcome<Option<Leader>>> + Send + 'a;
+    fn leader<'a>(conn: &'a mut Self::Conn, name: &'a str)
+        -> impl Future<Output = Outcome<Option<Leader>>> + Send + 'a;
 }
 
 /// One real request to this member: a fresh connection and `SELECT 1`.

@@ -99,7 +99,6 @@ impl Connect for ZookeeperLock {
 }
 
 impl ZookeeperLock {
-
     /// Waits until our child is the lowest (`Ok(None)`), or gives up at
     /// `give_up` (`Ok(Some((path, version)))` of the lower node we were
     /// watching, which existed when we gave up).
