@@ -228,6 +228,13 @@ mod tests {
     }
 
     #[test]
+    fn locks_are_named_under_fencepost() {
+        // The names other connections (and IS_USED_LOCK) see.
+        assert_eq!(Mysql::handle("k0"), "fencepost/k0");
+        assert_eq!(Mysql::handle("election/e"), "fencepost/election/e");
+    }
+
+    #[test]
     fn no_lease_is_said() {
         assert!(Mysql.ttl_note(Duration::from_secs(5)).unwrap().contains("GET_LOCK"));
     }

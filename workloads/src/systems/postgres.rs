@@ -295,6 +295,14 @@ mod tests {
     }
 
     #[test]
+    fn advisory_lock_ids_are_the_fnv1a_hash_of_the_key() {
+        // What pg_locks shows and `leader` looks for.
+        assert_eq!(lock_id(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_eq!(Postgres::handle("election/e"), lock_id("election/e").to_string());
+        assert_ne!(lock_id("k0"), lock_id("k1"));
+    }
+
+    #[test]
     fn no_lease_is_said() {
         assert!(Postgres.ttl_note(Duration::from_secs(5)).unwrap().contains("--ttl is ignored"));
     }
