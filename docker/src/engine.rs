@@ -22,13 +22,6 @@ impl Engine {
         Ok(Engine { docker })
     }
 
-    /// A client that has not talked to the engine yet (and need not exist):
-    /// for nodes fencepost did not start.
-    pub fn offline() -> Result<Engine> {
-        let docker = Docker::connect_with_local_defaults().map_err(|e| Error::with("making a Docker client", e))?;
-        Ok(Engine { docker })
-    }
-
     /// The raw bollard client, for operations this crate does not wrap.
     pub fn bollard(&self) -> &Docker {
         &self.docker

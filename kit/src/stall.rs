@@ -40,32 +40,38 @@ impl Stall {
     /// The next `clients` workers to reach a point stall there until
     /// `duration` from now, or [`Stall::release`].
     pub fn arm(&self, clients: usize, duration: Duration) {
-        let mut state = self.state.lock().expect("stall lock");
+        let mut state = self.state();
         state.armed = Some(Armed { left: clients, until: Instant::now() + duration });
     }
 
     /// Ends the stall: every stalled client resumes.
     pub fn release(&self) {
-        self.state.lock().expect("stall lock").armed = None;
+        self.state().armed = None;
         self.wake.notify_waiters();
     }
 
     /// The clients stalled right now, as (process, key).
     pub fn stalled(&self) -> Vec<(u64, String)> {
-        let state = self.state.lock().expect("stall lock");
+        let state = self.state();
         state.stalled.iter().map(|(p, k)| (*p, k.clone())).collect()
     }
 
     /// Whether `process` is stalled right now.
     pub fn is_stalled(&self, process: u64) -> bool {
-        self.state.lock().expect("stall lock").stalled.contains_key(&process)
+        self.state().stalled.contains_key(&process)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update leaves the state whole, so a worker that panicked
+        // while holding the lock left nothing half-done.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Called by a worker holding `key`: returns at once unless the stall is
     /// armed and still has room, in which case it waits until it ends.
     pub async fn point(&self, process: u64, key: &str) {
         let until = {
-            let mut state = self.state.lock().expect("stall lock");
+            let mut state = self.state();
             match state.armed.as_mut() {
                 Some(armed) if armed.left > 0 && armed.until > Instant::now() => {
                     armed.left -= 1;
@@ -80,7 +86,7 @@ impl Stall {
             // Register interest before checking, so a release between the
             // check and the wait is not missed.
             let notified = self.wake.notified();
-            let released = self.state.lock().expect("stall lock").armed.is_none();
+            let released = self.state().armed.is_none();
             if released || Instant::now() >= until {
                 break;
             }
@@ -89,7 +95,7 @@ impl Stall {
                 _ = tokio::time::sleep_until(until) => {}
             }
         }
-        self.state.lock().expect("stall lock").stalled.remove(&process);
+        self.state().stalled.remove(&process);
     }
 }
 
@@ -111,6 +117,26 @@ mod tests {
         stall.point(2, "k2").await;
         stall.release();
         first.await.unwrap();
+        assert!(stall.stalled().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_panic_while_holding_the_lock_does_not_disable_the_stall() {
+        let stall = std::sync::Arc::new(Stall::default());
+        let s = stall.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = s.state.lock().unwrap();
+            panic!("a worker panics mid-update");
+        })
+        .join();
+        assert!(panicked.is_err() && stall.state.is_poisoned());
+        stall.arm(1, Duration::from_secs(60));
+        let s = stall.clone();
+        let caught = tokio::spawn(async move { s.point(1, "k1").await });
+        tokio::task::yield_now().await;
+        assert!(stall.is_stalled(1));
+        stall.release();
+        caught.await.unwrap();
         assert!(stall.stalled().is_empty());
     }
 

@@ -166,8 +166,6 @@ pub struct Grant {
     /// What the recipe needs to release it (a random value, a node path, a
     /// lock key…). Opaque to everyone else.
     pub handle: String,
-    /// Set when the client learns the lock is gone (lease or session expired).
-    pub lost: Arc<AtomicBool>,
     /// What the service promised: see [`Promised`].
     pub promised: Promised,
 }
@@ -205,7 +203,6 @@ impl Grant {
             node: node.map(str::to_string),
             nodes: node.map(str::to_string).into_iter().collect(),
             handle,
-            lost: Arc::new(AtomicBool::new(false)),
             promised: Promised::Session,
         }
     }
@@ -214,10 +211,6 @@ impl Grant {
     pub fn leased(mut self, ttl: Duration) -> Grant {
         self.promised = Promised::Lease(ttl);
         self
-    }
-
-    pub fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::Relaxed)
     }
 }
 

@@ -43,10 +43,6 @@ impl FencedResource {
         FencedResource { enforce, counters: Mutex::new(BTreeMap::new()) }
     }
 
-    pub fn enforces(&self) -> bool {
-        self.enforce
-    }
-
     pub fn read(&self, key: &str) -> i64 {
         self.counters.lock().unwrap_or_else(|e| e.into_inner()).get(key).map_or(0, |c| c.value)
     }

@@ -495,6 +495,12 @@ mod tests {
         }
     }
 
+    impl crate::systems::Connect for FlakyClient {
+        async fn connect(_seat: crate::systems::Seat<'_>) -> Result<FlakyClient, crate::systems::Error> {
+            Ok(FlakyClient { calls: 0 })
+        }
+    }
+
     impl System for Retiring {
         fn layout(&self) -> &'static crate::systems::Layout {
             &crate::systems::Layout {
@@ -511,6 +517,10 @@ mod tests {
         fn probe<'a>(&'a self, _node: &'a Node) -> BoxFuture<'a, Result<(), crate::systems::Error>> {
             Box::pin(async { Ok(()) })
         }
+        fn clients(&self) -> crate::systems::Clients {
+            crate::systems::Clients::lock::<FlakyClient>()
+        }
+        /// Notes where each client was bound (the provided one would not).
         fn lock_client<'a>(
             &'a self,
             nodes: &'a [Node],

@@ -24,11 +24,10 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tonic::Code;
 
-use super::{client_address, member, BoxFuture, Error, Layout, LogEvent, System};
+use super::{client_address, BoxFuture, Clients, Connect, Error, Layout, LogEvent, Seat, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Orphan, Outcome};
 
 pub const PORT: u16 = 2379;
-pub const PEER_PORT: u16 = 2380;
 
 pub const LAYOUT: Layout = Layout {
     name: "etcd",
@@ -145,33 +144,40 @@ pub struct EtcdLock {
     queued: HashMap<i64, String>,
 }
 
-impl EtcdLock {
-    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<EtcdLock, Error> {
-        let client = connect(&[node], options.timeout).await?;
-        let node = node.name().to_string();
+impl Connect for EtcdLock {
+    async fn connect(seat: Seat<'_>) -> Result<EtcdLock, Error> {
+        let client = connect(&[seat.member()], seat.options.timeout).await?;
         Ok(EtcdLock {
             client,
-            node,
-            options: options.clone(),
-            process,
+            node: seat.member().name().to_string(),
+            options: seat.options.clone(),
+            process: seat.process,
             keepers: HashMap::new(),
             queued: HashMap::new(),
         })
     }
+}
 
+impl EtcdLock {
     /// Keeps `lease` (held for `key`) alive every third of its TTL; marks
-    /// the grant lost when etcd says the lease is gone (TTL 0) or the stream
-    /// breaks. Each keep-alive is recorded (`keep-alive`, `of_process`), its
+    /// a leadership `lost` when etcd says the lease is gone (TTL 0) or the
+    /// stream breaks (its default `renew` answers from that flag; a lock's
+    /// release asks the server instead, so a grant passes `None`). Each keep-alive is recorded (`keep-alive`, `of_process`), its
     /// acknowledgement with the TTL etcd renewed the lease for: what extends
     /// the lease's guaranteed window.
-    fn keep_alive(&mut self, key: &str, lease: i64, ttl_secs: i64, lost: Arc<AtomicBool>) {
+    fn keep_alive(&mut self, key: &str, lease: i64, ttl_secs: i64, lost: Option<Arc<AtomicBool>>) {
         let mut client = self.client.clone();
         let (stall, process) = (self.options.stall.clone(), self.process);
         let background = self.options.background.clone();
         let key = key.to_string();
         let task = tokio::spawn(async move {
+            let mark_lost = || {
+                if let Some(lost) = &lost {
+                    lost.store(true, Ordering::Relaxed);
+                }
+            };
             let Ok((mut keeper, mut stream)) = client.lease_keep_alive(lease).await else {
-                lost.store(true, Ordering::Relaxed);
+                mark_lost();
                 return;
             };
             // This task's own process, taken at its first keep-alive: most
@@ -203,7 +209,7 @@ impl EtcdLock {
                     }
                     Err((kind, error)) => {
                         recorder.complete(me, kind, "keep-alive", Some(&key), asked, None, Some(&error));
-                        lost.store(true, Ordering::Relaxed);
+                        mark_lost();
                         return;
                     }
                 }
@@ -372,7 +378,7 @@ impl LockClient for EtcdLock {
                     let handle = format!("{lease}\n{}", String::from_utf8_lossy(&lock_key));
                     let grant = Grant::new(key, Some(revision), Some(&self.node), handle)
                         .leased(Duration::from_secs(ttl_secs as u64));
-                    self.keep_alive(key, lease, ttl_secs, grant.lost.clone());
+                    self.keep_alive(key, lease, ttl_secs, None);
                     Outcome::Ok(grant)
                 }
                 // Held, but without its token. Giving it back at once ends
@@ -462,7 +468,7 @@ impl ElectionClient for EtcdLock {
             };
             let leadership = Leadership::new(name, term, Some(&self.node), format!("{lease}\n{key}"))
                 .leased(Duration::from_secs(ttl_secs as u64));
-            self.keep_alive(name, lease, ttl_secs, leadership.lost.clone());
+            self.keep_alive(name, lease, ttl_secs, Some(leadership.lost.clone()));
             Outcome::Ok(leadership)
         })
     }
@@ -521,27 +527,8 @@ impl System for Etcd {
             Ok(())
         })
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        let node = member(nodes, slot);
-        Box::pin(async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn LockClient>) })
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        let node = member(nodes, slot);
-        Box::pin(
-            async move { Ok(Box::new(EtcdLock::connect(node, process, options).await?) as Box<dyn ElectionClient>) },
-        )
+    fn clients(&self) -> Clients {
+        Clients::both::<EtcdLock>()
     }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         let secs = lease_secs(ttl);

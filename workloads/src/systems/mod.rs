@@ -2,7 +2,9 @@
 //! name, image, node count, ports, what faults it can take) and implements
 //! [`System`] for the behaviour: how to tell a member is ready, with a real
 //! request through the same Rust client its lock and election recipes use,
-//! and those recipes.
+//! and those recipes: client types that [`Connect`] from a worker's [`Seat`],
+//! named in [`System::clients`]. PostgreSQL and MariaDB share one recipe
+//! over their own statements ([`sql`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +20,7 @@ pub mod postgres;
 pub mod redis;
 pub mod redis_sentinel;
 pub mod redlock;
+pub mod sql;
 pub mod zookeeper;
 
 /// A boxed future, so that [`System`] stays object-safe.
@@ -158,18 +161,21 @@ pub trait System: Send + Sync {
     /// One real request to this member; `Err` says what went wrong.
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>>;
 
+    /// The client types that play this system's lock recipe and, where it
+    /// has one, its election recipe.
+    fn clients(&self) -> Clients;
+
     /// A lock client for `process`, played by worker `slot`, connected to
-    /// the node(s) its recipe uses. Recipes that talk to one member bind to
-    /// [`member`]`(nodes, slot)`: by slot, not process, because a retired
-    /// process continues as `process + concurrency`, and binding by process
-    /// would crowd the workers onto fewer members with every retirement.
+    /// the node(s) its recipe uses (see [`Seat`]).
     fn lock_client<'a>(
         &'a self,
         nodes: &'a [Node],
         process: u64,
         slot: usize,
         options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>>;
+    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
+        (self.clients().lock)(Seat { nodes, process, slot, options })
+    }
 
     /// An election client for `process` (bound as [`System::lock_client`]);
     /// systems without an election recipe (Redlock) answer
@@ -181,9 +187,13 @@ pub trait System: Send + Sync {
         slot: usize,
         options: &'a ClientOptions,
     ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        let _ = (nodes, process, slot, options);
-        let system = self.layout().name;
-        Box::pin(async move { Err(Error::NoElectionRecipe { system }) })
+        match self.clients().election {
+            Some(make) => make(Seat { nodes, process, slot, options }),
+            None => {
+                let system = self.layout().name;
+                Box::pin(async move { Err(Error::NoElectionRecipe { system }) })
+            }
+        }
     }
 
     /// What a node's own log says about leadership (elections started, won,
@@ -215,6 +225,72 @@ pub trait System: Send + Sync {
         let name = self.layout().name;
         Box::pin(async move { Outcome::Fail(format!("{name} leaves nothing to revoke")) })
     }
+}
+
+/// What a client is made for: the run's nodes, the process it plays, the
+/// worker (`slot`) that plays it, and the client settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Seat<'a> {
+    pub nodes: &'a [Node],
+    pub process: u64,
+    pub slot: usize,
+    pub options: &'a ClientOptions,
+}
+
+impl<'a> Seat<'a> {
+    /// The member this worker talks to, for recipes that talk to one.
+    /// By slot, not process: a retired process continues as `process +
+    /// concurrency`, and binding by process would crowd the workers onto
+    /// fewer members with every retirement ([`member`]).
+    pub fn member(&self) -> &'a Node {
+        member(self.nodes, self.slot)
+    }
+
+    /// The server of a one-node system.
+    pub fn server(&self) -> &'a Node {
+        &self.nodes[0]
+    }
+}
+
+/// A recipe's client type: how one connects for a worker's [`Seat`].
+pub trait Connect: Sized + Send + 'static {
+    fn connect<'a>(seat: Seat<'a>) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
+}
+
+type MakeLock = for<'a> fn(Seat<'a>) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>>;
+type MakeElection = for<'a> fn(Seat<'a>) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>>;
+
+/// Which client types play a system's recipes ([`System::clients`]): what
+/// [`System::lock_client`] and [`System::election_client`] connect.
+#[derive(Clone, Copy)]
+pub struct Clients {
+    lock: MakeLock,
+    election: Option<MakeElection>,
+}
+
+impl Clients {
+    /// `L` plays the lock recipe; there is no election recipe.
+    pub fn lock<L: LockClient + Connect>() -> Clients {
+        Clients { lock: make_lock::<L>, election: None }
+    }
+
+    /// `E` plays the election recipe.
+    pub fn election<E: ElectionClient + Connect>(self) -> Clients {
+        Clients { election: Some(make_election::<E>), ..self }
+    }
+
+    /// One client type plays both recipes.
+    pub fn both<C: LockClient + ElectionClient + Connect>() -> Clients {
+        Clients::lock::<C>().election::<C>()
+    }
+}
+
+fn make_lock<L: LockClient + Connect>(seat: Seat<'_>) -> BoxFuture<'_, Result<Box<dyn LockClient>, Error>> {
+    Box::pin(async move { Ok(Box::new(L::connect(seat).await?) as Box<dyn LockClient>) })
+}
+
+fn make_election<E: ElectionClient + Connect>(seat: Seat<'_>) -> BoxFuture<'_, Result<Box<dyn ElectionClient>, Error>> {
+    Box::pin(async move { Ok(Box::new(E::connect(seat).await?) as Box<dyn ElectionClient>) })
 }
 
 /// One line of a node's log worth showing beside the history: when (Unix
@@ -251,7 +327,8 @@ pub fn names() -> Vec<&'static str> {
 
 /// The member worker `slot` talks to, for recipes that talk to one: slots
 /// go round-robin over the members, so `concurrency` workers stay spread as
-/// evenly as they started, however many of their processes retired.
+/// evenly as they started, however many of their processes retired
+/// ([`Seat::member`]).
 pub fn member(nodes: &[Node], slot: usize) -> &Node {
     &nodes[slot % nodes.len()]
 }

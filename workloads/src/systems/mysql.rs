@@ -8,12 +8,13 @@
 use std::time::Duration;
 
 use node::Node;
+use sqlx::error::DatabaseError;
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{Connection, MySqlConnection};
 
-use super::postgres::{classify_with, ServerSaid, NO_LEASE};
-use super::{client_address, BoxFuture, Error, Layout, System};
-use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
+use super::sql::{self, Dialect, ServerSaid, SqlClient};
+use super::{client_address, BoxFuture, Clients, Error, Layout, System};
+use crate::client::{deadline, Leader, Leadership, Outcome};
 
 pub const PORT: u16 = 3306;
 
@@ -51,176 +52,147 @@ pub(crate) fn mysql_said(number: u16) -> ServerSaid {
 }
 
 fn classify<T>(e: sqlx::Error) -> Outcome<T> {
-    classify_with(e, |db| match db.try_downcast_ref::<MySqlDatabaseError>() {
-        Some(my) => mysql_said(my.number()),
-        None => ServerSaid::Unknown,
-    })
+    sql::classify::<Mysql, T>(e)
 }
 
-pub struct MysqlLock {
-    conn: MySqlConnection,
-    node: String,
-    options: ClientOptions,
-}
+/// MariaDB's client: the shared SQL recipe in MariaDB's statements.
+pub type MysqlLock = SqlClient<Mysql>;
 
-impl MysqlLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<MysqlLock, Error> {
-        let mut conn = connect(node).await?;
+/// Lock: `GET_LOCK(name, timeout)`, then a row in an `AUTO_INCREMENT`
+/// table whose id is the token. Election: the leader is the connection
+/// holding the election's named lock. A new leader takes a term from the
+/// `AUTO_INCREMENT` table and files it under its connection id; observers
+/// ask `IS_USED_LOCK` for the holder's connection id and look it up.
+impl Dialect for Mysql {
+    type Conn = MySqlConnection;
+    const LOCKS: &'static str = "MariaDB GET_LOCK locks";
+
+    async fn open(node: &Node) -> Result<MySqlConnection, Error> {
+        connect(node).await
+    }
+
+    async fn prepare(conn: &mut MySqlConnection) -> Result<(), Error> {
         sqlx::query("CREATE TABLE IF NOT EXISTS fencepost_fence (id BIGINT AUTO_INCREMENT PRIMARY KEY)")
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS fencepost_leaders \
              (conn BIGINT PRIMARY KEY, candidate VARCHAR(64) NOT NULL, term BIGINT NOT NULL)",
         )
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .await?;
-        Ok(MysqlLock { conn, node: node.name().to_string(), options: options.clone() })
+        Ok(())
     }
-}
 
-impl LockClient for MysqlLock {
-    fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
-        Box::pin(async move {
-            let wait = self.options.acquire_wait;
-            let name = format!("fencepost/{key}");
-            let conn = &mut self.conn;
-            let locked = deadline(wait + self.options.timeout, async {
-                // GET_LOCK waits whole seconds (0: try once).
-                let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-                    .bind(&name)
-                    .bind(wait.as_secs_f64().ceil() as i64)
-                    .fetch_one(&mut *conn)
-                    .await;
-                match got {
-                    Ok(Some(1)) => Outcome::Ok(()),
-                    Ok(Some(_)) => Outcome::Fail("lock busy".into()),
-                    Ok(None) => Outcome::Fail("GET_LOCK returned NULL (error)".into()),
-                    Err(e) => classify(e),
-                }
-            })
+    async fn select_one(conn: &mut MySqlConnection) -> Result<i64, sqlx::Error> {
+        // MariaDB types a literal as BIGINT.
+        sqlx::query_scalar("SELECT 1").fetch_one(conn).await
+    }
+
+    fn said(db: &dyn DatabaseError) -> ServerSaid {
+        match db.try_downcast_ref::<MySqlDatabaseError>() {
+            Some(my) => mysql_said(my.number()),
+            None => ServerSaid::Unknown,
+        }
+    }
+
+    fn handle(key: &str) -> String {
+        format!("fencepost/{key}")
+    }
+
+    async fn lock<'a>(conn: &'a mut MySqlConnection, key: &'a str, wait: Duration) -> Outcome<Option<i64>> {
+        // GET_LOCK waits whole seconds (0: try once).
+        let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(Self::handle(key))
+            .bind(wait.as_secs_f64().ceil() as i64)
+            .fetch_one(conn)
             .await;
-            if let Err(other) = locked.into_value() {
-                return other;
-            }
-            let conn = &mut self.conn;
-            let token = deadline(self.options.timeout, async {
-                match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
-                    Ok(done) => Outcome::Ok(done.last_insert_id() as i64),
-                    Err(e) => classify(e).context("locked, but taking a token failed"),
-                }
-            })
-            .await;
-            // Held without a token: retire; dropping the connection releases
-            // the lock.
-            let node = self.node.clone();
-            token.unknown_unless_ok().map(|token| Grant::new(key, Some(token), Some(&node), name))
-        })
+        match got {
+            Ok(Some(1)) => Outcome::Ok(None),
+            Ok(Some(_)) => Outcome::Fail("lock busy".into()),
+            Ok(None) => Outcome::Fail("GET_LOCK returned NULL (error)".into()),
+            Err(e) => classify(e),
+        }
     }
 
-    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
-        Box::pin(async move {
-            let conn = &mut self.conn;
-            deadline(self.options.timeout, async {
-                let released: Result<Option<i64>, _> =
-                    sqlx::query_scalar("SELECT RELEASE_LOCK(?)").bind(&grant.handle).fetch_one(&mut *conn).await;
-                match released {
-                    Ok(Some(1)) => Outcome::Ok(()),
-                    Ok(Some(_)) => Outcome::Fail("the lock is held by another connection".into()),
-                    Ok(None) => Outcome::Fail("no such lock (released with a dropped connection?)".into()),
-                    Err(e) => classify(e),
-                }
-            })
-            .await
-        })
+    async fn next_token(conn: &mut MySqlConnection) -> Result<i64, sqlx::Error> {
+        Ok(sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(conn).await?.last_insert_id() as i64)
     }
-}
 
-/// Election: the leader is the connection holding the election's named lock.
-/// A new leader takes a term from the `AUTO_INCREMENT` table and files it
-/// under its connection id; observers ask `IS_USED_LOCK` for the holder's
-/// connection id and look it up.
-impl ElectionClient for MysqlLock {
-    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
-        Box::pin(async move {
-            let lock = format!("fencepost/election/{name}");
-            let wait = self.options.acquire_wait;
-            let conn = &mut self.conn;
-            let won = deadline(wait + self.options.timeout, async {
-                let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-                    .bind(&lock)
-                    .bind(wait.as_secs_f64().ceil() as i64)
-                    .fetch_one(&mut *conn)
-                    .await;
-                match got {
-                    Ok(Some(1)) => {}
-                    Ok(_) => return Outcome::Fail("another connection leads".into()),
-                    Err(e) => return classify(e),
-                }
-                // Elected from here on: a failure leaves us leading unknown to
-                // observers, so it is unknown (or the session is gone).
-                let term = match sqlx::query("INSERT INTO fencepost_fence () VALUES ()").execute(&mut *conn).await {
-                    Ok(done) => done.last_insert_id() as i64,
-                    Err(e) => return classify(e).unknown_unless_ok().context("elected, taking a term failed"),
-                };
-                let filed = sqlx::query(
-                    "REPLACE INTO fencepost_leaders (conn, candidate, term) VALUES (CONNECTION_ID(), ?, ?)",
-                )
-                .bind(id)
-                .bind(term)
-                .execute(&mut *conn)
+    async fn unlock<'a>(conn: &'a mut MySqlConnection, key: &'a str) -> Outcome<()> {
+        let released: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT RELEASE_LOCK(?)").bind(Self::handle(key)).fetch_one(conn).await;
+        match released {
+            Ok(Some(1)) => Outcome::Ok(()),
+            Ok(Some(_)) => Outcome::Fail("the lock is held by another connection".into()),
+            Ok(None) => Outcome::Fail("no such lock (released with a dropped connection?)".into()),
+            Err(e) => classify(e),
+        }
+    }
+
+    async fn campaign<'a>(client: &'a mut MysqlLock, name: &'a str, id: &'a str) -> Outcome<i64> {
+        let lock = Self::handle(&format!("election/{name}"));
+        let wait = client.options.acquire_wait;
+        let conn = &mut client.conn;
+        deadline(wait + client.options.timeout, async {
+            let got: Result<Option<i64>, _> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                .bind(&lock)
+                .bind(wait.as_secs_f64().ceil() as i64)
+                .fetch_one(&mut *conn)
                 .await;
-                match filed {
-                    Ok(_) => Outcome::Ok(term),
-                    Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
-                }
-            })
-            .await;
-            let node = self.node.clone();
-            won.map(|term| Leadership::new(name, term, Some(&node), lock))
-        })
-    }
-
-    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
-        let grant = Grant::new(&leadership.name, Some(leadership.term), None, leadership.handle.clone());
-        Box::pin(async move {
-            // Unfile the term first, so that no observer pairs this
-            // connection's next leadership with it.
-            let conn = &mut self.conn;
-            let unfiled = deadline(self.options.timeout, async {
-                match sqlx::query("DELETE FROM fencepost_leaders WHERE conn = CONNECTION_ID()")
+            match got {
+                Ok(Some(1)) => {}
+                Ok(_) => return Outcome::Fail("another connection leads".into()),
+                Err(e) => return classify(e),
+            }
+            // Elected from here on: a failure leaves us leading unknown to
+            // observers, so it is unknown (or the session is gone).
+            let term = match Self::next_token(conn).await {
+                Ok(term) => term,
+                Err(e) => return classify(e).unknown_unless_ok().context("elected, taking a term failed"),
+            };
+            let filed =
+                sqlx::query("REPLACE INTO fencepost_leaders (conn, candidate, term) VALUES (CONNECTION_ID(), ?, ?)")
+                    .bind(id)
+                    .bind(term)
                     .execute(&mut *conn)
-                    .await
-                {
-                    Ok(_) => Outcome::Ok(()),
-                    Err(e) => classify(e),
-                }
-            })
-            .await;
-            match unfiled {
-                Outcome::Ok(()) => self.release(&grant).await,
-                other => other,
+                    .await;
+            match filed {
+                Ok(_) => Outcome::Ok(term),
+                Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
             }
         })
+        .await
     }
 
-    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
-        Box::pin(async move {
-            let lock = format!("fencepost/election/{name}");
-            let conn = &mut self.conn;
-            deadline(self.options.timeout, async {
-                let row: Result<Option<(String, i64)>, _> =
-                    sqlx::query_as("SELECT candidate, term FROM fencepost_leaders WHERE conn = IS_USED_LOCK(?)")
-                        .bind(&lock)
-                        .fetch_optional(&mut *conn)
-                        .await;
-                match row {
-                    Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term: Some(term) })),
-                    Err(e) => classify(e),
-                }
-            })
-            .await
+    async fn resign<'a>(client: &'a mut MysqlLock, leadership: &'a Leadership) -> Outcome<()> {
+        // Unfile the term first, so that no observer pairs this
+        // connection's next leadership with it.
+        let timeout = client.options.timeout;
+        let conn = &mut client.conn;
+        let unfiled = deadline(timeout, async {
+            match sqlx::query("DELETE FROM fencepost_leaders WHERE conn = CONNECTION_ID()").execute(&mut *conn).await {
+                Ok(_) => Outcome::Ok(()),
+                Err(e) => classify(e),
+            }
         })
+        .await;
+        match unfiled {
+            Outcome::Ok(()) => deadline(timeout, Self::unlock(conn, &format!("election/{}", leadership.name))).await,
+            other => other,
+        }
+    }
+
+    async fn leader<'a>(conn: &'a mut MySqlConnection, name: &'a str) -> Outcome<Option<Leader>> {
+        let row: Result<Option<(String, i64)>, _> =
+            sqlx::query_as("SELECT candidate, term FROM fencepost_leaders WHERE conn = IS_USED_LOCK(?)")
+                .bind(Self::handle(&format!("election/{name}")))
+                .fetch_optional(conn)
+                .await;
+        match row {
+            Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term: Some(term) })),
+            Err(e) => classify(e),
+        }
     }
 }
 
@@ -229,37 +201,13 @@ impl System for Mysql {
         &LAYOUT
     }
     fn ttl_note(&self, _ttl: Duration) -> Option<String> {
-        Some(NO_LEASE.replace("{system}", "MariaDB GET_LOCK locks"))
+        Some(sql::no_lease(Self::LOCKS))
     }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let mut conn = connect(node).await?;
-            // MariaDB types a literal as BIGINT.
-            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
-            if one == 1 {
-                Ok(())
-            } else {
-                Err(Error::UnexpectedAnswer { request: "SELECT 1", answer: one.to_string() })
-            }
-        })
+        Box::pin(sql::probe::<Mysql>(node))
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        Box::pin(async move { Ok(Box::new(MysqlLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) })
+    fn clients(&self) -> Clients {
+        Clients::both::<MysqlLock>()
     }
 }
 
@@ -277,6 +225,13 @@ mod tests {
         for n in [1317, 1021, 1105, 2013] {
             assert_eq!(mysql_said(n), ServerSaid::Unknown, "{n}");
         }
+    }
+
+    #[test]
+    fn locks_are_named_under_fencepost() {
+        // The names other connections (and IS_USED_LOCK) see.
+        assert_eq!(Mysql::handle("k0"), "fencepost/k0");
+        assert_eq!(Mysql::handle("election/e"), "fencepost/election/e");
     }
 
     #[test]

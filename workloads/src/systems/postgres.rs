@@ -14,8 +14,9 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::{Connection, PgConnection};
 
-use super::{client_address, BoxFuture, Error, Layout, System};
-use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
+use super::sql::{self, Dialect, ServerSaid, SqlClient};
+use super::{client_address, BoxFuture, Clients, Error, Layout, System};
+use crate::client::{deadline, Leader, Leadership, Outcome};
 
 pub const PORT: u16 = 5432;
 
@@ -38,19 +39,6 @@ pub async fn connect(node: &Node) -> Result<PgConnection, Error> {
     Ok(PgConnection::connect(&format!("postgres://postgres@{address}/postgres?connect_timeout=2")).await?)
 }
 
-/// What a database's error reply says about the statement it answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerSaid {
-    /// Refused before it could take or give back a lock.
-    Refused,
-    /// The server is ending this session, and with it the session's locks.
-    SessionEnded,
-    /// It may have run part way: session locks are not transactional, so an
-    /// error after `pg_try_advisory_lock` or `GET_LOCK` succeeded does not
-    /// give the lock back.
-    Unknown,
-}
-
 /// What a PostgreSQL error says. A `FATAL` (or `PANIC`) ends the backend,
 /// whose exit releases its session locks: "terminating connection due to
 /// unexpected postmaster exit" and "… due to administrator command" are
@@ -69,36 +57,9 @@ pub(crate) fn postgres_said(severity: PgSeverity, code: &str) -> ServerSaid {
     }
 }
 
-/// Maps a sqlx error to an outcome, asking `said` what a database error
-/// means. Errors raised in the client before anything was sent are `Fail`;
-/// I/O, protocol, decoding (the statement ran) and the rest are unknown.
-pub(crate) fn classify_with<T>(e: sqlx::Error, said: impl FnOnce(&dyn DatabaseError) -> ServerSaid) -> Outcome<T> {
-    let verdict = match &e {
-        sqlx::Error::Database(db) => said(db.as_ref()),
-        sqlx::Error::Configuration(_)
-        | sqlx::Error::InvalidArgument(_)
-        | sqlx::Error::Encode(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => ServerSaid::Refused,
-        _ => ServerSaid::Unknown,
-    };
-    match verdict {
-        ServerSaid::Refused => Outcome::Fail(e.to_string()),
-        ServerSaid::SessionEnded => Outcome::SessionLost(e.to_string()),
-        ServerSaid::Unknown => Outcome::Info(e.to_string()),
-    }
-}
-
 fn classify<T>(e: sqlx::Error) -> Outcome<T> {
-    classify_with(e, |db| match db.try_downcast_ref::<PgDatabaseError>() {
-        Some(pg) => postgres_said(pg.severity(), pg.code()),
-        None => ServerSaid::Unknown,
-    })
+    sql::classify::<Postgres, T>(e)
 }
-
-/// The note for systems whose locks belong to a connection.
-pub(crate) const NO_LEASE: &str = "{system} belong to the client's session and have no lease: --ttl is \
-     ignored; a lock lasts until it is released or its connection ends (which the server may notice late)";
 
 /// Advisory locks take a 64-bit id: the FNV-1a hash of the key.
 pub fn lock_id(key: &str) -> i64 {
@@ -109,199 +70,184 @@ pub fn lock_id(key: &str) -> i64 {
     hash as i64
 }
 
-pub struct PostgresLock {
-    conn: PgConnection,
-    node: String,
-    options: ClientOptions,
-}
+/// PostgreSQL's client: the shared SQL recipe in PostgreSQL's statements.
+pub type PostgresLock = SqlClient<Postgres>;
 
-impl PostgresLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<PostgresLock, Error> {
-        let mut conn = connect(node).await?;
+/// Lock: `pg_try_advisory_lock` (or `pg_advisory_lock` under
+/// `lock_timeout` when the client may wait) with `nextval` of a sequence as
+/// the token, in one statement. Election: the leader is the session holding
+/// the election's advisory lock. A new leader takes its term from the
+/// sequence and files it, with its id, in `fencepost_terms`; observers ask
+/// `pg_locks` which session holds the lock and read that session's
+/// `application_name` (the candidate id).
+impl Dialect for Postgres {
+    type Conn = PgConnection;
+    const LOCKS: &'static str = "PostgreSQL advisory locks";
+
+    async fn open(node: &Node) -> Result<PgConnection, Error> {
+        connect(node).await
+    }
+
+    async fn prepare(conn: &mut PgConnection) -> Result<(), Error> {
         // Clients start concurrently and CREATE ... IF NOT EXISTS can still
         // race on the catalog; a loser's error is harmless.
-        let _ = sqlx::query("CREATE SEQUENCE IF NOT EXISTS fencepost_fence").execute(&mut conn).await;
+        let _ = sqlx::query("CREATE SEQUENCE IF NOT EXISTS fencepost_fence").execute(&mut *conn).await;
         let _ = sqlx::query(
             "CREATE TABLE IF NOT EXISTS fencepost_terms (name text PRIMARY KEY, candidate text, term bigint)",
         )
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .await;
-        Ok(PostgresLock { conn, node: node.name().to_string(), options: options.clone() })
+        Ok(())
     }
-}
 
-impl LockClient for PostgresLock {
-    fn acquire<'a>(&'a mut self, key: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
-        Box::pin(async move {
-            let id = lock_id(key);
-            let wait = self.options.acquire_wait;
-            let conn = &mut self.conn;
-            let token = deadline(wait + self.options.timeout, async {
-                let token: Result<Option<i64>, _> = if wait.is_zero() {
+    async fn select_one(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+        Ok(sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(conn).await?.into())
+    }
+
+    fn said(db: &dyn DatabaseError) -> ServerSaid {
+        match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) => postgres_said(pg.severity(), pg.code()),
+            None => ServerSaid::Unknown,
+        }
+    }
+
+    fn handle(key: &str) -> String {
+        lock_id(key).to_string()
+    }
+
+    async fn lock<'a>(conn: &'a mut PgConnection, key: &'a str, wait: Duration) -> Outcome<Option<i64>> {
+        let id = lock_id(key);
+        let token: Result<Option<i64>, _> = if wait.is_zero() {
+            sqlx::query_scalar("SELECT CASE WHEN pg_try_advisory_lock($1) THEN nextval('fencepost_fence') END")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+        } else {
+            let lock_timeout = format!("{}ms", wait.as_millis().max(1));
+            let set = sqlx::query("SELECT set_config('lock_timeout', $1, false)").bind(lock_timeout);
+            if let Err(e) = set.execute(&mut *conn).await {
+                return classify(e);
+            }
+            sqlx::query_scalar("SELECT nextval('fencepost_fence') FROM (SELECT pg_advisory_lock($1)) AS locked")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+        };
+        match token {
+            Ok(Some(token)) => Outcome::Ok(Some(token)),
+            Ok(None) => Outcome::Fail("lock busy".into()),
+            Err(e) => classify(e),
+        }
+    }
+
+    async fn next_token(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT nextval('fencepost_fence')").fetch_one(conn).await
+    }
+
+    async fn unlock<'a>(conn: &'a mut PgConnection, key: &'a str) -> Outcome<()> {
+        match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)").bind(lock_id(key)).fetch_one(conn).await {
+            Ok(true) => Outcome::Ok(()),
+            Ok(false) => Outcome::Fail("this session does not hold the lock".into()),
+            Err(e) => classify(e),
+        }
+    }
+
+    async fn campaign<'a>(client: &'a mut PostgresLock, name: &'a str, id: &'a str) -> Outcome<i64> {
+        let lock = lock_id(&format!("election/{name}"));
+        let give_up = std::time::Instant::now() + client.options.acquire_wait;
+        let timeout = client.options.timeout;
+        loop {
+            let conn = &mut client.conn;
+            let won = deadline(timeout, async {
+                let named = sqlx::query("SELECT set_config('application_name', $1, false)").bind(id);
+                if let Err(e) = named.execute(&mut *conn).await {
+                    return classify(e);
+                }
+                let term: Result<Option<i64>, _> =
                     sqlx::query_scalar("SELECT CASE WHEN pg_try_advisory_lock($1) THEN nextval('fencepost_fence') END")
-                        .bind(id)
+                        .bind(lock)
                         .fetch_one(&mut *conn)
-                        .await
-                } else {
-                    let lock_timeout = format!("{}ms", wait.as_millis().max(1));
-                    let set = sqlx::query("SELECT set_config('lock_timeout', $1, false)").bind(lock_timeout);
-                    if let Err(e) = set.execute(&mut *conn).await {
-                        return classify(e);
-                    }
-                    sqlx::query_scalar("SELECT nextval('fencepost_fence') FROM (SELECT pg_advisory_lock($1)) AS locked")
-                        .bind(id)
-                        .fetch_one(&mut *conn)
-                        .await
+                        .await;
+                let term = match term {
+                    Ok(Some(term)) => term,
+                    Ok(None) => return Outcome::Ok(None),
+                    Err(e) => return classify(e),
                 };
-                match token {
-                    Ok(Some(token)) => Outcome::Ok(token),
-                    Ok(None) => Outcome::Fail("lock busy".into()),
-                    Err(e) => classify(e),
+                let filed = sqlx::query(
+                    "INSERT INTO fencepost_terms (name, candidate, term) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET candidate = $2, term = $3",
+                )
+                .bind(name)
+                .bind(id)
+                .bind(term)
+                .execute(&mut *conn)
+                .await;
+                match filed {
+                    Ok(_) => Outcome::Ok(Some(term)),
+                    // Elected, but observers cannot learn the term: retire.
+                    Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
                 }
             })
             .await;
-            let node = self.node.clone();
-            token.map(|token| Grant::new(key, Some(token), Some(&node), id.to_string()))
-        })
-    }
-
-    fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
-        Box::pin(async move {
-            let id = lock_id(&grant.key);
-            let conn = &mut self.conn;
-            deadline(self.options.timeout, async {
-                match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-                    .bind(id)
-                    .fetch_one(&mut *conn)
-                    .await
-                {
-                    Ok(true) => Outcome::Ok(()),
-                    Ok(false) => Outcome::Fail("this session does not hold the lock".into()),
-                    Err(e) => classify(e),
+            match won {
+                Outcome::Ok(Some(term)) => return Outcome::Ok(term),
+                Outcome::Ok(None) if std::time::Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
                 }
-            })
-            .await
-        })
+                Outcome::Ok(None) => return Outcome::Fail("another session leads".into()),
+                Outcome::Fail(e) => return Outcome::Fail(e),
+                Outcome::Info(e) => return Outcome::Info(e),
+                Outcome::SessionLost(e) => return Outcome::SessionLost(e),
+                Outcome::Undone(e) => return Outcome::Undone(e),
+            }
+        }
     }
-}
 
-/// Election: the leader is the session holding the election's advisory lock.
-/// A new leader takes its term from the sequence and files it, with its id,
-/// in `fencepost_terms`; observers ask `pg_locks` which session holds the
-/// lock and read that session's `application_name` (the candidate id).
-impl ElectionClient for PostgresLock {
-    fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, _ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
-        Box::pin(async move {
-            let lock = lock_id(&format!("election/{name}"));
-            let give_up = std::time::Instant::now() + self.options.acquire_wait;
-            let timeout = self.options.timeout;
-            loop {
-                let conn = &mut self.conn;
-                let won = deadline(timeout, async {
-                    let named = sqlx::query("SELECT set_config('application_name', $1, false)").bind(id);
-                    if let Err(e) = named.execute(&mut *conn).await {
-                        return classify(e);
-                    }
-                    let term: Result<Option<i64>, _> = sqlx::query_scalar(
-                        "SELECT CASE WHEN pg_try_advisory_lock($1) THEN nextval('fencepost_fence') END",
-                    )
-                    .bind(lock)
-                    .fetch_one(&mut *conn)
-                    .await;
-                    let term = match term {
-                        Ok(Some(term)) => term,
-                        Ok(None) => return Outcome::Ok(None),
-                        Err(e) => return classify(e),
-                    };
-                    let filed = sqlx::query(
-                        "INSERT INTO fencepost_terms (name, candidate, term) VALUES ($1, $2, $3) \
-                         ON CONFLICT (name) DO UPDATE SET candidate = $2, term = $3",
-                    )
-                    .bind(name)
-                    .bind(id)
-                    .bind(term)
-                    .execute(&mut *conn)
-                    .await;
-                    match filed {
-                        Ok(_) => Outcome::Ok(Some(term)),
-                        // Elected, but observers cannot learn the term: retire.
-                        Err(e) => classify(e).unknown_unless_ok().context("elected, filing the term failed"),
-                    }
-                })
+    async fn resign<'a>(client: &'a mut PostgresLock, leadership: &'a Leadership) -> Outcome<()> {
+        let lock = lock_id(&format!("election/{}", leadership.name));
+        let conn = &mut client.conn;
+        deadline(client.options.timeout, async {
+            // Unfile the term first, so that no observer pairs a later
+            // leadership of the same candidate with this term.
+            let unfiled = sqlx::query("DELETE FROM fencepost_terms WHERE name = $1 AND term = $2")
+                .bind(&leadership.name)
+                .bind(leadership.term)
+                .execute(&mut *conn)
                 .await;
-                match won {
-                    Outcome::Ok(Some(term)) => {
-                        return Outcome::Ok(Leadership::new(name, term, Some(&self.node), lock.to_string()))
-                    }
-                    Outcome::Ok(None) if std::time::Instant::now() < give_up => {
-                        tokio::time::sleep(Duration::from_millis(20)).await
-                    }
-                    Outcome::Ok(None) => return Outcome::Fail("another session leads".into()),
-                    Outcome::Fail(e) => return Outcome::Fail(e),
-                    Outcome::Info(e) => return Outcome::Info(e),
-                    Outcome::SessionLost(e) => return Outcome::SessionLost(e),
-                    Outcome::Undone(e) => return Outcome::Undone(e),
-                }
+            if let Err(e) = unfiled {
+                return classify(e);
+            }
+            match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)").bind(lock).fetch_one(&mut *conn).await
+            {
+                Ok(true) => Outcome::Ok(()),
+                Ok(false) => Outcome::Fail("this session does not lead".into()),
+                Err(e) => classify(e),
             }
         })
+        .await
     }
 
-    fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
-        Box::pin(async move {
-            let lock: i64 = leadership.handle.parse().unwrap_or_default();
-            let conn = &mut self.conn;
-            deadline(self.options.timeout, async {
-                // Unfile the term first, so that no observer pairs a later
-                // leadership of the same candidate with this term.
-                let unfiled = sqlx::query("DELETE FROM fencepost_terms WHERE name = $1 AND term = $2")
-                    .bind(&leadership.name)
-                    .bind(leadership.term)
-                    .execute(&mut *conn)
-                    .await;
-                if let Err(e) = unfiled {
-                    return classify(e);
-                }
-                match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-                    .bind(lock)
-                    .fetch_one(&mut *conn)
-                    .await
-                {
-                    Ok(true) => Outcome::Ok(()),
-                    Ok(false) => Outcome::Fail("this session does not lead".into()),
-                    Err(e) => classify(e),
-                }
-            })
-            .await
-        })
-    }
-
-    fn leader<'a>(&'a mut self, name: &'a str) -> BoxFuture<'a, Outcome<Option<Leader>>> {
-        Box::pin(async move {
-            let lock = lock_id(&format!("election/{name}"));
-            // A bigint advisory key is stored as (classid, objid) = its high
-            // and low 32 bits, with objsubid 1.
-            let (high, low) = ((lock as u64 >> 32) as i64, (lock as u64 & 0xffff_ffff) as i64);
-            let conn = &mut self.conn;
-            deadline(self.options.timeout, async {
-                let row: Result<Option<(String, Option<i64>)>, _> = sqlx::query_as(
-                    "SELECT a.application_name::text, t.term FROM pg_locks l \
-                     JOIN pg_stat_activity a ON a.pid = l.pid \
-                     LEFT JOIN fencepost_terms t ON t.name = $1 AND t.candidate = a.application_name \
-                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-                       AND l.classid::bigint = $2 AND l.objid::bigint = $3",
-                )
-                .bind(name)
-                .bind(high)
-                .bind(low)
-                .fetch_optional(&mut *conn)
-                .await;
-                match row {
-                    Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term })),
-                    Err(e) => classify(e),
-                }
-            })
-            .await
-        })
+    async fn leader<'a>(conn: &'a mut PgConnection, name: &'a str) -> Outcome<Option<Leader>> {
+        let lock = lock_id(&format!("election/{name}"));
+        // A bigint advisory key is stored as (classid, objid) = its high
+        // and low 32 bits, with objsubid 1.
+        let (high, low) = ((lock as u64 >> 32) as i64, (lock as u64 & 0xffff_ffff) as i64);
+        let row: Result<Option<(String, Option<i64>)>, _> = sqlx::query_as(
+            "SELECT a.application_name::text, t.term FROM pg_locks l \
+             JOIN pg_stat_activity a ON a.pid = l.pid \
+             LEFT JOIN fencepost_terms t ON t.name = $1 AND t.candidate = a.application_name \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid::bigint = $2 AND l.objid::bigint = $3",
+        )
+        .bind(name)
+        .bind(high)
+        .bind(low)
+        .fetch_optional(conn)
+        .await;
+        match row {
+            Ok(row) => Outcome::Ok(row.map(|(id, term)| Leader { id, term })),
+            Err(e) => classify(e),
+        }
     }
 }
 
@@ -310,38 +256,13 @@ impl System for Postgres {
         &LAYOUT
     }
     fn ttl_note(&self, _ttl: Duration) -> Option<String> {
-        Some(NO_LEASE.replace("{system}", "PostgreSQL advisory locks"))
+        Some(sql::no_lease(Self::LOCKS))
     }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let mut conn = connect(node).await?;
-            let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await?;
-            if one == 1 {
-                Ok(())
-            } else {
-                Err(Error::UnexpectedAnswer { request: "SELECT 1", answer: one.to_string() })
-            }
-        })
+        Box::pin(sql::probe::<Postgres>(node))
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        Box::pin(async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn LockClient>) })
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        Box::pin(
-            async move { Ok(Box::new(PostgresLock::connect(&nodes[0], options).await?) as Box<dyn ElectionClient>) },
-        )
+    fn clients(&self) -> Clients {
+        Clients::both::<PostgresLock>()
     }
 }
 
@@ -373,24 +294,12 @@ mod tests {
         }
     }
 
-    fn outcome(e: sqlx::Error, said: ServerSaid) -> &'static str {
-        match classify_with::<()>(e, |_| said) {
-            Outcome::Ok(()) => "ok",
-            Outcome::Fail(_) => "fail",
-            Outcome::Info(_) => "info",
-            Outcome::SessionLost(_) => "session-lost",
-            Outcome::Undone(_) => "undone",
-        }
-    }
-
     #[test]
-    fn client_side_errors() {
-        let io = || sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
-        assert_eq!(outcome(io(), ServerSaid::Refused), "info", "only a database error asks the server's verdict");
-        assert_eq!(outcome(sqlx::Error::Protocol("garbled".into()), ServerSaid::Refused), "info");
-        assert_eq!(outcome(sqlx::Error::RowNotFound, ServerSaid::Refused), "info");
-        assert_eq!(outcome(sqlx::Error::InvalidArgument("bad".into()), ServerSaid::Unknown), "fail");
-        assert_eq!(outcome(sqlx::Error::PoolTimedOut, ServerSaid::Unknown), "fail");
+    fn advisory_lock_ids_are_the_fnv1a_hash_of_the_key() {
+        // What pg_locks shows and `leader` looks for.
+        assert_eq!(lock_id(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_eq!(Postgres::handle("election/e"), lock_id("election/e").to_string());
+        assert_ne!(lock_id("k0"), lock_id("k1"));
     }
 
     #[test]

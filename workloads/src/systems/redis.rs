@@ -18,7 +18,7 @@ use node::Node;
 use redis::aio::MultiplexedConnection;
 use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 
-use super::{client_address, BoxFuture, Error, Layout, System};
+use super::{client_address, BoxFuture, Clients, Connect, Error, Layout, Seat, System};
 use crate::client::{
     deadline, unique_value, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome,
 };
@@ -175,10 +175,17 @@ pub struct RedisLock {
     options: ClientOptions,
 }
 
-impl RedisLock {
-    pub async fn connect(node: &Node, process: u64, options: &ClientOptions) -> Result<RedisLock, Error> {
+impl Connect for RedisLock {
+    async fn connect(seat: Seat<'_>) -> Result<RedisLock, Error> {
+        let (node, options) = (seat.server(), seat.options);
         let conn = connect(node, options.timeout).await?;
-        Ok(RedisLock { conn, node: node.name().to_string(), process, counter: 0, options: options.clone() })
+        Ok(RedisLock {
+            conn,
+            node: node.name().to_string(),
+            process: seat.process,
+            counter: 0,
+            options: options.clone(),
+        })
     }
 }
 
@@ -360,6 +367,14 @@ pub struct RedisElection {
     options: ClientOptions,
 }
 
+impl Connect for RedisElection {
+    async fn connect(seat: Seat<'_>) -> Result<RedisElection, Error> {
+        let (node, options) = (seat.server(), seat.options);
+        let conn = connect(node, options.timeout).await?;
+        Ok(RedisElection { conn, node: node.name().to_string(), options: options.clone() })
+    }
+}
+
 impl ElectionClient for RedisElection {
     fn campaign<'a>(&'a mut self, name: &'a str, id: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Leadership>> {
         Box::pin(async move {
@@ -422,29 +437,8 @@ impl System for Redis {
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(ping(node))
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        Box::pin(
-            async move { Ok(Box::new(RedisLock::connect(&nodes[0], process, options).await?) as Box<dyn LockClient>) },
-        )
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        Box::pin(async move {
-            let conn = connect(&nodes[0], options.timeout).await?;
-            let client = RedisElection { conn, node: nodes[0].name().to_string(), options: options.clone() };
-            Ok(Box::new(client) as Box<dyn ElectionClient>)
-        })
+    fn clients(&self) -> Clients {
+        Clients::lock::<RedisLock>().election::<RedisElection>()
     }
 }
 

@@ -48,7 +48,7 @@ use ::redis::{RedisError, Role};
 use node::Node;
 
 use super::redis::{self, SetNx, Writes, RELEASE, RENEW};
-use super::{member, BoxFuture, Error, Layout, LogEvent, System};
+use super::{member, BoxFuture, Clients, Connect, Error, Layout, LogEvent, Seat, System};
 use crate::client::{
     deadline, unique_value, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome,
 };
@@ -207,6 +207,15 @@ impl Primary {
         Primary { nodes: nodes.to_vec(), first, timeout, conn: None, sentinel: None, quiet_until: None }
     }
 
+    /// The way for a new client, with the primary found now, so that a
+    /// worker does not start while no primary can be found (the runner
+    /// retries a client that fails to connect).
+    async fn found(seat: Seat<'_>) -> Result<Primary, Error> {
+        let mut primary = Primary::new(seat.nodes, seat.slot, seat.options.timeout);
+        primary.conn = Some(find_primary(seat.nodes, primary.first, seat.options.timeout).await?);
+        Ok(primary)
+    }
+
     /// Asks this client's own Sentinel which node is the primary and moves
     /// there if it names another node that answers as a primary. Nothing
     /// changes when the Sentinel names the same address (one round trip),
@@ -303,6 +312,13 @@ pub struct SentinelLock {
     options: ClientOptions,
 }
 
+impl Connect for SentinelLock {
+    async fn connect(seat: Seat<'_>) -> Result<SentinelLock, Error> {
+        let primary = Primary::found(seat).await?;
+        Ok(SentinelLock { primary, process: seat.process, counter: 0, options: seat.options.clone() })
+    }
+}
+
 impl LockClient for SentinelLock {
     fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
@@ -362,6 +378,12 @@ async fn if_ours(
 pub struct SentinelElection {
     primary: Primary,
     options: ClientOptions,
+}
+
+impl Connect for SentinelElection {
+    async fn connect(seat: Seat<'_>) -> Result<SentinelElection, Error> {
+        Ok(SentinelElection { primary: Primary::found(seat).await?, options: seat.options.clone() })
+    }
 }
 
 impl ElectionClient for SentinelElection {
@@ -460,34 +482,8 @@ impl System for RedisSentinel {
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(probe(node, self.0.nodes))
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        Box::pin(async move {
-            let mut primary = Primary::new(nodes, slot, options.timeout);
-            // Found now, so that a worker does not start while no primary
-            // can be found (the runner retries a client that fails to connect).
-            primary.conn = Some(find_primary(nodes, primary.first, options.timeout).await?);
-            let client = SentinelLock { primary, process, counter: 0, options: options.clone() };
-            Ok(Box::new(client) as Box<dyn LockClient>)
-        })
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        Box::pin(async move {
-            let mut primary = Primary::new(nodes, slot, options.timeout);
-            primary.conn = Some(find_primary(nodes, primary.first, options.timeout).await?);
-            Ok(Box::new(SentinelElection { primary, options: options.clone() }) as Box<dyn ElectionClient>)
-        })
+    fn clients(&self) -> Clients {
+        Clients::lock::<SentinelLock>().election::<SentinelElection>()
     }
     /// Sentinel's failover steps and the servers' role changes, e.g.
     /// `1:X 28 Nov 2026 10:58:57.043 # +switch-master fp n1 6379 n2 6379`.

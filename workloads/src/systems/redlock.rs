@@ -23,7 +23,7 @@ use ::redis::aio::MultiplexedConnection;
 use futures_util::future::join_all;
 use node::Node;
 
-use super::{redis, BoxFuture, Error, Layout, System};
+use super::{redis, BoxFuture, Clients, Connect, Error, Layout, Seat, System};
 use crate::client::{deadline, unique_value, ClientOptions, Grant, LockClient, Outcome};
 
 pub struct Redlock;
@@ -58,8 +58,9 @@ pub struct RedlockClient {
     rng: kit::Rng,
 }
 
-impl RedlockClient {
-    pub async fn connect(nodes: &[Node], process: u64, options: &ClientOptions) -> Result<RedlockClient, Error> {
+impl Connect for RedlockClient {
+    async fn connect(seat: Seat<'_>) -> Result<RedlockClient, Error> {
+        let (nodes, process, options) = (seat.nodes, seat.process, seat.options);
         let conns = join_all(nodes.iter().map(|n| redis::connect(n, per_node_timeout(options)))).await;
         let majority = nodes.len() / 2 + 1;
         let connected = conns.iter().filter(|c| c.is_ok()).count();
@@ -75,7 +76,9 @@ impl RedlockClient {
             rng: kit::Rng::new(process ^ 0x5eed),
         })
     }
+}
 
+impl RedlockClient {
     fn majority(&self) -> usize {
         self.conns.len() / 2 + 1
     }
@@ -227,16 +230,8 @@ impl System for Redlock {
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(redis::ping(node))
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        process: u64,
-        _slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        Box::pin(
-            async move { Ok(Box::new(RedlockClient::connect(nodes, process, options).await?) as Box<dyn LockClient>) },
-        )
+    fn clients(&self) -> Clients {
+        Clients::lock::<RedlockClient>()
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use node::Node;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
 
-use super::{client_address, member, BoxFuture, Error, Layout, System};
+use super::{client_address, BoxFuture, Clients, Connect, Error, Layout, Seat, System};
 use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Leadership, LockClient, Outcome};
 
 pub const PORT: u16 = 2181;
@@ -90,12 +90,15 @@ pub struct ZookeeperLock {
     options: ClientOptions,
 }
 
-impl ZookeeperLock {
-    pub async fn connect(node: &Node, options: &ClientOptions) -> Result<ZookeeperLock, Error> {
+impl Connect for ZookeeperLock {
+    async fn connect(seat: Seat<'_>) -> Result<ZookeeperLock, Error> {
+        let (node, options) = (seat.member(), seat.options);
         let client = connect(node, options.session_timeout).await?;
         Ok(ZookeeperLock { client, node: node.name().to_string(), options: options.clone() })
     }
+}
 
+impl ZookeeperLock {
     /// Waits until our child is the lowest (`Ok(None)`), or gives up at
     /// `give_up` (`Ok(Some((path, version)))` of the lower node we were
     /// watching, which existed when we gave up).
@@ -186,12 +189,18 @@ impl ZookeeperLock {
         }
     }
 
-    /// Deletes our child: `Ok` if it was still there.
-    async fn withdraw(&mut self, path: &str, lost: &std::sync::atomic::AtomicBool) -> Outcome<()> {
+    /// Deletes our child: `Ok` if it was still there. A leadership's `lost`
+    /// is set when the session is found gone.
+    async fn withdraw(&mut self, path: &str, lost: Option<&std::sync::atomic::AtomicBool>) -> Outcome<()> {
+        let mark_lost = || {
+            if let Some(lost) = lost {
+                lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
         // The server deleted our node when the session expired (maybe long
         // before this call): released, by the session's end.
         if self.client.state() == SessionState::Expired {
-            lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            mark_lost();
             return Outcome::SessionLost("session expired: our node went with it".into());
         }
         let deleted = deadline(self.options.timeout, async {
@@ -204,7 +213,7 @@ impl ZookeeperLock {
         })
         .await;
         if let Outcome::SessionLost(_) = deleted {
-            lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            mark_lost();
         }
         deleted
     }
@@ -220,7 +229,7 @@ impl LockClient for ZookeeperLock {
     }
 
     fn release<'a>(&'a mut self, grant: &'a Grant) -> BoxFuture<'a, Outcome<()>> {
-        Box::pin(async move { self.withdraw(&grant.handle, &grant.lost).await })
+        Box::pin(async move { self.withdraw(&grant.handle, None).await })
     }
 }
 
@@ -236,7 +245,7 @@ impl ElectionClient for ZookeeperLock {
     }
 
     fn resign<'a>(&'a mut self, leadership: &'a Leadership) -> BoxFuture<'a, Outcome<()>> {
-        Box::pin(async move { self.withdraw(&leadership.handle, &leadership.lost).await })
+        Box::pin(async move { self.withdraw(&leadership.handle, Some(&leadership.lost)).await })
     }
 
     fn renew<'a>(&'a mut self, leadership: &'a Leadership, _ttl: Duration) -> BoxFuture<'a, Outcome<Option<Duration>>> {
@@ -312,25 +321,8 @@ impl System for Zookeeper {
             client.delete(&path, None).await.map_err(|source| Error::ZookeeperPath { op: "deleting", path, source })
         })
     }
-    fn lock_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn LockClient>, Error>> {
-        let node = member(nodes, slot);
-        Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn LockClient>) })
-    }
-    fn election_client<'a>(
-        &'a self,
-        nodes: &'a [Node],
-        _process: u64,
-        slot: usize,
-        options: &'a ClientOptions,
-    ) -> BoxFuture<'a, Result<Box<dyn ElectionClient>, Error>> {
-        let node = member(nodes, slot);
-        Box::pin(async move { Ok(Box::new(ZookeeperLock::connect(node, options).await?) as Box<dyn ElectionClient>) })
+    fn clients(&self) -> Clients {
+        Clients::both::<ZookeeperLock>()
     }
     /// The session is the lease: clients ask for `ttl` as their session
     /// timeout and the servers clamp it to their bounds.
