@@ -41,7 +41,7 @@
 //! and no session recorded (`Promise::Unbounded`) get no lapse: held until
 //! released, as before.
 
-use serde_json::json;
+use ops::values::{self, KeepAlive, OpValue};
 use std::collections::HashMap;
 
 use crate::analysis::{self, Hold};
@@ -75,7 +75,7 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
     let end = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
     let faults = analysis::fault_windows(history);
     let cx = lease::Context { history_end: end, faults: &faults, options };
-    let held = analysis::granted(&ops, "acquire", &["release"], "token", end);
+    let held = analysis::granted(&ops, "acquire", &["release"], end);
     let mut own: HashMap<u64, Vec<&analysis::Done>> = HashMap::new();
     let mut renewals: HashMap<(u64, &str), Vec<&analysis::Done>> = HashMap::new();
     for d in &ops {
@@ -83,7 +83,7 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
         let key = d.invoke.key.as_deref().unwrap_or("");
         let renewed = match d.invoke.f.as_str() {
             "renew" => Some(d.process),
-            "keep-alive" => d.invoke.value.get("of_process").and_then(serde_json::Value::as_u64),
+            "keep-alive" => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -162,7 +162,7 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
             for i in [invoke, done] {
                 let op = &mut out.ops[i];
                 op.f = LAPSE.into();
-                op.value = json!({ "of_process": lapse.process });
+                op.value = values::Lapse { of_process: Some(lapse.process) }.to_value();
             }
             out.ops[invoke].time = lapse.at;
             continue;
@@ -174,7 +174,7 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
             kind,
             f: LAPSE.into(),
             key: lapse.key.clone(),
-            value: json!({ "of_process": lapse.process }),
+            value: values::Lapse { of_process: Some(lapse.process) }.to_value(),
             node: None,
             error: None,
         };
