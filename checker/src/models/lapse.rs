@@ -42,6 +42,7 @@
 //! released, as before.
 
 use ops::values::{self, KeepAlive, OpValue};
+use ops::OpName;
 use std::collections::HashMap;
 
 use crate::analysis::{self, Hold};
@@ -81,9 +82,9 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
     for d in &ops {
         own.entry(d.process).or_default().push(d);
         let key = d.invoke.key.as_deref().unwrap_or("");
-        let renewed = match d.invoke.f.as_str() {
-            "renew" => Some(d.process),
-            "keep-alive" => KeepAlive::of(&d.invoke.value).of_process,
+        let renewed = match d.invoke.f {
+            OpName::Renew => Some(d.process),
+            OpName::KeepAlive => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -101,7 +102,9 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
         // the lock again.
         let next = mine
             .iter()
-            .filter(|d| d.invoke.f == "acquire" && d.invoke.key.as_deref() == key && d.invoke.time > grant.invoke.time)
+            .filter(|d| {
+                d.invoke.f == OpName::Acquire && d.invoke.key.as_deref() == key && d.invoke.time > grant.invoke.time
+            })
             .map(|d| d.invoke.time)
             .min();
         // The promise as if the holder never released: a release that
@@ -127,7 +130,7 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
         let release = mine
             .iter()
             .find(|d| {
-                d.invoke.f == "release"
+                d.invoke.f == OpName::Release
                     && d.invoke.key.as_deref() == key
                     && d.invoke.time > grant.invoke.time
                     && next.is_none_or(|by| d.invoke.time < by)
@@ -161,7 +164,7 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
         if let Some((invoke, done)) = lapse.release {
             for i in [invoke, done] {
                 let op = &mut out.ops[i];
-                op.f = LAPSE.into();
+                op.f = OpName::Lapse;
                 op.value = values::Lapse { of_process: Some(lapse.process) }.to_value();
             }
             out.ops[invoke].time = lapse.at;
@@ -172,7 +175,7 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
             time,
             process: Process::Client(first + n as u64),
             kind,
-            f: LAPSE.into(),
+            f: OpName::Lapse,
             key: lapse.key.clone(),
             value: values::Lapse { of_process: Some(lapse.process) }.to_value(),
             node: None,
