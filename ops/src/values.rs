@@ -89,20 +89,34 @@ impl std::error::Error for ValueError {}
 /// left unread afterwards is unknown to the struct that read them.
 pub struct Fields<'a> {
     map: Option<&'a Map<String, Value>>,
-    read: Vec<&'static str>,
+    /// The names asked for so far, spellings included: a fixed array, since
+    /// every client op of a history is read (no struct asks for more).
+    read: [&'static str; 16],
+    asked: usize,
+    /// How many of the object's keys were among them.
+    found: usize,
 }
 
 impl<'a> Fields<'a> {
     fn of(value: &'a Value) -> Fields<'a> {
-        Fields { map: value.as_object(), read: Vec::new() }
+        Fields { map: value.as_object(), read: [""; 16], asked: 0, found: 0 }
     }
 
     /// The field under `name` or one of its other spellings, `None` for a
     /// missing field or null.
     fn get(&mut self, names: &[&'static str]) -> Option<&'a Value> {
-        self.read.extend_from_slice(names);
         let map = self.map?;
-        names.iter().find_map(|n| map.get(*n)).filter(|v| !v.is_null())
+        let mut got = None;
+        for n in names {
+            let v = map.get(*n);
+            if !self.read[..self.asked].contains(n) && self.asked < self.read.len() {
+                self.read[self.asked] = n;
+                self.asked += 1;
+                self.found += usize::from(v.is_some());
+            }
+            got = got.or(v);
+        }
+        got.filter(|v| !v.is_null())
     }
 
     fn mistyped(field: &'static str, found: &Value, expected: &'static str) -> ValueError {
@@ -188,8 +202,12 @@ impl<'a> Fields<'a> {
 
     /// The fields of the object no struct read, in sorted order.
     fn unread(&self) -> Vec<String> {
-        let Some(map) = self.map else { return Vec::new() };
-        map.keys().filter(|k| !self.read.contains(&k.as_str())).cloned().collect()
+        match self.map {
+            Some(map) if map.len() > self.found => {
+                map.keys().filter(|k| !self.read[..self.asked].contains(&k.as_str())).cloned().collect()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
