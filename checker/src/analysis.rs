@@ -20,6 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use ops::values::{Campaign, CounterWrite, Grant, KeepAlive, Leader, LeaderWrite, OpValue, ReleasedBy};
+use ops::OpName;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -199,6 +201,14 @@ impl Done<'_> {
             _ => &self.invoke.value,
         }
     }
+    /// The fencing token of an acquire's grant, the term of a campaign's.
+    fn token(&self) -> Option<i64> {
+        match self.invoke.f {
+            OpName::Acquire => Grant::of(self.value()).token,
+            OpName::Campaign => Campaign::of(self.value()).term,
+            _ => None,
+        }
+    }
 }
 
 pub(crate) fn done(history: &History) -> Result<Vec<Done<'_>>, InputError> {
@@ -231,7 +241,7 @@ pub struct Hold {
 pub fn holds_of(history: &History) -> Result<Vec<Hold>, InputError> {
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
-    let mut all = holds(&ops, "acquire", &["release"], "token", end);
+    let mut all = holds(&ops, "acquire", &["release"], end);
     all.extend(leaderships(&ops, end));
     Ok(all)
 }
@@ -244,7 +254,7 @@ fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
 
 /// [`leaderships`], each with the campaign that won it.
 fn led<'a>(ops: &'a [Done<'a>], end: u64) -> Vec<(Hold, &'a Done<'a>)> {
-    let mut held = granted(ops, "campaign", &["resign"], "term", end);
+    let mut held = granted(ops, "campaign", &["resign"], end);
     for (h, _) in held.iter_mut() {
         if let Some(lost) = ops.iter().find(|d| {
             d.process == h.process
@@ -270,7 +280,7 @@ fn windows_of(ops: &[Done], held: &[(Hold, &Done)], cx: &lease::Context) -> Vec<
         own.entry(d.process).or_default().push(d);
         let renewed = match d.f() {
             "renew" => Some(d.process),
-            "keep-alive" => d.invoke.value.get("of_process").and_then(Value::as_u64),
+            "keep-alive" => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -337,8 +347,8 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
     let shows = |d: &&Done| {
         d.outcome == Outcome::Ok
             && match anomaly.locate {
-                Locate::Token(t) => d.f() == "acquire" && d.value().get("token").and_then(Value::as_i64) == Some(t),
-                Locate::Term(t) => d.f() == "campaign" && d.value().get("term").and_then(Value::as_i64) == Some(t),
+                Locate::Token(t) => d.f() == "acquire" && d.token() == Some(t),
+                Locate::Term(t) => d.f() == "campaign" && d.token() == Some(t),
                 Locate::Counter => matches!(d.f(), "write" | "final-read"),
                 Locate::Timed => false,
             }
@@ -363,7 +373,6 @@ pub(crate) fn granted<'a>(
     ops: &'a [Done<'a>],
     grant: &str,
     ends: &[&str],
-    token_field: &str,
     history_end: u64,
 ) -> Vec<(Hold, &'a Done<'a>)> {
     // Only grants and what ends them matter: a lock history's leaderships
@@ -383,7 +392,7 @@ pub(crate) fn granted<'a>(
                 .iter()
                 .find(|e| e.key() == d.key() && (ends.contains(&e.f()) || e.f() == grant))
                 .map_or(history_end, |e| e.invoke.time);
-            let token = d.value().get(token_field).and_then(Value::as_i64);
+            let token = d.token();
             holds.push((Hold { process, key: d.key().to_string(), start, end, token }, *d));
         }
     }
@@ -392,8 +401,8 @@ pub(crate) fn granted<'a>(
     holds
 }
 
-fn holds(ops: &[Done], grant: &str, ends: &[&str], token_field: &str, history_end: u64) -> Vec<Hold> {
-    granted(ops, grant, ends, token_field, history_end).into_iter().map(|(h, _)| h).collect()
+fn holds(ops: &[Done], grant: &str, ends: &[&str], history_end: u64) -> Vec<Hold> {
+    granted(ops, grant, ends, history_end).into_iter().map(|(h, _)| h).collect()
 }
 
 /// Pairs of holds of one key by different processes that overlap in time,
@@ -430,7 +439,7 @@ pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Ana
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let held = granted(&ops, "acquire", &["release"], "token", end);
+    let held = granted(&ops, "acquire", &["release"], end);
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
     let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
     let found = overlaps(&holds);
@@ -506,7 +515,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let mut held = granted(&ops, "acquire", &["release"], "token", end);
+    let mut held = granted(&ops, "acquire", &["release"], end);
     held.extend(led(&ops, end));
     held.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
@@ -593,10 +602,10 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
 pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
     let grants: Vec<&Done> = ops.iter().filter(|d| d.f() == "acquire" && d.outcome == Outcome::Ok).collect();
-    if grants.is_empty() || grants.iter().any(|d| d.value().get("token").and_then(Value::as_i64).is_none()) {
+    if grants.is_empty() || grants.iter().any(|d| d.token().is_none()) {
         return Ok(None);
     }
-    let token = |d: &Done| d.value()["token"].as_i64().unwrap_or(0);
+    let token = |d: &Done| d.token().unwrap_or(0);
     let mut anomalies = Vec::new();
     let mut count = 0usize;
     let mut by_key: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
@@ -658,13 +667,13 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     // The resource's side: accepted writes, in the order they completed.
     let mut writes: Vec<&Done> = ops
         .iter()
-        .filter(|d| d.f() == "write" && d.outcome == Outcome::Ok && d.value().get("token").is_some())
+        .filter(|d| d.f() == "write" && d.outcome == Outcome::Ok && CounterWrite::of(d.value()).token.is_some())
         .collect();
     writes.sort_by_key(|d| d.end());
     let mut highest: HashMap<&str, (i64, u64)> = HashMap::new();
     let rejected = ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Fail).count();
     for w in writes {
-        let Some(t) = w.value()["token"].as_i64() else { continue };
+        let Some(t) = CounterWrite::of(w.value()).token else { continue };
         let key = w.key();
         match highest.get(key) {
             Some(&(h, p)) if t < h => {
@@ -730,7 +739,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
     for (key, writes) in &acked {
         let mut by_end = writes.clone();
         by_end.sort_by_key(|d| d.end());
-        let last = by_end.last().and_then(|d| d.value()["value"].as_i64()).unwrap_or(0);
+        let last = by_end.last().and_then(|d| CounterWrite::of(d.value()).value).unwrap_or(0);
         let final_value = finals.get(key).copied().unwrap_or(last);
         let lost = writes.len() as i64 - final_value;
         counters.push(Counter { key: key.to_string(), acknowledged: writes.len(), final_value, lost: lost.max(0) });
@@ -739,7 +748,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
             // Which increments were overwritten: values written more than once.
             let mut by_value: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
             for w in writes {
-                by_value.entry(w.value()["value"].as_i64().unwrap_or(-1)).or_default().push(w.process);
+                by_value.entry(CounterWrite::of(w.value()).value.unwrap_or(-1)).or_default().push(w.process);
             }
             let repeated_values: Vec<RepeatedValue> = by_value
                 .iter()
@@ -839,7 +848,7 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     // Writes accepted from a deposed leader: a higher term had been granted
     // before the write was invoked.
     for w in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
-        let Some(term) = w.value()["term"].as_i64() else { continue };
+        let Some(term) = LeaderWrite::of(w.value()).term else { continue };
         if let Some(newer) = holds
             .iter()
             .filter(|h| h.key == w.key() && h.token.is_some_and(|t| t > term) && h.start < w.invoke.time)
@@ -863,7 +872,10 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     let elected: HashMap<(&str, i64), BTreeSet<String>> = ops
         .iter()
         .filter(|d| d.f() == "campaign" && d.outcome != Outcome::Fail)
-        .filter_map(|d| Some(((d.key(), d.value()["term"].as_i64()?), d.value()["id"].as_str()?.to_string())))
+        .filter_map(|d| {
+            let won = Campaign::of(d.value());
+            Some(((d.key(), won.term?), won.id?))
+        })
         .fold(HashMap::new(), |mut m, (k, id)| {
             m.entry(k).or_insert_with(BTreeSet::new).insert(id);
             m
@@ -873,24 +885,23 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     // seeing that candidate lead is a possible leadership, not a phantom.
     // One the client undid before answering (`released_by: undone`, e.g. its
     // lease revoked) may have led only until its completion.
-    let mut maybe_elected: HashMap<(&str, &str), Vec<(u64, u64)>> = HashMap::new();
+    let mut maybe_elected: HashMap<(&str, String), Vec<(u64, u64)>> = HashMap::new();
     for d in ops.iter().filter(|d| d.f() == "campaign" && d.outcome == Outcome::Info) {
-        if let Some(id) = d.value()["id"].as_str() {
-            let undone = d.completion.and_then(|c| c.value.get("released_by")).and_then(Value::as_str)
-                == Some(lease::RELEASED_BY_UNDONE);
+        if let Some(id) = Campaign::of(d.value()).id {
+            let undone = d.completion.and_then(|c| Campaign::of(&c.value).released_by) == Some(ReleasedBy::Undone);
             let until = d.end().filter(|_| undone).unwrap_or(u64::MAX);
             maybe_elected.entry((d.key(), id)).or_default().push((d.invoke.time, until));
         }
     }
-    let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && d.value()["term"].is_i64());
+    let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && Campaign::of(d.value()).term.is_some());
     for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
-        let (Some(id), Some(term)) = (o.value()["leader"].as_str(), o.value()["term"].as_i64()) else { continue };
+        let Leader { leader: Some(id), term: Some(term), .. } = Leader::of(o.value()) else { continue };
         // The observation and the maybe-leadership could have met.
         let (seen_from, seen_to) = (o.invoke.time, o.end().unwrap_or(u64::MAX));
         let possible = maybe_elected
-            .get(&(o.key(), id))
+            .get(&(o.key(), id.clone()))
             .is_some_and(|spans| spans.iter().any(|&(since, until)| since <= seen_to && seen_from <= until));
-        if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(id)) {
+        if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(&id)) {
             count += 1;
             anomalies.push(ElectionAnomaly::PhantomLeader {
                 key: o.key().to_string(),
@@ -1048,7 +1059,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             })),
         });
     }
-    let mut held = holds(&ops, "acquire", &["release"], "token", end);
+    let mut held = holds(&ops, "acquire", &["release"], end);
     held.extend(leaderships(&ops, end));
     let outages = outages(&ops, &held, end, &windows);
     let out_ns: u64 = merged(outages.iter().map(|o| (o.start, o.end)).collect(), 0).iter().map(|(a, b)| b - a).sum();

@@ -113,7 +113,7 @@ fn op(time: u64, process: u64, kind: OpType, f: &str, key: usize) -> Op {
         time,
         process: Process::Client(process),
         kind,
-        f: f.to_string(),
+        f: f.into(),
         key: Some(format!("k{key}")),
         value: Value::Null,
         node: None,

@@ -152,7 +152,7 @@ impl History {
                 op.index = i as u64;
             }
         }
-        crate::lease::readable(self)?;
+        self.warnings.extend(crate::lease::readable(self)?);
         self.note_unread_faults();
         Ok(())
     }
@@ -164,9 +164,9 @@ impl History {
         for (i, op) in self.ops.iter().enumerate() {
             if op.process == Process::Nemesis
                 && crate::faults::FaultEvent::of(op).is_none()
-                && !unread.iter().any(|(f, _)| *f == op.f)
+                && !unread.iter().any(|(f, _)| *f == op.f.as_str())
             {
-                unread.push((&op.f, i));
+                unread.push((op.f.as_str(), i));
             }
         }
         let Some(&(_, first)) = unread.first() else { return };

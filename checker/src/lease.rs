@@ -31,7 +31,6 @@
 //! ([`Cause::LeaseExpired`]) or with its session ([`Cause::SessionLost`]).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::analysis::{Done, FaultWindow, Hold};
 use crate::history::Outcome;
@@ -121,159 +120,61 @@ impl Cause {
     }
 }
 
-/// What an op's value says about a lease or session: the fields of the
-/// history contract the lease arithmetic reads, typed. A value that is not
-/// an object says nothing.
-///
-/// Spellings read (docs/HISTORY.md): `ttl_ms`, `ttl-ms` (EDN's `:ttl-ms`,
-/// Jepsen's usual spelling) and `ttlMs` in milliseconds; `ttl_s` and
-/// `ttl-s` in seconds; each a non-negative number or a string holding one
-/// (a fraction is rounded down: a shorter lease promises less). A bare
-/// `ttl` is refused, since its unit is anyone's guess, and so is any value
-/// that is not a number: read as "no lease", it would make every grant
-/// "held until released" and blame the service for the client's spelling.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LeaseTerms {
-    /// The lease's TTL in milliseconds.
-    pub ttl_ms: Option<u64>,
-    /// `session: true`: held while the client's session lives.
-    pub session: bool,
-    /// `released_by`: what ended the holder's locks (`session-lost`).
-    pub released_by: Option<String>,
-}
+pub use ops::values::LeaseTerms;
+use ops::values::{self, OpValue};
 
-/// [`LeaseTerms`] as written, before the spellings are merged.
-#[derive(Deserialize)]
-struct Written {
-    #[serde(default, alias = "ttl-ms", alias = "ttlMs", deserialize_with = "millis")]
-    ttl_ms: Option<u64>,
-    #[serde(default, alias = "ttl-s", deserialize_with = "seconds")]
-    ttl_s: Option<u64>,
-    #[serde(default)]
-    ttl: Option<serde::de::IgnoredAny>,
-    #[serde(default, deserialize_with = "flag")]
-    session: Option<bool>,
-    #[serde(default, deserialize_with = "released_by")]
-    released_by: Option<String>,
-}
-
-/// A duration as a non-negative number, or a string holding one, scaled to
-/// milliseconds and rounded down; `None` for null.
-fn duration<'de, D: serde::Deserializer<'de>>(d: D, field: &str, scale: f64) -> Result<Option<u64>, D::Error> {
-    use serde::de::Error;
-    let v = Value::deserialize(d)?;
-    let n = match &v {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    match n {
-        Some(n) if n.is_finite() && n >= 0.0 && n * scale < u64::MAX as f64 => Ok(Some((n * scale) as u64)),
-        _ => Err(D::Error::custom(format!(
-            "field `{field}` is {v}; expected a non-negative number{} (or a string holding one)",
-            if scale == 1.0 { " of milliseconds" } else { " of seconds" }
-        ))),
-    }
-}
-
-fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    duration(d, "ttl_ms` (or `ttl-ms`, `ttlMs`", 1.0)
-}
-
-fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    duration(d, "ttl_s` (or `ttl-s`", 1000.0)
-}
-
-fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    use serde::de::Error;
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Bool(b) => Ok(Some(b)),
-        v => Err(D::Error::custom(format!("field `session` is {v}; expected true or false"))),
-    }
-}
-
-fn released_by<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    use serde::de::Error;
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        v => Err(D::Error::custom(format!(
-            "field `released_by` is {v}; expected a string such as \"{RELEASED_BY_SESSION_LOST}\""
-        ))),
-    }
-}
-
-impl LeaseTerms {
-    /// The terms `value` states, or what is wrong with them, naming the field.
-    pub fn of(value: &Value) -> Result<LeaseTerms, String> {
-        if !value.is_object() {
-            return Ok(LeaseTerms::default());
-        }
-        let w = Written::deserialize(value).map_err(|e| e.to_string())?;
-        if w.ttl.is_some() {
-            return Err("field `ttl` does not say its unit; write `ttl_ms` (milliseconds) or `ttl_s` (seconds)".into());
-        }
-        let ttl_ms = match (w.ttl_ms, w.ttl_s) {
-            (Some(_), Some(_)) => return Err("both `ttl_ms` and `ttl_s` are given; expected one".into()),
-            (ms, s) => ms.or(s),
-        };
-        Ok(LeaseTerms { ttl_ms, session: w.session == Some(true), released_by: w.released_by })
-    }
-
-    /// The terms of a value the reader has already checked ([`readable`]).
-    fn read(value: &Value) -> LeaseTerms {
-        // Every history read from a file went through `readable`; one built
-        // in memory comes from the recorder, which writes only `ttl_ms`.
-        LeaseTerms::of(value).unwrap_or_default()
-    }
-}
-
-/// The ops whose values the lease arithmetic reads for a TTL or a session.
-const LEASE_OPS: [&str; 4] = ["acquire", "campaign", "renew", "keep-alive"];
-
-/// Refuses a history whose lease fields cannot be read (see [`LeaseTerms`]),
-/// naming the line and the field: every client op's value that a grant, a
-/// renewal or a keep-alive carries, and every `released_by`.
-pub fn readable(history: &crate::History) -> Result<(), crate::InputError> {
+/// Refuses a history whose lock values cannot be read (see
+/// [`ops::values`]), naming the line and the field: a mistyped field of a
+/// grant's, a renewal's or a keep-alive's value (a TTL in no unit, a token
+/// that is not an integer), and every `released_by`. Fields those values
+/// do not have are returned as one warning naming them, at the first line
+/// that has one.
+pub fn readable(history: &crate::History) -> Result<Option<crate::history::Warning>, crate::InputError> {
+    let mut unknown: Vec<(String, &str)> = Vec::new();
+    let mut first = None;
     for (i, op) in history.ops.iter().enumerate() {
         if op.process == crate::Process::Nemesis {
             continue;
         }
-        // Other ops' values are the workload's own (a kv write may well
-        // hold a `ttl`); only their `released_by` is read.
-        let read = if LEASE_OPS.contains(&op.f.as_str()) {
-            LeaseTerms::of(&op.value).map(drop)
-        } else {
-            match op.value.get("released_by") {
-                None | Some(Value::Null | Value::String(_)) => Ok(()),
-                Some(_) => {
-                    LeaseTerms::of(&serde_json::json!({ "released_by": op.value["released_by"].clone() })).map(drop)
+        match values::check(&op.f, &op.value) {
+            Ok(fields) => {
+                for field in fields {
+                    if !unknown.iter().any(|(u, f)| *u == field && *f == op.f.as_str()) {
+                        first.get_or_insert(i);
+                        unknown.push((field, op.f.as_str()));
+                    }
                 }
             }
-        };
-        if let Err(why) = read {
-            return Err(crate::InputError::at(
-                &history.file,
-                history.line_of(i),
-                format!("`{}` {}: {why}", op.f, op.kind.as_str()),
-            ));
+            Err(why) => {
+                return Err(crate::InputError::at(
+                    &history.file,
+                    history.line_of(i),
+                    format!("`{}` {}: {why}", op.f, op.kind.as_str()),
+                ))
+            }
         }
     }
-    Ok(())
+    let Some(first) = first else { return Ok(None) };
+    let named: Vec<String> = unknown.iter().map(|(field, f)| format!("`{field}` (in `{f}`)")).collect();
+    Ok(Some(crate::history::Warning {
+        line: Some(history.line_of(first)),
+        message: format!(
+            "fields {} are not part of the history contract (docs/HISTORY.md): no checker reads them",
+            named.join(", ")
+        ),
+    }))
 }
 
 /// Whether the operation found the holder's session gone.
 fn found_session_lost(d: &Done) -> bool {
-    d.completion.is_some_and(|c| LeaseTerms::read(&c.value).released_by.as_deref() == Some(RELEASED_BY_SESSION_LOST))
+    d.completion.is_some_and(|c| values::Release::of(&c.value).released_by == Some(values::ReleasedBy::SessionLost))
 }
 
 /// How a grant was promised: a completion's TTL (the lease the service
 /// granted) or `session: true`; failing both, the invocation's TTL (the
 /// lease asked for: older histories); failing that, nothing.
 fn promise_of(grant: &Done) -> Promise {
-    let granted = grant.completion.map(|c| LeaseTerms::read(&c.value)).unwrap_or_default();
+    let granted = grant.completion.map(|c| LeaseTerms::of(&c.value)).unwrap_or_default();
     let from = grant.invoke.time;
     if let Some(ttl_ms) = granted.ttl_ms {
         return Promise::Lease { ttl_ms, from, renewals: 0 };
@@ -281,7 +182,7 @@ fn promise_of(grant: &Done) -> Promise {
     if granted.session {
         return Promise::Session;
     }
-    match LeaseTerms::read(&grant.invoke.value).ttl_ms {
+    match LeaseTerms::of(&grant.invoke.value).ttl_ms {
         Some(ttl_ms) => Promise::Lease { ttl_ms, from, renewals: 0 },
         None => Promise::Unbounded,
     }
@@ -333,7 +234,7 @@ pub(crate) fn window(hold: &Hold, grant: &Done, renewals: &[&Done], own: &[&Done
                 }
                 // Only an acknowledgement that names the TTL it renewed for
                 // extends the promise: a recipe's local "still held" does not.
-                let Some(ttl) = r.completion.and_then(|c| LeaseTerms::read(&c.value).ttl_ms) else {
+                let Some(ttl) = r.completion.and_then(|c| LeaseTerms::of(&c.value).ttl_ms) else {
                     continue;
                 };
                 *count += 1;
@@ -464,5 +365,42 @@ impl Window {
             }
             (Promise::Unbounded, _) => format!("no lease recorded, so held until its release at t={end:.3} s"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::formats::jsonl;
+
+    fn grant(value: &str) -> String {
+        format!(
+            r#"{{"time":1,"process":1,"type":"invoke","f":"acquire","key":"k0","value":{{"ttl_ms":1000}}}}
+{{"time":2,"process":1,"type":"ok","f":"acquire","key":"k0","value":{value}}}"#
+        )
+    }
+
+    #[test]
+    fn a_mistyped_lock_field_is_refused_naming_it_and_its_line() {
+        for (value, field) in [
+            (r#"{"token":"7","ttl_ms":1000}"#, "`token`"),
+            (r#"{"token":7,"granted_by":"n1"}"#, "`granted_by`"),
+            (r#"{"token":7,"ttl":1000}"#, "`ttl`"),
+        ] {
+            let e = jsonl::read("h.jsonl", &grant(value)).unwrap_err();
+            assert_eq!(e.line, Some(2), "{value}: {e}");
+            assert!(e.message.contains(field) && e.message.contains("`acquire` ok"), "{value}: {e}");
+        }
+        let term = r#"{"time":1,"process":1,"type":"invoke","f":"campaign","key":"e0","value":{"id":"p1","term":"x"}}"#;
+        let e = jsonl::read("h.jsonl", term).unwrap_err();
+        assert!(e.line == Some(1) && e.message.contains("`term`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_lock_field_is_a_warning_naming_it() {
+        let h = jsonl::read("h.jsonl", &grant(r#"{"tokn":7,"ttl_ms":1000}"#)).unwrap();
+        let w: Vec<String> = h.warnings.iter().map(ToString::to_string).collect();
+        assert!(w.iter().any(|w| w.starts_with("line 2:") && w.contains("`tokn` (in `acquire`)")), "{w:?}");
+        let h = jsonl::read("h.jsonl", &grant(r#"{"token":7,"ttl_ms":1000}"#)).unwrap();
+        assert!(h.warnings.is_empty(), "{:?}", h.warnings);
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod checkers;
 pub mod faults;
+pub mod values;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -104,6 +105,176 @@ pub const RELEASED_BY_SESSION_LOST: &str = "session-lost";
 /// invocation and its completion, but not after.
 pub const RELEASED_BY_UNDONE: &str = "undone";
 
+/// What an op does: its `f`, named on disk as today. The names the recorder
+/// writes and the checkers read are variants; anything else (a nemesis
+/// event such as `kill-start`, read by [`faults::FaultEvent`]; a foreign
+/// history's own ops) is kept as written in [`OpName::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpName {
+    Acquire,
+    Release,
+    /// An election's leadership renewal (or a lease renewal).
+    Renew,
+    /// A lease keep-alive recorded on behalf of a holder (etcd).
+    KeepAlive,
+    Campaign,
+    Resign,
+    /// Who leads an election.
+    Observe,
+    Read,
+    Write,
+    Cas,
+    /// A counter read after the final heal.
+    FinalRead,
+    /// The orphan revoker's revocation of a retired client's lease.
+    RevokeOrphan,
+    /// A lease lapse, which the checker writes for the lapse model.
+    Lapse,
+    /// Porcupine's key-value ops.
+    Get,
+    Put,
+    Append,
+    Other(String),
+}
+
+impl OpName {
+    pub fn as_str(&self) -> &str {
+        match self {
+            OpName::Acquire => "acquire",
+            OpName::Release => "release",
+            OpName::Renew => "renew",
+            OpName::KeepAlive => "keep-alive",
+            OpName::Campaign => "campaign",
+            OpName::Resign => "resign",
+            OpName::Observe => "observe",
+            OpName::Read => "read",
+            OpName::Write => "write",
+            OpName::Cas => "cas",
+            OpName::FinalRead => "final-read",
+            OpName::RevokeOrphan => "revoke-orphan",
+            OpName::Lapse => "lapse",
+            OpName::Get => "get",
+            OpName::Put => "put",
+            OpName::Append => "append",
+            OpName::Other(s) => s,
+        }
+    }
+
+    /// The variant written `s`, without allocating for a named one.
+    fn named(s: &str) -> Option<OpName> {
+        Some(match s {
+            "acquire" => OpName::Acquire,
+            "release" => OpName::Release,
+            "renew" => OpName::Renew,
+            "keep-alive" => OpName::KeepAlive,
+            "campaign" => OpName::Campaign,
+            "resign" => OpName::Resign,
+            "observe" => OpName::Observe,
+            "read" => OpName::Read,
+            "write" => OpName::Write,
+            "cas" => OpName::Cas,
+            "final-read" => OpName::FinalRead,
+            "revoke-orphan" => OpName::RevokeOrphan,
+            "lapse" => OpName::Lapse,
+            "get" => OpName::Get,
+            "put" => OpName::Put,
+            "append" => OpName::Append,
+            _ => return None,
+        })
+    }
+}
+
+impl From<&str> for OpName {
+    fn from(s: &str) -> OpName {
+        OpName::named(s).unwrap_or_else(|| OpName::Other(s.to_string()))
+    }
+}
+
+impl From<String> for OpName {
+    fn from(s: String) -> OpName {
+        OpName::named(&s).unwrap_or(OpName::Other(s))
+    }
+}
+
+impl From<Cow<'_, str>> for OpName {
+    fn from(s: Cow<'_, str>) -> OpName {
+        match s {
+            Cow::Borrowed(s) => s.into(),
+            Cow::Owned(s) => s.into(),
+        }
+    }
+}
+
+/// Read as the text it is written as, so code that compares or prints an
+/// op's `f` as text keeps working.
+impl std::ops::Deref for OpName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for OpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for OpName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for OpName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for OpName {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<OpName> for &str {
+    fn eq(&self, other: &OpName) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<OpName> for str {
+    fn eq(&self, other: &OpName) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl Serialize for OpName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = OpName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an op name such as \"acquire\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OpName, E> {
+                Ok(v.into())
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<OpName, E> {
+                Ok(v.into())
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Keys as the JSONL reader takes them (strings, or integers kept as their
 /// decimal text), owned.
 fn key_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -121,7 +292,7 @@ pub struct Op {
     pub process: Process,
     #[serde(rename = "type")]
     pub kind: OpType,
-    pub f: String,
+    pub f: OpName,
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "key_de")]
     pub key: Option<String>,
     #[serde(default)]
@@ -176,4 +347,54 @@ pub fn key_de_borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de
         }
     }
     d.deserialize_option(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_names_keep_their_spelling() {
+        let names = [
+            "acquire",
+            "release",
+            "renew",
+            "keep-alive",
+            "campaign",
+            "resign",
+            "observe",
+            "read",
+            "write",
+            "cas",
+            "final-read",
+            "revoke-orphan",
+            "lapse",
+            "get",
+            "put",
+            "append",
+        ];
+        for n in names {
+            let op = OpName::from(n);
+            assert!(!matches!(op, OpName::Other(_)), "{n}");
+            assert_eq!(op.as_str(), n);
+            assert_eq!(serde_json::to_string(&op).unwrap(), format!("\"{n}\""));
+            assert_eq!(serde_json::from_str::<OpName>(&format!("\"{n}\"")).unwrap(), op);
+        }
+        assert_eq!(OpName::from("kill-start"), OpName::Other("kill-start".into()));
+        assert!(OpName::Other("lock".into()) == "lock" && OpName::Acquire != "lock");
+    }
+
+    /// A recorded line reads back into the same bytes.
+    #[test]
+    fn a_recorded_line_keeps_its_bytes() {
+        let lines = [
+            r#"{"index":3,"time":1200,"process":2,"type":"ok","f":"acquire","key":"k0","value":{"granted_by":["n1","n2"],"token":7,"ttl_ms":2000},"node":"n1"}"#,
+            r#"{"index":4,"time":1300,"process":2,"type":"info","f":"campaign","key":"e0","value":{"id":"p2","released_by":"undone"},"error":"timed out"}"#,
+            r#"{"index":5,"time":1400,"process":"nemesis","type":"info","f":"kill-start","value":{"kind":"kill","targets":["n1"]}}"#,
+        ];
+        for line in lines {
+            let op: Op = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&op).unwrap(), line);
+        }
+    }
 }

@@ -252,11 +252,16 @@ impl Error {
     }
 }
 
+/// The body of the API's answer for an error.
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
 /// The API's answer for an error: its status and `{"error": message}`.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status(), axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        let mut response = (self.status(), axum::Json(ErrorBody { error: self.to_string() })).into_response();
         if matches!(self, Error::Busy) {
             // A check takes well under a second unless it runs to its deadline.
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));

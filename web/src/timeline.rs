@@ -509,7 +509,7 @@ impl Feed {
                 OpType::Info => 2,
             };
             if let Some(inv) = self.open.remove(&p) {
-                delta.ops.push((p, inv.time, op.time, outcome, inv.f, inv.key.unwrap_or_default()));
+                delta.ops.push((p, inv.time, op.time, outcome, inv.f.to_string(), inv.key.unwrap_or_default()));
             }
         }
         if faults_changed {

@@ -51,6 +51,7 @@
 //! Elections use the same mappings; `observe` (a read) too, though a read
 //! has no effect to be unsure of: its `info` only retires the observer.
 
+use ops::values::{LeaseTerms, ReleasedBy};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,10 +124,10 @@ impl<T> Outcome<T> {
 
     /// What the completion's `released_by` says for this outcome: who ended
     /// whatever the call may have done, by the time it answered.
-    pub fn released_by(&self) -> Option<&'static str> {
+    pub fn released_by(&self) -> Option<ReleasedBy> {
         match self {
-            Outcome::SessionLost(_) => Some(RELEASED_BY_SESSION_LOST),
-            Outcome::Undone(_) => Some(RELEASED_BY_UNDONE),
+            Outcome::SessionLost(_) => Some(ReleasedBy::SessionLost),
+            Outcome::Undone(_) => Some(ReleasedBy::Undone),
             Outcome::Ok(_) | Outcome::Fail(_) | Outcome::Info(_) => None,
         }
     }
@@ -183,14 +184,12 @@ pub enum Promised {
 }
 
 impl Promised {
-    /// The fields the completion's value gets.
-    pub fn fields(self) -> serde_json::Map<String, serde_json::Value> {
-        let mut map = serde_json::Map::new();
+    /// What the completion's value says about it.
+    pub fn terms(self) -> LeaseTerms {
         match self {
-            Promised::Lease(ttl) => map.insert("ttl_ms".into(), (ttl.as_millis() as u64).into()),
-            Promised::Session => map.insert("session".into(), true.into()),
-        };
-        map
+            Promised::Lease(ttl) => LeaseTerms::lease(ttl.as_millis() as u64),
+            Promised::Session => LeaseTerms::session(),
+        }
     }
 }
 

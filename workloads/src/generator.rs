@@ -15,8 +15,9 @@
 
 use std::time::Duration;
 
-use ops::OpType;
-use serde_json::{json, Value};
+use ops::values::{self, Campaign, CounterWrite, Leader, LeaderWrite, OpValue, Released, Renewal};
+use ops::{OpName, OpType};
+use serde_json::Value;
 
 use crate::client::{ElectionClient, Grant, Leadership, LockClient, Outcome};
 use crate::resource::FencedResource;
@@ -134,7 +135,7 @@ impl Completion {
 
     /// An unknown outcome (`Info`, `SessionLost`, `Undone`) as `info`; a
     /// lost session or an undone call adds `released_by` to the value.
-    fn unknown<T>(value: Value, outcome: Outcome<T>) -> Completion {
+    fn unknown<T, V: Released>(value: Option<V>, outcome: Outcome<T>) -> Completion {
         let value = unknown_value(value, &outcome);
         let error = match outcome {
             Outcome::Ok(_) => String::new(),
@@ -158,44 +159,38 @@ impl Completion {
 /// where more than one node granted the lock (Redlock), since the
 /// history's `node` names one node.
 fn grant_value(grant: &Grant) -> Value {
-    let mut value = grant.promised.fields();
-    if let Some(t) = grant.token {
-        value.insert("token".into(), json!(t));
+    values::Grant {
+        token: grant.token,
+        terms: grant.promised.terms(),
+        granted_by: (grant.nodes.len() > 1).then(|| grant.nodes.clone()),
+        released_by: None,
     }
-    if grant.nodes.len() > 1 {
-        value.insert("granted_by".into(), json!(grant.nodes));
-    }
-    Value::Object(value)
+    .to_value()
 }
 
-/// A completion's value for an unknown outcome: `value`, plus
-/// `released_by` when the server ended the session or the client undid the
-/// call (see [`Outcome::released_by`]).
-pub(crate) fn unknown_value<T>(value: Value, outcome: &Outcome<T>) -> Value {
-    let Some(released_by) = outcome.released_by() else {
-        return value;
-    };
-    let mut value = match value {
-        Value::Object(map) => map,
-        Value::Null => serde_json::Map::new(),
-        other => [("value".to_string(), other)].into_iter().collect(),
-    };
-    value.insert("released_by".into(), json!(released_by));
-    Value::Object(value)
+/// A completion's value for an unknown outcome: `value` (null if none),
+/// plus `released_by` when the server ended the session or the client
+/// undid the call (see [`Outcome::released_by`]).
+pub(crate) fn unknown_value<T, V: Released>(value: Option<V>, outcome: &Outcome<T>) -> Value {
+    match (value, outcome.released_by()) {
+        (value, Some(by)) => value.unwrap_or_default().released_by(by).to_value(),
+        (Some(value), None) => value.to_value(),
+        (None, None) => Value::Null,
+    }
 }
 
 impl Op {
     /// The history's `f`.
-    pub fn f(&self) -> &'static str {
+    pub fn f(&self) -> OpName {
         match self {
-            Op::Acquire { .. } => "acquire",
-            Op::Release { .. } => "release",
-            Op::Read { .. } => "read",
-            Op::Write { .. } | Op::LeaderWrite { .. } => "write",
-            Op::Campaign { .. } => "campaign",
-            Op::Renew { .. } => "renew",
-            Op::Resign { .. } => "resign",
-            Op::Observe { .. } => "observe",
+            Op::Acquire { .. } => OpName::Acquire,
+            Op::Release { .. } => OpName::Release,
+            Op::Read { .. } => OpName::Read,
+            Op::Write { .. } | Op::LeaderWrite { .. } => OpName::Write,
+            Op::Campaign { .. } => OpName::Campaign,
+            Op::Renew { .. } => OpName::Renew,
+            Op::Resign { .. } => OpName::Resign,
+            Op::Observe { .. } => OpName::Observe,
         }
     }
 
@@ -212,12 +207,21 @@ impl Op {
     /// The invoke's value.
     pub fn value(&self) -> Value {
         match self {
-            Op::Acquire { ttl, .. } => json!({ "ttl_ms": ttl.as_millis() as u64 }),
+            Op::Acquire { ttl, .. } => values::LeaseTerms::lease(ttl.as_millis() as u64).to_value(),
             Op::Release { .. } | Op::Read { .. } | Op::Observe { .. } => Value::Null,
-            Op::Write { value, token, .. } => json!({ "value": value, "token": token }),
-            Op::Campaign { id, ttl, .. } => json!({ "id": id, "ttl_ms": ttl.as_millis() as u64 }),
-            Op::Renew { leadership, .. } | Op::Resign { leadership } => json!({ "term": leadership.term }),
-            Op::LeaderWrite { value, term, id, .. } => json!({ "value": value, "term": term, "id": id }),
+            Op::Write { value, token, .. } => CounterWrite { value: Some(*value), token: *token }.to_value(),
+            Op::Campaign { id, ttl, .. } => Campaign {
+                id: Some(id.clone()),
+                terms: values::LeaseTerms::lease(ttl.as_millis() as u64),
+                ..Default::default()
+            }
+            .to_value(),
+            Op::Renew { leadership, .. } | Op::Resign { leadership } => {
+                Renewal { term: Some(leadership.term), ..Default::default() }.to_value()
+            }
+            Op::LeaderWrite { value, term, id, .. } => {
+                LeaderWrite { id: Some(id.clone()), term: Some(*term), value: Some(*value) }.to_value()
+            }
         }
     }
 
@@ -228,16 +232,16 @@ impl Op {
             (Op::Acquire { key, ttl }, Client::Lock(c)) => match c.acquire(key, *ttl).await {
                 Outcome::Ok(grant) => Completion::ok(grant_value(&grant), grant.node.clone(), Returned::Grant(grant)),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
-                unknown => Completion::unknown(Value::Null, unknown),
+                unknown => Completion::unknown(None::<values::Grant>, unknown),
             },
             (Op::Release { grant }, Client::Lock(c)) => match c.release(grant).await {
                 Outcome::Ok(()) => Completion::ok(Value::Null, grant.node.clone(), Returned::Nothing),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
-                unknown => Completion::unknown(Value::Null, unknown),
+                unknown => Completion::unknown(None::<values::Release>, unknown),
             },
             (Op::Read { key }, _) => {
                 let value = resource.read(key);
-                Completion::ok(json!(value), None, Returned::Value(value))
+                Completion::ok(Value::from(value), None, Returned::Value(value))
             }
             (Op::Write { key, value, token }, _) => match resource.write(key, *value, *token) {
                 Ok(()) => Completion::ok(self.value(), None, Returned::Nothing),
@@ -251,37 +255,45 @@ impl Op {
             },
             (Op::Campaign { name, id, ttl }, Client::Election(c)) => match c.campaign(name, id, *ttl).await {
                 Outcome::Ok(l) => {
-                    let mut value = l.promised.fields();
-                    value.insert("id".into(), id.as_str().into());
-                    value.insert("term".into(), l.term.into());
+                    let won = Campaign {
+                        id: Some(id.clone()),
+                        term: Some(l.term),
+                        terms: l.promised.terms(),
+                        released_by: None,
+                    };
                     let node = l.node.clone();
-                    Completion::ok(Value::Object(value), node, Returned::Leadership(l))
+                    Completion::ok(won.to_value(), node, Returned::Leadership(l))
                 }
-                Outcome::Fail(e) => Completion::fail(json!({ "id": id }), e),
-                unknown => Completion::unknown(json!({ "id": id }), unknown),
+                Outcome::Fail(e) => {
+                    Completion::fail(Campaign { id: Some(id.clone()), ..Default::default() }.to_value(), e)
+                }
+                unknown => Completion::unknown(Some(Campaign { id: Some(id.clone()), ..Default::default() }), unknown),
             },
             (Op::Renew { leadership, ttl }, Client::Election(c)) => match c.renew(leadership, *ttl).await {
                 // Only a renewal the server acknowledged carries a TTL: the
                 // lease-aware checkers extend the lease by those alone.
                 Outcome::Ok(Some(renewed)) => {
-                    Completion::ok(json!({ "ttl_ms": renewed.as_millis() as u64 }), None, Returned::Nothing)
+                    let terms = values::LeaseTerms::lease(renewed.as_millis() as u64);
+                    Completion::ok(Renewal { terms, ..Default::default() }.to_value(), None, Returned::Nothing)
                 }
                 Outcome::Ok(None) => Completion::ok(Value::Null, None, Returned::Nothing),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
-                unknown => Completion::unknown(Value::Null, unknown),
+                unknown => Completion::unknown(None::<Renewal>, unknown),
             },
             (Op::Resign { leadership }, Client::Election(c)) => match c.resign(leadership).await {
                 Outcome::Ok(()) => Completion::ok(Value::Null, None, Returned::Nothing),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
-                unknown => Completion::unknown(Value::Null, unknown),
+                unknown => Completion::unknown(None::<Renewal>, unknown),
             },
             (Op::Observe { name }, Client::Election(c)) => match c.leader(name).await {
                 Outcome::Ok(leader) => {
-                    let value = leader.map_or(Value::Null, |l| json!({ "leader": l.id, "term": l.term }));
+                    let value = leader.map_or(Value::Null, |l| {
+                        Leader { leader: Some(l.id), term: l.term, released_by: None }.to_value()
+                    });
                     Completion::ok(value, None, Returned::Nothing)
                 }
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
-                unknown => Completion::unknown(Value::Null, unknown),
+                unknown => Completion::unknown(None::<values::Release>, unknown),
             },
             (op, _) => unreachable!("{} needs the other kind of client: the workload declares the wrong one", op.f()),
         }
@@ -297,4 +309,39 @@ pub trait Generator: Send {
     /// as an operation is [`Done::Info`]; the worker then retires the
     /// process and continues with a fresh one and a fresh client.
     fn cycle<'a>(&'a mut self, worker: &'a mut Worker) -> BoxFuture<'a, ()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The typed values write what the `json!` literals they replaced wrote,
+    /// byte for byte: stored runs and new ones read alike.
+    #[test]
+    fn values_keep_their_bytes() {
+        let ttl = Duration::from_millis(2500);
+        let leadership = Leadership::new("e0", 41, Some("n1"), String::new());
+        for (op, before) in [
+            (Op::Acquire { key: "k0".into(), ttl }, json!({ "ttl_ms": 2500 })),
+            (Op::Write { key: "c".into(), value: 3, token: Some(7) }, json!({ "value": 3, "token": 7 })),
+            (Op::Write { key: "c".into(), value: 3, token: None }, json!({ "value": 3, "token": null })),
+            (Op::Campaign { name: "e0".into(), id: "p1".into(), ttl }, json!({ "id": "p1", "ttl_ms": 2500 })),
+            (Op::Renew { leadership: leadership.clone(), ttl }, json!({ "term": 41 })),
+            (Op::Resign { leadership }, json!({ "term": 41 })),
+            (
+                Op::LeaderWrite { name: "e0".into(), value: 5, term: 41, id: "p1".into() },
+                json!({ "value": 5, "term": 41, "id": "p1" }),
+            ),
+            (Op::Observe { name: "e0".into() }, Value::Null),
+        ] {
+            assert_eq!(op.value().to_string(), before.to_string(), "{}", op.f());
+        }
+        let mut grant = Grant::new("k0", Some(9), Some("n1"), String::new()).leased(ttl);
+        assert_eq!(grant_value(&grant).to_string(), json!({ "token": 9, "ttl_ms": 2500 }).to_string());
+        grant.nodes = vec!["n1".into(), "n2".into()];
+        grant.promised = crate::client::Promised::Session;
+        let before = json!({ "token": 9, "session": true, "granted_by": ["n1", "n2"] });
+        assert_eq!(grant_value(&grant).to_string(), before.to_string());
+    }
 }

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ops::faults::{FaultEvent, FaultInfo};
+use ops::OpName;
 use ops::{Op, OpType, Process};
 use serde_json::Value;
 
@@ -167,8 +168,8 @@ impl Recorder {
         }
     }
 
-    pub fn invoke(&self, process: u64, f: &str, key: Option<&str>, value: Value) {
-        self.record(op(Process::Client(process), OpType::Invoke, f, key, value));
+    pub fn invoke(&self, process: u64, f: impl Into<OpName>, key: Option<&str>, value: Value) {
+        self.record(op(Process::Client(process), OpType::Invoke, f.into(), key, value));
     }
 
     /// A completion: `ok`, `fail` or `info`, with the node that answered and
@@ -178,13 +179,13 @@ impl Recorder {
         &self,
         process: u64,
         kind: OpType,
-        f: &str,
+        f: impl Into<OpName>,
         key: Option<&str>,
         value: Value,
         node: Option<&str>,
         error: Option<&str>,
     ) {
-        let mut op = op(Process::Client(process), kind, f, key, value);
+        let mut op = op(Process::Client(process), kind, f.into(), key, value);
         op.node = node.map(str::to_string);
         op.error = error.map(str::to_string);
         self.record(op);
@@ -195,7 +196,7 @@ impl Recorder {
     /// event's name (`partition-start`, `heal-all`) and `value` the info.
     pub fn nemesis(&self, kind: OpType, event: &FaultEvent, info: &FaultInfo) {
         let value = serde_json::to_value(info).unwrap_or(Value::Null);
-        self.record(op(Process::Nemesis, kind, &event.f(), None, value));
+        self.record(op(Process::Nemesis, kind, event.f().into(), None, value));
     }
 
     /// Stops accepting events, writes and flushes everything queued, and
@@ -214,18 +215,8 @@ impl Recorder {
     }
 }
 
-fn op(process: Process, kind: OpType, f: &str, key: Option<&str>, value: Value) -> Op {
-    Op {
-        index: 0,
-        time: 0,
-        process,
-        kind,
-        f: f.to_string(),
-        key: key.map(str::to_string),
-        value,
-        node: None,
-        error: None,
-    }
+fn op(process: Process, kind: OpType, f: OpName, key: Option<&str>, value: Value) -> Op {
+    Op { index: 0, time: 0, process, kind, f, key: key.map(str::to_string), value, node: None, error: None }
 }
 
 fn write_loop(rx: Receiver<Op>, file: File) -> io::Result<u64> {

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use kit::{CancellationToken, Holders, Rng, Stall};
 use node::Node;
-use ops::OpType;
-use serde_json::json;
+use ops::values::{OpValue, RevokeOrphan};
+use ops::{OpName, OpType};
 
 use crate::client::{deadline, ClientOptions, Orphan, Outcome};
 use crate::generator::{Client, ClientKind, Done, Generator, Op, Returned};
@@ -168,14 +168,15 @@ async fn revoke_orphans(
             }
             continue;
         };
-        let value = json!({ "lease": orphan.lease, "of_process": of_process });
-        recorder.invoke(process, "revoke-orphan", Some(&orphan.key), value.clone());
+        let asked = RevokeOrphan { lease: Some(orphan.lease), of_process: Some(of_process), already_gone: None };
+        let value = asked.to_value();
+        recorder.invoke(process, OpName::RevokeOrphan, Some(&orphan.key), value.clone());
         let timeout = options.client.timeout * 2 + Duration::from_millis(100);
         let outcome = deadline(timeout, system.revoke_orphan(&nodes, &orphan, &options.client)).await;
         let (kind, error) = match &outcome {
             Outcome::Ok(revoked) => {
-                let value = json!({ "lease": orphan.lease, "of_process": of_process, "already_gone": !revoked });
-                recorder.complete(process, OpType::Ok, "revoke-orphan", Some(&orphan.key), value, None, None);
+                let value = RevokeOrphan { already_gone: Some(!revoked), ..asked }.to_value();
+                recorder.complete(process, OpType::Ok, OpName::RevokeOrphan, Some(&orphan.key), value, None, None);
                 orphans.revoked.fetch_add(1, Ordering::Relaxed);
                 backoff = FIRST_BACKOFF;
                 continue;
@@ -183,7 +184,7 @@ async fn revoke_orphans(
             Outcome::Fail(e) => (OpType::Fail, e),
             Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => (OpType::Info, e),
         };
-        recorder.complete(process, kind, "revoke-orphan", Some(&orphan.key), value, None, Some(error));
+        recorder.complete(process, kind, OpName::RevokeOrphan, Some(&orphan.key), value, None, Some(error));
         if kind == OpType::Info {
             process += 1;
         }
@@ -356,7 +357,7 @@ impl Worker {
         if matches!(op, Op::Release { .. } | Op::Resign { .. }) {
             self.options.holders.release(self.process, &key);
         }
-        self.recorder.invoke(self.process, f, Some(&key), op.value());
+        self.recorder.invoke(self.process, f.clone(), Some(&key), op.value());
         let completion = op.execute(client, &self.resource).await;
         let counter = match completion.kind {
             OpType::Ok => &self.counts.ok,
@@ -462,7 +463,8 @@ mod tests {
     use crate::client::{Grant, LockClient};
     use crate::generator::unknown_value;
     use crate::systems::{member, BoxFuture};
-    use serde_json::Value;
+    use ops::values::{Campaign, Release};
+    use serde_json::{json, Value};
 
     /// Clients whose every other acquire ends `info` (so processes retire
     /// often), each leaving an orphan; the system notes where each client
@@ -592,11 +594,13 @@ mod tests {
     #[test]
     fn released_by_joins_the_completion_value() {
         let lost: Outcome<()> = Outcome::SessionLost("gone".into());
-        assert_eq!(unknown_value(json!({ "id": "p1" }), &lost), json!({ "id": "p1", "released_by": "session-lost" }));
-        assert_eq!(unknown_value(Value::Null, &lost), json!({ "released_by": "session-lost" }));
-        assert_eq!(unknown_value(Value::Null, &Outcome::<()>::Info("late".into())), Value::Null);
+        let p1 = || Some(Campaign { id: Some("p1".into()), ..Default::default() });
+        assert_eq!(unknown_value(p1(), &lost), json!({ "id": "p1", "released_by": "session-lost" }));
+        assert_eq!(unknown_value(None::<Release>, &lost), json!({ "released_by": "session-lost" }));
+        assert_eq!(unknown_value(None::<Release>, &Outcome::<()>::Info("late".into())), Value::Null);
+        assert_eq!(unknown_value(p1(), &Outcome::<()>::Info("late".into())), json!({ "id": "p1" }));
         // Undone by the client before it answered: still `info`, closed.
         let undone: Outcome<()> = Outcome::Undone("lease revoked".into());
-        assert_eq!(unknown_value(json!({ "id": "p1" }), &undone), json!({ "id": "p1", "released_by": "undone" }));
+        assert_eq!(unknown_value(p1(), &undone), json!({ "id": "p1", "released_by": "undone" }));
     }
 }

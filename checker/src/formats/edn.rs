@@ -214,7 +214,7 @@ fn op_from_edn(form: &Edn) -> Result<(Op, OpType), String> {
         kind = OpType::Info;
         error = Some("knossos: a read of nil constrains nothing".into());
     }
-    Ok((Op { index: 0, time, process, kind, f, key, value, node, error }, written))
+    Ok((Op { index: 0, time, process, kind, f: f.into(), key, value, node, error }, written))
 }
 
 /// Writes a Jepsen-compatible history: one op map per line.
@@ -233,7 +233,7 @@ pub fn write<W: Write>(out: &mut W, ops: &[Op]) -> io::Result<()> {
             (Edn::Keyword("type".into()), Edn::Keyword(op.kind.as_str().into())),
             (
                 Edn::Keyword("f".into()),
-                if e::is_keyword_name(&op.f) { Edn::Keyword(op.f.clone()) } else { Edn::Str(op.f.clone()) },
+                if e::is_keyword_name(&op.f) { Edn::Keyword(op.f.to_string()) } else { Edn::Str(op.f.to_string()) },
             ),
         ];
         if let Some(k) = &op.key {

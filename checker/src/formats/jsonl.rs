@@ -61,7 +61,7 @@ impl From<LineOp<'_>> for Op {
             time: op.time,
             process: op.process,
             kind: op.kind,
-            f: op.f.into_owned(),
+            f: op.f.into(),
             key: op.key.map(Cow::into_owned),
             value: op.value,
             node: op.node.map(Cow::into_owned),
@@ -511,7 +511,7 @@ mod tests {
         let optional = || proptest::option::of(text());
         (any::<u64>(), any::<u64>(), process, kind, text(), optional(), value, optional(), optional()).prop_map(
             |(index, time, process, kind, f, key, value, node, error)| {
-                serde_json::to_string(&Op { index, time, process, kind, f, key, value, node, error }).unwrap()
+                serde_json::to_string(&Op { index, time, process, kind, f: f.into(), key, value, node, error }).unwrap()
             },
         )
     }

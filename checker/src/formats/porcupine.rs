@@ -60,7 +60,17 @@ pub fn read_etcd(name: &str, text: &str) -> Result<History, InputError> {
         };
         let time = h.ops.len() as u64;
         h.push(
-            Op { index: 0, time, process: Process::Client(process), kind, f, key: None, value, node: None, error },
+            Op {
+                index: 0,
+                time,
+                process: Process::Client(process),
+                kind,
+                f: f.into(),
+                key: None,
+                value,
+                node: None,
+                error,
+            },
             line_no,
         );
     }

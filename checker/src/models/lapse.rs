@@ -41,7 +41,8 @@
 //! and no session recorded (`Promise::Unbounded`) get no lapse: held until
 //! released, as before.
 
-use serde_json::json;
+use ops::values::{self, KeepAlive, OpValue};
+use ops::OpName;
 use std::collections::HashMap;
 
 use crate::analysis::{self, Hold};
@@ -75,15 +76,15 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
     let end = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
     let faults = analysis::fault_windows(history);
     let cx = lease::Context { history_end: end, faults: &faults, options };
-    let held = analysis::granted(&ops, "acquire", &["release"], "token", end);
+    let held = analysis::granted(&ops, "acquire", &["release"], end);
     let mut own: HashMap<u64, Vec<&analysis::Done>> = HashMap::new();
     let mut renewals: HashMap<(u64, &str), Vec<&analysis::Done>> = HashMap::new();
     for d in &ops {
         own.entry(d.process).or_default().push(d);
         let key = d.invoke.key.as_deref().unwrap_or("");
-        let renewed = match d.invoke.f.as_str() {
-            "renew" => Some(d.process),
-            "keep-alive" => d.invoke.value.get("of_process").and_then(serde_json::Value::as_u64),
+        let renewed = match d.invoke.f {
+            OpName::Renew => Some(d.process),
+            OpName::KeepAlive => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -101,7 +102,9 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
         // the lock again.
         let next = mine
             .iter()
-            .filter(|d| d.invoke.f == "acquire" && d.invoke.key.as_deref() == key && d.invoke.time > grant.invoke.time)
+            .filter(|d| {
+                d.invoke.f == OpName::Acquire && d.invoke.key.as_deref() == key && d.invoke.time > grant.invoke.time
+            })
             .map(|d| d.invoke.time)
             .min();
         // The promise as if the holder never released: a release that
@@ -127,7 +130,7 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
         let release = mine
             .iter()
             .find(|d| {
-                d.invoke.f == "release"
+                d.invoke.f == OpName::Release
                     && d.invoke.key.as_deref() == key
                     && d.invoke.time > grant.invoke.time
                     && next.is_none_or(|by| d.invoke.time < by)
@@ -161,8 +164,8 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
         if let Some((invoke, done)) = lapse.release {
             for i in [invoke, done] {
                 let op = &mut out.ops[i];
-                op.f = LAPSE.into();
-                op.value = json!({ "of_process": lapse.process });
+                op.f = OpName::Lapse;
+                op.value = values::Lapse { of_process: Some(lapse.process) }.to_value();
             }
             out.ops[invoke].time = lapse.at;
             continue;
@@ -172,9 +175,9 @@ pub fn with_lapses(history: &History, lapses: &[Lapse]) -> History {
             time,
             process: Process::Client(first + n as u64),
             kind,
-            f: LAPSE.into(),
+            f: OpName::Lapse,
             key: lapse.key.clone(),
-            value: json!({ "of_process": lapse.process }),
+            value: values::Lapse { of_process: Some(lapse.process) }.to_value(),
             node: None,
             error: None,
         };

@@ -19,6 +19,8 @@ pub use kv::{Kv, KvKey, KvMap};
 pub use mutex::{FencedMutex, KnossosMutex, Mutex};
 pub use register::Register;
 
+use ops::values::{CounterWrite, Grant, OpValue};
+use ops::OpName;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -361,7 +363,11 @@ impl ModelSpec {
             // Tokens or named locks mark a fencepost history, whatever its
             // format (its EDN export must infer what its JSONL does); a
             // plain EDN lock history is Knossos's owner-less mutex.
-            let tokens = head().any(|o| o.value.get("token").is_some_and(|t| !t.is_null()));
+            let tokens = head().any(|o| match o.f {
+                OpName::Acquire => Grant::of(&o.value).token.is_some(),
+                OpName::Write => CounterWrite::of(&o.value).token.is_some(),
+                _ => false,
+            });
             let keyed = head().any(|o| o.key.is_some());
             if tokens {
                 ModelSpec::FencedMutex

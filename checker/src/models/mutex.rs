@@ -12,6 +12,7 @@
 //! holds it and changes nothing otherwise.
 
 use super::{show, CallView, HistoryModel, Model, Step, Values};
+use ops::values::{Grant, Lapse, OpValue};
 use serde_json::Value;
 
 const FREE: u64 = u64::MAX;
@@ -38,7 +39,7 @@ fn lock_op(call: &CallView, model: &str) -> Result<In, String> {
         "acquire" => In::Acquire(call.process),
         "release" => In::Release(call.process),
         "renew" => In::Renew(call.process),
-        super::lapse::LAPSE => match call.invoke.get("of_process").and_then(Value::as_u64) {
+        super::lapse::LAPSE => match Lapse::of(call.invoke).of_process {
             Some(p) => In::Lapse(p),
             None => return Err(format!("lapse {}: expected {{\"of_process\": N}}, the holder", show(call.invoke))),
         },
@@ -244,7 +245,7 @@ impl HistoryModel for FencedMutex {
             (In::Acquire(_), Some(v)) => {
                 let token = match v {
                     Value::Number(_) => v.as_i64(),
-                    Value::Object(m) => m.get("token").and_then(Value::as_i64),
+                    Value::Object(_) => Grant::of(v).token,
                     _ => None,
                 };
                 match token {

@@ -19,8 +19,8 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, LockOptions, SortOrder, SortTarget, Txn, TxnOp,
 };
 use node::Node;
-use ops::OpType;
-use serde_json::json;
+use ops::values::{KeepAlive, LeaseTerms, OpValue};
+use ops::{OpName, OpType};
 use tokio::task::JoinHandle;
 use tonic::Code;
 
@@ -183,7 +183,7 @@ impl EtcdLock {
             // This task's own process, taken at its first keep-alive: most
             // holds end before one is due.
             let mut recorded: Option<u64> = None;
-            let asked = json!({ "of_process": process, "lease": lease });
+            let asked = KeepAlive { of_process: Some(process), lease: Some(lease), ..Default::default() };
             loop {
                 tokio::time::sleep(Duration::from_millis((ttl_secs * 1000 / 3) as u64)).await;
                 // A paused process sends no keep-alives either.
@@ -192,7 +192,7 @@ impl EtcdLock {
                 }
                 let me = *recorded.get_or_insert_with(|| background.process());
                 let recorder = background.recorder();
-                recorder.invoke(me, "keep-alive", Some(&key), asked.clone());
+                recorder.invoke(me, OpName::KeepAlive, Some(&key), asked.to_value());
                 let renewed = match keeper.keep_alive().await {
                     Ok(()) => match stream.message().await {
                         Ok(Some(resp)) if resp.ttl() > 0 => Ok(resp.ttl()),
@@ -204,11 +204,13 @@ impl EtcdLock {
                 };
                 match renewed {
                     Ok(ttl) => {
-                        let value = json!({ "of_process": process, "lease": lease, "ttl_ms": ttl * 1000 });
-                        recorder.complete(me, OpType::Ok, "keep-alive", Some(&key), value, None, None);
+                        let terms = LeaseTerms::lease(ttl as u64 * 1000);
+                        let value = KeepAlive { terms, ..asked.clone() }.to_value();
+                        recorder.complete(me, OpType::Ok, OpName::KeepAlive, Some(&key), value, None, None);
                     }
                     Err((kind, error)) => {
-                        recorder.complete(me, kind, "keep-alive", Some(&key), asked, None, Some(&error));
+                        let value = asked.to_value();
+                        recorder.complete(me, kind, OpName::KeepAlive, Some(&key), value, None, Some(&error));
                         mark_lost();
                         return;
                     }

@@ -119,9 +119,9 @@ pub trait Spec: Sync {
     fn final_reads(&self, resource: &FencedResource, recorder: &Recorder) {
         for (i, c) in resource.summary().iter().enumerate() {
             let p = FINAL_READER + i as u64;
-            recorder.invoke(p, "final-read", Some(&c.key), serde_json::Value::Null);
-            let value = serde_json::json!(resource.read(&c.key));
-            recorder.complete(p, ops::OpType::Ok, "final-read", Some(&c.key), value, None, None);
+            recorder.invoke(p, ops::OpName::FinalRead, Some(&c.key), serde_json::Value::Null);
+            let value = serde_json::Value::from(resource.read(&c.key));
+            recorder.complete(p, ops::OpType::Ok, ops::OpName::FinalRead, Some(&c.key), value, None, None);
         }
     }
 }
