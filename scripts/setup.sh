@@ -17,6 +17,8 @@ command -v iptables >/dev/null || need+=(iptables)
 # SSH test hosts get a fresh key pair.
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# jq: scripts/test.sh reads cargo's list of the test binaries it built.
+command -v jq >/dev/null || need+=(jq)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then

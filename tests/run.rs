@@ -3,6 +3,9 @@
 //! harness killed by SIGKILL mid-run (its history on disk must parse up to
 //! the last complete line, and its containers must go at the next start).
 
+#[path = "common/progress.rs"]
+mod progress;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,6 +52,7 @@ fn run_dir(store: &Path) -> Option<PathBuf> {
 
 #[test]
 fn a_short_run_is_recorded_checked_and_stored() {
+    let _progress = progress::Progress::test();
     let store = store();
     let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .args(["run", "redis", "--workload", "fenced-counter", "--time-limit", "3s", "--store"])
@@ -91,6 +95,7 @@ fn a_short_run_is_recorded_checked_and_stored() {
 /// in the summary.
 #[test]
 fn a_run_that_barely_ran_is_unknown_saying_what_was_missing() {
+    let _progress = progress::Progress::test();
     let store = store();
     let (code, out) = fencepost(&["run", "redis", "--concurrency", "100000", "--time-limit", "3s"], &store);
     let r = results(&store);
@@ -116,6 +121,7 @@ fn a_run_that_barely_ran_is_unknown_saying_what_was_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_harness_leaves_a_readable_history() {
+    let _progress = progress::Progress::test();
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let store = store();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fencepost"))
@@ -157,6 +163,7 @@ async fn a_killed_harness_leaves_a_readable_history() {
 
 #[test]
 fn a_run_under_faults_records_them_and_heals() {
+    let _progress = progress::Progress::test();
     let store = store();
     let out = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .args(["run", "redis", "--nemesis", "kill,pause", "--nemesis-interval", "1s", "--time-limit", "8s", "--store"])
@@ -193,6 +200,7 @@ fn a_run_under_faults_records_them_and_heals() {
 
 #[test]
 fn etcd_locks_without_faults_pass_every_checker() {
+    let _progress = progress::Progress::test();
     let store = store();
     let (code, out) = fencepost(&["run", "etcd", "--time-limit", "6s"], &store);
     assert_eq!(code, Some(0), "{out}");
@@ -212,6 +220,7 @@ fn etcd_locks_without_faults_pass_every_checker() {
 /// no increment is lost, without it some are.
 #[test]
 fn a_client_paused_past_its_ttl_breaks_mutual_exclusion_and_only_fencing_saves_the_counter() {
+    let _progress = progress::Progress::test();
     let pause = ["--ttl", "1s", "--nemesis", "client-pause", "--client-pause", "2500ms", "--nemesis-interval", "1s"];
     // The overall verdict (and exit code) blames the vendor only for a
     // broken promise or lost data: 0 while fencing saves the counter, 1
@@ -250,6 +259,7 @@ fn a_client_paused_past_its_ttl_breaks_mutual_exclusion_and_only_fencing_saves_t
 
 #[test]
 fn a_zookeeper_election_under_partitions_is_checked_and_indexed() {
+    let _progress = progress::Progress::test();
     let store = store();
     let (code, out) = fencepost(
         &[
@@ -280,6 +290,7 @@ fn a_zookeeper_election_under_partitions_is_checked_and_indexed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_mid_run_keeps_a_checked_stored_run_and_no_containers() {
+    let _progress = progress::Progress::test();
     let engine = Engine::connect().await.expect("a Docker engine (run scripts/setup.sh)");
     let store = store();
     let child = Command::new(env!("CARGO_BIN_EXE_fencepost"))
@@ -322,6 +333,7 @@ async fn ctrl_c_mid_run_keeps_a_checked_stored_run_and_no_containers() {
 /// did not start (here one `fencepost up` holds); node faults are refused.
 #[test]
 fn an_existing_cluster_is_tested_through_its_endpoints() {
+    let _progress = progress::Progress::test();
     use std::io::{BufRead, BufReader};
     let mut up = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .args(["up", "redis", "--hold", "90s"])
@@ -363,6 +375,7 @@ fn an_existing_cluster_is_tested_through_its_endpoints() {
 /// that extended it.
 #[test]
 fn an_etcd_holder_paused_past_its_lease_loses_it_but_tokens_stay_ordered() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "etcd", "--ttl", "2s", "--nemesis", "client-pause", "--client-pause", "5s"];
     let mut args = args.to_vec();
@@ -407,6 +420,7 @@ fn causes(results: &serde_json::Value) -> Vec<String> {
 /// kill beside other tests' clusters took more than 4 s) and take the lock.
 #[test]
 fn a_postgres_restart_under_a_held_lock_is_session_lost_not_a_broken_promise() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "6s", "--hold-min", "20s"];
     let mut args = args.to_vec();
@@ -473,6 +487,7 @@ fn holders_grant<'a>(history: &'a checker::History, start: &checker::Op) -> &'a 
 /// `kill:holder`.
 #[test]
 fn a_kill_aimed_at_the_holder_kills_the_node_that_granted_the_held_lock() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "redis", "--nemesis", "kill:holder", "--hold-min", "300ms", "--hold-max", "1s", "--ttl", "10s"];
     let mut args = args.to_vec();
@@ -514,6 +529,7 @@ fn a_kill_aimed_at_the_holder_kills_the_node_that_granted_the_held_lock() {
 /// (Kleppmann's scenario: the keys expire on the nodes that promised them).
 #[test]
 fn a_clock_fault_aimed_at_the_holder_moves_a_majority_that_granted_the_held_lock() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "redlock", "--nemesis", "clock:holder", "--hold-min", "300ms", "--hold-max", "1s"];
     let mut args = args.to_vec();
@@ -539,6 +555,7 @@ fn a_clock_fault_aimed_at_the_holder_moves_a_majority_that_granted_the_held_lock
 /// with its rule and why, and opens no fault window.
 #[test]
 fn a_holder_fault_with_nobody_holding_is_recorded_as_skipped() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "redis", "--nemesis", "kill:holder", "--concurrency", "1", "--rate", "0.0001"];
     let mut args = args.to_vec();
@@ -573,6 +590,7 @@ fn a_holder_fault_with_nobody_holding_is_recorded_as_skipped() {
 /// `promise-broken`), and the fence counter restarting shows in `fencing`.
 #[test]
 fn a_redis_restarted_under_a_held_lease_breaks_its_promise() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "redis", "--workload", "fenced-counter", "--nemesis", "kill:holder", "--ttl", "10s"];
     let mut args = args.to_vec();
@@ -595,6 +613,7 @@ fn a_redis_restarted_under_a_held_lease_breaks_its_promise() {
 /// one's lease. The evidence names the nodes whose clocks moved.
 #[test]
 fn redlock_clocks_jumping_on_the_granting_majority_break_its_promise() {
+    let _progress = progress::Progress::test();
     let store = store();
     let args = ["run", "redlock", "--nemesis", "clock:holder", "--hold-min", "300ms", "--hold-max", "1s"];
     let mut args = args.to_vec();

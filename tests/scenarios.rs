@@ -54,8 +54,14 @@ fn wrong_requests_are_refused_naming_what_is_wrong() {
 
 #[test]
 fn every_scenario_matches_its_expectation_once() {
+    let _progress = common::progress::Progress::test();
     let store = temp_store("scenarios");
-    let (code, out) = run(&["scenarios", "run", "--all", "--store", store.to_str().unwrap()]);
+    // Each scenario's start and judgement show while the others run.
+    let shown = |l: &str| l.starts_with("=== scenario ") || (l.starts_with("scenario ") && l.contains(": "));
+    let (code, out) = common::progress::output_showing(
+        fencepost().args(["scenarios", "run", "--all", "--store", store.to_str().unwrap()]),
+        shown,
+    );
     // The table is the last lines: on a mismatch, it says which and why.
     let table = out.lines().skip_while(|l| !l.starts_with("scenario ") || !l.contains("matched")).collect::<Vec<_>>();
     assert_eq!(code, Some(0), "a scenario did not match:\n{}", table.join("\n"));

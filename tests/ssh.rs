@@ -117,6 +117,7 @@ true"#,
 
 #[test]
 fn redis_and_etcd_over_ssh_give_the_docker_verdicts_with_every_fault() {
+    let _progress = common::progress::Progress::test();
     let _one = serial();
     let dir = temp("runs");
     let redis = Hosts::up("redis", &dir, &[]);
@@ -224,6 +225,7 @@ fn redis_and_etcd_over_ssh_give_the_docker_verdicts_with_every_fault() {
 /// `fencepost heal --nodes FILE` undoes it, and the hosts prove it.
 #[test]
 fn heal_undoes_what_a_killed_run_left() {
+    let _progress = common::progress::Progress::test();
     let _one = serial();
     let dir = temp("heal");
     let redis = Hosts::up("redis", &dir, &[]);
@@ -258,6 +260,7 @@ fn heal_undoes_what_a_killed_run_left() {
 
 #[test]
 fn bad_node_files_are_refused_naming_the_node_before_any_fault() {
+    let _progress = common::progress::Progress::test();
     let _one = serial();
     let dir = temp("bad");
     let redis = Hosts::up("redis", &dir, &[]);
@@ -316,6 +319,7 @@ find /etc /usr /var/lib /opt /srv -xdev 2>/dev/null | grep -v -e '^/var/lib/apt'
 
 #[test]
 fn install_forms_zookeeper_and_etcd_clusters_and_teardown_leaves_the_hosts_as_they_were() {
+    let _progress = common::progress::Progress::test();
     let _one = serial();
     let dir = temp("install");
     for system in ["zookeeper", "etcd"] {
@@ -355,6 +359,7 @@ fn install_forms_zookeeper_and_etcd_clusters_and_teardown_leaves_the_hosts_as_th
 
 #[test]
 fn dry_run_prints_every_command_and_touches_nothing() {
+    let _progress = common::progress::Progress::test();
     let _one = serial();
     let dir = temp("dry");
     let file = dir.join("nodes.toml");

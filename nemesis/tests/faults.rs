@@ -3,6 +3,9 @@
 //! paused or stopped container, no qdisc, no clock offset). Needs a Docker
 //! engine.
 
+#[path = "../../tests/common/progress.rs"]
+mod progress;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +56,7 @@ async fn assert_clean(started: &harness::Started, nemesis: &Nemesis) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_cut_and_heal_on_etcd_and_redlock() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, events, timeline) = cluster_with_timeline("etcd").await;
     let nodes = started.cluster.nodes();
     assert!(nemesis.reaches(&nodes[0], &nodes[1]).await.unwrap());
@@ -131,6 +135,7 @@ async fn partitions_cut_and_heal_on_etcd_and_redlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_pause_and_loss_take_effect_and_heal_on_redis() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, events) = cluster("redis").await;
     let sys = workloads::by_name("redis").unwrap();
     let n1 = &started.cluster.nodes()[0];
@@ -168,6 +173,7 @@ fn unix_now() -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_partitions_cut_clients_but_not_peers() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, events) = cluster("redis").await;
     let sys = workloads::by_name("redis").unwrap();
     let n1 = &started.cluster.nodes()[0];
@@ -207,6 +213,7 @@ fn clock_images_but_redis() -> Vec<&'static str> {
 /// are healed; a strobe flips it; etcd is refused with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_faults_move_server_clocks_and_heal() {
+    let _progress = progress::Progress::test();
     // Redis: a key with a 30 s TTL expires at once when its server's clock
     // jumps a minute ahead.
     let (started, nemesis, events) = cluster("redis").await;
@@ -279,6 +286,7 @@ async fn clock_faults_move_server_clocks_and_heal() {
 /// elect a new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
+    let _progress = progress::Progress::test();
     let leaders = workloads::REGISTRY.iter().map(|s| s.layout()).filter(|l| l.names_leader).map(|l| l.name);
     for system in leaders {
         let (started, nemesis, events) = cluster(system).await;
@@ -325,6 +333,7 @@ async fn isolating_the_leader_makes_the_others_elect_a_new_one() {
 /// machine), a refusal that says so and leaves nothing behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netem_delays_or_is_refused_with_the_reason() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, _) = cluster("redis").await;
     let fault = Fault::from(Netem { nodes: vec!["n1".into()], delay_ms: 200, jitter_ms: 0, loss: 0.0 });
     match nemesis.check(&[FaultSpec::plain(FaultKind::Netem)]).await {
@@ -350,6 +359,7 @@ async fn netem_delays_or_is_refused_with_the_reason() {
 /// out, and the nemesis names the process it caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_pause_stalls_a_holder_past_its_ttl() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, events) = cluster("redis").await;
     let sys = workloads::by_name("redis").unwrap();
     let dir = std::env::temp_dir().join(format!("fencepost-nemesis-{}", std::process::id()));
@@ -404,6 +414,7 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
 /// skipped once its wait is up, touching nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holder_faults_follow_the_registry_or_are_skipped() {
+    let _progress = progress::Progress::test();
     let (started, nemesis, events, timeline) = cluster_with_timeline("redis").await;
     let holders = Arc::new(kit::Holders::default());
     let nemesis = nemesis.with_holders(holders.clone());

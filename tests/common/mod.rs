@@ -3,6 +3,8 @@
 //! HTTP/1.1 client.
 #![allow(dead_code)]
 
+pub mod progress;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,8 @@
 //! Per-system tests come from the registry: adding a system adds its tests.
 
+#[path = "../../../tests/common/progress.rs"]
+pub mod progress;
+
 use std::future::Future;
 
 pub mod cluster;
@@ -35,7 +38,9 @@ where
     for system in systems() {
         let name = system.layout().name;
         eprintln!("--- {name}");
+        let step = progress::Progress::of(format!("{} on {name}", std::thread::current().name().unwrap_or("test")));
         if tokio::spawn(check(system)).await.is_err() {
+            step.failed();
             failed.push(name);
         }
     }
