@@ -67,8 +67,15 @@ pub struct Checker {
     /// Its result over what a history's checkers share; `None` where the
     /// history holds nothing it judges (no tokens to fence, no counter, no
     /// election).
-    pub judge: fn(&Inputs) -> Result<Option<Analysis>, InputError>,
+    pub judge: Judge,
 }
+
+/// A checker's function over what a history's checkers share.
+pub type Judge = fn(&Inputs) -> Judged;
+
+/// A checker's answer: its analysis, `None` where the history holds
+/// nothing it judges, or the history refused.
+pub type Judged = Result<Option<Analysis>, InputError>;
 
 impl Checker {
     /// Whether its verdict counts toward a run's.
@@ -80,7 +87,7 @@ impl Checker {
 /// The registry: one arm per checker.
 pub fn checker(id: CheckerId) -> Checker {
     use Layer::{Clients, Data, Service};
-    let (layer, judge): (Option<Layer>, fn(&Inputs) -> Result<Option<Analysis>, InputError>) = match id {
+    let (layer, judge): (Option<Layer>, Judge) = match id {
         CheckerId::Linearizable => (Some(Service), |i| Ok(Some(linearizable::inferred(i.history, i.timeout)?))),
         CheckerId::LinearizableMutex => (Some(Service), |i| Ok(Some(i.lease_lock(ModelSpec::Mutex)?))),
         // Grants without tokens (Redlock) have nothing to fence: no

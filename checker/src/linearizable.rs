@@ -44,14 +44,24 @@ pub fn inferred(history: &History, timeout: Duration) -> Result<Analysis, InputE
 /// A lock's linearizability, judged as a lease lock's: `history` already
 /// holds the `lapses` derived from it (see [`crate::models::lapse`]), and
 /// only the lock ops are checked.
-pub fn lease_lock(history: &History, model: &ModelSpec, timeout: Duration, lapses: Lapses) -> Result<Analysis, InputError> {
+pub fn lease_lock(
+    history: &History,
+    model: &ModelSpec,
+    timeout: Duration,
+    lapses: Lapses,
+) -> Result<Analysis, InputError> {
     let opts = CheckOptions { timeout: Some(timeout), only: Some(LOCK_OPS), ..Default::default() };
     judge(history, model, &opts, lapses)
 }
 
 /// Linearizability against `model`, with the `lapses` of a lease lock named
 /// in the summary.
-pub fn judge(history: &History, model: &ModelSpec, opts: &CheckOptions, lapses: Lapses) -> Result<Analysis, InputError> {
+pub fn judge(
+    history: &History,
+    model: &ModelSpec,
+    opts: &CheckOptions,
+    lapses: Lapses,
+) -> Result<Analysis, InputError> {
     let result = check(history, model, opts)?;
     let failing = result.failing().count();
     let leases = match lapses.all {

@@ -15,7 +15,7 @@ use checker::evidence::Evidence;
 use checker::faults::{FaultEvent, Step};
 use checker::lease::LeaseOptions;
 use checker::models::ModelSpec;
-use checker::{History, InputError, OpType, Process, Verdict};
+use checker::{History, OpType, Process, Verdict};
 use results::Stats;
 use workloads::Workload;
 
@@ -99,7 +99,7 @@ fn analyze_with(
     workload: &str,
     timeout: Duration,
     leases: &LeaseOptions,
-    judge: &dyn Fn(CheckerId, &Inputs) -> Result<Option<Analysis>, InputError>,
+    judge: &dyn Fn(CheckerId, &Inputs) -> checkers::Judged,
 ) -> Result<Analyzed, Error> {
     let inputs = Inputs::new(history, leases, timeout);
     let mut checkers = Vec::new();

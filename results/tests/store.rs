@@ -1,8 +1,8 @@
 //! The index follows the files: runs are indexed, listed, filtered,
 //! compared, rebuilt; bad ids and broken files are refused with the reason.
 
-use checker::checkers::CheckerId;
 use checker::analysis::Analysis;
+use checker::checkers::CheckerId;
 use checker::evidence::{Evidence, MutualExclusion};
 use checker::Verdict;
 use results::{Error, Filter, RunResults, Stats, Store, TestSpec};

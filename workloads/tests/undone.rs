@@ -13,9 +13,6 @@
 //!
 //! Needs a Docker engine (`bash scripts/setup.sh`); images build on first use.
 
-#[path = "../../tests/common/progress.rs"]
-mod progress;
-
 use std::time::{Duration, Instant};
 
 use checker::lease::{LeaseOptions, RELEASED_BY_UNDONE};
@@ -215,7 +212,7 @@ fn election_verdict(history: &checker::History) -> (Verdict, String) {
 /// of ours for its whole life. Neither leaves an orphan for the revoker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_an_unanswered_campaign_that_won_is_undone_and_a_given_up_acquire_fails() {
-    let _progress = progress::Progress::test();
+    let _progress = common::progress::Progress::test();
     let (sys, started) = start("etcd").await;
     let nodes = started.cluster.nodes().to_vec();
     let witness = nodes.clone();
@@ -276,7 +273,7 @@ async fn etcd_an_unanswered_campaign_that_won_is_undone_and_a_given_up_acquire_f
 /// election checker accepts the observer seeing it lead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zookeeper_an_unanswered_campaign_that_won_is_info() {
-    let _progress = progress::Progress::test();
+    let _progress = common::progress::Progress::test();
     let (sys, started) = start("zookeeper").await;
     let nodes = started.cluster.nodes().to_vec();
     let witness = nodes[0].clone();
@@ -309,7 +306,7 @@ async fn zookeeper_an_unanswered_campaign_that_won_is_info() {
 /// lock is free again after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redlock_a_round_granted_too_late_is_undone() {
-    let _progress = progress::Progress::test();
+    let _progress = common::progress::Progress::test();
     let (sys, started) = start("redlock").await;
     let nodes = started.cluster.nodes().to_vec();
     let options = ClientOptions { timeout: Duration::from_secs(1), ..Default::default() };

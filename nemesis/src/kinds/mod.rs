@@ -132,9 +132,13 @@ pub(crate) type Baseline = BTreeMap<String, Duration>;
 /// away and how to see it. A node is healed by resuming or starting it,
 /// then by each of these in order (the order a dry run's commands show).
 pub(crate) struct Undo {
-    pub heal: for<'a> fn(&'a Nemesis, &'a Node) -> futures_util::future::BoxFuture<'a, Result<(), Error>>,
-    pub leftovers: for<'a> fn(&'a Nemesis, &'a Node) -> futures_util::future::BoxFuture<'a, Result<Vec<String>, Error>>,
+    pub heal: NodeStep<()>,
+    pub leftovers: NodeStep<Vec<String>>,
 }
+
+/// A step of an [`Undo`] on one node.
+pub(crate) type NodeStep<T> =
+    for<'a> fn(&'a Nemesis, &'a Node) -> futures_util::future::BoxFuture<'a, Result<T, Error>>;
 
 /// What a node is healed of, in order: fencepost's iptables rules, a
 /// netem qdisc, a moved clock.
