@@ -31,6 +31,7 @@ mod store_cmds;
 use checker::formats::Format;
 use checker::Verdict;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+pub use harness::options::{parse_duration, parse_percent, RunOpts};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -373,276 +374,6 @@ enum ScenarioAction {
 const SUITE_NEMESES_HELP: &str = "Comma-separated fault mixes, one run each; `+` joins kinds in one mix \
      (`none,partition,kill+pause`). Kinds as for `run --nemesis`.";
 
-/// `--workload`: the names come from the workloads' registry, so a new
-/// workload is on the command line without touching it.
-fn workload_parser() -> impl clap::builder::TypedValueParser<Value = workloads::Workload> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(workloads::Workload::names())
-        .try_map(|name| name.parse::<workloads::Workload>())
-}
-
-/// The options of one test run (`run`, and each run of `suite`).
-#[derive(clap::Args)]
-struct RunOpts {
-    /// What the clients do: lock (acquire, hold, release), fenced-counter
-    /// (increment a counter in a fenced resource while holding the lock),
-    /// election (campaign, lead, resign; one client observes).
-    #[arg(long, default_value = "lock", value_parser = workload_parser())]
-    workload: workloads::Workload,
-    /// fenced-counter: let the resource accept writes with stale tokens.
-    #[arg(long)]
-    no_fencing: bool,
-    /// How long the workload runs, quiet period included (with a unit: 30s, 2m).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    time_limit: Duration,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 5)]
-    concurrency: usize,
-    /// Locks k0..k{N-1}.
-    #[arg(long, default_value_t = 1)]
-    keys: usize,
-    /// Acquire attempts per second across all clients (default: as fast as answered).
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Shortest time a client holds a granted lock.
-    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
-    hold_min: Duration,
-    /// Longest time a client holds a granted lock.
-    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-    hold_max: Duration,
-    /// Lease / lock TTL where the recipe has one.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    ttl: Duration,
-    /// One request's deadline; past it the outcome is unknown (`info`).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// How long an acquire may wait for a busy lock (0: try once).
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    acquire_wait: Duration,
-    /// Seeds the clients' choices and the fault schedule (same seed, same faults).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// How much faster a server's clock may run than fencepost's, in percent
-    /// (e.g. 1 or 1%): a lease of TTL is counted as guaranteed for TTL × (1 − drift).
-    #[arg(long, default_value = "1%", value_parser = parse_percent)]
-    drift: f64,
-    /// Where runs are stored.
-    #[arg(long, default_value = "store")]
-    store: PathBuf,
-    /// Test an existing cluster at these `host:port`s (comma-separated)
-    /// instead of starting one: no containers, and of the faults only
-    /// client-pause.
-    #[arg(long, value_delimiter = ',')]
-    endpoints: Vec<String>,
-    #[command(flatten)]
-    ssh: SshOpts,
-    #[command(flatten)]
-    faults: FaultArgs,
-}
-
-/// A cluster on SSH hosts, for `run`.
-#[derive(clap::Args)]
-struct SshOpts {
-    /// Test the cluster on the SSH hosts this node file lists (README:
-    /// "Your own cluster over SSH"), with every fault, instead of starting
-    /// containers.
-    #[arg(long, value_name = "FILE", conflicts_with = "endpoints")]
-    nodes: Option<PathBuf>,
-    /// Accept and remember host keys never seen before (ssh's
-    /// StrictHostKeyChecking=accept-new); without it an unknown host is refused.
-    #[arg(long, requires = "nodes")]
-    accept_new_host_keys: bool,
-    /// First install the system on the hosts from the distribution's
-    /// packages (Debian/Ubuntu; etcd, redis and zookeeper) and form the cluster.
-    #[arg(long, requires = "nodes")]
-    install: bool,
-    /// At the end, remove what --install added.
-    #[arg(long, requires = "nodes")]
-    teardown: bool,
-    /// Print the commands the run would run on the nodes (all that change
-    /// them; not the probes), and exit without connecting.
-    #[arg(long, requires = "nodes")]
-    dry_run: bool,
-}
-
-/// The nemesis's options for `run` (and `suite`).
-#[derive(clap::Args)]
-struct FaultArgs {
-    // The help lists the kinds from the nemesis's registry.
-    #[arg(long, default_value = "none", value_name = "KIND[:TARGET],…", help = nemesis::nemesis_help())]
-    nemesis: String,
-    /// Time between faults, and how long each lasts (client pauses last
-    /// --client-pause). Faults play from the start until the quiet period;
-    /// the default is a quarter of that time, at most 5 s, so at least two
-    /// faults fit. A holder fault waits up to this long for a holder (never
-    /// past the next fault or the quiet period), then is skipped.
-    #[arg(long, value_parser = parse_duration)]
-    nemesis_interval: Option<Duration>,
-    /// After the last fault is healed, the workload runs this long without
-    /// faults before the end (default: a quarter of the time limit, ≤ 5 s).
-    #[arg(long, value_parser = parse_duration)]
-    quiet: Option<Duration>,
-    /// loss: share of packets dropped.
-    #[arg(long, default_value_t = 0.3)]
-    loss_probability: f64,
-    /// clock: how far a jump moves a server's clock (its sign as
-    /// --clock-mode says), and how far a strobe flips it.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    clock_offset: Duration,
-    /// clock: which faults to draw: random (a jump or a strobe, either
-    /// sign), forward (jumps ahead only: leases expire early), backward
-    /// (jumps back only), strobe (strobes only).
-    #[arg(long, default_value = "random", value_parser = parse_clock_mode, value_name = "MODE")]
-    clock_mode: nemesis::ClockMode,
-    /// clock: a strobing clock flips every this long.
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
-    clock_strobe_period: Duration,
-    /// netem: delay added to every packet a node sends.
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
-    netem_delay: Duration,
-    /// netem: random variation of that delay, ±.
-    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
-    netem_jitter: Duration,
-    /// netem: share of packets also dropped.
-    #[arg(long, default_value_t = 0.0)]
-    netem_loss: f64,
-    /// client-pause: how long a lock holder stalls (default: 1.5 × --ttl,
-    /// at least --ttl + 1 s, so its lease runs out while it sleeps).
-    #[arg(long, value_parser = parse_duration)]
-    client_pause: Option<Duration>,
-    /// client-pause: how many holders one pause catches.
-    #[arg(long, default_value_t = 1)]
-    client_pause_clients: usize,
-}
-
-/// `run`'s numbers that cannot mean what they say (no clients, no locks, a
-/// shortest hold longer than the longest) are refused naming the flag,
-/// never quietly made into others: the run would not be the one asked for.
-fn refuse_meaningless_numbers(opts: &RunOpts) -> anyhow::Result<()> {
-    let f = &opts.faults;
-    let ms = Duration::from_millis(1);
-    let refusal = if opts.concurrency == 0 {
-        Some("--concurrency 0: a run needs at least one client".to_string())
-    } else if opts.keys == 0 {
-        Some("--keys 0: the clients need at least one lock to take (k0)".to_string())
-    } else if let Some(rate) = opts.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        Some(format!(
-            "--rate {rate}: acquire attempts per second must be above 0 (leave --rate out for as fast as answered)"
-        ))
-    } else if opts.hold_min > opts.hold_max {
-        Some(format!(
-            "--hold-min {} is longer than --hold-max {} (their defaults are 5ms and 50ms; give both)",
-            show_duration(opts.hold_min),
-            show_duration(opts.hold_max)
-        ))
-    } else if opts.time_limit.is_zero() {
-        Some("--time-limit 0s: the workload would not run at all".to_string())
-    } else if opts.ttl < ms {
-        Some(format!("--ttl {}: a lease needs at least 1ms", show_duration(opts.ttl)))
-    } else if opts.timeout.is_zero() {
-        Some("--timeout 0s: every request would time out before it was sent".to_string())
-    } else if f.nemesis_interval.is_some_and(|i| i.is_zero()) {
-        Some("--nemesis-interval 0s: faults need time between them (leave it out for a quarter of the run)".to_string())
-    } else if f.client_pause_clients == 0 {
-        Some("--client-pause-clients 0: a client pause catches at least one holder".to_string())
-    } else if f.clock_strobe_period < ms {
-        Some(format!(
-            "--clock-strobe-period {}: the clock shim flips at most once a millisecond",
-            show_duration(f.clock_strobe_period)
-        ))
-    } else {
-        None
-    };
-    match refusal {
-        Some(why) => Err(anyhow::anyhow!(why)),
-        None => Ok(()),
-    }
-}
-
-/// A duration as the command line takes it (`5ms`, `1s 500ms`).
-fn show_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
-
-/// The run's arguments from its options; `system` may be empty (suite).
-fn run_args(system: String, opts: &RunOpts) -> anyhow::Result<harness::RunArgs> {
-    let RunOpts {
-        workload,
-        no_fencing,
-        time_limit,
-        concurrency,
-        keys,
-        rate,
-        hold_min,
-        hold_max,
-        ttl,
-        timeout,
-        acquire_wait,
-        seed,
-        drift,
-        store,
-        endpoints,
-        ssh,
-        faults,
-    } = opts;
-    refuse_meaningless_numbers(opts)?;
-    let workload = match workload {
-        workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
-        w => *w,
-    };
-    let options = workloads::RunOptions {
-        workload,
-        concurrency: *concurrency,
-        keys: *keys,
-        rate: *rate,
-        hold: (*hold_min, *hold_max),
-        ttl: *ttl,
-        time_limit: *time_limit,
-        seed: *seed,
-        client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
-        ..Default::default()
-    };
-    let nemesis = nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
-    let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
-    let share = |name: &str, p: f64| {
-        if (0.0..=1.0).contains(&p) {
-            Ok(p)
-        } else {
-            Err(anyhow::anyhow!("--{name}: {p} is not a share between 0 and 1"))
-        }
-    };
-    let fault_options = nemesis::FaultOptions {
-        loss: share("loss-probability", faults.loss_probability)?,
-        clock_offset: faults.clock_offset,
-        clock_strobe_period: faults.clock_strobe_period,
-        netem_delay: faults.netem_delay,
-        netem_jitter: faults.netem_jitter,
-        netem_loss: share("netem-loss", faults.netem_loss)?,
-        client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
-        client_pause_clients: faults.client_pause_clients,
-        clock_mode: faults.clock_mode,
-    };
-    Ok(harness::RunArgs {
-        system,
-        workload,
-        options,
-        store: store.clone(),
-        nemesis,
-        nemesis_interval: faults.nemesis_interval,
-        quiet,
-        fault_options,
-        endpoints: endpoints.clone(),
-        leases: checker::lease::LeaseOptions { drift: *drift },
-        scenario: None,
-        ssh: ssh.nodes.as_ref().map(|file| harness::SshArgs {
-            file: file.clone(),
-            connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },
-            install: ssh.install,
-            teardown: ssh.teardown,
-        }),
-    })
-}
-
 /// Whether to draw the progress line: only on a terminal.
 fn progress() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
@@ -690,18 +421,6 @@ fn run_exit(verdict: Option<Verdict>) -> ExitCode {
     }
 }
 
-/// Parses a duration with its unit (`500ms`, `30s`, `5m`, `1h 30m`); a
-/// bare number is refused, since `5` could mean seconds or milliseconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    humantime::parse_duration(s).map_err(|e| match e {
-        humantime::DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
-            format!("duration `{s}` has no unit; add a unit: {value}s (or {value}ms, {value}m)")
-        }
-        e => format!("duration `{s}`: {e}"),
-    })
-}
-
 /// `soak --sample`: a duration, and not zero (a sampler that never sleeps
 /// would measure itself).
 fn parse_sample(s: &str) -> Result<Duration, String> {
@@ -709,21 +428,6 @@ fn parse_sample(s: &str) -> Result<Duration, String> {
         d if d < Duration::from_millis(100) => Err(format!("`{s}` is too short a sample interval: at least 100ms")),
         d => Ok(d),
     }
-}
-
-/// A percentage (`1`, `1%`, `0.5 %`) as a share (0.01), below 100 %.
-pub fn parse_percent(s: &str) -> Result<f64, String> {
-    let number = s.trim().trim_end_matches('%').trim();
-    match number.parse::<f64>() {
-        Ok(p) if (0.0..100.0).contains(&p) => Ok(p / 100.0),
-        Ok(p) => Err(format!("`{s}` is not a percentage from 0 up to (not including) 100: {p}")),
-        Err(_) => Err(format!("`{s}` is not a percentage (e.g. 1 or 1%)")),
-    }
-}
-
-/// A clock mode by name (`random`, `forward`, `backward`, `strobe`).
-fn parse_clock_mode(s: &str) -> Result<nemesis::ClockMode, String> {
-    nemesis::ClockMode::parse(s).map_err(|e| e.to_string())
 }
 
 /// A history format by name (`auto`, `jsonl`, `edn`, …).
@@ -769,7 +473,7 @@ fn with_registry(cli: clap::Command) -> clap::Command {
 
 fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
     let split = |s: &str| s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    match run_args(String::new(), opts) {
+    match opts.args(String::new()) {
         Ok(template) => {
             let args = store_cmds::SuiteArgs {
                 systems: split(&systems),
@@ -788,7 +492,7 @@ fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
 
 /// `fencepost run`: the plan, the dry run, or the run itself.
 fn run(system: String, opts: &RunOpts, plan: bool) -> ExitCode {
-    match run_args(system, opts) {
+    match opts.args(system) {
         Ok(args) if plan => match run::plan_command(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -814,7 +518,7 @@ fn soak(system: String, opts: &RunOpts, options: soak::SoakOptions) -> ExitCode 
         eprintln!("error: --dry-run: soak runs the test; `fencepost run --dry-run` shows what it would do");
         return ExitCode::from(EXIT_UNUSABLE);
     }
-    match run_args(system, opts) {
+    match opts.args(system) {
         Ok(args) => match run_async_value(async { soak::soak(harness::run::prepare(args)?, options).await }) {
             Some(true) => ExitCode::SUCCESS,
             Some(false) => ExitCode::from(EXIT_INVALID),

@@ -4,28 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
-use clap::Parser;
+use anyhow::{anyhow, bail};
 use results::scenario::{summarize, Library, Scenario, Summary};
 use results::{Filter, RunRow, Store};
 
-use crate::RunOpts;
-
-/// A scenario's `run` command line, parsed by the same options as `run`.
-#[derive(Parser)]
-#[command(name = "fencepost run", no_binary_name = true)]
-struct RunLine {
-    system: String,
-    #[command(flatten)]
-    opts: RunOpts,
-}
-
-/// Options a scenario may not set: `scenarios run` decides them.
-const DECIDED_BY_THE_RUNNER: &[&str] = &["--seed", "--store", "--endpoints"];
-
-/// Options of `run` a scenario cannot carry: a library is portable, so its
-/// scenarios run on fencepost's own containers, never on someone's hosts.
-const NOT_IN_A_SCENARIO: &[&str] = &["--nodes", "--install", "--teardown", "--dry-run", "--accept-new-host-keys"];
+use harness::options::scenario_args as run_args;
 
 /// The library to use: the built-in one, or a file of the same format.
 pub fn library(file: Option<&Path>) -> anyhow::Result<Library> {
@@ -33,28 +16,6 @@ pub fn library(file: Option<&Path>) -> anyhow::Result<Library> {
         Some(path) => Library::load(path)?,
         None => Library::builtin(),
     })
-}
-
-/// The run a scenario stands for, with `seed` and `store`.
-pub fn run_args(scenario: &Scenario, seed: u64, store: &Path) -> anyhow::Result<harness::RunArgs> {
-    let name = &scenario.name;
-    let line = scenario.run_args();
-    if let Some(flag) = line.iter().find(|a| DECIDED_BY_THE_RUNNER.iter().any(|d| a.split('=').next() == Some(d))) {
-        bail!("scenario {name}: `{flag}` is set by `scenarios run`, not in the scenario's options");
-    }
-    if let Some(flag) = line.iter().find(|a| NOT_IN_A_SCENARIO.iter().any(|d| a.split('=').next() == Some(d))) {
-        bail!("scenario {name}: `{flag}` cannot be in a scenario (scenarios run on fencepost's own containers)");
-    }
-    let parsed = RunLine::try_parse_from(&line).map_err(|e| {
-        // clap's message starts with "error: "; ours names the scenario.
-        anyhow!("scenario {name}: {}", e.render().to_string().trim_start_matches("error: ").trim_end())
-    })?;
-    let mut opts = parsed.opts;
-    opts.seed = seed;
-    opts.store = store.to_path_buf();
-    let mut args = crate::run_args(parsed.system, &opts).with_context(|| format!("scenario {name}"))?;
-    args.scenario = Some(scenario.tag());
-    Ok(args)
 }
 
 /// `fencepost scenarios`: every scenario, and what the store has of it.
@@ -221,54 +182,5 @@ pub fn print_table(summaries: &[Summary]) {
             let seed = r.seed.map_or(String::new(), |seed| format!(", seed {seed}"));
             out!("  {} run {}{seed}: {}", s.name, r.id, r.mismatches.join("; "));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every built-in scenario is a valid `run` (system, workload, faults
-    /// and options accepted, the plan made), and every checker it expects
-    /// is one its workload runs.
-    #[test]
-    fn every_builtin_scenario_prepares() {
-        let library = Library::builtin();
-        for s in &library.scenarios {
-            let args = run_args(s, 1, Path::new("store")).unwrap_or_else(|e| panic!("{e:#}"));
-            let workload = args.workload;
-            harness::run::prepare(args).unwrap_or_else(|e| panic!("scenario {}: {e}", s.name));
-            let runs = workload.checkers();
-            for checker in s.expect.checkers.keys() {
-                let runs_it = runs.iter().any(|r| r.reported() == *checker);
-                assert!(runs_it, "scenario {}: expects {checker}, but {} runs {runs:?}", s.name, workload.name());
-            }
-        }
-    }
-
-    /// Every registered system (variants too) has a control, so a new
-    /// system is run without faults by `tests/scenarios.rs` from the day
-    /// it is registered.
-    #[test]
-    fn every_system_has_a_control() {
-        let library = Library::builtin();
-        for system in workloads::systems::names() {
-            let control = library.scenarios.iter().any(|s| s.system == system && s.is_control() && s.expect.all_valid);
-            assert!(control, "no control scenario for {system} in results/scenarios.toml");
-        }
-    }
-
-    #[test]
-    fn options_the_runner_decides_are_refused() {
-        let mut s = Library::builtin().scenarios[0].clone();
-        s.options = "--seed 3 --ttl 2s".into();
-        let e = run_args(&s, 1, Path::new("store")).unwrap_err().to_string();
-        assert!(e.contains("`--seed` is set by `scenarios run`"), "{e}");
-        s.options = "--nodes hosts.toml".into();
-        let e = run_args(&s, 1, Path::new("store")).unwrap_err().to_string();
-        assert!(e.contains("`--nodes` cannot be in a scenario"), "{e}");
-        s.options = "--ttl two".into();
-        let e = format!("{:#}", run_args(&s, 1, Path::new("store")).unwrap_err());
-        assert!(e.contains(&s.name) && e.contains("--ttl"), "{e}");
     }
 }

@@ -29,6 +29,7 @@ pub mod checks;
 pub mod cluster;
 pub mod hosts;
 pub mod import;
+pub mod options;
 pub mod run;
 pub mod soak;
 
@@ -51,6 +52,13 @@ pub enum Error {
     Refused(String),
     #[error("--endpoints: {0}")]
     Endpoints(String),
+    /// An option of `run` that cannot mean what it says (the message
+    /// names the flag).
+    #[error("{0}")]
+    Options(String),
+    /// A scenario that is not a valid `run` of its own.
+    #[error("scenario {name}: {why}")]
+    Scenario { name: String, why: String },
     /// The nemesis could not check the faults against the live cluster.
     #[error(transparent)]
     Nemesis(nemesis::Error),

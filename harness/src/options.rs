@@ -1,0 +1,401 @@
+//! `run`'s options as the command line (and a scenario, and later a
+//! browser's form) gives them: parsed by clap, checked, and turned into
+//! [`RunArgs`]. They live here, not in the binary, so that everything that
+//! starts a run reads them with one parser and one set of refusals.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use results::scenario::Scenario;
+
+use crate::{Error, RunArgs, SshArgs};
+
+/// `--workload`: the names come from the workloads' registry, so a new
+/// workload is on the command line without touching it.
+pub fn workload_parser() -> impl clap::builder::TypedValueParser<Value = workloads::Workload> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(workloads::Workload::names())
+        .try_map(|name| name.parse::<workloads::Workload>())
+}
+
+/// The options of one test run (`run`, and each run of `suite`).
+#[derive(clap::Args)]
+pub struct RunOpts {
+    /// What the clients do: lock (acquire, hold, release), fenced-counter
+    /// (increment a counter in a fenced resource while holding the lock),
+    /// election (campaign, lead, resign; one client observes).
+    #[arg(long, default_value = "lock", value_parser = workload_parser())]
+    pub workload: workloads::Workload,
+    /// fenced-counter: let the resource accept writes with stale tokens.
+    #[arg(long)]
+    pub no_fencing: bool,
+    /// How long the workload runs, quiet period included (with a unit: 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub time_limit: Duration,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
+    pub concurrency: usize,
+    /// Locks k0..k{N-1}.
+    #[arg(long, default_value_t = 1)]
+    pub keys: usize,
+    /// Acquire attempts per second across all clients (default: as fast as answered).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Shortest time a client holds a granted lock.
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
+    pub hold_min: Duration,
+    /// Longest time a client holds a granted lock.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub hold_max: Duration,
+    /// Lease / lock TTL where the recipe has one.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// One request's deadline; past it the outcome is unknown (`info`).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// How long an acquire may wait for a busy lock (0: try once).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub acquire_wait: Duration,
+    /// Seeds the clients' choices and the fault schedule (same seed, same faults).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How much faster a server's clock may run than fencepost's, in percent
+    /// (e.g. 1 or 1%): a lease of TTL is counted as guaranteed for TTL × (1 − drift).
+    #[arg(long, default_value = "1%", value_parser = parse_percent)]
+    pub drift: f64,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Test an existing cluster at these `host:port`s (comma-separated)
+    /// instead of starting one: no containers, and of the faults only
+    /// client-pause.
+    #[arg(long, value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshOpts,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// A cluster on SSH hosts, for `run`.
+#[derive(clap::Args)]
+pub struct SshOpts {
+    /// Test the cluster on the SSH hosts this node file lists (README:
+    /// "Your own cluster over SSH"), with every fault, instead of starting
+    /// containers.
+    #[arg(long, value_name = "FILE", conflicts_with = "endpoints")]
+    pub nodes: Option<PathBuf>,
+    /// Accept and remember host keys never seen before (ssh's
+    /// StrictHostKeyChecking=accept-new); without it an unknown host is refused.
+    #[arg(long, requires = "nodes")]
+    pub accept_new_host_keys: bool,
+    /// First install the system on the hosts from the distribution's
+    /// packages (Debian/Ubuntu; etcd, redis and zookeeper) and form the cluster.
+    #[arg(long, requires = "nodes")]
+    pub install: bool,
+    /// At the end, remove what --install added.
+    #[arg(long, requires = "nodes")]
+    pub teardown: bool,
+    /// Print the commands the run would run on the nodes (all that change
+    /// them; not the probes), and exit without connecting.
+    #[arg(long, requires = "nodes")]
+    pub dry_run: bool,
+}
+
+/// The nemesis's options for `run` (and `suite`).
+#[derive(clap::Args)]
+pub struct FaultArgs {
+    // The help lists the kinds from the nemesis's registry.
+    #[arg(long, default_value = "none", value_name = "KIND[:TARGET],…", help = nemesis::nemesis_help())]
+    pub nemesis: String,
+    /// Time between faults, and how long each lasts (client pauses last
+    /// --client-pause). Faults play from the start until the quiet period;
+    /// the default is a quarter of that time, at most 5 s, so at least two
+    /// faults fit. A holder fault waits up to this long for a holder (never
+    /// past the next fault or the quiet period), then is skipped.
+    #[arg(long, value_parser = parse_duration)]
+    pub nemesis_interval: Option<Duration>,
+    /// After the last fault is healed, the workload runs this long without
+    /// faults before the end (default: a quarter of the time limit, ≤ 5 s).
+    #[arg(long, value_parser = parse_duration)]
+    pub quiet: Option<Duration>,
+    /// loss: share of packets dropped.
+    #[arg(long, default_value_t = 0.3)]
+    pub loss_probability: f64,
+    /// clock: how far a jump moves a server's clock (its sign as
+    /// --clock-mode says), and how far a strobe flips it.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub clock_offset: Duration,
+    /// clock: which faults to draw: random (a jump or a strobe, either
+    /// sign), forward (jumps ahead only: leases expire early), backward
+    /// (jumps back only), strobe (strobes only).
+    #[arg(long, default_value = "random", value_parser = parse_clock_mode, value_name = "MODE")]
+    pub clock_mode: nemesis::ClockMode,
+    /// clock: a strobing clock flips every this long.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub clock_strobe_period: Duration,
+    /// netem: delay added to every packet a node sends.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub netem_delay: Duration,
+    /// netem: random variation of that delay, ±.
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    pub netem_jitter: Duration,
+    /// netem: share of packets also dropped.
+    #[arg(long, default_value_t = 0.0)]
+    pub netem_loss: f64,
+    /// client-pause: how long a lock holder stalls (default: 1.5 × --ttl,
+    /// at least --ttl + 1 s, so its lease runs out while it sleeps).
+    #[arg(long, value_parser = parse_duration)]
+    pub client_pause: Option<Duration>,
+    /// client-pause: how many holders one pause catches.
+    #[arg(long, default_value_t = 1)]
+    pub client_pause_clients: usize,
+}
+
+/// `run`'s numbers that cannot mean what they say (no clients, no locks, a
+/// shortest hold longer than the longest) are refused naming the flag,
+/// never quietly made into others: the run would not be the one asked for.
+fn refuse_meaningless_numbers(opts: &RunOpts) -> Result<(), Error> {
+    let f = &opts.faults;
+    let ms = Duration::from_millis(1);
+    let refusal = if opts.concurrency == 0 {
+        Some("--concurrency 0: a run needs at least one client".to_string())
+    } else if opts.keys == 0 {
+        Some("--keys 0: the clients need at least one lock to take (k0)".to_string())
+    } else if let Some(rate) = opts.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        Some(format!(
+            "--rate {rate}: acquire attempts per second must be above 0 (leave --rate out for as fast as answered)"
+        ))
+    } else if opts.hold_min > opts.hold_max {
+        Some(format!(
+            "--hold-min {} is longer than --hold-max {} (their defaults are 5ms and 50ms; give both)",
+            show_duration(opts.hold_min),
+            show_duration(opts.hold_max)
+        ))
+    } else if opts.time_limit.is_zero() {
+        Some("--time-limit 0s: the workload would not run at all".to_string())
+    } else if opts.ttl < ms {
+        Some(format!("--ttl {}: a lease needs at least 1ms", show_duration(opts.ttl)))
+    } else if opts.timeout.is_zero() {
+        Some("--timeout 0s: every request would time out before it was sent".to_string())
+    } else if f.nemesis_interval.is_some_and(|i| i.is_zero()) {
+        Some("--nemesis-interval 0s: faults need time between them (leave it out for a quarter of the run)".to_string())
+    } else if f.client_pause_clients == 0 {
+        Some("--client-pause-clients 0: a client pause catches at least one holder".to_string())
+    } else if f.clock_strobe_period < ms {
+        Some(format!(
+            "--clock-strobe-period {}: the clock shim flips at most once a millisecond",
+            show_duration(f.clock_strobe_period)
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(why) => Err(Error::Options(why)),
+        None => Ok(()),
+    }
+}
+
+/// A duration as the command line takes it (`5ms`, `1s 500ms`).
+pub fn show_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+impl RunOpts {
+/// The run's arguments from these options; `system` may be empty (suite).
+pub fn args(&self, system: String) -> Result<RunArgs, Error> {
+    let opts = self;
+    let RunOpts {
+        workload,
+        no_fencing,
+        time_limit,
+        concurrency,
+        keys,
+        rate,
+        hold_min,
+        hold_max,
+        ttl,
+        timeout,
+        acquire_wait,
+        seed,
+        drift,
+        store,
+        endpoints,
+        ssh,
+        faults,
+    } = opts;
+    refuse_meaningless_numbers(opts)?;
+    let workload = match workload {
+        workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
+        w => *w,
+    };
+    let options = workloads::RunOptions {
+        workload,
+        concurrency: *concurrency,
+        keys: *keys,
+        rate: *rate,
+        hold: (*hold_min, *hold_max),
+        ttl: *ttl,
+        time_limit: *time_limit,
+        seed: *seed,
+        client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
+        ..Default::default()
+    };
+    let nemesis = nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| Error::Options(format!("--nemesis: {e}")))?;
+    let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
+    let share = |name: &str, p: f64| {
+        if (0.0..=1.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(Error::Options(format!("--{name}: {p} is not a share between 0 and 1")))
+        }
+    };
+    let fault_options = nemesis::FaultOptions {
+        loss: share("loss-probability", faults.loss_probability)?,
+        clock_offset: faults.clock_offset,
+        clock_strobe_period: faults.clock_strobe_period,
+        netem_delay: faults.netem_delay,
+        netem_jitter: faults.netem_jitter,
+        netem_loss: share("netem-loss", faults.netem_loss)?,
+        client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
+        client_pause_clients: faults.client_pause_clients,
+        clock_mode: faults.clock_mode,
+    };
+    Ok(RunArgs {
+        system,
+        workload,
+        options,
+        store: store.clone(),
+        nemesis,
+        nemesis_interval: faults.nemesis_interval,
+        quiet,
+        fault_options,
+        endpoints: endpoints.clone(),
+        leases: checker::lease::LeaseOptions { drift: *drift },
+        scenario: None,
+        ssh: ssh.nodes.as_ref().map(|file| SshArgs {
+            file: file.clone(),
+            connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },
+            install: ssh.install,
+            teardown: ssh.teardown,
+        }),
+    })
+}
+}
+
+/// Parses a duration with its unit (`500ms`, `30s`, `5m`, `1h 30m`); a
+/// bare number is refused, since `5` could mean seconds or milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    humantime::parse_duration(s).map_err(|e| match e {
+        humantime::DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+            format!("duration `{s}` has no unit; add a unit: {value}s (or {value}ms, {value}m)")
+        }
+        e => format!("duration `{s}`: {e}"),
+    })
+}
+
+/// A percentage (`1`, `1%`, `0.5 %`) as a share (0.01), below 100 %.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let number = s.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..100.0).contains(&p) => Ok(p / 100.0),
+        Ok(p) => Err(format!("`{s}` is not a percentage from 0 up to (not including) 100: {p}")),
+        Err(_) => Err(format!("`{s}` is not a percentage (e.g. 1 or 1%)")),
+    }
+}
+
+/// A clock mode by name (`random`, `forward`, `backward`, `strobe`).
+pub fn parse_clock_mode(s: &str) -> Result<nemesis::ClockMode, String> {
+    nemesis::ClockMode::parse(s).map_err(|e| e.to_string())
+}
+
+
+/// A scenario's `run` command line, parsed by the same options as `run`.
+#[derive(Parser)]
+#[command(name = "fencepost run", no_binary_name = true)]
+struct RunLine {
+    system: String,
+    #[command(flatten)]
+    opts: RunOpts,
+}
+
+/// Options a scenario may not set: `scenarios run` decides them.
+const DECIDED_BY_THE_RUNNER: &[&str] = &["--seed", "--store", "--endpoints"];
+
+/// Options of `run` a scenario cannot carry: a library is portable, so its
+/// scenarios run on fencepost's own containers, never on someone's hosts.
+const NOT_IN_A_SCENARIO: &[&str] = &["--nodes", "--install", "--teardown", "--dry-run", "--accept-new-host-keys"];
+
+/// The run a scenario stands for, with `seed` and `store`.
+pub fn scenario_args(scenario: &Scenario, seed: u64, store: &Path) -> Result<RunArgs, Error> {
+    let refused = |why: String| Error::Scenario { name: scenario.name.clone(), why };
+    let line = scenario.run_args();
+    let named = |list: &[&str]| line.iter().find(|a| list.iter().any(|d| a.split('=').next() == Some(d))).cloned();
+    if let Some(flag) = named(DECIDED_BY_THE_RUNNER) {
+        return Err(refused(format!("`{flag}` is set by `scenarios run`, not in the scenario's options")));
+    }
+    if let Some(flag) = named(NOT_IN_A_SCENARIO) {
+        return Err(refused(format!("`{flag}` cannot be in a scenario (scenarios run on fencepost's own containers)")));
+    }
+    // clap's message starts with "error: "; ours names the scenario.
+    let parsed = RunLine::try_parse_from(&line)
+        .map_err(|e| refused(e.render().to_string().trim_start_matches("error: ").trim_end().to_string()))?;
+    let mut opts = parsed.opts;
+    opts.seed = seed;
+    opts.store = store.to_path_buf();
+    let mut args = opts.args(parsed.system).map_err(|e| refused(e.to_string()))?;
+    args.scenario = Some(scenario.tag());
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use results::scenario::Library;
+
+    /// Every built-in scenario is a valid `run` (system, workload, faults
+    /// and options accepted, the plan made), and every checker it expects
+    /// is one its workload runs.
+    #[test]
+    fn every_builtin_scenario_prepares() {
+        let library = Library::builtin();
+        for s in &library.scenarios {
+            let args = scenario_args(s, 1, Path::new("store")).unwrap_or_else(|e| panic!("{e}"));
+            let workload = args.workload;
+            crate::run::prepare(args).unwrap_or_else(|e| panic!("scenario {}: {e}", s.name));
+            let runs = workload.checkers();
+            for checker in s.expect.checkers.keys() {
+                let runs_it = runs.iter().any(|r| r.reported() == *checker);
+                assert!(runs_it, "scenario {}: expects {checker}, but {} runs {runs:?}", s.name, workload.name());
+            }
+        }
+    }
+
+    /// Every registered system (variants too) has a control, so a new
+    /// system is run without faults by `tests/scenarios.rs` from the day
+    /// it is registered.
+    #[test]
+    fn every_system_has_a_control() {
+        let library = Library::builtin();
+        for system in workloads::systems::names() {
+            let control = library.scenarios.iter().any(|s| s.system == system && s.is_control() && s.expect.all_valid);
+            assert!(control, "no control scenario for {system} in results/scenarios.toml");
+        }
+    }
+
+    #[test]
+    fn options_the_runner_decides_are_refused() {
+        let mut s = Library::builtin().scenarios[0].clone();
+        s.options = "--seed 3 --ttl 2s".into();
+        let e = scenario_args(&s, 1, Path::new("store")).unwrap_err().to_string();
+        assert!(e.contains("`--seed` is set by `scenarios run`"), "{e}");
+        s.options = "--nodes hosts.toml".into();
+        let e = scenario_args(&s, 1, Path::new("store")).unwrap_err().to_string();
+        assert!(e.contains("`--nodes` cannot be in a scenario"), "{e}");
+        s.options = "--ttl two".into();
+        let e = scenario_args(&s, 1, Path::new("store")).unwrap_err().to_string();
+        assert!(e.contains(&s.name) && e.contains("--ttl"), "{e}");
+    }
+}
