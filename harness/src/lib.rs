@@ -32,6 +32,7 @@ pub mod import;
 pub mod options;
 pub mod run;
 pub mod soak;
+pub mod speed;
 
 pub use checks::{analyze, checks_for, declared_faults, declared_workload, Analyzed};
 pub use cluster::{start_cluster, Started};
@@ -56,6 +57,9 @@ pub enum Error {
     /// names the flag).
     #[error("{0}")]
     Options(String),
+    /// A benchmark could not measure (its corpus, a process it runs).
+    #[error("{0}")]
+    Bench(String),
     /// A scenario that is not a valid `run` of its own.
     #[error("scenario {name}: {why}")]
     Scenario { name: String, why: String },
