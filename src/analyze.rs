@@ -8,7 +8,7 @@ use checker::evidence::Evidence;
 use checker::lease::LeaseOptions;
 use checker::sufficiency::Sufficiency;
 use checker::{History, Verdict};
-use harness::checks::{analyze, declared_workload};
+use harness::checks::{judge, Judged};
 use serde::Serialize;
 
 /// The one-screen summary: a line per checker, the outages, then the
@@ -84,32 +84,11 @@ pub fn check_run_dir(
     drift: Option<f64>,
     json_out: bool,
 ) -> anyhow::Result<Verdict> {
-    let path = dir.join("history.jsonl");
-    if !path.is_file() {
-        anyhow::bail!("{}: a folder, but not a run's (no history.jsonl in it)", dir.display());
+    let run = harness::import::stored_run(dir)?;
+    if let Some(note) = &run.note {
+        eprintln!("note: {note}");
     }
-    let history = checker::formats::read_path(&path, checker::formats::Format::Jsonl)?;
-    // The run says what it ran; a folder without test.json is judged by
-    // what its ops look like.
-    // The run says what it ran; a folder without a readable test.json (an
-    // older fencepost's, or none) is judged by what its ops look like.
-    let mut recorded_drift = None;
-    let workload = match results::read_test(dir) {
-        Ok(test) => {
-            recorded_drift = test.recorded.map(|r| r.drift);
-            test.workload
-        }
-        Err(results::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            declared_workload(&history)
-        }
-        Err(e @ results::Error::Json { .. }) => {
-            let workload = declared_workload(&history);
-            eprintln!("note: {e}; judging the history as a {workload} workload");
-            workload
-        }
-        Err(e) => return Err(e.into()),
-    };
-    check_history(&history, &workload, timeout, &leases(drift.or(recorded_drift)), json_out)
+    check_history(&run.history, &run.workload, timeout, &leases(drift.or(run.drift)), json_out)
 }
 
 /// The lease arithmetic's options for `--drift` (a share), or the default.
@@ -125,10 +104,8 @@ pub fn check_history(
     leases: &LeaseOptions,
     json_out: bool,
 ) -> anyhow::Result<Verdict> {
-    let analyzed = analyze(history, workload, timeout, leases)?;
+    let Judged { analyzed, sufficiency, verdict } = judge(history, workload, timeout, leases)?;
     print_warnings(&history.file, &history.warnings);
-    let sufficiency = harness::run::sufficiency(history, workload)?;
-    let verdict = harness::run::overall(analyzed.verdict, &sufficiency);
     if json_out {
         let output = CheckOutput {
             file: &history.file,

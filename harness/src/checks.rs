@@ -113,6 +113,24 @@ fn analyze_with(
     Ok(Analyzed { verdict, checkers, stats })
 }
 
+/// A history judged whole: its checkers, whether it held enough to judge,
+/// and the overall verdict (the checkers' bounded by thin evidence).
+pub struct Judged {
+    pub analyzed: Analyzed,
+    pub sufficiency: checker::sufficiency::Sufficiency,
+    pub verdict: Verdict,
+}
+
+/// [`analyze`], the evidence ([`crate::run::sufficiency`]) and the overall
+/// verdict ([`crate::run::overall`]): what `check`, `import` and a stored
+/// run's check share.
+pub fn judge(history: &History, workload: &str, timeout: Duration, leases: &LeaseOptions) -> Result<Judged, Error> {
+    let analyzed = analyze(history, workload, timeout, leases)?;
+    let sufficiency = crate::run::sufficiency(history, workload)?;
+    let verdict = crate::run::overall(analyzed.verdict, &sufficiency);
+    Ok(Judged { analyzed, sufficiency, verdict })
+}
+
 /// The figures the index keeps for listing and comparison.
 fn stats(history: &History, checkers: &[Analysis]) -> Stats {
     let first = history.ops.first().map_or(0, |op| op.time);

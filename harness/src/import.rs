@@ -10,7 +10,7 @@ use checker::formats::{self, Format};
 use checker::lease::LeaseOptions;
 use results::{Imported, RunResults, Store, TestSpec};
 
-use crate::checks::{analyze, declared_faults, declared_workload};
+use crate::checks::{declared_faults, declared_workload, judge, Judged};
 use crate::run::Finished;
 use crate::{io, Error};
 
@@ -22,7 +22,8 @@ use crate::{io, Error};
 pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> Result<Finished, Error> {
     let history = formats::read_path(file, format)?;
     let workload = declared_workload(&history);
-    let analyzed = analyze(&history, &workload, Duration::from_secs(60), &LeaseOptions::default())?;
+    let Judged { analyzed, sufficiency, verdict } =
+        judge(&history, &workload, Duration::from_secs(60), &LeaseOptions::default())?;
     let store = Store::open(store).await?;
     let id = format!("import-{}", docker::new_run_id());
     let dir = store.run_dir(&id)?;
@@ -39,10 +40,9 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
         scenario: None,
     };
-    let sufficiency = crate::run::sufficiency(&history, &test.workload)?;
     let results = RunResults {
         run: id.clone(),
-        verdict: crate::run::overall(analyzed.verdict, &sufficiency),
+        verdict,
         checkers: analyzed.checkers,
         stats: analyzed.stats,
         interrupted: false,
@@ -69,4 +69,43 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
     }
     store.index(&id).await?;
     Ok(Finished { id, dir, results })
+}
+
+/// A stored run's folder as `check store/RUN` judges it again.
+pub struct StoredRun {
+    pub history: checker::History,
+    /// The workload its `test.json` names, else the one its ops look like.
+    pub workload: String,
+    /// The clock drift it was recorded with, if it says.
+    pub drift: Option<f64>,
+    /// Why `test.json` was not used, when it is unreadable.
+    pub note: Option<String>,
+}
+
+/// Reads a run's folder: its history and what its `test.json` says. A
+/// folder without a readable `test.json` (an older fencepost's, or none) is
+/// judged by what its ops look like.
+pub fn stored_run(dir: &Path) -> Result<StoredRun, Error> {
+    let path = dir.join("history.jsonl");
+    if !path.is_file() {
+        return Err(Error::NotARun(dir.to_path_buf()));
+    }
+    let history = formats::read_path(&path, Format::Jsonl)?;
+    let (mut drift, mut note) = (None, None);
+    let workload = match results::read_test(dir) {
+        Ok(test) => {
+            drift = test.recorded.map(|r| r.drift);
+            test.workload
+        }
+        Err(results::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            declared_workload(&history)
+        }
+        Err(e @ results::Error::Json { .. }) => {
+            let workload = declared_workload(&history);
+            note = Some(format!("{e}; judging the history as a {workload} workload"));
+            workload
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(StoredRun { history, workload, drift, note })
 }

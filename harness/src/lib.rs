@@ -57,6 +57,9 @@ pub enum Error {
     /// names the flag).
     #[error("{0}")]
     Options(String),
+    /// A folder given as a run's that holds no history.
+    #[error("{}: a folder, but not a run's (no history.jsonl in it)", .0.display())]
+    NotARun(PathBuf),
     /// A benchmark could not measure (its corpus, a process it runs).
     #[error("{0}")]
     Bench(String),
