@@ -9,54 +9,11 @@ use anyhow::{anyhow, bail, Context};
 use checker::analysis::counted;
 use checker::formats::{self, Format};
 use checker::Verdict;
-use harness::run::{fault_names, RunArgs};
+use harness::run::RunArgs;
 use nemesis::FaultSpec;
 use results::{Cell, Filter, RunRow, Store};
-use workloads::Workload;
 
 use crate::analyze::print_checkers;
-
-/// What `import` can name a history's workload, beside `run`'s workloads.
-const IMPORTED_WORKLOADS: [&str; 3] = ["register", "cas-register", "kv"];
-
-fn known_systems() -> Vec<&'static str> {
-    workloads::systems::names().into_iter().chain(["imported"]).collect()
-}
-
-fn known_workloads() -> Vec<&'static str> {
-    Workload::names().iter().copied().chain(IMPORTED_WORKLOADS).collect()
-}
-
-/// Checks the filter's values against what fencepost knows and what the
-/// store holds, so that a typo is an error and not an empty list. A value
-/// some stored run has is always accepted (`import --system` names are
-/// free); fault lists are put in the order runs store them.
-fn check_filter(mut filter: Filter, stored: &[RunRow]) -> anyhow::Result<Filter> {
-    let check = |flag: &str, what: &str, value: &Option<String>, known: &[&str], have: fn(&RunRow) -> &str| match value
-    {
-        Some(v) if !known.contains(&v.as_str()) && !stored.iter().any(|r| have(r) == v) => {
-            let renamed = workloads::systems::renamed(v).filter(|_| flag == "system");
-            Err(anyhow!(
-                "--{flag}: `{v}` is not a {what} fencepost knows{} (known: {}), and no stored run has it",
-                renamed.map(|now| format!("; did you mean `{now}`?")).unwrap_or_default(),
-                known.join(", ")
-            ))
-        }
-        _ => Ok(()),
-    };
-    check("system", "system", &filter.system, &known_systems(), |r| &r.system)?;
-    check("workload", "workload", &filter.workload, &known_workloads(), |r| &r.workload)?;
-    let library = results::scenario::Library::builtin();
-    let scenarios: Vec<&str> = library.scenarios.iter().map(|s| s.name.as_str()).collect();
-    check("scenario", "scenario", &filter.scenario, &scenarios, |r| r.scenario.as_ref().map_or("", |s| &s.name))?;
-    if let Some(v) = &filter.nemesis {
-        if !stored.iter().any(|r| &r.nemesis == v) {
-            let specs = FaultSpec::parse_list(v).map_err(|e| anyhow!("--nemesis: {e}"))?;
-            filter.nemesis = Some(fault_names(&specs));
-        }
-    }
-    Ok(filter)
-}
 
 /// `fencepost runs`: the index as a table, newest first.
 pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -> anyhow::Result<()> {
@@ -69,7 +26,7 @@ pub async fn runs(store: &Path, filter: Filter, reindex: bool, json_out: bool) -
         }
     }
     let all = store.list(&Filter::default()).await?;
-    let filter = check_filter(filter, &all)?;
+    let filter = harness::filter::checked(filter, &all)?;
     let rows = store.list(&filter).await?;
     if json_out {
         out!("{}", serde_json::to_string_pretty(&rows)?);
@@ -257,7 +214,7 @@ pub fn print_cells(cells: &[Cell]) {
 pub async fn compare(store: &Path, filter: Filter, json_out: bool) -> anyhow::Result<()> {
     let store = Store::open(store).await?;
     let all = store.list(&Filter::default()).await?;
-    let filter = check_filter(filter, &all)?;
+    let filter = harness::filter::checked(filter, &all)?;
     let cells = store.compare(&filter).await?;
     if json_out {
         out!("{}", serde_json::to_string_pretty(&cells)?);

@@ -27,6 +27,7 @@
 pub mod bench;
 pub mod checks;
 pub mod cluster;
+pub mod filter;
 pub mod hosts;
 pub mod import;
 pub mod options;
