@@ -209,9 +209,8 @@ async fn report_check(store_dir: &Path, id: &str) -> Check {
     let server = tokio::spawn(web::serve_on(listener, app));
     let (mut words, mut ok) = (vec![format!("app up in {opened}")], true);
     for path in [format!("/runs/{id}"), format!("/api/v1/runs/{id}/timeline")] {
-        let head = format!("GET {path} HTTP/1.1\r\nHost: fencepost\r\nConnection: close\r\n\r\n");
         let started = Instant::now();
-        let answer = tokio::time::timeout(HTTP_DEADLINE, crate::bench_api::request(addr, &head, b"")).await;
+        let answer = tokio::time::timeout(HTTP_DEADLINE, web::probe::get(addr, &path)).await;
         let took = ms(started.elapsed());
         match answer {
             Ok(Ok(a)) => {

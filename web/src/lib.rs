@@ -22,6 +22,7 @@
 
 mod api;
 mod pages;
+pub mod probe;
 mod timeline;
 
 use std::net::SocketAddr;
