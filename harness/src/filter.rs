@@ -50,4 +50,3 @@ pub fn checked(mut filter: Filter, stored: &[RunRow]) -> Result<Filter, Error> {
     }
     Ok(filter)
 }
-

@@ -203,85 +203,86 @@ pub fn show_duration(d: Duration) -> String {
 }
 
 impl RunOpts {
-/// The run's arguments from these options; `system` may be empty (suite).
-pub fn args(&self, system: String) -> Result<RunArgs, Error> {
-    let opts = self;
-    let RunOpts {
-        workload,
-        no_fencing,
-        time_limit,
-        concurrency,
-        keys,
-        rate,
-        hold_min,
-        hold_max,
-        ttl,
-        timeout,
-        acquire_wait,
-        seed,
-        drift,
-        store,
-        endpoints,
-        ssh,
-        faults,
-    } = opts;
-    refuse_meaningless_numbers(opts)?;
-    let workload = match workload {
-        workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
-        w => *w,
-    };
-    let options = workloads::RunOptions {
-        workload,
-        concurrency: *concurrency,
-        keys: *keys,
-        rate: *rate,
-        hold: (*hold_min, *hold_max),
-        ttl: *ttl,
-        time_limit: *time_limit,
-        seed: *seed,
-        client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
-        ..Default::default()
-    };
-    let nemesis = nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| Error::Options(format!("--nemesis: {e}")))?;
-    let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
-    let share = |name: &str, p: f64| {
-        if (0.0..=1.0).contains(&p) {
-            Ok(p)
-        } else {
-            Err(Error::Options(format!("--{name}: {p} is not a share between 0 and 1")))
-        }
-    };
-    let fault_options = nemesis::FaultOptions {
-        loss: share("loss-probability", faults.loss_probability)?,
-        clock_offset: faults.clock_offset,
-        clock_strobe_period: faults.clock_strobe_period,
-        netem_delay: faults.netem_delay,
-        netem_jitter: faults.netem_jitter,
-        netem_loss: share("netem-loss", faults.netem_loss)?,
-        client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
-        client_pause_clients: faults.client_pause_clients,
-        clock_mode: faults.clock_mode,
-    };
-    Ok(RunArgs {
-        system,
-        workload,
-        options,
-        store: store.clone(),
-        nemesis,
-        nemesis_interval: faults.nemesis_interval,
-        quiet,
-        fault_options,
-        endpoints: endpoints.clone(),
-        leases: checker::lease::LeaseOptions { drift: *drift },
-        scenario: None,
-        ssh: ssh.nodes.as_ref().map(|file| SshArgs {
-            file: file.clone(),
-            connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },
-            install: ssh.install,
-            teardown: ssh.teardown,
-        }),
-    })
-}
+    /// The run's arguments from these options; `system` may be empty (suite).
+    pub fn args(&self, system: String) -> Result<RunArgs, Error> {
+        let opts = self;
+        let RunOpts {
+            workload,
+            no_fencing,
+            time_limit,
+            concurrency,
+            keys,
+            rate,
+            hold_min,
+            hold_max,
+            ttl,
+            timeout,
+            acquire_wait,
+            seed,
+            drift,
+            store,
+            endpoints,
+            ssh,
+            faults,
+        } = opts;
+        refuse_meaningless_numbers(opts)?;
+        let workload = match workload {
+            workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
+            w => *w,
+        };
+        let options = workloads::RunOptions {
+            workload,
+            concurrency: *concurrency,
+            keys: *keys,
+            rate: *rate,
+            hold: (*hold_min, *hold_max),
+            ttl: *ttl,
+            time_limit: *time_limit,
+            seed: *seed,
+            client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
+            ..Default::default()
+        };
+        let nemesis =
+            nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| Error::Options(format!("--nemesis: {e}")))?;
+        let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
+        let share = |name: &str, p: f64| {
+            if (0.0..=1.0).contains(&p) {
+                Ok(p)
+            } else {
+                Err(Error::Options(format!("--{name}: {p} is not a share between 0 and 1")))
+            }
+        };
+        let fault_options = nemesis::FaultOptions {
+            loss: share("loss-probability", faults.loss_probability)?,
+            clock_offset: faults.clock_offset,
+            clock_strobe_period: faults.clock_strobe_period,
+            netem_delay: faults.netem_delay,
+            netem_jitter: faults.netem_jitter,
+            netem_loss: share("netem-loss", faults.netem_loss)?,
+            client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
+            client_pause_clients: faults.client_pause_clients,
+            clock_mode: faults.clock_mode,
+        };
+        Ok(RunArgs {
+            system,
+            workload,
+            options,
+            store: store.clone(),
+            nemesis,
+            nemesis_interval: faults.nemesis_interval,
+            quiet,
+            fault_options,
+            endpoints: endpoints.clone(),
+            leases: checker::lease::LeaseOptions { drift: *drift },
+            scenario: None,
+            ssh: ssh.nodes.as_ref().map(|file| SshArgs {
+                file: file.clone(),
+                connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },
+                install: ssh.install,
+                teardown: ssh.teardown,
+            }),
+        })
+    }
 }
 
 /// Parses a duration with its unit (`500ms`, `30s`, `5m`, `1h 30m`); a
@@ -310,7 +311,6 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
 pub fn parse_clock_mode(s: &str) -> Result<nemesis::ClockMode, String> {
     nemesis::ClockMode::parse(s).map_err(|e| e.to_string())
 }
-
 
 /// A scenario's `run` command line, parsed by the same options as `run`.
 #[derive(Parser)]

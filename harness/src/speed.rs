@@ -172,7 +172,10 @@ impl Bench {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
                 // 0 valid, 1 invalid: both are verdicts; anything else is not.
                 if !matches!(status.code(), Some(0 | 1)) {
-                    return Err(Error::Bench(format!("`fencepost check {}` gave no verdict ({status})", path.display())));
+                    return Err(Error::Bench(format!(
+                        "`fencepost check {}` gave no verdict ({status})",
+                        path.display()
+                    )));
                 }
             }
             times.sort_by(f64::total_cmp);

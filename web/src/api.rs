@@ -187,7 +187,7 @@ impl axum::extract::FromRequestParts<Arc<App>> for Queued {
 pub async fn check(
     State(app): State<Arc<App>>,
     _queued: Queued,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<CheckQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     let body = body.map_err(|rejection| {
@@ -197,15 +197,16 @@ pub async fn check(
             Error::Body(rejection)
         }
     })?;
-    let name = q.get("format").map(String::as_str).unwrap_or("auto");
+    let name = q.format.as_deref().unwrap_or("auto");
     let format = Format::parse(name).ok_or_else(|| Error::UnknownFormat(name.to_string()))?;
-    let timeout = q
-        .get("timeout_ms")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map_or(Duration::from_secs(10), Duration::from_millis)
-        .min(Duration::from_secs(60));
-    let model = q.get("model").filter(|m| !m.is_empty() && *m != "auto").cloned();
-    let initial = q.get("initial").filter(|i| !i.is_empty()).cloned();
+    // A deadline that does not read is refused, not replaced by the default.
+    let timeout_ms = match q.timeout_ms.filter(|t| !t.is_empty()) {
+        Some(t) => Some(t.parse::<u64>().map_err(|_| Error::BadQuery { field: "timeout_ms", value: t })?),
+        None => None,
+    };
+    let timeout = timeout_ms.map_or(Duration::from_secs(10), Duration::from_millis).min(Duration::from_secs(60));
+    let model = q.model.filter(|m| !m.is_empty() && *m != "auto");
+    let initial = q.initial.filter(|i| !i.is_empty());
     let _slot = app.checks.acquire().await.map_err(|_| Error::ShuttingDown)?;
     let checked = tokio::task::spawn_blocking(move || -> Result<Checked, Error> {
         let history = formats::read_bytes("upload", &body, format).map_err(Error::Upload)?;
@@ -220,6 +221,16 @@ pub async fn check(
     })
     .await??;
     Ok(Json(checked).into_response())
+}
+
+/// `POST /api/v1/check`'s query: each field as text, so that a bad one is
+/// refused naming it (`Error::BadQuery`) rather than by the extractor.
+#[derive(serde::Deserialize)]
+pub struct CheckQuery {
+    format: Option<String>,
+    timeout_ms: Option<String>,
+    model: Option<String>,
+    initial: Option<String>,
 }
 
 /// Server-sent events for a run in progress: `ops` events carry the new
@@ -278,7 +289,12 @@ mod tests {
     use crate::timeline::tests::OVERLAP;
 
     async fn post_check(app: &Arc<App>, query: &[(&str, &str)], body: &str) -> (StatusCode, serde_json::Value) {
-        let q = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // As the extractor reads a request's query string.
+        let uri: axum::http::Uri =
+            format!("/?{}", query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+                .parse()
+                .unwrap();
+        let Query(q) = Query::<CheckQuery>::try_from_uri(&uri).unwrap();
         let queued = Queued(app.queue.clone().try_acquire_owned().unwrap());
         let response = match check(State(app.clone()), queued, Query(q), Ok(Bytes::from(body.to_string()))).await {
             Ok(r) => r,
@@ -324,6 +340,9 @@ mod tests {
         assert!(v["error"].as_str().unwrap().contains("unknown format `yaml`"), "{v}");
         let (status, _) = post_check(&app, &[("model", "queue")], &clean).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, v) = post_check(&app, &[("timeout_ms", "10s")], &clean).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a deadline that does not read is not the default");
+        assert!(v["error"].as_str().unwrap().contains("timeout_ms"), "{v}");
         let malformed = clean.replacen("\"type\":\"ok\"", "\"type\":\"okay\"", 1);
         let (status, v) = post_check(&app, &[("format", "jsonl")], &malformed).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

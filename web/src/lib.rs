@@ -219,6 +219,7 @@ pub enum Error {
     #[error("query field `{field}`: `{value}` is not {}", match *field {
         "t1" => "a time after t0 (ns)",
         "px" | "charts" => "a width from 1 to 8192 pixels",
+        "timeout_ms" => "a number of milliseconds",
         _ => "a time in ns",
     })]
     BadQuery { field: &'static str, value: String },

@@ -225,11 +225,7 @@ fn script_json(v: &impl Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c")
 }
 
-pub async fn run(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<RunQuery>) -> Response {
     let Ok(dir) = run_dir(&app, &id) else {
         return render(StatusCode::NOT_FOUND, &NotFound { what: format!("There is no run `{id}` in this store.") });
     };
@@ -253,52 +249,17 @@ pub async fn run(
     let live = matches!(results, Ok(None));
     let results =
         results.map_err(|e| errors.push(format!("The results.json of this run does not read: {e}"))).ok().flatten();
-    let all = q.get("anomalies").is_some_and(|v| v == "all");
+    let all = q.anomalies.as_deref() == Some("all");
     let analyses: &[Analysis] = results.as_ref().map_or(&[], |r| &r.checkers);
-    let mut checkers = Vec::new();
-    let mut anomalies = Vec::new();
-    let mut anomaly_counts = Vec::new();
-    let (mut anomaly_total, mut anomaly_stored) = (0, 0);
-    let mut outages = Vec::new();
-    for c in analyses {
-        let validity = if c.judges() { c.validity.as_str() } else { "info" };
-        checkers.push(CheckerView { name: c.checker(), validity, summary: c.summary.clone() });
-        if let Evidence::Availability(a) = &c.evidence {
-            outages.extend(a.outages.iter().map(|o| o.text.clone()));
-        }
-        let found = c.anomalies();
-        let count = c.anomaly_count().max(found.len());
-        if count == 0 {
-            continue;
-        }
-        anomaly_total += count;
-        anomaly_stored += found.len();
-        anomaly_counts.push((c.checker(), count));
-        for a in found {
-            if all || anomalies.len() < LISTED {
-                anomalies.push((c.checker(), a.text.to_string()));
-            }
-        }
-    }
+    let listed = Listed::of(analyses, all);
     let evidence = linearizability(analyses);
     let lin = evidence
         .iter()
         .map(|e| LinView { key: e.key.map(|k| format!("key {k}")).unwrap_or_default(), summary: e.summary.to_string() })
         .collect();
     let stats = results.as_ref().map(|r| stats(&r.stats)).unwrap_or_default();
-    let mut logs: Vec<String> = std::fs::read_dir(dir.join("nodes"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    logs.sort();
-    let mut params = Vec::new();
-    if let Some(Value::Object(fields)) = test.as_ref().and_then(|t| serde_json::to_value(t).ok()) {
-        for (k, v) in &fields {
-            param_rows(&mut params, 0, k, v);
-        }
-    }
+    let logs = node_logs(&dir);
+    let params = test.as_ref().map(param_table).unwrap_or_default();
     let verdict = match (&results, live) {
         (Some(r), _) => r.verdict.as_str(),
         (None, true) => "running",
@@ -308,20 +269,8 @@ pub async fn run(
         Some(t) => (t.system.clone(), t.workload.clone(), t.nemesis.clone()),
         None => ("-".into(), "-".into(), "-".into()),
     };
-    let cluster = match test.as_ref().and_then(|t| t.recorded.as_ref()) {
-        Some(r) if !r.ssh_hosts.is_empty() => format!("On SSH hosts: {}", r.ssh_hosts.join(", ")),
-        Some(r) if !r.endpoints.is_empty() => format!("An existing cluster at {}", r.endpoints.join(", ")),
-        Some(r) => format!("In containers{}", r.image.as_ref().map(|i| format!(" from {i}")).unwrap_or_default()),
-        None => String::new(),
-    };
-    let scenario = match (test.as_ref().and_then(|t| t.scenario.as_ref()), &results) {
-        (Some(tag), Some(r)) => {
-            let j = results::scenario::judge(&tag.expect, r);
-            Some(ScenarioLine { name: tag.name.clone(), matched: j.matched, mismatches: j.mismatches })
-        }
-        (Some(tag), None) => Some(ScenarioLine { name: tag.name.clone(), matched: false, mismatches: Vec::new() }),
-        _ => None,
-    };
+    let cluster = test.as_ref().and_then(|t| t.recorded.as_ref()).map(cluster_line).unwrap_or_default();
+    let scenario = scenario_line(test.as_ref(), results.as_ref());
     let page = Run {
         scenario,
         cluster,
@@ -331,17 +280,17 @@ pub async fn run(
         verdict: verdict.to_string(),
         live,
         errors,
-        checkers,
+        checkers: listed.checkers,
         layers: results::Story::of(analyses).layer_lines(),
         verdict_words: results
             .as_ref()
             .map(|r| results::Headline::of(r.verdict, analyses, r.sufficiency.as_ref()).words)
             .unwrap_or_default(),
-        anomalies,
-        anomaly_total,
-        anomaly_stored,
-        anomaly_counts,
-        outages,
+        anomalies: listed.anomalies,
+        anomaly_total: listed.total,
+        anomaly_stored: listed.stored,
+        anomaly_counts: listed.counts,
+        outages: listed.outages,
         sufficiency: results.as_ref().and_then(|r| r.sufficiency.as_ref()).map(|s| (s.enough, s.summary.clone())),
         lin,
         lin_json: script_json(&evidence),
@@ -351,6 +300,104 @@ pub async fn run(
         id,
     };
     render(StatusCode::OK, &page)
+}
+
+/// What a run page lists of its checkers: one row each, their anomalies
+/// (the first [`LISTED`] unless all are asked for) and counts, and the
+/// outages availability found.
+struct Listed {
+    checkers: Vec<CheckerView>,
+    anomalies: Vec<(&'static str, String)>,
+    counts: Vec<(&'static str, usize)>,
+    total: usize,
+    stored: usize,
+    outages: Vec<String>,
+}
+
+impl Listed {
+    fn of(analyses: &[Analysis], all: bool) -> Listed {
+        let mut l = Listed {
+            checkers: Vec::new(),
+            anomalies: Vec::new(),
+            counts: Vec::new(),
+            total: 0,
+            stored: 0,
+            outages: Vec::new(),
+        };
+        for c in analyses {
+            let validity = if c.judges() { c.validity.as_str() } else { "info" };
+            l.checkers.push(CheckerView { name: c.checker(), validity, summary: c.summary.clone() });
+            if let Evidence::Availability(a) = &c.evidence {
+                l.outages.extend(a.outages.iter().map(|o| o.text.clone()));
+            }
+            let found = c.anomalies();
+            let count = c.anomaly_count().max(found.len());
+            if count == 0 {
+                continue;
+            }
+            l.total += count;
+            l.stored += found.len();
+            l.counts.push((c.checker(), count));
+            for a in found {
+                if all || l.anomalies.len() < LISTED {
+                    l.anomalies.push((c.checker(), a.text.to_string()));
+                }
+            }
+        }
+        l
+    }
+}
+
+/// The node logs a run kept, by file name.
+fn node_logs(dir: &std::path::Path) -> Vec<String> {
+    let mut logs: Vec<String> = std::fs::read_dir(dir.join("nodes"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    logs.sort();
+    logs
+}
+
+/// `test.json` as the parameters table's rows.
+fn param_table(test: &results::TestSpec) -> Vec<ParamRow> {
+    let mut params = Vec::new();
+    if let Ok(Value::Object(fields)) = serde_json::to_value(test) {
+        for (k, v) in &fields {
+            param_rows(&mut params, 0, k, v);
+        }
+    }
+    params
+}
+
+/// Where the cluster ran, in words.
+fn cluster_line(r: &results::Recorded) -> String {
+    if !r.ssh_hosts.is_empty() {
+        format!("On SSH hosts: {}", r.ssh_hosts.join(", "))
+    } else if !r.endpoints.is_empty() {
+        format!("An existing cluster at {}", r.endpoints.join(", "))
+    } else {
+        format!("In containers{}", r.image.as_ref().map(|i| format!(" from {i}")).unwrap_or_default())
+    }
+}
+
+/// A scenario run's scenario and whether its results matched it.
+fn scenario_line(test: Option<&results::TestSpec>, results: Option<&results::RunResults>) -> Option<ScenarioLine> {
+    let tag = test?.scenario.as_ref()?;
+    Some(match results {
+        Some(r) => {
+            let j = results::scenario::judge(&tag.expect, r);
+            ScenarioLine { name: tag.name.clone(), matched: j.matched, mismatches: j.mismatches }
+        }
+        None => ScenarioLine { name: tag.name.clone(), matched: false, mismatches: Vec::new() },
+    })
+}
+
+/// The run page's query: `?anomalies=all` lists every anomaly.
+#[derive(serde::Deserialize)]
+pub struct RunQuery {
+    anomalies: Option<String>,
 }
 
 /// The figures table.
@@ -821,7 +868,12 @@ mod tests {
     }
 
     async fn page(app: &Arc<App>, id: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
-        let q = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // As the extractor reads a request's query string.
+        let uri: axum::http::Uri =
+            format!("/?{}", query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+                .parse()
+                .unwrap();
+        let Query(q) = Query::<RunQuery>::try_from_uri(&uri).unwrap();
         let response = run(State(app.clone()), Path(id.to_string()), Query(q)).await;
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
