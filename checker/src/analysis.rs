@@ -185,7 +185,7 @@ pub(crate) struct Done<'a> {
 }
 
 impl Done<'_> {
-    fn f(&self) -> &str {
+    fn f(&self) -> &OpName {
         &self.invoke.f
     }
     fn key(&self) -> &str {
@@ -241,7 +241,7 @@ pub struct Hold {
 pub fn holds_of(history: &History) -> Result<Vec<Hold>, InputError> {
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
-    let mut all = holds(&ops, "acquire", &["release"], end);
+    let mut all = holds(&ops, OpName::Acquire, &[OpName::Release], end);
     all.extend(leaderships(&ops, end));
     Ok(all)
 }
@@ -254,12 +254,12 @@ fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
 
 /// [`leaderships`], each with the campaign that won it.
 fn led<'a>(ops: &'a [Done<'a>], end: u64) -> Vec<(Hold, &'a Done<'a>)> {
-    let mut held = granted(ops, "campaign", &["resign"], end);
+    let mut held = granted(ops, OpName::Campaign, &[OpName::Resign], end);
     for (h, _) in held.iter_mut() {
         if let Some(lost) = ops.iter().find(|d| {
             d.process == h.process
                 && d.key() == h.key
-                && d.f() == "renew"
+                && *d.f() == OpName::Renew
                 && d.outcome != Outcome::Ok
                 && d.invoke.time >= h.start
                 && d.invoke.time < h.end
@@ -279,8 +279,8 @@ fn windows_of(ops: &[Done], held: &[(Hold, &Done)], cx: &lease::Context) -> Vec<
     for d in ops {
         own.entry(d.process).or_default().push(d);
         let renewed = match d.f() {
-            "renew" => Some(d.process),
-            "keep-alive" => KeepAlive::of(&d.invoke.value).of_process,
+            OpName::Renew => Some(d.process),
+            OpName::KeepAlive => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -347,9 +347,9 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
     let shows = |d: &&Done| {
         d.outcome == Outcome::Ok
             && match anomaly.locate {
-                Locate::Token(t) => d.f() == "acquire" && d.token() == Some(t),
-                Locate::Term(t) => d.f() == "campaign" && d.token() == Some(t),
-                Locate::Counter => matches!(d.f(), "write" | "final-read"),
+                Locate::Token(t) => *d.f() == OpName::Acquire && d.token() == Some(t),
+                Locate::Term(t) => *d.f() == OpName::Campaign && d.token() == Some(t),
+                Locate::Counter => matches!(d.f(), OpName::Write | OpName::FinalRead),
                 Locate::Timed => false,
             }
     };
@@ -371,26 +371,26 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
 /// each with the operation that granted it.
 pub(crate) fn granted<'a>(
     ops: &'a [Done<'a>],
-    grant: &str,
-    ends: &[&str],
+    grant: OpName,
+    ends: &[OpName],
     history_end: u64,
 ) -> Vec<(Hold, &'a Done<'a>)> {
     // Only grants and what ends them matter: a lock history's leaderships
     // (none) then cost one pass, not a map of every op.
     let mut by_process: BTreeMap<u64, Vec<&Done>> = BTreeMap::new();
-    for d in ops.iter().filter(|d| d.f() == grant || ends.contains(&d.f())) {
+    for d in ops.iter().filter(|d| *d.f() == grant || ends.contains(d.f())) {
         by_process.entry(d.process).or_default().push(d);
     }
     let mut holds = Vec::new();
     for (process, mine) in by_process {
         for (i, d) in mine.iter().enumerate() {
-            if d.f() != grant || d.outcome != Outcome::Ok {
+            if *d.f() != grant || d.outcome != Outcome::Ok {
                 continue;
             }
             let Some(start) = d.end() else { continue };
             let end = mine[i + 1..]
                 .iter()
-                .find(|e| e.key() == d.key() && (ends.contains(&e.f()) || e.f() == grant))
+                .find(|e| e.key() == d.key() && (ends.contains(e.f()) || *e.f() == grant))
                 .map_or(history_end, |e| e.invoke.time);
             let token = d.token();
             holds.push((Hold { process, key: d.key().to_string(), start, end, token }, *d));
@@ -401,7 +401,7 @@ pub(crate) fn granted<'a>(
     holds
 }
 
-fn holds(ops: &[Done], grant: &str, ends: &[&str], history_end: u64) -> Vec<Hold> {
+fn holds(ops: &[Done], grant: OpName, ends: &[OpName], history_end: u64) -> Vec<Hold> {
     granted(ops, grant, ends, history_end).into_iter().map(|(h, _)| h).collect()
 }
 
@@ -439,7 +439,7 @@ pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Ana
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let held = granted(&ops, "acquire", &["release"], end);
+    let held = granted(&ops, OpName::Acquire, &[OpName::Release], end);
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
     let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
     let found = overlaps(&holds);
@@ -515,7 +515,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let mut held = granted(&ops, "acquire", &["release"], end);
+    let mut held = granted(&ops, OpName::Acquire, &[OpName::Release], end);
     held.extend(led(&ops, end));
     held.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
@@ -530,7 +530,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
             let stop = a.end.min(b.end);
             let during = faults_during(&faults, b.start, stop);
             let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
-            let what = if held[i].1.f() == "campaign" { "elected in" } else { "granted lock" };
+            let what = if *held[i].1.f() == OpName::Campaign { "elected in" } else { "granted lock" };
             BrokenPromise {
                 key: a.key.clone(),
                 processes: [a.process, b.process],
@@ -601,7 +601,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
 /// `None` when the history's grants carry no tokens (nothing to check).
 pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
-    let grants: Vec<&Done> = ops.iter().filter(|d| d.f() == "acquire" && d.outcome == Outcome::Ok).collect();
+    let grants: Vec<&Done> = ops.iter().filter(|d| *d.f() == OpName::Acquire && d.outcome == Outcome::Ok).collect();
     if grants.is_empty() || grants.iter().any(|d| d.token().is_none()) {
         return Ok(None);
     }
@@ -667,11 +667,11 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     // The resource's side: accepted writes, in the order they completed.
     let mut writes: Vec<&Done> = ops
         .iter()
-        .filter(|d| d.f() == "write" && d.outcome == Outcome::Ok && CounterWrite::of(d.value()).token.is_some())
+        .filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok && CounterWrite::of(d.value()).token.is_some())
         .collect();
     writes.sort_by_key(|d| d.end());
     let mut highest: HashMap<&str, (i64, u64)> = HashMap::new();
-    let rejected = ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Fail).count();
+    let rejected = ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Fail).count();
     for w in writes {
         let Some(t) = CounterWrite::of(w.value()).token else { continue };
         let key = w.key();
@@ -722,7 +722,7 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
 pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
     let mut acked: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
-    for d in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
+    for d in ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok) {
         acked.entry(d.key()).or_default().push(d);
     }
     if acked.is_empty() {
@@ -730,7 +730,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
     }
     let finals: HashMap<&str, i64> = ops
         .iter()
-        .filter(|d| d.f() == "final-read" && d.outcome == Outcome::Ok)
+        .filter(|d| *d.f() == OpName::FinalRead && d.outcome == Outcome::Ok)
         .filter_map(|d| Some((d.key(), d.completion?.value.as_i64()?)))
         .collect();
     let mut anomalies = Vec::new();
@@ -789,7 +789,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
 /// `None` when the history has no campaigns.
 pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
-    if !ops.iter().any(|d| d.f() == "campaign") {
+    if !ops.iter().any(|d| *d.f() == OpName::Campaign) {
         return Ok(None);
     }
     let end = history.ops.last().map_or(0, |op| op.time);
@@ -847,7 +847,7 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     }
     // Writes accepted from a deposed leader: a higher term had been granted
     // before the write was invoked.
-    for w in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
+    for w in ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok) {
         let Some(term) = LeaderWrite::of(w.value()).term else { continue };
         if let Some(newer) = holds
             .iter()
@@ -871,7 +871,7 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     // Observers see only leaders that were elected in that term.
     let elected: HashMap<(&str, i64), BTreeSet<String>> = ops
         .iter()
-        .filter(|d| d.f() == "campaign" && d.outcome != Outcome::Fail)
+        .filter(|d| *d.f() == OpName::Campaign && d.outcome != Outcome::Fail)
         .filter_map(|d| {
             let won = Campaign::of(d.value());
             Some(((d.key(), won.term?), won.id?))
@@ -886,15 +886,15 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     // One the client undid before answering (`released_by: undone`, e.g. its
     // lease revoked) may have led only until its completion.
     let mut maybe_elected: HashMap<(&str, String), Vec<(u64, u64)>> = HashMap::new();
-    for d in ops.iter().filter(|d| d.f() == "campaign" && d.outcome == Outcome::Info) {
+    for d in ops.iter().filter(|d| *d.f() == OpName::Campaign && d.outcome == Outcome::Info) {
         if let Some(id) = Campaign::of(d.value()).id {
             let undone = d.completion.and_then(|c| Campaign::of(&c.value).released_by) == Some(ReleasedBy::Undone);
             let until = d.end().filter(|_| undone).unwrap_or(u64::MAX);
             maybe_elected.entry((d.key(), id)).or_default().push((d.invoke.time, until));
         }
     }
-    let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && Campaign::of(d.value()).term.is_some());
-    for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
+    let campaigned_terms = ops.iter().any(|d| *d.f() == OpName::Campaign && Campaign::of(d.value()).term.is_some());
+    for o in ops.iter().filter(|d| *d.f() == OpName::Observe && d.outcome == Outcome::Ok) {
         let Leader { leader: Some(id), term: Some(term), .. } = Leader::of(o.value()) else { continue };
         // The observation and the maybe-leadership could have met.
         let (seen_from, seen_to) = (o.invoke.time, o.end().unwrap_or(u64::MAX));
@@ -1010,7 +1010,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
     // ends says how long the system took to serve again.
     let mut grants: Vec<u64> = ops
         .iter()
-        .filter(|d| matches!(d.f(), "acquire" | "campaign") && d.outcome == Outcome::Ok)
+        .filter(|d| matches!(d.f(), OpName::Acquire | OpName::Campaign) && d.outcome == Outcome::Ok)
         .filter_map(|d| d.end())
         .collect();
     grants.sort_unstable();
@@ -1059,12 +1059,13 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             })),
         });
     }
-    let mut held = holds(&ops, "acquire", &["release"], end);
+    let mut held = holds(&ops, OpName::Acquire, &[OpName::Release], end);
     held.extend(leaderships(&ops, end));
     let outages = outages(&ops, &held, end, &windows);
     let out_ns: u64 = merged(outages.iter().map(|o| (o.start, o.end)).collect(), 0).iter().map(|(a, b)| b - a).sum();
     let share = if end > start { 1.0 - out_ns.min(end - start) as f64 / (end - start) as f64 } else { 1.0 };
-    let acquire = quantiles.iter().find(|q| q.outcome == "ok" && (q.f == "acquire" || q.f == "campaign")).cloned();
+    let granting = [OpName::Acquire, OpName::Campaign];
+    let acquire = quantiles.iter().find(|q| q.outcome == "ok" && granting.iter().any(|g| q.f == g.as_str())).cloned();
     let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
     let out_words = match outages.len() {
         0 => "no outage".to_string(),
@@ -1100,9 +1101,9 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
 /// hold. In start order.
 fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec<Outage> {
     // Per key: what was asked for (acquire or campaign) and when.
-    type Asked<'a> = BTreeMap<&'a str, (&'a str, Vec<(u64, u64)>)>;
+    type Asked<'a> = BTreeMap<&'a str, (&'a OpName, Vec<(u64, u64)>)>;
     let mut asked: Asked = BTreeMap::new();
-    for d in ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")) {
+    for d in ops.iter().filter(|d| matches!(d.f(), OpName::Acquire | OpName::Campaign)) {
         let from = d.invoke.time;
         let to = d.end().unwrap_or(end).max(from);
         asked.entry(d.key()).or_insert_with(|| (d.f(), Vec::new())).1.push((from, to));
@@ -1117,7 +1118,7 @@ fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec
         let mut holds = busy.remove(key).unwrap_or_default();
         holds.sort_unstable();
         let holds = merged(holds, 0);
-        let what = if f == "campaign" {
+        let what = if *f == OpName::Campaign {
             format!("candidates campaigned in election {key} and no one led it")
         } else {
             format!("clients asked for lock {key} and no one held it")

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use crate::analysis::{self, counted};
-use crate::history::{Call, History, Outcome, Process};
+use crate::history::{Call, History, OpName, Outcome, Process};
 use crate::{InputError, Verdict};
 
 /// More than this share of client outcomes `info` is too little to judge.
@@ -159,7 +159,7 @@ pub fn judge(history: &History, grants_judged: bool) -> Result<Sufficiency, Inpu
             Outcome::Fail => fail += 1,
             Outcome::Info => info += 1,
         }
-        if c.outcome == Outcome::Ok && matches!(invoke.f.as_str(), "acquire" | "campaign") {
+        if c.outcome == Outcome::Ok && matches!(invoke.f, OpName::Acquire | OpName::Campaign) {
             *per_key.entry(invoke.key.as_deref().unwrap_or("")).or_default() += 1;
         }
         invoked.push(invoke.time);
