@@ -185,7 +185,7 @@ pub(crate) struct Done<'a> {
 }
 
 impl Done<'_> {
-    fn f(&self) -> &str {
+    fn f(&self) -> &OpName {
         &self.invoke.f
     }
     fn key(&self) -> &str {
@@ -241,7 +241,7 @@ pub struct Hold {
 pub fn holds_of(history: &History) -> Result<Vec<Hold>, InputError> {
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
-    let mut all = holds(&ops, "acquire", &["release"], end);
+    let mut all = holds(&ops, OpName::Acquire, &[OpName::Release], end);
     all.extend(leaderships(&ops, end));
     Ok(all)
 }
@@ -254,12 +254,12 @@ fn leaderships(ops: &[Done], end: u64) -> Vec<Hold> {
 
 /// [`leaderships`], each with the campaign that won it.
 fn led<'a>(ops: &'a [Done<'a>], end: u64) -> Vec<(Hold, &'a Done<'a>)> {
-    let mut held = granted(ops, "campaign", &["resign"], end);
+    let mut held = granted(ops, OpName::Campaign, &[OpName::Resign], end);
     for (h, _) in held.iter_mut() {
         if let Some(lost) = ops.iter().find(|d| {
             d.process == h.process
                 && d.key() == h.key
-                && d.f() == "renew"
+                && *d.f() == OpName::Renew
                 && d.outcome != Outcome::Ok
                 && d.invoke.time >= h.start
                 && d.invoke.time < h.end
@@ -279,8 +279,8 @@ fn windows_of(ops: &[Done], held: &[(Hold, &Done)], cx: &lease::Context) -> Vec<
     for d in ops {
         own.entry(d.process).or_default().push(d);
         let renewed = match d.f() {
-            "renew" => Some(d.process),
-            "keep-alive" => KeepAlive::of(&d.invoke.value).of_process,
+            OpName::Renew => Some(d.process),
+            OpName::KeepAlive => KeepAlive::of(&d.invoke.value).of_process,
             _ => None,
         };
         if let Some(p) = renewed {
@@ -347,9 +347,9 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
     let shows = |d: &&Done| {
         d.outcome == Outcome::Ok
             && match anomaly.locate {
-                Locate::Token(t) => d.f() == "acquire" && d.token() == Some(t),
-                Locate::Term(t) => d.f() == "campaign" && d.token() == Some(t),
-                Locate::Counter => matches!(d.f(), "write" | "final-read"),
+                Locate::Token(t) => *d.f() == OpName::Acquire && d.token() == Some(t),
+                Locate::Term(t) => *d.f() == OpName::Campaign && d.token() == Some(t),
+                Locate::Counter => matches!(d.f(), OpName::Write | OpName::FinalRead),
                 Locate::Timed => false,
             }
     };
@@ -371,26 +371,26 @@ fn locate_in(anomaly: &Anomaly, ops: &[Done], whole: (u64, u64)) -> (u64, u64) {
 /// each with the operation that granted it.
 pub(crate) fn granted<'a>(
     ops: &'a [Done<'a>],
-    grant: &str,
-    ends: &[&str],
+    grant: OpName,
+    ends: &[OpName],
     history_end: u64,
 ) -> Vec<(Hold, &'a Done<'a>)> {
     // Only grants and what ends them matter: a lock history's leaderships
     // (none) then cost one pass, not a map of every op.
     let mut by_process: BTreeMap<u64, Vec<&Done>> = BTreeMap::new();
-    for d in ops.iter().filter(|d| d.f() == grant || ends.contains(&d.f())) {
+    for d in ops.iter().filter(|d| *d.f() == grant || ends.contains(d.f())) {
         by_process.entry(d.process).or_default().push(d);
     }
     let mut holds = Vec::new();
     for (process, mine) in by_process {
         for (i, d) in mine.iter().enumerate() {
-            if d.f() != grant || d.outcome != Outcome::Ok {
+            if *d.f() != grant || d.outcome != Outcome::Ok {
                 continue;
             }
             let Some(start) = d.end() else { continue };
             let end = mine[i + 1..]
                 .iter()
-                .find(|e| e.key() == d.key() && (ends.contains(&e.f()) || e.f() == grant))
+                .find(|e| e.key() == d.key() && (ends.contains(e.f()) || *e.f() == grant))
                 .map_or(history_end, |e| e.invoke.time);
             let token = d.token();
             holds.push((Hold { process, key: d.key().to_string(), start, end, token }, *d));
@@ -401,7 +401,7 @@ pub(crate) fn granted<'a>(
     holds
 }
 
-fn holds(ops: &[Done], grant: &str, ends: &[&str], history_end: u64) -> Vec<Hold> {
+fn holds(ops: &[Done], grant: OpName, ends: &[OpName], history_end: u64) -> Vec<Hold> {
     granted(ops, grant, ends, history_end).into_iter().map(|(h, _)| h).collect()
 }
 
@@ -439,7 +439,7 @@ pub fn mutual_exclusion(history: &History, options: &LeaseOptions) -> Result<Ana
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let held = granted(&ops, "acquire", &["release"], end);
+    let held = granted(&ops, OpName::Acquire, &[OpName::Release], end);
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
     let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
     let found = overlaps(&holds);
@@ -515,7 +515,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
     let ops = done(history)?;
     let end = history.ops.last().map_or(0, |op| op.time);
     let faults = fault_windows(history);
-    let mut held = granted(&ops, "acquire", &["release"], end);
+    let mut held = granted(&ops, OpName::Acquire, &[OpName::Release], end);
     held.extend(led(&ops, end));
     held.sort_by(|(a, _), (b, _)| (&a.key, a.start).cmp(&(&b.key, b.start)));
     let windows = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &faults, options });
@@ -530,7 +530,7 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
             let stop = a.end.min(b.end);
             let during = faults_during(&faults, b.start, stop);
             let when = if during.is_empty() { String::new() } else { format!(", during {}", during.join(" and ")) };
-            let what = if held[i].1.f() == "campaign" { "elected in" } else { "granted lock" };
+            let what = if *held[i].1.f() == OpName::Campaign { "elected in" } else { "granted lock" };
             BrokenPromise {
                 key: a.key.clone(),
                 processes: [a.process, b.process],
@@ -601,100 +601,22 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
 /// `None` when the history's grants carry no tokens (nothing to check).
 pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
-    let grants: Vec<&Done> = ops.iter().filter(|d| d.f() == "acquire" && d.outcome == Outcome::Ok).collect();
+    let grants: Vec<&Done> = ops.iter().filter(|d| *d.f() == OpName::Acquire && d.outcome == Outcome::Ok).collect();
     if grants.is_empty() || grants.iter().any(|d| d.token().is_none()) {
         return Ok(None);
     }
-    let token = |d: &Done| d.token().unwrap_or(0);
-    let mut anomalies = Vec::new();
-    let mut count = 0usize;
     let mut by_key: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
     for g in &grants {
         by_key.entry(g.key()).or_default().push(g);
     }
+    let mut anomalies = Vec::new();
     for (key, list) in &by_key {
-        // Unique.
-        let mut seen: HashMap<i64, &Done> = HashMap::new();
-        for g in list {
-            if let Some(prev) = seen.insert(token(g), g) {
-                count += 1;
-                anomalies.push(FencingAnomaly::Duplicate {
-                    key: key.to_string(),
-                    token: token(g),
-                    processes: [prev.process, g.process],
-                    text: format!(
-                        "processes {} and {} were both granted lock {key} with token {}",
-                        prev.process,
-                        g.process,
-                        token(g)
-                    ),
-                });
-            }
-        }
-        // Monotonic in real time: a grant that completed before another was
-        // invoked must carry the smaller token.
-        let mut by_invoke = list.clone();
-        by_invoke.sort_by_key(|g| g.invoke.time);
-        let mut by_ok = list.clone();
-        by_ok.sort_by_key(|g| g.end());
-        let mut best: Option<&Done> = None;
-        let mut next = 0;
-        for b in &by_invoke {
-            while next < by_ok.len() && by_ok[next].end().unwrap_or(u64::MAX) < b.invoke.time {
-                if best.is_none_or(|x| token(by_ok[next]) > token(x)) {
-                    best = Some(by_ok[next]);
-                }
-                next += 1;
-            }
-            if let Some(a) = best {
-                // Equal tokens are reported once, as duplicates, above.
-                if token(a) > token(b) {
-                    count += 1;
-                    anomalies.push(FencingAnomaly::Regression {
-                        key: key.to_string(),
-                        tokens: [token(a), token(b)],
-                        processes: [a.process, b.process],
-                        at: b.end(),
-                        text: format!(
-                            "lock {key}: process {} got token {} at t={:.3} s, after process {} had already got token {} at t={:.3} s",
-                            b.process, token(b), secs(b.end().unwrap_or(0)), a.process, token(a), secs(a.end().unwrap_or(0))
-                        ),
-                    });
-                }
-            }
-        }
+        anomalies.extend(duplicate_tokens(key, list));
+        anomalies.extend(token_regressions(key, list));
     }
-    // The resource's side: accepted writes, in the order they completed.
-    let mut writes: Vec<&Done> = ops
-        .iter()
-        .filter(|d| d.f() == "write" && d.outcome == Outcome::Ok && CounterWrite::of(d.value()).token.is_some())
-        .collect();
-    writes.sort_by_key(|d| d.end());
-    let mut highest: HashMap<&str, (i64, u64)> = HashMap::new();
-    let rejected = ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Fail).count();
-    for w in writes {
-        let Some(t) = CounterWrite::of(w.value()).token else { continue };
-        let key = w.key();
-        match highest.get(key) {
-            Some(&(h, p)) if t < h => {
-                count += 1;
-                anomalies.push(FencingAnomaly::StaleWrite {
-                    key: key.to_string(),
-                    tokens: [h, t],
-                    processes: [p, w.process],
-                    at: w.end(),
-                    text: format!(
-                        "the resource accepted process {}'s write to {key} with token {t} at t={:.3} s after accepting token {h} from process {p}",
-                        w.process, secs(w.end().unwrap_or(0))
-                    ),
-                });
-            }
-            Some(&(h, _)) if t <= h => {}
-            _ => {
-                highest.insert(key, (t, w.process));
-            }
-        }
-    }
+    anomalies.extend(stale_writes(&ops));
+    let rejected = ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Fail).count();
+    let count = anomalies.len();
     let summary = if count == 0 {
         format!(
             "{} with unique, increasing tokens; {} rejected by the resource",
@@ -716,13 +638,113 @@ pub fn fencing(history: &History) -> Result<Option<Analysis>, InputError> {
     }))
 }
 
+/// A grant's token; [`fencing`] judges only histories whose grants all
+/// carry one.
+fn token_of(d: &Done) -> i64 {
+    d.token().unwrap_or(0)
+}
+
+/// Unique: each grant of lock `key` whose token an earlier grant of it
+/// (in `grants`' order) already carried.
+fn duplicate_tokens(key: &str, grants: &[&Done]) -> Vec<FencingAnomaly> {
+    let mut anomalies = Vec::new();
+    let mut seen: HashMap<i64, &Done> = HashMap::new();
+    for g in grants {
+        if let Some(prev) = seen.insert(token_of(g), g) {
+            anomalies.push(FencingAnomaly::Duplicate {
+                key: key.to_string(),
+                token: token_of(g),
+                processes: [prev.process, g.process],
+                text: format!(
+                    "processes {} and {} were both granted lock {key} with token {}",
+                    prev.process,
+                    g.process,
+                    token_of(g)
+                ),
+            });
+        }
+    }
+    anomalies
+}
+
+/// Monotonic in real time: a grant of lock `key` that completed before
+/// another was invoked must carry the smaller token.
+fn token_regressions(key: &str, grants: &[&Done]) -> Vec<FencingAnomaly> {
+    let mut anomalies = Vec::new();
+    let mut by_invoke = grants.to_vec();
+    by_invoke.sort_by_key(|g| g.invoke.time);
+    let mut by_ok = grants.to_vec();
+    by_ok.sort_by_key(|g| g.end());
+    let mut best: Option<&Done> = None;
+    let mut next = 0;
+    for b in &by_invoke {
+        while next < by_ok.len() && by_ok[next].end().unwrap_or(u64::MAX) < b.invoke.time {
+            if best.is_none_or(|x| token_of(by_ok[next]) > token_of(x)) {
+                best = Some(by_ok[next]);
+            }
+            next += 1;
+        }
+        if let Some(a) = best {
+            // Equal tokens are reported once, as duplicates.
+            if token_of(a) > token_of(b) {
+                anomalies.push(FencingAnomaly::Regression {
+                    key: key.to_string(),
+                    tokens: [token_of(a), token_of(b)],
+                    processes: [a.process, b.process],
+                    at: b.end(),
+                    text: format!(
+                        "lock {key}: process {} got token {} at t={:.3} s, after process {} had already got token {} at t={:.3} s",
+                        b.process, token_of(b), secs(b.end().unwrap_or(0)), a.process, token_of(a), secs(a.end().unwrap_or(0))
+                    ),
+                });
+            }
+        }
+    }
+    anomalies
+}
+
+/// The resource's side: each write it accepted, in the order they
+/// completed, with a token below one it had already accepted for the key.
+fn stale_writes(ops: &[Done]) -> Vec<FencingAnomaly> {
+    let mut writes: Vec<&Done> = ops
+        .iter()
+        .filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok && CounterWrite::of(d.value()).token.is_some())
+        .collect();
+    writes.sort_by_key(|d| d.end());
+    let mut anomalies = Vec::new();
+    let mut highest: HashMap<&str, (i64, u64)> = HashMap::new();
+    for w in writes {
+        let Some(t) = CounterWrite::of(w.value()).token else { continue };
+        let key = w.key();
+        match highest.get(key) {
+            Some(&(h, p)) if t < h => {
+                anomalies.push(FencingAnomaly::StaleWrite {
+                    key: key.to_string(),
+                    tokens: [h, t],
+                    processes: [p, w.process],
+                    at: w.end(),
+                    text: format!(
+                        "the resource accepted process {}'s write to {key} with token {t} at t={:.3} s after accepting token {h} from process {p}",
+                        w.process, secs(w.end().unwrap_or(0))
+                    ),
+                });
+            }
+            Some(&(h, _)) if t <= h => {}
+            _ => {
+                highest.insert(key, (t, w.process));
+            }
+        }
+    }
+    anomalies
+}
+
 /// For a fenced counter: the final value of each counter equals the
 /// increments the resource acknowledged. The final value is the run's
 /// `final-read`, else the last accepted write. `None` without writes.
 pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
     let mut acked: BTreeMap<&str, Vec<&Done>> = BTreeMap::new();
-    for d in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
+    for d in ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok) {
         acked.entry(d.key()).or_default().push(d);
     }
     if acked.is_empty() {
@@ -730,7 +752,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
     }
     let finals: HashMap<&str, i64> = ops
         .iter()
-        .filter(|d| d.f() == "final-read" && d.outcome == Outcome::Ok)
+        .filter(|d| *d.f() == OpName::FinalRead && d.outcome == Outcome::Ok)
         .filter_map(|d| Some((d.key(), d.completion?.value.as_i64()?)))
         .collect();
     let mut anomalies = Vec::new();
@@ -789,7 +811,7 @@ pub fn lost_updates(history: &History) -> Result<Option<Analysis>, InputError> {
 /// `None` when the history has no campaigns.
 pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Analysis>, InputError> {
     let ops = done(history)?;
-    if !ops.iter().any(|d| d.f() == "campaign") {
+    if !ops.iter().any(|d| *d.f() == OpName::Campaign) {
         return Ok(None);
     }
     let end = history.ops.last().map_or(0, |op| op.time);
@@ -797,126 +819,12 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
     let held = led(&ops, end);
     let guaranteed = windows_of(&ops, &held, &lease::Context { history_end: end, faults: &windows, options });
     let holds: Vec<Hold> = held.into_iter().map(|(h, _)| h).collect();
-    let mut anomalies = Vec::new();
-    let mut count = 0usize;
-    // One leader per term.
-    let mut terms: BTreeMap<(&str, i64), BTreeSet<u64>> = BTreeMap::new();
-    for h in &holds {
-        if let Some(t) = h.token {
-            terms.entry((&h.key, t)).or_default().insert(h.process);
-        }
-    }
-    for ((key, term), procs) in &terms {
-        if procs.len() > 1 {
-            count += 1;
-            anomalies.push(ElectionAnomaly::TwoLeadersOneTerm {
-                key: key.to_string(),
-                term: *term,
-                processes: procs.iter().copied().collect(),
-                text: format!("election {key}: processes {procs:?} were all elected in term {term}"),
-            });
-        }
-    }
-    for (i, j) in overlaps(&holds) {
-        let (a, b) = (&holds[i], &holds[j]);
-        let start = a.start.max(b.start);
-        let stop = a.end.min(b.end);
-        let faults = faults_during(&windows, start, stop);
-        let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
-        let (cause, why) = timed_cause(history, &guaranteed[i], &guaranteed[j], options);
-        count += 1;
-        anomalies.push(ElectionAnomaly::OverlappingLeaders {
-            key: a.key.clone(),
-            processes: [a.process, b.process],
-            terms: [a.token, b.token],
-            start,
-            duration: stop - start,
-            text: format!(
-                "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during} — {why}",
-                a.process,
-                a.token.unwrap_or(-1),
-                b.process,
-                b.token.unwrap_or(-1),
-                a.key,
-                secs(stop - start),
-                secs(start)
-            ),
-            faults,
-            cause,
-        });
-    }
-    // Writes accepted from a deposed leader: a higher term had been granted
-    // before the write was invoked.
-    for w in ops.iter().filter(|d| d.f() == "write" && d.outcome == Outcome::Ok) {
-        let Some(term) = LeaderWrite::of(w.value()).term else { continue };
-        if let Some(newer) = holds
-            .iter()
-            .filter(|h| h.key == w.key() && h.token.is_some_and(|t| t > term) && h.start < w.invoke.time)
-            .max_by_key(|h| h.token)
-        {
-            count += 1;
-            anomalies.push(ElectionAnomaly::StaleLeaderWrite {
-                key: w.key().to_string(),
-                term,
-                newer_term: newer.token,
-                processes: [w.process, newer.process],
-                at: w.end(),
-                text: format!(
-                    "election {}: process {}'s write in term {term} was accepted at t={:.3} s, after process {} had been elected in term {}",
-                    w.key(), w.process, secs(w.end().unwrap_or(0)), newer.process, newer.token.unwrap_or(-1)
-                ),
-            });
-        }
-    }
-    // Observers see only leaders that were elected in that term.
-    let elected: HashMap<(&str, i64), BTreeSet<String>> = ops
-        .iter()
-        .filter(|d| d.f() == "campaign" && d.outcome != Outcome::Fail)
-        .filter_map(|d| {
-            let won = Campaign::of(d.value());
-            Some(((d.key(), won.term?), won.id?))
-        })
-        .fold(HashMap::new(), |mut m, (k, id)| {
-            m.entry(k).or_insert_with(BTreeSet::new).insert(id);
-            m
-        });
-    // A campaign that ended `info` (timed out, connection lost) may have won
-    // some term at any time after its invocation, and it never learnt which:
-    // seeing that candidate lead is a possible leadership, not a phantom.
-    // One the client undid before answering (`released_by: undone`, e.g. its
-    // lease revoked) may have led only until its completion.
-    let mut maybe_elected: HashMap<(&str, String), Vec<(u64, u64)>> = HashMap::new();
-    for d in ops.iter().filter(|d| d.f() == "campaign" && d.outcome == Outcome::Info) {
-        if let Some(id) = Campaign::of(d.value()).id {
-            let undone = d.completion.and_then(|c| Campaign::of(&c.value).released_by) == Some(ReleasedBy::Undone);
-            let until = d.end().filter(|_| undone).unwrap_or(u64::MAX);
-            maybe_elected.entry((d.key(), id)).or_default().push((d.invoke.time, until));
-        }
-    }
-    let campaigned_terms = ops.iter().any(|d| d.f() == "campaign" && Campaign::of(d.value()).term.is_some());
-    for o in ops.iter().filter(|d| d.f() == "observe" && d.outcome == Outcome::Ok) {
-        let Leader { leader: Some(id), term: Some(term), .. } = Leader::of(o.value()) else { continue };
-        // The observation and the maybe-leadership could have met.
-        let (seen_from, seen_to) = (o.invoke.time, o.end().unwrap_or(u64::MAX));
-        let possible = maybe_elected
-            .get(&(o.key(), id.clone()))
-            .is_some_and(|spans| spans.iter().any(|&(since, until)| since <= seen_to && seen_from <= until));
-        if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(&id)) {
-            count += 1;
-            anomalies.push(ElectionAnomaly::PhantomLeader {
-                key: o.key().to_string(),
-                term,
-                leader: id.to_string(),
-                processes: [o.process],
-                at: o.end(),
-                text: format!(
-                    "election {}: process {} saw {id} lead in term {term}, which no campaign won",
-                    o.key(),
-                    o.process
-                ),
-            });
-        }
-    }
+    let terms = leaders_by_term(&holds);
+    let mut anomalies = two_leaders_in_one_term(&terms);
+    anomalies.extend(overlapping_leaders(history, &holds, &guaranteed, &windows, options));
+    anomalies.extend(stale_leader_writes(&ops, &holds));
+    anomalies.extend(phantom_leaders(&ops));
+    let count = anomalies.len();
     let summary = if count == 0 {
         format!(
             "{} in {}, one leader at a time",
@@ -940,6 +848,165 @@ pub fn election(history: &History, options: &LeaseOptions) -> Result<Option<Anal
             anomalies,
         }),
     }))
+}
+
+/// The processes that led each election in each term, by (key, term).
+fn leaders_by_term(holds: &[Hold]) -> BTreeMap<(&str, i64), BTreeSet<u64>> {
+    let mut terms: BTreeMap<(&str, i64), BTreeSet<u64>> = BTreeMap::new();
+    for h in holds {
+        if let Some(t) = h.token {
+            terms.entry((&h.key, t)).or_default().insert(h.process);
+        }
+    }
+    terms
+}
+
+/// One leader per term: every term more than one process led.
+fn two_leaders_in_one_term(terms: &BTreeMap<(&str, i64), BTreeSet<u64>>) -> Vec<ElectionAnomaly> {
+    terms
+        .iter()
+        .filter(|(_, procs)| procs.len() > 1)
+        .map(|((key, term), procs)| ElectionAnomaly::TwoLeadersOneTerm {
+            key: key.to_string(),
+            term: *term,
+            processes: procs.iter().copied().collect(),
+            text: format!("election {key}: processes {procs:?} were all elected in term {term}"),
+        })
+        .collect()
+}
+
+/// Two processes leading one election at once, each with the cause its
+/// guaranteed windows give.
+fn overlapping_leaders(
+    history: &History,
+    holds: &[Hold],
+    guaranteed: &[Window],
+    windows: &[FaultWindow],
+    options: &LeaseOptions,
+) -> Vec<ElectionAnomaly> {
+    overlaps(holds)
+        .into_iter()
+        .map(|(i, j)| {
+            let (a, b) = (&holds[i], &holds[j]);
+            let start = a.start.max(b.start);
+            let stop = a.end.min(b.end);
+            let faults = faults_during(windows, start, stop);
+            let during = if faults.is_empty() { String::new() } else { format!(", during {}", faults.join(" and ")) };
+            let (cause, why) = timed_cause(history, &guaranteed[i], &guaranteed[j], options);
+            ElectionAnomaly::OverlappingLeaders {
+                key: a.key.clone(),
+                processes: [a.process, b.process],
+                terms: [a.token, b.token],
+                start,
+                duration: stop - start,
+                text: format!(
+                    "processes {} (term {}) and {} (term {}) both led {} for {:.3} s from t={:.3} s{during} — {why}",
+                    a.process,
+                    a.token.unwrap_or(-1),
+                    b.process,
+                    b.token.unwrap_or(-1),
+                    a.key,
+                    secs(stop - start),
+                    secs(start)
+                ),
+                faults,
+                cause,
+            }
+        })
+        .collect()
+}
+
+/// Writes accepted from a deposed leader: a higher term had been granted
+/// before the write was invoked.
+fn stale_leader_writes(ops: &[Done], holds: &[Hold]) -> Vec<ElectionAnomaly> {
+    let mut anomalies = Vec::new();
+    for w in ops.iter().filter(|d| *d.f() == OpName::Write && d.outcome == Outcome::Ok) {
+        let Some(term) = LeaderWrite::of(w.value()).term else { continue };
+        if let Some(newer) = holds
+            .iter()
+            .filter(|h| h.key == w.key() && h.token.is_some_and(|t| t > term) && h.start < w.invoke.time)
+            .max_by_key(|h| h.token)
+        {
+            anomalies.push(ElectionAnomaly::StaleLeaderWrite {
+                key: w.key().to_string(),
+                term,
+                newer_term: newer.token,
+                processes: [w.process, newer.process],
+                at: w.end(),
+                text: format!(
+                    "election {}: process {}'s write in term {term} was accepted at t={:.3} s, after process {} had been elected in term {}",
+                    w.key(), w.process, secs(w.end().unwrap_or(0)), newer.process, newer.token.unwrap_or(-1)
+                ),
+            });
+        }
+    }
+    anomalies
+}
+
+/// Observers see only leaders that were elected in that term, or that a
+/// campaign of unknown outcome may have made leader while they looked.
+fn phantom_leaders(ops: &[Done]) -> Vec<ElectionAnomaly> {
+    let elected = elected_by_term(ops);
+    let maybe_elected = maybe_elected(ops);
+    // Without terms in the campaigns there is nothing to hold a seen term to.
+    let campaigned_terms = ops.iter().any(|d| *d.f() == OpName::Campaign && Campaign::of(d.value()).term.is_some());
+    let mut anomalies = Vec::new();
+    for o in ops.iter().filter(|d| *d.f() == OpName::Observe && d.outcome == Outcome::Ok) {
+        let Leader { leader: Some(id), term: Some(term), .. } = Leader::of(o.value()) else { continue };
+        // The observation and the maybe-leadership could have met.
+        let (seen_from, seen_to) = (o.invoke.time, o.end().unwrap_or(u64::MAX));
+        let possible = maybe_elected
+            .get(&(o.key(), id.clone()))
+            .is_some_and(|spans| spans.iter().any(|&(since, until)| since <= seen_to && seen_from <= until));
+        if campaigned_terms && !possible && !elected.get(&(o.key(), term)).is_some_and(|ids| ids.contains(&id)) {
+            anomalies.push(ElectionAnomaly::PhantomLeader {
+                key: o.key().to_string(),
+                term,
+                leader: id.to_string(),
+                processes: [o.process],
+                at: o.end(),
+                text: format!(
+                    "election {}: process {} saw {id} lead in term {term}, which no campaign won",
+                    o.key(),
+                    o.process
+                ),
+            });
+        }
+    }
+    anomalies
+}
+
+/// The candidates each campaign that did not fail says won each term, by
+/// (key, term).
+fn elected_by_term<'a>(ops: &'a [Done]) -> HashMap<(&'a str, i64), BTreeSet<String>> {
+    ops.iter()
+        .filter(|d| *d.f() == OpName::Campaign && d.outcome != Outcome::Fail)
+        .filter_map(|d| {
+            let won = Campaign::of(d.value());
+            Some(((d.key(), won.term?), won.id?))
+        })
+        .fold(HashMap::new(), |mut m, (k, id)| {
+            m.entry(k).or_insert_with(BTreeSet::new).insert(id);
+            m
+        })
+}
+
+/// When each candidate may have led, by (key, candidate): a campaign that
+/// ended `info` (timed out, connection lost) may have won some term at any
+/// time after its invocation, and it never learnt which, so seeing that
+/// candidate lead is a possible leadership, not a phantom. One the client
+/// undid before answering (`released_by: undone`, e.g. its lease revoked)
+/// may have led only until its completion.
+fn maybe_elected<'a>(ops: &'a [Done]) -> HashMap<(&'a str, String), Vec<(u64, u64)>> {
+    let mut maybe: HashMap<(&str, String), Vec<(u64, u64)>> = HashMap::new();
+    for d in ops.iter().filter(|d| *d.f() == OpName::Campaign && d.outcome == Outcome::Info) {
+        if let Some(id) = Campaign::of(d.value()).id {
+            let undone = d.completion.and_then(|c| Campaign::of(&c.value).released_by) == Some(ReleasedBy::Undone);
+            let until = d.end().filter(|_| undone).unwrap_or(u64::MAX);
+            maybe.entry((d.key(), id)).or_default().push((d.invoke.time, until));
+        }
+    }
+    maybe
 }
 
 /// A stretch at least this long in which clients asked, nobody held the
@@ -966,6 +1033,78 @@ pub(crate) fn time_span(history: &History) -> (u64, u64) {
 pub fn availability(history: &History) -> Result<Analysis, InputError> {
     let ops = done(history)?;
     let (start, end) = time_span(history);
+    let figures = op_figures(&ops, start, end);
+    let windows = fault_windows(history);
+    let recoveries = recoveries(&ops, &windows);
+    let counts: Vec<OpCounts> =
+        figures.counts.iter().map(|(f, c)| OpCounts { f: f.clone(), ok: c[0], fail: c[1], info: c[2] }).collect();
+    let total: u64 = figures.counts.values().map(|c| c[0] + c[1] + c[2]).sum();
+    if let Some(why) = history.untimed() {
+        return Ok(Analysis {
+            validity: Verdict::Unknown,
+            summary: format!(
+                "{} counted; no latency, throughput or outage figures: {why}",
+                counted(total, "operation", "operations")
+            ),
+            evidence: Evidence::Availability(Box::new(Availability {
+                counts,
+                latency: Vec::new(),
+                grant_latency: None,
+                throughput_per_second: Vec::new(),
+                progress_share: 0.0,
+                recoveries: Vec::new(),
+                outages: Vec::new(),
+            })),
+        });
+    }
+    let mut held = holds(&ops, OpName::Acquire, &[OpName::Release], end);
+    held.extend(leaderships(&ops, end));
+    let outages = outages(&ops, &held, end, &windows);
+    let out_ns: u64 = merged(outages.iter().map(|o| (o.start, o.end)).collect(), 0).iter().map(|(a, b)| b - a).sum();
+    let share = if end > start { 1.0 - out_ns.min(end - start) as f64 / (end - start) as f64 } else { 1.0 };
+    let granting = [OpName::Acquire, OpName::Campaign];
+    let acquire =
+        figures.latency.iter().find(|q| q.outcome == "ok" && granting.iter().any(|g| q.f == g.as_str())).cloned();
+    let out_words = match outages.len() {
+        0 => "no outage".to_string(),
+        n => format!("{}, {:.1} s in all", counted(n, "outage", "outages"), secs(out_ns)),
+    };
+    let summary = format!(
+        "{} in {:.1} s; grants p50 {} ms, p99 {} ms; {out_words}: served {:.0} % of the time",
+        counted(total, "operation", "operations"),
+        secs(end - start),
+        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p50_ms)),
+        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p99_ms)),
+        share * 100.0
+    );
+    Ok(Analysis {
+        validity: Verdict::Valid,
+        summary,
+        evidence: Evidence::Availability(Box::new(Availability {
+            counts,
+            latency: figures.latency,
+            grant_latency: acquire,
+            throughput_per_second: figures.per_second,
+            progress_share: share,
+            recoveries,
+            outages,
+        })),
+    })
+}
+
+/// What the client ops of a history add up to, for [`availability`].
+struct OpFigures {
+    /// Per op name: ok, fail, info.
+    counts: BTreeMap<String, [u64; 3]>,
+    /// Per op name and outcome, of the completed ops.
+    latency: Vec<Latency>,
+    /// Completions per second from the history's start: ok, fail, info.
+    per_second: Vec<[u64; 3]>,
+}
+
+/// Counts, latency quantiles and throughput of `ops`, a history's client
+/// ops from `start` to `end`.
+fn op_figures(ops: &[Done], start: u64, end: u64) -> OpFigures {
     let mut latencies: BTreeMap<(String, &'static str), Vec<u64>> = BTreeMap::new();
     let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let outcome_name = |o: Outcome| match o {
@@ -975,7 +1114,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
     };
     let buckets = ((end - start) / 1_000_000_000 + 1) as usize;
     let mut per_second = vec![[0u64; 3]; buckets];
-    for d in &ops {
+    for d in ops {
         let slot = match d.outcome {
             Outcome::Ok => 0,
             Outcome::Fail => 1,
@@ -990,7 +1129,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             }
         }
     }
-    let quantiles: Vec<Latency> = latencies
+    let latency = latencies
         .iter_mut()
         .map(|((f, outcome), l)| {
             l.sort_unstable();
@@ -1006,16 +1145,19 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
             }
         })
         .collect();
-    // The first successful grant (acquire or campaign) after each fault
-    // ends says how long the system took to serve again.
+    OpFigures { counts, latency, per_second }
+}
+
+/// The first successful grant (acquire or campaign) after each fault
+/// ends says how long the system took to serve again.
+fn recoveries(ops: &[Done], windows: &[FaultWindow]) -> Vec<Recovery> {
     let mut grants: Vec<u64> = ops
         .iter()
-        .filter(|d| matches!(d.f(), "acquire" | "campaign") && d.outcome == Outcome::Ok)
+        .filter(|d| matches!(d.f(), OpName::Acquire | OpName::Campaign) && d.outcome == Outcome::Ok)
         .filter_map(|d| d.end())
         .collect();
     grants.sort_unstable();
-    let windows = fault_windows(history);
-    let recoveries: Vec<Recovery> = windows
+    windows
         .iter()
         .map(|w| {
             let first = grants.get(grants.partition_point(|&t| t < w.end)).map(|t| t - w.end);
@@ -1037,60 +1179,7 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
                 },
             }
         })
-        .collect();
-    if let Some(why) = history.untimed() {
-        return Ok(Analysis {
-            validity: Verdict::Unknown,
-            summary: format!(
-                "{} counted; no latency, throughput or outage figures: {why}",
-                counted(counts.values().map(|c| c[0] + c[1] + c[2]).sum::<u64>(), "operation", "operations")
-            ),
-            evidence: Evidence::Availability(Box::new(Availability {
-                counts: counts
-                    .iter()
-                    .map(|(f, c)| OpCounts { f: f.clone(), ok: c[0], fail: c[1], info: c[2] })
-                    .collect(),
-                latency: Vec::new(),
-                grant_latency: None,
-                throughput_per_second: Vec::new(),
-                progress_share: 0.0,
-                recoveries: Vec::new(),
-                outages: Vec::new(),
-            })),
-        });
-    }
-    let mut held = holds(&ops, "acquire", &["release"], end);
-    held.extend(leaderships(&ops, end));
-    let outages = outages(&ops, &held, end, &windows);
-    let out_ns: u64 = merged(outages.iter().map(|o| (o.start, o.end)).collect(), 0).iter().map(|(a, b)| b - a).sum();
-    let share = if end > start { 1.0 - out_ns.min(end - start) as f64 / (end - start) as f64 } else { 1.0 };
-    let acquire = quantiles.iter().find(|q| q.outcome == "ok" && (q.f == "acquire" || q.f == "campaign")).cloned();
-    let total: u64 = counts.values().map(|c| c[0] + c[1] + c[2]).sum();
-    let out_words = match outages.len() {
-        0 => "no outage".to_string(),
-        n => format!("{}, {:.1} s in all", counted(n, "outage", "outages"), secs(out_ns)),
-    };
-    let summary = format!(
-        "{} in {:.1} s; grants p50 {} ms, p99 {} ms; {out_words}: served {:.0} % of the time",
-        counted(total, "operation", "operations"),
-        secs(end - start),
-        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p50_ms)),
-        acquire.as_ref().map_or("-".into(), |q| format!("{:.1}", q.p99_ms)),
-        share * 100.0
-    );
-    Ok(Analysis {
-        validity: Verdict::Valid,
-        summary,
-        evidence: Evidence::Availability(Box::new(Availability {
-            counts: counts.iter().map(|(f, c)| OpCounts { f: f.clone(), ok: c[0], fail: c[1], info: c[2] }).collect(),
-            latency: quantiles,
-            grant_latency: acquire,
-            throughput_per_second: per_second,
-            progress_share: share,
-            recoveries,
-            outages,
-        })),
-    })
+        .collect()
 }
 
 /// Per key, the stretches of at least [`OUTAGE`] in which clients asked
@@ -1100,9 +1189,9 @@ pub fn availability(history: &History) -> Result<Analysis, InputError> {
 /// hold. In start order.
 fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec<Outage> {
     // Per key: what was asked for (acquire or campaign) and when.
-    type Asked<'a> = BTreeMap<&'a str, (&'a str, Vec<(u64, u64)>)>;
+    type Asked<'a> = BTreeMap<&'a str, (&'a OpName, Vec<(u64, u64)>)>;
     let mut asked: Asked = BTreeMap::new();
-    for d in ops.iter().filter(|d| matches!(d.f(), "acquire" | "campaign")) {
+    for d in ops.iter().filter(|d| matches!(d.f(), OpName::Acquire | OpName::Campaign)) {
         let from = d.invoke.time;
         let to = d.end().unwrap_or(end).max(from);
         asked.entry(d.key()).or_insert_with(|| (d.f(), Vec::new())).1.push((from, to));
@@ -1117,7 +1206,7 @@ fn outages(ops: &[Done], held: &[Hold], end: u64, faults: &[FaultWindow]) -> Vec
         let mut holds = busy.remove(key).unwrap_or_default();
         holds.sort_unstable();
         let holds = merged(holds, 0);
-        let what = if f == "campaign" {
+        let what = if *f == OpName::Campaign {
             format!("candidates campaigned in election {key} and no one led it")
         } else {
             format!("clients asked for lock {key} and no one held it")

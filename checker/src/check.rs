@@ -10,7 +10,9 @@
 use crate::engine::{self, Limits, MemoryBudget, Operation, Outcome};
 use crate::error::InputError;
 use crate::formats::{jsonl::LineOp, JsonlFile, Source};
-use crate::history::{Event, History, Located, OpView, Outcome as CallOutcome, Paired, PairedCall, Pairing, Process};
+use crate::history::{
+    Event, History, Located, OpName, OpView, Outcome as CallOutcome, Paired, PairedCall, Pairing, Process,
+};
 use crate::models::{self, CallView, HistoryModel, ModelSpec, Values};
 use crate::precedence;
 use crate::Verdict;
@@ -38,7 +40,7 @@ pub struct CheckOptions {
     /// Check only the operations with one of these `f`s, as if the history
     /// held nothing else (the lock operations of a fenced-counter run): a
     /// filter, rather than a filtered copy of a history of millions.
-    pub only: Option<&'static [&'static str]>,
+    pub only: Option<&'static [OpName]>,
 }
 
 impl Default for CheckOptions {
@@ -286,7 +288,7 @@ struct Builder<'o, M: HistoryModel> {
     format: String,
     model_name: &'static str,
     initial: Value,
-    skip: &'static [&'static str],
+    skip: &'static [OpName],
     opts: &'o CheckOptions,
     model: M,
     /// The partition of each key, and of ops with no key (or all ops, when
@@ -352,18 +354,19 @@ impl<'o, M: HistoryModel + Send> Builder<'o, M> {
         let inv = call.invoke.op.view();
         let Process::Client(process) = inv.process else { return Ok(()) };
         self.calls += 1;
-        if self.opts.only.is_some_and(|only| !only.contains(&inv.f)) {
+        let f = OpName::from(inv.f);
+        if self.opts.only.is_some_and(|only| !only.contains(&f)) {
             return Ok(());
         }
-        if self.skip.contains(&inv.f) {
-            *self.ignored.entry(inv.f.to_string()).or_default() += 1;
+        if self.skip.contains(&f) {
+            *self.ignored.entry(f.to_string()).or_default() += 1;
             return Ok(());
         }
         let p = self.partition(inv.key);
         let part = &mut self.parts[p];
         let completion = call.completion.as_ref().map(|c| c.op.view());
         let view = CallView {
-            f: inv.f,
+            f,
             process,
             key: inv.key,
             invoke: inv.value,

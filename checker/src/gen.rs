@@ -3,7 +3,7 @@
 //! sequential object: every operation takes effect at one instant strictly
 //! between its invocation and its completion.
 
-use crate::history::{History, Op, OpType, Process};
+use crate::history::{History, Op, OpName, OpType, Process};
 use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -29,7 +29,7 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
     // Per client slot: its process number, the key it holds or wants, what it does.
     let mut proc_of: Vec<u64> = (0..processes as u64).collect();
     let mut holding: Vec<Option<usize>> = vec![None; processes];
-    let mut target: Vec<(usize, &'static str)> = vec![(0, "acquire"); processes];
+    let mut target: Vec<(usize, OpName)> = vec![(0, OpName::Acquire); processes];
     let mut phase = vec![Phase::Idle; processes];
     let mut next_process = processes as u64;
     let mut queue: BinaryHeap<Reverse<(u64, usize)>> = (0..processes).map(|c| Reverse((rng.below(1000), c))).collect();
@@ -43,11 +43,11 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
                     continue;
                 }
                 let (key, f) = match holding[c] {
-                    Some(k) => (k, "release"),
-                    None => (rng.below(keys as u64) as usize, "acquire"),
+                    Some(k) => (k, OpName::Release),
+                    None => (rng.below(keys as u64) as usize, OpName::Acquire),
                 };
+                h.push(op(t, p, OpType::Invoke, f.clone(), key), 0);
                 target[c] = (key, f);
-                h.push(op(t, p, OpType::Invoke, f, key), 0);
                 invoked += 1;
                 pending += 1;
                 phase[c] = Phase::Invoked;
@@ -55,13 +55,14 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
             }
             Phase::Invoked => {
                 // The linearization point: apply to the real lock table.
-                let (key, f) = target[c];
+                let (key, f) = &target[c];
+                let key = *key;
                 let ok = match f {
-                    "acquire" if owner[key].is_none() => {
+                    OpName::Acquire if owner[key].is_none() => {
                         owner[key] = Some(p);
                         true
                     }
-                    "release" if owner[key] == Some(p) => {
+                    OpName::Release if owner[key] == Some(p) => {
                         owner[key] = None;
                         true
                     }
@@ -71,7 +72,7 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
                 queue.push(Reverse((t + 1 + rng.below(2_000_000), c)));
             }
             Phase::Applied { ok } => {
-                let (key, f) = target[c];
+                let (key, f) = target[c].clone();
                 let info = rng.chance(info_rate);
                 let kind = if info {
                     OpType::Info
@@ -80,10 +81,11 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
                 } else {
                     OpType::Fail
                 };
+                let acquired = f == OpName::Acquire;
                 h.push(op(t, p, kind, f, key), 0);
                 pending -= 1;
                 if ok {
-                    holding[c] = if f == "acquire" { Some(key) } else { None };
+                    holding[c] = if acquired { Some(key) } else { None };
                 }
                 if info {
                     // The old process keeps whatever it holds; the client starts afresh.
@@ -107,13 +109,13 @@ pub fn mutex_history(ops: usize, keys: usize, processes: usize, info_rate: f64, 
     h
 }
 
-fn op(time: u64, process: u64, kind: OpType, f: &str, key: usize) -> Op {
+fn op(time: u64, process: u64, kind: OpType, f: OpName, key: usize) -> Op {
     Op {
         index: 0,
         time,
         process: Process::Client(process),
         kind,
-        f: f.into(),
+        f,
         key: Some(format!("k{key}")),
         value: Value::Null,
         node: None,

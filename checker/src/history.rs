@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use ops::{Op, OpType, Process};
+pub use ops::{Op, OpName, OpType, Process};
 
 /// A whole history plus where each op came from, so that every later error
 /// can still name `file:line`.

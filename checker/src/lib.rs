@@ -53,7 +53,7 @@ pub mod precedence;
 pub mod sufficiency;
 
 pub use error::InputError;
-pub use history::{History, Op, OpType, Process};
+pub use history::{History, Op, OpName, OpType, Process};
 
 use serde::{Deserialize, Serialize};
 

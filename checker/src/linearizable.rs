@@ -7,13 +7,13 @@ use std::time::Duration;
 use crate::analysis::{self, Analysis};
 use crate::check::{check, CheckOptions};
 use crate::evidence::Evidence;
-use crate::models::lapse::{self, Lapse};
+use crate::models::lapse::Lapse;
 use crate::models::ModelSpec;
-use crate::{History, InputError, Verdict};
+use crate::{History, InputError, OpName, Verdict};
 
 /// The ops a lock model judges (a fenced-counter run's reads and writes of
 /// the resource are not the lock's).
-const LOCK_OPS: &[&str] = &["acquire", "release", "renew", lapse::LAPSE];
+const LOCK_OPS: &[OpName] = &[OpName::Acquire, OpName::Release, OpName::Renew, OpName::Lapse];
 
 /// The lapses a lease lock's check derived: in all, and how many of them
 /// are ops of their own (the others took a late release's place).

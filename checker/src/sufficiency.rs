@@ -22,8 +22,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use crate::analysis::{self, counted};
-use crate::history::{Call, History, Outcome, Process};
+use crate::analysis::{self, counted, FaultWindow, Hold};
+use crate::history::{Call, History, OpName, Outcome, Process};
 use crate::{InputError, Verdict};
 
 /// More than this share of client outcomes `info` is too little to judge.
@@ -144,53 +144,92 @@ pub fn judge(history: &History, grants_judged: bool) -> Result<Sufficiency, Inpu
     // An empty history holds nothing, which is a shortfall, not bad input.
     let empty = history.ops.is_empty();
     let calls: Vec<Call> = if empty { Vec::new() } else { history.calls()? };
-    let (mut ok, mut fail, mut info) = (0u64, 0u64, 0u64);
-    let mut per_key: HashMap<&str, u64> = HashMap::new();
-    // Each client op's span; a pending one runs to the end of time.
-    let mut invoked: Vec<u64> = Vec::with_capacity(calls.len());
-    let mut answered: Vec<u64> = Vec::with_capacity(calls.len());
-    for c in &calls {
-        let invoke = &history.ops[c.invoke];
-        if invoke.process == Process::Nemesis {
-            continue;
-        }
-        match c.outcome {
-            Outcome::Ok => ok += 1,
-            Outcome::Fail => fail += 1,
-            Outcome::Info => info += 1,
-        }
-        if c.outcome == Outcome::Ok && matches!(invoke.f.as_str(), "acquire" | "campaign") {
-            *per_key.entry(invoke.key.as_deref().unwrap_or("")).or_default() += 1;
-        }
-        invoked.push(invoke.time);
-        answered.push(c.completion.map_or(u64::MAX, |i| history.ops[i].time));
-    }
-    let completions = ok + fail + info;
+    let tally = Tally::of(history, &calls);
     let holds = if empty { Vec::new() } else { analysis::holds_of(history)? };
     let windows = analysis::fault_windows(history);
-    let ops_during = Overlapping::new(invoked, answered);
+    let faults = fault_coverage(&windows, &tally, &holds);
+    let grants = grants_judged.then(|| Grants {
+        total: tally.per_key.values().sum(),
+        keys: tally.per_key.len() as u64,
+        most_on_one_key: tally.per_key.values().copied().max().unwrap_or(0),
+    });
+    let shortfalls = shortfalls(&tally, grants.as_ref(), &windows, &faults);
+    let enough = !shortfalls.iter().any(Shortfall::thins);
+    let summary = summary(enough, &tally, grants.as_ref(), &faults, &shortfalls);
+    let Tally { ok, fail, info, .. } = tally;
+    Ok(Sufficiency { enough, ok, fail, info, grants, faults, shortfalls, summary })
+}
+
+/// The client calls of a history, counted.
+struct Tally<'a> {
+    ok: u64,
+    fail: u64,
+    info: u64,
+    /// Successful acquires and campaigns per key.
+    per_key: HashMap<&'a str, u64>,
+    /// Each client call's span; a pending one runs to the end of time.
+    spans: Overlapping,
+}
+
+impl<'a> Tally<'a> {
+    fn of(history: &'a History, calls: &[Call]) -> Tally<'a> {
+        let (mut ok, mut fail, mut info) = (0u64, 0u64, 0u64);
+        let mut per_key: HashMap<&str, u64> = HashMap::new();
+        let mut invoked: Vec<u64> = Vec::with_capacity(calls.len());
+        let mut answered: Vec<u64> = Vec::with_capacity(calls.len());
+        for c in calls {
+            let invoke = &history.ops[c.invoke];
+            if invoke.process == Process::Nemesis {
+                continue;
+            }
+            match c.outcome {
+                Outcome::Ok => ok += 1,
+                Outcome::Fail => fail += 1,
+                Outcome::Info => info += 1,
+            }
+            if c.outcome == Outcome::Ok && matches!(invoke.f, OpName::Acquire | OpName::Campaign) {
+                *per_key.entry(invoke.key.as_deref().unwrap_or("")).or_default() += 1;
+            }
+            invoked.push(invoke.time);
+            answered.push(c.completion.map_or(u64::MAX, |i| history.ops[i].time));
+        }
+        Tally { ok, fail, info, per_key, spans: Overlapping::new(invoked, answered) }
+    }
+
+    fn completions(&self) -> u64 {
+        self.ok + self.fail + self.info
+    }
+}
+
+/// Each fault window with the client calls in flight and the holds held
+/// at some moment of it.
+fn fault_coverage(windows: &[FaultWindow], tally: &Tally, holds: &[Hold]) -> Vec<FaultCoverage> {
     let holds_during = Overlapping::new(holds.iter().map(|h| h.start).collect(), holds.iter().map(|h| h.end).collect());
-    let faults: Vec<FaultCoverage> = windows
+    windows
         .iter()
         .map(|w| FaultCoverage {
             fault: w.name.clone(),
             start: w.start,
             end: w.end,
-            ops: ops_during.count(w.start, w.end),
+            ops: tally.spans.count(w.start, w.end),
             holds: holds_during.count(w.start, w.end),
         })
-        .collect();
+        .collect()
+}
 
+/// What the history lacks, by the thresholds of this module's opening doc.
+fn shortfalls(
+    tally: &Tally,
+    grants: Option<&Grants>,
+    windows: &[FaultWindow],
+    faults: &[FaultCoverage],
+) -> Vec<Shortfall> {
+    let (completions, info) = (tally.completions(), tally.info);
     let mut shortfalls = Vec::new();
     if completions == 0 {
         shortfalls.push(Shortfall::NoClientOps { text: "no client operation was recorded".into() });
     }
-    let grants = grants_judged.then(|| Grants {
-        total: per_key.values().sum(),
-        keys: per_key.len() as u64,
-        most_on_one_key: per_key.values().copied().max().unwrap_or(0),
-    });
-    if let Some(g) = grants.as_ref().filter(|_| completions > 0) {
+    if let Some(g) = grants.filter(|_| completions > 0) {
         if g.most_on_one_key < 2 {
             shortfalls.push(Shortfall::NoKeyGrantedTwice {
                 grants: g.total,
@@ -217,7 +256,7 @@ pub fn judge(history: &History, grants_judged: bool) -> Result<Sufficiency, Inpu
             ),
         });
     }
-    for (w, f) in windows.iter().zip(&faults) {
+    for (w, f) in windows.iter().zip(faults) {
         if completions > 0 && f.ops == 0 && f.holds == 0 {
             shortfalls.push(Shortfall::FaultUnwitnessed {
                 fault: w.name.clone(),
@@ -232,14 +271,25 @@ pub fn judge(history: &History, grants_judged: bool) -> Result<Sufficiency, Inpu
             });
         }
     }
-    let enough = !shortfalls.iter().any(Shortfall::thins);
-    let summary = if enough {
+    shortfalls
+}
+
+/// One line: what was enough (and the warnings), or what was missing.
+fn summary(
+    enough: bool,
+    tally: &Tally,
+    grants: Option<&Grants>,
+    faults: &[FaultCoverage],
+    shortfalls: &[Shortfall],
+) -> String {
+    if enough {
+        let (completions, info) = (tally.completions(), tally.info);
         let mut said = vec![format!(
             "{} ({:.0} % unknown)",
             counted(completions, "client outcome", "client outcomes"),
             if completions == 0 { 0.0 } else { info as f64 * 100.0 / completions as f64 }
         )];
-        if let Some(g) = &grants {
+        if let Some(g) = grants {
             said.push(format!("{} on {}", counted(g.total, "grant", "grants"), counted(g.keys, "key", "keys")));
         }
         if !faults.is_empty() {
@@ -251,8 +301,7 @@ pub fn judge(history: &History, grants_judged: bool) -> Result<Sufficiency, Inpu
     } else {
         let missing: Vec<&str> = shortfalls.iter().filter(|s| s.thins()).map(Shortfall::text).collect();
         format!("too little to judge, so valid means nothing: {}", missing.join("; "))
-    };
-    Ok(Sufficiency { enough, ok, fail, info, grants, faults, shortfalls, summary })
+    }
 }
 
 /// Spans `[start, end]` counted against windows in O(log n) each: those

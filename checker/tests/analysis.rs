@@ -283,6 +283,7 @@ fn fault_windows_run_from_injection_to_verified_heal() {
 fn only_checks_what_a_filtered_copy_would() {
     use checker::check::{check, CheckOptions};
     use checker::models::ModelSpec;
+    use checker::OpName;
     // p1 and p2 both hold k0 (the second grant while p1 still holds it),
     // each writing the fenced counter in between.
     let text = r#"{"index":0,"time":10,"process":1,"type":"invoke","f":"acquire","key":"k0","value":null}
@@ -299,8 +300,9 @@ fn only_checks_what_a_filtered_copy_would() {
 {"index":11,"time":120,"process":2,"type":"ok","f":"release","key":"k0","value":null}
 "#;
     let history = checker::formats::jsonl::read("fenced.jsonl", text).unwrap();
-    const LOCKS: &[&str] = &["acquire", "release", "renew"];
-    let copied = check(&history.only(LOCKS), &ModelSpec::Mutex, &CheckOptions::default()).unwrap();
+    const LOCKS: &[OpName] = &[OpName::Acquire, OpName::Release, OpName::Renew];
+    let names: Vec<&str> = LOCKS.iter().map(OpName::as_str).collect();
+    let copied = check(&history.only(&names), &ModelSpec::Mutex, &CheckOptions::default()).unwrap();
     let filtered =
         check(&history, &ModelSpec::Mutex, &CheckOptions { only: Some(LOCKS), ..Default::default() }).unwrap();
     assert_eq!(copied.verdict, checker::Verdict::Invalid);

@@ -228,7 +228,7 @@ fn encode_calls<M: HistoryModel>(
             Outcome::Ok => call.completion.map(|c| &h.ops[c].value),
             _ => None,
         };
-        let view = CallView { f: &inv.f, process: p, key: inv.key.as_deref(), invoke: &inv.value, result };
+        let view = CallView { f: inv.f.clone(), process: p, key: inv.key.as_deref(), invoke: &inv.value, result };
         let (i, o) = model.encode(&mut values, &view).unwrap();
         let ret = match call.outcome {
             Outcome::Ok => h.ops[call.completion.unwrap()].time,

@@ -9,7 +9,7 @@ use checker::check::{check, CheckOptions};
 use checker::formats::jsonl;
 use checker::lease::{LeaseOptions, RELEASED_BY_UNDONE};
 use checker::models::ModelSpec;
-use checker::Verdict;
+use checker::{OpName, Verdict};
 use serde_json::{json, Value};
 
 /// (time in ms, process, type, f, key, value).
@@ -114,8 +114,8 @@ fn an_undone_acquire_leaves_the_lock_free_for_the_next_holder() {
         (1800, 6, "invoke", "release", "k0", Value::Null),
         (1801, 6, "ok", "release", "k0", Value::Null),
     ]);
-    let only: &[&str] = &["acquire", "release", "renew"];
-    let opts = CheckOptions { only: Some(only), ..Default::default() };
+    const ONLY: &[OpName] = &[OpName::Acquire, OpName::Release, OpName::Renew];
+    let opts = CheckOptions { only: Some(ONLY), ..Default::default() };
     for model in [ModelSpec::Mutex, ModelSpec::FencedMutex] {
         let result = check(&h, &model, &opts).unwrap();
         assert_eq!(result.verdict, Verdict::Valid, "{}", result.model);

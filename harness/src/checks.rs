@@ -15,7 +15,7 @@ use checker::evidence::Evidence;
 use checker::faults::{FaultEvent, Step};
 use checker::lease::LeaseOptions;
 use checker::models::ModelSpec;
-use checker::{History, OpType, Process, Verdict};
+use checker::{History, OpName, OpType, Process, Verdict};
 use results::Stats;
 use workloads::Workload;
 
@@ -35,14 +35,14 @@ pub fn checks_for(workload: &str) -> Vec<CheckerId> {
 /// The workload that would have recorded these ops, for a history that
 /// does not say (another tool's, or a bare file given to `check`).
 pub fn declared_workload(history: &History) -> String {
-    let has = |f: &str| history.ops.iter().any(|op| op.process != Process::Nemesis && op.f == f);
+    let has = |f: OpName| history.ops.iter().any(|op| op.process != Process::Nemesis && op.f == f);
     // Writes beside the lock are a fenced counter's, final read or not: its
     // lost-update checker applies.
-    if has("acquire") && has("write") {
+    if has(OpName::Acquire) && has(OpName::Write) {
         "fenced-counter".into()
-    } else if has("campaign") {
+    } else if has(OpName::Campaign) {
         "election".into()
-    } else if has("acquire") {
+    } else if has(OpName::Acquire) {
         "lock".into()
     } else {
         match ModelSpec::infer(history) {

@@ -9,6 +9,7 @@
 //! ([`HistoryModel::fresh`]): the string table is that partition's own.
 
 use super::{show, CallView, FxHasher, HistoryModel, Model, Step, Values};
+use ops::OpName;
 use serde_json::Value;
 use smallvec::SmallVec;
 use std::cell::RefCell;
@@ -347,16 +348,16 @@ impl<S: Slots> HistoryModel for Kv<S> {
     fn encode(&self, values: &mut Values, call: &CallView) -> Result<(In, Out), String> {
         let done = if call.result.is_some() { Out::Done } else { Out::Unknown };
         let mut strings = self.strings.borrow_mut();
-        let (op, out) = match call.f {
-            "get" => (
+        let (op, out) = match &call.f {
+            OpName::Get => (
                 Op::Get,
                 match call.result {
                     Some(v) => Out::Got(strings.intern(&text(v, "get result")?)),
                     None => Out::Unknown,
                 },
             ),
-            "put" => (Op::Put(strings.intern(&text(call.invoke, "put")?)), done),
-            "append" => (Op::Append(strings.intern(&text(call.invoke, "append")?)), done),
+            OpName::Put => (Op::Put(strings.intern(&text(call.invoke, "put")?)), done),
+            OpName::Append => (Op::Append(strings.intern(&text(call.invoke, "append")?)), done),
             other => return Err(format!("op `{other}` is unknown to model `kv`; expected one of: {}", Self::OPS)),
         };
         let key = values.key(call.key.unwrap_or(""));

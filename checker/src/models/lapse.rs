@@ -50,9 +50,6 @@ use crate::error::InputError;
 use crate::history::{History, Op, OpType, Outcome, Process};
 use crate::lease::{self, Ended, LeaseOptions, Promise};
 
-/// The op name of a lapse, as the lock models read it.
-pub const LAPSE: &str = "lapse";
-
 /// One grant's lapse: from `at` the service may free the lock `key` held by
 /// `process`; by `by` (the holder's next acquire of it) it has let go.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,7 +73,7 @@ pub fn lapses(history: &History, options: &LeaseOptions) -> Result<Vec<Lapse>, I
     let end = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
     let faults = analysis::fault_windows(history);
     let cx = lease::Context { history_end: end, faults: &faults, options };
-    let held = analysis::granted(&ops, "acquire", &["release"], end);
+    let held = analysis::granted(&ops, OpName::Acquire, &[OpName::Release], end);
     let mut own: HashMap<u64, Vec<&analysis::Done>> = HashMap::new();
     let mut renewals: HashMap<(u64, &str), Vec<&analysis::Done>> = HashMap::new();
     for d in &ops {

@@ -96,7 +96,7 @@ pub trait Model {
 
 /// One paired call as a model sees it.
 pub struct CallView<'a> {
-    pub f: &'a str,
+    pub f: OpName,
     pub process: u64,
     pub key: Option<&'a str>,
     /// The invocation's `value`.
@@ -339,11 +339,10 @@ impl ModelSpec {
     /// histories), which the lock and lost-update analyses check instead,
     /// and the harness's `revoke-orphan` (clearing what a retired client
     /// left queued; the retired acquire is `info` already).
-    pub fn ignores(&self) -> &'static [&'static str] {
+    pub fn ignores(&self) -> &'static [OpName] {
+        const BESIDE_THE_LOCK: &[OpName] = &[OpName::Read, OpName::Write, OpName::FinalRead, OpName::RevokeOrphan];
         match self {
-            ModelSpec::Mutex | ModelSpec::KnossosMutex | ModelSpec::FencedMutex => {
-                &["read", "write", "final-read", "revoke-orphan"]
-            }
+            ModelSpec::Mutex | ModelSpec::KnossosMutex | ModelSpec::FencedMutex => BESIDE_THE_LOCK,
             _ => &[],
         }
     }
@@ -355,11 +354,11 @@ impl ModelSpec {
         // (a history checked as it is read offers only its head).
         let head =
             || history.ops.iter().take(crate::formats::HEAD_OPS).filter(|o| o.process != crate::Process::Nemesis);
-        let seen: std::collections::BTreeSet<&str> = head().map(|o| o.f.as_str()).collect();
-        let has = |f: &str| seen.contains(f);
-        if has("get") || has("put") || has("append") {
+        let seen: std::collections::BTreeSet<&OpName> = head().map(|o| &o.f).collect();
+        let has = |f: OpName| seen.contains(&f);
+        if has(OpName::Get) || has(OpName::Put) || has(OpName::Append) {
             ModelSpec::Kv { initial: String::new() }
-        } else if has("acquire") || has("release") {
+        } else if has(OpName::Acquire) || has(OpName::Release) {
             // Tokens or named locks mark a fencepost history, whatever its
             // format (its EDN export must infer what its JSONL does); a
             // plain EDN lock history is Knossos's owner-less mutex.
@@ -376,7 +375,7 @@ impl ModelSpec {
             } else {
                 ModelSpec::Mutex
             }
-        } else if has("cas") {
+        } else if has(OpName::Cas) {
             ModelSpec::CasRegister { initial: Value::Null }
         } else {
             ModelSpec::Register { initial: Value::Null }

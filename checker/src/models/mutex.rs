@@ -13,6 +13,7 @@
 
 use super::{show, CallView, HistoryModel, Model, Step, Values};
 use ops::values::{Grant, Lapse, OpValue};
+use ops::OpName;
 use serde_json::Value;
 
 const FREE: u64 = u64::MAX;
@@ -35,11 +36,11 @@ pub enum Out {
 }
 
 fn lock_op(call: &CallView, model: &str) -> Result<In, String> {
-    Ok(match call.f {
-        "acquire" => In::Acquire(call.process),
-        "release" => In::Release(call.process),
-        "renew" => In::Renew(call.process),
-        super::lapse::LAPSE => match Lapse::of(call.invoke).of_process {
+    Ok(match &call.f {
+        OpName::Acquire => In::Acquire(call.process),
+        OpName::Release => In::Release(call.process),
+        OpName::Renew => In::Renew(call.process),
+        OpName::Lapse => match Lapse::of(call.invoke).of_process {
             Some(p) => In::Lapse(p),
             None => return Err(format!("lapse {}: expected {{\"of_process\": N}}, the holder", show(call.invoke))),
         },

@@ -1,6 +1,7 @@
 //! `register` (read/write) and `cas-register` (plus compare-and-set).
 
 use super::{show, CallView, HistoryModel, Model, Step, Values};
+use ops::OpName;
 use serde_json::Value;
 
 /// A single register. Its state is the interned id of the value it holds.
@@ -75,13 +76,13 @@ impl HistoryModel for Register {
     }
 
     fn encode(&self, values: &mut Values, call: &CallView) -> Result<(In, Out), String> {
-        match call.f {
-            "read" => Ok((In::Read, call.result.map_or(Out::Unknown, |v| Out::Read(values.intern(v))))),
-            "write" => Ok((
+        match &call.f {
+            OpName::Read => Ok((In::Read, call.result.map_or(Out::Unknown, |v| Out::Read(values.intern(v))))),
+            OpName::Write => Ok((
                 In::Write(values.intern(call.invoke)),
                 if call.result.is_some() { Out::Done } else { Out::Unknown },
             )),
-            "cas" if self.cas => {
+            OpName::Cas if self.cas => {
                 let pair = match call.invoke {
                     Value::Array(a) if a.len() == 2 => (values.intern(&a[0]), values.intern(&a[1])),
                     other => return Err(format!("cas value {other}: expected [from, to]")),
@@ -93,7 +94,7 @@ impl HistoryModel for Register {
                 };
                 Ok((In::Cas(pair.0, pair.1), out))
             }
-            "cas" => Err("model `register` has no cas; use --model cas-register".into()),
+            OpName::Cas => Err("model `register` has no cas; use --model cas-register".into()),
             other => Err(format!(
                 "op `{other}` is unknown to model `{}`; expected one of: {}",
                 if self.cas { "cas-register" } else { "register" },
