@@ -146,7 +146,7 @@ fn check_file(a: &CheckArgs) -> Result<Verdict, String> {
     }
     // Elections have no linearizability model: their checker is the
     // election analysis, which reads the history whole.
-    if a.model.is_none() && head.ops.iter().any(|op| op.f == "campaign") {
+    if a.model.is_none() && head.ops.iter().any(|op| op.f == checker::OpName::Campaign) {
         drop(head);
         return source
             .into_history()

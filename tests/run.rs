@@ -104,8 +104,10 @@ fn a_run_that_barely_ran_is_unknown_saying_what_was_missing() {
     let calls = h.calls().unwrap();
     let client = |c: &&checker::history::Call| h.ops[c.invoke].process != checker::Process::Nemesis;
     let info = calls.iter().filter(client).filter(|c| c.outcome == checker::history::Outcome::Info).count();
-    let grants =
-        calls.iter().filter(|c| c.outcome == checker::history::Outcome::Ok && h.ops[c.invoke].f == "acquire").count();
+    let grants = calls
+        .iter()
+        .filter(|c| c.outcome == checker::history::Outcome::Ok && h.ops[c.invoke].f.as_str() == "acquire")
+        .count();
     let all = calls.iter().filter(client).count();
     assert!(grants < 2 || 2 * info > all, "not a degenerate run: {grants} grants, {info} info of {all}\n{out}");
 
@@ -449,7 +451,7 @@ fn started<'a>(history: &'a checker::History, fault: &str) -> Vec<&'a checker::O
     history
         .ops
         .iter()
-        .filter(|o| o.process == checker::Process::Nemesis && o.f == f && o.kind == checker::OpType::Info)
+        .filter(|o| o.process == checker::Process::Nemesis && o.f.as_str() == f && o.kind == checker::OpType::Info)
         .collect()
 }
 
@@ -471,9 +473,9 @@ fn holders_grant<'a>(history: &'a checker::History, start: &checker::Op) -> &'a 
         .collect();
     let grant = mine
         .iter()
-        .rfind(|o| o.f == "acquire" && o.kind == checker::OpType::Ok && o.index < begun.index)
+        .rfind(|o| o.f.as_str() == "acquire" && o.kind == checker::OpType::Ok && o.index < begun.index)
         .unwrap_or_else(|| panic!("process {process} had no grant of {key} before {begun:?}"));
-    let released = mine.iter().find(|o| o.f == "release" && o.index > grant.index);
+    let released = mine.iter().find(|o| o.f.as_str() == "release" && o.index > grant.index);
     assert!(
         released.is_none_or(|r| r.index > begun.index),
         "process {process} released {key} before the fault: {released:?}"
@@ -571,14 +573,14 @@ fn a_holder_fault_with_nobody_holding_is_recorded_as_skipped() {
     assert!(out.contains("faults injected: none; skipped for want of a holder: 2 kill:holder"), "{out}");
     let h = history(&store);
     let nemesis: Vec<&checker::Op> = h.ops.iter().filter(|o| o.process == checker::Process::Nemesis).collect();
-    let skips: Vec<&&checker::Op> = nemesis.iter().filter(|o| o.f == "kill-skip").collect();
+    let skips: Vec<&&checker::Op> = nemesis.iter().filter(|o| o.f.as_str() == "kill-skip").collect();
     assert_eq!(skips.len(), 2, "{nemesis:?}");
     for skip in skips {
         assert_eq!(skip.kind, checker::OpType::Info);
         assert_eq!(skip.value["target"], "holder");
         assert_eq!(skip.value["skipped"], "nobody held a lock");
     }
-    assert!(!nemesis.iter().any(|o| o.f == "kill-start"), "{nemesis:?}");
+    assert!(!nemesis.iter().any(|o| o.f.as_str() == "kill-start"), "{nemesis:?}");
     assert!(checker::analysis::fault_windows(&h).is_empty());
     std::fs::remove_dir_all(&store).unwrap();
 }

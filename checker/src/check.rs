@@ -578,7 +578,7 @@ mod tests {
         let valid = crate::gen::mutex_history(3_000, 7, 6, 0.01, 7);
         // Two clients hold one lock at once: a failed acquire turned ok.
         let mut broken = valid.clone();
-        let fail = broken.ops.iter().rposition(|op| op.kind == OpType::Fail && op.f == "acquire").unwrap();
+        let fail = broken.ops.iter().rposition(|op| op.kind == OpType::Fail && op.f == OpName::Acquire).unwrap();
         broken.ops[fail].kind = OpType::Ok;
         // Ops left pending at the end, and no keys: one partition.
         let mut pending = crate::gen::mutex_history(500, 1, 4, 0.0, 3);

@@ -526,7 +526,7 @@ proptest! {
         // A longer run with one read made stale: many ways to get stuck.
         let mut h = register_run(seed, true);
         let mut rng = Rng::new(seed);
-        let reads: Vec<usize> = (0..h.ops.len()).filter(|&i| h.ops[i].kind == OpType::Ok && h.ops[i].f == "read").collect();
+        let reads: Vec<usize> = (0..h.ops.len()).filter(|&i| h.ops[i].kind == OpType::Ok && h.ops[i].f.as_str() == "read").collect();
         if !reads.is_empty() {
             let i = reads[rng.below(reads.len() as u64) as usize];
             h.ops[i].value = json!(rng.below(3));

@@ -397,9 +397,11 @@ async fn client_pause_stalls_a_holder_past_its_ttl() {
     // Its longest hold of that key: acquired, stalled, then released.
     let held = (0..mine.len())
         .filter(|&i| {
-            mine[i].f == "acquire" && mine[i].kind == checker::OpType::Ok && mine[i].key.as_deref() == Some(&key)
+            mine[i].f.as_str() == "acquire"
+                && mine[i].kind == checker::OpType::Ok
+                && mine[i].key.as_deref() == Some(&key)
         })
-        .filter_map(|i| mine[i + 1..].iter().find(|op| op.f == "release").map(|r| r.time - mine[i].time))
+        .filter_map(|i| mine[i + 1..].iter().find(|op| op.f.as_str() == "release").map(|r| r.time - mine[i].time))
         .max()
         .expect("an ok acquire followed by a release") as f64
         / 1e9;

@@ -220,36 +220,6 @@ impl fmt::Display for OpName {
     }
 }
 
-impl PartialEq<str> for OpName {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for OpName {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for OpName {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<OpName> for &str {
-    fn eq(&self, other: &OpName) -> bool {
-        *self == other.as_str()
-    }
-}
-
-impl PartialEq<OpName> for str {
-    fn eq(&self, other: &OpName) -> bool {
-        self == other.as_str()
-    }
-}
-
 impl Serialize for OpName {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -381,7 +351,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<OpName>(&format!("\"{n}\"")).unwrap(), op);
         }
         assert_eq!(OpName::from("kill-start"), OpName::Other("kill-start".into()));
-        assert!(OpName::Other("lock".into()) == "lock" && OpName::Acquire != "lock");
+        assert!(OpName::Other("lock".into()).as_str() == "lock" && OpName::Acquire.as_str() != "lock");
     }
 
     /// A recorded line reads back into the same bytes.

@@ -575,7 +575,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let history = checker::formats::jsonl::read("history.jsonl", &text).unwrap();
         history.calls().unwrap();
-        let revokes: Vec<_> = history.ops.iter().filter(|o| o.f == "revoke-orphan").collect();
+        let revokes: Vec<_> = history.ops.iter().filter(|o| o.f.as_str() == "revoke-orphan").collect();
         assert!(revokes.len() >= 2 && summary.orphans_revoked > 0, "{summary:?}");
         for op in &revokes {
             assert_eq!(op.process, ops::Process::Client(REVOKER));
@@ -585,7 +585,7 @@ mod tests {
         let lost = history
             .ops
             .iter()
-            .filter(|o| o.f == "acquire" && o.kind == OpType::Info && o.value["released_by"] == "session-lost")
+            .filter(|o| o.f.as_str() == "acquire" && o.kind == OpType::Info && o.value["released_by"] == "session-lost")
             .count();
         assert!(lost > 0);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -85,7 +85,7 @@ async fn election_run(sys: &'static dyn workloads::System, nodes: &[node::Node])
 
     // One leader per term, and observers only ever name a real leadership.
     let mut leaders: BTreeMap<i64, String> = BTreeMap::new();
-    for op in history.ops.iter().filter(|o| o.f == "campaign" && o.kind == OpType::Ok) {
+    for op in history.ops.iter().filter(|o| o.f.as_str() == "campaign" && o.kind == OpType::Ok) {
         let (term, id) = (op.value["term"].as_i64().unwrap(), op.value["id"].as_str().unwrap().to_string());
         if let Some(other) = leaders.insert(term, id.clone()) {
             panic!("{}: term {term} has two leaders, {other} and {id}", sys.layout().name);
@@ -93,7 +93,7 @@ async fn election_run(sys: &'static dyn workloads::System, nodes: &[node::Node])
     }
     assert!(leaders.len() >= 3, "{}: only {} leaderships in 6 s: {summary:?}", sys.layout().name, leaders.len());
     let mut observed = BTreeSet::new();
-    for op in history.ops.iter().filter(|o| o.f == "observe" && o.kind == OpType::Ok && !o.value.is_null()) {
+    for op in history.ops.iter().filter(|o| o.f.as_str() == "observe" && o.kind == OpType::Ok && !o.value.is_null()) {
         let id = op.value["leader"].as_str().unwrap();
         match op.value["term"].as_i64() {
             Some(term) => {

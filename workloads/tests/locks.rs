@@ -79,7 +79,7 @@ async fn contention(sys: &'static dyn workloads::System, nodes: &[node::Node]) {
     let text = std::fs::read_to_string(&path).unwrap();
     let history = checker::formats::jsonl::read(&path.display().to_string(), &text).unwrap();
     assert_eq!(history.ops.len() as u64, recorded.ops);
-    let acquired = history.ops.iter().filter(|o| o.f == "acquire" && o.kind == OpType::Ok).count();
+    let acquired = history.ops.iter().filter(|o| o.f.as_str() == "acquire" && o.kind == OpType::Ok).count();
     assert!(acquired >= 10, "{}: only {acquired} grants in 10 s: {summary:?}", sys.layout().name);
 
     // Without faults, every increment made under the lock survives.
