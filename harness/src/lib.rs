@@ -18,7 +18,10 @@
 //! [`cluster`] (a system's cluster in containers, waited for until it
 //! serves: `run`, `up`, `bench-clients`), [`hosts`] (SSH test hosts for
 //! `up --ssh-hosts`, and healing what a killed run left: `heal`), [`soak`]
-//! (the endurance run's checks), [`bench`] (client throughput per system).
+//! (the endurance run's checks), [`bench`] (client throughput per system),
+//! [`speed`] (the checker's speed over the corpus), [`options`] (`run`'s
+//! options as clap parses them, and a scenario's run line through the same
+//! parser), [`filter`] (the store filters checked against what exists).
 //!
 //! Nothing here prints: progress and warnings reach the caller as
 //! [`run::Event`]s and results as values, so the binary only parses

@@ -19,6 +19,9 @@
 //! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline`, `/api/v1/scenarios` | JSON |
 //! | `POST /api/v1/check?model=&initial=&format=&timeout_ms=` | body = a history; the verdict, the model and initial value used (and where each came from), the evidence (503 + `Retry-After` when the queue is full) |
 //! | `GET /healthz` | `ok` |
+//!
+//! [`probe`] is the other side: the loopback requests `bench-api` and
+//! `soak` make of this server to measure it.
 
 mod api;
 mod pages;
