@@ -24,6 +24,9 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
     for note in &plan.notes {
         out!("  note: {note}");
     }
+    for why in &plan.blind_spots {
+        out!("  blind spot: {why}");
+    }
     if plan.steps.is_empty() {
         out!("  no faults");
     }
@@ -108,6 +111,7 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
             out!("{} at {endpoints} (an existing cluster: no containers, no node faults)", system.layout().name)
         }
         Event::Note(note) => out!("  note: {note}"),
+        Event::BlindSpot(why) => out!("  blind spot: {why}"),
         Event::Warning(warning) => {
             // The run is over when something is left behind: the
             // progress line goes first so the warning is not torn.

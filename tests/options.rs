@@ -201,3 +201,47 @@ fn check_reads_every_history_fencepost_writes() {
     assert_eq!(code, 3);
     assert!(err.contains("no history.jsonl"), "{err}");
 }
+
+/// The issue's own cases: a plan that cannot show what it aims at says so
+/// before the run (and the run says it at its start), naming what would.
+#[test]
+fn the_plan_names_faults_this_runs_shape_cannot_show() {
+    let plan = |args: &[&str]| {
+        let mut argv = vec!["run"];
+        argv.extend(args);
+        argv.extend(["--plan", "--time-limit", "60s"]);
+        let (code, out, err, _) = run(&argv);
+        assert_eq!(code, 0, "{argv:?}: {err}");
+        out.lines().filter(|l| l.contains("blind spot:")).map(str::to_string).collect::<Vec<_>>()
+    };
+    let hold = |min, max| ["--hold-min", min, "--hold-max", max];
+    // Redis kill:holder: holds of 2-4 s end while the node is down 5 s.
+    let blind =
+        plan(&[&["redis", "--nemesis", "kill:holder", "--nemesis-interval", "5s"][..], &hold("2s", "4s")].concat());
+    assert_eq!(blind.len(), 1, "{blind:?}");
+    assert!(
+        blind[0].contains("kill:holder: each kill keeps its node down 5s") && blind[0].contains("--hold-max"),
+        "{blind:?}"
+    );
+    assert!(plan(
+        &[&["redis", "--nemesis", "kill:holder", "--nemesis-interval", "1.5s"][..], &hold("4s", "6s")].concat()
+    )
+    .is_empty());
+    // Sentinel partition:primary: a 10 s cut under a 15 s lease; a 12 s
+    // cut under a 4 s one.
+    let sentinel = ["redis-sentinel", "--nemesis", "partition:primary", "--nemesis-interval"];
+    let blind = plan(&[&sentinel[..], &["10s", "--ttl", "15s"]].concat());
+    assert_eq!(blind.len(), 1, "{blind:?}");
+    assert!(
+        blind[0].contains("partition:primary: each cut lasts 10s, shorter than the lease (--ttl 15s)"),
+        "{blind:?}"
+    );
+    assert!(plan(&[&sentinel[..], &["12s", "--ttl", "4s"]].concat()).is_empty());
+    // A client pause that, after the longest hold, still ends inside the
+    // lease; the default pause (1.5 × --ttl) does not.
+    let blind = plan(&["redis", "--nemesis", "client-pause", "--client-pause", "2s", "--ttl", "5s"]);
+    assert!(blind.len() == 1 && blind[0].contains("a pause of 2s after a hold of up to 50ms"), "{blind:?}");
+    assert!(plan(&["redis", "--nemesis", "client-pause", "--ttl", "5s"]).is_empty());
+    // PostgreSQL's locks last the session, not --ttl: no lease to outlast.
+    assert!(plan(&["postgres", "--nemesis", "client-pause", "--client-pause", "1s"]).is_empty());
+}

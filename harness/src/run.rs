@@ -66,6 +66,9 @@ pub enum Event<'a> {
     ExternalCluster,
     /// Something the user should know about how the run differs from the ask.
     Note(&'a str),
+    /// A planned fault this run's shape keeps from showing its anomaly
+    /// (`KIND[:TARGET]: why, and what would let it`).
+    BlindSpot(&'a str),
     /// Something left behind or not undone (containers that would not go
     /// away, a host the harness could not restore): the run is still kept.
     Warning(&'a str),
@@ -105,6 +108,9 @@ pub struct FaultPlan {
     pub interval: Duration,
     /// What the user should know about how the plan differs from the ask.
     pub notes: Vec<String>,
+    /// What a planned fault cannot show with this run's lease and holds,
+    /// and what would let it, as `KIND[:TARGET]: why`.
+    pub blind_spots: Vec<String>,
 }
 
 /// Everything that depends only on the system and the options, decided
@@ -146,7 +152,29 @@ pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
     let mut plan = FaultPlan::new(&args, &names)?;
     // A system that cannot hold a lock for --ttl says so before it starts.
     plan.notes.extend(system.ttl_note(args.options.ttl));
+    plan.blind_spots = blind_spots(&args, system, &plan);
     Ok(Prepared { args, system, plan })
+}
+
+/// What each planned fault cannot show given the run's lease and holds
+/// ([`nemesis::FaultKind::blind_spot`]), named by its `--nemesis` spelling:
+/// a run that could not have failed must not read as a pass unremarked.
+fn blind_spots(args: &RunArgs, system: &dyn workloads::System, plan: &FaultPlan) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut notes = Vec::new();
+    for step in &plan.steps {
+        if seen.contains(&step.spec) {
+            continue;
+        }
+        seen.push(step.spec);
+        let exposure = nemesis::Exposure {
+            ttl: system.leased().then_some(args.options.ttl),
+            hold_max: args.options.hold.1,
+            length: step.duration,
+        };
+        notes.extend(step.spec.kind.blind_spot(&exposure, &show).map(|why| format!("{}: {why}", step.spec)));
+    }
+    notes
 }
 
 /// A run whose workload has ended and whose cluster is gone: its history
@@ -351,6 +379,9 @@ async fn record(
     }
     for note in &prepared.plan.notes {
         on_event(Event::Note(note));
+    }
+    for blind in &prepared.plan.blind_spots {
+        on_event(Event::BlindSpot(blind));
     }
     let resource = Arc::new(FencedResource::new(args.workload.enforces_fencing()));
     let workload = workloads::run(system, nodes.to_vec(), options, recorder.clone(), resource.clone(), stop.clone());
@@ -662,7 +693,7 @@ impl FaultPlan {
                 fault_names(&unplayed)
             ));
         }
-        Ok(FaultPlan { steps, interval, notes })
+        Ok(FaultPlan { steps, interval, notes, blind_spots: Vec::new() })
     }
 }
 

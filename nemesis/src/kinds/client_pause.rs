@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kit::Rng;
 use ops::faults::{FaultEvent, FaultInfo, Reach};
 
-use super::{ms, Baseline, Kind};
+use super::{ms, Baseline, Exposure, Kind};
 use crate::fault::{FaultOptions, Target};
 use crate::nemesis::{no_clients, Nemesis, Phase};
 use crate::{Error, FaultKind};
@@ -54,6 +54,24 @@ impl Kind for ClientPause {
             ),
             _ => Some("a client pause stalls clients, not nodes: its only target is `holder`, the default"),
         }
+    }
+
+    /// A holder paused at hold time h still holds until h + pause; its
+    /// lease, however renewed, lasts until at least the grant + TTL. With
+    /// pause + the longest hold within the TTL, no pause outlasts a lease.
+    fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+        let ttl = e.ttl?;
+        (e.length + e.hold_max <= ttl).then(|| {
+            format!(
+                "a pause of {} after a hold of up to {} still ends within the lease (--ttl {}): the paused holder's \
+                 lease never runs out under it, so no second client can be granted its lock; pause for longer \
+                 (--client-pause above {}; the default is 1.5 × --ttl)",
+                show(e.length),
+                show(e.hold_max),
+                show(ttl),
+                show(ttl.saturating_sub(e.hold_max))
+            )
+        })
     }
 
     /// A pause lasts its own duration, not the interval.

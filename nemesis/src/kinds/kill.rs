@@ -1,10 +1,12 @@
 //! `kill`: the servers killed (`kill -9`, the container stopped), started again when healed.
 
+use std::time::Duration;
+
 use kit::Rng;
 use node::{Node, NodeState};
 use ops::faults::{FaultInfo, Reach};
 
-use super::{not_in_effect, Baseline, Kind};
+use super::{not_in_effect, Baseline, Exposure, Kind};
 use crate::fault::{FaultOptions, Target};
 use crate::nemesis::{node_error, Nemesis};
 use crate::{Error, FaultKind};
@@ -18,6 +20,22 @@ impl Kind for Kill {
     const DESCRIPTION: &'static str = "kill -9 of the servers, started again when healed";
     const PLURAL: &'static str = "kills";
     const REACH: Reach = Reach::Nodes;
+
+    /// A server that forgets its locks on a restart shows it only when the
+    /// holder still holds once the node is back: a downtime at least as
+    /// long as the longest hold ends every hold first.
+    fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+        (e.length >= e.hold_max).then(|| {
+            format!(
+                "each kill keeps its node down {}, no shorter than the longest hold ({}): every hold ends while the \
+                 node is down, so a restart that forgot the lock cannot grant it to a second client inside a hold; \
+                 hold longer than the downtime (--hold-min/--hold-max above {}) or kill for less (--nemesis-interval)",
+                show(e.length),
+                show(e.hold_max),
+                show(e.length)
+            )
+        })
+    }
 
     async fn check(nemesis: &Nemesis, _first: &Node) -> Result<Option<String>, Error> {
         for node in nemesis.nodes() {

@@ -73,6 +73,13 @@ pub(crate) trait Kind: Sized + Clone {
         interval
     }
 
+    /// Why, with this run's shape, a fault of this kind cannot show the
+    /// anomaly it is there to provoke, and what would let it: said before
+    /// the run, since a run that could not have failed reads as a pass.
+    fn blind_spot(_exposure: &Exposure, _show: &dyn Fn(Duration) -> String) -> Option<String> {
+        None
+    }
+
     /// A fault at the kind's default target, drawn from `rng` after `one`
     /// (a random node) and `some` (a random non-empty set) were drawn for
     /// every kind alike, so that plans stay what they were.
@@ -123,6 +130,36 @@ pub(crate) trait Kind: Sized + Clone {
     async fn verify_healed(&self, _nemesis: &Nemesis) -> Result<(), Error> {
         Ok(())
     }
+}
+
+/// What of a run decides whether a fault can be seen to break a lock: the
+/// lease the clients take, how long they hold it, and how long one fault
+/// lasts.
+#[derive(Clone, Copy, Debug)]
+pub struct Exposure {
+    /// The lease a lock lasts unrenewed; `None` where locks last as long
+    /// as the client's session (SQL advisory locks).
+    pub ttl: Option<Duration>,
+    pub hold_max: Duration,
+    /// How long one fault of the kind lasts (its downtime, cut or pause).
+    pub length: Duration,
+}
+
+/// A cut shorter than the lease cannot make a lease taken before it run
+/// out while it lasts: a second holder then shows only where the service
+/// loses the lock outright. Shared by the kinds that cut links.
+pub(crate) fn cut_within_the_lease(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+    let ttl = e.ttl?;
+    (e.length < ttl).then(|| {
+        format!(
+            "each cut lasts {}, shorter than the lease (--ttl {}): no lease taken before it can run out while it \
+             lasts, so it shows a second holder only if the service loses the lock outright; cut for longer than \
+             the lease (--nemesis-interval above {}) or take a shorter --ttl",
+            show(e.length),
+            show(ttl),
+            show(ttl)
+        )
+    })
 }
 
 /// Per node, what a kind measured before injecting (a connection time).
@@ -224,6 +261,12 @@ macro_rules! registry {
 
             pub(crate) fn length(self, options: &FaultOptions, interval: Duration) -> Duration {
                 match self { $(FaultKind::$Kind => <$Type as Kind>::length(options, interval),)* }
+            }
+
+            /// Why a fault of this kind cannot show its anomaly in a run
+            /// of this shape, and what would let it ([`Kind::blind_spot`]).
+            pub fn blind_spot(self, exposure: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+                match self { $(FaultKind::$Kind => <$Type as Kind>::blind_spot(exposure, show),)* }
             }
 
             pub(crate) fn draw(

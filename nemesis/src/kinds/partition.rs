@@ -3,11 +3,13 @@
 //! ring, a bridge); aimed, the chosen nodes (the leader, the holder's, a
 //! majority…) cut from the rest.
 
+use std::time::Duration;
+
 use kit::Rng;
 use node::Node;
 use ops::faults::{FaultInfo, Grudge, Reach};
 
-use super::{iptables, not_healed, not_in_effect, Baseline, Kind};
+use super::{iptables, not_healed, not_in_effect, Baseline, Exposure, Kind};
 use crate::FaultKind;
 use crate::fault::{shuffled, FaultOptions, Target};
 use crate::nemesis::{ip, Nemesis};
@@ -27,6 +29,10 @@ impl Kind for Partition {
         "node-to-node links cut (one node, halves, a majorities ring, a bridge; aimed: the chosen nodes from the rest)";
     const PLURAL: &'static str = "partitions";
     const REACH: Reach = Reach::Links;
+
+    fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+        super::cut_within_the_lease(e, show)
+    }
 
     fn cannot_aim(target: Target) -> Option<&'static str> {
         match target {

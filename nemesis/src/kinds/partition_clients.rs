@@ -1,11 +1,13 @@
 //! `partition-clients`: nodes cut from the clients (the harness) by
 //! iptables inside the nodes, still talking to each other.
 
+use std::time::Duration;
+
 use kit::Rng;
 use node::Node;
 use ops::faults::{FaultInfo, Reach};
 
-use super::{iptables, not_healed, not_in_effect, Baseline, Kind};
+use super::{iptables, not_healed, not_in_effect, Baseline, Exposure, Kind};
 use crate::fault::{FaultOptions, Target};
 use crate::nemesis::{node_error, Nemesis};
 use crate::{Error, FaultKind};
@@ -20,6 +22,10 @@ impl Kind for ClientPartition {
     const DESCRIPTION: &'static str = "nodes cut from the clients, still talking to each other";
     const PLURAL: &'static str = "client partitions";
     const REACH: Reach = Reach::Nodes;
+
+    fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
+        super::cut_within_the_lease(e, show)
+    }
 
     async fn check(nemesis: &Nemesis, _first: &Node) -> Result<Option<String>, Error> {
         iptables::check(nemesis).await

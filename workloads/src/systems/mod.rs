@@ -203,6 +203,14 @@ pub trait System: Send + Sync {
         Vec::new()
     }
 
+    /// Whether a lock lasts a lease (`--ttl`) when its holder goes quiet,
+    /// rather than exactly as long as the holder's connection (the SQL
+    /// advisory locks): what says whether a fault shorter than the TTL
+    /// can be seen (`nemesis::FaultKind::blind_spot`).
+    fn leased(&self) -> bool {
+        true
+    }
+
     /// `None` when the recipes hold a lock or leadership for `ttl` (their
     /// lease or session length); otherwise what they do instead, in one
     /// sentence the caller can print, so that nobody reads a `--ttl` into a
