@@ -51,12 +51,13 @@ LOGS="$TARGET/test-logs"
 # - systems: every system's clusters, recipes and undone calls, and every
 #   fault kind on a real cluster, at the library level.
 # - runs: `fencepost run` end to end, then the UI in headless Chromium over
-#   a real Redis run, then a run dropped mid-workload (harness's undo guard).
+#   a real Redis run, a run dropped mid-workload (harness's undo guard),
+#   then a margin study against Redis.
 LANES=(
   "scenarios:fencepost:scenarios"
   "ssh:fencepost:ssh fencepost:leftovers"
   "systems:workloads:clusters workloads:locks workloads:elections workloads:undone nemesis:faults"
-  "runs:fencepost:run fencepost:browser harness:undo"
+  "runs:fencepost:run fencepost:browser harness:undo fencepost:margin"
 )
 
 # kit is tested on its own: its tests need tokio's `test-util`, which in the

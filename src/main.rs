@@ -21,6 +21,7 @@ mod bench_api;
 mod bench_clients;
 mod check;
 mod clusters;
+mod margin;
 mod report;
 mod run;
 mod scenarios;
@@ -202,6 +203,41 @@ enum Command {
         /// much of the run (allocations that settle early do not count).
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         warm_up: Duration,
+    },
+    /// How large a fault a configuration survives: the size of one fault
+    /// (a client pause's length, a kill's downtime, a cut's length, a
+    /// clock jump, a netem delay) searched between --from and --to for the
+    /// largest at which every run is valid and the smallest at which one is
+    /// not, for the clients' view (mutual-exclusion, or election) and the
+    /// service's (lease-safety). Each probe is a stored run tagged with the
+    /// study. The rest of the options are `run`'s.
+    ///
+    /// Exit codes: 0 measured (whatever the margins), 3 could not run.
+    Margin {
+        /// The system (the help lists them, from the registry).
+        system: String,
+        /// The fault whose size is searched, KIND[:TARGET] (one; `--nemesis`
+        /// is not taken).
+        #[arg(long, value_name = "KIND[:TARGET]")]
+        fault: String,
+        /// The smallest size tried (default: a quarter of --ttl).
+        #[arg(long, value_parser = parse_duration)]
+        from: Option<Duration>,
+        /// The largest size tried (default: twice --ttl).
+        #[arg(long, value_parser = parse_duration)]
+        to: Option<Duration>,
+        /// Runs per size (seeds --seed, --seed + 1, …); a size is safe when
+        /// every run is valid.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Stop searching once this much time is spent (between probes).
+        #[arg(long, default_value = "20m", value_parser = parse_duration)]
+        budget: Duration,
+        /// The study as JSON on stdout (progress goes to stderr).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        opts: Box<RunOpts>,
     },
     /// List stored runs, newest first.
     ///
@@ -462,6 +498,7 @@ fn with_registry(cli: clap::Command) -> clap::Command {
     let runs = format!("Only runs of this system: {names}, imported (or a name given to `import --system`).");
     cli.mut_subcommand("run", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("soak", |c| c.mut_arg("system", |a| a.help(system.clone())))
+        .mut_subcommand("margin", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("up", |c| c.mut_arg("system", |a| a.help(system.clone())))
         .mut_subcommand("runs", |c| c.mut_arg("system", |a| a.help(runs)))
         .mut_subcommand("suite", |c| {
@@ -577,6 +614,13 @@ fn main() -> ExitCode {
             run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, time_limit))
         }
         Command::Run { system, opts, plan } => run(system, &opts, plan),
+        Command::Margin { system, fault, from, to, runs, budget, json, opts } => {
+            let args = margin::MarginCmd { system, fault, from, to, runs, budget, json };
+            match run_async_value(margin::margin_command(args, &opts)) {
+                Some(()) => ExitCode::SUCCESS,
+                None => ExitCode::from(EXIT_UNUSABLE),
+            }
+        }
         Command::Soak { system, opts, sample, warm_up } => soak(system, &opts, soak::SoakOptions { sample, warm_up }),
         Command::Runs { store, system, workload, nemesis, verdict, scenario, reindex, json } => {
             let filter = results::Filter { system, workload, nemesis, verdict, scenario };

@@ -245,3 +245,22 @@ fn the_plan_names_faults_this_runs_shape_cannot_show() {
     // PostgreSQL's locks last the session, not --ttl: no lease to outlast.
     assert!(plan(&["postgres", "--nemesis", "client-pause", "--client-pause", "1s"]).is_empty());
 }
+
+/// `margin`'s own refusals come before any cluster starts.
+#[test]
+fn a_margin_that_cannot_be_searched_is_refused_naming_why() {
+    for (args, why) in [
+        (vec!["--fault", "kill,pause"], "one fault"),
+        (vec!["--fault", "kill", "--from", "3s", "--to", "1s"], "--from 3s is not below --to 1s"),
+        (vec!["--fault", "kill", "--runs", "0"], "--runs 0"),
+        (vec!["--fault", "kill", "--nemesis", "pause"], "--nemesis: `margin` searches the one fault of --fault"),
+        (vec!["--fault", "nope"], "--fault"),
+        (vec!["--fault", "kill", "--to", "60s"], "--nemesis-interval 60s (kill): a 30s run fits it only as"),
+    ] {
+        let mut argv = vec!["margin", "redis"];
+        argv.extend(args.iter());
+        let (code, out, err, _) = run(&argv);
+        assert_eq!(code, 3, "{argv:?}: {out}{err}");
+        assert!(err.contains(why), "{argv:?}: {err}");
+    }
+}

@@ -39,6 +39,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         recorded: None,
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
         scenario: None,
+        study: None,
     };
     let results = RunResults {
         run: id.clone(),

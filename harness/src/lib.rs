@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod filter;
 pub mod hosts;
 pub mod import;
+pub mod margin;
 pub mod options;
 pub mod run;
 pub mod soak;

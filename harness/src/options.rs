@@ -275,6 +275,7 @@ impl RunOpts {
             endpoints: endpoints.clone(),
             leases: checker::lease::LeaseOptions { drift: *drift },
             scenario: None,
+            study: None,
             ssh: ssh.nodes.as_ref().map(|file| SshArgs {
                 file: file.clone(),
                 connect: ssh::Connect { accept_new_host_keys: ssh.accept_new_host_keys, dry_run: ssh.dry_run },

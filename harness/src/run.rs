@@ -43,6 +43,8 @@ pub struct RunArgs {
     pub leases: LeaseOptions,
     /// The scenario this run is made for (`fencepost scenarios run`).
     pub scenario: Option<results::scenario::ScenarioTag>,
+    /// The margin study this run is a probe of.
+    pub study: Option<results::StudyTag>,
     /// Nodes over SSH from a node file, instead of containers.
     pub ssh: Option<SshArgs>,
 }
@@ -617,6 +619,7 @@ fn test_spec(
         }),
         imported: None,
         scenario: args.scenario.clone(),
+        study: args.study.clone(),
     }
 }
 

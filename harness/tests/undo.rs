@@ -25,6 +25,7 @@ async fn a_run_dropped_mid_workload_leaves_no_containers() {
         endpoints: Vec::new(),
         leases: Default::default(),
         scenario: None,
+        study: None,
         ssh: None,
     };
     let prepared = prepare(args).expect("a plain redis run prepares");

@@ -19,7 +19,7 @@ pub mod record;
 pub mod scenario;
 pub mod story;
 
-pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, TestSpec, WorkloadSummary};
+pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, StudyTag, TestSpec, WorkloadSummary};
 pub use story::{Headline, Layer, Layers, Story, Tally};
 
 use std::path::{Path, PathBuf};

@@ -40,6 +40,23 @@ pub struct TestSpec {
     /// expectation it is judged against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<crate::scenario::ScenarioTag>,
+    /// The margin study it was a probe of (`fencepost margin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<StudyTag>,
+}
+
+/// A probe of a margin study: which study, which fault, at what size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyTag {
+    /// The study's id, shared by its probes.
+    pub study: String,
+    /// The fault whose size is searched, as `--nemesis` spells it.
+    pub fault: String,
+    /// Which option sets the size (`--client-pause`, `--nemesis-interval`…).
+    pub flag: String,
+    /// The size this probe ran at.
+    pub size_ms: u64,
 }
 
 /// Everything `fencepost run` was given, enough to run it again.
@@ -264,6 +281,7 @@ mod tests {
             recorded: None,
             imported: Some(Imported { source: "a.edn".into(), format: "edn".into() }),
             scenario: None,
+            study: None,
         };
         let text = serde_json::to_string(&spec).unwrap();
         assert!(!text.contains("recorded"), "{text}");

@@ -21,6 +21,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         recorded: None,
         imported: None,
         scenario: None,
+        study: None,
     };
     results::write_json(&run.join("test.json"), &test).unwrap();
     let mutex = MutualExclusion { holds: 0, overlaps: 0, causes: Default::default(), anomalies: Vec::new() };

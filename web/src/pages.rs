@@ -841,6 +841,7 @@ mod tests {
             }),
             imported: None,
             scenario: None,
+            study: None,
         }
     }
 

@@ -37,6 +37,7 @@ impl Kind for ClientPause {
     const PLURAL: &'static str = "client pauses";
     /// A process-wide pause stops a client's heartbeats too.
     const REACH: Reach = Reach::Processes;
+    const MAGNITUDE: super::Magnitude = super::Magnitude::ClientPause;
     const ON_CLIENTS: bool = true;
 
     /// The holder, the only client a pause can catch: its stall points are

@@ -62,6 +62,7 @@ impl Kind for Clock {
     const PLURAL: &'static str = "clock faults";
     /// A server clock does not end sessions: they run on monotonic time.
     const REACH: Reach = Reach::Nothing;
+    const MAGNITUDE: super::Magnitude = super::Magnitude::ClockOffset;
 
     fn refusal(caps: &Capabilities) -> Option<String> {
         caps.clock_refusal.map(str::to_string)

@@ -40,6 +40,9 @@ pub(crate) trait Kind: Sized + Clone {
     const REACH: Reach;
     /// It stalls the workload's clients rather than touching nodes.
     const ON_CLIENTS: bool = false;
+    /// Which option sets how large one fault is (`fencepost margin`
+    /// searches it): by default its length, the interval.
+    const MAGNITUDE: Magnitude = Magnitude::Length;
 
     /// The target when none is named.
     fn default_target() -> Target {
@@ -129,6 +132,44 @@ pub(crate) trait Kind: Sized + Clone {
     /// Checks its nodes recovered, once healed.
     async fn verify_healed(&self, _nemesis: &Nemesis) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+/// The option that sets how large one fault of a kind is: what `fencepost
+/// margin` varies to find the largest fault a configuration survives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Magnitude {
+    /// How long it lasts: `--nemesis-interval` (a kill's downtime, a cut,
+    /// a node's pause).
+    Length,
+    /// `--client-pause`: how long a holder stalls.
+    ClientPause,
+    /// `--clock-offset`: how far a clock jumps.
+    ClockOffset,
+    /// `--netem-delay`: the delay added to every packet.
+    NetemDelay,
+}
+
+impl Magnitude {
+    /// The flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Magnitude::Length => "--nemesis-interval",
+            Magnitude::ClientPause => "--client-pause",
+            Magnitude::ClockOffset => "--clock-offset",
+            Magnitude::NetemDelay => "--netem-delay",
+        }
+    }
+
+    /// Sets it to `size` in a run's options (`interval` is
+    /// `--nemesis-interval`).
+    pub fn set(self, size: Duration, options: &mut FaultOptions, interval: &mut Option<Duration>) {
+        match self {
+            Magnitude::Length => *interval = Some(size),
+            Magnitude::ClientPause => options.client_pause = size,
+            Magnitude::ClockOffset => options.clock_offset = size,
+            Magnitude::NetemDelay => options.netem_delay = size,
+        }
     }
 }
 
@@ -231,6 +272,11 @@ macro_rules! registry {
             /// Whose sessions a fault of this kind may end.
             pub fn reach(self) -> Reach {
                 match self { $(FaultKind::$Kind => <$Type as Kind>::REACH,)* }
+            }
+
+            /// Which option sets how large one fault of this kind is.
+            pub fn magnitude(self) -> Magnitude {
+                match self { $(FaultKind::$Kind => <$Type as Kind>::MAGNITUDE,)* }
             }
 
             /// It stalls clients (the holder), touching no node.

@@ -38,6 +38,7 @@ impl Kind for Netem {
         "delay, jitter and loss on what a node sends (tc netem: --netem-delay, --netem-jitter, --netem-loss)";
     const PLURAL: &'static str = "netem faults";
     const REACH: Reach = Reach::Nodes;
+    const MAGNITUDE: super::Magnitude = super::Magnitude::NetemDelay;
 
     async fn check(_nemesis: &Nemesis, first: &Node) -> Result<Option<String>, Error> {
         // A zero delay on the loopback device: harmless, and tells whether

@@ -1,0 +1,407 @@
+//! `fencepost margin`: how large a fault a configuration survives. One
+//! fault kind's size (its [`nemesis::Magnitude`]: a pause's length, a
+//! kill's downtime, a clock jump) is searched between `from` and `to` for
+//! the largest size at which every run of a probe is valid and the smallest
+//! at which one is not, for two views that answer different questions:
+//! the clients' (`mutual-exclusion`, or `election`: when do two holders
+//! first appear) and the service's (`lease-safety`: when does the service
+//! break its promise). Each probe is an ordinary stored run tagged with the
+//! study ([`results::StudyTag`]), so every number links to its evidence.
+//!
+//! The search bisects and assumes a larger fault is no safer; a probe whose
+//! checker is `unknown` stops that view's search there, since neither side
+//! of it is established. A budget stops the search between probes, and the
+//! margins say how far it got.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use checker::checkers::CheckerId;
+use checker::Verdict;
+use nemesis::{FaultSpec, Magnitude};
+use results::StudyTag;
+use serde::Serialize;
+use workloads::CancellationToken;
+
+use crate::run::{prepare, show, Event, RunArgs};
+use crate::Error;
+
+/// A study's question.
+pub struct MarginArgs {
+    /// The run every probe is, but for the fault and its size.
+    pub template: RunArgs,
+    pub fault: FaultSpec,
+    pub from: Duration,
+    pub to: Duration,
+    /// Runs per probe (seeds `seed`, `seed + 1`, …): a size is safe when
+    /// all of them are valid.
+    pub runs: usize,
+    pub budget: Duration,
+}
+
+/// Which promise a margin measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum View {
+    /// The clients never held one lock at once (or led one election).
+    Clients,
+    /// The service never granted inside another client's guaranteed lease.
+    Service,
+}
+
+impl View {
+    pub const ALL: [View; 2] = [View::Clients, View::Service];
+
+    /// The checker that decides this view in a run of `workload`'s.
+    fn checker(self, checkers: &[CheckerId]) -> Option<CheckerId> {
+        let wanted: &[CheckerId] = match self {
+            View::Clients => &[CheckerId::MutualExclusion, CheckerId::Election],
+            View::Service => &[CheckerId::LeaseSafety],
+        };
+        wanted.iter().copied().find(|c| checkers.contains(c))
+    }
+}
+
+/// One run of a probe: the run's id and each view's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeRun {
+    pub run: String,
+    pub clients: Verdict,
+    pub service: Verdict,
+}
+
+impl ProbeRun {
+    fn verdict(&self, view: View) -> Verdict {
+        match view {
+            View::Clients => self.clients,
+            View::Service => self.service,
+        }
+    }
+}
+
+/// The runs at one size.
+#[derive(Clone, Debug, Serialize)]
+pub struct Probe {
+    pub size_ms: u64,
+    pub runs: Vec<ProbeRun>,
+}
+
+impl Probe {
+    /// Invalid if a run is, valid if all are, else unknown.
+    pub fn verdict(&self, view: View) -> Verdict {
+        self.runs.iter().map(|r| r.verdict(view)).fold(Verdict::Valid, Verdict::combine)
+    }
+
+    fn broken(&self, view: View) -> usize {
+        self.runs.iter().filter(|r| r.verdict(view) == Verdict::Invalid).count()
+    }
+}
+
+/// One view's margin.
+#[derive(Clone, Debug, Serialize)]
+pub struct Margin {
+    pub view: View,
+    /// The checker that decided it (`None`: the workload has none).
+    pub checker: Option<CheckerId>,
+    /// The largest size at which every run was valid.
+    pub safe_up_to_ms: Option<u64>,
+    /// The smallest size at which a run was invalid.
+    pub unsafe_from_ms: Option<u64>,
+    /// Of the runs at `unsafe_from_ms`, how many broke.
+    pub broken_runs: usize,
+    /// A size whose verdict was unknown, where the search stopped.
+    pub unknown_at_ms: Option<u64>,
+    pub words: String,
+}
+
+/// A finished (or stopped) study.
+#[derive(Clone, Debug, Serialize)]
+pub struct Study {
+    pub study: String,
+    pub system: String,
+    pub workload: String,
+    pub fault: String,
+    /// The option the size sets.
+    pub flag: String,
+    pub ttl_ms: u64,
+    pub hold_ms: (u64, u64),
+    pub runs_per_probe: usize,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub margins: Vec<Margin>,
+    /// Every probe, by size.
+    pub probes: Vec<Probe>,
+    pub runs_spent: usize,
+    pub wall_ms: u64,
+    /// Why the search ended before each margin was narrowed: the budget.
+    pub stopped: Option<String>,
+}
+
+/// What a study reports as it goes.
+pub enum MarginEvent<'a> {
+    /// A probe's run is starting.
+    Running { size: Duration, seed: u64 },
+    /// A probe's run finished.
+    Ran { size: Duration, run: &'a ProbeRun },
+    /// Something a probe's run said (a note, a blind spot, a warning).
+    Run(Event<'a>),
+}
+
+/// The sizes are searched to this fraction of the range (and never finer
+/// than 50 ms): a margin is a number to compare vendors by, not a bit.
+const STEPS: u32 = 16;
+
+/// Runs the study. Every size is checked up front, so that a range the
+/// run cannot fit is refused before any cluster starts.
+pub async fn margin(
+    args: MarginArgs,
+    stop: CancellationToken,
+    on_event: &(dyn Fn(MarginEvent) + Sync),
+) -> Result<Study, Error> {
+    if args.from >= args.to {
+        return Err(Error::Options(format!("--from {} is not below --to {}", show(args.from), show(args.to))));
+    }
+    if args.runs == 0 {
+        return Err(Error::Options("--runs 0: a probe needs at least one run".into()));
+    }
+    let study = format!("margin-{}", docker::new_run_id());
+    let mut search = Search { args: &args, study: &study, probes: BTreeMap::new(), spent: 0, started: Instant::now() };
+    let magnitude = args.fault.kind.magnitude();
+    for size in [args.from, args.to] {
+        let refused =
+            |why: String| Error::Options(format!("{} {} ({}): {why}", magnitude.flag(), show(size), args.fault));
+        let prepared =
+            prepare(search.probe_args(size, args.template.options.seed)).map_err(|e| refused(e.to_string()))?;
+        // A plan that shortened the fault to fit the run would measure
+        // another size than the one it is reported at.
+        let sized = matches!(magnitude, Magnitude::Length | Magnitude::ClientPause);
+        if let Some(step) = prepared.plan.steps.iter().find(|s| sized && s.duration != size) {
+            return Err(refused(format!(
+                "a {} run fits it only as {}; give a longer --time-limit or a smaller --to",
+                show(args.template.options.time_limit),
+                show(step.duration)
+            )));
+        }
+        if prepared.plan.steps.is_empty() {
+            return Err(refused(format!("no fault fits a {} run", show(args.template.options.time_limit))));
+        }
+    }
+    let checkers = args.template.workload.checkers();
+    let resolution = ((args.to - args.from) / STEPS).max(Duration::from_millis(50));
+    let mut stopped = None;
+    let mut margins = Vec::new();
+    for view in View::ALL {
+        let Some(checker) = view.checker(checkers) else {
+            margins.push(Margin {
+                view,
+                checker: None,
+                safe_up_to_ms: None,
+                unsafe_from_ms: None,
+                broken_runs: 0,
+                unknown_at_ms: None,
+                words: format!("the {} workload has no checker for it", args.template.workload.name()),
+            });
+            continue;
+        };
+        let bounds = search.bisect(view, resolution, &stop, on_event).await?;
+        if bounds.stopped.is_some() {
+            stopped = bounds.stopped.clone();
+        }
+        margins.push(search.margin(view, checker, &bounds));
+    }
+    let o = &args.template.options;
+    Ok(Study {
+        study: study.clone(),
+        system: args.template.system.clone(),
+        workload: args.template.workload.name().to_string(),
+        fault: args.fault.to_string(),
+        flag: args.fault.kind.magnitude().flag().to_string(),
+        ttl_ms: o.ttl.as_millis() as u64,
+        hold_ms: (o.hold.0.as_millis() as u64, o.hold.1.as_millis() as u64),
+        runs_per_probe: args.runs,
+        from_ms: ms(args.from),
+        to_ms: ms(args.to),
+        margins,
+        probes: search.probes.into_values().collect(),
+        runs_spent: search.spent,
+        wall_ms: ms(search.started.elapsed()),
+        stopped,
+    })
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Where one view's search ended.
+#[derive(Default)]
+struct Bounds {
+    safe: Option<Duration>,
+    broken: Option<Duration>,
+    unknown: Option<Duration>,
+    stopped: Option<String>,
+}
+
+struct Search<'a> {
+    args: &'a MarginArgs,
+    study: &'a str,
+    /// Every probe so far by size: the views share them.
+    probes: BTreeMap<u64, Probe>,
+    spent: usize,
+    started: Instant,
+}
+
+impl Search<'_> {
+    fn probe_args(&self, size: Duration, seed: u64) -> RunArgs {
+        let mut args = self.args.template.clone();
+        args.nemesis = vec![self.args.fault];
+        args.options.seed = seed;
+        let magnitude = self.args.fault.kind.magnitude();
+        magnitude.set(size, &mut args.fault_options, &mut args.nemesis_interval);
+        args.study = Some(StudyTag {
+            study: self.study.to_string(),
+            fault: self.args.fault.to_string(),
+            flag: magnitude.flag().to_string(),
+            size_ms: ms(size),
+        });
+        args
+    }
+
+    /// The probe at `size`, run now unless it already was.
+    async fn probe(
+        &mut self,
+        size: Duration,
+        stop: &CancellationToken,
+        on_event: &(dyn Fn(MarginEvent) + Sync),
+    ) -> Result<Probe, Error> {
+        if let Some(p) = self.probes.get(&ms(size)) {
+            return Ok(p.clone());
+        }
+        let mut runs = Vec::new();
+        for i in 0..self.args.runs {
+            let seed = self.args.template.options.seed + i as u64;
+            on_event(MarginEvent::Running { size, seed });
+            let relay = |e: Event| on_event(MarginEvent::Run(e));
+            let finished = crate::run::run(self.probe_args(size, seed), stop.clone(), &relay).await?;
+            self.spent += 1;
+            let verdict = |view: View| {
+                let checker = view.checker(self.args.template.workload.checkers());
+                finished
+                    .results
+                    .checkers
+                    .iter()
+                    .find(|a| Some(a.id()) == checker)
+                    .map_or(Verdict::Unknown, |a| a.validity)
+            };
+            let run =
+                ProbeRun { run: finished.id.clone(), clients: verdict(View::Clients), service: verdict(View::Service) };
+            on_event(MarginEvent::Ran { size, run: &run });
+            runs.push(run);
+        }
+        let probe = Probe { size_ms: ms(size), runs };
+        self.probes.insert(ms(size), probe.clone());
+        Ok(probe)
+    }
+
+    /// Whether the budget leaves room for one more probe, judged by the
+    /// probes so far.
+    fn affordable(&self) -> bool {
+        let elapsed = self.started.elapsed();
+        let per_run = if self.spent == 0 { Duration::ZERO } else { elapsed / self.spent as u32 };
+        elapsed + per_run * self.args.runs as u32 <= self.args.budget
+    }
+
+    async fn bisect(
+        &mut self,
+        view: View,
+        resolution: Duration,
+        stop: &CancellationToken,
+        on_event: &(dyn Fn(MarginEvent) + Sync),
+    ) -> Result<Bounds, Error> {
+        let mut b = Bounds::default();
+        // The ends first: no break at `to` ends the search, and neither
+        // does one already at `from`.
+        for size in [self.args.to, self.args.from] {
+            if stop.is_cancelled() || !self.affordable() {
+                b.stopped = Some(self.stop_reason(stop));
+                return Ok(b);
+            }
+            match self.probe(size, stop, on_event).await?.verdict(view) {
+                Verdict::Valid if size == self.args.to => {
+                    b.safe = Some(size);
+                    return Ok(b);
+                }
+                Verdict::Valid => b.safe = Some(size),
+                Verdict::Invalid => {
+                    b.broken = Some(size);
+                    if size == self.args.from {
+                        return Ok(b);
+                    }
+                }
+                Verdict::Unknown => {
+                    b.unknown = Some(size);
+                    return Ok(b);
+                }
+            }
+        }
+        while let (Some(lo), Some(hi)) = (b.safe, b.broken) {
+            if hi - lo <= resolution {
+                break;
+            }
+            if stop.is_cancelled() || !self.affordable() {
+                b.stopped = Some(self.stop_reason(stop));
+                break;
+            }
+            let mid = Duration::from_millis(ms(lo + (hi - lo) / 2));
+            match self.probe(mid, stop, on_event).await?.verdict(view) {
+                Verdict::Valid => b.safe = Some(mid),
+                Verdict::Invalid => b.broken = Some(mid),
+                Verdict::Unknown => {
+                    b.unknown = Some(mid);
+                    break;
+                }
+            }
+        }
+        Ok(b)
+    }
+
+    fn stop_reason(&self, stop: &CancellationToken) -> String {
+        if stop.is_cancelled() {
+            "stopped by the user".into()
+        } else {
+            format!("the budget ({}) ran out", show(self.args.budget))
+        }
+    }
+
+    fn margin(&self, view: View, checker: CheckerId, b: &Bounds) -> Margin {
+        let broken_runs = b.broken.and_then(|s| self.probes.get(&ms(s))).map_or(0, |p| p.broken(view));
+        let n = self.args.runs;
+        let mut words = match (b.safe, b.broken) {
+            (Some(safe), None) if safe == self.args.to => format!("no break found up to {}", show(safe)),
+            (Some(safe), None) => format!("safe up to {}", show(safe)),
+            (None, Some(broken)) => format!("unsafe already at {} ({broken_runs}/{n} runs)", show(broken)),
+            (Some(safe), Some(broken)) => {
+                format!("safe up to {}, unsafe from {} ({broken_runs}/{n} runs)", show(safe), show(broken))
+            }
+            (None, None) => "not measured".into(),
+        };
+        if let Some(u) = b.unknown {
+            words.push_str(&format!(
+                "; unknown at {} (a run's {checker} could not judge), so the search stopped",
+                show(u)
+            ));
+        }
+        if let Some(why) = &b.stopped {
+            words.push_str(&format!("; {why} before it narrowed further"));
+        }
+        Margin {
+            view,
+            checker: Some(checker),
+            safe_up_to_ms: b.safe.map(ms),
+            unsafe_from_ms: b.broken.map(ms),
+            broken_runs,
+            unknown_at_ms: b.unknown.map(ms),
+            words,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `fencepost margin`: `harness::margin`'s study, its probes as they run
+//! (on stderr with `--json`) and its margins.
+
+use std::time::Duration;
+
+use harness::margin::{margin, MarginArgs, MarginEvent, Study, View};
+use harness::options::RunOpts;
+use harness::run::{show, Event};
+
+/// `margin`'s own options (beside `run`'s).
+pub struct MarginCmd {
+    pub system: String,
+    pub fault: String,
+    pub from: Option<Duration>,
+    pub to: Option<Duration>,
+    pub runs: usize,
+    pub budget: Duration,
+    pub json: bool,
+}
+
+pub async fn margin_command(cmd: MarginCmd, opts: &RunOpts) -> anyhow::Result<()> {
+    if opts.faults.nemesis != "none" {
+        anyhow::bail!("--nemesis: `margin` searches the one fault of --fault; give it there");
+    }
+    let template = opts.args(cmd.system)?;
+    let mut specs = nemesis::FaultSpec::parse_list(&cmd.fault).map_err(|e| anyhow::anyhow!("--fault: {e}"))?;
+    let fault = match (specs.pop(), specs.is_empty()) {
+        (Some(f), true) => f,
+        _ => anyhow::bail!("--fault {}: one fault, KIND[:TARGET]", cmd.fault),
+    };
+    let ttl = template.options.ttl;
+    let args = MarginArgs {
+        template,
+        fault,
+        from: cmd.from.unwrap_or(ttl / 4),
+        to: cmd.to.unwrap_or(ttl * 2),
+        runs: cmd.runs,
+        budget: cmd.budget,
+    };
+    let json = cmd.json;
+    // With --json, stdout is the study alone.
+    let say = move |line: String| if json { eprintln!("{line}") } else { out!("{line}") };
+    say(format!(
+        "margin: {} ({}), {} by {} from {} to {}, {} run(s) per size, --ttl {}, holds {}–{}",
+        args.template.system,
+        args.template.workload.name(),
+        args.fault,
+        args.fault.kind.magnitude().flag(),
+        show(args.from),
+        show(args.to),
+        args.runs,
+        show(ttl),
+        show(args.template.options.hold.0),
+        show(args.template.options.hold.1)
+    ));
+    let on_event = |e: MarginEvent| match e {
+        MarginEvent::Running { .. } => {}
+        MarginEvent::Ran { size, run } => say(format!(
+            "  {:>7}  clients {:<7}  service {:<7}  run {}",
+            show(size),
+            run.clients.as_str(),
+            run.service.as_str(),
+            run.run
+        )),
+        MarginEvent::Run(Event::BlindSpot(why)) => say(format!("  blind spot: {why}")),
+        MarginEvent::Run(Event::Warning(w)) => say(format!("  warning: {w}")),
+        MarginEvent::Run(_) => {}
+    };
+    let stop = workloads::CancellationToken::new();
+    let ctrl_c = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.cancel();
+            }
+        })
+    };
+    let study = margin(args, stop, &on_event).await;
+    ctrl_c.abort();
+    let study = study?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&study)?);
+    } else {
+        print_study(&study);
+    }
+    Ok(())
+}
+
+fn print_study(s: &Study) {
+    out!();
+    for m in &s.margins {
+        let view = match m.view {
+            View::Clients => "clients",
+            View::Service => "service",
+        };
+        let checker = m.checker.map_or(String::new(), |c| format!(" ({c})"));
+        out!("{view}{checker}: {}", m.words);
+    }
+    out!(
+        "{} runs in {:.0} s; study {} (each probe is a stored run tagged with it)",
+        s.runs_spent,
+        s.wall_ms as f64 / 1000.0,
+        s.study
+    );
+}
