@@ -239,6 +239,16 @@ enum Command {
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
+    /// The stored margin studies: per system, fault and view, the largest
+    /// size survived and the smallest that broke.
+    Margins {
+        /// The results store.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+        /// Every study as JSON (`safe_up_to_ms`, `unsafe_from_ms` per view).
+        #[arg(long)]
+        json: bool,
+    },
     /// List stored runs, newest first.
     ///
     /// A filter value fencepost does not know (and no stored run has) is
@@ -621,6 +631,13 @@ fn main() -> ExitCode {
                 None => ExitCode::from(EXIT_UNUSABLE),
             }
         }
+        Command::Margins { store, json } => match margin::margins_command(&store, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(EXIT_UNUSABLE)
+            }
+        },
         Command::Soak { system, opts, sample, warm_up } => soak(system, &opts, soak::SoakOptions { sample, warm_up }),
         Command::Runs { store, system, workload, nemesis, verdict, scenario, reindex, json } => {
             let filter = results::Filter { system, workload, nemesis, verdict, scenario };

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use harness::margin::{margin, MarginArgs, MarginEvent, Study, View};
+use harness::margin::{margin, MarginArgs, MarginEvent};
 use harness::options::RunOpts;
 use harness::run::{show, Event};
+use results::study::Study;
 
 /// `margin`'s own options (beside `run`'s).
 pub struct MarginCmd {
@@ -89,10 +90,7 @@ pub async fn margin_command(cmd: MarginCmd, opts: &RunOpts) -> anyhow::Result<()
 fn print_study(s: &Study) {
     out!();
     for m in &s.margins {
-        let view = match m.view {
-            View::Clients => "clients",
-            View::Service => "service",
-        };
+        let view = m.view.name();
         let checker = m.checker.map_or(String::new(), |c| format!(" ({c})"));
         out!("{view}{checker}: {}", m.words);
     }
@@ -102,4 +100,44 @@ fn print_study(s: &Study) {
         s.wall_ms as f64 / 1000.0,
         s.study
     );
+}
+
+/// `fencepost margins`: every stored study, a row per study and view.
+pub fn margins_command(store: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let studies = results::studies(store)?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&studies)?);
+        return Ok(());
+    }
+    if studies.is_empty() {
+        out!("no margin studies in {} (run one with `fencepost margin SYSTEM --fault KIND`)", store.display());
+        return Ok(());
+    }
+    out!(
+        "{:<16} {:<9} {:<22} {:>6} {:>11}  {:<8} {:<44} {:>5}",
+        "system",
+        "workload",
+        "fault (size)",
+        "ttl",
+        "holds",
+        "view",
+        "margin",
+        "runs"
+    );
+    for s in &studies {
+        for m in &s.margins {
+            out!(
+                "{:<16} {:<9} {:<22} {:>6} {:>11}  {:<8} {:<44} {:>5}",
+                s.system,
+                s.workload,
+                format!("{} ({})", s.fault, s.flag.trim_start_matches("--")),
+                show(Duration::from_millis(s.ttl_ms)),
+                format!("{}–{}", show(Duration::from_millis(s.hold_ms.0)), show(Duration::from_millis(s.hold_ms.1))),
+                m.view.name(),
+                m.words,
+                s.runs_spent
+            );
+        }
+    }
+    Ok(())
 }

@@ -45,5 +45,12 @@ fn a_redis_lease_under_client_pauses_breaks_between_ttl_less_the_longest_hold_an
     assert_eq!(test["study"]["study"], study["study"], "{test:#}");
     assert_eq!(test["study"]["flag"], "--client-pause");
     assert_eq!(test["study"]["size_ms"], probes[0]["size_ms"]);
+    // The study is kept: `fencepost margins` lists it, as JSON too.
+    let listed = fencepost().args(["margins", "--json", "--store"]).arg(&store).output().unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0], study, "the stored study is the one printed");
+    let table = fencepost().args(["margins", "--store"]).arg(&store).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains(clients["words"].as_str().unwrap()), "{table}");
     let _ = std::fs::remove_dir_all(store);
 }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use checker::checkers::CheckerId;
 use checker::Verdict;
 use nemesis::{FaultSpec, Magnitude};
-use results::StudyTag;
-use serde::Serialize;
+use results::study::{Margin, Probe, ProbeRun, Study, View};
+use results::{Store, StudyTag};
 use workloads::CancellationToken;
 
 use crate::run::{prepare, show, Event, RunArgs};
@@ -37,104 +37,6 @@ pub struct MarginArgs {
     /// all of them are valid.
     pub runs: usize,
     pub budget: Duration,
-}
-
-/// Which promise a margin measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum View {
-    /// The clients never held one lock at once (or led one election).
-    Clients,
-    /// The service never granted inside another client's guaranteed lease.
-    Service,
-}
-
-impl View {
-    pub const ALL: [View; 2] = [View::Clients, View::Service];
-
-    /// The checker that decides this view in a run of `workload`'s.
-    fn checker(self, checkers: &[CheckerId]) -> Option<CheckerId> {
-        let wanted: &[CheckerId] = match self {
-            View::Clients => &[CheckerId::MutualExclusion, CheckerId::Election],
-            View::Service => &[CheckerId::LeaseSafety],
-        };
-        wanted.iter().copied().find(|c| checkers.contains(c))
-    }
-}
-
-/// One run of a probe: the run's id and each view's verdict.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProbeRun {
-    pub run: String,
-    pub clients: Verdict,
-    pub service: Verdict,
-}
-
-impl ProbeRun {
-    fn verdict(&self, view: View) -> Verdict {
-        match view {
-            View::Clients => self.clients,
-            View::Service => self.service,
-        }
-    }
-}
-
-/// The runs at one size.
-#[derive(Clone, Debug, Serialize)]
-pub struct Probe {
-    pub size_ms: u64,
-    pub runs: Vec<ProbeRun>,
-}
-
-impl Probe {
-    /// Invalid if a run is, valid if all are, else unknown.
-    pub fn verdict(&self, view: View) -> Verdict {
-        self.runs.iter().map(|r| r.verdict(view)).fold(Verdict::Valid, Verdict::combine)
-    }
-
-    fn broken(&self, view: View) -> usize {
-        self.runs.iter().filter(|r| r.verdict(view) == Verdict::Invalid).count()
-    }
-}
-
-/// One view's margin.
-#[derive(Clone, Debug, Serialize)]
-pub struct Margin {
-    pub view: View,
-    /// The checker that decided it (`None`: the workload has none).
-    pub checker: Option<CheckerId>,
-    /// The largest size at which every run was valid.
-    pub safe_up_to_ms: Option<u64>,
-    /// The smallest size at which a run was invalid.
-    pub unsafe_from_ms: Option<u64>,
-    /// Of the runs at `unsafe_from_ms`, how many broke.
-    pub broken_runs: usize,
-    /// A size whose verdict was unknown, where the search stopped.
-    pub unknown_at_ms: Option<u64>,
-    pub words: String,
-}
-
-/// A finished (or stopped) study.
-#[derive(Clone, Debug, Serialize)]
-pub struct Study {
-    pub study: String,
-    pub system: String,
-    pub workload: String,
-    pub fault: String,
-    /// The option the size sets.
-    pub flag: String,
-    pub ttl_ms: u64,
-    pub hold_ms: (u64, u64),
-    pub runs_per_probe: usize,
-    pub from_ms: u64,
-    pub to_ms: u64,
-    pub margins: Vec<Margin>,
-    /// Every probe, by size.
-    pub probes: Vec<Probe>,
-    pub runs_spent: usize,
-    pub wall_ms: u64,
-    /// Why the search ended before each margin was narrowed: the budget.
-    pub stopped: Option<String>,
 }
 
 /// What a study reports as it goes.
@@ -210,7 +112,7 @@ pub async fn margin(
         margins.push(search.margin(view, checker, &bounds));
     }
     let o = &args.template.options;
-    Ok(Study {
+    let study = Study {
         study: study.clone(),
         system: args.template.system.clone(),
         workload: args.template.workload.name().to_string(),
@@ -226,7 +128,9 @@ pub async fn margin(
         runs_spent: search.spent,
         wall_ms: ms(search.started.elapsed()),
         stopped,
-    })
+    };
+    Store::open(&args.template.store).await?.save_study(&study)?;
+    Ok(study)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -374,17 +278,40 @@ impl Search<'_> {
     }
 
     fn margin(&self, view: View, checker: CheckerId, b: &Bounds) -> Margin {
-        let broken_runs = b.broken.and_then(|s| self.probes.get(&ms(s))).map_or(0, |p| p.broken(view));
+        // Every probe counts, the other view's too: the smallest size that
+        // broke, and the largest below it that held. Sizes that held above
+        // a break are said, not hidden: either safety is not ordered by
+        // size here or one run per size was too few.
+        let verdicts: Vec<(u64, Verdict)> = self.probes.values().map(|p| (p.size_ms, p.verdict(view))).collect();
+        let broken = verdicts.iter().find(|(_, v)| *v == Verdict::Invalid).map(|(s, _)| *s);
+        let held = |below: Option<u64>| {
+            verdicts.iter().filter(|(s, v)| *v == Verdict::Valid && below.is_none_or(|b| *s < b)).map(|(s, _)| *s).max()
+        };
+        let safe = held(broken);
+        let again: Vec<u64> = verdicts
+            .iter()
+            .filter(|(s, v)| *v == Verdict::Valid && broken.is_some_and(|b| *s > b))
+            .map(|(s, _)| *s)
+            .collect();
+        let at = |size: u64| show(Duration::from_millis(size));
+        let broken_runs = broken.and_then(|s| self.probes.get(&s)).map_or(0, |p| p.broken(view));
         let n = self.args.runs;
-        let mut words = match (b.safe, b.broken) {
-            (Some(safe), None) if safe == self.args.to => format!("no break found up to {}", show(safe)),
-            (Some(safe), None) => format!("safe up to {}", show(safe)),
-            (None, Some(broken)) => format!("unsafe already at {} ({broken_runs}/{n} runs)", show(broken)),
+        let mut words = match (safe, broken) {
+            (Some(safe), None) if safe == ms(self.args.to) => format!("no break found up to {}", at(safe)),
+            (Some(safe), None) => format!("safe up to {}", at(safe)),
+            (None, Some(broken)) => format!("unsafe already at {} ({broken_runs}/{n} runs)", at(broken)),
             (Some(safe), Some(broken)) => {
-                format!("safe up to {}, unsafe from {} ({broken_runs}/{n} runs)", show(safe), show(broken))
+                format!("safe up to {}, unsafe from {} ({broken_runs}/{n} runs)", at(safe), at(broken))
             }
             (None, None) => "not measured".into(),
         };
+        if !again.is_empty() {
+            let sizes: Vec<String> = again.iter().map(|s| at(*s)).collect();
+            words.push_str(&format!(
+                "; yet valid again at {} (larger is not always worse here, or {n} run(s) per size too few: raise --runs)",
+                sizes.join(", ")
+            ));
+        }
         if let Some(u) = b.unknown {
             words.push_str(&format!(
                 "; unknown at {} (a run's {checker} could not judge), so the search stopped",
@@ -397,8 +324,8 @@ impl Search<'_> {
         Margin {
             view,
             checker: Some(checker),
-            safe_up_to_ms: b.safe.map(ms),
-            unsafe_from_ms: b.broken.map(ms),
+            safe_up_to_ms: safe,
+            unsafe_from_ms: broken,
             broken_runs,
             unknown_at_ms: b.unknown.map(ms),
             words,

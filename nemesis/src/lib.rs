@@ -43,6 +43,8 @@ pub use fault::{
     aim_at_holder, aim_at_share, planned_fault, random_fault, random_partition, refuse_up_front, Aimed, Capabilities,
     ClockMode, Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownClockMode, UnknownFault,
 };
-pub use kinds::{nemesis_help, ClientPartition, ClientPause, Clock, Exposure, Kill, Loss, Magnitude, Netem, Partition, Pause};
+pub use kinds::{
+    nemesis_help, ClientPartition, ClientPause, Clock, Exposure, Kill, Loss, Magnitude, Netem, Partition, Pause,
+};
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

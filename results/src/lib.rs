@@ -18,6 +18,7 @@
 pub mod record;
 pub mod scenario;
 pub mod story;
+pub mod study;
 
 pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, StudyTag, TestSpec, WorkloadSummary};
 pub use story::{Headline, Layer, Layers, Story, Tally};
@@ -212,6 +213,19 @@ impl Store {
         &self.dir
     }
 
+    /// Keeps a finished margin study beside its probe runs.
+    pub fn save_study(&self, study: &study::Study) -> Result<(), Error> {
+        let dir = self.dir.join(STUDIES);
+        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        write_json(&dir.join(format!("{}.json", study.study)), study)
+    }
+
+    /// Every stored study, newest first; one that does not read is an
+    /// error naming its file.
+    pub fn studies(&self) -> Result<Vec<study::Study>, Error> {
+        studies(&self.dir)
+    }
+
     /// The directory of run `id`, or an error for an id that is not one.
     pub fn run_dir(&self, id: &str) -> Result<PathBuf, Error> {
         if !valid_run_id(id) {
@@ -313,7 +327,7 @@ impl Store {
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| valid_run_id(id))
+            .filter(|id| valid_run_id(id) && id != STUDIES)
             .collect();
         ids.sort();
         sqlx::query("DELETE FROM runs").execute(&self.pool).await.map_err(sql("clearing the index"))?;
@@ -476,6 +490,27 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
         })
     };
     row().map_err(sql("reading the index"))
+}
+
+/// The store's folder of margin studies (not a run: the index skips it).
+pub const STUDIES: &str = "studies";
+
+/// The studies stored under `store`, newest first (their ids start with
+/// the time they began).
+pub fn studies(store: &Path) -> Result<Vec<study::Study>, Error> {
+    let dir = store.join(STUDIES);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("reading", &dir)(e)),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths.reverse();
+    paths.iter().map(|p| read_json(p)).collect()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {

@@ -38,6 +38,14 @@ struct ScenarioEntry {
     summary: results::scenario::Summary,
 }
 
+/// `GET /api/v1/margins`: every stored margin study, newest first, as
+/// stored (`safe_up_to_ms`, `unsafe_from_ms` per view, every probe).
+pub async fn margins(State(app): State<Arc<App>>) -> Result<Response, Error> {
+    let dir = app.store.dir().to_path_buf();
+    let studies = tokio::task::spawn_blocking(move || results::studies(&dir)).await??;
+    Ok(Json(studies).into_response())
+}
+
 pub async fn scenarios(State(app): State<Arc<App>>) -> Result<Response, Error> {
     let runs = app.store.list(&results::Filter::default()).await?;
     let entries: Vec<ScenarioEntry> = crate::pages::scenario_rows(&runs)

@@ -14,6 +14,7 @@
 //! | `GET /runs/{id}/history.jsonl`, `.edn`, `/nodes/{node}.log` | downloads |
 //! | `GET /runs/{id}/events` | server-sent events: new operations of a live run |
 //! | `GET /compare` | systems × faults |
+//! | `GET /margins`, `/api/v1/margins` | the margin studies: per system and fault, the largest size survived and the smallest that broke, clients' and service's, each probe linked |
 //! | `GET /scenarios` | the scenario library, each with its stored runs: matched, time to the first anomaly |
 //! | `GET /check` | upload a history and check it |
 //! | `GET /api/v1/runs`, `/api/v1/runs/{id}`, `/api/v1/runs/{id}/history`, `/api/v1/runs/{id}/timeline`, `/api/v1/scenarios` | JSON |
@@ -120,6 +121,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}/events", get(api::events))
         .route("/compare", get(pages::compare))
         .route("/scenarios", get(pages::scenarios))
+        .route("/margins", get(pages::margins))
         .route("/check", get(pages::check))
         .route("/api/v1/runs", get(api::runs))
         .route("/api/v1/runs/{id}", get(api::run))
@@ -127,6 +129,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}/timeline", get(api::timeline))
         .route("/api/v1/compare", get(api::compare))
         .route("/api/v1/scenarios", get(api::scenarios))
+        .route("/api/v1/margins", get(api::margins))
         .route("/api/v1/check", post(api::check))
         .route("/healthz", get(|| async { "ok" }))
         .route(

@@ -727,6 +727,70 @@ pub async fn check() -> Response {
     )
 }
 
+#[derive(Template)]
+#[template(path = "margins.html")]
+struct Margins {
+    rows: Vec<MarginRow>,
+}
+
+/// A study as the margins page shows it.
+struct MarginRow {
+    study: String,
+    system: String,
+    workload: String,
+    fault: String,
+    flag: String,
+    ttl: String,
+    holds: String,
+    clients: String,
+    service: String,
+    /// Per size probed: each run's id and its verdicts in a word.
+    probes: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// `GET /margins`: every stored margin study, newest first.
+pub async fn margins(State(app): State<Arc<App>>) -> Response {
+    let dir = app.store.dir().to_path_buf();
+    let studies = match tokio::task::spawn_blocking(move || results::studies(&dir)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let show = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms)).to_string();
+    let rows = studies
+        .iter()
+        .map(|s| {
+            let words = |view: results::study::View| {
+                s.margins.iter().find(|m| m.view == view).map_or("-".to_string(), |m| m.words.clone())
+            };
+            MarginRow {
+                study: s.study.clone(),
+                system: s.system.clone(),
+                workload: s.workload.clone(),
+                fault: s.fault.clone(),
+                flag: s.flag.clone(),
+                ttl: show(s.ttl_ms),
+                holds: format!("{}–{}", show(s.hold_ms.0), show(s.hold_ms.1)),
+                clients: words(results::study::View::Clients),
+                service: words(results::study::View::Service),
+                probes: s
+                    .probes
+                    .iter()
+                    .map(|p| {
+                        let runs = p
+                            .runs
+                            .iter()
+                            .map(|r| (r.run.clone(), format!("clients {} · service {}", r.clients, r.service)))
+                            .collect();
+                        (show(p.size_ms), runs)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    render(StatusCode::OK, &Margins { rows })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path as FsPath;
@@ -949,5 +1013,66 @@ mod tests {
         let (status, _) = page(&app, "nope", &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         std::fs::remove_dir_all(&store).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_margins_page_lists_each_study_with_its_margins_and_probe_runs() {
+        use results::study::{Margin, Probe, ProbeRun, Study, View};
+        use std::sync::Arc;
+        let store = std::env::temp_dir().join(format!("fencepost-web-margins-{}", std::process::id()));
+        let app = crate::app(store.clone()).await.unwrap();
+        let empty = margins(State(app.clone())).await;
+        let body = axum::body::to_bytes(empty.into_body(), usize::MAX).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("No margin studies in this store yet"));
+        let margin = |view, words: &str| Margin {
+            view,
+            checker: None,
+            safe_up_to_ms: Some(1800),
+            unsafe_from_ms: None,
+            broken_runs: 0,
+            unknown_at_ms: None,
+            words: words.into(),
+        };
+        let run = |id: &str, clients| ProbeRun { run: id.into(), clients, service: Verdict::Valid };
+        let study = Study {
+            study: "margin-1-2-0".into(),
+            system: "redis".into(),
+            workload: "lock".into(),
+            fault: "client-pause".into(),
+            flag: "--client-pause".into(),
+            ttl_ms: 2000,
+            hold_ms: (200, 400),
+            runs_per_probe: 1,
+            from_ms: 1000,
+            to_ms: 2600,
+            margins: vec![
+                margin(View::Clients, "safe up to 1.8s, unsafe from 1.9s (1/1 runs)"),
+                margin(View::Service, "no break found up to 2.6s"),
+            ],
+            probes: vec![
+                Probe { size_ms: 1800, runs: vec![run("r-18", Verdict::Valid)] },
+                Probe { size_ms: 1900, runs: vec![run("r-19", Verdict::Invalid)] },
+            ],
+            runs_spent: 2,
+            wall_ms: 20_000,
+            stopped: None,
+        };
+        app.store.save_study(&study).unwrap();
+        let page = margins(State(Arc::clone(&app))).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        for want in [
+            "safe up to 1.8s, unsafe from 1.9s (1/1 runs)",
+            "no break found up to 2.6s",
+            "href=\"/runs/r-19\"",
+            "clients invalid",
+        ] {
+            assert!(body.contains(want), "{want}: {body}");
+        }
+        // The study reads back as written, and the index takes no run from it.
+        assert_eq!(results::studies(&store).unwrap(), vec![study]);
+        assert_eq!(app.store.reindex().await.unwrap().1.len(), 0, "the studies folder is not a run");
+        let _ = std::fs::remove_dir_all(store);
     }
 }
