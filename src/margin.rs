@@ -42,18 +42,25 @@ pub async fn margin_command(cmd: MarginCmd, opts: &RunOpts) -> anyhow::Result<()
     // With --json, stdout is the study alone.
     let say = move |line: String| if json { eprintln!("{line}") } else { out!("{line}") };
     say(format!(
-        "margin: {} ({}), {} by {} from {} to {}, {} run(s) per size, --ttl {}, holds {}–{}",
+        "margin: {} ({}), {} by {} from {} to {}, {} per size, --ttl {}, holds {}–{}",
         args.template.system,
         args.template.workload.name(),
         args.fault,
         args.fault.kind.magnitude().flag(),
         show(args.from),
         show(args.to),
-        args.runs,
+        checker::analysis::counted(args.runs, "run", "runs"),
         show(ttl),
         show(args.template.options.hold.0),
         show(args.template.options.hold.1)
     ));
+    // Every probe's run says the same notes: once is enough.
+    let said = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let once = |line: String| {
+        if said.lock().map(|mut s| s.insert(line.clone())).unwrap_or(true) {
+            say(line);
+        }
+    };
     let on_event = |e: MarginEvent| match e {
         MarginEvent::Running { .. } => {}
         MarginEvent::Ran { size, run } => say(format!(
@@ -63,7 +70,8 @@ pub async fn margin_command(cmd: MarginCmd, opts: &RunOpts) -> anyhow::Result<()
             run.service.as_str(),
             run.run
         )),
-        MarginEvent::Run(Event::BlindSpot(why)) => say(format!("  blind spot: {why}")),
+        MarginEvent::Run(Event::BlindSpot(why)) => once(format!("  blind spot: {why}")),
+        MarginEvent::Run(Event::Note(note)) => once(format!("  note: {note}")),
         MarginEvent::Run(Event::Warning(w)) => say(format!("  warning: {w}")),
         MarginEvent::Run(_) => {}
     };
@@ -95,8 +103,8 @@ fn print_study(s: &Study) {
         out!("{view}{checker}: {}", m.words);
     }
     out!(
-        "{} runs in {:.0} s; study {} (each probe is a stored run tagged with it)",
-        s.runs_spent,
+        "{} in {:.0} s; study {} (each probe is a stored run tagged with it)",
+        checker::analysis::counted(s.runs_spent, "run", "runs"),
         s.wall_ms as f64 / 1000.0,
         s.study
     );

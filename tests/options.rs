@@ -232,18 +232,29 @@ fn the_plan_names_faults_this_runs_shape_cannot_show() {
     let sentinel = ["redis-sentinel", "--nemesis", "partition:primary", "--nemesis-interval"];
     let blind = plan(&[&sentinel[..], &["10s", "--ttl", "15s"]].concat());
     assert_eq!(blind.len(), 1, "{blind:?}");
-    assert!(
-        blind[0].contains("partition:primary: each cut lasts 10s, shorter than the lease (--ttl 15s)"),
-        "{blind:?}"
-    );
+    assert!(blind[0].contains("partition:primary: each cut lasts 10s, less than is surely left"), "{blind:?}");
+    assert!(blind[0].contains("(14.95s: --ttl 15s less the longest hold, 50ms)"), "{blind:?}");
     assert!(plan(&[&sentinel[..], &["12s", "--ttl", "4s"]].concat()).is_empty());
     // A client pause that, after the longest hold, still ends inside the
     // lease; the default pause (1.5 × --ttl) does not.
     let blind = plan(&["redis", "--nemesis", "client-pause", "--client-pause", "2s", "--ttl", "5s"]);
-    assert!(blind.len() == 1 && blind[0].contains("a pause of 2s after a hold of up to 50ms"), "{blind:?}");
+    assert!(blind.len() == 1 && blind[0].contains("each pause lasts 2s, less than is surely left"), "{blind:?}");
     assert!(plan(&["redis", "--nemesis", "client-pause", "--ttl", "5s"]).is_empty());
     // PostgreSQL's locks last the session, not --ttl: no lease to outlast.
     assert!(plan(&["postgres", "--nemesis", "client-pause", "--client-pause", "1s"]).is_empty());
+    // etcd renews every third of its lease: with holds of 3-4 s, a cut of
+    // 5s under a 6s lease can outlast what is left (4s), one of 3s cannot.
+    let etcd = |cut: &'static str| {
+        let args = ["etcd", "--nemesis", "partition-clients", "--ttl", "6s", "--nemesis-interval", cut];
+        plan(&[&args[..], &hold("3s", "4s")].concat())
+    };
+    assert!(etcd("5s").is_empty());
+    let blind = etcd("3s");
+    assert!(blind.len() == 1 && blind[0].contains("(4s: --ttl 6s less a renewal period of 2s)"), "{blind:?}");
+    // A replicated system can fail over while a node is down: the kill
+    // rule is a lone server's.
+    let sentinel = ["redis-sentinel", "--nemesis", "kill:primary", "--nemesis-interval", "8s"];
+    assert!(plan(&[&sentinel[..], &hold("4s", "6s")].concat()).is_empty());
 }
 
 /// `margin`'s own refusals come before any cluster starts.
@@ -253,6 +264,7 @@ fn a_margin_that_cannot_be_searched_is_refused_naming_why() {
         (vec!["--fault", "kill,pause"], "one fault"),
         (vec!["--fault", "kill", "--from", "3s", "--to", "1s"], "--from 3s is not below --to 1s"),
         (vec!["--fault", "kill", "--runs", "0"], "--runs 0"),
+        (vec!["--fault", "client-pause", "--from", "0s"], "--from 0s: a fault of no size is no fault"),
         (vec!["--fault", "kill", "--nemesis", "pause"], "--nemesis: `margin` searches the one fault of --fault"),
         (vec!["--fault", "nope"], "--fault"),
         (vec!["--fault", "kill", "--to", "60s"], "--nemesis-interval 60s (kill): a 30s run fits it only as"),

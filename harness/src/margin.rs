@@ -63,6 +63,11 @@ pub async fn margin(
     if args.from >= args.to {
         return Err(Error::Options(format!("--from {} is not below --to {}", show(args.from), show(args.to))));
     }
+    if args.from.is_zero() {
+        return Err(Error::Options("--from 0s: a fault of no size is no fault; start above 0".into()));
+    }
+    // An unknown system is the command line's error, not a size's.
+    let system = workloads::systems::lookup(&args.template.system)?;
     if args.runs == 0 {
         return Err(Error::Options("--runs 0: a probe needs at least one run".into()));
     }
@@ -91,6 +96,7 @@ pub async fn margin(
     let checkers = args.template.workload.checkers();
     let resolution = ((args.to - args.from) / STEPS).max(Duration::from_millis(50));
     let mut stopped = None;
+    let mut failed = None;
     let mut margins = Vec::new();
     for view in View::ALL {
         let Some(checker) = view.checker(checkers) else {
@@ -105,11 +111,22 @@ pub async fn margin(
             });
             continue;
         };
-        let bounds = search.bisect(view, resolution, &stop, on_event).await?;
+        // A probe that fails ends the study, but what it found is kept.
+        let bounds = match search.bisect(view, resolution, &stop, on_event).await {
+            Ok(b) => b,
+            Err(e) => {
+                let b = Bounds { stopped: Some(format!("a probe failed ({e})")), ..Bounds::default() };
+                failed = Some(e);
+                b
+            }
+        };
         if bounds.stopped.is_some() {
             stopped = bounds.stopped.clone();
         }
         margins.push(search.margin(view, checker, &bounds));
+        if failed.is_some() {
+            break;
+        }
     }
     let o = &args.template.options;
     let study = Study {
@@ -118,7 +135,9 @@ pub async fn margin(
         workload: args.template.workload.name().to_string(),
         fault: args.fault.to_string(),
         flag: args.fault.kind.magnitude().flag().to_string(),
-        ttl_ms: o.ttl.as_millis() as u64,
+        // The lease as the system keeps it (etcd's whole seconds, ZooKeeper's
+        // bounded sessions), not as asked.
+        ttl_ms: system.lease(o.ttl).map_or(o.ttl, |l| l.ttl).as_millis() as u64,
         hold_ms: (o.hold.0.as_millis() as u64, o.hold.1.as_millis() as u64),
         runs_per_probe: args.runs,
         from_ms: ms(args.from),
@@ -130,7 +149,10 @@ pub async fn margin(
         stopped,
     };
     Store::open(&args.template.store).await?.save_study(&study)?;
-    Ok(study)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(study),
+    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -183,19 +205,27 @@ impl Search<'_> {
         }
         let mut runs = Vec::new();
         for i in 0..self.args.runs {
-            let seed = self.args.template.options.seed + i as u64;
+            // A run cut short by the user is no evidence either way.
+            if stop.is_cancelled() {
+                return Err(Error::Options("stopped by the user".into()));
+            }
+            let seed = self.args.template.options.seed.wrapping_add(i as u64);
             on_event(MarginEvent::Running { size, seed });
             let relay = |e: Event| on_event(MarginEvent::Run(e));
             let finished = crate::run::run(self.probe_args(size, seed), stop.clone(), &relay).await?;
             self.spent += 1;
+            let results = &finished.results;
+            // A run the user stopped, or in which no fault of the size was
+            // injected (a holder fault that found no holder), says nothing
+            // about the size: unknown, never safe.
+            let injected = results.sufficiency.as_ref().is_some_and(|s| !s.faults.is_empty());
             let verdict = |view: View| {
                 let checker = view.checker(self.args.template.workload.checkers());
-                finished
-                    .results
-                    .checkers
-                    .iter()
-                    .find(|a| Some(a.id()) == checker)
-                    .map_or(Verdict::Unknown, |a| a.validity)
+                match results.checkers.iter().find(|a| Some(a.id()) == checker) {
+                    Some(_) if results.interrupted || !injected => Verdict::Unknown,
+                    Some(a) => a.validity,
+                    None => Verdict::Unknown,
+                }
             };
             let run =
                 ProbeRun { run: finished.id.clone(), clients: verdict(View::Clients), service: verdict(View::Service) };
@@ -226,7 +256,8 @@ impl Search<'_> {
         // The ends first: no break at `to` ends the search, and neither
         // does one already at `from`.
         for size in [self.args.to, self.args.from] {
-            if stop.is_cancelled() || !self.affordable() {
+            let cached = self.probes.contains_key(&ms(size));
+            if !cached && (stop.is_cancelled() || !self.affordable()) {
                 b.stopped = Some(self.stop_reason(stop));
                 return Ok(b);
             }
@@ -252,11 +283,12 @@ impl Search<'_> {
             if hi - lo <= resolution {
                 break;
             }
-            if stop.is_cancelled() || !self.affordable() {
+            let mid = Duration::from_millis(ms(lo + (hi - lo) / 2));
+            // A size the other view probed costs nothing.
+            if !self.probes.contains_key(&ms(mid)) && (stop.is_cancelled() || !self.affordable()) {
                 b.stopped = Some(self.stop_reason(stop));
                 break;
             }
-            let mid = Duration::from_millis(ms(lo + (hi - lo) / 2));
             match self.probe(mid, stop, on_event).await?.verdict(view) {
                 Verdict::Valid => b.safe = Some(mid),
                 Verdict::Invalid => b.broken = Some(mid),
@@ -299,7 +331,12 @@ impl Search<'_> {
         let mut words = match (safe, broken) {
             (Some(safe), None) if safe == ms(self.args.to) => format!("no break found up to {}", at(safe)),
             (Some(safe), None) => format!("safe up to {}", at(safe)),
-            (None, Some(broken)) => format!("unsafe already at {} ({broken_runs}/{n} runs)", at(broken)),
+            (None, Some(broken)) if broken == ms(self.args.from) => {
+                format!("unsafe already at {} ({broken_runs}/{n} runs)", at(broken))
+            }
+            (None, Some(broken)) => {
+                format!("unsafe at {} ({broken_runs}/{n} runs); nothing smaller probed", at(broken))
+            }
             (Some(safe), Some(broken)) => {
                 format!("safe up to {}, unsafe from {} ({broken_runs}/{n} runs)", at(safe), at(broken))
             }
@@ -330,5 +367,69 @@ impl Search<'_> {
             unknown_at_ms: b.unknown.map(ms),
             words,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(from: u64, to: u64) -> MarginArgs {
+        MarginArgs {
+            template: RunArgs {
+                system: "redis".into(),
+                workload: workloads::Workload::Lock,
+                options: Default::default(),
+                store: std::env::temp_dir(),
+                nemesis: Vec::new(),
+                nemesis_interval: None,
+                quiet: Duration::from_secs(1),
+                fault_options: nemesis::FaultOptions::default(),
+                endpoints: Vec::new(),
+                leases: Default::default(),
+                scenario: None,
+                study: None,
+                ssh: None,
+            },
+            fault: FaultSpec::parse("client-pause").unwrap(),
+            from: Duration::from_millis(from),
+            to: Duration::from_millis(to),
+            runs: 1,
+            budget: Duration::from_secs(60),
+        }
+    }
+
+    /// The margin a view reads off `probes` (size in ms, clients' verdict).
+    fn margin_of(args: &MarginArgs, probes: &[(u64, Verdict)]) -> Margin {
+        let mut search = Search { args, study: "s", probes: BTreeMap::new(), spent: 0, started: Instant::now() };
+        for &(size_ms, clients) in probes {
+            let run = ProbeRun { run: format!("r{size_ms}"), clients, service: Verdict::Valid };
+            search.probes.insert(size_ms, Probe { size_ms, runs: vec![run] });
+        }
+        search.margin(View::Clients, CheckerId::MutualExclusion, &Bounds::default())
+    }
+
+    #[test]
+    fn a_margin_is_the_smallest_break_and_the_largest_hold_below_it() {
+        let a = args(1000, 3000);
+        let m = margin_of(&a, &[(1000, Verdict::Valid), (2000, Verdict::Invalid), (1500, Verdict::Valid)]);
+        assert_eq!((m.safe_up_to_ms, m.unsafe_from_ms, m.broken_runs), (Some(1500), Some(2000), 1));
+        assert_eq!(m.words, "safe up to 1.5s, unsafe from 2s (1/1 runs)");
+        let m = margin_of(&a, &[(3000, Verdict::Valid)]);
+        assert_eq!((m.safe_up_to_ms, m.unsafe_from_ms), (Some(3000), None));
+        assert_eq!(m.words, "no break found up to 3s");
+    }
+
+    #[test]
+    fn a_hold_above_a_break_is_said_and_a_break_without_smaller_probes_is_not_called_already() {
+        let a = args(1000, 3000);
+        let m = margin_of(&a, &[(1000, Verdict::Invalid), (3000, Verdict::Valid)]);
+        assert_eq!((m.safe_up_to_ms, m.unsafe_from_ms), (None, Some(1000)));
+        assert!(m.words.starts_with("unsafe already at 1s (1/1 runs); yet valid again at 3s"), "{}", m.words);
+        let m = margin_of(&a, &[(3000, Verdict::Invalid)]);
+        assert_eq!(m.words, "unsafe at 3s (1/1 runs); nothing smaller probed");
+        // An unknown probe is neither side.
+        let m = margin_of(&a, &[(1000, Verdict::Valid), (2000, Verdict::Unknown), (3000, Verdict::Invalid)]);
+        assert_eq!((m.safe_up_to_ms, m.unsafe_from_ms), (Some(1000), Some(3000)));
     }
 }

@@ -154,14 +154,14 @@ pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
     let mut plan = FaultPlan::new(&args, &names)?;
     // A system that cannot hold a lock for --ttl says so before it starts.
     plan.notes.extend(system.ttl_note(args.options.ttl));
-    plan.blind_spots = blind_spots(&args, system, &plan);
+    plan.blind_spots = blind_spots(&args, system, node_count, &plan);
     Ok(Prepared { args, system, plan })
 }
 
 /// What each planned fault cannot show given the run's lease and holds
 /// ([`nemesis::FaultKind::blind_spot`]), named by its `--nemesis` spelling:
 /// a run that could not have failed must not read as a pass unremarked.
-fn blind_spots(args: &RunArgs, system: &dyn workloads::System, plan: &FaultPlan) -> Vec<String> {
+fn blind_spots(args: &RunArgs, system: &dyn workloads::System, nodes: usize, plan: &FaultPlan) -> Vec<String> {
     let mut seen = Vec::new();
     let mut notes = Vec::new();
     for step in &plan.steps {
@@ -169,9 +169,12 @@ fn blind_spots(args: &RunArgs, system: &dyn workloads::System, plan: &FaultPlan)
             continue;
         }
         seen.push(step.spec);
+        let lease = system.lease(args.options.ttl);
         let exposure = nemesis::Exposure {
-            ttl: system.leased().then_some(args.options.ttl),
+            ttl: lease.map(|l| l.ttl),
+            renewal: lease.and_then(|l| l.renewal),
             hold_max: args.options.hold.1,
+            nodes,
             length: step.duration,
         };
         notes.extend(step.spec.kind.blind_spot(&exposure, &show).map(|why| format!("{}: {why}", step.spec)));

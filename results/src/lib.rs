@@ -147,6 +147,8 @@ pub fn valid_run_id(id: &str) -> bool {
         && id.len() <= 128
         && !id.starts_with('.')
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        // The margin studies' folder sits beside the runs; it is not one.
+        && id != STUDIES
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
@@ -327,7 +329,7 @@ impl Store {
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| valid_run_id(id) && id != STUDIES)
+            .filter(|id| valid_run_id(id))
             .collect();
         ids.sort();
         sqlx::query("DELETE FROM runs").execute(&self.pool).await.map_err(sql("clearing the index"))?;

@@ -1073,6 +1073,7 @@ mod tests {
         // The study reads back as written, and the index takes no run from it.
         assert_eq!(results::studies(&store).unwrap(), vec![study]);
         assert_eq!(app.store.reindex().await.unwrap().1.len(), 0, "the studies folder is not a run");
+        assert!(!results::valid_run_id(results::STUDIES), "nor can `rm` or /runs/ take it for one");
         let _ = std::fs::remove_dir_all(store);
     }
 }

@@ -57,22 +57,14 @@ impl Kind for ClientPause {
         }
     }
 
-    /// A holder paused at hold time h still holds until h + pause; its
-    /// lease, however renewed, lasts until at least the grant + TTL. With
-    /// pause + the longest hold within the TTL, no pause outlasts a lease.
+    /// A holder paused keeps holding for the pause, but cannot renew: a
+    /// pause within what is surely left of its lease never outlasts it.
     fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
-        let ttl = e.ttl?;
-        (e.length + e.hold_max <= ttl).then(|| {
-            format!(
-                "a pause of {} after a hold of up to {} still ends within the lease (--ttl {}): the paused holder's \
-                 lease never runs out under it, so no second client can be granted its lock; pause for longer \
-                 (--client-pause above {}; the default is 1.5 × --ttl)",
-                show(e.length),
-                show(e.hold_max),
-                show(ttl),
-                show(ttl.saturating_sub(e.hold_max))
-            )
-        })
+        let instead = format!(
+            "pause for {} or more (--client-pause; its default is 1.5 × --ttl, at least --ttl + 1s)",
+            show(e.guaranteed()?)
+        );
+        super::within_the_lease(e, "pause", &instead, show)
     }
 
     /// A pause lasts its own duration, not the interval.

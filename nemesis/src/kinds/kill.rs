@@ -21,11 +21,13 @@ impl Kind for Kill {
     const PLURAL: &'static str = "kills";
     const REACH: Reach = Reach::Nodes;
 
-    /// A server that forgets its locks on a restart shows it only when the
-    /// holder still holds once the node is back: a downtime at least as
-    /// long as the longest hold ends every hold first.
+    /// A lone server that forgets its locks on a restart shows it only
+    /// when the holder still holds once it is back: a downtime at least as
+    /// long as the longest hold ends every hold first. A replicated system
+    /// can fail over while the node is down, so the rule is the lone
+    /// server's only.
     fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
-        (e.length >= e.hold_max).then(|| {
+        (e.nodes == 1 && e.length >= e.hold_max).then(|| {
             format!(
                 "each kill keeps its node down {}, no shorter than the longest hold ({}): every hold ends while the \
                  node is down, so a restart that forgot the lock cannot grant it to a second client inside a hold; \

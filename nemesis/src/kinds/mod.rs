@@ -174,31 +174,55 @@ impl Magnitude {
 }
 
 /// What of a run decides whether a fault can be seen to break a lock: the
-/// lease the clients take, how long they hold it, and how long one fault
-/// lasts.
+/// lease the clients take and how often it is renewed, how long they hold
+/// it, the cluster's size, and how long one fault lasts.
 #[derive(Clone, Copy, Debug)]
 pub struct Exposure {
     /// The lease a lock lasts unrenewed; `None` where locks last as long
     /// as the client's session (SQL advisory locks).
     pub ttl: Option<Duration>,
+    /// How often a holder renews its lease, where it does (etcd's
+    /// keep-alives, ZooKeeper's session pings).
+    pub renewal: Option<Duration>,
     pub hold_max: Duration,
+    /// Nodes in the cluster.
+    pub nodes: usize,
     /// How long one fault of the kind lasts (its downtime, cut or pause).
     pub length: Duration,
 }
 
-/// A cut shorter than the lease cannot make a lease taken before it run
-/// out while it lasts: a second holder then shows only where the service
-/// loses the lock outright. Shared by the kinds that cut links.
-pub(crate) fn cut_within_the_lease(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
-    let ttl = e.ttl?;
-    (e.length < ttl).then(|| {
+impl Exposure {
+    /// What is surely left of a held lease at any moment: the TTL less the
+    /// time since the grant (at most the longest hold) or since the last
+    /// renewal, whichever is shorter.
+    pub fn guaranteed(&self) -> Option<Duration> {
+        let since = self.renewal.map_or(self.hold_max, |r| r.min(self.hold_max));
+        Some(self.ttl?.saturating_sub(since))
+    }
+}
+
+/// A fault that ends before what is surely left of any held lease cannot
+/// make one run out while it lasts. `what` names one fault ("cut"),
+/// `instead` says how to make it long enough.
+pub(crate) fn within_the_lease(
+    e: &Exposure,
+    what: &str,
+    instead: &str,
+    show: &dyn Fn(Duration) -> String,
+) -> Option<String> {
+    let (ttl, left) = (e.ttl?, e.guaranteed()?);
+    (e.length < left).then(|| {
         format!(
-            "each cut lasts {}, shorter than the lease (--ttl {}): no lease taken before it can run out while it \
-             lasts, so it shows a second holder only if the service loses the lock outright; cut for longer than \
-             the lease (--nemesis-interval above {}) or take a shorter --ttl",
+            "each {what} lasts {}, less than is surely left of a held lease when it starts ({}: --ttl {} less {}), \
+             so no lease runs out under it and it shows a second holder only if the service loses the lock \
+             outright; {instead}",
             show(e.length),
+            show(left),
             show(ttl),
-            show(ttl)
+            match e.renewal {
+                Some(r) if r < e.hold_max => format!("a renewal period of {}", show(r)),
+                _ => format!("the longest hold, {}", show(e.hold_max)),
+            }
         )
     })
 }

@@ -31,7 +31,8 @@ impl Kind for Partition {
     const REACH: Reach = Reach::Links;
 
     fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
-        super::cut_within_the_lease(e, show)
+        let instead = format!("cut for {} or more (--nemesis-interval), or take a shorter --ttl", show(e.guaranteed()?));
+        super::within_the_lease(e, "cut", &instead, show)
     }
 
     fn cannot_aim(target: Target) -> Option<&'static str> {

@@ -24,7 +24,8 @@ impl Kind for ClientPartition {
     const REACH: Reach = Reach::Nodes;
 
     fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
-        super::cut_within_the_lease(e, show)
+        let instead = format!("cut for {} or more (--nemesis-interval), or take a shorter --ttl", show(e.guaranteed()?));
+        super::within_the_lease(e, "cut", &instead, show)
     }
 
     async fn check(nemesis: &Nemesis, _first: &Node) -> Result<Option<String>, Error> {

@@ -532,6 +532,11 @@ impl System for Etcd {
     fn clients(&self) -> Clients {
         Clients::both::<EtcdLock>()
     }
+    /// Whole seconds, renewed every third of them.
+    fn lease(&self, ttl: Duration) -> Option<super::Lease> {
+        let ttl = Duration::from_secs(lease_secs(ttl) as u64);
+        Some(super::Lease { ttl, renewal: Some(ttl / 3) })
+    }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         let secs = lease_secs(ttl);
         (Duration::from_secs(secs as u64) != ttl).then(|| {

@@ -76,6 +76,13 @@ impl Layout {
     }
 }
 
+/// A lease as a system keeps it: see [`System::lease`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub ttl: Duration,
+    pub renewal: Option<Duration>,
+}
+
 /// A system name that is not in [`REGISTRY`], with what the user probably
 /// meant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,12 +210,13 @@ pub trait System: Send + Sync {
         Vec::new()
     }
 
-    /// Whether a lock lasts a lease (`--ttl`) when its holder goes quiet,
-    /// rather than exactly as long as the holder's connection (the SQL
-    /// advisory locks): what says whether a fault shorter than the TTL
-    /// can be seen (`nemesis::FaultKind::blind_spot`).
-    fn leased(&self) -> bool {
-        true
+    /// The lease a lock lasts when its holder goes quiet, as this system
+    /// uses `--ttl` (rounded, clamped), and how often a holder renews it;
+    /// `None` where a lock lasts exactly as long as the holder's
+    /// connection (the SQL advisory locks). What says whether a fault can
+    /// outlast a lease (`nemesis::FaultKind::blind_spot`).
+    fn lease(&self, ttl: Duration) -> Option<Lease> {
+        Some(Lease { ttl, renewal: None })
     }
 
     /// `None` when the recipes hold a lock or leadership for `ttl` (their

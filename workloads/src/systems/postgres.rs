@@ -258,8 +258,8 @@ impl System for Postgres {
     fn ttl_note(&self, _ttl: Duration) -> Option<String> {
         Some(sql::no_lease(Self::LOCKS))
     }
-    fn leased(&self) -> bool {
-        false
+    fn lease(&self, _ttl: Duration) -> Option<super::Lease> {
+        None
     }
     fn probe<'a>(&'a self, node: &'a Node) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(sql::probe::<Postgres>(node))

@@ -326,6 +326,12 @@ impl System for Zookeeper {
     }
     /// The session is the lease: clients ask for `ttl` as their session
     /// timeout and the servers clamp it to their bounds.
+    /// The session, within its bounds, kept alive by the client's pings
+    /// (a third of it apart).
+    fn lease(&self, ttl: Duration) -> Option<super::Lease> {
+        let ttl = ttl.clamp(SESSION_BOUNDS.0, SESSION_BOUNDS.1);
+        Some(super::Lease { ttl, renewal: Some(ttl / 3) })
+    }
     fn ttl_note(&self, ttl: Duration) -> Option<String> {
         let (min, max) = SESSION_BOUNDS;
         let used = ttl.clamp(min, max);
