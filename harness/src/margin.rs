@@ -73,26 +73,7 @@ pub async fn margin(
     }
     let study = format!("margin-{}", docker::new_run_id());
     let mut search = Search { args: &args, study: &study, probes: BTreeMap::new(), spent: 0, started: Instant::now() };
-    let magnitude = args.fault.kind.magnitude();
-    for size in [args.from, args.to] {
-        let refused =
-            |why: String| Error::Options(format!("{} {} ({}): {why}", magnitude.flag(), show(size), args.fault));
-        let prepared =
-            prepare(search.probe_args(size, args.template.options.seed)).map_err(|e| refused(e.to_string()))?;
-        // A plan that shortened the fault to fit the run would measure
-        // another size than the one it is reported at.
-        let sized = matches!(magnitude, Magnitude::Length | Magnitude::ClientPause);
-        if let Some(step) = prepared.plan.steps.iter().find(|s| sized && s.duration != size) {
-            return Err(refused(format!(
-                "a {} run fits it only as {}; give a longer --time-limit or a smaller --to",
-                show(args.template.options.time_limit),
-                show(step.duration)
-            )));
-        }
-        if prepared.plan.steps.is_empty() {
-            return Err(refused(format!("no fault fits a {} run", show(args.template.options.time_limit))));
-        }
-    }
+    check_sizes(&search)?;
     let checkers = args.template.workload.checkers();
     let resolution = ((args.to - args.from) / STEPS).max(Duration::from_millis(50));
     let mut stopped = None;
@@ -153,6 +134,32 @@ pub async fn margin(
         Some(e) => Err(e),
         None => Ok(study),
     }
+}
+
+/// Refuses, before any cluster starts, a range whose ends the run cannot
+/// play as asked: a plan that shortened the fault to fit the run would
+/// measure another size than the one it is reported at.
+fn check_sizes(search: &Search) -> Result<(), Error> {
+    let args = search.args;
+    let magnitude = args.fault.kind.magnitude();
+    for size in [args.from, args.to] {
+        let refused =
+            |why: String| Error::Options(format!("{} {} ({}): {why}", magnitude.flag(), show(size), args.fault));
+        let prepared =
+            prepare(search.probe_args(size, args.template.options.seed)).map_err(|e| refused(e.to_string()))?;
+        let sized = matches!(magnitude, Magnitude::Length | Magnitude::ClientPause);
+        if let Some(step) = prepared.plan.steps.iter().find(|s| sized && s.duration != size) {
+            return Err(refused(format!(
+                "a {} run fits it only as {}; give a longer --time-limit or a smaller --to",
+                show(args.template.options.time_limit),
+                show(step.duration)
+            )));
+        }
+        if prepared.plan.steps.is_empty() {
+            return Err(refused(format!("no fault fits a {} run", show(args.template.options.time_limit))));
+        }
+    }
+    Ok(())
 }
 
 fn ms(d: Duration) -> u64 {
