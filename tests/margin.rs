@@ -54,3 +54,30 @@ fn a_redis_lease_under_client_pauses_breaks_between_ttl_less_the_longest_hold_an
     assert!(table.contains(clients["words"].as_str().unwrap()), "{table}");
     let _ = std::fs::remove_dir_all(store);
 }
+
+/// PostgreSQL's advisory locks last the holder's session, not a lease: no
+/// client pause up to 8 s lets a second client in, and there is no lease
+/// for a pause to outlast (no blind spot is claimed either).
+#[test]
+fn postgres_advisory_locks_survive_every_client_pause_up_to_8s() {
+    let _progress = Progress::test();
+    let store = temp_store("margin-postgres");
+    let out = fencepost()
+        .args(["margin", "postgres", "--fault", "client-pause:holder", "--from", "1s", "--to", "8s", "--json"])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("blind spot"), "{err}");
+    let study: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    for m in study["margins"].as_array().unwrap() {
+        assert_eq!((m["safe_up_to_ms"].as_u64(), &m["unsafe_from_ms"]), (Some(8000), &Value::Null), "{study:#}");
+        assert_eq!(m["words"], "no break found up to 8s", "{study:#}");
+    }
+    // The pause was played: the probe is evidence, not an empty run.
+    let probe = &study["probes"][0]["runs"][0];
+    assert_eq!((&probe["clients"], &probe["service"]), (&Value::from("valid"), &Value::from("valid")), "{study:#}");
+    let _ = std::fs::remove_dir_all(store);
+}
