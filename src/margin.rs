@@ -121,31 +121,37 @@ pub fn margins_command(store: &std::path::Path, json: bool) -> anyhow::Result<()
         out!("no margin studies in {} (run one with `fencepost margin SYSTEM --fault KIND`)", store.display());
         return Ok(());
     }
-    out!(
-        "{:<16} {:<9} {:<22} {:>6} {:>11}  {:<8} {:<44} {:>5}",
-        "system",
-        "workload",
-        "fault (size)",
-        "ttl",
-        "holds",
-        "view",
-        "margin",
-        "runs"
-    );
-    for s in &studies {
-        for m in &s.margins {
-            out!(
-                "{:<16} {:<9} {:<22} {:>6} {:>11}  {:<8} {:<44} {:>5}",
-                s.system,
-                s.workload,
-                format!("{} ({})", s.fault, s.flag.trim_start_matches("--")),
-                show(Duration::from_millis(s.ttl_ms)),
-                format!("{}–{}", show(Duration::from_millis(s.hold_ms.0)), show(Duration::from_millis(s.hold_ms.1))),
-                m.view.name(),
-                m.words,
-                s.runs_spent
-            );
-        }
+    use crate::store_cmds::{table, Align::Left, Align::Right};
+    let head = [
+        ("system", Left),
+        ("workload", Left),
+        ("fault (size)", Left),
+        ("ttl", Right),
+        ("holds", Right),
+        ("view", Left),
+        ("margin", Left),
+        ("study runs", Right),
+    ];
+    let at = |ms: u64| show(Duration::from_millis(ms));
+    let rows = studies
+        .iter()
+        .flat_map(|s| {
+            s.margins.iter().map(|m| {
+                vec![
+                    s.system.clone(),
+                    s.workload.clone(),
+                    format!("{} ({})", s.fault, s.flag.trim_start_matches("--")),
+                    at(s.ttl_ms),
+                    format!("{}–{}", at(s.hold_ms.0), at(s.hold_ms.1)),
+                    m.view.name().to_string(),
+                    m.words.clone(),
+                    s.runs_spent.to_string(),
+                ]
+            })
+        })
+        .collect();
+    for line in table(&head, rows) {
+        out!("{line}");
     }
     Ok(())
 }

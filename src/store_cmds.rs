@@ -108,7 +108,7 @@ pub async fn rm(store: &Path, ids: &[String]) -> anyhow::Result<()> {
 }
 
 #[derive(Clone, Copy)]
-enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
@@ -116,7 +116,7 @@ use Align::{Left, Right};
 
 /// Lines of a table whose columns are as wide as their widest value, in
 /// characters (not bytes: verdicts carry a multi-byte `✗`).
-fn table(head: &[(&str, Align)], rows: Vec<Vec<String>>) -> Vec<String> {
+pub(crate) fn table(head: &[(&str, Align)], rows: Vec<Vec<String>>) -> Vec<String> {
     let mut widths: Vec<usize> = head.iter().map(|(h, _)| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
