@@ -6,7 +6,9 @@
 //! most by a pause: while holding a lock (after the fenced counter's read,
 //! before its write) and as a leader before each write. The nemesis arms the
 //! stall for some clients and a duration; the next workers to reach a point
-//! stop there until it ends.
+//! stop there for that duration, counted from when each arrives: a pause
+//! counted from the arming would be shorter by however long the holder
+//! took to get there, and a margin study would measure the wrong size.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -33,15 +35,19 @@ struct State {
 struct Armed {
     /// How many more clients may still be caught.
     left: usize,
-    until: Instant,
+    /// Until when a client arriving is still caught.
+    catching_until: Instant,
+    /// How long each caught client stalls, from its arrival.
+    duration: Duration,
 }
 
 impl Stall {
-    /// The next `clients` workers to reach a point stall there until
-    /// `duration` from now, or [`Stall::release`].
+    /// The next `clients` workers to reach a point within `duration` from
+    /// now stall there for `duration` from their arrival, or until
+    /// [`Stall::release`].
     pub fn arm(&self, clients: usize, duration: Duration) {
         let mut state = self.state();
-        state.armed = Some(Armed { left: clients, until: Instant::now() + duration });
+        state.armed = Some(Armed { left: clients, catching_until: Instant::now() + duration, duration });
     }
 
     /// Ends the stall: every stalled client resumes.
@@ -73,9 +79,9 @@ impl Stall {
         let until = {
             let mut state = self.state();
             match state.armed.as_mut() {
-                Some(armed) if armed.left > 0 && armed.until > Instant::now() => {
+                Some(armed) if armed.left > 0 && armed.catching_until > Instant::now() => {
                     armed.left -= 1;
-                    let until = armed.until;
+                    let until = Instant::now() + armed.duration;
                     state.stalled.insert(process, key.to_string());
                     until
                 }
@@ -148,5 +154,21 @@ mod tests {
         stall.point(1, "k0").await;
         assert!(t0.elapsed() >= Duration::from_secs(3));
         assert!(stall.stalled().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_client_arriving_late_still_stalls_the_whole_duration() {
+        let stall = Stall::default();
+        stall.arm(1, Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let arrived = tokio::time::Instant::now();
+        stall.point(1, "k0").await;
+        assert_eq!(arrived.elapsed(), Duration::from_secs(2));
+        // Past the catching window, nobody is caught.
+        stall.arm(1, Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let passed = tokio::time::Instant::now();
+        stall.point(2, "k0").await;
+        assert_eq!(passed.elapsed(), Duration::ZERO);
     }
 }

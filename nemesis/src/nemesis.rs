@@ -284,23 +284,30 @@ impl Nemesis {
         // A fault that begins when something else happens (a client pause,
         // when a holder walks into the stall) has recorded its own start.
         let mut begun = false;
+        let mut waited = Duration::ZERO;
         let started = if for_holder {
             fault.clone()
         } else if aimed.unresolved() {
             let leader = self.leader(aimed.spec()).await?;
             fault.aimed_at(&[leader], &self.node_names())
-        } else if let Some(caught) = fault.catch(self, &aimed.describe()).await? {
-            begun = true;
-            caught
         } else {
-            fault.clone()
+            // The fault lasts from when it caught somebody, not from when it
+            // started waiting: the holder paused lives its whole pause.
+            let t = Instant::now();
+            match fault.catch(self, &aimed.describe()).await? {
+                Some(caught) => {
+                    begun = true;
+                    waited = t.elapsed();
+                    caught
+                }
+                None => fault.clone(),
+            }
         };
         let mut started = Aimed { fault: started, target, holder };
         // Refusals and baselines come before anything is touched: on every
         // node the holder could lead to, when it is not known yet.
         let baseline = if for_holder { self.node_names() } else { started.fault.targets() };
         let before = started.fault.baseline(self, &baseline).await?;
-        let mut waited = Duration::ZERO;
         if for_holder {
             let t = Instant::now();
             match self.holder(&started, wait).await {
