@@ -165,13 +165,20 @@ enum Command {
     /// reason their own leases do not explain), 2 unknown, 3 could not run.
     Run {
         /// The system (the help lists them, from the registry).
-        system: String,
+        #[arg(required_unless_present = "replay")]
+        system: Option<String>,
         #[command(flatten)]
         opts: Box<RunOpts>,
         /// Print the fault schedule the run would play (and any refusal),
         /// then exit without starting anything.
         #[arg(long)]
         plan: bool,
+        /// Run stored run RUN again: its system, options and seed, its
+        /// faults at the moments they began (a holder fault finds the
+        /// holder again), and say whether its failure came back. Takes
+        /// every option from RUN; only --store may be given.
+        #[arg(long, value_name = "RUN", conflicts_with = "system")]
+        replay: Option<String>,
     },
     /// An endurance run: run a test exactly as `run` does (stored and
     /// indexed like any run) while sampling this process's resident memory,
@@ -538,25 +545,30 @@ fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
 }
 
 /// `fencepost run`: the plan, the dry run, or the run itself.
-fn run(system: String, opts: &RunOpts, plan: bool) -> ExitCode {
-    match opts.args(system) {
-        Ok(args) if plan => match run::plan_command(args) {
+fn run(system: Option<String>, opts: &RunOpts, plan: bool, replay: Option<String>) -> ExitCode {
+    let args = match replay {
+        Some(of) => run_async_value(run::replay_args(opts, of)),
+        None => opts.args(system.unwrap_or_default()).map_err(|e| eprintln!("error: {e:#}")).ok(),
+    };
+    let Some(args) = args else {
+        return ExitCode::from(EXIT_UNUSABLE);
+    };
+    if plan {
+        return match run::plan_command(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(EXIT_UNUSABLE)
             }
-        },
-        Ok(args) if opts.ssh.dry_run => run_async(ssh_hosts::dry_run_command(args)),
-        Ok(args) => run_exit(run_async_value(async {
-            let prepared = harness::run::prepare(args)?;
-            Ok(run::run_command(prepared, progress()).await?.verdict)
-        })),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_UNUSABLE)
-        }
+        };
     }
+    if opts.ssh.dry_run {
+        return run_async(ssh_hosts::dry_run_command(args));
+    }
+    run_exit(run_async_value(async {
+        let prepared = harness::run::prepare(args)?;
+        Ok(run::run_command(prepared, progress()).await?.verdict)
+    }))
 }
 
 /// `fencepost soak`: 0 when every check passed, 1 when one failed.
@@ -623,7 +635,7 @@ fn main() -> ExitCode {
             let keys = keys.unwrap_or(concurrency).max(1);
             run_async(bench_clients::bench_clients(&systems, concurrency, keys, hold, time_limit))
         }
-        Command::Run { system, opts, plan } => run(system, &opts, plan),
+        Command::Run { system, opts, plan, replay } => run(system, &opts, plan, replay),
         Command::Margin { system, fault, from, to, runs, budget, json, opts } => {
             let args = margin::MarginCmd { system, fault, from, to, runs, budget, json };
             match run_async_value(margin::margin_command(args, &opts)) {

@@ -51,6 +51,21 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
     Ok(())
 }
 
+/// `run --replay RUN`: RUN's arguments, refused when other options are
+/// given (they would make a different run than the one replayed).
+pub async fn replay_args(opts: &harness::options::RunOpts, of: String) -> anyhow::Result<RunArgs> {
+    let store = results::Store::open(&opts.store).await?;
+    let args = harness::replay::args(&store, &of)?;
+    let given = opts.args(args.system.clone())?.command();
+    if given.len() > 1 {
+        anyhow::bail!(
+            "--replay takes every option from run {of}; only --store may be given with it, not: {}",
+            given[1..].join(" ")
+        );
+    }
+    Ok(args)
+}
+
 /// What a finished run reports to its caller.
 pub struct RunOutcome {
     pub id: String,
@@ -97,6 +112,8 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     let on_hosts =
         prepared.args.ssh.as_ref().map(|s| format!(" on the SSH hosts of {}", s.file.display())).unwrap_or_default();
     let planned = !prepared.plan.steps.is_empty();
+    let replay = prepared.args.replay.as_ref().map(|r| r.of.clone());
+    let store = prepared.args.store.clone();
     let line: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>> = Default::default();
     let on_event = |event: Event| match event {
         Event::ClusterReady { after, run } => {
@@ -156,7 +173,12 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     let finished = pipeline::finish(executed, Duration::from_secs(60)).await?;
     print_checkers(&finished.results.checkers);
     crate::analyze::print_verdict(&finished.results, finished.verdict());
+    if let Some(of) = &replay {
+        let store = results::Store::open(&store).await?;
+        out!("replay: {}", harness::replay::outcome(&store, of, &finished.results)?.words(of));
+    }
     out!("report: {} (browse with `fencepost serve`)", finished.dir.display());
+    out!("run it again: fencepost run --replay {} --store {}", finished.id, store.display());
     Ok(RunOutcome { verdict: finished.verdict(), id: finished.id })
 }
 

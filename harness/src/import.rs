@@ -40,6 +40,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         imported: Some(Imported { source: file.display().to_string(), format: history.format.to_string() }),
         scenario: None,
         study: None,
+        replay: None,
     };
     let results = RunResults {
         run: id.clone(),

@@ -35,6 +35,7 @@ pub mod hosts;
 pub mod import;
 pub mod margin;
 pub mod options;
+pub mod replay;
 pub mod run;
 pub mod soak;
 pub mod speed;

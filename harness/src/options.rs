@@ -244,7 +244,7 @@ impl RunOpts {
         };
         let nemesis =
             nemesis::FaultSpec::parse_list(&faults.nemesis).map_err(|e| Error::Options(format!("--nemesis: {e}")))?;
-        let quiet = faults.quiet.unwrap_or((*time_limit / 4).min(Duration::from_secs(5)));
+        let quiet = faults.quiet.unwrap_or(default_quiet(*time_limit));
         let share = |name: &str, p: f64| {
             if (0.0..=1.0).contains(&p) {
                 Ok(p)
@@ -282,8 +282,128 @@ impl RunOpts {
                 install: ssh.install,
                 teardown: ssh.teardown,
             }),
+            replay: None,
         })
     }
+}
+
+impl RunArgs {
+    /// The `run` command line that makes these arguments again (`--store`
+    /// aside), naming only what differs from `run`'s defaults: recorded
+    /// in `test.json`, it is how a replay reads a run's options and the
+    /// command a report shows. The scenario and study tags are not options.
+    pub fn command(&self) -> Vec<String> {
+        let defaults = RunLine::try_parse_from([self.system.as_str()]).ok().and_then(|l| l.opts.args(l.system).ok());
+        let default_flags = defaults.map(|d| d.flags()).unwrap_or_default();
+        // Defaults that follow from other options are compared with what
+        // they follow from here, not from `run`'s defaults.
+        let derived = [
+            ("--quiet", Some(flag_duration(default_quiet(self.options.time_limit)))),
+            ("--client-pause", Some(flag_duration(nemesis::FaultOptions::default_client_pause(self.options.ttl)))),
+        ];
+        let mut line = vec![self.system.clone()];
+        for (flag, value) in self.flags() {
+            let derived_here = derived.iter().any(|(f, _)| *f == flag);
+            let default = if derived_here {
+                derived.contains(&(flag, value.clone()))
+            } else {
+                default_flags.contains(&(flag, value.clone()))
+            };
+            if default {
+                continue;
+            }
+            line.push(flag.to_string());
+            line.extend(value);
+        }
+        line
+    }
+
+    /// Every option as (flag, value); a switch that is on has no value and
+    /// one that is off is left out.
+    fn flags(&self) -> Vec<(&'static str, Option<String>)> {
+        let (o, f) = (&self.options, &self.fault_options);
+        let d = |d: Duration| Some(flag_duration(d));
+        let workload = match self.workload {
+            workloads::Workload::FencedCounterUnfenced => workloads::Workload::FencedCounter,
+            w => w,
+        };
+        let mut flags = vec![
+            ("--workload", Some(workload.name().to_string())),
+            ("--time-limit", d(o.time_limit)),
+            ("--concurrency", Some(o.concurrency.to_string())),
+            ("--keys", Some(o.keys.to_string())),
+            ("--hold-min", d(o.hold.0)),
+            ("--hold-max", d(o.hold.1)),
+            ("--ttl", d(o.ttl)),
+            ("--timeout", d(o.client.timeout)),
+            ("--acquire-wait", d(o.client.acquire_wait)),
+            ("--seed", Some(o.seed.to_string())),
+            ("--drift", Some(format!("{}%", self.leases.drift * 100.0))),
+            ("--nemesis", Some(crate::run::fault_names(&self.nemesis))),
+            ("--quiet", d(self.quiet)),
+            ("--loss-probability", Some(f.loss.to_string())),
+            ("--clock-offset", d(f.clock_offset)),
+            ("--clock-mode", Some(f.clock_mode.name().to_string())),
+            ("--clock-strobe-period", d(f.clock_strobe_period)),
+            ("--netem-delay", d(f.netem_delay)),
+            ("--netem-jitter", d(f.netem_jitter)),
+            ("--netem-loss", Some(f.netem_loss.to_string())),
+            ("--client-pause", d(f.client_pause)),
+            ("--client-pause-clients", Some(f.client_pause_clients.to_string())),
+        ];
+        if self.workload == workloads::Workload::FencedCounterUnfenced {
+            flags.push(("--no-fencing", None));
+        }
+        if let Some(rate) = o.rate {
+            flags.push(("--rate", Some(rate.to_string())));
+        }
+        if let Some(interval) = self.nemesis_interval {
+            flags.push(("--nemesis-interval", d(interval)));
+        }
+        if !self.endpoints.is_empty() {
+            flags.push(("--endpoints", Some(self.endpoints.join(","))));
+        }
+        if let Some(ssh) = &self.ssh {
+            flags.push(("--nodes", Some(ssh.file.display().to_string())));
+            let switches = [
+                ("--accept-new-host-keys", ssh.connect.accept_new_host_keys),
+                ("--install", ssh.install),
+                ("--teardown", ssh.teardown),
+            ];
+            flags.extend(switches.into_iter().filter(|(_, on)| *on).map(|(flag, _)| (flag, None)));
+        }
+        flags
+    }
+}
+
+/// `--quiet` when not given: a quarter of the time limit, at most 5 s.
+fn default_quiet(time_limit: Duration) -> Duration {
+    (time_limit / 4).min(Duration::from_secs(5))
+}
+
+/// A duration as one word `parse_duration` reads back: whole seconds, or
+/// milliseconds (finer parts are not kept).
+fn flag_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The arguments a recorded `run` command line (`test.json`'s `command`)
+/// stands for, stored in `store`.
+pub fn command_args(line: &[String], store: &Path) -> Result<RunArgs, Error> {
+    let parsed = RunLine::try_parse_from(line).map_err(|e| {
+        Error::Options(format!(
+            "the recorded command `{}`: {}",
+            line.join(" "),
+            e.render().to_string().trim_start_matches("error: ").trim_end()
+        ))
+    })?;
+    let mut opts = parsed.opts;
+    opts.store = store.to_path_buf();
+    opts.args(parsed.system)
 }
 
 /// Parses a duration with its unit (`500ms`, `30s`, `5m`, `1h 30m`); a

@@ -47,6 +47,8 @@ pub struct RunArgs {
     pub study: Option<results::StudyTag>,
     /// Nodes over SSH from a node file, instead of containers.
     pub ssh: Option<SshArgs>,
+    /// Play a stored run's faults as they happened instead of a plan.
+    pub replay: Option<crate::replay::Replay>,
 }
 
 /// A run on SSH hosts (`run --nodes FILE`).
@@ -392,12 +394,29 @@ async fn record(
     let workload = workloads::run(system, nodes.to_vec(), options, recorder.clone(), resource.clone(), stop.clone());
     on_event(Event::Started(Live { recorder: recorder.clone(), active }));
     let (summary, played) = beside(workload, &faults, &prepared.plan.steps).await;
+    if let Ok(played) = &played {
+        results::write_json(&dir.join("schedule.json"), &schedule(played))?;
+    }
     // Final reads, after the heal and the quiet period: the workload's own.
     args.workload.final_reads(&resource, &recorder);
     let recorded = recorder.finish().map_err(io("writing", &history_path))?;
     let cluster_events =
         if undo.owns_nodes() { keep_logs(system, nodes, &dir, history_epoch_ms).await } else { Vec::new() };
     Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events })
+}
+
+/// The faults as they happened, for `schedule.json`.
+fn schedule(played: &nemesis::Played) -> results::replay::Schedule {
+    let ms = |d: Duration| d.as_millis() as u64;
+    let faults = played.happened.iter().map(|(step, info)| results::replay::ScheduledFault {
+        fault: step.spec.to_string(),
+        at_ms: ms(step.at),
+        duration_ms: ms(step.duration),
+        wait_ms: ms(step.wait),
+        seed: step.seed,
+        value: info.clone(),
+    });
+    results::replay::Schedule { faults: faults.collect() }
 }
 
 /// The run's folder, its `test.json`, and the recorder of its history.
@@ -619,10 +638,12 @@ fn test_spec(
             fault_options,
             clock_mode: args.fault_options.clock_mode.name().to_string(),
             drift: args.leases.drift,
+            command: args.command(),
         }),
         imported: None,
         scenario: args.scenario.clone(),
         study: args.study.clone(),
+        replay: args.replay.as_ref().map(|r| r.tag()),
     }
 }
 
@@ -665,6 +686,12 @@ impl FaultPlan {
     /// client pauses; an interval given that leaves no room is shrunk, with
     /// a note; a plan that cannot fit even one fault is refused.
     fn new(args: &RunArgs, nodes: &[String]) -> Result<FaultPlan, Error> {
+        if let Some(replay) = &args.replay {
+            let steps = replay.steps(nodes)?;
+            let interval = args.nemesis_interval.unwrap_or_default();
+            let note = format!("replaying {} fault(s) of run {} at the moments they began", steps.len(), replay.of);
+            return Ok(FaultPlan { steps, interval, notes: vec![note], blind_spots: Vec::new() });
+        }
         let time_limit = args.options.time_limit;
         let room = time_limit.saturating_sub(args.quiet);
         let auto = (room / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));

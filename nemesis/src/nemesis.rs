@@ -48,6 +48,11 @@ pub struct Nemesis {
 pub struct Played {
     pub injected: Vec<FaultSpec>,
     pub skipped: Vec<FaultSpec>,
+    /// The injected faults as they happened: each step with the moment it
+    /// began (from the run's start) and the fault as aimed, with its value
+    /// (what it acted on, and for `holder` whose grant chose it). A replay
+    /// plays these again ([`Step::replayed`]).
+    pub happened: Vec<(Step, FaultInfo)>,
 }
 
 /// Why a `holder` fault found nobody to aim at.
@@ -572,6 +577,9 @@ impl Nemesis {
                     Begun::Stopped => break,
                 };
                 played.injected.push(step.spec);
+                let began = (asked + waited).saturating_duration_since(t0);
+                let info = started.describe();
+                played.happened.push((Step { at: began, fault: started.fault.clone(), ..step.clone() }, info));
                 let heal_at = asked + waited + step.duration;
                 sleep_until(heal_at, stop).await;
                 self.stop(&started).await?;

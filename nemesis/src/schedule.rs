@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use kit::Rng;
+use ops::faults::FaultInfo;
 
 use crate::fault::{planned_fault, Aimed, Fault, FaultOptions, FaultSpec};
 
@@ -29,6 +30,27 @@ impl Step {
     /// The fault as planned, with its rule (what `run --plan` prints).
     pub fn aimed(&self) -> Aimed {
         Aimed::new(self.fault.clone(), self.spec.target)
+    }
+
+    /// A step that plays again, at `at`, the fault a run recorded as
+    /// `info` (on a cluster of `nodes`). A live target (the holder, the
+    /// leader) is found again when it starts: the replay's holder holds
+    /// where its own grant was made, which need not be where the
+    /// original's was. The error names what the record lacks.
+    pub fn replayed(
+        spec: FaultSpec,
+        (at, duration, wait): (Duration, Duration, Duration),
+        seed: u64,
+        info: &FaultInfo,
+        nodes: &[String],
+    ) -> Result<Step, String> {
+        let mut fault = spec.kind.replayed(info)?;
+        if spec.target.is_live() && !spec.kind.on_clients() {
+            // Aimed at no node is unaimed: every kind's `aim` replaces
+            // its nodes with the chosen ones.
+            fault = fault.aimed_at(&[], nodes);
+        }
+        Ok(Step { spec, at, duration, wait, fault, seed })
     }
 }
 
@@ -97,6 +119,35 @@ mod tests {
 
     fn plain(kinds: &[FaultKind]) -> Vec<FaultSpec> {
         kinds.iter().map(|&k| FaultSpec::plain(k)).collect()
+    }
+
+    /// Every kind's recorded value gives back the fault it describes, at
+    /// every target; a live target's replay is unaimed, found again live.
+    #[test]
+    fn a_recorded_fault_replays_as_itself() {
+        let nodes = names(5);
+        let o = FaultOptions::default();
+        let s = Duration::from_secs;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, &target) in crate::Target::ALL.iter().enumerate() {
+            let specs: Vec<FaultSpec> = FaultKind::ALL
+                .iter()
+                .filter(|k| k.cannot_aim(target).is_none())
+                .map(|&kind| FaultSpec { kind, target })
+                .collect();
+            for step in schedule(&specs, &nodes, i as u64, s(2), s(200), &o) {
+                let aimed =
+                    if target.is_live() { step.fault.aimed_at(&nodes[1..3], &nodes) } else { step.fault.clone() };
+                let info = aimed.describe();
+                let times = (step.at, step.duration, step.wait);
+                let again = Step::replayed(step.spec, times, step.seed, &info, &nodes).unwrap();
+                assert_eq!(again.fault, if target.is_live() { step.fault.clone() } else { aimed }, "{info:?}");
+                seen.insert(step.spec.kind);
+            }
+        }
+        assert_eq!(seen.len(), FaultKind::ALL.len(), "{seen:?}");
+        let lacking = FaultKind::Clock.replayed(&ops::faults::FaultInfo::default()).unwrap_err();
+        assert_eq!(lacking, "the recorded fault has no `offset_ms`");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! store/<run-id>/test.json      what was run: system, workload, faults, options, seed, image
 //! store/<run-id>/history.jsonl  every operation, streamed while the test ran
 //! store/<run-id>/results.json   every checker's verdict and evidence, and the key figures
+//! store/<run-id>/schedule.json  the faults injected, as they happened (what `run --replay` plays)
+//! store/<run-id>/shrunk.json    what `fencepost shrink` reduced the run to
 //! store/<run-id>/nodes/<n>.log  server logs copied out of the containers
 //! store/index.sqlite            one row per run (this crate), rebuilt from the files at will
 //! ```
@@ -13,9 +15,10 @@
 //! that listing and comparing many runs stays instant. [`Store::index`]
 //! reads a run's `test.json` and `results.json` into a [`RunRow`];
 //! [`Store::reindex`] rebuilds every row from the directories. The files'
-//! types are in [`record`].
+//! types are in [`record`] and [`replay`].
 
 pub mod record;
+pub mod replay;
 pub mod scenario;
 pub mod story;
 pub mod study;
@@ -515,7 +518,7 @@ pub fn studies(store: &Path) -> Result<Vec<study::Study>, Error> {
     paths.iter().map(|p| read_json(p)).collect()
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     let text = std::fs::read_to_string(path).map_err(io("reading", path))?;
     serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
 }

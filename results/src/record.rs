@@ -43,6 +43,9 @@ pub struct TestSpec {
     /// The margin study it was a probe of (`fencepost margin`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study: Option<StudyTag>,
+    /// The run it replays (`run --replay`, `shrink`), and which faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::replay::ReplayTag>,
 }
 
 /// A probe of a margin study: which study, which fault, at what size.
@@ -101,6 +104,10 @@ pub struct Recorded {
     /// than the harness's (0.01 is 1 %; runs recorded before it: 1 %).
     #[serde(default = "default_drift")]
     pub drift: f64,
+    /// The `run` command line that makes this run again (`--store`
+    /// aside): what a replay reads. Empty in runs recorded before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
 }
 
 fn default_clock_mode() -> String {

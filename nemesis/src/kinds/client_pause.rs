@@ -86,6 +86,15 @@ impl Kind for ClientPause {
 
     fn aim(&mut self, _chosen: &[String], _nodes: &[String]) {}
 
+    /// Who it caught is not replayed: the replay catches its own holder.
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(ClientPause {
+            clients: super::field(info.clients, "clients")?,
+            duration_ms: super::field(info.duration_ms, "duration_ms")?,
+            stalled: Vec::new(),
+        })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo {
             kind: Some("client-pause".into()),

@@ -92,6 +92,15 @@ impl Kind for Clock {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(Clock {
+            nodes: info.targets.clone(),
+            offset_ms: super::field(info.offset_ms, "offset_ms")?,
+            strobe_ms: super::field(info.strobe_ms, "strobe_ms")?,
+            period_ms: super::field(info.period_ms, "period_ms")?,
+        })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo {
             kind: Some(if self.strobe_ms != 0 { "strobe" } else { "jump" }.into()),

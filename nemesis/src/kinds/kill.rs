@@ -64,6 +64,10 @@ impl Kind for Kill {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(Kill { nodes: info.targets.clone() })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo { kind: Some("kill".into()), ..FaultInfo::default() }
     }

@@ -42,6 +42,10 @@ impl Kind for Loss {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(Loss { nodes: info.targets.clone(), probability: super::field(info.probability, "probability")? })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo { kind: Some("loss".into()), probability: Some(self.probability), ..FaultInfo::default() }
     }

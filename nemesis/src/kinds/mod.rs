@@ -101,6 +101,10 @@ pub(crate) trait Kind: Sized + Clone {
     /// targets, the rule and the holder are added by the caller).
     fn describe(&self) -> FaultInfo;
 
+    /// The fault a history's value describes ([`Kind::describe`] with its
+    /// targets), for a replay; the error names the field missing.
+    fn replayed(info: &FaultInfo) -> Result<Self, String>;
+
     /// What `run --plan` says of it beyond its value ("clock jumps back 1s
     /// "), durations spelled by `show`.
     fn plan_words(&self, _show: &dyn Fn(Duration) -> String) -> String {
@@ -352,6 +356,11 @@ macro_rules! registry {
                 }
             }
 
+            /// The fault `info` describes, as a replay injects it again.
+            pub fn replayed(self, info: &FaultInfo) -> Result<Fault, String> {
+                match self { $(FaultKind::$Kind => Ok(Fault::$Variant(<$Type as Kind>::replayed(info)?)),)* }
+            }
+
             pub(crate) fn unaimed(self, target: Target, options: &FaultOptions, rng: &mut Rng) -> Fault {
                 match self { $(FaultKind::$Kind => Fault::$Variant(<$Type as Kind>::unaimed(target, options, rng)),)* }
             }
@@ -442,6 +451,11 @@ pub fn nemesis_help() -> String {
          is partition:leader",
         <FaultKind as VariantNames>::VARIANTS.join(", ")
     )
+}
+
+/// A field a replayed fault needs from its recorded value.
+pub(crate) fn field<T>(value: Option<T>, name: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("the recorded fault has no `{name}`"))
 }
 
 /// `d` in whole milliseconds, as faults record durations.

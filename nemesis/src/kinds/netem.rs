@@ -65,6 +65,15 @@ impl Kind for Netem {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(Netem {
+            nodes: info.targets.clone(),
+            delay_ms: super::field(info.delay_ms, "delay_ms")?,
+            jitter_ms: super::field(info.jitter_ms, "jitter_ms")?,
+            loss: super::field(info.loss, "loss")?,
+        })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo {
             kind: Some("netem".into()),

@@ -79,6 +79,13 @@ impl Kind for Partition {
         cut(&mut self.grudge, chosen, &rest);
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        let named = info.kind.as_deref().unwrap_or_default();
+        let kind = SHAPES.iter().copied().chain(Target::ALL.iter().map(|t| t.name())).find(|k| *k == named);
+        let kind = kind.ok_or_else(|| format!("`kind` {named:?} is no partition's shape or target"))?;
+        Ok(Partition { kind, grudge: info.grudge.clone() })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo { kind: Some(self.kind.to_string()), grudge: self.grudge.clone(), ..FaultInfo::default() }
     }
@@ -124,12 +131,14 @@ pub(crate) fn cut(grudge: &mut Grudge, a: &[String], b: &[String]) {
     }
 }
 
+/// The classic shapes; the last two need five nodes.
+const SHAPES: &[&str] = &["one", "halves", "majorities-ring", "bridge"];
+
 /// A random partition of `nodes` of one of the classic shapes.
 pub(crate) fn random(nodes: &[String], rng: &mut Rng) -> Partition {
     let order = shuffled(nodes, rng);
     let mut grudge = Grudge::new();
-    let shapes: &[&'static str] =
-        if nodes.len() >= 5 { &["one", "halves", "majorities-ring", "bridge"] } else { &["one", "halves"] };
+    let shapes = if nodes.len() >= 5 { SHAPES } else { &SHAPES[..2] };
     let kind = shapes[rng.below(shapes.len() as u64) as usize];
     match kind {
         "one" => cut(&mut grudge, &order[..1], &order[1..]),

@@ -48,6 +48,10 @@ impl Kind for ClientPartition {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(ClientPartition { nodes: info.targets.clone() })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo { kind: Some("clients".into()), ..FaultInfo::default() }
     }

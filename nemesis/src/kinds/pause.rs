@@ -44,6 +44,10 @@ impl Kind for Pause {
         self.nodes = chosen.to_vec();
     }
 
+    fn replayed(info: &FaultInfo) -> Result<Self, String> {
+        Ok(Pause { nodes: info.targets.clone() })
+    }
+
     fn describe(&self) -> FaultInfo {
         FaultInfo { kind: Some("pause".into()), ..FaultInfo::default() }
     }
