@@ -52,12 +52,12 @@ LOGS="$TARGET/test-logs"
 #   fault kind on a real cluster, at the library level.
 # - runs: `fencepost run` end to end, then the UI in headless Chromium over
 #   a real Redis run, a run dropped mid-workload (harness's undo guard),
-#   then a margin study against Redis.
+#   then a margin study against Redis, and a Redlock run replayed and shrunk.
 LANES=(
   "scenarios:fencepost:scenarios"
   "ssh:fencepost:ssh fencepost:leftovers"
   "systems:workloads:clusters workloads:locks workloads:elections workloads:undone nemesis:faults"
-  "runs:fencepost:run fencepost:browser harness:undo fencepost:margin"
+  "runs:fencepost:run fencepost:browser harness:undo fencepost:margin fencepost:replay"
 )
 
 # kit is tested on its own: its tests need tokio's `test-util`, which in the

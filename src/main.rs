@@ -25,6 +25,7 @@ mod margin;
 mod report;
 mod run;
 mod scenarios;
+mod shrink;
 mod soak;
 mod ssh_hosts;
 mod store_cmds;
@@ -245,6 +246,20 @@ enum Command {
         json: bool,
         #[command(flatten)]
         opts: Box<RunOpts>,
+    },
+    /// Reduce a failing run to the fewest faults, the shortest time limit
+    /// and the fewest clients that still fail the same way (same checkers,
+    /// same main cause): each attempt a replay of some of its faults,
+    /// stored like any run. Prints the smallest, and how to replay it.
+    Shrink {
+        /// The failing run's id.
+        run: String,
+        /// Stop trying once this much time is spent (between attempts).
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        budget: Duration,
+        /// The results store.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
     },
     /// The stored margin studies: per system, fault and view, the largest
     /// size survived and the smallest that broke.
@@ -643,6 +658,7 @@ fn main() -> ExitCode {
                 None => ExitCode::from(EXIT_UNUSABLE),
             }
         }
+        Command::Shrink { run, budget, store } => run_async(shrink::shrink_command(&store, &run, budget)),
         Command::Margins { store, json } => match margin::margins_command(&store, json) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

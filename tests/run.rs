@@ -416,17 +416,18 @@ fn causes(results: &serde_json::Value) -> Vec<String> {
 /// holder's session (and its advisory lock) before the holder noticed, so
 /// the next client's grant overlaps it — `session-lost`, not a broken
 /// promise. Holds outlast the kill and the restart so the overlap is seen:
-/// the first grant (at about 1 s) is held past 20 s, the server is killed
-/// at 6 s and back at 12 s, and the next kill comes only at 18 s, so the
-/// other clients have seconds to reconnect (a PostgreSQL recovering from a
-/// kill beside other tests' clusters took more than 4 s) and take the lock.
+/// the first grant (at about 1 s) is held past 28 s, the server is killed
+/// at 8 s and back at 16 s, and the next kill comes only at 24 s, so the
+/// other clients have 8 s to reconnect and take the lock (a PostgreSQL
+/// recovering from a kill beside other tests' clusters once took 5 s, which
+/// left a 6 s gap 0.2 s to grant in).
 #[test]
 fn a_postgres_restart_under_a_held_lock_is_session_lost_not_a_broken_promise() {
     let _progress = progress::Progress::test();
     let store = store();
-    let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "6s", "--hold-min", "20s"];
+    let args = ["run", "postgres", "--nemesis", "kill", "--nemesis-interval", "8s", "--hold-min", "28s"];
     let mut args = args.to_vec();
-    args.extend_from_slice(&["--hold-max", "22s", "--time-limit", "32s"]);
+    args.extend_from_slice(&["--hold-max", "30s", "--time-limit", "44s"]);
     let (code, out) = fencepost(&args, &store);
     // An overlap of session-lost cause: the clients layer is red, the
     // vendor's verdict is not.

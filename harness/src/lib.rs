@@ -37,6 +37,7 @@ pub mod margin;
 pub mod options;
 pub mod replay;
 pub mod run;
+pub mod shrink;
 pub mod soak;
 pub mod speed;
 
