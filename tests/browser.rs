@@ -160,6 +160,11 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
         ticks.iter().filter(|t| t.ends_with(" s") && t.starts_with(|c: char| c.is_ascii_digit())).count() >= 3,
         "{ticks:?}"
     );
+    // How to make it again: its options, and its faults replayed.
+    let again = client.find(Locator::Id("again-run")).await.unwrap().text().await.unwrap();
+    assert!(again.starts_with("fencepost run redis --time-limit 6s --ttl 1s --nemesis client-pause"), "{again}");
+    let replay = client.find(Locator::Id("again-replay")).await.unwrap().text().await.unwrap();
+    assert_eq!(replay, format!("fencepost run --replay {run}"));
     let status = client.find(Locator::Id("timeline-status")).await.unwrap().text().await.unwrap();
     assert!(status.contains(" marked") && !status.contains(" 0 anomalies"), "{status}");
     let count = client.find(Locator::Id("anomaly-count")).await.unwrap().text().await.unwrap();

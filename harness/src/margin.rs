@@ -397,6 +397,7 @@ mod tests {
                 scenario: None,
                 study: None,
                 ssh: None,
+                replay: None,
             },
             fault: FaultSpec::parse("client-pause").unwrap(),
             from: Duration::from_millis(from),

@@ -480,6 +480,27 @@ mod tests {
     /// and options accepted, the plan made), and every checker it expects
     /// is one its workload runs.
     #[test]
+    fn a_runs_command_line_makes_the_same_run_again() {
+        let library = Library::builtin();
+        let mut lines: Vec<Vec<String>> = library.scenarios.iter().map(|s| s.run_args()).collect();
+        let odd = "redis --workload fenced-counter --no-fencing --rate 12.5 --drift 0.5% --quiet 1s --keys 3 \
+                   --endpoints 127.0.0.1:1,127.0.0.1:2 --client-pause 1500ms --loss-probability 0.25 \
+                   --nemesis-interval 750ms --timeout 2s --acquire-wait 10ms --seed 9";
+        lines.push(odd.split_whitespace().map(String::from).collect());
+        for line in lines {
+            let store = Path::new("store");
+            let mut args = command_args(&line, store).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            args.scenario = None;
+            let again = command_args(&args.command(), store).unwrap();
+            assert_eq!(format!("{again:?}"), format!("{args:?}"), "{line:?} → {:?}", args.command());
+        }
+        // Defaults, and defaults that follow from other options, are left out.
+        let line = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let args = command_args(&line("etcd --time-limit 8s --ttl 2s --quiet 2s --client-pause 3s"), Path::new("s"));
+        assert_eq!(args.unwrap().command(), line("etcd --time-limit 8s --ttl 2s"));
+    }
+
+    #[test]
     fn every_builtin_scenario_prepares() {
         let library = Library::builtin();
         for s in &library.scenarios {

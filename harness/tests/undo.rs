@@ -27,6 +27,7 @@ async fn a_run_dropped_mid_workload_leaves_no_containers() {
         scenario: None,
         study: None,
         ssh: None,
+        replay: None,
     };
     let prepared = prepare(args).expect("a plain redis run prepares");
     let run_id: Arc<Mutex<Option<String>>> = Arc::default();

@@ -208,6 +208,60 @@ struct Run {
     scenario: Option<ScenarioLine>,
     /// Where the nodes ran: containers, SSH hosts, or an existing cluster.
     cluster: String,
+    /// How to run it again, what it replays, what it was shrunk to.
+    again: Again,
+}
+
+/// A run's replay lines: the commands that make it again (none for an
+/// import, or a run recorded before commands were kept), the run it
+/// replays, and the smallest run `fencepost shrink` reduced it to.
+#[derive(Default)]
+struct Again {
+    command: Option<String>,
+    replay: Option<String>,
+    replay_of: Option<(String, usize)>,
+    shrunk: Option<(String, String)>,
+}
+
+impl Again {
+    fn of(test: Option<&results::TestSpec>, dir: &std::path::Path) -> Again {
+        let Some(test) = test else {
+            return Again::default();
+        };
+        let command = test.recorded.as_ref().filter(|r| !r.command.is_empty()).map(|r| {
+            let words: Vec<String> = r.command.iter().map(|w| quoted(w)).collect();
+            format!("fencepost run {}", words.join(" "))
+        });
+        let shrunk = results::replay::read_shrunk(dir).ok().flatten().map(|s| {
+            let ms = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+            let words = format!(
+                "{} of {} faults, a time limit of {} (was {}), {} clients (was {}), in {} attempts",
+                s.faults[0],
+                s.faults[1],
+                ms(s.time_limit_ms[0]),
+                ms(s.time_limit_ms[1]),
+                s.concurrency[0],
+                s.concurrency[1],
+                s.attempts.len()
+            );
+            (s.minimal, words)
+        });
+        Again {
+            replay: command.as_ref().map(|_| format!("fencepost run --replay {}", test.run)),
+            command,
+            replay_of: test.replay.as_ref().map(|r| (r.of.clone(), r.faults.len())),
+            shrunk,
+        }
+    }
+}
+
+/// A word of a command line as a shell reads it back.
+fn quoted(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:,/=%".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 struct ScenarioLine {
@@ -271,7 +325,9 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
     };
     let cluster = test.as_ref().and_then(|t| t.recorded.as_ref()).map(cluster_line).unwrap_or_default();
     let scenario = scenario_line(test.as_ref(), results.as_ref());
+    let again = Again::of(test.as_ref(), &dir);
     let page = Run {
+        again,
         scenario,
         cluster,
         system,
