@@ -21,7 +21,9 @@
 //! (the endurance run's checks), [`bench`] (client throughput per system),
 //! [`speed`] (the checker's speed over the corpus), [`options`] (`run`'s
 //! options as clap parses them, and a scenario's run line through the same
-//! parser), [`filter`] (the store filters checked against what exists).
+//! parser), [`filter`] (the store filters checked against what exists),
+//! [`margin`] (how large a fault a configuration survives), [`replay`] and
+//! [`shrink`] (a stored run's faults played again, and reduced).
 //!
 //! Nothing here prints: progress and warnings reach the caller as
 //! [`run::Event`]s and results as values, so the binary only parses
