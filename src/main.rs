@@ -177,7 +177,7 @@ enum Command {
         /// Run stored run RUN again: its system, options and seed, its
         /// faults at the moments they began (a holder fault finds the
         /// holder again), and say whether its failure came back. Takes
-        /// every option from RUN; only --store may be given.
+        /// every option from RUN: others are refused (--store aside).
         #[arg(long, value_name = "RUN", conflicts_with = "system")]
         replay: Option<String>,
     },

@@ -381,13 +381,15 @@ fn default_quiet(time_limit: Duration) -> Duration {
     (time_limit / 4).min(Duration::from_secs(5))
 }
 
-/// A duration as one word `parse_duration` reads back: whole seconds, or
-/// milliseconds (finer parts are not kept).
+/// A duration as one word `parse_duration` reads back: whole seconds,
+/// milliseconds, or microseconds (finer is not kept).
 fn flag_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+    if d.subsec_nanos() == 0 && d.as_secs() > 0 {
         format!("{}s", d.as_secs())
-    } else {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
+    } else {
+        format!("{}us", d.as_micros())
     }
 }
 
@@ -476,16 +478,15 @@ mod tests {
     use super::*;
     use results::scenario::Library;
 
-    /// Every built-in scenario is a valid `run` (system, workload, faults
-    /// and options accepted, the plan made), and every checker it expects
-    /// is one its workload runs.
+    /// A run's recorded command line parses back to the same arguments:
+    /// every scenario's, and one that sets every kind of option.
     #[test]
     fn a_runs_command_line_makes_the_same_run_again() {
         let library = Library::builtin();
         let mut lines: Vec<Vec<String>> = library.scenarios.iter().map(|s| s.run_args()).collect();
         let odd = "redis --workload fenced-counter --no-fencing --rate 12.5 --drift 0.5% --quiet 1s --keys 3 \
                    --endpoints 127.0.0.1:1,127.0.0.1:2 --client-pause 1500ms --loss-probability 0.25 \
-                   --nemesis-interval 750ms --timeout 2s --acquire-wait 10ms --seed 9";
+                   --nemesis-interval 750ms --timeout 2s --acquire-wait 10ms --hold-min 1500us --seed 9";
         lines.push(odd.split_whitespace().map(String::from).collect());
         for line in lines {
             let store = Path::new("store");
@@ -500,6 +501,9 @@ mod tests {
         assert_eq!(args.unwrap().command(), line("etcd --time-limit 8s --ttl 2s"));
     }
 
+    /// Every built-in scenario is a valid `run` (system, workload, faults
+    /// and options accepted, the plan made), and every checker it expects
+    /// is one its workload runs.
     #[test]
     fn every_builtin_scenario_prepares() {
         let library = Library::builtin();

@@ -54,10 +54,13 @@ pub fn args(store: &Store, of: &str) -> Result<RunArgs, Error> {
             "it was recorded before fencepost kept each run's command line (fencepost 0.1 of December 2026)",
         ));
     }
-    let schedule = results::replay::read_schedule(&dir)?.unwrap_or_default();
-    if schedule.faults.is_empty() && test.nemesis != "none" {
-        return Err(refuse("it has no schedule.json of the faults it injected"));
-    }
+    // A run without faults has nothing to schedule; one whose faults were
+    // all skipped has an empty schedule, and replays as such.
+    let schedule = match results::replay::read_schedule(&dir)? {
+        Some(schedule) => schedule,
+        None if test.nemesis == "none" => Default::default(),
+        None => return Err(refuse("it has no schedule.json of the faults it injected (its nemesis failed)")),
+    };
     let mut args = crate::options::command_args(&recorded.command, store.dir())?;
     args.replay = Some(Replay { of: of.to_string(), faults: schedule.faults.into_iter().enumerate().collect() });
     Ok(args)

@@ -394,12 +394,14 @@ async fn record(
     let workload = workloads::run(system, nodes.to_vec(), options, recorder.clone(), resource.clone(), stop.clone());
     on_event(Event::Started(Live { recorder: recorder.clone(), active }));
     let (summary, played) = beside(workload, &faults, &prepared.plan.steps).await;
-    if let Ok(played) = &played {
-        results::write_json(&dir.join("schedule.json"), &schedule(played))?;
-    }
     // Final reads, after the heal and the quiet period: the workload's own.
     args.workload.final_reads(&resource, &recorder);
     let recorded = recorder.finish().map_err(io("writing", &history_path))?;
+    // After the history is safe: a nemesis that failed part-way leaves
+    // none, and such a run is refused a replay with that reason.
+    if let Ok(played) = &played {
+        results::write_json(&dir.join("schedule.json"), &schedule(played))?;
+    }
     let cluster_events =
         if undo.owns_nodes() { keep_logs(system, nodes, &dir, history_epoch_ms).await } else { Vec::new() };
     Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events })
@@ -686,16 +688,16 @@ impl FaultPlan {
     /// client pauses; an interval given that leaves no room is shrunk, with
     /// a note; a plan that cannot fit even one fault is refused.
     fn new(args: &RunArgs, nodes: &[String]) -> Result<FaultPlan, Error> {
-        if let Some(replay) = &args.replay {
-            let steps = replay.steps(nodes)?;
-            let interval = args.nemesis_interval.unwrap_or_default();
-            let note = format!("replaying {} fault(s) of run {} at the moments they began", steps.len(), replay.of);
-            return Ok(FaultPlan { steps, interval, notes: vec![note], blind_spots: Vec::new() });
-        }
         let time_limit = args.options.time_limit;
         let room = time_limit.saturating_sub(args.quiet);
         let auto = (room / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
         let mut interval = args.nemesis_interval.unwrap_or(auto);
+        if let Some(replay) = &args.replay {
+            // The recorded faults are the plan: nothing is drawn or fitted.
+            let steps = replay.steps(nodes)?;
+            let note = format!("replaying {} fault(s) of run {} at the moments they began", steps.len(), replay.of);
+            return Ok(FaultPlan { steps, interval, notes: vec![note], blind_spots: Vec::new() });
+        }
         let plan =
             |interval| nemesis::schedule(&args.nemesis, nodes, args.options.seed, interval, room, &args.fault_options);
         let mut steps = plan(interval);

@@ -54,8 +54,15 @@ pub async fn shrink(
         minimal: None,
     };
     // The faults first: each attempt with the time limit cut to fit them.
-    let faults = search.ddmin(all.clone()).await?;
-    search.fewest_clients(&faults).await?;
+    // An attempt that could not run ends the search, keeping what it found.
+    let searched = async {
+        let faults = search.ddmin(all.clone()).await?;
+        search.fewest_clients(&faults).await
+    }
+    .await;
+    if let (Err(e), None) = (&searched, &search.minimal) {
+        return Err(Error::Refused(format!("shrinking run {of}: {e}")));
+    }
     let (minimal, kept) = match &search.minimal {
         Some(m) => m.clone(),
         None => {
@@ -75,7 +82,7 @@ pub async fn shrink(
         failure,
     };
     results::write_json(&store.existing_run_dir(of)?.join("shrunk.json"), &shrunk)?;
-    Ok(shrunk)
+    searched.map(|_| shrunk)
 }
 
 struct Search<'a> {
@@ -106,11 +113,11 @@ impl Search<'_> {
         args.options.concurrency = concurrency;
         // The kinds it plays, so the attempt's test.json names only those.
         args.nemesis = Vec::new();
-        for spec in faults.iter().filter_map(|(_, f)| nemesis::FaultSpec::parse(&f.fault).ok()) {
-            if !args.nemesis.contains(&spec) {
-                args.nemesis.push(spec);
-            }
-        }
+        args.nemesis = faults.iter().filter_map(|(_, f)| nemesis::FaultSpec::parse(&f.fault).ok()).collect();
+        // In the order `--nemesis` is read in, so the attempts group with
+        // runs of the same faults in `runs` and `compare`.
+        args.nemesis.sort();
+        args.nemesis.dedup();
         let of = self.original.replay.as_ref().map_or_else(String::new, |r| r.of.clone());
         args.replay = Some(Replay { of, faults: faults.to_vec() });
         args

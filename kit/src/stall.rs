@@ -42,12 +42,13 @@ struct Armed {
 }
 
 impl Stall {
-    /// The next `clients` workers to reach a point within `duration` from
+    /// The next `clients` workers to reach a point within `window` from
     /// now stall there for `duration` from their arrival, or until
-    /// [`Stall::release`].
-    pub fn arm(&self, clients: usize, duration: Duration) {
+    /// [`Stall::release`] (which the nemesis calls `duration` after the
+    /// first arrival: a second client caught later is let go with it).
+    pub fn arm(&self, clients: usize, window: Duration, duration: Duration) {
         let mut state = self.state();
-        state.armed = Some(Armed { left: clients, catching_until: Instant::now() + duration, duration });
+        state.armed = Some(Armed { left: clients, catching_until: Instant::now() + window, duration });
     }
 
     /// Ends the stall: every stalled client resumes.
@@ -114,7 +115,7 @@ mod tests {
         let stall = std::sync::Arc::new(Stall::default());
         // Unarmed: no wait.
         stall.point(9, "k0").await;
-        stall.arm(1, Duration::from_secs(60));
+        stall.arm(1, Duration::from_secs(60), Duration::from_secs(60));
         let s = stall.clone();
         let first = tokio::spawn(async move { s.point(1, "k1").await });
         tokio::task::yield_now().await;
@@ -136,7 +137,7 @@ mod tests {
         })
         .join();
         assert!(panicked.is_err() && stall.state.is_poisoned());
-        stall.arm(1, Duration::from_secs(60));
+        stall.arm(1, Duration::from_secs(60), Duration::from_secs(60));
         let s = stall.clone();
         let caught = tokio::spawn(async move { s.point(1, "k1").await });
         tokio::task::yield_now().await;
@@ -149,7 +150,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_stall_ends_by_itself() {
         let stall = Stall::default();
-        stall.arm(1, Duration::from_secs(3));
+        stall.arm(1, Duration::from_secs(3), Duration::from_secs(3));
         let t0 = tokio::time::Instant::now();
         stall.point(1, "k0").await;
         assert!(t0.elapsed() >= Duration::from_secs(3));
@@ -159,13 +160,13 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_client_arriving_late_still_stalls_the_whole_duration() {
         let stall = Stall::default();
-        stall.arm(1, Duration::from_secs(2));
+        stall.arm(1, Duration::from_secs(2), Duration::from_secs(2));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let arrived = tokio::time::Instant::now();
         stall.point(1, "k0").await;
         assert_eq!(arrived.elapsed(), Duration::from_secs(2));
         // Past the catching window, nobody is caught.
-        stall.arm(1, Duration::from_secs(2));
+        stall.arm(1, Duration::from_secs(2), Duration::from_secs(2));
         tokio::time::sleep(Duration::from_secs(3)).await;
         let passed = tokio::time::Instant::now();
         stall.point(2, "k0").await;

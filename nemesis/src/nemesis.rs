@@ -78,7 +78,8 @@ enum Aim {
 
 /// How a fault's start ended.
 enum Begun {
-    /// Started (and verified), after waiting this long for a holder.
+    /// Started (and verified), after waiting this long for a holder (or,
+    /// for a fault that catches one, for the catch).
     Started(Aimed, Duration),
     Skipped,
     Stopped,
@@ -299,7 +300,10 @@ impl Nemesis {
             // The fault lasts from when it caught somebody, not from when it
             // started waiting: the holder paused lives its whole pause.
             let t = Instant::now();
-            match fault.catch(self, &aimed.describe()).await? {
+            // `start` gives no wait: then up to the pause's own length.
+            let window = wait.deadline.saturating_duration_since(t);
+            let window = if window.is_zero() { Duration::MAX } else { window };
+            match fault.catch(self, &aimed.describe(), window).await? {
                 Some(caught) => {
                     begun = true;
                     waited = t.elapsed();
@@ -577,7 +581,10 @@ impl Nemesis {
                     Begun::Stopped => break,
                 };
                 played.injected.push(step.spec);
-                let began = (asked + waited).saturating_duration_since(t0);
+                // A fault that catches its holder is recorded from its
+                // arming, so that a replay arms it when the original did.
+                let began = if step.spec.kind.on_clients() { asked } else { asked + waited };
+                let began = began.saturating_duration_since(t0);
                 let info = started.describe();
                 played.happened.push((Step { at: began, fault: started.fault.clone(), ..step.clone() }, info));
                 let heal_at = asked + waited + step.duration;

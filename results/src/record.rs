@@ -287,6 +287,7 @@ mod tests {
             fencepost: "0.1.0".into(),
             recorded: None,
             imported: Some(Imported { source: "a.edn".into(), format: "edn".into() }),
+            replay: None,
             scenario: None,
             study: None,
         };

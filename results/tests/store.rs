@@ -22,6 +22,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         imported: None,
         scenario: None,
         study: None,
+        replay: None,
     };
     results::write_json(&run.join("test.json"), &test).unwrap();
     let mutex = MutualExclusion { holds: 0, overlaps: 0, causes: Default::default(), anomalies: Vec::new() };

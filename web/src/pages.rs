@@ -958,10 +958,12 @@ mod tests {
                 fault_options: [("loss".to_string(), 0.3)].into_iter().collect(),
                 clock_mode: "random".into(),
                 drift: 0.01,
+                command: Vec::new(),
             }),
             imported: None,
             scenario: None,
             study: None,
+            replay: None,
         }
     }
 

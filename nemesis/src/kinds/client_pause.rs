@@ -107,13 +107,15 @@ impl Kind for ClientPause {
     }
 
     /// Arms the stall (the fault's start is recorded then) and waits for a
-    /// holder to walk into it: that is when the pause begins.
-    async fn catch(&self, nemesis: &Nemesis, info: &FaultInfo) -> Result<Option<Self>, Error> {
+    /// holder to walk into it, up to `window` (at most the pause's length):
+    /// that is when the pause begins, lasting its whole length.
+    async fn catch(&self, nemesis: &Nemesis, info: &FaultInfo, window: Duration) -> Result<Option<Self>, Error> {
         let stall = nemesis.stall().ok_or_else(no_clients)?;
         let duration = Duration::from_millis(self.duration_ms);
+        let window = window.min(duration);
         nemesis.report(Phase::Begin, FaultEvent::start(FaultKind::ClientPause.name()), info);
-        stall.arm(self.clients, duration);
-        let deadline = Instant::now() + duration;
+        stall.arm(self.clients, window, duration);
+        let deadline = Instant::now() + window;
         let stalled = loop {
             let stalled = stall.stalled();
             if !stalled.is_empty() {
@@ -125,7 +127,7 @@ impl Kind for ClientPause {
                     fault: FaultKind::ClientPause,
                     node: None,
                     why: format!(
-                        "no client reached a holding point within {duration:?} (is the workload taking locks?)"
+                        "no client reached a holding point within {window:?} (is the workload taking locks?)"
                     ),
                 });
             }

@@ -114,7 +114,9 @@ pub(crate) trait Kind: Sized + Clone {
     /// Before anything is recorded: a fault that begins when something
     /// else happens (a holder walking into a stall) waits for it here,
     /// having reported its own start, and returns itself as caught.
-    async fn catch(&self, _nemesis: &Nemesis, _info: &FaultInfo) -> Result<Option<Self>, Error> {
+    /// `window` is how long it may wait to catch something: its step's
+    /// wait, so that a late catch never runs into the next fault.
+    async fn catch(&self, _nemesis: &Nemesis, _info: &FaultInfo, _window: Duration) -> Result<Option<Self>, Error> {
         Ok(None)
     }
 
@@ -399,8 +401,13 @@ macro_rules! registry {
                 match self { $(Fault::$Variant(f) => f.plan_words(show),)* }
             }
 
-            pub(crate) async fn catch(&self, nemesis: &Nemesis, info: &FaultInfo) -> Result<Option<Fault>, Error> {
-                match self { $(Fault::$Variant(f) => Ok(f.catch(nemesis, info).await?.map(Fault::$Variant)),)* }
+            pub(crate) async fn catch(
+                &self,
+                nemesis: &Nemesis,
+                info: &FaultInfo,
+                window: Duration,
+            ) -> Result<Option<Fault>, Error> {
+                match self { $(Fault::$Variant(f) => Ok(f.catch(nemesis, info, window).await?.map(Fault::$Variant)),)* }
             }
 
             pub(crate) async fn baseline(&self, nemesis: &Nemesis, nodes: &[String]) -> Result<Baseline, Error> {
