@@ -242,15 +242,22 @@ fn the_plan_names_faults_this_runs_shape_cannot_show() {
     assert!(plan(&["redis", "--nemesis", "client-pause", "--ttl", "5s"]).is_empty());
     // PostgreSQL's locks last the session, not --ttl: no lease to outlast.
     assert!(plan(&["postgres", "--nemesis", "client-pause", "--client-pause", "1s"]).is_empty());
-    // etcd renews every third of its lease: with holds of 3-4 s, a cut of
+    // etcd renews every third of its lease: with holds of 7-8 s, a cut of
     // 5s under a 6s lease can outlast what is left (4s), one of 3s cannot.
-    let etcd = |cut: &'static str| {
+    let etcd = |cut: &'static str, holds: [&'static str; 2]| {
         let args = ["etcd", "--nemesis", "partition-clients", "--ttl", "6s", "--nemesis-interval", cut];
-        plan(&[&args[..], &hold("3s", "4s")].concat())
+        plan(&[&args[..], &hold(holds[0], holds[1])].concat())
     };
-    assert!(etcd("5s").is_empty());
-    let blind = etcd("3s");
+    assert!(etcd("5s", ["7s", "8s"]).is_empty());
+    let blind = etcd("3s", ["7s", "8s"]);
     assert!(blind.len() == 1 && blind[0].contains("(4s: --ttl 6s less a renewal period of 2s)"), "{blind:?}");
+    // A holder cut off is not paused: holds of 3-4 s end before a 6 s
+    // lease can run out, however long the cut.
+    let blind = etcd("5s", ["3s", "4s"]);
+    assert!(
+        blind.len() == 1 && blind[0].contains("every hold (at most 4s, --hold-max) ends within the lease (6s)"),
+        "{blind:?}"
+    );
     // A replicated system can fail over while a node is down: the kill
     // rule is a lone server's.
     let sentinel = ["redis-sentinel", "--nemesis", "kill:primary", "--nemesis-interval", "8s"];

@@ -23,9 +23,24 @@ impl Kind for ClientPartition {
     const PLURAL: &'static str = "client partitions";
     const REACH: Reach = Reach::Nodes;
 
+    /// A cut holder is not paused: it lets go when its hold ends, and the
+    /// service stays whole, so a second holder shows only where a hold
+    /// outlives the lease the cut lets run out.
     fn blind_spot(e: &Exposure, show: &dyn Fn(Duration) -> String) -> Option<String> {
         let instead = format!("cut for {} or more (--nemesis-interval), or take a shorter --ttl", show(e.guaranteed()?));
-        super::within_the_lease(e, "cut", &instead, show)
+        let ttl = e.ttl?;
+        super::within_the_lease(e, "cut", &instead, show).or_else(|| {
+            (e.hold_max <= ttl).then(|| {
+                format!(
+                    "every hold (at most {}, --hold-max) ends within the lease ({}): a holder cut off from the \
+                     service lets go before its lease can run out, so no second client can be granted inside a \
+                     hold; hold longer than the lease (--hold-max above {})",
+                    show(e.hold_max),
+                    show(ttl),
+                    show(ttl)
+                )
+            })
+        })
     }
 
     async fn check(nemesis: &Nemesis, _first: &Node) -> Result<Option<String>, Error> {
