@@ -11,6 +11,8 @@ use harness::shrink::{shrink, ShrinkEvent};
 pub async fn shrink_command(store: &Path, of: &str, budget: Duration) -> anyhow::Result<()> {
     let store_dir = store;
     let store = results::Store::open(store).await?;
+    // A run that is not there is said before the header.
+    store.existing_run_dir(of)?;
     out!("shrink: run {of}, within {}", show(budget));
     let on_event = |e: ShrinkEvent| match e {
         ShrinkEvent::Tried(a) => out!(
