@@ -92,7 +92,9 @@ pub async fn remove_run(engine: &Engine, run_id: &str) -> Result<()> {
             .remove_container(container, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() }))
             .await;
         match removed {
-            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+            // 409: another process (a second run reaping the same orphan)
+            // is removing it already.
+            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => {}
             Err(e) => return Err(crate::Error::with(format!("removing container {container}"), e)),
         }
     }

@@ -405,7 +405,13 @@ async fn redis_sentinel_min_replicas_primary_alone_refuses_writes() {
     let refused = loop {
         match client.acquire("k", ttl).await {
             Outcome::Fail(why) if why.contains("NOREPLICAS") => break why,
-            Outcome::Ok(grant) => assert_eq!(client.release(&grant).await, Outcome::Ok(())),
+            // The lag can pass between an acquire and its release (under
+            // CI's load it did): the release, a write too, is refused then.
+            Outcome::Ok(grant) => match client.release(&grant).await {
+                Outcome::Ok(()) => {}
+                Outcome::Fail(why) if why.contains("NOREPLICAS") => break why,
+                other => panic!("{other:?}"),
+            },
             other => panic!("{other:?}"),
         }
         assert!(paused.elapsed() < Duration::from_secs(10), "the primary kept taking writes with no replica");
@@ -420,7 +426,8 @@ async fn redis_sentinel_min_replicas_primary_alone_refuses_writes() {
     }
     let unpaused = Instant::now();
     loop {
-        if let Outcome::Ok(grant) = client.acquire("k", ttl).await {
+        // Another key: "k" may still be held by a grant whose release was refused.
+        if let Outcome::Ok(grant) = client.acquire("k2", ttl).await {
             assert_eq!(client.release(&grant).await, Outcome::Ok(()));
             break;
         }
