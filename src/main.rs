@@ -448,6 +448,19 @@ fn progress() -> bool {
 }
 
 /// Runs one async command on a fresh runtime; errors exit with code 3.
+/// A token Ctrl-C cancels (a study or a shrink stops between runs), and
+/// the task that waits for it, to abort when done.
+pub(crate) fn cancel_on_ctrl_c() -> (workloads::CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = workloads::CancellationToken::new();
+    let cancel = stop.clone();
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    (stop, task)
+}
+
 fn run_async(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -75,15 +75,7 @@ pub async fn margin_command(cmd: MarginCmd, opts: &RunOpts) -> anyhow::Result<()
         MarginEvent::Run(Event::Warning(w)) => say(format!("  warning: {w}")),
         MarginEvent::Run(_) => {}
     };
-    let stop = workloads::CancellationToken::new();
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.cancel();
-            }
-        })
-    };
+    let (stop, ctrl_c) = crate::cancel_on_ctrl_c();
     let study = margin(args, stop, &on_event).await;
     ctrl_c.abort();
     let study = study?;

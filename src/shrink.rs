@@ -26,15 +26,7 @@ pub async fn shrink_command(store: &Path, of: &str, budget: Duration) -> anyhow:
         ShrinkEvent::Run(Event::Warning(w)) => out!("  warning: {w}"),
         ShrinkEvent::Run(_) => {}
     };
-    let stop = workloads::CancellationToken::new();
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.cancel();
-            }
-        })
-    };
+    let (stop, ctrl_c) = crate::cancel_on_ctrl_c();
     let shrunk = shrink(&store, of, budget, stop, &on_event).await;
     ctrl_c.abort();
     let s = shrunk?;

@@ -131,18 +131,17 @@ pub struct Attempt {
 /// A run's `schedule.json` (`None` for a run recorded before schedules
 /// were kept, or an import).
 pub fn read_schedule(dir: &Path) -> Result<Option<Schedule>, Error> {
-    let path = dir.join("schedule.json");
-    if !path.exists() {
-        return Ok(None);
-    }
-    crate::read_json(&path).map(Some)
+    read_if_there(&dir.join("schedule.json"))
 }
 
 /// A run's `shrunk.json`, if it was shrunk.
 pub fn read_shrunk(dir: &Path) -> Result<Option<Shrunk>, Error> {
-    let path = dir.join("shrunk.json");
+    read_if_there(&dir.join("shrunk.json"))
+}
+
+fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     if !path.exists() {
         return Ok(None);
     }
-    crate::read_json(&path).map(Some)
+    crate::read_json(path).map(Some)
 }
