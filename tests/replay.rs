@@ -1,7 +1,7 @@
 //! `run --replay` and `shrink` against real Redis servers (issue 28's
 //! acceptance case): a Redlock run whose holders' granting majorities have
 //! their clocks jumped forward, among kills, fails; its schedule replays;
-//! `shrink` reduces its six faults to at most two that still fail the same
+//! `shrink` reduces its faults (five or six on a quiet machine) to at most two that still fail the same
 //! way, and the command it prints plays the minimal case again. Needs a
 //! Docker engine; the redis image is built on first use.
 
@@ -48,7 +48,10 @@ fn a_failing_redlock_run_replays_and_shrinks_to_the_fault_that_matters() {
     assert!(!command.contains(&"--ttl"), "{command:?}");
     let schedule = json(&dir.join("schedule.json"));
     let faults = schedule["faults"].as_array().unwrap();
-    assert!(faults.len() >= 6, "{schedule:#}");
+    // Five or six faults fit in 16 s on a quiet machine; under CI's load
+    // kills and restarts take longer and fewer fit. Three are enough for
+    // the shrink below to have something to remove.
+    assert!(faults.len() >= 3, "{schedule:#}");
     let starts: Vec<u64> = faults.iter().map(|f| f["at_ms"].as_u64().unwrap()).collect();
     assert!(starts.windows(2).all(|w| w[0] < w[1]) && starts[0] >= 1000, "{starts:?}");
     let clock = faults.iter().find(|f| f["fault"] == "clock:holder").unwrap();
