@@ -135,6 +135,10 @@ pub struct FaultArgs {
     /// clock: a strobing clock flips every this long.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub clock_strobe_period: Duration,
+    /// clock-rate: how fast a server's clock runs while the fault lasts (2:
+    /// twice real time, 0.5: half), from 0.01 to 100, not 1.
+    #[arg(long, default_value_t = 2.0, value_name = "FACTOR")]
+    pub clock_rate: f64,
     /// netem: delay added to every packet a node sends.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub netem_delay: Duration,
@@ -187,6 +191,12 @@ fn refuse_meaningless_numbers(opts: &RunOpts) -> Result<(), Error> {
         Some(format!(
             "--clock-strobe-period {}: the clock shim flips at most once a millisecond",
             show_duration(f.clock_strobe_period)
+        ))
+    } else if !(f.clock_rate.is_finite() && (0.01..=100.0).contains(&f.clock_rate)) || f.clock_rate == 1.0 {
+        Some(format!(
+            "--clock-rate {}: a clock-rate fault runs a clock from 0.01 to 100 times real time, and not at 1 (that \
+             is no fault)",
+            f.clock_rate
         ))
     } else {
         None
@@ -256,6 +266,7 @@ impl RunOpts {
             loss: share("loss-probability", faults.loss_probability)?,
             clock_offset: faults.clock_offset,
             clock_strobe_period: faults.clock_strobe_period,
+            clock_rate: faults.clock_rate,
             netem_delay: faults.netem_delay,
             netem_jitter: faults.netem_jitter,
             netem_loss: share("netem-loss", faults.netem_loss)?,
@@ -345,6 +356,7 @@ impl RunArgs {
             ("--clock-offset", d(f.clock_offset)),
             ("--clock-mode", Some(f.clock_mode.name().to_string())),
             ("--clock-strobe-period", d(f.clock_strobe_period)),
+            ("--clock-rate", Some(f.clock_rate.to_string())),
             ("--netem-delay", d(f.netem_delay)),
             ("--netem-jitter", d(f.netem_jitter)),
             ("--netem-loss", Some(f.netem_loss.to_string())),

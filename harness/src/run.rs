@@ -149,6 +149,15 @@ pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
         nodes: node_count,
         names_leader: system.layout().names_leader,
         clock_refusal: system.layout().clock_refusal,
+        durability_refusal: if args.ssh.is_some() {
+            Some(
+                "over SSH the node file's own command starts the server, not fencepost's image entrypoint, which \
+                 drops what a power cut loses before the server starts again"
+                    .into(),
+            )
+        } else {
+            system.layout().durability_refusal.map(str::to_string)
+        },
         touchable: !external,
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Error::Refused(format!("--nemesis {e}")))?;

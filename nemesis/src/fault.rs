@@ -283,6 +283,9 @@ pub struct FaultOptions {
     /// A strobing clock flips every this long.
     #[serde(rename = "clock_strobe_period_ms", serialize_with = "millis")]
     pub clock_strobe_period: Duration,
+    /// How fast a `clock-rate` fault runs a server's clock: 2 is twice
+    /// real time, 0.5 half.
+    pub clock_rate: f64,
     #[serde(rename = "netem_delay_ms", serialize_with = "millis")]
     pub netem_delay: Duration,
     #[serde(rename = "netem_jitter_ms", serialize_with = "millis")]
@@ -315,6 +318,7 @@ impl Default for FaultOptions {
             loss: 0.3,
             clock_offset: Duration::from_secs(60),
             clock_strobe_period: Duration::from_millis(100),
+            clock_rate: 2.0,
             netem_delay: Duration::from_millis(100),
             netem_jitter: Duration::from_millis(20),
             netem_loss: 0.0,
@@ -339,6 +343,9 @@ pub struct Capabilities {
     pub names_leader: bool,
     /// Why the server's clock cannot be moved, if it cannot.
     pub clock_refusal: Option<&'static str>,
+    /// Why a power cut cannot drop what the servers did not fsync, if it
+    /// cannot (the system's files, or the nodes are not fencepost's images).
+    pub durability_refusal: Option<String>,
     /// fencepost started the nodes (containers) and may touch them; false
     /// for an existing cluster given by `--endpoints`.
     pub touchable: bool,
@@ -675,7 +682,7 @@ mod tests {
     }
 
     fn caps(nodes: usize, names_leader: bool) -> Capabilities {
-        Capabilities { nodes, names_leader, clock_refusal: None, touchable: true }
+        Capabilities { nodes, names_leader, clock_refusal: None, durability_refusal: None, touchable: true }
     }
 
     #[test]

@@ -340,8 +340,17 @@ impl Nemesis {
     async fn holder(&self, planned: &Aimed, wait: &HolderWait) -> Aim {
         let mut rng = Rng::new(wait.seed);
         let names = self.node_names();
+        // Holdings from before the wait, which a fresh-holder kind passes over.
+        let old: Vec<(u64, String)> = if planned.fault.kind().fresh_holder() {
+            let now = self.holders.as_ref().map(|h| h.snapshot()).unwrap_or_default();
+            now.into_iter().map(|h| (h.process, h.key)).collect()
+        } else {
+            Vec::new()
+        };
         self.poll_holders(planned, wait, |holdings| {
-            let (holding, nodes) = aim_at_holder(holdings, &names, &mut rng)?;
+            let new: Vec<kit::Holding> =
+                holdings.iter().filter(|h| !old.contains(&(h.process, h.key.clone()))).cloned().collect();
+            let (holding, nodes) = aim_at_holder(&new, &names, &mut rng)?;
             let fault = planned.fault.aimed_at(&nodes, &names);
             Some(Aimed { fault, target: Target::Holder, holder: Some((holding.process, holding.key)) })
         })

@@ -123,6 +123,9 @@ pub struct FaultInfo {
     pub strobe_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_ms: Option<u64>,
+    /// Clock rate: how fast the servers' wall clocks run (2: twice real time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     /// Netem: delay, jitter and loss on what the nodes send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,

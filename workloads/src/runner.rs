@@ -513,6 +513,7 @@ mod tests {
                 description: "a fake",
                 names_leader: false,
                 clock_refusal: None,
+                durability_refusal: None,
                 node_env: &[],
             }
         }

@@ -5,12 +5,15 @@
  *
  * The offset lives in a small file, /run/fencepost/clock, that the nemesis
  * rewrites in place (same inode, same size, one write) and this library maps
- * read-only. Its 64 bytes are three decimal numbers:
+ * read-only. Its 64 bytes are up to five decimal numbers:
  *
- *     offset_ns  strobe_ns  strobe_period_ns
+ *     offset_ns  strobe_ns  strobe_period_ns  [rate_ppm  since_ns]
  *
  * The wall clock reads real + offset, plus strobe_ns during every other
- * strobe period (a clock that flips back and forth).
+ * strobe period (a clock that flips back and forth). With a rate (parts per
+ * million of real time; 2000000 runs twice as fast), the clock also drifts
+ * from `since_ns` (a real wall-clock time, read on the node when the rate
+ * was set) at that rate: real + offset + (rate - 1) * (real - since).
  *
  * Only CLOCK_REALTIME (and its coarse twin), gettimeofday() and time() move:
  * monotonic clocks are left alone, as a real skewed clock would leave them.
@@ -51,11 +54,13 @@ static const char *clock_map(void) {
     return m;
 }
 
-/* Parses up to three signed decimals; returns how many it found. */
-static int parse(const char *s, size_t n, long long out[3]) {
+#define FIELDS 5
+
+/* Parses up to FIELDS signed decimals; returns how many it found. */
+static int parse(const char *s, size_t n, long long out[FIELDS]) {
     int found = 0;
     size_t i = 0;
-    while (found < 3 && i < n) {
+    while (found < FIELDS && i < n) {
         while (i < n && (s[i] == ' ' || s[i] == '\n'))
             i++;
         if (i >= n || s[i] == '\0')
@@ -73,13 +78,13 @@ static int parse(const char *s, size_t n, long long out[3]) {
     return found;
 }
 
-/* The current shift of the wall clock, in nanoseconds. */
-static long long shift_ns(void) {
+/* The current shift of the wall clock, in nanoseconds, at real time `real_ns`. */
+static long long shift_ns(long long real_ns) {
     const char *m = clock_map();
     if (m == (const char *)-1)
         return 0;
     char a[CLOCK_BYTES], b[CLOCK_BYTES];
-    long long v[3] = {0, 0, 0};
+    long long v[FIELDS] = {0, 0, 0, 0, 0};
     /* Copy until two copies agree, so a read racing the nemesis's write never
      * sees half of an old number and half of a new one. */
     for (int tries = 0; tries < 8; tries++) {
@@ -98,6 +103,11 @@ static long long shift_ns(void) {
         if ((now / v[2]) & 1)
             shift += v[1];
     }
+    if (v[3] > 0 && v[3] != 1000000 && real_ns > v[4]) {
+        /* In double: (rate - 1) * elapsed overflows 64 bits after hours. */
+        double drift = (double)(v[3] - 1000000) / 1e6 * (double)(real_ns - v[4]);
+        shift += (long long)drift;
+    }
     return shift;
 }
 
@@ -115,7 +125,7 @@ static void add_ns(struct timespec *ts, long long ns) {
 int clock_gettime(clockid_t clk, struct timespec *ts) {
     int rc = (int)syscall(SYS_clock_gettime, clk, ts);
     if (rc == 0 && (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE))
-        add_ns(ts, shift_ns());
+        add_ns(ts, shift_ns((long long)ts->tv_sec * 1000000000LL + ts->tv_nsec));
     return rc;
 }
 

@@ -17,7 +17,7 @@ use crate::{Error, FaultKind};
 
 /// How far a server's clock may sit from where we put it: the probe itself
 /// (a client program started in the container) takes some of this.
-const CLOCK_SLACK: f64 = 3.0;
+pub(crate) const CLOCK_SLACK: f64 = 3.0;
 const CLOCK_FILE: &str = "/run/fencepost/clock";
 /// `sh -c` scripts take their inputs as arguments, never spliced in.
 const WRITE_CLOCK: &str =
@@ -171,7 +171,7 @@ impl Kind for Clock {
     }
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 

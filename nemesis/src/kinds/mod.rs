@@ -43,6 +43,10 @@ pub(crate) trait Kind: Sized + Clone {
     /// Which option sets how large one fault is (`fencepost margin`
     /// searches it): by default its length, the interval.
     const MAGNITUDE: Magnitude = Magnitude::Length;
+    /// Aimed at the `holder`, it waits for a lock granted after it began
+    /// waiting, not whoever holds one already: a power cut loses what was
+    /// written last, so an old grant would long be synced.
+    const FRESH_HOLDER: bool = false;
 
     /// The target when none is named.
     fn default_target() -> Target {
@@ -309,6 +313,11 @@ macro_rules! registry {
                 match self { $(FaultKind::$Kind => <$Type as Kind>::MAGNITUDE,)* }
             }
 
+            /// Aimed at the holder, it waits for a new grant ([`Kind::FRESH_HOLDER`]).
+            pub fn fresh_holder(self) -> bool {
+                match self { $(FaultKind::$Kind => <$Type as Kind>::FRESH_HOLDER,)* }
+            }
+
             /// It stalls clients (the holder), touching no node.
             pub fn on_clients(self) -> bool {
                 match self { $(FaultKind::$Kind => <$Type as Kind>::ON_CLIENTS,)* }
@@ -445,6 +454,10 @@ registry! {
     Clock => Clock(clock::Clock),
     Netem => Netem(netem::Netem),
     ClientPause => ClientPause(client_pause::ClientPause),
+    /// A power cut: a kill that also loses what was not fsynced.
+    LoseUnsynced => LoseUnsynced(lose_unsynced::LoseUnsynced),
+    /// Servers' wall clocks run fast or slow by a factor (`--clock-rate`).
+    ClockRate => ClockRate(clock_rate::ClockRate),
 }
 
 /// `--nemesis`'s help, its list of kinds read from the registry (no
@@ -454,7 +467,7 @@ pub fn nemesis_help() -> String {
         "Faults to mix, comma-separated, or none: KIND[:TARGET]. Kinds: {}. Targets: random (the default; \
          client-pause: holder), leader, primary (where the system names one), majority, minority, all, holder \
          (whoever holds a lock when the fault starts: the node(s) that granted it, for Redlock a majority of them; \
-         for client-pause the client; waited for up to one interval, else recorded as skipped). partition-leader \
+         for client-pause the client; for lose-unsynced the next lock granted; waited for up to one interval, else recorded as skipped). partition-leader \
          is partition:leader",
         <FaultKind as VariantNames>::VARIANTS.join(", ")
     )

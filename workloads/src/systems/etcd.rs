@@ -39,6 +39,10 @@ pub const LAYOUT: Layout = Layout {
     clock_refusal: Some(
         "etcd is a Go binary that reads the clock without libc, so fencepost's LD_PRELOAD clock shim cannot move it",
     ),
+    durability_refusal: Some(
+        "etcd is a Go binary that writes and fsyncs its files without libc, so fencepost's LD_PRELOAD durability \
+         shim cannot see what it has not synced",
+    ),
     node_env: &[],
 };
 

@@ -52,6 +52,10 @@ pub struct Layout {
     /// Why clock faults cannot move this system's server clock, if they
     /// cannot; known from the system alone, so a run refuses them up front.
     pub clock_refusal: Option<&'static str>,
+    /// Why a power cut (`lose-unsynced`) cannot drop what this system's
+    /// servers did not fsync, if it cannot: fencepost's durability shim
+    /// sees only a single process writing and syncing through libc.
+    pub durability_refusal: Option<&'static str>,
     /// Extra environment for every node's start script: how a variant of a
     /// system (same image) configures its servers differently.
     pub node_env: &'static [(&'static str, &'static str)],
@@ -322,6 +326,7 @@ pub struct LogEvent {
 pub static REGISTRY: &[&dyn System] = &[
     &redis::Redis::PLAIN,
     &redis::Redis::AOF_ALWAYS,
+    &redis::Redis::AOF_EVERYSEC,
     &redlock::Redlock,
     &redis_sentinel::RedisSentinel::PLAIN,
     &redis_sentinel::RedisSentinel::MIN_REPLICAS,

@@ -28,6 +28,10 @@ pub const LAYOUT: Layout = Layout {
     description: "one MariaDB 10.11 server, GET_LOCK per connection",
     names_leader: false,
     clock_refusal: None,
+    durability_refusal: Some(
+        "MariaDB's InnoDB writes its files with O_DIRECT and asynchronous I/O, which fencepost's LD_PRELOAD \
+         durability shim cannot follow",
+    ),
     node_env: &[],
 };
 

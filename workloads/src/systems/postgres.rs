@@ -30,6 +30,10 @@ pub const LAYOUT: Layout = Layout {
     description: "one PostgreSQL 15 server, session advisory locks",
     names_leader: false,
     clock_refusal: None,
+    durability_refusal: Some(
+        "PostgreSQL's backends write files that another of its processes fsyncs, which fencepost's per-process \
+         LD_PRELOAD durability shim cannot follow",
+    ),
     node_env: &[],
 };
 

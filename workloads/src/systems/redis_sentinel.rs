@@ -67,6 +67,7 @@ pub const LAYOUT: Layout = Layout {
     description: "one Redis primary, two replicas, a Sentinel on each node (quorum 2), no persistence",
     names_leader: true,
     clock_refusal: None,
+    durability_refusal: None,
     node_env: &[],
 };
 

@@ -37,6 +37,7 @@ pub const LAYOUT: Layout = Layout {
     description: "five independent Redis servers, majority locking",
     names_leader: false,
     clock_refusal: None,
+    durability_refusal: None,
     node_env: &[],
 };
 

@@ -30,6 +30,7 @@ pub const LAYOUT: Layout = Layout {
     description: "three ZooKeeper servers, one ensemble",
     names_leader: true,
     clock_refusal: None,
+    durability_refusal: None,
     node_env: &[],
 };
 
