@@ -10,9 +10,11 @@
 //! - [`FaultKind`] / [`Fault`]: what to do — node partitions (one, halves,
 //!   majorities ring, bridge, an aimed set cut from the rest), client ↔ node partitions
 //!   (iptables inside the nodes), kill -9 and restart, pause and resume,
-//!   packet loss (iptables), clock jumps and strobes (fencepost's LD_PRELOAD
-//!   shim, `docker/images/common/fptime.c`), `tc netem` delay, and client
-//!   pauses (lock holders stalled through [`kit::Stall`]). Each kind is one
+//!   packet loss (iptables), clock jumps, strobes and rates (fencepost's
+//!   LD_PRELOAD shim, `docker/images/common/fptime.c`), power cuts that lose
+//!   what was not fsynced (the durability shim, `common/fpsync.c`), `tc
+//!   netem` delay, and client pauses (lock holders stalled through
+//!   [`kit::Stall`]). Each kind is one
 //!   file of `kinds/` (its plan, refusals, aim, inject, verify, heal,
 //!   leftovers, words and reach), registered by one line in `kinds/mod.rs`,
 //!   which makes [`FaultKind`] and [`Fault`]. Kinds are named by strum
@@ -44,7 +46,8 @@ pub use fault::{
     ClockMode, Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownClockMode, UnknownFault,
 };
 pub use kinds::{
-    nemesis_help, ClientPartition, ClientPause, Clock, Exposure, Kill, Loss, Magnitude, Netem, Partition, Pause,
+    nemesis_help, ClientPartition, ClientPause, Clock, ClockRate, Exposure, Kill, LoseUnsynced, Loss, Magnitude, Netem,
+    Partition, Pause,
 };
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use docker::Engine;
 use nemesis::{
-    ClientPartition, ClientPause, Clock, Fault, FaultKind, FaultSpec, Grudge, Kill, Loss, Nemesis, Netem, Partition,
-    Pause, Phase,
+    ClientPartition, ClientPause, Clock, ClockRate, Fault, FaultKind, FaultSpec, Grudge, Kill, LoseUnsynced, Loss,
+    Nemesis, Netem, Partition, Pause, Phase,
 };
 use node::NodeState;
 use serde_json::Value;
@@ -164,6 +164,83 @@ async fn kill_pause_and_loss_take_effect_and_heal_on_redis() {
     assert_clean(&started, &nemesis).await;
     let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
     assert_eq!(names, ["kill-start", "kill-stop", "pause-start", "pause-stop", "loss-start", "loss-stop"]);
+    started.cluster.remove().await.unwrap();
+}
+
+/// The durability shim's proof, on the image's own tools: a program writes,
+/// fsyncs part, writes more, and exits. A kill keeps it all (the kernel's
+/// page cache survives a process); a power cut keeps exactly the synced
+/// part. Then Redis itself: a key written and fsynced survives the cut, one
+/// written within the same second does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_power_cut_keeps_exactly_what_was_synced() {
+    let _progress = progress::Progress::test();
+    let (started, nemesis, events) = cluster("redis:aof-everysec").await;
+    let n1 = &started.cluster.nodes()[0];
+    let sh = |script: &'static str| async move {
+        let out = n1.exec(&["sh", "-c", script], Duration::from_secs(10)).await.unwrap();
+        assert!(out.success(), "{script}: {}", out.stderr);
+        out.stdout
+    };
+    const WRITE: &str = "cd /var/lib/fencepost/redis \
+        && export LD_PRELOAD=/usr/local/lib/fencepost/fpsync.so FENCEPOST_DURABLE=/var/lib/fencepost/redis \
+        && printf synced | dd of=probe conv=fsync status=none \
+        && printf +unsynced | dd of=probe oflag=append conv=notrunc status=none";
+    const READ: &str = "cat /var/lib/fencepost/redis/probe";
+    sh(WRITE).await;
+    assert_eq!(sh(READ).await, "synced+unsynced");
+    let kill = Fault::from(Kill { nodes: vec!["n1".into()] });
+    nemesis.start(&kill).await.unwrap();
+    nemesis.stop(&kill).await.unwrap();
+    assert_eq!(sh(READ).await, "synced+unsynced", "a kill loses nothing the page cache holds");
+    let cut = Fault::from(LoseUnsynced { nodes: vec!["n1".into()] });
+    nemesis.start(&cut).await.unwrap();
+    assert_eq!(n1.state().await.unwrap(), NodeState::Stopped);
+    nemesis.stop(&cut).await.unwrap();
+    assert_eq!(sh(READ).await, "synced", "a power cut keeps exactly what was fsynced");
+    let log = n1.logs().await.unwrap();
+    assert!(log.contains("fencepost: power cut: /var/lib/fencepost/redis/probe lost what was not fsynced"), "{log}");
+
+    // Redis with `appendfsync everysec` fsyncs a write at once when its
+    // clock's second has moved on since the last fsync, else once it does.
+    // Its clock slowed a hundredfold (and a second after its restart),
+    // `kept` is fsynced as it is written and `lost`, written in the same
+    // second of Redis's clock, is not yet when the power goes.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let slow = Fault::from(ClockRate { nodes: vec!["n1".into()], rate: 0.01 });
+    nemesis.start(&slow).await.unwrap();
+    sh("redis-cli SET kept 1 >/dev/null && sleep 0.2 && redis-cli SET lost 1").await;
+    nemesis.start(&cut).await.unwrap();
+    nemesis.stop(&cut).await.unwrap();
+    nemesis.stop(&slow).await.unwrap();
+    workloads::by_name("redis:aof-everysec").unwrap().probe(n1).await.unwrap();
+    assert_eq!(sh("redis-cli GET kept").await.trim(), "1", "a synced write was lost");
+    assert_eq!(sh("redis-cli GET lost").await.trim(), "", "an unsynced write survived a power cut");
+    assert_clean(&started, &nemesis).await;
+    let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
+    assert_eq!(names[..4], ["kill-start", "kill-stop", "lose-unsynced-start", "lose-unsynced-stop"]);
+    started.cluster.remove().await.unwrap();
+}
+
+/// A clock-rate fault runs Redis's clock (its `TIME`) at the asked rate:
+/// measured over two seconds, fast then slow, and level again once healed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_rate_runs_a_server_clock_fast_or_slow() {
+    let _progress = progress::Progress::test();
+    let (started, nemesis, _) = cluster("redis").await;
+    let n1 = &started.cluster.nodes()[0];
+    for rate in [2.0, 0.5] {
+        let fault = Fault::from(ClockRate { nodes: vec!["n1".into()], rate });
+        nemesis.start(&fault).await.unwrap();
+        let (s0, t0) = (nemesis.server_time(n1).await.unwrap(), unix_now());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (s1, t1) = (nemesis.server_time(n1).await.unwrap(), unix_now());
+        let seen = (s1 - s0) / (t1 - t0);
+        assert!((seen - rate).abs() < 0.25, "asked {rate}×, Redis's TIME ran {seen:.3}×");
+        nemesis.stop(&fault).await.unwrap();
+        assert!((nemesis.server_time(n1).await.unwrap() - unix_now()).abs() < 3.0);
+    }
+    assert_clean(&started, &nemesis).await;
     started.cluster.remove().await.unwrap();
 }
 
