@@ -873,7 +873,9 @@ mod tests {
             "netem" => "netem faults".into(),
             other => format!("{other}s"),
         };
-        for &kind in FaultKind::ALL {
+        // Kinds newer than that spelling have their own.
+        let old = FaultKind::ALL.iter().filter(|k| !matches!(k, FaultKind::LoseUnsynced | FaultKind::ClockRate));
+        for &kind in old {
             for &target in Target::ALL {
                 let Ok(spec) = FaultSpec::parse(&format!("{kind}:{target}")) else { continue };
                 assert_eq!(spec.plural(), before(spec.history_name()), "{spec}");

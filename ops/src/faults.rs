@@ -189,7 +189,7 @@ impl Reach {
     pub fn by_name(name: &str) -> Reach {
         match name {
             "client-pause" => Reach::Processes,
-            "clock" => Reach::Nothing,
+            "clock" | "clock-rate" => Reach::Nothing,
             "partition" | "partition-leader" => Reach::Links,
             _ => Reach::Nodes,
         }
