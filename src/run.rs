@@ -32,6 +32,12 @@ pub fn plan_command(args: RunArgs) -> Result<(), harness::Error> {
     }
     for step in &plan.steps {
         let live = match step.spec.target {
+            nemesis::Target::Holder if step.spec.kind.fresh_holder() && step.wait.is_zero() => {
+                " (the node granting the next lock after it starts; skipped if none is granted then)".to_string()
+            }
+            nemesis::Target::Holder if step.spec.kind.fresh_holder() => {
+                format!(" (the node granting the next lock after it starts; waits up to {} for one)", show(step.wait))
+            }
             nemesis::Target::Holder if step.wait.is_zero() => {
                 " (the holder when it starts; skipped if nobody holds a lock then)".to_string()
             }

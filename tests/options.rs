@@ -32,6 +32,12 @@ fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
         (vec!["run", "postgres", "--nemesis", "partition"], "one-node cluster"),
         (vec!["run", "redis", "--nemesis", "kill", "--endpoints", "127.0.0.1:1"], "existing cluster"),
         (vec!["run", "redis", "--nemesis", "client-pause", "--time-limit", "5s"], "no fault fits"),
+        (vec!["run", "etcd", "--nemesis", "lose-unsynced"], "writes and fsyncs its files without libc"),
+        (vec!["run", "postgres", "--nemesis", "lose-unsynced"], "another of its processes fsyncs"),
+        (vec!["run", "mysql", "--nemesis", "lose-unsynced:holder"], "O_DIRECT"),
+        (vec!["run", "etcd", "--nemesis", "clock-rate"], "Go binary"),
+        (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "1"], "--clock-rate 1: "),
+        (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "0"], "from 0.01 to 100 times"),
     ] {
         let mut args = args.clone();
         args.extend(["--store", s]);
@@ -46,10 +52,19 @@ fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
 
 #[test]
 fn every_single_fault_kind_fits_the_default_and_a_15s_time_limit() {
-    let kinds = ["partition", "partition-clients", "kill", "pause", "loss", "client-pause"];
+    let kinds = [
+        ("etcd", "partition"),
+        ("etcd", "partition-clients"),
+        ("etcd", "kill"),
+        ("etcd", "pause"),
+        ("etcd", "loss"),
+        ("etcd", "client-pause"),
+        ("redis:aof-everysec", "lose-unsynced"),
+        ("redis", "clock-rate"),
+    ];
     for limit in [None, Some("15s")] {
-        for kind in kinds {
-            let mut args = vec!["run", "etcd", "--plan", "--nemesis", kind];
+        for (system, kind) in kinds {
+            let mut args = vec!["run", system, "--plan", "--nemesis", kind];
             if let Some(l) = limit {
                 args.extend(["--time-limit", l]);
             }
