@@ -176,6 +176,9 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     if let Err(e) = &executed.played {
         out!("  nemesis failed: {e} (verdict at best unknown)");
     }
+    for c in &executed.node_crashes {
+        out!("  crash: {}'s log: {}", c.node, c.line);
+    }
     let finished = pipeline::finish(executed, Duration::from_secs(60)).await?;
     print_checkers(&finished.results.checkers);
     crate::analyze::print_verdict(&finished.results, finished.verdict());

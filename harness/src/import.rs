@@ -50,6 +50,7 @@ pub async fn import(store: &Path, file: &Path, format: Format, system: &str) -> 
         interrupted: false,
         workload: None,
         nemesis_error: None,
+        node_crashes: Vec::new(),
         faults_planned: None,
         cluster_events: Vec::new(),
         warnings: history.warnings.clone(),

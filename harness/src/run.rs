@@ -208,6 +208,8 @@ pub struct Executed {
     /// Events recorded in the history.
     pub recorded_ops: u64,
     cluster_events: Vec<ClusterEvent>,
+    /// Node log lines saying a server crashed.
+    pub node_crashes: Vec<results::NodeCrash>,
     /// What went wrong after the history was safe (a cluster that would not
     /// go away); each was also told as an [`Event::Warning`].
     pub warnings: Vec<String>,
@@ -246,6 +248,7 @@ pub async fn execute(
         played: recorded.played,
         recorded_ops: recorded.ops,
         cluster_events: recorded.cluster_events,
+        node_crashes: recorded.node_crashes,
         warnings,
     })
 }
@@ -354,6 +357,7 @@ struct Ran {
     played: Result<nemesis::Played, nemesis::Error>,
     ops: u64,
     cluster_events: Vec<ClusterEvent>,
+    node_crashes: Vec<results::NodeCrash>,
 }
 
 /// The run's folder and `test.json`, the nemesis checked against the live
@@ -411,9 +415,12 @@ async fn record(
     if let Ok(played) = &played {
         results::write_json(&dir.join("schedule.json"), &schedule(played))?;
     }
-    let cluster_events =
-        if undo.owns_nodes() { keep_logs(system, nodes, &dir, history_epoch_ms).await } else { Vec::new() };
-    Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events })
+    let (cluster_events, node_crashes) = if undo.owns_nodes() {
+        keep_logs(system, nodes, &dir, history_epoch_ms).await
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events, node_crashes })
 }
 
 /// The faults as they happened, for `schedule.json`.
@@ -493,16 +500,22 @@ async fn beside(
 }
 
 /// Writes each node's log into the run's folder and returns what the
-/// system's logs say happened during the history, in time order.
+/// system's logs say happened during the history, in time order, and the
+/// lines that say a server crashed.
 async fn keep_logs(
     system: &dyn workloads::System,
     nodes: &[node::Node],
     dir: &std::path::Path,
     history_epoch_ms: u64,
-) -> Vec<ClusterEvent> {
+) -> (Vec<ClusterEvent>, Vec<results::NodeCrash>) {
     let mut cluster_events = Vec::new();
+    let mut node_crashes = Vec::new();
     for node in nodes {
         let log = node.logs().await.unwrap_or_else(|e| format!("(logs unavailable: {e})"));
+        node_crashes.extend(
+            crashes(system.crash_patterns(), &log)
+                .map(|line| results::NodeCrash { node: node.name().to_string(), line }),
+        );
         for e in system.log_events(&log) {
             // Lines from before the history began (cluster start-up) are
             // not about the run.
@@ -513,8 +526,21 @@ async fn keep_logs(
         let _ = std::fs::write(dir.join("nodes").join(format!("{}.log", node.name())), log);
     }
     cluster_events.sort_by_key(|e| e.time);
-    cluster_events
+    (cluster_events, node_crashes)
 }
+
+/// The lines of `log` with one of `patterns` (Jepsen's `log-file-pattern`),
+/// at most [`CRASH_LINES`] of them, each cut to 500 bytes.
+fn crashes<'a>(patterns: &'a [&'a str], log: &'a str) -> impl Iterator<Item = String> + 'a {
+    log.lines()
+        .filter(|l| patterns.iter().any(|p| l.contains(p)))
+        .take(CRASH_LINES)
+        .map(|l| l.chars().take(500).collect::<String>().trim().to_string())
+}
+
+/// A server that crashes on every restart says so once per restart: the
+/// first lines are the finding, the rest are in the node's log.
+const CRASH_LINES: usize = 20;
 
 fn workload_summary(summary: &workloads::Summary) -> WorkloadSummary {
     WorkloadSummary {
@@ -571,6 +597,7 @@ pub fn finish_blocking(executed: &Executed, timeout: Duration) -> Result<RunResu
         nemesis_error: executed.played.as_ref().err().map(|e| e.to_string()),
         faults_planned: Some(executed.prepared.plan.steps.len()),
         cluster_events: executed.cluster_events.clone(),
+        node_crashes: executed.node_crashes.clone(),
         warnings: history.warnings.clone(),
         sufficiency: Some(sufficiency),
     };
@@ -793,6 +820,8 @@ fn target_words(target: nemesis::Target) -> &'static str {
         Minority => "a minority",
         All => "every node",
         Holder => "the holder",
+        Ring => "a majorities ring",
+        MinorityThird => "a minority third",
     }
 }
 
@@ -849,7 +878,7 @@ async fn ssh_cluster(
         hosts.install(system.layout().name).await?;
     }
     hosts.check_service().await?;
-    let clock = faults.iter().any(|f| f.kind == nemesis::FaultKind::Clock);
+    let clock = faults.iter().any(|f| matches!(f.kind, nemesis::FaultKind::Clock | nemesis::FaultKind::ClockRate));
     hosts.prepare(&node_tools(system), clock).await?;
     let nodes = hosts.nodes(system.layout().client_port());
     if !args.connect.dry_run {
@@ -890,4 +919,19 @@ async fn external_nodes(
 /// ([`nemesis::FaultSpec`]) that `test.json`, `runs` and `compare` use.
 pub fn fault_names(specs: &[nemesis::FaultSpec]) -> String {
     nemesis::FaultSpec::list_name(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_lines_are_those_with_a_pattern_at_most_twenty() {
+        let log = "1:M * Ready to accept connections\n1:M # Bad file format reading the append only file x.aof\nok\n";
+        let found: Vec<String> = crashes(&["Bad file format", "REDIS BUG REPORT"], log).collect();
+        assert_eq!(found, ["1:M # Bad file format reading the append only file x.aof"]);
+        let many = "panic: x\n".repeat(50);
+        assert_eq!(crashes(&["panic: "], &many).count(), CRASH_LINES);
+        assert_eq!(crashes(&[], log).count(), 0);
+    }
 }

@@ -74,6 +74,12 @@ pub enum Target {
     /// node(s) that granted it (for Redlock, a majority of them), for
     /// client pauses the client.
     Holder,
+    /// Partitions only: Jepsen's majorities ring (five nodes or more):
+    /// every node sees a majority, no two nodes the same one.
+    Ring,
+    /// Partitions only: a minority of a third of the nodes (at least one)
+    /// cut from the rest, chosen by the seeded plan.
+    MinorityThird,
 }
 
 impl Target {
@@ -87,6 +93,11 @@ impl Target {
     /// clients; the others are decided by the seeded plan.
     pub fn is_live(self) -> bool {
         matches!(self, Target::Leader | Target::Primary | Target::Holder)
+    }
+
+    /// A partition's shape rather than a set of nodes.
+    pub fn is_shape(self) -> bool {
+        matches!(self, Target::Ring | Target::MinorityThird)
     }
 }
 
@@ -564,6 +575,9 @@ pub fn planned_fault(spec: FaultSpec, nodes: &[String], options: &FaultOptions, 
     // aimed: the same seed plans the same faults.
     if spec.target == spec.kind.default_target() {
         return random_fault(spec.kind, nodes, options, rng);
+    }
+    if spec.target.is_shape() {
+        return Fault::Partition(crate::kinds::partition::shaped(spec.target, nodes, rng));
     }
     let chosen = aim_at_share(spec.target, nodes, rng);
     let fault = spec.kind.unaimed(spec.target, options, rng);

@@ -167,6 +167,68 @@ async fn kill_pause_and_loss_take_effect_and_heal_on_redis() {
     started.cluster.remove().await.unwrap();
 }
 
+/// `partition:ring` on five etcd members: every member reaches exactly its
+/// two ring neighbours (with itself a majority of five), no two members the
+/// same majority, and the cluster still serves; `partition:minority-third`
+/// cuts one member from four. Every pair is probed, cut or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_and_minority_third_partitions_reach_exactly_what_they_plan() {
+    let _progress = progress::Progress::test();
+    let (started, nemesis, events) = cluster("etcd:five").await;
+    let nodes = started.cluster.nodes();
+    let names: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
+    let options = nemesis::FaultOptions::default();
+    for (spec, seed) in [("partition:ring", 7), ("partition:minority-third", 8)] {
+        let spec = FaultSpec::parse(spec).unwrap();
+        let fault = nemesis::planned_fault(spec, &names, &options, &mut kit::Rng::new(seed));
+        let Fault::Partition(Partition { grudge, .. }) = &fault else { unreachable!() };
+        let grudge = grudge.clone();
+        nemesis.start(&fault).await.unwrap();
+        let mut seen: Vec<Vec<&str>> = Vec::new();
+        let nemesis = &nemesis;
+        for a in nodes {
+            let probes = nodes
+                .iter()
+                .filter(|b| b.name() != a.name())
+                .map(|b| async move { (b.name(), nemesis.reaches(a, b).await.unwrap()) });
+            let reached: Vec<&str> = futures_util::future::join_all(probes)
+                .await
+                .into_iter()
+                .filter_map(|(b, reached)| {
+                    let cut = grudge.get(a.name()).is_some_and(|d| d.contains(b));
+                    assert_eq!(reached, !cut, "{spec}: {} reaching {b}", a.name());
+                    reached.then_some(b)
+                })
+                .collect();
+            seen.push(reached);
+        }
+        if spec.to_string() == "partition:ring" {
+            assert!(seen.iter().all(|r| r.len() == 2), "{spec}: each member sees a majority of five: {seen:?}");
+            let mut majorities: Vec<Vec<&str>> = nodes
+                .iter()
+                .zip(&seen)
+                .map(|(n, r)| {
+                    let mut m = r.clone();
+                    m.push(n.name());
+                    m.sort();
+                    m
+                })
+                .collect();
+            majorities.sort();
+            majorities.dedup();
+            assert_eq!(majorities.len(), 5, "{spec}: no two members see the same majority: {seen:?}");
+        } else {
+            let alone = seen.iter().filter(|r| r.is_empty()).count();
+            assert_eq!(alone, 1, "{spec}: one member of five cut from the rest: {seen:?}");
+        }
+        nemesis.stop(&fault).await.unwrap();
+    }
+    assert_clean(&started, &nemesis).await;
+    let kinds: Vec<String> = events.lock().unwrap().iter().map(|(_, v)| v["kind"].as_str().unwrap().into()).collect();
+    assert_eq!(kinds, ["majorities-ring", "majorities-ring", "minority-third", "minority-third"]);
+    started.cluster.remove().await.unwrap();
+}
+
 /// The durability shim's proof, on the image's own tools: a program writes,
 /// fsyncs part, writes more, and exits. A kill keeps it all (the kernel's
 /// page cache survives a process); a power cut keeps exactly the synced

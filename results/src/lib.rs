@@ -23,7 +23,7 @@ pub mod scenario;
 pub mod story;
 pub mod study;
 
-pub use record::{CounterEnd, Imported, Recorded, RunResults, Stats, StudyTag, TestSpec, WorkloadSummary};
+pub use record::{CounterEnd, Imported, NodeCrash, Recorded, RunResults, Stats, StudyTag, TestSpec, WorkloadSummary};
 pub use story::{Headline, Layer, Layers, Story, Tally};
 
 use std::path::{Path, PathBuf};

@@ -153,6 +153,12 @@ pub struct RunResults {
     /// What the nodes' logs said during the run, on the history's clock.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_events: Vec<ClusterEvent>,
+    /// Lines of the nodes' own logs that say a server crashed, would not
+    /// start or found its files corrupt (the system's `crash_patterns`).
+    /// They judge no lock: they are a finding about the server, shown
+    /// beside the verdicts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_crashes: Vec<NodeCrash>,
     /// Rules of the history contract the history broke without becoming
     /// unusable (lines out of time order, a wrong `index`, a process reused
     /// after `info`), as the reader noted them.
@@ -163,6 +169,13 @@ pub struct RunResults {
     /// `unknown`. `None` in results written before it was judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sufficiency: Option<Sufficiency>,
+}
+
+/// One line of a node's log that says its server crashed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCrash {
+    pub node: String,
+    pub line: String,
 }
 
 /// The figures the index keeps for listing and comparison.

@@ -534,6 +534,7 @@ mod tests {
             interrupted: false,
             workload: None,
             nemesis_error: None,
+            node_crashes: Vec::new(),
             faults_planned: None,
             cluster_events: Vec::new(),
             warnings: Vec::new(),

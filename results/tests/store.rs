@@ -49,6 +49,7 @@ fn write_run(dir: &std::path::Path, id: &str, system: &str, nemesis: &str, verdi
         nemesis_error: None,
         faults_planned: None,
         cluster_events: Vec::new(),
+        node_crashes: Vec::new(),
         warnings: Vec::new(),
         sufficiency: None,
     };

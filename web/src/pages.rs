@@ -196,6 +196,8 @@ struct Run {
     anomaly_counts: Vec<(&'static str, usize)>,
     /// Stretches without a grant, in words (with what the nodes' logs said).
     outages: Vec<String>,
+    /// (node, line): the nodes' own words that their server crashed.
+    crashes: Vec<(String, String)>,
     /// Whether the history held enough to judge, and what it held or lacked.
     sufficiency: Option<(bool, String)>,
     lin: Vec<LinView>,
@@ -347,6 +349,10 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
         anomaly_stored: listed.stored,
         anomaly_counts: listed.counts,
         outages: listed.outages,
+        crashes: results
+            .as_ref()
+            .map(|r| r.node_crashes.iter().map(|c| (c.node.clone(), c.line.clone())).collect())
+            .unwrap_or_default(),
         sufficiency: results.as_ref().and_then(|r| r.sufficiency.as_ref()).map(|s| (s.enough, s.summary.clone())),
         lin,
         lin_json: script_json(&evidence),
@@ -1018,6 +1024,7 @@ mod tests {
             interrupted: false,
             workload: None,
             nemesis_error: None,
+            node_crashes: Vec::new(),
             faults_planned: None,
             cluster_events: Vec::new(),
             warnings: Vec::new(),

@@ -49,6 +49,7 @@ impl Kind for ClientPause {
     fn cannot_aim(target: Target) -> Option<&'static str> {
         match target {
             Target::Holder => None,
+            t if t.is_shape() => super::shape_only(t),
             Target::Random => Some(
                 "a client pause always catches a client holding a lock (the next to reach a holding point), never \
                  one at random: its target is `holder`, the default",

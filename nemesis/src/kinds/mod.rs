@@ -54,8 +54,8 @@ pub(crate) trait Kind: Sized + Clone {
     }
 
     /// Why the kind cannot be aimed at `target`, whatever the system.
-    fn cannot_aim(_target: Target) -> Option<&'static str> {
-        None
+    fn cannot_aim(target: Target) -> Option<&'static str> {
+        shape_only(target)
     }
 
     /// Why a cluster of `nodes` nodes cannot take it aimed at `target`
@@ -471,6 +471,11 @@ pub fn nemesis_help() -> String {
          is partition:leader",
         <FaultKind as VariantNames>::VARIANTS.join(", ")
     )
+}
+
+/// A partition's shapes (`ring`, `minority-third`) aim no other kind.
+pub(crate) fn shape_only(target: Target) -> Option<&'static str> {
+    target.is_shape().then_some("that target is a partition's shape (partition:ring, partition:minority-third)")
 }
 
 /// A field a replayed fault needs from its recorded value.

@@ -46,6 +46,10 @@ impl Kind for Partition {
 
     fn size_refusal(target: Target, nodes: usize) -> Option<String> {
         match target {
+            Target::Ring if nodes < 5 => Some(format!(
+                "a majorities ring needs five nodes or more (a cluster of {nodes} has no two distinct majorities to \
+                 leave each node); take a five-node variant (etcd:five)"
+            )),
             Target::Leader | Target::Primary if nodes < 2 => {
                 Some(format!("a one-node cluster has no {target} to isolate"))
             }
@@ -132,13 +136,42 @@ pub(crate) fn cut(grudge: &mut Grudge, a: &[String], b: &[String]) {
 }
 
 /// The classic shapes; the last two need five nodes.
-const SHAPES: &[&str] = &["one", "halves", "majorities-ring", "bridge"];
+const SHAPES: &[&str] = &["one", "halves", "majorities-ring", "bridge", "minority-third"];
+
+/// A partition of the shape `target` names (`ring`, `minority-third`).
+pub(crate) fn shaped(target: Target, nodes: &[String], rng: &mut Rng) -> Partition {
+    let order = shuffled(nodes, rng);
+    let mut grudge = Grudge::new();
+    if target == Target::Ring {
+        ring(&mut grudge, &order);
+        return Partition { kind: "majorities-ring", grudge };
+    }
+    let third = (nodes.len() / 3).max(1);
+    cut(&mut grudge, &order[..third], &order[third..]);
+    Partition { kind: "minority-third", grudge }
+}
+
+/// Jepsen's majorities ring over `order`: each node sees itself and its
+/// ring neighbours (a majority of five), a different majority for every
+/// node, and drops the rest.
+fn ring(grudge: &mut Grudge, order: &[String]) {
+    let n = order.len();
+    for i in 0..n {
+        for j in 0..n {
+            let d = (i + n - j) % n;
+            if d > 1 && d < n - 1 {
+                grudge.entry(order[i].clone()).or_default().insert(order[j].clone());
+            }
+        }
+    }
+}
 
 /// A random partition of `nodes` of one of the classic shapes.
 pub(crate) fn random(nodes: &[String], rng: &mut Rng) -> Partition {
     let order = shuffled(nodes, rng);
     let mut grudge = Grudge::new();
-    let shapes = if nodes.len() >= 5 { SHAPES } else { &SHAPES[..2] };
+    // The four classic shapes only: a seed plans what it always did.
+    let shapes = if nodes.len() >= 5 { &SHAPES[..4] } else { &SHAPES[..2] };
     let kind = shapes[rng.below(shapes.len() as u64) as usize];
     match kind {
         "one" => cut(&mut grudge, &order[..1], &order[1..]),
@@ -146,19 +179,7 @@ pub(crate) fn random(nodes: &[String], rng: &mut Rng) -> Partition {
             let half = order.len() / 2;
             cut(&mut grudge, &order[..half], &order[half..]);
         }
-        "majorities-ring" => {
-            // Each node sees itself and its two ring neighbours: a majority
-            // of five, but a different majority for every node.
-            let n = order.len();
-            for i in 0..n {
-                for j in 0..n {
-                    let d = (i + n - j) % n;
-                    if d > 1 && d < n - 1 {
-                        grudge.entry(order[i].clone()).or_default().insert(order[j].clone());
-                    }
-                }
-            }
-        }
+        "majorities-ring" => ring(&mut grudge, &order),
         _ => {
             // Two halves that cannot talk, and one node (the bridge) that
             // talks to both.

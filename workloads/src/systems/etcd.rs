@@ -56,12 +56,18 @@ pub const PREVOTE_LAYOUT: Layout = Layout {
     ..LAYOUT
 };
 
+/// Five members: the smallest cluster in which a partition can leave every
+/// member a majority of its own (`partition:ring`).
+pub const FIVE_LAYOUT: Layout =
+    Layout { name: "etcd:five", nodes: 5, description: "five etcd members, one Raft cluster", ..LAYOUT };
+
 /// etcd's recipes over one of its layouts: [`Etcd::PLAIN`] or a variant.
 pub struct Etcd(&'static Layout);
 
 impl Etcd {
     pub const PLAIN: Etcd = Etcd(&LAYOUT);
     pub const PREVOTE: Etcd = Etcd(&PREVOTE_LAYOUT);
+    pub const FIVE: Etcd = Etcd(&FIVE_LAYOUT);
 }
 
 /// A client that talks to exactly the given members (no endpoint discovery:
@@ -515,6 +521,10 @@ impl ElectionClient for EtcdLock {
 }
 
 impl System for Etcd {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        &["\"level\":\"fatal\"", "\"level\":\"panic\"", "panic: ", "fatal error: ", " C | "]
+    }
+
     fn layout(&self) -> &'static Layout {
         self.0
     }

@@ -207,6 +207,14 @@ pub trait System: Send + Sync {
         }
     }
 
+    /// What in a node's own log says its server crashed, could not start or
+    /// found its files corrupt (a panic, a fatal error, a failed assertion):
+    /// substrings, as Jepsen's `log-file-pattern` looks for. A run reports
+    /// every line that has one.
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What a node's own log says about leadership (elections started, won,
     /// lost), for explaining outages in the report as the system's doing.
     fn log_events(&self, log: &str) -> Vec<LogEvent> {
@@ -332,6 +340,7 @@ pub static REGISTRY: &[&dyn System] = &[
     &redis_sentinel::RedisSentinel::MIN_REPLICAS,
     &etcd::Etcd::PLAIN,
     &etcd::Etcd::PREVOTE,
+    &etcd::Etcd::FIVE,
     &zookeeper::Zookeeper,
     &postgres::Postgres,
     &mysql::Mysql,
@@ -394,7 +403,9 @@ mod tests {
         for layout in REGISTRY.iter().map(|s| s.layout()).filter(|l| l.variant().is_some()) {
             let system = by_name(layout.system()).unwrap_or_else(|| panic!("{}: no system", layout.name));
             assert_eq!(system.layout().image, layout.image, "{}", layout.name);
-            assert!(!layout.node_env.is_empty(), "{}: a variant configures something", layout.name);
+            let plain = system.layout();
+            let differs = !layout.node_env.is_empty() || layout.nodes != plain.nodes;
+            assert!(differs, "{}: a variant configures something or sizes the cluster", layout.name);
         }
     }
 
@@ -406,7 +417,7 @@ mod tests {
             assert!(e.starts_with(&format!("unknown system `{old}`; did you mean `{new}`?")), "{e}");
         }
         let e = lookup("etcd:pre-vote").err().unwrap().to_string();
-        assert_eq!(e, "unknown system `etcd:pre-vote` (etcd's variants: etcd:prevote)");
+        assert_eq!(e, "unknown system `etcd:pre-vote` (etcd's variants: etcd:prevote, etcd:five)");
         let e = lookup("nope").err().unwrap().to_string();
         assert!(e.starts_with("unknown system `nope` (known: redis, redis:aof-always, "), "{e}");
     }

@@ -201,6 +201,10 @@ impl Dialect for Mysql {
 }
 
 impl System for Mysql {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        &["Assertion failure", "got signal", "[ERROR] Aborting", "[ERROR] InnoDB: Page", "[ERROR] InnoDB: Corruption"]
+    }
+
     fn layout(&self) -> &'static Layout {
         &LAYOUT
     }

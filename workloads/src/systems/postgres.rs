@@ -256,6 +256,10 @@ impl Dialect for Postgres {
 }
 
 impl System for Postgres {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        &["PANIC:", "TRAP:", "could not locate a valid checkpoint record", "invalid checkpoint record"]
+    }
+
     fn layout(&self) -> &'static Layout {
         &LAYOUT
     }

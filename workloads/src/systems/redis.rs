@@ -66,6 +66,18 @@ pub const AOF_EVERYSEC_LAYOUT: Layout = Layout {
     ..LAYOUT
 };
 
+/// How a Redis server says it crashed or will not start: its bug report, a
+/// failed assertion, an append-only file or RDB it cannot load.
+pub(crate) const REDIS_CRASHES: &[&str] = &[
+    "REDIS BUG REPORT",
+    "ASSERTION FAILED",
+    "Guru Meditation",
+    "Bad file format reading the append only file",
+    "Fatal error loading",
+    "Unrecoverable error",
+    "Short read or OOM loading DB",
+];
+
 /// A multiplexed connection to one Redis node, through its published port.
 pub async fn connect(node: &Node, timeout: Duration) -> Result<::redis::aio::MultiplexedConnection, Error> {
     connect_to(node, PORT, timeout).await
@@ -441,6 +453,10 @@ impl ElectionClient for RedisElection {
 }
 
 impl System for Redis {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        REDIS_CRASHES
+    }
+
     fn layout(&self) -> &'static Layout {
         self.0
     }

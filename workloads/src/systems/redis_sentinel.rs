@@ -474,6 +474,10 @@ async fn probe(node: &Node, nodes: usize) -> Result<(), Error> {
 }
 
 impl System for RedisSentinel {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        super::redis::REDIS_CRASHES
+    }
+
     fn layout(&self) -> &'static Layout {
         self.0
     }

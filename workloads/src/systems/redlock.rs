@@ -222,6 +222,10 @@ impl LockClient for RedlockClient {
 }
 
 impl System for Redlock {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        super::redis::REDIS_CRASHES
+    }
+
     fn layout(&self) -> &'static Layout {
         &LAYOUT
     }

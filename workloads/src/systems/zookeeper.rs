@@ -305,6 +305,15 @@ impl ElectionClient for ZookeeperLock {
 }
 
 impl System for Zookeeper {
+    fn crash_patterns(&self) -> &'static [&'static str] {
+        &[
+            "FATAL",
+            "Unable to load database on disk",
+            "Exception in thread \"main\"",
+            "Unexpected exception, exiting abnormally",
+        ]
+    }
+
     fn layout(&self) -> &'static Layout {
         &LAYOUT
     }
