@@ -36,6 +36,7 @@ fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
         (vec!["run", "postgres", "--nemesis", "lose-unsynced"], "another of its processes fsyncs"),
         (vec!["run", "mysql", "--nemesis", "lose-unsynced:holder"], "O_DIRECT"),
         (vec!["run", "etcd", "--nemesis", "clock-rate"], "Go binary"),
+        (vec!["run", "redis", "--nemesis", "corrupt-file"], "redis keeps no data file (no persistence) to corrupt"),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "1"], "--clock-rate 1: "),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "0"], "from 0.01 to 100 times"),
     ] {
@@ -61,6 +62,7 @@ fn every_single_fault_kind_fits_the_default_and_a_15s_time_limit() {
         ("etcd", "client-pause"),
         ("redis:aof-everysec", "lose-unsynced"),
         ("redis", "clock-rate"),
+        ("etcd", "corrupt-file"),
     ];
     for limit in [None, Some("15s")] {
         for (system, kind) in kinds {

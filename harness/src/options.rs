@@ -273,6 +273,7 @@ impl RunOpts {
             client_pause: faults.client_pause.unwrap_or(nemesis::FaultOptions::default_client_pause(*ttl)),
             client_pause_clients: faults.client_pause_clients,
             clock_mode: faults.clock_mode,
+            data_file: None,
         };
         Ok(RunArgs {
             system,

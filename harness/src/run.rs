@@ -119,8 +119,9 @@ pub struct FaultPlan {
 
 /// Everything that depends only on the system and the options, decided
 /// before any image, container or store is touched.
-pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
+pub fn prepare(mut args: RunArgs) -> Result<Prepared, Error> {
     let system = workloads::systems::lookup(&args.system)?;
+    args.fault_options.data_file = system.layout().data_file.map(str::to_string);
     let external = !args.endpoints.is_empty();
     let node_count = match &args.ssh {
         Some(ssh_args) => {
@@ -157,6 +158,17 @@ pub fn prepare(args: RunArgs) -> Result<Prepared, Error> {
             )
         } else {
             system.layout().durability_refusal.map(str::to_string)
+        },
+        corrupt_refusal: if args.ssh.is_some() {
+            Some(
+                "over SSH the node file's own command starts the server, not fencepost's image entrypoint, which \
+                 corrupts the file while the server is down"
+                    .into(),
+            )
+        } else if system.layout().data_file.is_none() {
+            Some(format!("{} keeps no data file (no persistence) to corrupt", system.layout().name))
+        } else {
+            None
         },
         touchable: !external,
     };

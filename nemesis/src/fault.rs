@@ -308,6 +308,10 @@ pub struct FaultOptions {
     pub client_pause: Duration,
     /// How many lock holders one client pause catches.
     pub client_pause_clients: usize,
+    /// The data file a `corrupt-file` fault corrupts (a glob on the node):
+    /// the system's, set by the harness, not an option.
+    #[serde(skip)]
+    pub data_file: Option<String>,
     /// Jumps, strobes, or both, and in which direction. Kept out of the
     /// numeric map `test.json` records the others in (`Recorded::clock_mode`).
     #[serde(skip)]
@@ -336,6 +340,7 @@ impl Default for FaultOptions {
             client_pause: Duration::from_secs(10),
             client_pause_clients: 1,
             clock_mode: ClockMode::Random,
+            data_file: None,
         }
     }
 }
@@ -357,6 +362,9 @@ pub struct Capabilities {
     /// Why a power cut cannot drop what the servers did not fsync, if it
     /// cannot (the system's files, or the nodes are not fencepost's images).
     pub durability_refusal: Option<String>,
+    /// Why a data file cannot be corrupted, if it cannot: the servers keep
+    /// none, or the nodes are not fencepost's images.
+    pub corrupt_refusal: Option<String>,
     /// fencepost started the nodes (containers) and may touch them; false
     /// for an existing cluster given by `--endpoints`.
     pub touchable: bool,
@@ -696,7 +704,14 @@ mod tests {
     }
 
     fn caps(nodes: usize, names_leader: bool) -> Capabilities {
-        Capabilities { nodes, names_leader, clock_refusal: None, durability_refusal: None, touchable: true }
+        Capabilities {
+            nodes,
+            names_leader,
+            clock_refusal: None,
+            durability_refusal: None,
+            corrupt_refusal: None,
+            touchable: true,
+        }
     }
 
     #[test]
@@ -888,7 +903,9 @@ mod tests {
             other => format!("{other}s"),
         };
         // Kinds newer than that spelling have their own.
-        let old = FaultKind::ALL.iter().filter(|k| !matches!(k, FaultKind::LoseUnsynced | FaultKind::ClockRate));
+        let old = FaultKind::ALL
+            .iter()
+            .filter(|k| !matches!(k, FaultKind::LoseUnsynced | FaultKind::ClockRate | FaultKind::CorruptFile));
         for &kind in old {
             for &target in Target::ALL {
                 let Ok(spec) = FaultSpec::parse(&format!("{kind}:{target}")) else { continue };

@@ -46,8 +46,8 @@ pub use fault::{
     ClockMode, Fault, FaultKind, FaultOptions, FaultSpec, Grudge, SpecError, Target, UnknownClockMode, UnknownFault,
 };
 pub use kinds::{
-    nemesis_help, ClientPartition, ClientPause, Clock, ClockRate, Exposure, Kill, LoseUnsynced, Loss, Magnitude, Netem,
-    Partition, Pause,
+    nemesis_help, ClientPartition, ClientPause, Clock, ClockRate, CorruptFile, Exposure, Kill, LoseUnsynced, Loss,
+    Magnitude, Netem, Partition, Pause,
 };
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

@@ -485,6 +485,23 @@ impl Nemesis {
         }
     }
 
+    /// Whether `node`'s server listens on the client port within `within`;
+    /// `false` at once when its container stopped (the server exited).
+    pub(crate) async fn listens_within(&self, node: &Node, within: Duration) -> Result<bool, Error> {
+        let deadline = Instant::now() + within;
+        let port = self.port.to_string();
+        loop {
+            let argv = ["timeout", "1", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", port.as_str()];
+            if node.exec(&argv, EXEC).await.is_ok_and(|o| o.success()) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline || node.state().await.map_err(node_error)? == NodeState::Stopped {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// What any fault left behind: a paused or stopped node, an iptables
     /// rule, a qdisc, a moved clock, a stalled client. Empty when clean.
     pub async fn leftovers(&self) -> Result<Vec<String>, Error> {

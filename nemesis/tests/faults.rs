@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use docker::Engine;
 use nemesis::{
-    ClientPartition, ClientPause, Clock, ClockRate, Fault, FaultKind, FaultSpec, Grudge, Kill, LoseUnsynced, Loss,
-    Nemesis, Netem, Partition, Pause, Phase,
+    ClientPartition, ClientPause, Clock, ClockRate, CorruptFile, Fault, FaultKind, FaultSpec, Grudge, Kill,
+    LoseUnsynced, Loss, Nemesis, Netem, Partition, Pause, Phase,
 };
 use node::NodeState;
 use serde_json::Value;
@@ -281,6 +281,40 @@ async fn a_power_cut_keeps_exactly_what_was_synced() {
     assert_clean(&started, &nemesis).await;
     let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
     assert_eq!(names[..4], ["kill-start", "kill-stop", "lose-unsynced-start", "lose-unsynced-stop"]);
+    started.cluster.remove().await.unwrap();
+}
+
+/// `corrupt-file` on Redis's append-only file: a cut tail is repaired
+/// (Redis loads what is whole: `aof-load-truncated`) and the server starts;
+/// flipped bits make it refuse to start, saying why, and the nemesis puts
+/// the file back so the run goes on, with what was written before intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_file_is_repaired_or_refused_and_put_back() {
+    let _progress = progress::Progress::test();
+    let (started, nemesis, _) = cluster("redis:aof-always").await;
+    let n1 = &started.cluster.nodes()[0];
+    let sh = |script: &'static str| async move {
+        n1.exec(&["sh", "-c", script], Duration::from_secs(10)).await.unwrap().stdout.trim().to_string()
+    };
+    let aof = workloads::by_name("redis:aof-always").unwrap().layout().data_file.unwrap().to_string();
+    sh("for i in 1 2 3 4 5 6 7 8; do redis-cli SET k$i v$i >/dev/null; done").await;
+    let cut = Fault::from(CorruptFile { nodes: vec!["n1".into()], file: aof.clone(), at: vec![0.99], bits: vec![] });
+    nemesis.start(&cut).await.unwrap();
+    nemesis.stop(&cut).await.unwrap();
+    let log = n1.logs().await.unwrap();
+    assert!(log.contains("fencepost: corrupt-file: truncated /var/lib/fencepost/redis/appendonlydir/"), "{log}");
+    assert!(!log.contains("put /var/lib"), "a cut tail is repaired, not refused:\n{log}");
+    assert_eq!(sh("redis-cli GET k1").await, "v1");
+
+    let flips = CorruptFile { nodes: vec!["n1".into()], file: aof, at: vec![0.3, 0.5, 0.7], bits: vec![1, 2, 3] };
+    let flips = Fault::from(flips);
+    nemesis.start(&flips).await.unwrap();
+    nemesis.stop(&flips).await.unwrap();
+    let log = n1.logs().await.unwrap();
+    assert!(log.contains("Bad file format reading the append only file"), "{log}");
+    assert!(log.contains("back as it was: the server did not start with it"), "{log}");
+    assert_eq!(sh("redis-cli GET k1").await, "v1", "the file put back holds what was written");
+    assert_clean(&started, &nemesis).await;
     started.cluster.remove().await.unwrap();
 }
 

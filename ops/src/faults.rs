@@ -123,6 +123,15 @@ pub struct FaultInfo {
     pub strobe_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_ms: Option<u64>,
+    /// Corrupt file: the data file's glob on the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Corrupt file: where in the file (shares of its length) it was cut
+    /// or had a bit flipped, and which bits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bits: Vec<u8>,
     /// Clock rate: how fast the servers' wall clocks run (2: twice real time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,

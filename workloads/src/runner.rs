@@ -514,6 +514,7 @@ mod tests {
                 names_leader: false,
                 clock_refusal: None,
                 durability_refusal: None,
+                data_file: None,
                 node_env: &[],
             }
         }

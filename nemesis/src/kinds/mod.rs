@@ -458,6 +458,8 @@ registry! {
     LoseUnsynced => LoseUnsynced(lose_unsynced::LoseUnsynced),
     /// Servers' wall clocks run fast or slow by a factor (`--clock-rate`).
     ClockRate => ClockRate(clock_rate::ClockRate),
+    /// A stopped server's data file truncated or bit-flipped.
+    CorruptFile => CorruptFile(corrupt_file::CorruptFile),
 }
 
 /// `--nemesis`'s help, its list of kinds read from the registry (no

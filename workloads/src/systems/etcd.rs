@@ -43,6 +43,7 @@ pub const LAYOUT: Layout = Layout {
         "etcd is a Go binary that writes and fsyncs its files without libc, so fencepost's LD_PRELOAD durability \
          shim cannot see what it has not synced",
     ),
+    data_file: Some("/var/lib/fencepost/etcd/member/wal/*.wal"),
     node_env: &[],
 };
 

@@ -56,6 +56,10 @@ pub struct Layout {
     /// servers did not fsync, if it cannot: fencepost's durability shim
     /// sees only a single process writing and syncing through libc.
     pub durability_refusal: Option<&'static str>,
+    /// The data file a `corrupt-file` fault corrupts: a glob on the node,
+    /// the newest match taken (the log the server appends to now). Empty
+    /// where the servers keep no data file (Redis without persistence).
+    pub data_file: Option<&'static str>,
     /// Extra environment for every node's start script: how a variant of a
     /// system (same image) configures its servers differently.
     pub node_env: &'static [(&'static str, &'static str)],

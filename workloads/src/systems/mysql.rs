@@ -32,6 +32,7 @@ pub const LAYOUT: Layout = Layout {
         "MariaDB's InnoDB writes its files with O_DIRECT and asynchronous I/O, which fencepost's LD_PRELOAD \
          durability shim cannot follow",
     ),
+    data_file: Some("/var/lib/mysql/ib_logfile0"),
     node_env: &[],
 };
 

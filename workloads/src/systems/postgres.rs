@@ -34,6 +34,7 @@ pub const LAYOUT: Layout = Layout {
         "PostgreSQL's backends write files that another of its processes fsyncs, which fencepost's per-process \
          LD_PRELOAD durability shim cannot follow",
     ),
+    data_file: Some("/var/lib/fencepost/pg/pg_wal/0*"),
     node_env: &[],
 };
 

@@ -46,8 +46,12 @@ pub const LAYOUT: Layout = Layout {
     names_leader: false,
     clock_refusal: None,
     durability_refusal: None,
+    data_file: None,
     node_env: &[],
 };
+
+/// The append-only file Redis 7 appends to (its base is an RDB).
+const AOF: &str = "/var/lib/fencepost/redis/appendonlydir/*.incr.aof";
 
 /// Redis with the append-only file fsynced on every write (the start script
 /// reads `FP_APPENDFSYNC`; Redlock, on the same image, sets nothing).
@@ -55,6 +59,7 @@ pub const AOF_ALWAYS_LAYOUT: Layout = Layout {
     name: "redis:aof-always",
     description: "one Redis server, append-only file fsynced on every write",
     node_env: &[("FP_APPENDFSYNC", "always")],
+    data_file: Some(AOF),
     ..LAYOUT
 };
 
@@ -63,6 +68,7 @@ pub const AOF_EVERYSEC_LAYOUT: Layout = Layout {
     name: "redis:aof-everysec",
     description: "one Redis server, append-only file fsynced once a second",
     node_env: &[("FP_APPENDFSYNC", "everysec")],
+    data_file: Some(AOF),
     ..LAYOUT
 };
 

@@ -68,6 +68,7 @@ pub const LAYOUT: Layout = Layout {
     names_leader: true,
     clock_refusal: None,
     durability_refusal: None,
+    data_file: None,
     node_env: &[],
 };
 

@@ -38,6 +38,7 @@ pub const LAYOUT: Layout = Layout {
     names_leader: false,
     clock_refusal: None,
     durability_refusal: None,
+    data_file: None,
     node_env: &[],
 };
 

@@ -31,6 +31,7 @@ pub const LAYOUT: Layout = Layout {
     names_leader: true,
     clock_refusal: None,
     durability_refusal: None,
+    data_file: Some("/var/lib/fencepost/zookeeper/version-2/log.*"),
     node_env: &[],
 };
 
