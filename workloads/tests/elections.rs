@@ -92,10 +92,20 @@ async fn election_run(sys: &'static dyn workloads::System, nodes: &[node::Node])
         }
     }
     assert!(leaders.len() >= 3, "{}: only {} leaderships in 6 s: {summary:?}", sys.layout().name, leaders.len());
+    // A campaign whose answer never came (`info`, undone afterwards) may
+    // have won for a moment: an observer may see it lead a term no `ok`
+    // campaign names (etcd under load; issue 26's case).
+    let unanswered: BTreeSet<String> = history
+        .ops
+        .iter()
+        .filter(|o| o.f.as_str() == "campaign" && o.kind == OpType::Info)
+        .filter_map(|o| o.value["id"].as_str().map(str::to_string))
+        .collect();
     let mut observed = BTreeSet::new();
     for op in history.ops.iter().filter(|o| o.f.as_str() == "observe" && o.kind == OpType::Ok && !o.value.is_null()) {
         let id = op.value["leader"].as_str().unwrap();
         match op.value["term"].as_i64() {
+            Some(term) if !leaders.contains_key(&term) && unanswered.contains(id) => {}
             Some(term) => {
                 assert_eq!(leaders.get(&term).map(String::as_str), Some(id), "{}: observed {op:?}", sys.layout().name);
                 observed.insert(term);
