@@ -468,26 +468,24 @@ impl Nemesis {
         for undo in UNDO {
             (undo.heal)(self, node).await?;
         }
-        let deadline = Instant::now() + RECOVER;
-        let port = self.port.to_string();
-        loop {
-            let argv = ["timeout", "1", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", port.as_str()];
-            if node.exec(&argv, EXEC).await.is_ok_and(|o| o.success()) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Recover {
-                    node: node.name().to_string(),
-                    why: format!("does not listen on {} {:?} after healing", self.port, RECOVER),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if self.listens(node, RECOVER, false).await? {
+            return Ok(());
         }
+        Err(Error::Recover {
+            node: node.name().to_string(),
+            why: format!("does not listen on {} {:?} after healing", self.port, RECOVER),
+        })
     }
 
     /// Whether `node`'s server listens on the client port within `within`;
     /// `false` at once when its container stopped (the server exited).
     pub(crate) async fn listens_within(&self, node: &Node, within: Duration) -> Result<bool, Error> {
+        self.listens(node, within, true).await
+    }
+
+    /// Polls until `node`'s server listens on the client port (`true`),
+    /// `within` passes, or, with `give_up_stopped`, its container stops.
+    async fn listens(&self, node: &Node, within: Duration, give_up_stopped: bool) -> Result<bool, Error> {
         let deadline = Instant::now() + within;
         let port = self.port.to_string();
         loop {
@@ -495,7 +493,9 @@ impl Nemesis {
             if node.exec(&argv, EXEC).await.is_ok_and(|o| o.success()) {
                 return Ok(true);
             }
-            if Instant::now() >= deadline || node.state().await.map_err(node_error)? == NodeState::Stopped {
+            if Instant::now() >= deadline
+                || (give_up_stopped && node.state().await.map_err(node_error)? == NodeState::Stopped)
+            {
                 return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

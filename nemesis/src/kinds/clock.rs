@@ -69,11 +69,7 @@ impl Kind for Clock {
     }
 
     async fn check(nemesis: &Nemesis, first: &Node) -> Result<Option<String>, Error> {
-        match nemesis.server_time(first).await {
-            Ok(_) => Ok(None),
-            Err(Error::Refused { why, .. }) => Ok(Some(why)),
-            Err(e) => Ok(Some(e.to_string())),
-        }
+        shim_check(nemesis, first).await
     }
 
     fn draw(_: &[String], _one: Vec<String>, some: Vec<String>, options: &FaultOptions, rng: &mut Rng) -> Self {
@@ -128,10 +124,7 @@ impl Kind for Clock {
     /// Each server's clock is read once first: a refusal or a broken probe
     /// stops the fault before anything is touched.
     async fn baseline(&self, nemesis: &Nemesis, nodes: &[String]) -> Result<Baseline, Error> {
-        for name in nodes {
-            nemesis.server_time(nemesis.node(name)?).await?;
-        }
-        Ok(Baseline::new())
+        read_each(nemesis, nodes).await
     }
 
     async fn inject(&self, nemesis: &Nemesis) -> Result<(), Error> {
@@ -169,6 +162,25 @@ impl Kind for Clock {
         }
         Ok(())
     }
+}
+
+/// Why the server's clock cannot be read through the shim on `first`
+/// (the image's `server-time` refuses, or fails), for every clock kind.
+pub(super) async fn shim_check(nemesis: &Nemesis, first: &Node) -> Result<Option<String>, Error> {
+    match nemesis.server_time(first).await {
+        Ok(_) => Ok(None),
+        Err(Error::Refused { why, .. }) => Ok(Some(why)),
+        Err(e) => Ok(Some(e.to_string())),
+    }
+}
+
+/// Each server's clock read once before a clock kind touches it: a
+/// refusal or a broken probe stops the fault first.
+pub(super) async fn read_each(nemesis: &Nemesis, nodes: &[String]) -> Result<Baseline, Error> {
+    for name in nodes {
+        nemesis.server_time(nemesis.node(name)?).await?;
+    }
+    Ok(Baseline::new())
 }
 
 pub(crate) fn unix_now() -> f64 {

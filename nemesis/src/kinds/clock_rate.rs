@@ -53,11 +53,7 @@ impl Kind for ClockRate {
     }
 
     async fn check(nemesis: &Nemesis, first: &Node) -> Result<Option<String>, Error> {
-        match nemesis.server_time(first).await {
-            Ok(_) => Ok(None),
-            Err(Error::Refused { why, .. }) => Ok(Some(why)),
-            Err(e) => Ok(Some(e.to_string())),
-        }
+        super::clock::shim_check(nemesis, first).await
     }
 
     fn draw(_: &[String], _one: Vec<String>, some: Vec<String>, options: &FaultOptions, _: &mut Rng) -> Self {
@@ -89,10 +85,7 @@ impl Kind for ClockRate {
     }
 
     async fn baseline(&self, nemesis: &Nemesis, nodes: &[String]) -> Result<Baseline, Error> {
-        for name in nodes {
-            nemesis.server_time(nemesis.node(name)?).await?;
-        }
-        Ok(Baseline::new())
+        super::clock::read_each(nemesis, nodes).await
     }
 
     async fn inject(&self, nemesis: &Nemesis) -> Result<(), Error> {

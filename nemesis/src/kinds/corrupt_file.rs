@@ -146,19 +146,12 @@ impl Kind for CorruptFile {
         }
     }
 
-    /// Marked, then killed; a node still running (the kill failed) is
-    /// unmarked, so a later restart does not corrupt it.
     async fn inject(&self, nemesis: &Nemesis) -> Result<(), Error> {
         let words = self.mark();
+        let mut argv = vec!["sh", "-c", WRITE_MARK, "corrupt-file"];
+        argv.extend(words.iter().map(String::as_str));
         for name in &self.nodes {
-            let node = nemesis.node(name)?;
-            let mut argv = vec!["sh", "-c", WRITE_MARK, "corrupt-file"];
-            argv.extend(words.iter().map(String::as_str));
-            nemesis.run(node, &argv).await?;
-            if let Err(e) = node.kill().await {
-                let _ = exec(node, &["rm", "-f", MARK]).await;
-                return Err(node_error(e));
-            }
+            super::kill::mark_and_kill(nemesis, nemesis.node(name)?, &argv, MARK).await?;
         }
         Ok(())
     }

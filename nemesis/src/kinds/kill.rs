@@ -89,3 +89,16 @@ impl Kind for Kill {
         Ok(())
     }
 }
+
+/// Leaves `mark` on `node` (running `mark_argv`), then kills it, for the
+/// kinds whose second half the image's entrypoint does on the next start
+/// (a power cut, a corrupted file). A node still running after a failed
+/// kill is unmarked, so a later plain restart does nothing to it.
+pub(crate) async fn mark_and_kill(nemesis: &Nemesis, node: &Node, mark_argv: &[&str], mark: &str) -> Result<(), Error> {
+    nemesis.run(node, mark_argv).await?;
+    if let Err(e) = node.kill().await {
+        let _ = crate::nemesis::exec(node, &["rm", "-f", mark]).await;
+        return Err(node_error(e));
+    }
+    Ok(())
+}

@@ -86,16 +86,9 @@ impl Kind for LoseUnsynced {
         FaultInfo { kind: Some("power-cut".into()), ..FaultInfo::default() }
     }
 
-    /// Marked, then killed: a node marked but still running (the kill
-    /// failed) is unmarked, so a later plain restart loses nothing.
     async fn inject(&self, nemesis: &Nemesis) -> Result<(), Error> {
         for name in &self.nodes {
-            let node = nemesis.node(name)?;
-            nemesis.run(node, &["touch", MARK]).await?;
-            if let Err(e) = node.kill().await {
-                let _ = exec(node, &["rm", "-f", MARK]).await;
-                return Err(node_error(e));
-            }
+            super::kill::mark_and_kill(nemesis, nemesis.node(name)?, &["touch", MARK], MARK).await?;
         }
         Ok(())
     }
