@@ -168,8 +168,17 @@ impl SshHost {
 }
 
 const COMMAND: Duration = Duration::from_secs(30);
-/// `$0` pid file, `$1` signal.
-const SIGNAL: &str = r#"pid=$(cat "$0") && [ -n "$pid" ] && kill -s "$1" "$pid""#;
+/// `$0` pid file, `$1` signal. A signal lands asynchronously (a
+/// many-threaded server stops only when every thread has), so the script
+/// waits up to 5 s for its effect: a fault verified right after would
+/// otherwise read the state from before it.
+const SIGNAL: &str = r#"pid=$(cat "$0") && [ -n "$pid" ] && kill -s "$1" "$pid" || exit 1
+i=0
+while [ "$i" -lt 50 ]; do
+  s=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  case "$1:$s" in STOP:[Tt]|KILL:|KILL:[ZX]|CONT:|CONT:[!Tt]) exit 0 ;; esac
+  sleep 0.1; i=$((i + 1))
+done"#;
 /// `$0` pid file: `running`, `paused` (SIGSTOPped) or `stopped`.
 const STATE: &str = r#"pid=$(cat "$0" 2>/dev/null) || { echo stopped; exit 0; }
 s=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
