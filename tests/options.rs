@@ -37,6 +37,9 @@ fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
         (vec!["run", "mysql", "--nemesis", "lose-unsynced:holder"], "O_DIRECT"),
         (vec!["run", "etcd", "--nemesis", "clock-rate"], "Go binary"),
         (vec!["run", "redis", "--nemesis", "corrupt-file"], "redis keeps no data file (no persistence) to corrupt"),
+        (vec!["run", "redlock", "--nemesis", "member"], "no membership to change"),
+        (vec!["run", "zookeeper", "--nemesis", "member"], "etcd only so far"),
+        (vec!["run", "etcd", "--nemesis", "member:majority"], "no quorum"),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "1"], "--clock-rate 1: "),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "0"], "from 0.01 to 100 times"),
     ] {
@@ -63,6 +66,7 @@ fn every_single_fault_kind_fits_the_default_and_a_15s_time_limit() {
         ("redis:aof-everysec", "lose-unsynced"),
         ("redis", "clock-rate"),
         ("etcd", "corrupt-file"),
+        ("etcd", "member"),
     ];
     for limit in [None, Some("15s")] {
         for (system, kind) in kinds {

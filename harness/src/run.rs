@@ -170,6 +170,15 @@ pub fn prepare(mut args: RunArgs) -> Result<Prepared, Error> {
         } else {
             None
         },
+        member_refusal: if args.ssh.is_some() {
+            Some(
+                "over SSH the node file's own command starts the server, not fencepost's image start script, which \
+                 joins a removed member back with an empty data dir"
+                    .into(),
+            )
+        } else {
+            system.layout().member_refusal.map(str::to_string)
+        },
         touchable: !external,
     };
     nemesis::refuse_up_front(&args.nemesis, &capabilities).map_err(|e| Error::Refused(format!("--nemesis {e}")))?;

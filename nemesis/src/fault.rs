@@ -365,6 +365,8 @@ pub struct Capabilities {
     /// Why a data file cannot be corrupted, if it cannot: the servers keep
     /// none, or the nodes are not fencepost's images.
     pub corrupt_refusal: Option<String>,
+    /// Why the membership cannot be changed, if it cannot.
+    pub member_refusal: Option<String>,
     /// fencepost started the nodes (containers) and may touch them; false
     /// for an existing cluster given by `--endpoints`.
     pub touchable: bool,
@@ -710,6 +712,7 @@ mod tests {
             clock_refusal: None,
             durability_refusal: None,
             corrupt_refusal: None,
+            member_refusal: None,
             touchable: true,
         }
     }
@@ -903,9 +906,9 @@ mod tests {
             other => format!("{other}s"),
         };
         // Kinds newer than that spelling have their own.
-        let old = FaultKind::ALL
-            .iter()
-            .filter(|k| !matches!(k, FaultKind::LoseUnsynced | FaultKind::ClockRate | FaultKind::CorruptFile));
+        let old = FaultKind::ALL.iter().filter(|k| {
+            !matches!(k, FaultKind::LoseUnsynced | FaultKind::ClockRate | FaultKind::CorruptFile | FaultKind::Member)
+        });
         for &kind in old {
             for &target in Target::ALL {
                 let Ok(spec) = FaultSpec::parse(&format!("{kind}:{target}")) else { continue };

@@ -47,7 +47,7 @@ pub use fault::{
 };
 pub use kinds::{
     nemesis_help, ClientPartition, ClientPause, Clock, ClockRate, CorruptFile, Exposure, Kill, LoseUnsynced, Loss,
-    Magnitude, Netem, Partition, Pause,
+    Magnitude, Member, Netem, Partition, Pause,
 };
 pub use nemesis::{Nemesis, Phase, Played, Report};
 pub use schedule::{schedule, unplayed, Step};

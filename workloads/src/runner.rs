@@ -515,6 +515,7 @@ mod tests {
                 clock_refusal: None,
                 durability_refusal: None,
                 data_file: None,
+                member_refusal: None,
                 node_env: &[],
             }
         }

@@ -460,6 +460,8 @@ registry! {
     ClockRate => ClockRate(clock_rate::ClockRate),
     /// A stopped server's data file truncated or bit-flipped.
     CorruptFile => CorruptFile(corrupt_file::CorruptFile),
+    /// A member removed from the cluster, added back when healed.
+    Member => Member(member::Member),
 }
 
 /// `--nemesis`'s help, its list of kinds read from the registry (no

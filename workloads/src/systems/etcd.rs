@@ -44,6 +44,7 @@ pub const LAYOUT: Layout = Layout {
          shim cannot see what it has not synced",
     ),
     data_file: Some("/var/lib/fencepost/etcd/member/wal/*.wal"),
+    member_refusal: None,
     node_env: &[],
 };
 

@@ -60,6 +60,9 @@ pub struct Layout {
     /// the newest match taken (the log the server appends to now). Empty
     /// where the servers keep no data file (Redis without persistence).
     pub data_file: Option<&'static str>,
+    /// Why a membership change (`member`) cannot run here, if it cannot:
+    /// the system has no membership, or fencepost cannot change it yet.
+    pub member_refusal: Option<&'static str>,
     /// Extra environment for every node's start script: how a variant of a
     /// system (same image) configures its servers differently.
     pub node_env: &'static [(&'static str, &'static str)],

@@ -33,6 +33,7 @@ pub const LAYOUT: Layout = Layout {
          durability shim cannot follow",
     ),
     data_file: Some("/var/lib/mysql/ib_logfile0"),
+    member_refusal: Some("a single MariaDB server has no membership to change"),
     node_env: &[],
 };
 

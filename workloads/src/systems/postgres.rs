@@ -35,6 +35,7 @@ pub const LAYOUT: Layout = Layout {
          LD_PRELOAD durability shim cannot follow",
     ),
     data_file: Some("/var/lib/fencepost/pg/pg_wal/0*"),
+    member_refusal: Some("a single PostgreSQL server has no membership to change"),
     node_env: &[],
 };
 

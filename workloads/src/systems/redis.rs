@@ -47,6 +47,7 @@ pub const LAYOUT: Layout = Layout {
     clock_refusal: None,
     durability_refusal: None,
     data_file: None,
+    member_refusal: Some("a lone Redis server has no membership to change"),
     node_env: &[],
 };
 

@@ -39,6 +39,7 @@ pub const LAYOUT: Layout = Layout {
     clock_refusal: None,
     durability_refusal: None,
     data_file: None,
+    member_refusal: Some("Redlock's servers are independent: there is no membership to change"),
     node_env: &[],
 };
 
