@@ -38,7 +38,7 @@ fn refusals_that_depend_only_on_the_system_come_before_anything_starts() {
         (vec!["run", "etcd", "--nemesis", "clock-rate"], "Go binary"),
         (vec!["run", "redis", "--nemesis", "corrupt-file"], "redis keeps no data file (no persistence) to corrupt"),
         (vec!["run", "redlock", "--nemesis", "member"], "no membership to change"),
-        (vec!["run", "zookeeper", "--nemesis", "member"], "etcd only so far"),
+        (vec!["run", "redis-sentinel", "--nemesis", "member"], "etcd and ZooKeeper only so far"),
         (vec!["run", "etcd", "--nemesis", "member:majority"], "no quorum"),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "1"], "--clock-rate 1: "),
         (vec!["run", "redis", "--nemesis", "clock-rate", "--clock-rate", "0"], "from 0.01 to 100 times"),

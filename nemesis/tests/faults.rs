@@ -229,57 +229,70 @@ async fn ring_and_minority_third_partitions_reach_exactly_what_they_plan() {
     started.cluster.remove().await.unwrap();
 }
 
-/// A membership change on etcd: the leader, as etcd names it, is removed
-/// by the others (their member list no longer names it, and the two left
-/// keep serving), then added back as a new member with an empty data dir,
-/// and every member lists all three as started voters again.
+/// A membership change on etcd and on ZooKeeper: the leader, as the system
+/// names it, is removed by the others (their member list no longer names
+/// it, and the two left keep serving), then added back when healed, and
+/// every member lists all three as voters again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_removed_from_etcd_is_added_back_when_healed() {
+async fn a_member_removed_is_added_back_when_healed() {
     let _progress = progress::Progress::test();
-    let (started, nemesis, events) = cluster("etcd").await;
-    let nodes = started.cluster.nodes();
-    let sys = workloads::by_name("etcd").unwrap();
-    let list = |i: usize| async move {
-        let out = nodes[i].exec(&["/fencepost/member", "list"], Duration::from_secs(20)).await.unwrap();
-        assert!(out.success(), "member list on {}: {}", nodes[i].name(), out.stderr);
-        let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-        names.sort();
-        names
-    };
-    assert_eq!(list(0).await, ["n1", "n2", "n3"]);
-    // `member:leader` as planned: no nodes until it starts.
-    let leader = nemesis::Aimed::new(Fault::from(Member { nodes: Vec::new() }), nemesis::Target::Leader);
-    let aimed = nemesis.start(leader).await.unwrap();
-    let gone = aimed.fault.targets();
-    assert_eq!(gone.len(), 1, "{gone:?}");
-    let removed = nodes.iter().position(|n| n.name() == gone[0]).unwrap();
-    let stays = (removed + 1) % 3;
-    let left = list(stays).await;
-    assert_eq!(left.len(), 2, "{left:?}");
-    assert!(!left.contains(&gone[0]), "{left:?}");
-    let mut served = false;
-    for _ in 0..50 {
-        if sys.probe(&nodes[stays]).await.is_ok() {
-            served = true;
-            break;
+    for system in ["etcd", "zookeeper"] {
+        let (started, nemesis, events) = cluster(system).await;
+        let nodes = started.cluster.nodes();
+        let sys = workloads::by_name(system).unwrap();
+        let list = |i: usize| async move {
+            let out = nodes[i].exec(&["/fencepost/member", "list"], Duration::from_secs(30)).await.unwrap();
+            assert!(out.success(), "{system}: member list on {}: {}", nodes[i].name(), out.stderr);
+            let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(list(0).await, ["n1", "n2", "n3"], "{system}");
+        // `member:leader` as planned: no nodes until it starts.
+        let leader = nemesis::Aimed::new(Fault::from(Member { nodes: Vec::new() }), nemesis::Target::Leader);
+        let aimed = nemesis.start(leader).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        let gone = aimed.fault.targets();
+        assert_eq!(gone.len(), 1, "{system}: {gone:?}");
+        let removed = nodes.iter().position(|n| n.name() == gone[0]).unwrap();
+        let stays = (removed + 1) % 3;
+        let left = list(stays).await;
+        assert_eq!(left.len(), 2, "{system}: {left:?}");
+        assert!(!left.contains(&gone[0]), "{system}: {left:?}");
+        let mut served = false;
+        for _ in 0..50 {
+            if sys.probe(&nodes[stays]).await.is_ok() {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(served, "{system}: the two members left keep serving");
+        nemesis.stop(aimed).await.unwrap_or_else(|e| panic!("{system}: {e}"));
+        for i in 0..3 {
+            assert_eq!(list(i).await, ["n1", "n2", "n3"], "{system}: as {} lists them", nodes[i].name());
+        }
+        let mut served = false;
+        for _ in 0..50 {
+            if sys.probe(&nodes[removed]).await.is_ok() {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(served, "{system}: the member added back serves");
+        if system == "etcd" {
+            // It joined as a new member, its old self removed.
+            let log = nodes[removed].logs().await.unwrap();
+            assert!(log.contains("removed member") || log.contains("permanently removed"), "{log}");
+        }
+        assert_clean(&started, &nemesis).await;
+        let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
+        assert_eq!(names, ["member-start", "member-stop"], "{system}");
+        let marked =
+            nodes[removed].exec(&["test", "-e", "/run/fencepost/member"], Duration::from_secs(10)).await.unwrap();
+        assert!(!marked.success(), "{system}: the member mark is gone once healed");
+        started.cluster.remove().await.unwrap();
     }
-    assert!(served, "the two members left keep serving");
-    nemesis.stop(aimed).await.unwrap();
-    for i in 0..3 {
-        assert_eq!(list(i).await, ["n1", "n2", "n3"], "as {} lists them", nodes[i].name());
-    }
-    assert!(sys.probe(&nodes[removed]).await.is_ok(), "the member added back serves");
-    // It joined as a new member: its log says it was added to a cluster.
-    let log = nodes[removed].logs().await.unwrap();
-    assert!(log.contains("removed member") || log.contains("permanently removed"), "{log}");
-    assert_clean(&started, &nemesis).await;
-    let names: Vec<String> = events.lock().unwrap().iter().map(|(f, _)| f.clone()).collect();
-    assert_eq!(names, ["member-start", "member-stop"]);
-    let marked = nodes[removed].exec(&["test", "-e", "/run/fencepost/member"], Duration::from_secs(10)).await.unwrap();
-    assert!(!marked.success(), "the member mark is gone once healed");
-    started.cluster.remove().await.unwrap();
 }
 
 /// The durability shim's proof, on the image's own tools: a program writes,

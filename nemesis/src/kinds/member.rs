@@ -5,11 +5,12 @@
 //! shrinks and grows again under load.
 //!
 //! The system's image does the system's part (`/fencepost/member`: `list`,
-//! `remove NAME`, `add NAME`, asked of a member that stays; for etcd
-//! `etcdctl member`). The removed node is marked first: a removed member
-//! cannot reuse its data, so its next start asks a peer to add it back and
-//! joins with an empty data dir. Any start does that, so a node left
-//! removed by a fencepost that died is healed by `fencepost heal` too.
+//! `remove NAME`, `add NAME`, asked of a member that stays: `etcdctl
+//! member`, ZooKeeper's `reconfig` as its super user). The removed node is
+//! marked first, and its next start asks a peer to add it back (an etcd
+//! member joins with an empty data dir: a removed member cannot reuse its
+//! data). Any start does that, so a node left removed by a fencepost that
+//! died is healed by `fencepost heal` too.
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,8 @@ pub struct Member {
 
 impl Kind for Member {
     const DESCRIPTION: &'static str =
-        "a member removed from the cluster's membership (etcd member remove), added back as a new member when healed";
+        "a member removed from the cluster's membership (etcd's member remove, ZooKeeper's reconfig -remove), added \
+         back when healed";
     const PLURAL: &'static str = "membership changes";
     const REACH: Reach = Reach::Nodes;
 

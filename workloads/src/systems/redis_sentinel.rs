@@ -70,8 +70,8 @@ pub const LAYOUT: Layout = Layout {
     durability_refusal: None,
     data_file: None,
     member_refusal: Some(
-        "fencepost changes the membership of etcd only so far; Sentinel's (SENTINEL RESET, a replica \
-         removed) is not one of its faults yet",
+        "fencepost changes the membership of etcd and ZooKeeper only so far; Sentinel's (SENTINEL RESET, a \
+         replica removed) is not one of its faults yet",
     ),
     node_env: &[],
 };

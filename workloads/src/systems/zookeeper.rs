@@ -32,10 +32,7 @@ pub const LAYOUT: Layout = Layout {
     clock_refusal: None,
     durability_refusal: None,
     data_file: Some("/var/lib/fencepost/zookeeper/version-2/log.*"),
-    member_refusal: Some(
-        "fencepost changes the membership of etcd only so far; ZooKeeper's dynamic reconfiguration is not one of \
-         its faults yet",
-    ),
+    member_refusal: None,
     node_env: &[],
 };
 
