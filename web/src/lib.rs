@@ -25,6 +25,7 @@
 //! `soak` make of this server to measure it.
 
 mod api;
+mod clock;
 mod pages;
 pub mod probe;
 mod timeline;

@@ -198,6 +198,8 @@ struct Run {
     outages: Vec<String>,
     /// (node, line): the nodes' own words that their server crashed.
     crashes: Vec<(String, String)>,
+    /// Each node's clock offset over the run (SVG), where a clock moved.
+    clock_svg: Option<String>,
     /// Whether the history held enough to judge, and what it held or lacked.
     sufficiency: Option<(bool, String)>,
     lin: Vec<LinView>,
@@ -328,7 +330,15 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
     let cluster = test.as_ref().and_then(|t| t.recorded.as_ref()).map(cluster_line).unwrap_or_default();
     let scenario = scenario_line(test.as_ref(), results.as_ref());
     let again = Again::of(test.as_ref(), &dir);
+    // Only a run that asked for clock faults waits for its timeline here.
+    let clock_svg = match (&results, &test) {
+        (Some(_), Some(t)) if t.nemesis.contains("clock") => {
+            app.timeline(&id, dir.clone()).await.ok().and_then(|c| c.clock_svg.clone())
+        }
+        _ => None,
+    };
     let page = Run {
+        clock_svg,
         again,
         scenario,
         cluster,

@@ -94,6 +94,8 @@ pub struct Columns {
     pub keys: Vec<String>,
     by_lane: Vec<Lane>,
     pub faults: Vec<FaultSpan>,
+    /// Each node's clock offset over the run, where a clock fault moved one.
+    pub clock_svg: Option<String>,
     pub anomalies: Vec<Mark>,
     /// Operations in all.
     pub total: usize,
@@ -304,8 +306,11 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
         lane.holds.sort_unstable();
         lane.hold_reach = running_max(lane.holds.iter().map(|h| h.1));
     }
-    let faults = fault_windows(history).into_iter().map(FaultSpan::from).collect();
+    let windows = fault_windows(history);
+    let clock_svg = crate::clock::svg(&windows, end);
+    let faults = windows.into_iter().map(FaultSpan::from).collect();
     Ok(Columns {
+        clock_svg,
         lanes,
         fs: fs.names,
         keys: keys.names,
