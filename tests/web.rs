@@ -44,6 +44,17 @@ fn every_route_answers_and_every_error_is_clear() {
     for id in ["id=\"timeline\"", "id=\"latency\"", "id=\"throughput\"", "history.jsonl", "history.edn"] {
         assert!(report.contains(id), "{id} missing");
     }
+    // A run that moved a clock plots it; one that did not, does not.
+    assert!(!report.contains("class=\"clock-plot\""));
+    let rate = r#"{"index":8,"time":3100000000,"process":"nemesis","type":"invoke","f":"clock-rate-start","value":{"kind":"rate","rate":2.0,"targets":["n1"]}}
+{"index":9,"time":3200000000,"process":"nemesis","type":"info","f":"clock-rate-start","value":{"kind":"rate","rate":2.0,"targets":["n1"]}}
+{"index":10,"time":5200000000,"process":"nemesis","type":"invoke","f":"clock-rate-stop","value":{"targets":["n1"]}}
+{"index":11,"time":5300000000,"process":"nemesis","type":"info","f":"clock-rate-stop","value":{"targets":["n1"]}}
+"#;
+    let moved = import(&store, "moved.jsonl", &format!("{OVERLAP}{rate}"), "redis");
+    let (_, page) = server.get(&format!("/runs/{moved}"));
+    assert!(page.contains("id=\"clocks\"") && page.contains("<polyline class=\"clock-line\""), "{page}");
+    assert!(page.contains("clock-rate: "), "the fault window is shaded with its words: {page}");
     let (status, page) = server.get("/runs/no-such-run");
     assert_eq!(status, 404);
     assert!(page.contains("no run `no-such-run`"), "{page}");
@@ -72,7 +83,7 @@ fn every_route_answers_and_every_error_is_clear() {
     let (status, runs) = server.get("/api/v1/runs");
     assert_eq!(status, 200);
     let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 3);
+    assert_eq!(runs.as_array().unwrap().len(), 4);
     let (status, run) = server.get(&format!("/api/v1/runs/{bad}"));
     assert_eq!(status, 200);
     let run: serde_json::Value = serde_json::from_str(&run).unwrap();
