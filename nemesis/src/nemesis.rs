@@ -448,33 +448,45 @@ impl Nemesis {
         let fault = &aimed.fault;
         self.report(Phase::Begin, FaultEvent::stop(fault.name()), &aimed.describe());
         fault.undo(self).await?;
-        for name in fault.targets() {
-            self.heal_node(self.node(&name)?).await?;
-        }
+        self.heal_nodes(&self.named(&fault.targets())?).await?;
         fault.verify_healed(self).await?;
         self.report(Phase::Done, FaultEvent::stop(fault.name()), &aimed.describe());
         Ok(())
     }
 
-    /// Brings one node back whatever was done to it: resumed, started, its
-    /// iptables rules flushed, its qdisc removed, its clock reset; then
-    /// waits until its server listens.
-    async fn heal_node(&self, node: &Node) -> Result<(), Error> {
-        match node.state().await.map_err(node_error)? {
-            NodeState::Paused => node.unpause().await.map_err(node_error)?,
-            NodeState::Stopped => node.start().await.map_err(node_error)?,
-            NodeState::Running => {}
+    /// Brings nodes back whatever was done to them: resumed, started, their
+    /// iptables rules flushed, their qdiscs removed, their clocks reset;
+    /// then waits until each server listens. Every node is woken before any
+    /// is waited for: a clustered server's start waits for its peers to be
+    /// up (`wait-for-peers`), so nodes started one by one after a majority
+    /// went down would each wait for the next.
+    async fn heal_nodes(&self, nodes: &[&Node]) -> Result<(), Error> {
+        for node in nodes {
+            match node.state().await.map_err(node_error)? {
+                NodeState::Paused => node.unpause().await.map_err(node_error)?,
+                NodeState::Stopped => node.start().await.map_err(node_error)?,
+                NodeState::Running => {}
+            }
         }
-        for undo in UNDO {
-            (undo.heal)(self, node).await?;
+        for node in nodes {
+            for undo in UNDO {
+                (undo.heal)(self, node).await?;
+            }
         }
-        if self.listens(node, RECOVER, false).await? {
-            return Ok(());
+        for node in nodes {
+            if !self.listens(node, RECOVER, false).await? {
+                return Err(Error::Recover {
+                    node: node.name().to_string(),
+                    why: format!("does not listen on {} {:?} after healing", self.port, RECOVER),
+                });
+            }
         }
-        Err(Error::Recover {
-            node: node.name().to_string(),
-            why: format!("does not listen on {} {:?} after healing", self.port, RECOVER),
-        })
+        Ok(())
+    }
+
+    /// The nodes named `names`.
+    fn named(&self, names: &[String]) -> Result<Vec<&Node>, Error> {
+        names.iter().map(|n| self.node(n)).collect()
     }
 
     /// Whether `node`'s server listens on the client port within `within`;
@@ -533,9 +545,7 @@ impl Nemesis {
         if let Some(stall) = &self.stall {
             stall.release();
         }
-        for node in &self.nodes {
-            self.heal_node(node).await?;
-        }
+        self.heal_nodes(&self.nodes.iter().collect::<Vec<_>>()).await?;
         let left = self.leftovers().await?;
         if !left.is_empty() {
             return Err(Error::Leftovers(left));
@@ -560,14 +570,10 @@ impl Nemesis {
                 continue;
             }
             fault.inject(self).await?;
-            for name in fault.targets() {
-                self.heal_node(self.node(&name)?).await?;
-            }
+            self.heal_nodes(&self.named(&fault.targets())?).await?;
         }
         // The run's final heal.
-        for node in &self.nodes {
-            self.heal_node(node).await?;
-        }
+        self.heal_nodes(&self.nodes.iter().collect::<Vec<_>>()).await?;
         Ok(())
     }
 

@@ -348,7 +348,8 @@ pub static REGISTRY: &[&dyn System] = &[
     &etcd::Etcd::PLAIN,
     &etcd::Etcd::PREVOTE,
     &etcd::Etcd::FIVE,
-    &zookeeper::Zookeeper,
+    &zookeeper::Zookeeper::PLAIN,
+    &zookeeper::Zookeeper::NO_FSYNC,
     &postgres::Postgres,
     &mysql::Mysql,
 ];

@@ -9,6 +9,11 @@
 //! holder until it next talks to the ensemble. The session timeout is the
 //! run's TTL (within the servers' bounds, [`SESSION_BOUNDS`]): it is how long
 //! a holder cut off from the ensemble keeps the lock.
+//!
+//! `zookeeper:no-fsync` is the same ensemble with `forceSync=no`: the
+//! servers acknowledge a transaction once it is written to their log, not
+//! once it is fsynced, so a power cut (`lose-unsynced`) on a quorum can
+//! lose what they acknowledged.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +25,14 @@ use crate::client::{deadline, ClientOptions, ElectionClient, Grant, Leader, Lead
 
 pub const PORT: u16 = 2181;
 
-pub struct Zookeeper;
+/// ZooKeeper's recipes over one of its layouts: [`Zookeeper::PLAIN`] or a
+/// variant.
+pub struct Zookeeper(&'static Layout);
+
+impl Zookeeper {
+    pub const PLAIN: Zookeeper = Zookeeper(&LAYOUT);
+    pub const NO_FSYNC: Zookeeper = Zookeeper(&NO_FSYNC_LAYOUT);
+}
 
 pub const LAYOUT: Layout = Layout {
     name: "zookeeper",
@@ -34,6 +46,14 @@ pub const LAYOUT: Layout = Layout {
     data_file: Some("/var/lib/fencepost/zookeeper/version-2/log.*"),
     member_refusal: None,
     node_env: &[],
+};
+
+/// Transaction logs written but not fsynced before a server acknowledges.
+pub const NO_FSYNC_LAYOUT: Layout = Layout {
+    name: "zookeeper:no-fsync",
+    description: "three ZooKeeper servers, one ensemble, forceSync=no (logs not fsynced)",
+    node_env: &[("FP_FORCE_SYNC", "no")],
+    ..LAYOUT
 };
 
 /// A session through exactly this member.
@@ -317,7 +337,7 @@ impl System for Zookeeper {
     }
 
     fn layout(&self) -> &'static Layout {
-        &LAYOUT
+        self.0
     }
     /// A session through this member that creates (and deletes) an
     /// ephemeral node: a write, so it needs the ensemble's quorum.
@@ -398,8 +418,8 @@ mod tests {
 
     #[test]
     fn ttl_notes_name_the_session_bounds() {
-        assert_eq!(Zookeeper.ttl_note(Duration::from_secs(5)), None);
-        assert!(Zookeeper.ttl_note(Duration::from_secs(1)).unwrap().contains("used as 2s"));
-        assert!(Zookeeper.ttl_note(Duration::from_secs(60)).unwrap().contains("used as 20s"));
+        assert_eq!(Zookeeper::PLAIN.ttl_note(Duration::from_secs(5)), None);
+        assert!(Zookeeper::PLAIN.ttl_note(Duration::from_secs(1)).unwrap().contains("used as 2s"));
+        assert!(Zookeeper::PLAIN.ttl_note(Duration::from_secs(60)).unwrap().contains("used as 20s"));
     }
 }
