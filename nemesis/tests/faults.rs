@@ -295,6 +295,33 @@ async fn a_member_removed_is_added_back_when_healed() {
     }
 }
 
+/// A majority of ZooKeeper killed comes back: every node is started before
+/// the heal waits for any, since each server's start waits for its peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_majority_comes_back_together() {
+    let _progress = progress::Progress::test();
+    let (started, nemesis, _events) = cluster("zookeeper").await;
+    let nodes = started.cluster.nodes();
+    let fault = Fault::from(Kill { nodes: vec!["n2".into(), "n3".into()] });
+    nemesis.start(&fault).await.unwrap();
+    for node in &nodes[1..] {
+        assert_eq!(node.state().await.unwrap(), NodeState::Stopped, "{}", node.name());
+    }
+    nemesis.stop(&fault).await.unwrap();
+    assert_clean(&started, &nemesis).await;
+    let sys = workloads::by_name("zookeeper").unwrap();
+    let mut served = false;
+    for _ in 0..100 {
+        if sys.probe(&nodes[2]).await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served, "the ensemble serves again");
+    started.cluster.remove().await.unwrap();
+}
+
 /// The durability shim's proof, on the image's own tools: a program writes,
 /// fsyncs part, writes more, and exits. A kill keeps it all (the kernel's
 /// page cache survives a process); a power cut keeps exactly the synced
