@@ -158,6 +158,7 @@ pub fn print_cells(cells: &[Cell]) {
         ("system", Left),
         ("workload", Left),
         ("faults", Left),
+        ("configuration", Left),
         ("runs", Right),
         ("verdict", Left),
         ("service", Left),
@@ -174,11 +175,12 @@ pub fn print_cells(cells: &[Cell]) {
             c.system.clone(),
             c.workload.clone(),
             c.nemesis.clone(),
+            c.config_words.clone(),
             c.runs.to_string(),
             {
                 let verdict = c.verdict.map_or("-", Verdict::as_str);
                 if c.invalid > 0 {
-                    format!("{verdict} ({}✗)", c.invalid)
+                    format!("{verdict} in {} of {}", c.invalid, c.runs)
                 } else {
                     verdict.to_string()
                 }
@@ -203,7 +205,14 @@ pub fn print_cells(cells: &[Cell]) {
             continue;
         }
         out!("");
-        out!("{} · {} · {} ({}):", c.system, c.workload, c.nemesis, counted(c.runs, "run", "runs"));
+        out!(
+            "{} · {} · {} · {} ({}):",
+            c.system,
+            c.workload,
+            c.nemesis,
+            c.config_words,
+            counted(c.runs, "run", "runs")
+        );
         for line in lines {
             out!("  {line}");
         }

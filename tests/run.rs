@@ -524,6 +524,11 @@ fn a_kill_aimed_at_the_holder_kills_the_node_that_granted_the_held_lock() {
     let (code, compared) = fencepost(&["compare", "--json"], &store);
     assert_eq!(code, Some(0), "{compared}");
     assert!(compared.contains("\"nemesis\": \"kill:holder\""), "{compared}");
+    // One cell per configuration: the cell carries the one this run had.
+    let cells: serde_json::Value = serde_json::from_str(&compared).unwrap();
+    assert_eq!(cells[0]["config"]["ttl_ms"], 10000, "{compared}");
+    assert_eq!(cells[0]["config"]["hold_ms"], serde_json::json!([300, 1000]), "{compared}");
+    assert!(cells[0]["config_words"].as_str().unwrap().starts_with("TTL 10s · "), "{compared}");
     std::fs::remove_dir_all(&store).unwrap();
 }
 

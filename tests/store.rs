@@ -236,18 +236,19 @@ fn tables_line_up_with_long_values_and_multibyte_verdicts() {
 
     let (code, compare, _) = run(&store, &["compare"]);
     assert_eq!(code, 0);
-    assert!(compare.contains("invalid (2✗)"), "{compare}");
+    assert!(compare.contains("invalid in 2 of 2"), "{compare}");
     // The table, then each cell's vendor story below it.
     let (table, stories) = compare.split_once("\n\n").unwrap_or((&compare, ""));
     assert!(
         stories.contains(
-            "a-system-with-a-rather-long-name · lock · none (2 runs):\n  service: BROKE its promise in 2 of 2 runs"
+            "a-system-with-a-rather-long-name · lock · none · not recorded (2 runs):\n  service: BROKE its promise in 2 of \
+             2 runs"
         ),
         "{compare}"
     );
     assert_aligned(
         table,
-        &["system", "workload", "faults", "verdict", "service", "clients", "data"],
+        &["system", "workload", "faults", "configuration", "verdict", "service", "clients", "data"],
         &["runs", "ops/s", "p50 ms", "p99 ms", "progress", "recovery"],
     );
 }

@@ -17,12 +17,14 @@
 //! [`Store::reindex`] rebuilds every row from the directories. The files'
 //! types are in [`record`] and [`replay`].
 
+pub mod config;
 pub mod record;
 pub mod replay;
 pub mod scenario;
 pub mod story;
 pub mod study;
 
+pub use config::Config;
 pub use record::{CounterEnd, Imported, NodeCrash, Recorded, RunResults, Stats, StudyTag, TestSpec, WorkloadSummary};
 pub use story::{Headline, Layer, Layers, Story, Tally};
 
@@ -115,6 +117,9 @@ pub struct RunRow {
     pub layers: Layers,
     /// The scenario it was run for, and whether it matched.
     pub scenario: Option<scenario::ScenarioRun>,
+    /// How it was configured (`None` for an import, and for a run indexed
+    /// before the index kept it, until `runs --reindex`).
+    pub config: Option<Config>,
 }
 
 impl RunRow {
@@ -172,7 +177,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs (
     overlap_causes TEXT NOT NULL DEFAULT '{}',
     scenario TEXT,
     scenario_seed INTEGER,
-    scenario_judgement TEXT
+    scenario_judgement TEXT,
+    config TEXT
 )";
 
 /// Columns added since the first schema, for indexes made before them.
@@ -181,6 +187,7 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("scenario", "ALTER TABLE runs ADD COLUMN scenario TEXT"),
     ("scenario_seed", "ALTER TABLE runs ADD COLUMN scenario_seed INTEGER"),
     ("scenario_judgement", "ALTER TABLE runs ADD COLUMN scenario_judgement TEXT"),
+    ("config", "ALTER TABLE runs ADD COLUMN config TEXT"),
 ];
 
 impl Store {
@@ -288,8 +295,8 @@ impl Store {
         sqlx::query(
             "INSERT OR REPLACE INTO runs (id, system, workload, nemesis, started_ms, duration_ms, ops, verdict,
              checkers, ops_per_s, grant_p50_ms, grant_p99_ms, progress_share, recovery_ms, overlap_causes,
-             scenario, scenario_seed, scenario_judgement)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             scenario, scenario_seed, scenario_judgement, config)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.system)
@@ -315,6 +322,13 @@ impl Store {
             row.scenario
                 .as_ref()
                 .map(|s| serde_json::to_string(&s.judgement))
+                .transpose()
+                .map_err(|source| Error::Json { path: self.dir.join(id), source })?,
+        )
+        .bind(
+            row.config
+                .as_ref()
+                .map(serde_json::to_string)
                 .transpose()
                 .map_err(|source| Error::Json { path: self.dir.join(id), source })?,
         )
@@ -386,16 +400,16 @@ impl Store {
 pub fn cells(runs: Vec<RunRow>) -> Vec<Cell> {
     let mut cells: Vec<Cell> = Vec::new();
     for run in runs {
-        let cell = match cells
-            .iter_mut()
-            .position(|c| c.system == run.system && c.workload == run.workload && c.nemesis == run.nemesis)
-        {
+        let cell = match cells.iter_mut().position(|c| {
+            c.system == run.system && c.workload == run.workload && c.nemesis == run.nemesis && c.config == run.config
+        }) {
             Some(i) => &mut cells[i],
             None => {
                 cells.push(Cell {
                     system: run.system.clone(),
                     workload: run.workload.clone(),
                     nemesis: run.nemesis.clone(),
+                    config: run.config.clone(),
                     ..Cell::default()
                 });
                 cells.last_mut().expect("just pushed")
@@ -421,7 +435,37 @@ pub fn cells(runs: Vec<RunRow>) -> Vec<Cell> {
             }
         }
     }
-    cells.sort_by(|a, b| (&a.system, &a.workload, &a.nemesis).cmp(&(&b.system, &b.workload, &b.nemesis)));
+    // Each cell says what tells it from the cells beside it (same system,
+    // workload and faults): beyond the first words, the options that differ.
+    for i in 0..cells.len() {
+        let mut apart: Vec<String> = Vec::new();
+        for j in 0..cells.len() {
+            let (a, b) = (&cells[i], &cells[j]);
+            if i == j || (&a.system, &a.workload, &a.nemesis) != (&b.system, &b.workload, &b.nemesis) {
+                continue;
+            }
+            if let (Some(x), Some(y)) = (&a.config, &b.config) {
+                for key in x.differences(y) {
+                    if !apart.contains(&key) {
+                        apart.push(key);
+                    }
+                }
+            }
+        }
+        apart.sort();
+        cells[i].config_words = match &cells[i].config {
+            Some(c) => c.words(&apart),
+            None => "not recorded".into(),
+        };
+    }
+    cells.sort_by(|a, b| {
+        (&a.system, &a.workload, &a.nemesis, &a.config_words).cmp(&(
+            &b.system,
+            &b.workload,
+            &b.nemesis,
+            &b.config_words,
+        ))
+    });
     cells
 }
 
@@ -432,6 +476,10 @@ pub struct Cell {
     pub system: String,
     pub workload: String,
     pub nemesis: String,
+    /// The configuration its runs share (`None`: not recorded).
+    pub config: Option<Config>,
+    /// The configuration in words, with what tells it from its neighbours.
+    pub config_words: String,
     pub runs: usize,
     pub invalid: usize,
     /// The worst overall verdict over its runs ([`story::overall`]).
@@ -473,8 +521,14 @@ fn row_from_sql(r: &sqlx::sqlite::SqliteRow) -> Result<RunRow, Error> {
             Some(scenario::ScenarioRun { name, seed: seed.map(|s| s as u64), judgement })
         }
     };
+    let config: Option<String> = r.try_get("config").map_err(sql("reading the index"))?;
+    let config = match config {
+        None => None,
+        Some(text) => Some(serde_json::from_str(&text).map_err(|_| corrupt("the configuration"))?),
+    };
     let row = || -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
+            config,
             id: r.try_get("id")?,
             system: r.try_get("system")?,
             workload: r.try_get("workload")?,
@@ -554,6 +608,7 @@ fn read_row(dir: &Path, id: &str) -> Result<RunRow, Error> {
     });
     let stats = results.stats;
     Ok(RunRow {
+        config: test.recorded.as_ref().map(Config::of),
         id: id.to_string(),
         system: test.system,
         workload: test.workload,

@@ -612,6 +612,8 @@ struct CellView {
     system: String,
     workload: String,
     nemesis: String,
+    /// The configuration its runs share, in words.
+    config: String,
     runs: usize,
     invalid: usize,
     /// The worst verdict over its runs.
@@ -674,7 +676,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
     let chart: Vec<ChartBar> = cells
         .iter()
         .map(|c| ChartBar {
-            label: format!("{} · {} · {}", c.system, c.workload, c.nemesis),
+            label: format!("{} · {} · {} · {}", c.system, c.workload, c.nemesis, c.config_words),
             p99: c.grant_p99_ms.map(|m| m.0),
             verdict: c.verdict,
         })
@@ -692,6 +694,7 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             system: c.system,
             workload: c.workload,
             nemesis: c.nemesis,
+            config: c.config_words,
             runs: c.runs,
             invalid: c.invalid,
             verdict: c.verdict.map_or("-", Verdict::as_str),
