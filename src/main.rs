@@ -349,6 +349,15 @@ enum Command {
         /// Comma-separated systems (default: every system; see `with_registry`).
         #[arg(long)]
         systems: String,
+        // The help lists the profiles from their table.
+        #[arg(long, value_name = "NAME", help = harness::profile::help(), conflicts_with_all = [
+            "ttl", "concurrency", "keys", "hold_min", "hold_max", "time_limit", "nemesis_interval", "nemesis", "repeat",
+        ])]
+        profile: Option<String>,
+        /// Runs per system × fault mix, the seed counting up from --seed
+        /// (repeats of one configuration: one cell of the comparison).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
         #[command(flatten)]
         opts: Box<RunOpts>,
     },
@@ -553,13 +562,14 @@ fn with_registry(cli: clap::Command) -> clap::Command {
         })
 }
 
-fn suite(systems: String, nemeses: String, opts: &RunOpts) -> ExitCode {
+fn suite(systems: String, nemeses: String, repeat: usize, opts: &RunOpts) -> ExitCode {
     let split = |s: &str| s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     match opts.args(String::new()) {
         Ok(template) => {
             let args = store_cmds::SuiteArgs {
                 systems: split(&systems),
                 nemeses: split(&nemeses),
+                repeat,
                 template,
                 progress: progress(),
             };
@@ -689,11 +699,24 @@ fn main() -> ExitCode {
             let filter = results::Filter { system, workload, ..Default::default() };
             run_async(store_cmds::compare(&store, filter, json))
         }
-        Command::Suite { systems, mut opts } => {
+        Command::Suite { systems, profile, repeat, mut opts } => {
+            let mut repeat = repeat as usize;
+            if let Some(name) = profile {
+                match harness::profile::by_name(&name) {
+                    Ok(p) => {
+                        opts.faults.nemesis = p.apply(&mut opts);
+                        repeat = p.repeat;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(EXIT_UNUSABLE);
+                    }
+                }
+            }
             // --nemeses lands in the field --nemesis fills for `run`; the
             // template runs without faults and each mix sets its own.
             let nemeses = std::mem::replace(&mut opts.faults.nemesis, "none".into());
-            suite(systems, nemeses, &opts)
+            suite(systems, nemeses, repeat, &opts)
         }
         Command::Scenarios { action, file, store, json } => scenarios(action, file, store, json),
         Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),

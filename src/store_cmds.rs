@@ -239,6 +239,8 @@ pub struct SuiteArgs {
     pub systems: Vec<String>,
     /// Each entry is one cell's fault mix (`none`, `partition`, `kill+pause`).
     pub nemeses: Vec<String>,
+    /// Runs per system × mix, seeds counting up from the template's.
+    pub repeat: usize,
     pub template: RunArgs,
     pub progress: bool,
 }
@@ -258,22 +260,30 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     for system in &args.systems {
         for mix in &args.nemeses {
             let specs = FaultSpec::parse_list(&mix.replace('+', ",")).map_err(|e| anyhow!("--nemeses: {e}"))?;
-            out!("\n=== {system} × {mix}");
-            let run_args = RunArgs { system: system.clone(), nemesis: specs, ..args.template.clone() };
-            let prepared = match harness::run::prepare(run_args) {
-                Err(e) if e.is_refusal() => {
-                    out!("skipped: {e}");
-                    skipped.push(format!("{system} × {mix}: {e}"));
-                    continue;
+            for repeat in 0..args.repeat {
+                let mut run_args = RunArgs { system: system.clone(), nemesis: specs.clone(), ..args.template.clone() };
+                run_args.options.seed += repeat as u64;
+                if args.repeat > 1 {
+                    out!("\n=== {system} × {mix} ({} of {}, seed {})", repeat + 1, args.repeat, run_args.options.seed);
+                } else {
+                    out!("\n=== {system} × {mix}");
                 }
-                Err(e) => return Err(e).context(format!("{system} × {mix}")),
-                Ok(prepared) => prepared,
-            };
-            let outcome =
-                crate::run::run_command(prepared, args.progress).await.with_context(|| format!("{system} × {mix}"))?;
-            overall = overall.combine(outcome.verdict);
-            let store = Store::open(&args.template.store).await?;
-            rows.extend(store.get(&outcome.id).await?);
+                let prepared = match harness::run::prepare(run_args) {
+                    Err(e) if e.is_refusal() => {
+                        out!("skipped: {e}");
+                        skipped.push(format!("{system} × {mix}: {e}"));
+                        break;
+                    }
+                    Err(e) => return Err(e).context(format!("{system} × {mix}")),
+                    Ok(prepared) => prepared,
+                };
+                let outcome = crate::run::run_command(prepared, args.progress)
+                    .await
+                    .with_context(|| format!("{system} × {mix}"))?;
+                overall = overall.combine(outcome.verdict);
+                let store = Store::open(&args.template.store).await?;
+                rows.extend(store.get(&outcome.id).await?);
+            }
         }
     }
     out!();

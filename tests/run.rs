@@ -525,7 +525,7 @@ fn a_kill_aimed_at_the_holder_kills_the_node_that_granted_the_held_lock() {
     assert_eq!(code, Some(0), "{compared}");
     assert!(compared.contains("\"nemesis\": \"kill:holder\""), "{compared}");
     // One cell per configuration: the cell carries the one this run had.
-    let cells: serde_json::Value = serde_json::from_str(&compared).unwrap();
+    let cells: serde_json::Value = serde_json::from_str(compared.split("\n--- stderr:").next().unwrap()).unwrap();
     assert_eq!(cells[0]["config"]["ttl_ms"], 10000, "{compared}");
     assert_eq!(cells[0]["config"]["hold_ms"], serde_json::json!([300, 1000]), "{compared}");
     assert!(cells[0]["config_words"].as_str().unwrap().starts_with("TTL 10s · "), "{compared}");
@@ -640,5 +640,32 @@ fn redlock_clocks_jumping_on_the_granting_majority_break_its_promise() {
         })
     });
     assert!(named, "no broken promise names the clock jump on the holder's nodes: {broken:?}");
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// `suite --profile quick` on Redis: every run of the profile has the
+/// profile's configuration, so `compare` has one cell per fault mix, and
+/// the cells share their TTL, clients, keys, holds and fault length.
+#[test]
+fn a_profile_suite_makes_cells_that_share_their_configuration() {
+    let _progress = progress::Progress::test();
+    let store = store();
+    let (code, out) = fencepost(&["suite", "--profile", "quick", "--systems", "redis"], &store);
+    assert!(matches!(code, Some(0 | 1)), "{out}");
+    assert!(out.contains("=== redis × none") && out.contains("=== redis × kill"), "{out}");
+    let (code, compared) = fencepost(&["compare", "--json"], &store);
+    assert_eq!(code, Some(0), "{compared}");
+    let json = compared.split("\n--- stderr:").next().unwrap();
+    let cells: serde_json::Value = serde_json::from_str(json).unwrap();
+    let cells = cells.as_array().unwrap();
+    let mixes: Vec<&str> = cells.iter().map(|c| c["nemesis"].as_str().unwrap()).collect();
+    assert_eq!(mixes, ["kill", "none"], "{compared}");
+    for c in cells {
+        assert_eq!(c["runs"], 1, "{c}");
+        assert_eq!(c["config"], cells[0]["config"], "one profile, one configuration");
+        assert_eq!(c["config"]["ttl_ms"], 5000);
+        assert_eq!(c["config"]["hold_ms"], serde_json::json!([5, 50]));
+        assert_eq!(c["config"]["nemesis_interval_ms"], 4000);
+    }
     std::fs::remove_dir_all(&store).unwrap();
 }

@@ -37,6 +37,7 @@ pub mod hosts;
 pub mod import;
 pub mod margin;
 pub mod options;
+pub mod profile;
 pub mod replay;
 pub mod run;
 pub mod shrink;
