@@ -30,7 +30,8 @@ pub struct CheckArgs {
     /// string) (default: the one the file states, else nil or "").
     #[arg(long)]
     pub initial: Option<String>,
-    #[arg(long, default_value = "auto", value_parser = crate::parse_format)]
+    // The help lists the formats from their enum.
+    #[arg(long, default_value = "auto", value_parser = crate::parse_format, help = crate::format_help())]
     pub format: Format,
     /// Give up with `unknown` after this long (e.g. 500ms, 30s, 5m).
     #[arg(long, default_value = "60s", value_parser = crate::parse_duration)]

@@ -391,6 +391,19 @@ enum Command {
         #[arg(long, default_value = "store")]
         store: PathBuf,
     },
+    /// Write a stored run's report as one HTML file that opens with no
+    /// server: the report page with its timeline, charts and evidence
+    /// inlined, for a ticket or an email.
+    Report {
+        /// The run id, as `fencepost runs` lists it.
+        run: String,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+        /// The results store.
+        #[arg(long, default_value = "store")]
+        store: PathBuf,
+    },
     /// Write a stored run's history as Jepsen EDN.
     Export {
         /// The run id, as `fencepost runs` lists it.
@@ -416,7 +429,7 @@ enum Command {
     Import {
         /// The history file.
         file: PathBuf,
-        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        #[arg(long, default_value = "auto", value_parser = parse_format, help = format_help())]
         format: Format,
         /// The results store.
         #[arg(long, default_value = "store")]
@@ -518,6 +531,15 @@ fn parse_sample(s: &str) -> Result<Duration, String> {
         d if d < Duration::from_millis(100) => Err(format!("`{s}` is too short a sample interval: at least 100ms")),
         d => Ok(d),
     }
+}
+
+/// `--format`'s help: the formats `check` and `import` read.
+fn format_help() -> String {
+    format!(
+        "The history's format: {} (auto: from the file's name and first line; jsonl is fencepost's own, edn \
+         Jepsen's and Knossos's, porcupine-* Porcupine's test logs)",
+        Format::NAMES.join(", ")
+    )
 }
 
 /// A history format by name (`auto`, `jsonl`, `edn`, …).
@@ -720,6 +742,7 @@ fn main() -> ExitCode {
         }
         Command::Scenarios { action, file, store, json } => scenarios(action, file, store, json),
         Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),
+        Command::Report { run, html, store } => run_async(store_cmds::report_html(&store, &run, &html)),
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))
         }

@@ -294,6 +294,22 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     Ok(overall)
 }
 
+/// `fencepost report RUN --html FILE`: the run's report as one file.
+pub async fn report_html(store: &Path, id: &str, file: &Path) -> anyhow::Result<()> {
+    if !store.join("index.sqlite").is_file() {
+        anyhow::bail!("no store at {} (no index.sqlite): name one with --store", store.display());
+    }
+    let written = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let html = web::report_html(store.to_path_buf(), id, written).await?;
+    std::fs::write(file, &html).with_context(|| format!("writing {}", file.display()))?;
+    out!(
+        "wrote {} ({:.1} MB): run {id}'s report, one file that opens with no server",
+        file.display(),
+        html.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
 /// `fencepost export RUN --edn`: the run's history in Jepsen's EDN.
 pub async fn export(store: &Path, id: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let store = Store::open(store).await?;

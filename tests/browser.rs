@@ -106,6 +106,12 @@ fn real_run(store: &Path) -> String {
     dirs[0].file_name().unwrap().to_string_lossy().into_owned()
 }
 
+/// "5421 operations, 5 processes, …": the first number of the timeline's
+/// status line.
+fn visible_total(status: &str) -> u64 {
+    status.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{status}"))
+}
+
 /// OVERLAP, then a final read by the final-read process (1000000).
 fn overlap_with_final_read() -> String {
     format!(
@@ -201,6 +207,37 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     assert!(shown >= 1 && shown < visible && zoomed[2] == zoomed[1], "{zoomed}");
     assert!(zoomed[3].as_str().unwrap().contains(&format!(": {shown} operation")), "{zoomed}");
     screenshot(&client, "report-timeline-zoomed").await;
+
+    // The same report as one file (`report --html`), opened from file://
+    // with the server's pages out of reach: drawn, with its anomalies and
+    // hold bands, and nothing fetched.
+    let file = store.join("report.html");
+    let out = fencepost().args(["report", &run, "--html"]).arg(&file).arg("--store").arg(&store).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    client.goto(&format!("file://{}", file.display())).await.unwrap();
+    wait_ready(&client, "ready").await;
+    for canvas in ["timeline", "latency", "throughput"] {
+        assert!(drawn(&client, canvas).await, "#{canvas} was not drawn in the file");
+    }
+    let offline = eval(
+        &client,
+        "const s = window.__timeline.shown(), b = window.__timeline.base(); \
+         return [performance.getEntriesByType('resource').length, b.anomalies.length, b.total, \
+           document.getElementById('timeline-status').textContent];",
+    )
+    .await;
+    assert_eq!(offline[0], 0, "the file fetches nothing: {offline}");
+    assert!(offline[1].as_u64().unwrap() >= 1, "its anomalies are marked: {offline}");
+    assert_eq!(offline[2].as_u64(), Some(visible_total(&status)), "every operation is in the file: {offline}");
+    let holds = eval(
+        &client,
+        "const tl = window.__timeline, a = tl.base().anomalies[0]; tl.view.t0 = a.start - 5e6; tl.view.t1 = a.start + 5e6; \
+         return tl.refresh().then(() => tl.shown().holds.lane.length);",
+    )
+    .await;
+    assert!(holds.as_u64().unwrap() >= 1, "the hold bands are drawn: {holds}");
+    no_errors(&client, "the report file").await;
+    screenshot(&client, "report-file").await;
     // A real run's partition is long: its evidence is cut to the stuck op's
     // neighbourhood (asserted on the imported run below; here, to look at).
     if eval(&client, "const c = document.getElementById('lin-0'); if (c) c.scrollIntoView(); return !!c;").await

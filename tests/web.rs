@@ -57,7 +57,8 @@ fn every_route_answers_and_every_error_is_clear() {
     assert!(page.contains("clock-rate: "), "the fault window is shaded with its words: {page}");
     let (status, page) = server.get("/runs/no-such-run");
     assert_eq!(status, 404);
-    assert!(page.contains("no run `no-such-run`"), "{page}");
+    assert!(page.contains("There is no run <code>no-such-run</code> in this store."), "{page}");
+    assert!(!page.contains('`'), "no literal backticks: {page}");
     for path in ["/runs/..%2F..%2Fetc", "/runs/.hidden", "/nowhere", &format!("/runs/{bad}/nodes/..%2Ftest.json")] {
         assert_eq!(server.get(path).0, 404, "{path}");
     }

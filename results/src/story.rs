@@ -165,6 +165,14 @@ pub struct Story {
     /// `fencing` and `lost-updates` together (a run's data is safe when
     /// both that judged it are valid), over the runs that judged either.
     pub data: Tally,
+    /// Of `fencing` and `lost-updates`, how many runs each found invalid:
+    /// which checker says the data was not safe.
+    #[serde(default)]
+    pub data_broken_by: BTreeMap<CheckerId, usize>,
+    /// Runs the election checker judged: their clients are leaders, not
+    /// lock holders, and the words say so.
+    #[serde(default)]
+    pub election_runs: usize,
 }
 
 impl Story {
@@ -198,6 +206,12 @@ impl Story {
         if let Some(v) = data {
             self.data.add(v);
         }
+        self.election_runs += usize::from(checkers.contains_key(&CheckerId::Election));
+        for c in [CheckerId::Fencing, CheckerId::LostUpdates] {
+            if checkers.get(&c) == Some(&Verdict::Invalid) {
+                *self.data_broken_by.entry(c).or_default() += 1;
+            }
+        }
     }
 
     /// One run's story from its checkers' verdicts and overlaps' causes
@@ -220,6 +234,22 @@ impl Story {
         let mut story = Story::default();
         story.add(&verdicts, &causes);
         story
+    }
+
+    /// Which data checkers found the data not safe: `fencing invalid`,
+    /// `fencing and lost-updates invalid`, or over several runs where both
+    /// did, `fencing invalid in 2 runs, lost-updates in 1`.
+    fn data_breakers(&self) -> String {
+        let by: Vec<(&str, usize)> = self.data_broken_by.iter().map(|(c, n)| (c.name(), *n)).collect();
+        match by.as_slice() {
+            [] => "fencing or lost-updates invalid".into(),
+            [(one, _)] => format!("{one} invalid"),
+            [(a, _), (b, _)] if self.runs == 1 => format!("{a} and {b} invalid"),
+            [(a, n), rest @ ..] => {
+                let rest: Vec<String> = rest.iter().map(|(c, n)| format!("{c} in {n}")).collect();
+                format!("{a} invalid in {}, {}", counted_runs(*n), rest.join(", "))
+            }
+        }
     }
 
     /// Each layer's verdict: the worst over the runs.
@@ -299,7 +329,12 @@ impl Story {
             } else if c.unknown > 0 {
                 push(Layer::Clients, format!("clients: unknown{}", of_runs(c.unknown, c.judged())));
             } else if c.judged() > 0 && self.uncaused_runs == 0 {
-                push(Layer::Clients, "clients: never held one lock at once".into());
+                let words = if self.election_runs == self.runs {
+                    "clients: never two leaders in one term, nor one no campaign won"
+                } else {
+                    "clients: never held one lock at once"
+                };
+                push(Layer::Clients, words.into());
             }
         } else {
             let causes: Vec<String> = self.overlaps.iter().map(|(c, n)| format!("{n} {c}")).collect();
@@ -320,7 +355,7 @@ impl Story {
             push(
                 Layer::Data,
                 if d.invalid > 0 {
-                    format!("data: NOT safe{} (fencing or lost-updates invalid)", of_runs(d.invalid, d.judged()))
+                    format!("data: NOT safe{} ({})", of_runs(d.invalid, d.judged()), self.data_breakers())
                 } else if d.unknown > 0 {
                     format!("data: unknown{}", of_runs(d.unknown, d.judged()))
                 } else if total > 0 {
@@ -332,6 +367,10 @@ impl Story {
         }
         lines
     }
+}
+
+fn counted_runs(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "run" } else { "runs" })
 }
 
 /// One layer's answer: its verdict and the words.
@@ -409,7 +448,7 @@ mod tests {
         assert_eq!(story.lines(), [
             "service: BROKE its promise in 1 of 2 runs (lease-safety: a lock granted inside another client's guaranteed window)",
             "clients: 5 overlapping holds in 2 of 3 runs — 4 lease-expired, 1 promise-broken (mostly lease-expired: the holder overran its lease (fencing is the remedy))",
-            "data: NOT safe in 1 of 2 runs (fencing or lost-updates invalid)",
+            "data: NOT safe in 1 of 2 runs (fencing invalid)",
         ]);
     }
 
@@ -507,5 +546,27 @@ mod tests {
         assert_eq!(Layer::of(CheckerId::Election), Some(Layer::Clients));
         assert_eq!(Layer::of(CheckerId::LostUpdates), Some(Layer::Data));
         assert_eq!(Layer::of(CheckerId::Availability), None);
+    }
+
+    #[test]
+    fn an_election_speaks_of_leaders_and_unsafe_data_names_its_checker() {
+        let (v, c) = run(&[(CheckerId::Election, Verdict::Valid)], &[]);
+        let lines = Story::of_verdicts(&v, &c).lines();
+        assert!(
+            lines.iter().any(|l| l == "clients: never two leaders in one term, nor one no campaign won"),
+            "{lines:?}"
+        );
+        let (v, c) = run(&[(Fencing, Verdict::Invalid), (CheckerId::LostUpdates, Verdict::Invalid)], &[]);
+        let lines = Story::of_verdicts(&v, &c).lines();
+        assert!(lines.iter().any(|l| l == "data: NOT safe (fencing and lost-updates invalid)"), "{lines:?}");
+        let mut story = Story::default();
+        story.add(&v, &c);
+        let (v, c) = run(&[(Fencing, Verdict::Invalid), (CheckerId::LostUpdates, Verdict::Valid)], &[]);
+        story.add(&v, &c);
+        let lines = story.lines();
+        assert!(
+            lines.iter().any(|l| l == "data: NOT safe in 2 of 2 runs (fencing invalid in 2 runs, lost-updates in 1)"),
+            "{lines:?}"
+        );
     }
 }

@@ -156,6 +156,14 @@ pub async fn serve_on(listener: tokio::net::TcpListener, app: Arc<App>) -> Resul
     axum::serve(listener, router(app)).await.map_err(Error::Serve)
 }
 
+/// `fencepost report RUN --html FILE`: run `id`'s report as one HTML file
+/// that opens with no server (its style, script, evidence and whole
+/// timeline inlined); `written` is the time it says it was written.
+pub async fn report_html(store_dir: PathBuf, id: &str, written: String) -> Result<String, Error> {
+    let app = app(store_dir).await?;
+    pages::offline_page(&app, id.to_string(), written).await
+}
+
 /// Serves until Ctrl-C. Binds where told; the CLI's default is 127.0.0.1.
 pub async fn serve(bind: SocketAddr, store_dir: PathBuf) -> Result<(), Error> {
     let app = app(store_dir.clone()).await?;
@@ -234,6 +242,8 @@ pub enum Error {
     Encode(#[source] serde_json::Error),
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("rendering the page: {0}")]
+    Template(#[source] askama::Error),
 }
 
 impl Error {
@@ -256,7 +266,8 @@ impl Error {
             | Error::Serve(_)
             | Error::Edn(_)
             | Error::Encode(_)
-            | Error::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | Error::Task(_)
+            | Error::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

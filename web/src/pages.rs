@@ -28,11 +28,17 @@ fn render(status: StatusCode, t: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFound {
-    what: String,
+    /// The sentence, around `name` (shown as code): `before` `name` `after`.
+    before: &'static str,
+    name: String,
+    after: &'static str,
 }
 
 pub async fn not_found(uri: Uri) -> Response {
-    render(StatusCode::NOT_FOUND, &NotFound { what: format!("There is nothing at {}.", uri.path()) })
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFound { before: "There is nothing at ", name: uri.path().to_string(), after: "." },
+    )
 }
 
 struct FilterView {
@@ -169,8 +175,11 @@ struct LinView {
 
 #[derive(Template)]
 #[template(path = "run.html")]
-struct Run {
+pub(crate) struct Run {
     id: String,
+    /// Set for a report read with no server (`fencepost report --html`):
+    /// the page carries its style, script and timeline itself.
+    offline: Option<Offline>,
     system: String,
     workload: String,
     nemesis: String,
@@ -283,9 +292,46 @@ fn script_json(v: &impl Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c")
 }
 
+/// What a self-contained report inlines.
+pub(crate) struct Offline {
+    css: &'static str,
+    js: &'static str,
+    /// The whole timeline (`timeline::Offline`), safe inside a script element.
+    data: String,
+    /// When the file was written, for its header.
+    written: String,
+}
+
 pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<RunQuery>) -> Response {
-    let Ok(dir) = run_dir(&app, &id) else {
-        return render(StatusCode::NOT_FOUND, &NotFound { what: format!("There is no run `{id}` in this store.") });
+    match run_page(&app, id, q.anomalies.as_deref() == Some("all")).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(response) => response,
+    }
+}
+
+/// A run's report as one HTML file that needs no server: the page with
+/// every anomaly listed, its style and script inlined, and the whole
+/// timeline in it for the script to draw.
+pub(crate) async fn offline_page(app: &Arc<App>, id: String, written: String) -> Result<String, crate::Error> {
+    let dir = run_dir(app, &id)?;
+    let mut page = run_page(app, id.clone(), true).await.map_err(|_| crate::Error::NoRun(id.clone()))?;
+    let columns = app.timeline(&id, dir).await?;
+    page.offline = Some(Offline {
+        css: include_str!("../static/style.css"),
+        js: include_str!("../static/fencepost.js"),
+        data: script_json(&columns.offline()),
+        written,
+    });
+    page.render().map_err(crate::Error::Template)
+}
+
+/// The report page's contents, or the response that says why there is none.
+async fn run_page(app: &Arc<App>, id: String, all: bool) -> Result<Run, Response> {
+    let Ok(dir) = run_dir(app, &id) else {
+        return Err(render(
+            StatusCode::NOT_FOUND,
+            &NotFound { before: "There is no run ", name: id, after: " in this store." },
+        ));
     };
     let read = {
         let dir = dir.clone();
@@ -293,7 +339,7 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
     };
     let (test, results) = match read {
         Ok(files) => files,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("reading run `{id}`: {e}")).into_response(),
+        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, format!("reading run `{id}`: {e}")).into_response()),
     };
     if matches!(results, Ok(Some(_))) {
         // The script will ask for the timeline next: build it meanwhile.
@@ -307,7 +353,6 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
     let live = matches!(results, Ok(None));
     let results =
         results.map_err(|e| errors.push(format!("The results.json of this run does not read: {e}"))).ok().flatten();
-    let all = q.anomalies.as_deref() == Some("all");
     let analyses: &[Analysis] = results.as_ref().map_or(&[], |r| &r.checkers);
     let listed = Listed::of(analyses, all);
     let evidence = linearizability(analyses);
@@ -337,7 +382,8 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
         }
         _ => None,
     };
-    let page = Run {
+    Ok(Run {
+        offline: None,
         clock_svg,
         again,
         scenario,
@@ -370,8 +416,7 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): 
         logs,
         params,
         id,
-    };
-    render(StatusCode::OK, &page)
+    })
 }
 
 /// What a run page lists of its checkers: one row each, their anomalies

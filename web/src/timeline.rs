@@ -322,6 +322,41 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
     })
 }
 
+/// The whole timeline for a report read with no server (`fencepost report
+/// --html`): every operation as a live run's events carry them
+/// (`[process, start, end, outcome, f, key]`), every hold (`[process,
+/// start, end]`), the faults and the anomalies. The page's script keeps
+/// them and makes its own views, as it does for a live run.
+#[derive(Debug, Serialize)]
+pub struct Offline<'a> {
+    ops: Vec<(u64, u64, u64, u8, &'a str, &'a str)>,
+    holds: Vec<(u64, u64, u64)>,
+    faults: &'a [FaultSpan],
+    anomalies: &'a [Mark],
+    end: u64,
+}
+
+impl Columns {
+    pub fn offline(&self) -> Offline<'_> {
+        let mut ops = Vec::with_capacity(self.total);
+        let mut holds = Vec::new();
+        for (lane, p) in self.by_lane.iter().zip(&self.lanes) {
+            for b in &lane.ops {
+                ops.push((
+                    *p,
+                    b.start,
+                    b.end,
+                    b.outcome,
+                    self.fs[b.f as usize].as_str(),
+                    self.keys[b.key as usize].as_str(),
+                ));
+            }
+            holds.extend(lane.holds.iter().map(|&(s, e)| (*p, s, e)));
+        }
+        Offline { ops, holds, faults: &self.faults, anomalies: &self.anomalies, end: self.end }
+    }
+}
+
 fn running_max(values: impl Iterator<Item = u64>) -> Vec<u64> {
     values
         .scan(0, |max, v| {

@@ -296,6 +296,7 @@ const fencepost = (() => {
   // the server gives of a stored run, built from what has arrived.
   function liveStore() {
     const procs = [], start = [], end = [], outcome = [], f = [], key = [];
+    const holdProc = [], holdStart = [], holdEnd = [];
     const fs = [], keys = [], fIds = new Map(), keyIds = new Map();
     const intern = (names, ids, name) => { if (!ids.has(name)) { ids.set(name, names.length); names.push(name); } return ids.get(name); };
     let faults = [], last = 0, lanes = [], laneOf = new Map();
@@ -306,6 +307,7 @@ const fencepost = (() => {
           f.push(intern(fs, fIds, fname)); key.push(intern(keys, keyIds, k));
           if (!laneOf.has(p)) laneOf.set(p, -1);
         }
+        for (const [p, s, e] of delta.holds || []) { holdProc.push(p); holdStart.push(s); holdEnd.push(e); }
         if (delta.faults) faults = delta.faults;
         last = Math.max(last, delta.end);
         if ([...laneOf.values()].includes(-1)) {
@@ -322,6 +324,10 @@ const fencepost = (() => {
           v.ops = { lane: seen.map((i) => laneOf.get(procs[i])), start: seen.map((i) => start[i]), end: seen.map((i) => end[i]),
             outcome: seen.map((i) => outcome[i]), f: seen.map((i) => f[i]), key: seen.map((i) => key[i]) };
           v.holds = { lane: [], start: [], end: [] };
+          for (let i = 0; i < holdStart.length; i++) {
+            if (holdEnd[i] < w.t0 || holdStart[i] > w.t1 || !laneOf.has(holdProc[i])) continue;
+            v.holds.lane.push(laneOf.get(holdProc[i])); v.holds.start.push(holdStart[i]); v.holds.end.push(holdEnd[i]);
+          }
         } else {
           const cells = lanes.map(() => new Uint8Array(w.px)), rank = [2, 1, 3];
           const px = (t) => Math.min(w.px - 1, Math.max(0, Math.floor((t - w.t0) / (w.t1 - w.t0) * w.px)));
@@ -446,6 +452,23 @@ const fencepost = (() => {
       document.body.dataset.ready = '1';
     };
     const failed = (e) => { status.textContent = 'timeline unavailable: ' + e.message; document.body.dataset.ready = '1'; };
+    if (canvas.dataset.offline === 'true') {
+      // A report written to one file (`report --html`): the whole timeline
+      // is in the page, kept and viewed as a live run's is.
+      const data = JSON.parse(document.getElementById('offline-data').textContent);
+      const store = liveStore(), t0 = performance.now();
+      store.add(data);
+      const base = { ...store.base(), anomalies: data.anomalies || [] };
+      store.view({ t0: 0, t1: Math.max(base.end, 1), px: 800 }).then((v) => {
+        window.__timeline = timeline(canvas, status, { ...base, ...v }, (w) => store.view(w));
+        return window.__timeline.refresh();
+      }).then(() => {
+        const width = chartPx();
+        charts({ ...store.charts(width), width }, base.end, base.faults);
+        ready(t0);
+      }).catch(failed);
+      return;
+    }
     if (!live) {
       const url = (q) => `/api/v1/runs/${encodeURIComponent(id)}/timeline?` + new URLSearchParams(q);
       fetchJson(url({ px: Math.max(1, (canvas.clientWidth || 800) - GUTTER - 4), charts: chartPx() })).then((first) => {

@@ -268,7 +268,7 @@ async fn postgres_single_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_single_server() {
-    let (engine, sys, started) = start("mysql").await;
+    let (engine, sys, started) = start("mariadb").await;
     let n1 = &started.cluster.nodes()[0];
     let mut conn = systems::mysql::connect(n1).await.unwrap();
     let row: (i64, i64) = sqlx::query_as("SELECT 1, GET_LOCK('k', 0)").fetch_one(&mut conn).await.unwrap();

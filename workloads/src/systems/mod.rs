@@ -105,8 +105,12 @@ pub struct UnknownSystem {
 /// Variants' names before they were spelled `system:variant`: refused, not
 /// aliased, so that a stored run and a new run of the same cluster cannot
 /// carry two names (`compare` would show them as two systems).
-const RENAMED: &[(&str, &str)] =
-    &[("etcd-prevote", "etcd:prevote"), ("redis-sentinel-min-replicas", "redis-sentinel:min-replicas")];
+const RENAMED: &[(&str, &str)] = &[
+    ("etcd-prevote", "etcd:prevote"),
+    ("redis-sentinel-min-replicas", "redis-sentinel:min-replicas"),
+    // The server is MariaDB; the image folder keeps its old name.
+    ("mysql", "mariadb"),
+];
 
 /// The name a variant has now, for one of its old names.
 pub fn renamed(old: &str) -> Option<&'static str> {
@@ -117,7 +121,7 @@ pub fn renamed(old: &str) -> Option<&'static str> {
 fn hint(name: &str) -> String {
     let known = names().join(", ");
     if let Some(now) = renamed(name) {
-        return format!("; did you mean `{now}`? (variants are named system:variant; known: {known})");
+        return format!("; did you mean `{now}`? (it was renamed; known: {known})");
     }
     if let Some((system, _)) = name.split_once(':') {
         let variants: Vec<&str> =

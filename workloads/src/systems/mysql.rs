@@ -21,7 +21,7 @@ pub const PORT: u16 = 3306;
 pub struct Mysql;
 
 pub const LAYOUT: Layout = Layout {
-    name: "mysql",
+    name: "mariadb",
     image: "mysql",
     nodes: 1,
     ports: &[PORT],
