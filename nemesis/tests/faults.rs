@@ -268,8 +268,8 @@ async fn a_member_removed_is_added_back_when_healed() {
         }
         assert!(served, "{system}: the two members left keep serving");
         nemesis.stop(aimed).await.unwrap_or_else(|e| panic!("{system}: {e}"));
-        for i in 0..3 {
-            assert_eq!(list(i).await, ["n1", "n2", "n3"], "{system}: as {} lists them", nodes[i].name());
+        for (i, node) in nodes.iter().enumerate() {
+            assert_eq!(list(i).await, ["n1", "n2", "n3"], "{system}: as {} lists them", node.name());
         }
         let mut served = false;
         for _ in 0..50 {
