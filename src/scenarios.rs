@@ -151,6 +151,9 @@ fn first_words(ms: Option<u64>) -> String {
 }
 
 fn summary_words(s: &Summary) -> String {
+    if s.runs == 0 {
+        return "not run".into();
+    }
     let mut words = format!("{} of {} runs matched", s.matched, s.runs);
     if let Some(ms) = s.median_first_anomaly_ms {
         words += &format!(", median first anomaly {:.1} s", ms as f64 / 1000.0);

@@ -377,6 +377,7 @@ fn a_run_page_carries_linearizability_evidence_and_readable_parameters() {
     };
     // As `fencepost run` records it.
     edit_test(&bad, &|test| {
+        test["started_ms"] = serde_json::json!(1_700_000_000_000i64);
         test["recorded"] = serde_json::json!({
             "description": "redis, one node",
             "image": null,
@@ -418,6 +419,7 @@ fn a_run_page_carries_linearizability_evidence_and_readable_parameters() {
     let row = |key: &str, depth: usize, value: &str| format!("<th class=\"depth{depth}\">{key}</th><td>{value}</td>");
     for (key, depth, value) in [
         ("system", 0, "redis"),
+        ("started", 0, "2023-11-14 22:13:20 UTC"),
         ("recorded", 0, ""),
         ("hold_ms", 1, "100, 200"),
         ("fault_options", 1, ""),
@@ -496,6 +498,10 @@ fn the_scenarios_page_counts_matches_and_says_why_not() {
     // The overlap starts 1.5 s into the history: the median of the one run
     // that had an anomaly.
     assert!(row.contains(">1.5 s<"), "{row}");
+    // A measured scenario never run says so, not "invalid in 0 of 0".
+    let at = page.find("sentinel-min-replicas-split-brain").expect("the scenario is listed");
+    let measured = &page[at..at + page[at..].find("</tr>").unwrap()];
+    assert!(measured.contains("lease-safety: not run") && !measured.contains("0 of 0"), "{measured}");
     let (_, report) = server.get(&format!("/runs/{good}"));
     assert!(report.contains("Scenario <a href=\"/scenarios#redis-pause-fenced\">redis-pause-fenced</a>"), "{report}");
     assert!(report.contains("not matched"), "{report}");

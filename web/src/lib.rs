@@ -186,13 +186,15 @@ pub enum Error {
     /// that does not read (500; the message names the file and the field).
     #[error(transparent)]
     Store(#[from] results::Error),
-    #[error("binding {addr}: {source}")]
+    // The source is not in the message: the CLI prints the chain, and it
+    // said "Address already in use" twice.
+    #[error("binding {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
-    #[error("serving: {0}")]
+    #[error("serving")]
     Serve(#[source] std::io::Error),
     #[error("no run `{0}`")]
     NoRun(String),

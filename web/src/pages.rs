@@ -482,7 +482,16 @@ fn param_table(test: &results::TestSpec) -> Vec<ParamRow> {
     let mut params = Vec::new();
     if let Ok(Value::Object(fields)) = serde_json::to_value(test) {
         for (k, v) in &fields {
-            param_rows(&mut params, 0, k, v);
+            if k == "started_ms" {
+                // A time, not a count of milliseconds.
+                params.push(ParamRow {
+                    depth: 0,
+                    key: "started".into(),
+                    value: format!("{} UTC", utc(test.started_ms)),
+                });
+            } else {
+                param_rows(&mut params, 0, k, v);
+            }
         }
     }
     params
@@ -801,7 +810,12 @@ pub(crate) fn scenario_rows(runs: &[results::RunRow]) -> Vec<ScenarioView> {
             command: s.command(),
             foreign,
             median: summary.median_first_anomaly_ms.map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
-            measured: summary.measured.iter().map(|(c, n)| format!("{c} invalid in {n} of {}", summary.runs)).collect(),
+            // A scenario never run measured nothing yet: "not run", not "0 of 0".
+            measured: if summary.runs == 0 {
+                summary.measured.iter().map(|(c, _)| format!("{c}: not run")).collect()
+            } else {
+                summary.measured.iter().map(|(c, n)| format!("{c} invalid in {n} of {}", summary.runs)).collect()
+            },
             summary,
         }
     };
