@@ -206,6 +206,20 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let shown = zoomed[1].as_u64().unwrap();
     assert!(shown >= 1 && shown < visible && zoomed[2] == zoomed[1], "{zoomed}");
     assert!(zoomed[3].as_str().unwrap().contains(&format!(": {shown} operation")), "{zoomed}");
+    // Hovering an operation shows what it was.
+    let tip = eval(
+        &client,
+        "const tl = window.__timeline, o = tl.shown().ops, b = tl.base(), p = tl.pointOf(0); \
+         document.getElementById('timeline').dispatchEvent(new MouseEvent('mousemove', \
+           { clientX: p.x, clientY: p.y, bubbles: true })); \
+         const t = document.getElementById('op-tip'); \
+         return [t.hidden, t.textContent, b.fs[o.f[0]], 'p' + b.lanes[o.lane[0]]];",
+    )
+    .await;
+    assert_eq!(tip[0], false, "the tip shows: {tip}");
+    let text = tip[1].as_str().unwrap();
+    assert!(text.starts_with(tip[3].as_str().unwrap()) && text.contains(tip[2].as_str().unwrap()), "{tip}");
+    assert!(text.contains(" · invoked "), "{tip}");
     screenshot(&client, "report-timeline-zoomed").await;
 
     // The same report as one file (`report --html`), opened from file://

@@ -132,7 +132,7 @@ const fencepost = (() => {
   function timeline(canvas, status, first, source) {
     let base = first, shown = first;
     const view = { t0: 0, t1: Math.max(first.end, 1) };
-    let gutter = GUTTER, asked = 0, drawn = 0, inflight = null, again = false;
+    let gutter = GUTTER, asked = 0, drawn = 0, inflight = null, again = false, layout = { laneH: 14, top: 14, lanes: 0 };
 
     function draw() {
       // Laid out on every draw: a live run gains processes as it goes.
@@ -145,6 +145,7 @@ const fencepost = (() => {
       const labels = laneH >= 9 ? base.lanes.map(laneLabel) : [];
       gutter = Math.max(GUTTER, ...labels.map((l) => Math.ceil(ctx.measureText(l).width) + 10));
       const plot = width - gutter - 4, top = 14, bottom = top + lanes * laneH;
+      layout = { laneH, top, lanes };
       const span = Math.max(view.t1 - view.t0, 1);
       const xOf = (t) => gutter + (t - view.t0) / span * plot;
       const barH = Math.max(laneH * 0.5, 2), holdY = laneH * 0.55, holdH = laneH * 0.4;
@@ -237,8 +238,41 @@ const fencepost = (() => {
     let drag = null;
     canvas.addEventListener('mousedown', (e) => { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; });
     window.addEventListener('mouseup', () => { drag = null; });
+    // Hovering an operation shows what it was; only where operations are
+    // drawn one by one (zoomed in), not over a binned view.
+    const tip = document.createElement('div');
+    tip.className = 'op-tip'; tip.id = 'op-tip'; tip.hidden = true;
+    document.body.appendChild(tip);
+    const opAt = (clientX, clientY) => {
+      const o = shown.ops;
+      if (!o) return null;
+      const r = canvas.getBoundingClientRect();
+      const lane = Math.floor((clientY - r.top - layout.top) / layout.laneH);
+      if (lane < 0 || lane >= layout.lanes) return null;
+      const t = timeAt(clientX), slack = 3 / (r.width - gutter - 4) * (view.t1 - view.t0);
+      let best = -1;
+      for (let i = 0; i < o.lane.length; i++) {
+        const end = o.end[i] < 0 ? base.end : o.end[i];
+        if (o.lane[i] === lane && o.start[i] - slack <= t && t <= end + slack) { best = i; break; }
+      }
+      if (best < 0) return null;
+      const end = o.end[best];
+      return {
+        process: base.lanes[lane], f: base.fs[o.f[best]] || '?', key: base.keys[o.key[best]] || '',
+        outcome: end < 0 ? 'never completed' : OUTCOME[o.outcome[best]], start: o.start[best], end,
+      };
+    };
     canvas.addEventListener('mousemove', (e) => {
-      if (!drag) return;
+      if (!drag) {
+        const op = opAt(e.clientX, e.clientY);
+        if (!op) { tip.hidden = true; return; }
+        tip.textContent = `${laneLabel(op.process)} · ${op.f}${op.key ? ' ' + op.key : ''} · ${op.outcome} · invoked ` +
+          seconds(op.start) + (op.end < 0 ? '' : `, completed ${seconds(op.end)} (${((op.end - op.start) / 1e6).toFixed(1)} ms)`);
+        tip.style.left = (e.pageX + 12) + 'px'; tip.style.top = (e.pageY + 12) + 'px';
+        tip.hidden = false;
+        return;
+      }
+      tip.hidden = true;
       const r = canvas.getBoundingClientRect();
       const dt = (e.clientX - drag.x) / (r.width - gutter - 4) * (drag.t1 - drag.t0);
       view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw(); request();
@@ -246,8 +280,15 @@ const fencepost = (() => {
     canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(base.end, 1); draw(); request(); });
     window.addEventListener('resize', () => { draw(); request(); });
     draw();
+    canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
     return {
-      draw, zoom, refresh, view, shown: () => shown, base: () => base,
+      draw, zoom, refresh, view, shown: () => shown, base: () => base, opAt,
+      // Where on the page the `i`th operation shown is drawn (its bar's middle).
+      pointOf(i) {
+        const o = shown.ops, r = canvas.getBoundingClientRect(), plot = r.width - gutter - 4;
+        const end = o.end[i] < 0 ? base.end : o.end[i], mid = (Math.max(o.start[i], view.t0) + Math.min(end, view.t1)) / 2;
+        return { x: r.left + gutter + (mid - view.t0) / (view.t1 - view.t0) * plot, y: r.top + layout.top + o.lane[i] * layout.laneH + 2 };
+      },
       // A live run's new base (more operations, lanes, faults): the window
       // follows the end unless the reader has moved it.
       grow(b) { const following = view.t1 >= base.end; base = b; if (following) view.t1 = Math.max(b.end, 1); return refresh(); },
