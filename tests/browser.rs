@@ -221,6 +221,24 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     assert!(text.starts_with(tip[3].as_str().unwrap()) && text.contains(tip[2].as_str().unwrap()), "{tip}");
     assert!(text.contains(" · invoked "), "{tip}");
     screenshot(&client, "report-timeline-zoomed").await;
+    // Each listed anomaly links to the timeline: a click zooms to it.
+    let links = client.find_all(Locator::Css("ol.anomalies li a.show")).await.unwrap();
+    assert_eq!(links.len(), listed, "every listed anomaly links to the timeline");
+    links[1].click().await.unwrap();
+    let focus = eval(
+        &client,
+        "const tl = window.__timeline; return new Promise((ok) => setTimeout(() => ok([tl.view.t0, tl.view.t1, \
+           document.getElementById('timeline').dataset.focus || '', \
+           document.querySelectorAll('ol.anomalies li')[1].querySelector('.tag').textContent]), 300));",
+    )
+    .await;
+    let (t0, t1) = (focus[0].as_f64().unwrap(), focus[1].as_f64().unwrap());
+    let focused = focus[2].as_str().unwrap();
+    let (checker, start) = focused.split_once(':').unwrap_or_else(|| panic!("no anomaly focused: {focus}"));
+    let start: f64 = start.parse().unwrap();
+    assert_eq!(checker, focus[3].as_str().unwrap(), "{focus}");
+    assert!(t0 <= start && start <= t1 && t1 - t0 < 2e9, "zoomed to the anomaly: {focus}");
+    screenshot(&client, "report-anomaly-focused").await;
 
     // The same report as one file (`report --html`), opened from file://
     // with the server's pages out of reach: drawn, with its anomalies and

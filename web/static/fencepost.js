@@ -133,6 +133,7 @@ const fencepost = (() => {
     let base = first, shown = first;
     const view = { t0: 0, t1: Math.max(first.end, 1) };
     let gutter = GUTTER, asked = 0, drawn = 0, inflight = null, again = false, layout = { laneH: 14, top: 14, lanes: 0 };
+    let focused = null;
 
     function draw() {
       // Laid out on every draw: a live run gains processes as it goes.
@@ -171,8 +172,14 @@ const fencepost = (() => {
         ctx.imageSmoothingEnabled = false;
         ctx.drawImage(image, xOf(shown.t0), top, xOf(shown.t1) - xOf(shown.t0), image.height);
       }
-      ctx.strokeStyle = COLOR.anomaly; ctx.lineWidth = 2;
       const laneOf = new Map(base.lanes.map((p, i) => [p, i]));
+      if (focused) {
+        // The anomaly asked for from the list: its processes' lanes over its span.
+        ctx.fillStyle = 'rgba(213,0,0,0.18)';
+        const x = xOf(focused.start), w = Math.max(xOf(focused.end) - x, 4);
+        for (const p of focused.processes || []) if (laneOf.has(p)) ctx.fillRect(x, top + laneOf.get(p) * laneH - 2, w, laneH + 2);
+      }
+      ctx.strokeStyle = COLOR.anomaly; ctx.lineWidth = 2;
       for (const a of base.anomalies || []) {
         const x = xOf(a.start), w = Math.max(xOf(a.end) - x, 3);
         for (const p of a.processes || []) if (laneOf.has(p)) ctx.strokeRect(x, top + laneOf.get(p) * laneH - 1, w, laneH);
@@ -283,6 +290,15 @@ const fencepost = (() => {
     canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
     return {
       draw, zoom, refresh, view, shown: () => shown, base: () => base, opAt,
+      // Zooms to an anomaly (a mark of `base.anomalies`), its lanes filled.
+      focus(mark) {
+        focused = mark;
+        const pad = Math.max((mark.end - mark.start) * 0.25, 5e6);
+        view.t0 = Math.max(0, mark.start - pad); view.t1 = mark.end + pad;
+        canvas.dataset.focus = `${mark.checker}:${mark.start}`;
+        draw();
+        return refresh();
+      },
       // Where on the page the `i`th operation shown is drawn (its bar's middle).
       pointOf(i) {
         const o = shown.ops, r = canvas.getBoundingClientRect(), plot = r.width - gutter - 4;
@@ -474,6 +490,26 @@ const fencepost = (() => {
     return body;
   }
 
+  // Each anomaly listed on the report links to the timeline: a click zooms
+  // to it with its processes' lanes filled. Matched by checker and words
+  // (the list and the timeline's marks are the same anomalies).
+  function linkAnomalies(tl) {
+    const marks = tl.base().anomalies || [];
+    for (const li of document.querySelectorAll('ol.anomalies li')) {
+      const words = li.querySelector('.words');
+      const mark = words && marks.find((m) => m.checker === li.dataset.checker && m.text === words.textContent);
+      if (!mark || li.querySelector('a.show')) continue;
+      const a = document.createElement('a');
+      a.href = '#timeline'; a.className = 'show'; a.textContent = 'show on the timeline';
+      a.addEventListener('click', (e) => {
+        e.preventDefault();
+        document.getElementById('timeline').scrollIntoView({ block: 'center' });
+        tl.focus(mark);
+      });
+      li.append(' ', a);
+    }
+  }
+
   function report() {
     const canvas = document.getElementById('timeline');
     const id = canvas.dataset.run, live = canvas.dataset.live === 'true';
@@ -502,6 +538,7 @@ const fencepost = (() => {
       const base = { ...store.base(), anomalies: data.anomalies || [] };
       store.view({ t0: 0, t1: Math.max(base.end, 1), px: 800 }).then((v) => {
         window.__timeline = timeline(canvas, status, { ...base, ...v }, (w) => store.view(w));
+        linkAnomalies(window.__timeline);
         return window.__timeline.refresh();
       }).then(() => {
         const width = chartPx();
@@ -515,6 +552,7 @@ const fencepost = (() => {
       fetchJson(url({ px: Math.max(1, (canvas.clientWidth || 800) - GUTTER - 4), charts: chartPx() })).then((first) => {
         const t0 = performance.now();
         window.__timeline = timeline(canvas, status, first, (w) => fetchJson(url(w)));
+        linkAnomalies(window.__timeline);
         charts({ ...first.charts, width: chartPx() }, first.end, first.faults);
         ready(t0);
       }).catch(failed);
