@@ -53,6 +53,15 @@ const fencepost = (() => {
   function seconds(ns) { return (ns / 1e9).toFixed(3) + ' s'; }
 
   // The final reads run as processes 1000000 and up, after the workload.
+  // An operation's bar height, as a share of the lane's bar, by what it
+  // does: taking a lock or a leadership full, giving it up half, the rest
+  // (reads, writes, keep-alives) a third. The page's legend says so.
+  function opShape(f) {
+    if (f === 'acquire' || f === 'campaign') return 1;
+    if (f === 'release' || f === 'resign') return 0.5;
+    return 0.33;
+  }
+
   function laneLabel(p) {
     // Background tasks (etcd's lease keep-alives), one each, from 3000000.
     if (p >= 3e6) return 'keep-alive ' + (p - 3e6 + 1);
@@ -161,8 +170,9 @@ const fencepost = (() => {
         const o = shown.ops;
         for (let i = 0; i < o.lane.length; i++) {
           const e = o.end[i] < 0 ? base.end : o.end[i];
+          const h = Math.max(barH * opShape(base.fs[o.f[i]]), 2);
           ctx.fillStyle = COLOR[OUTCOME[o.outcome[i]]];
-          ctx.fillRect(xOf(o.start[i]), top + o.lane[i] * laneH, Math.max(xOf(e) - xOf(o.start[i]), 1), barH);
+          ctx.fillRect(xOf(o.start[i]), top + o.lane[i] * laneH + (barH - h), Math.max(xOf(e) - xOf(o.start[i]), 1), h);
         }
       } else if (shown.bins) {
         // Painted pixel by pixel once per view, then stretched to where the
