@@ -268,7 +268,7 @@ fn many_overlaps(keys: u64) -> String {
 
 fn list_items(page: &str) -> usize {
     let list = &page[page.find("<ol class=\"anomalies\">").expect("the anomaly list")..];
-    list[..list.find("</ol>").unwrap()].matches("<li>").count()
+    list[..list.find("</ol>").unwrap()].matches("<li ").count()
 }
 
 #[test]
