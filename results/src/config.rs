@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use checker::analysis::counted;
+
 use crate::Recorded;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,8 +56,8 @@ impl Config {
     pub fn words(&self, apart: &[String]) -> String {
         let mut words = vec![
             format!("TTL {}", ms(self.ttl_ms)),
-            plural(self.concurrency, "client", "clients"),
-            plural(self.keys, "key", "keys"),
+            counted(self.concurrency, "client", "clients"),
+            counted(self.keys, "key", "keys"),
             format!("holds {}–{}", ms(self.hold_ms[0]), ms(self.hold_ms[1])),
             format!("faults every {}", ms(self.nemesis_interval_ms)),
         ];
@@ -112,10 +114,6 @@ fn ms(ms: u64) -> String {
     } else {
         format!("{ms}ms")
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ impl Story {
             [(a, _), (b, _)] if self.runs == 1 => format!("{a} and {b} invalid"),
             [(a, n), rest @ ..] => {
                 let rest: Vec<String> = rest.iter().map(|(c, n)| format!("{c} in {n}")).collect();
-                format!("{a} invalid in {}, {}", counted_runs(*n), rest.join(", "))
+                format!("{a} invalid in {}, {}", checker::analysis::counted(*n, "run", "runs"), rest.join(", "))
             }
         }
     }
@@ -367,10 +367,6 @@ impl Story {
         }
         lines
     }
-}
-
-fn counted_runs(n: usize) -> String {
-    format!("{n} {}", if n == 1 { "run" } else { "runs" })
 }
 
 /// One layer's answer: its verdict and the words.
