@@ -112,6 +112,22 @@ fn visible_total(status: &str) -> u64 {
     status.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{status}"))
 }
 
+/// An election observed by p0 over 4 s: p2 leads (term 7) until nobody
+/// does, then p3 (term 9); p1's campaign is refused while p2 leads.
+const ELECTION: &str = r#"{"time":100000000,"process":1,"type":"invoke","f":"campaign","key":"e0","value":{"id":"p1","ttl_ms":1000}}
+{"time":120000000,"process":1,"type":"fail","f":"campaign","key":"e0","value":{"id":"p1","busy":true},"error":"another candidate leads"}
+{"time":200000000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":210000000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p2","term":7}}
+{"time":1500000000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":1510000000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p2","term":7}}
+{"time":2000000000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":2010000000,"process":0,"type":"ok","f":"observe","key":"e0","value":null}
+{"time":2500000000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":2510000000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p3","term":9}}
+{"time":4000000000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":4010000000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p3","term":9}}
+"#;
+
 /// OVERLAP, then a final read by the final-read process (1000000).
 fn overlap_with_final_read() -> String {
     format!(
@@ -153,13 +169,22 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     for canvas in ["timeline", "latency", "throughput"] {
         assert!(drawn(&client, canvas).await, "#{canvas} was not drawn");
     }
-    let legend = ["ok", "fail", "info", "fault", "time since the start of the run"];
+    // Refusals under contention ("busy") are told from errors ("fail").
+    let legend = ["ok", "busy", "fail", "info", "fault", "time since the start of the run"];
     let latency = canvas_texts(&client, "latency").await;
     has_all(&latency, &legend, "latency");
-    has_all(&latency, &["latency, invoke to completion (log scale)", "1 ms"], "latency");
+    // One strip per kind of operation, each named.
+    has_all(&latency, &["latency, invoke to completion (log scale)", "1 ms", "acquire", "release"], "latency");
     let throughput = canvas_texts(&client, "throughput").await;
     has_all(&throughput, &legend, "throughput");
     has_all(&throughput, &["completions per second", "0"], "throughput");
+    // Round ticks: 0 and equal steps of 1, 2 or 5 × 10^k.
+    let ticks: Vec<u64> = throughput.iter().filter_map(|t| t.parse().ok()).collect();
+    assert!(ticks.len() >= 3 && ticks[0] == 0, "{throughput:?}");
+    let step = ticks[1];
+    let lead = step / 10u64.pow(step.ilog10());
+    assert!([1, 2, 5].contains(&lead) && step.is_multiple_of(10u64.pow(step.ilog10())), "round step {step}: {ticks:?}");
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] == step), "equal steps: {ticks:?}");
     let ticks = canvas_texts(&client, "timeline").await;
     has_all(&ticks, &["time since the start of the run"], "timeline");
     assert!(
@@ -298,6 +323,18 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     eval(&client, "document.getElementById('lin-0').scrollIntoView(); return null;").await;
     screenshot(&client, "report-linearizability").await;
 
+    // An election's report: a row above the lanes says who led, as the
+    // observer saw it, each leader named with its term.
+    let election = import(&store, "election.jsonl", ELECTION, "imported-etcd");
+    client.goto(&format!("{base}/runs/{election}")).await.unwrap();
+    wait_ready(&client, "ready").await;
+    let rows = eval(&client, "return document.getElementById('timeline').dataset.elections || '0'").await;
+    assert_eq!(rows, json!("1"), "one election, one leader row");
+    let texts = canvas_texts(&client, "timeline").await;
+    has_all(&texts, &["e0 leader", "p2 · term 7", "p3 · term 9", "p0", "p1"], "election timeline");
+    no_errors(&client, "the election report").await;
+    screenshot(&client, "report-election").await;
+
     // Compare: latencies on a log scale.
     client.goto(&format!("{base}/compare")).await.unwrap();
     wait_ready(&client, "ready").await;
@@ -314,10 +351,28 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
 
     // Scenarios: the library as a table, reached from the header.
     client.find(Locator::LinkText("Scenarios")).await.unwrap().click().await.unwrap();
+    // Sources and commands are folded, so the page stays short: a row is
+    // its name and title until its fold is opened.
+    let folded = client.find(Locator::Id("scenarios")).await.unwrap().text().await.unwrap();
+    assert!(folded.contains("etcd-lease-pause") && !folded.contains("Jepsen's etcd 3.4.3 analysis"), "{folded}");
+    let height: f64 =
+        client.execute("return document.body.scrollHeight", vec![]).await.unwrap().as_f64().unwrap_or(f64::MAX);
+    client.find(Locator::Css("#etcd-lease-pause details summary")).await.unwrap().click().await.unwrap();
+    client
+        .execute("document.querySelectorAll('#scenarios details').forEach((d) => d.open = true)", vec![])
+        .await
+        .unwrap();
+    let unfolded: f64 =
+        client.execute("return document.body.scrollHeight", vec![]).await.unwrap().as_f64().unwrap_or(0.0);
+    assert!(height < unfolded, "folding shortens the page: {height} px folded, {unfolded} px open");
     let table = client.find(Locator::Id("scenarios")).await.unwrap().text().await.unwrap();
     assert!(table.contains("etcd-lease-pause") && table.contains("Jepsen's etcd 3.4.3 analysis"), "{table}");
     assert!(table.contains("fencepost run redis-sentinel --workload lock --nemesis partition:primary"), "{table}");
     no_errors(&client, "/scenarios").await;
+    client
+        .execute("document.querySelectorAll('#scenarios details').forEach((d) => d.open = false)", vec![])
+        .await
+        .unwrap();
     screenshot(&client, "scenarios").await;
 
     // Check: a non-linearizable Porcupine etcd log, pasted. Each label on
@@ -391,7 +446,7 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let id = loop {
         let fresh = std::fs::read_dir(&store).unwrap().flatten().map(|e| e.path()).find(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            p.join("test.json").is_file() && name != run && name != imported
+            p.join("test.json").is_file() && name != run && name != imported && name != election
         });
         if let Some(dir) = fresh.filter(|d| std::fs::metadata(d.join("history.jsonl")).is_ok_and(|m| m.len() > 0)) {
             break dir.file_name().unwrap().to_string_lossy().into_owned();

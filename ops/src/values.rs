@@ -324,6 +324,10 @@ pub struct Grant {
     pub granted_by: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_by: Option<ReleasedBy>,
+    /// On a `fail`: refused because another held the lock, the refusal
+    /// contention is expected to bring (not an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<bool>,
 }
 
 impl OpValue for Grant {
@@ -333,6 +337,7 @@ impl OpValue for Grant {
             terms: LeaseTerms::read(f)?,
             granted_by: f.texts("granted_by")?,
             released_by: f.released_by()?,
+            busy: f.flag("busy")?,
         })
     }
 }
@@ -362,6 +367,9 @@ pub struct Campaign {
     pub terms: LeaseTerms,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_by: Option<ReleasedBy>,
+    /// On a `fail`: refused because another leads (see [`Grant::busy`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<bool>,
 }
 
 impl OpValue for Campaign {
@@ -371,8 +379,24 @@ impl OpValue for Campaign {
             term: f.int("term")?,
             terms: LeaseTerms::read(f)?,
             released_by: f.released_by()?,
+            busy: f.flag("busy")?,
         })
     }
+}
+
+/// Whether a `fail` completion of `f` says it was refused because another
+/// client held the lock or led (`"busy": true`), not an error. A value
+/// that does not read is not busy: its warning is [`check`]'s to give.
+pub fn busy(f: &OpName, value: &Value) -> bool {
+    if !value.is_object() {
+        return false;
+    }
+    let flag = match f {
+        OpName::Acquire => Grant::parse(value).ok().and_then(|(g, _)| g.busy),
+        OpName::Campaign => Campaign::parse(value).ok().and_then(|(c, _)| c.busy),
+        _ => None,
+    };
+    flag == Some(true)
 }
 
 /// `renew`'s and `resign`'s value: the leadership's `term` asked about; an
@@ -556,6 +580,7 @@ mod tests {
             terms: LeaseTerms::lease(2000),
             granted_by: Some(vec!["n1".into(), "n2".into()]),
             released_by: None,
+            busy: None,
         };
         assert_eq!(grant.to_value().to_string(), r#"{"granted_by":["n1","n2"],"token":7,"ttl_ms":2000}"#);
         assert_eq!(Grant::parse(&grant.to_value()), Ok((grant, vec![])));
@@ -565,9 +590,24 @@ mod tests {
         let lost = Release { released_by: Some(ReleasedBy::SessionLost) };
         assert_eq!(lost.to_value().to_string(), r#"{"released_by":"session-lost"}"#);
         assert_eq!(Release::of(&lost.to_value()), lost);
-        let won = Campaign { id: Some("p1".into()), term: Some(4), terms: LeaseTerms::lease(5000), released_by: None };
+        let won = Campaign {
+            id: Some("p1".into()),
+            term: Some(4),
+            terms: LeaseTerms::lease(5000),
+            released_by: None,
+            busy: None,
+        };
         assert_eq!(won.to_value().to_string(), r#"{"id":"p1","term":4,"ttl_ms":5000}"#);
         assert_eq!(Campaign::of(&won.to_value()), won);
+        // A refusal under contention: busy, read back by `busy` alone.
+        let refused = Grant { busy: Some(true), ..Default::default() };
+        assert_eq!(refused.to_value().to_string(), r#"{"busy":true}"#);
+        assert!(busy(&OpName::Acquire, &refused.to_value()) && !busy(&OpName::Acquire, &Value::Null));
+        let lost_race = Campaign { id: Some("p1".into()), busy: Some(true), ..Default::default() };
+        assert_eq!(lost_race.to_value().to_string(), r#"{"busy":true,"id":"p1"}"#);
+        assert!(busy(&OpName::Campaign, &lost_race.to_value()) && !busy(&OpName::Release, &lost_race.to_value()));
+        assert_eq!(check(&OpName::Acquire, &json!({"busy": true})), Ok(vec![]), "a known field: no warning");
+        assert!(check(&OpName::Acquire, &json!({"busy": "yes"})).is_err(), "mistyped: refused");
         let undone = Campaign { id: Some("p1".into()), released_by: Some(ReleasedBy::Undone), ..Default::default() };
         assert_eq!(undone.to_value().to_string(), r#"{"id":"p1","released_by":"undone"}"#);
         let kept =

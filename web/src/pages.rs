@@ -717,6 +717,8 @@ struct Compare {
     cells: Vec<CellView>,
     /// JSON for the chart, safe inside a script element.
     chart_json: String,
+    /// The margin studies, under the grid.
+    rows: Vec<MarginRow>,
 }
 
 pub async fn compare(State(app): State<Arc<App>>) -> Response {
@@ -754,7 +756,11 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             verdict: c.verdict.map_or("-", Verdict::as_str),
         })
         .collect();
-    render(StatusCode::OK, &Compare { cells, chart_json })
+    let rows = match margin_rows(&app).await {
+        Ok(rows) => rows,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    };
+    render(StatusCode::OK, &Compare { cells, chart_json, rows })
 }
 
 /// One scenario's row on the Scenarios page.
@@ -884,11 +890,20 @@ struct MarginRow {
 
 /// `GET /margins`: every stored margin study, newest first.
 pub async fn margins(State(app): State<Arc<App>>) -> Response {
+    match margin_rows(&app).await {
+        Ok(rows) => render(StatusCode::OK, &Margins { rows }),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+/// The stored margin studies as the margins table shows them (the margins
+/// page, and under the comparison).
+async fn margin_rows(app: &App) -> Result<Vec<MarginRow>, String> {
     let dir = app.store.dir().to_path_buf();
     let studies = match tokio::task::spawn_blocking(move || results::studies(&dir)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(e) => return Err(e.to_string()),
     };
     let show = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms)).to_string();
     let rows = studies
@@ -922,7 +937,7 @@ pub async fn margins(State(app): State<Arc<App>>) -> Response {
             }
         })
         .collect();
-    render(StatusCode::OK, &Margins { rows })
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -1207,6 +1222,15 @@ mod tests {
         ] {
             assert!(body.contains(want), "{want}: {body}");
         }
+        // And under the comparison, on the same page as the grid.
+        let page = compare(State(Arc::clone(&app))).await;
+        let body = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        let under = &body[body.find("id=\"margins-heading\"").expect("a margins section")..];
+        assert!(
+            under.contains("safe up to 1.8s, unsafe from 1.9s (1/1 runs)") && under.contains("href=\"/runs/r-19\""),
+            "{under}"
+        );
         // The study reads back as written, and the index takes no run from it.
         assert_eq!(results::studies(&store).unwrap(), vec![study]);
         assert_eq!(app.store.reindex().await.unwrap().1.len(), 0, "the studies folder is not a run");

@@ -35,12 +35,19 @@ pub const MAX_PX: usize = 8192;
 /// Latency rows per decade in the latency chart's cells.
 pub const LATENCY_ROWS_PER_DECADE: f64 = 50.0;
 
-/// The shortest latency the chart shows (10 µs): shorter ones sit on its floor.
-const LATENCY_FLOOR_NS: f64 = 1e4;
+/// The latency chart's floor is the decade under the shortest latency, but
+/// no lower than this (1 µs): what is shorter (a zero-length op of an
+/// imported history) is drawn under the floor, marked as such.
+const LATENCY_FLOOR_MIN_NS: u64 = 1_000;
 
-/// Bin digits: the most telling outcome in a pixel (0 none, 1 fail, 2 ok,
-/// 3 info), plus 4 when a lock or leadership was held there.
-const RANK: [u8; 3] = [2, 1, 3];
+/// Outcome codes: 0 ok, 1 fail (an error), 2 info, 3 busy (a `fail` that
+/// was refused because another client held the lock: contention).
+const BUSY: u8 = 3;
+
+/// Bin digits: the most telling outcome in a pixel (0 none, 1 fail or
+/// busy, 2 ok, 3 info), plus 4 when a lock or leadership was held there;
+/// indexed by outcome code.
+const RANK: [u8; 4] = [2, 1, 3, 1];
 const HELD: u8 = 4;
 
 /// One operation, invoke to completion.
@@ -50,7 +57,7 @@ struct Bar {
     /// The completion's time, or the run's end for an op never completed.
     end: u64,
     completed: bool,
-    /// 0 ok, 1 fail, 2 info.
+    /// 0 ok, 1 fail, 2 info, 3 busy.
     outcome: u8,
     f: u32,
     key: u32,
@@ -97,6 +104,8 @@ pub struct Columns {
     /// Each node's clock offset over the run, where a clock fault moved one.
     pub clock_svg: Option<String>,
     pub anomalies: Vec<Mark>,
+    /// For elections: who led each election, as its observers saw it.
+    pub leaders: Vec<LeaderSpan>,
     /// Operations in all.
     pub total: usize,
     /// The last event's time.
@@ -116,6 +125,48 @@ impl From<checker::analysis::FaultWindow> for FaultSpan {
     fn from(w: checker::analysis::FaultWindow) -> FaultSpan {
         FaultSpan { text: w.words(), name: w.name, start: w.start, end: w.end }
     }
+}
+
+/// Who led an election (`key`) from `start` to `end`, as observed: from an
+/// `observe` that answered it to the first that answered otherwise (or the
+/// last that answered it). The times are the observations' completions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaderSpan {
+    pub key: String,
+    pub start: u64,
+    pub end: u64,
+    /// The leader's id; none when the observer saw nobody lead.
+    pub leader: Option<String>,
+    pub term: Option<i64>,
+}
+
+/// Every `observe` that answered, per election in time order, merged while
+/// the answer stays the same. Observers are merged per election: fencepost
+/// runs one at a time (a retired observer's successor continues its lane).
+fn leader_spans(history: &History, calls: &[checker::history::Call]) -> Vec<LeaderSpan> {
+    use ops::values::OpValue;
+    let mut seen: Vec<(String, u64, Option<String>, Option<i64>)> = calls
+        .iter()
+        .filter(|c| c.outcome == Outcome::Ok && history.ops[c.invoke].f == ops::OpName::Observe)
+        .filter_map(|c| {
+            let done = &history.ops[c.completion?];
+            let leader = ops::values::Leader::of(&done.value);
+            Some((done.key.clone().unwrap_or_default(), done.time, leader.leader, leader.term))
+        })
+        .collect();
+    seen.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut spans: Vec<LeaderSpan> = Vec::new();
+    for (key, time, leader, term) in seen {
+        match spans.last_mut() {
+            Some(last) if last.key == key && last.leader == leader && last.term == term => last.end = time,
+            Some(last) if last.key == key => {
+                last.end = time;
+                spans.push(LeaderSpan { key, start: time, end: time, leader, term });
+            }
+            _ => spans.push(LeaderSpan { key, start: time, end: time, leader, term }),
+        }
+    }
+    spans
 }
 
 /// An anomaly to mark: its processes' lanes over `[start, end]`.
@@ -203,6 +254,8 @@ pub struct View<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anomalies: Option<&'a [Mark]>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaders: Option<&'a [LeaderSpan]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub charts: Option<Charts>,
 }
 
@@ -212,7 +265,7 @@ pub struct OpColumns {
     pub lane: Vec<u32>,
     pub start: Vec<u64>,
     pub end: Vec<i64>,
-    /// 0 ok, 1 fail, 2 info.
+    /// 0 ok, 1 fail, 2 info, 3 busy.
     pub outcome: Vec<u8>,
     pub f: Vec<u32>,
     pub key: Vec<u32>,
@@ -228,15 +281,21 @@ pub struct HoldColumns {
 /// The whole run's charts, already reduced to what is drawn.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Charts {
-    /// Completions per second of the run, `[ok, fail, info]`.
-    pub throughput: Vec<[u32; 3]>,
+    /// Completions per second of the run, by outcome code (`[ok, fail,
+    /// info, busy]`).
+    pub throughput: Vec<[u32; 4]>,
     /// The longest latency, ns (the chart's top).
     pub latency_max: u64,
-    /// Occupied latency cells, flat `[x, row, outcomes]…`: `x` a pixel of
-    /// the `charts` width over the run by invoke time, `row` the latency's
-    /// log10 above 10 µs in [`LATENCY_ROWS_PER_DECADE`]ths, `outcomes` a bit
-    /// per outcome (1 ok, 2 fail, 4 info).
-    pub latency: Vec<u32>,
+    /// The chart's floor, ns: a power of ten at or under the shortest
+    /// latency above zero.
+    pub latency_floor: u64,
+    /// Occupied latency cells, flat `[x, row, outcomes, f]…`: `x` a pixel
+    /// of the `charts` width over the run by invoke time, `row` the
+    /// latency's log10 above the floor in [`LATENCY_ROWS_PER_DECADE`]ths
+    /// (-1: under the floor), `outcomes` a bit per outcome code (1 ok, 2
+    /// fail, 4 info, 8 busy), `f` the operation (an index of `fs`): the
+    /// chart draws one strip per kind of operation.
+    pub latency: Vec<i64>,
 }
 
 /// The timeline of a stored run. A run in progress (its history still
@@ -282,6 +341,7 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
         let Process::Client(p) = inv.process else { continue };
         let outcome = match call.outcome {
             Outcome::Ok => 0,
+            Outcome::Fail if call.completion.is_some_and(|c| ops::values::busy(&inv.f, &history.ops[c].value)) => BUSY,
             Outcome::Fail => 1,
             Outcome::Info => 2,
         };
@@ -306,6 +366,7 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
         lane.holds.sort_unstable();
         lane.hold_reach = running_max(lane.holds.iter().map(|h| h.1));
     }
+    let leaders = leader_spans(history, &calls);
     let windows = fault_windows(history);
     let clock_svg = crate::clock::svg(&windows, end);
     let faults = windows.into_iter().map(FaultSpan::from).collect();
@@ -318,6 +379,7 @@ pub fn build(history: &History, checkers: &[Analysis]) -> Result<Columns, Error>
         by_lane,
         faults,
         anomalies: anomalies(checkers, history),
+        leaders,
         end,
     })
 }
@@ -333,6 +395,7 @@ pub struct Offline<'a> {
     holds: Vec<(u64, u64, u64)>,
     faults: &'a [FaultSpan],
     anomalies: &'a [Mark],
+    leaders: &'a [LeaderSpan],
     end: u64,
 }
 
@@ -353,7 +416,7 @@ impl Columns {
             }
             holds.extend(lane.holds.iter().map(|&(s, e)| (*p, s, e)));
         }
-        Offline { ops, holds, faults: &self.faults, anomalies: &self.anomalies, end: self.end }
+        Offline { ops, holds, faults: &self.faults, anomalies: &self.anomalies, leaders: &self.leaders, end: self.end }
     }
 }
 
@@ -417,6 +480,7 @@ impl Columns {
             holds,
             faults: whole.then_some(&self.faults[..]),
             anomalies: whole.then_some(&self.anomalies[..]),
+            leaders: whole.then_some(&self.leaders[..]),
             charts: request.charts.map(|w| self.charts(w.clamp(1, MAX_PX))),
         }
     }
@@ -425,29 +489,51 @@ impl Columns {
     fn charts(&self, width: usize) -> Charts {
         let end = self.end.max(1);
         let seconds = end.div_ceil(1_000_000_000).max(1) as usize;
-        let mut throughput = vec![[0u32; 3]; seconds];
+        let mut throughput = vec![[0u32; 4]; seconds];
         let mut latency_max = 1_000_000u64;
+        let mut shortest = u64::MAX;
         for b in self.by_lane.iter().flat_map(|l| &l.ops).filter(|b| b.completed) {
             throughput[((b.end / 1_000_000_000) as usize).min(seconds - 1)][b.outcome as usize] += 1;
             latency_max = latency_max.max(b.end - b.start);
+            if b.end > b.start {
+                shortest = shortest.min(b.end - b.start);
+            }
         }
+        let floor = latency_floor(shortest);
         let row_of =
-            |ns: u64| ((ns as f64).max(LATENCY_FLOOR_NS).log10() - LATENCY_FLOOR_NS.log10()) * LATENCY_ROWS_PER_DECADE;
-        let rows = row_of(latency_max) as usize + 1;
-        let mut grid = vec![0u8; width * rows];
+            |ns: u64| (ns >= floor).then(|| ((ns as f64).log10() - (floor as f64).log10()) * LATENCY_ROWS_PER_DECADE);
+        let rows = row_of(latency_max).unwrap_or(0.0) as usize + 1;
+        // Per kind of operation, a grid of pixels × rows (row 0: under the floor).
+        let mut grids: HashMap<u32, Vec<u8>> = HashMap::new();
         for b in self.by_lane.iter().flat_map(|l| &l.ops).filter(|b| b.completed) {
             let x = pixel(b.start, 0, end, width);
-            let row = (row_of(b.end - b.start) as usize).min(rows - 1);
-            grid[row * width + x] |= 1 << b.outcome;
+            let row = row_of(b.end - b.start).map_or(0, |r| (r as usize).min(rows - 1) + 1);
+            grids.entry(b.f).or_insert_with(|| vec![0u8; width * (rows + 1)])[row * width + x] |= 1 << b.outcome;
         }
-        let latency = grid
-            .iter()
-            .enumerate()
-            .filter(|(_, &m)| m != 0)
-            .flat_map(|(i, &m)| [(i % width) as u32, (i / width) as u32, m as u32])
+        let mut kinds: Vec<u32> = grids.keys().copied().collect();
+        kinds.sort_unstable();
+        let latency = kinds
+            .into_iter()
+            .flat_map(|f| {
+                let grid = grids.remove(&f).unwrap_or_default();
+                grid.into_iter()
+                    .enumerate()
+                    .filter(|(_, m)| *m != 0)
+                    .flat_map(move |(i, m)| [(i % width) as i64, (i / width) as i64 - 1, i64::from(m), i64::from(f)])
+            })
             .collect();
-        Charts { throughput, latency_max, latency }
+        Charts { throughput, latency_max, latency_floor: floor, latency }
     }
+}
+
+/// The power of ten at or under `shortest` ns, at least
+/// [`LATENCY_FLOOR_MIN_NS`].
+fn latency_floor(shortest: u64) -> u64 {
+    let mut floor = LATENCY_FLOOR_MIN_NS;
+    while floor.saturating_mul(10) <= shortest && floor < 1_000_000_000 {
+        floor *= 10;
+    }
+    floor
 }
 
 /// One lane over `[t0, t1]` in `px` digits.
@@ -518,7 +604,7 @@ pub struct Feed {
 }
 
 /// New operations of a live run: `ops: [[process, start, end, outcome, f,
-/// key]]` (outcome 0 ok, 1 fail, 2 info), every fault so far when it changed, and the
+/// key]]` (outcome 0 ok, 1 fail, 2 info, 3 busy), every fault so far when it changed, and the
 /// latest event's time.
 #[derive(Debug, Default, Serialize)]
 pub struct Delta {
@@ -545,6 +631,7 @@ impl Feed {
                     continue;
                 }
                 OpType::Ok => 0,
+                OpType::Fail if ops::values::busy(&op.f, &op.value) => BUSY,
                 OpType::Fail => 1,
                 OpType::Info => 2,
             };
@@ -616,8 +703,80 @@ pub(crate) mod tests {
         assert_eq!((duplicate.start, duplicate.end), (2000, 4000));
         // The charts: one second, four completions, all ok.
         let charts = t.charts.unwrap();
-        assert_eq!(charts.throughput, vec![[4, 0, 0]]);
-        assert!(!charts.latency.is_empty() && charts.latency.len().is_multiple_of(3));
+        assert_eq!(charts.throughput, vec![[4, 0, 0, 0]]);
+        assert!(!charts.latency.is_empty() && charts.latency.len().is_multiple_of(4));
+    }
+
+    /// An election's observations: p2 leads, then nobody, then p3 in a
+    /// higher term; the same answer twice in a row is one span.
+    pub(crate) const ELECTION: &str = r#"{"time":1000,"process":1,"type":"invoke","f":"campaign","key":"e0","value":{"id":"p1","ttl_ms":1000}}
+{"time":2000,"process":1,"type":"fail","f":"campaign","key":"e0","value":{"id":"p1","busy":true},"error":"another candidate leads"}
+{"time":3000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":4000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p2","term":7}}
+{"time":5000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":6000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p2","term":7}}
+{"time":7000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":8000,"process":0,"type":"ok","f":"observe","key":"e0","value":null}
+{"time":9000,"process":0,"type":"invoke","f":"observe","key":"e0","value":null}
+{"time":10000,"process":0,"type":"ok","f":"observe","key":"e0","value":{"leader":"p3","term":9}}
+"#;
+
+    #[test]
+    fn an_election_has_a_row_of_who_led_as_observed() {
+        let history = checker::formats::jsonl::read("election.jsonl", ELECTION).unwrap();
+        let columns = build(&history, &[]).unwrap();
+        let span = |start, end, leader: Option<&str>, term| LeaderSpan {
+            key: "e0".into(),
+            start,
+            end,
+            leader: leader.map(str::to_string),
+            term,
+        };
+        assert_eq!(
+            columns.leaders,
+            vec![
+                span(4000, 8000, Some("p2"), Some(7)),
+                span(8000, 10000, None, None),
+                span(10000, 10000, Some("p3"), Some(9))
+            ]
+        );
+        let v = serde_json::to_value(columns.view(&ViewRequest::default())).unwrap();
+        assert_eq!(v["leaders"][0]["leader"], "p2", "{v}");
+        // The refused campaign is busy, not an error.
+        let ops = columns.view(&ViewRequest::default()).ops.unwrap();
+        assert_eq!(ops.outcome[ops.start.iter().position(|&s| s == 1000).unwrap()], BUSY);
+    }
+
+    #[test]
+    fn busy_refusals_are_told_from_errors_and_latency_is_drawn_per_kind() {
+        let text = r#"{"time":0,"process":1,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"time":100000,"process":2,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"time":200000,"process":3,"type":"invoke","f":"acquire","key":"k0","value":null}
+{"time":300000,"process":2,"type":"fail","f":"acquire","key":"k0","value":{"busy":true},"error":"lock busy"}
+{"time":1000000,"process":1,"type":"ok","f":"acquire","key":"k0","value":{"ttl_ms":1000}}
+{"time":1500000,"process":1,"type":"invoke","f":"release","key":"k0","value":null}
+{"time":1500000,"process":1,"type":"ok","f":"release","key":"k0","value":null}
+{"time":2200000,"process":3,"type":"fail","f":"acquire","key":"k0","value":null,"error":"connection refused"}
+"#;
+        let history = checker::formats::jsonl::read("busy.jsonl", text).unwrap();
+        let columns = build(&history, &[]).unwrap();
+        let view = columns.view(&ViewRequest::default());
+        let ops = view.ops.as_ref().unwrap();
+        let outcome_of = |lane: u32| ops.lane.iter().zip(&ops.outcome).find(|(l, _)| **l == lane).map(|(_, o)| *o);
+        assert_eq!((outcome_of(1), outcome_of(2)), (Some(BUSY), Some(1)), "p2 was refused as busy, p3 failed");
+        let charts = view.charts.unwrap();
+        // ok (the grant and the release), fail (the error), info, busy.
+        assert_eq!(charts.throughput, vec![[2, 1, 0, 1]]);
+        // The shortest latency above zero is p2's 0.2 ms: the floor is 0.1 ms.
+        assert_eq!(charts.latency_floor, 100_000);
+        let cells: Vec<&[i64]> = charts.latency.chunks(4).collect();
+        let (acquire, release) = (0, 1);
+        assert_eq!(view.fs, &["acquire", "release"]);
+        // The release took no time at all: under the floor, on its own strip.
+        assert_eq!(cells.iter().filter(|c| c[3] == release).map(|c| (c[1], c[2])).collect::<Vec<_>>(), vec![(-1, 1)]);
+        let acquires: Vec<i64> = cells.iter().filter(|c| c[3] == acquire).map(|c| c[2]).collect();
+        assert_eq!(acquires.iter().fold(0, |m, c| m | c), 1 | 2 | 8, "ok, fail and busy acquires: {cells:?}");
+        assert!(cells.iter().all(|c| c[3] == release || c[1] >= 0), "no acquire is under the floor: {cells:?}");
     }
 
     #[test]

@@ -10,13 +10,18 @@ window.addEventListener('unhandledrejection', (e) => window.__errors.push(String
 })();
 
 const fencepost = (() => {
-  const OUTCOME = ['ok', 'fail', 'info'];
+  // Outcome codes as the server sends them: 3 is a `fail` refused because
+  // another client held the lock (contention), told apart from errors.
+  const OUTCOME = ['ok', 'fail', 'info', 'busy'];
+  const OUTCOME_WORDS = { ok: 'ok', fail: 'fail (an error, no effect)', info: 'info (outcome unknown)', busy: 'fail: busy (another client held it)' };
   // Every checker answers valid, invalid or unknown; for a linearizability
   // check, people know the answers by these words (Knossos, Porcupine).
   const VERDICTS = ['valid', 'invalid', 'unknown'];
   const LINEARIZABILITY = { valid: 'linearizable', invalid: 'not linearizable', unknown: 'undecided' };
-  const COLOR = { ok: '#2e7d32', fail: '#9e9e9e', info: '#ef6c00', hold: 'rgba(33,150,243,0.30)',
+  const COLOR = { ok: '#2e7d32', fail: '#757575', busy: '#c5b8b2', info: '#ef6c00', hold: 'rgba(33,150,243,0.30)',
     fault: 'rgba(229,57,53,0.10)', faultEdge: 'rgba(229,57,53,0.55)', anomaly: '#d50000', axis: '#555', unplaced: '#cfd8dc' };
+  // A colour per leader in the election rows (white text on each).
+  const LEADER_COLORS = ['#3949ab', '#00897b', '#8e24aa', '#e65100', '#6d4c41', '#1e88e5', '#d81b60', '#558b2f'];
   const AXIS = 36;    // px under the lanes for the time axis: ticks and title
   const GUTTER = 44;  // px left of the lanes for process numbers, at least
 
@@ -117,7 +122,28 @@ const fencepost = (() => {
     }
   }
 
-  const OUTCOME_LEGEND = () => [[COLOR.ok, 'ok'], [COLOR.fail, 'fail'], [COLOR.info, 'info'], [COLOR.fault, 'fault']];
+  const OUTCOME_LEGEND = () => [[COLOR.ok, 'ok'], [COLOR.busy, 'busy'], [COLOR.fail, 'fail'], [COLOR.info, 'info'], [COLOR.fault, 'fault']];
+
+  // Round tick values for a count from 0 to at least `max`: whole steps of
+  // 1, 2 or 5 × 10^k, about `count` of them.
+  function niceTicks(max, count) {
+    const raw = Math.max(max, 1) / Math.max(count, 1);
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = Math.max(1, [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw) || raw);
+    const ticks = [];
+    for (let v = 0; v < max + step; v += step) ticks.push(Number(v.toPrecision(12)));
+    return { ticks, top: ticks[ticks.length - 1], step };
+  }
+
+  // The order operation kinds are drawn in, the lock's own first.
+  const KIND_ORDER = ['acquire', 'campaign', 'release', 'resign', 'renew', 'keep-alive', 'observe', 'read', 'write'];
+  const kindRank = (f) => { const i = KIND_ORDER.indexOf(f); return i < 0 ? KIND_ORDER.length : i; };
+
+  // A latency as a short label: 1 µs, 10 ms, 1 s.
+  function latencyLabel(ns) {
+    const [div, unit] = ns >= 1e9 ? [1e9, 's'] : ns >= 1e6 ? [1e6, 'ms'] : ns >= 1e3 ? [1e3, 'µs'] : [1, 'ns'];
+    return Number((ns / div).toPrecision(3)) + ' ' + unit;
+  }
 
   // Fault windows shaded across the plot, named when the name fits before
   // `labelRight` (a label cut by the plot's edge reads as something else).
@@ -147,20 +173,41 @@ const fencepost = (() => {
     function draw() {
       // Laid out on every draw: a live run gains processes as it goes.
       const lanes = base.lanes.length;
-      const laneH = lanes > 60 ? Math.max(3, Math.floor(600 / lanes)) : 14;
+      // Tall enough to read at the default zoom; many lanes share 600 px.
+      const laneH = lanes <= 30 ? 22 : lanes <= 60 ? 14 : Math.max(3, Math.floor(600 / lanes));
       const height = Math.max(80, lanes * laneH + AXIS + 14);
       const marked = new Set();
       for (const a of base.anomalies || []) for (const p of a.processes || []) marked.add(p);
-      const { ctx, width } = prepare(canvas, height);
+      // Elections: a row per election above the lanes, who led it as its
+      // observers saw it.
+      const leaders = base.leaders || [];
+      const elections = [...new Set(leaders.map((l) => l.key))].sort();
+      const leaderRows = elections.length ? elections.length * laneH + 6 : 0;
+      const { ctx, width } = prepare(canvas, height + leaderRows);
       const labels = laneH >= 9 ? base.lanes.map(laneLabel) : [];
-      gutter = Math.max(GUTTER, ...labels.map((l) => Math.ceil(ctx.measureText(l).width) + 10));
-      const plot = width - gutter - 4, top = 14, bottom = top + lanes * laneH;
+      const electionLabels = elections.map((k) => (k ? k + ' ' : '') + 'leader');
+      gutter = Math.max(GUTTER, ...labels.concat(electionLabels).map((l) => Math.ceil(ctx.measureText(l).width) + 10));
+      const plot = width - gutter - 4, top = 14 + leaderRows, bottom = top + lanes * laneH;
       layout = { laneH, top, lanes };
       const span = Math.max(view.t1 - view.t0, 1);
       const xOf = (t) => gutter + (t - view.t0) / span * plot;
       const barH = Math.max(laneH * 0.5, 2), holdY = laneH * 0.55, holdH = laneH * 0.4;
-      ctx.save(); ctx.beginPath(); ctx.rect(gutter, 0, plot, height); ctx.clip();
+      ctx.save(); ctx.beginPath(); ctx.rect(gutter, 0, plot, height + leaderRows); ctx.clip();
       shadeFaults(ctx, base.faults, xOf, 0, bottom, gutter + plot);
+      if (elections.length) {
+        const ids = [...new Set(leaders.map((l) => l.leader).filter((l) => l != null))].sort();
+        for (const l of leaders) {
+          if (l.end < view.t0 || l.start > view.t1) continue;
+          const y = 14 + elections.indexOf(l.key) * laneH + 1, x = xOf(l.start), w = Math.max(xOf(l.end) - x, 2);
+          ctx.fillStyle = l.leader == null ? '#e0e0e0' : LEADER_COLORS[ids.indexOf(l.leader) % LEADER_COLORS.length];
+          ctx.fillRect(x, y, w, laneH - 2);
+          const text = l.leader == null ? 'no leader' : l.leader + (l.term == null ? '' : ' · term ' + l.term);
+          if (laneH >= 12 && ctx.measureText(text).width + 6 <= w) {
+            ctx.fillStyle = l.leader == null ? COLOR.axis : '#fff';
+            ctx.fillText(text, Math.max(x, gutter) + 3, y + laneH * 0.65);
+          }
+        }
+      }
       if (shown.ops) {
         const h = shown.holds;
         ctx.fillStyle = COLOR.hold;
@@ -201,6 +248,9 @@ const fencepost = (() => {
         ctx.fillStyle = marked.has(base.lanes[i]) ? COLOR.anomaly : COLOR.axis;
         ctx.fillText(l, 4, top + i * laneH + laneH * 0.7);
       });
+      ctx.fillStyle = COLOR.axis;
+      electionLabels.forEach((l, i) => ctx.fillText(l, 4, 14 + i * laneH + laneH * 0.7));
+      canvas.dataset.elections = String(elections.length);
       axis(ctx, gutter, gutter + plot, bottom + 4, view.t0, view.t1);
       canvas.dataset.mode = shown.bins ? 'bins' : 'ops';
       const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
@@ -276,7 +326,7 @@ const fencepost = (() => {
       const end = o.end[best];
       return {
         process: base.lanes[lane], f: base.fs[o.f[best]] || '?', key: base.keys[o.key[best]] || '',
-        outcome: end < 0 ? 'never completed' : OUTCOME[o.outcome[best]], start: o.start[best], end,
+        outcome: end < 0 ? 'never completed' : OUTCOME_WORDS[OUTCOME[o.outcome[best]]] || '?', start: o.start[best], end,
       };
     };
     canvas.addEventListener('mousemove', (e) => {
@@ -396,7 +446,7 @@ const fencepost = (() => {
             v.holds.lane.push(laneOf.get(holdProc[i])); v.holds.start.push(holdStart[i]); v.holds.end.push(holdEnd[i]);
           }
         } else {
-          const cells = lanes.map(() => new Uint8Array(w.px)), rank = [2, 1, 3];
+          const cells = lanes.map(() => new Uint8Array(w.px)), rank = [2, 1, 3, 1];
           const px = (t) => Math.min(w.px - 1, Math.max(0, Math.floor((t - w.t0) / (w.t1 - w.t0) * w.px)));
           for (const i of seen) {
             const row = cells[laneOf.get(procs[i])];
@@ -408,81 +458,108 @@ const fencepost = (() => {
       },
       // The charts as the server reduces them (see timeline.rs `charts`).
       charts(width) {
-        const seconds = Math.max(1, Math.ceil(last / 1e9)), throughput = Array.from({ length: seconds }, () => [0, 0, 0]);
-        let max = 1e6;
+        const seconds = Math.max(1, Math.ceil(last / 1e9)), throughput = Array.from({ length: seconds }, () => [0, 0, 0, 0]);
+        let max = 1e6, shortest = Infinity;
         for (let i = 0; i < start.length; i++) {
           throughput[Math.min(seconds - 1, Math.floor(end[i] / 1e9))][outcome[i]]++;
           max = Math.max(max, end[i] - start[i]);
+          if (end[i] > start[i]) shortest = Math.min(shortest, end[i] - start[i]);
         }
+        let floor = 1e3;
+        while (floor * 10 <= shortest && floor < 1e9) floor *= 10;
         const cells = new Map();
         for (let i = 0; i < start.length; i++) {
           const x = Math.min(width - 1, Math.floor(start[i] / Math.max(last, 1) * width));
-          const row = Math.floor((Math.log10(Math.max(end[i] - start[i], 1e4)) - 4) * LATENCY_ROWS);
-          const k = row * width + x;
+          const ns = end[i] - start[i];
+          const row = ns < floor ? -1 : Math.floor((Math.log10(ns) - Math.log10(floor)) * LATENCY_ROWS);
+          const k = `${f[i]},${row},${x}`;
           cells.set(k, (cells.get(k) || 0) | (1 << outcome[i]));
         }
         const latency = [];
-        for (const [k, m] of cells) latency.push(k % width, Math.floor(k / width), m);
-        return { throughput, latency_max: max, latency };
+        for (const [k, m] of cells) { const [fi, row, x] = k.split(',').map(Number); latency.push(x, row, m, fi); }
+        return { throughput, latency_max: max, latency_floor: floor, latency };
       },
     };
   }
 
   const LATENCY_ROWS = 50; // rows per decade: timeline.rs LATENCY_ROWS_PER_DECADE
 
-  // Latency of each completed operation over time (log scale), by outcome:
-  // `charts.latency` is already one cell per pixel and row.
-  function latency(canvas, charts, end, faults) {
-    const { ctx, width, height } = prepare(canvas, 260);
-    const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
+  // Latency of each completed operation over time (log scale), one strip
+  // per kind of operation (acquire, release, …), coloured by outcome.
+  // `charts.latency` is already one cell per pixel, row and kind; a row of
+  // -1 is under the chart's floor (an op that took no time), drawn in a
+  // band under the strip's axis and labelled so, not clamped onto it.
+  function latency(canvas, charts, end, faults, fs) {
+    const cells = charts.latency, columns = charts.width || 800;
+    const kinds = [...new Set(cells.filter((_, i) => i % 4 === 3))].sort((a, b) => kindRank(fs[a]) - kindRank(fs[b]) || a - b);
+    const under = cells.some((v, i) => i % 4 === 1 && v < 0);
+    const strips = Math.max(kinds.length, 1);
+    const stripH = Math.max(70, Math.min(200, Math.floor(240 / strips))), band = under ? 12 : 0, gap = 8;
+    const top = 22;
+    const { ctx, width, height } = prepare(canvas, top + strips * (stripH + band + gap) + AXIS);
+    const left = 64, bottom = height - AXIS, plot = width - left - 8;
     end = Math.max(end, 1);
-    const lo = Math.log10(1e4), hi = Math.log10(charts.latency_max) + 0.1;
+    const floor = charts.latency_floor || 1e4;
+    const lo = Math.log10(floor), hi = Math.max(Math.log10(charts.latency_max) + 0.1, lo + 1);
     const xOf = (t) => left + t / end * plot;
-    const yOf = (ns) => bottom - (Math.log10(Math.max(ns, 1e4)) - lo) / (hi - lo) * (bottom - top);
-    shadeFaults(ctx, faults, xOf, top, bottom, null);
-    const cells = charts.latency, columns = charts.width || plot;
-    for (const bit of [0, 1, 2]) {
-      ctx.fillStyle = COLOR[OUTCOME[bit]];
-      for (let i = 0; i < cells.length; i += 3) {
-        if (!(cells[i + 2] & (1 << bit))) continue;
-        const y = bottom - (cells[i + 1] + 0.5) / LATENCY_ROWS / (hi - lo) * (bottom - top);
-        ctx.fillRect(left + cells[i] / columns * plot, y - 1, 2, 2);
+    kinds.forEach((f, k) => {
+      const y0 = top + k * (stripH + band + gap), y1 = y0 + stripH;
+      const yOf = (ns) => y1 - (Math.log10(ns) - lo) / (hi - lo) * stripH;
+      shadeFaults(ctx, faults, xOf, y0, y1 + band, null);
+      for (const bit of [3, 0, 1, 2]) {
+        ctx.fillStyle = COLOR[OUTCOME[bit]];
+        for (let i = 0; i < cells.length; i += 4) {
+          if (cells[i + 3] !== f || !(cells[i + 2] & (1 << bit))) continue;
+          const y = cells[i + 1] < 0 ? y1 + band / 2 + 1 : y1 - (cells[i + 1] + 0.5) / LATENCY_ROWS / (hi - lo) * stripH;
+          ctx.fillRect(left + cells[i] / columns * plot, y - 1, 2, 2);
+        }
       }
-    }
+      ctx.fillStyle = COLOR.axis;
+      ctx.fillRect(left - 1, y0, 1, stripH + band);
+      ctx.fillRect(left, y1, plot, 1);
+      // Decades, thinned so their labels do not touch.
+      const every = Math.max(1, Math.ceil(14 / (stripH / (hi - lo))));
+      ctx.textAlign = 'right';
+      for (let e = Math.ceil(lo); e <= hi; e += every) {
+        const y = yOf(Math.pow(10, e));
+        ctx.fillRect(left - 4, y, 4, 1);
+        ctx.fillText(latencyLabel(Math.pow(10, e)), left - 6, y + 4);
+      }
+      if (under) ctx.fillText('< ' + latencyLabel(floor), left - 6, y1 + band - 1);
+      ctx.textAlign = 'left';
+      ctx.fillStyle = COLOR.axis; ctx.fillText(fs[f] || '?', left + 4, y0 + 11);
+    });
+    if (!kinds.length) { ctx.fillStyle = COLOR.axis; ctx.fillText('no operation completed', left + 4, top + 30); }
     ctx.fillStyle = COLOR.axis;
-    ctx.fillRect(left - 1, top, 1, bottom - top);
-    for (let e = Math.ceil(lo); e <= hi; e++) {
-      const y = yOf(Math.pow(10, e));
-      ctx.fillRect(left - 4, y, 4, 1);
-      const label = e >= 9 ? Math.pow(10, e - 9) + ' s' : e >= 6 ? Math.pow(10, e - 6) + ' ms' : Math.pow(10, e - 3) + ' µs';
-      ctx.textAlign = 'right'; ctx.fillText(label, left - 6, y + 4); ctx.textAlign = 'left';
-    }
     ctx.fillText('latency, invoke to completion (log scale)', 2, 12);
     legend(ctx, OUTCOME_LEGEND(), width - 4, 12);
     axis(ctx, left, left + plot, bottom, 0, end);
   }
 
-  // Completions per second, stacked by outcome.
+  // Completions per second, stacked by outcome: ok, then busy (refused
+  // because another client held the lock: contention, not an outage), then
+  // errors and unknown outcomes on top.
   function throughput(canvas, buckets, end, faults) {
     const { ctx, width, height } = prepare(canvas, 260);
     const left = 56, top = 22, bottom = height - AXIS, plot = width - left - 8;
     end = Math.max(end, 1);
-    const max = buckets.reduce((m, b) => Math.max(m, b[0] + b[1] + b[2]), 1);
+    const most = buckets.reduce((m, b) => Math.max(m, b.reduce((a, v) => a + (v || 0), 0)), 1);
+    const { ticks, top: max } = niceTicks(most, 4);
     const xOf = (t) => left + t / end * plot;
     shadeFaults(ctx, faults, xOf, top, bottom, null);
     buckets.forEach((b, i) => {
       // The last second may be cut short by the end of the run.
       const x = xOf(i * 1e9), bw = Math.max(Math.min(xOf((i + 1) * 1e9), left + plot) - x - 1, 1);
       let y = bottom;
-      for (const out of [0, 1, 2]) {
-        const h = b[out] / max * (bottom - top);
+      for (const out of [0, 3, 1, 2]) {
+        const h = (b[out] || 0) / max * (bottom - top);
         ctx.fillStyle = COLOR[OUTCOME[out]]; ctx.fillRect(x, y - h, bw, h); y -= h;
       }
     });
     ctx.fillStyle = COLOR.axis;
     ctx.fillRect(left - 1, top, 1, bottom - top);
     ctx.textAlign = 'right';
-    for (const v of [0, Math.round(max / 2), max]) {
+    for (const v of ticks) {
       const y = bottom - v / max * (bottom - top);
       ctx.fillRect(left - 4, y, 4, 1);
       ctx.fillText(String(v), left - 6, y + 4);
@@ -525,9 +602,9 @@ const fencepost = (() => {
     const id = canvas.dataset.run, live = canvas.dataset.live === 'true';
     const status = document.getElementById('timeline-status');
     const latencyCanvas = document.getElementById('latency'), throughputCanvas = document.getElementById('throughput');
-    const chartPx = () => Math.max(1, Math.round((latencyCanvas.clientWidth || 800) - 64));
-    const charts = (c, end, faults) => {
-      latency(latencyCanvas, c, end, faults);
+    const chartPx = () => Math.max(1, Math.round((latencyCanvas.clientWidth || 800) - 72));
+    const charts = (c, end, faults, fs) => {
+      latency(latencyCanvas, c, end, faults, fs);
       throughput(throughputCanvas, c.throughput, end, faults);
     };
     linearizability();
@@ -545,14 +622,14 @@ const fencepost = (() => {
       const data = JSON.parse(document.getElementById('offline-data').textContent);
       const store = liveStore(), t0 = performance.now();
       store.add(data);
-      const base = { ...store.base(), anomalies: data.anomalies || [] };
+      const base = { ...store.base(), anomalies: data.anomalies || [], leaders: data.leaders || [] };
       store.view({ t0: 0, t1: Math.max(base.end, 1), px: 800 }).then((v) => {
         window.__timeline = timeline(canvas, status, { ...base, ...v }, (w) => store.view(w));
         linkAnomalies(window.__timeline);
         return window.__timeline.refresh();
       }).then(() => {
         const width = chartPx();
-        charts({ ...store.charts(width), width }, base.end, base.faults);
+        charts({ ...store.charts(width), width }, base.end, base.faults, base.fs);
         ready(t0);
       }).catch(failed);
       return;
@@ -563,7 +640,7 @@ const fencepost = (() => {
         const t0 = performance.now();
         window.__timeline = timeline(canvas, status, first, (w) => fetchJson(url(w)));
         linkAnomalies(window.__timeline);
-        charts({ ...first.charts, width: chartPx() }, first.end, first.faults);
+        charts({ ...first.charts, width: chartPx() }, first.end, first.faults, first.fs);
         ready(t0);
       }).catch(failed);
       return;
@@ -581,7 +658,7 @@ const fencepost = (() => {
       });
       done.then(() => {
         const width = chartPx();
-        charts({ ...store.charts(width), width }, base.end, base.faults);
+        charts({ ...store.charts(width), width }, base.end, base.faults, base.fs);
         ready(t0);
       }).catch(failed);
     };

@@ -5,7 +5,10 @@
 //! - `Fail`: it definitely did not (lock busy, NX refused, lock timeout, the
 //!   server refused the request before doing anything, the request never
 //!   left, or a check proved the lock was never ours: etcd's and ZooKeeper's
-//!   withdrawal while an older contender still queued ahead of us);
+//!   withdrawal while an older contender still queued ahead of us). Of
+//!   these, a refusal because another client holds the lock or leads is
+//!   `Busy`, recorded as `fail` with `{"busy": true}`: contention, which
+//!   the charts show apart from errors;
 //! - `Info`: unknown (timeout or connection lost after the request was sent,
 //!   or an error that does not prove the request did nothing). The process
 //!   that saw it is retired and a fresh client continues.
@@ -63,6 +66,10 @@ use crate::systems::BoxFuture;
 pub enum Outcome<T> {
     Ok(T),
     Fail(String),
+    /// `Fail` because another client holds the lock (or leads): the
+    /// refusal contention is expected to bring, recorded as `fail` with
+    /// `{"busy": true}` so charts tell it from errors.
+    Busy(String),
     Info(String),
     /// Unknown, and the server ended this client's session: recorded as
     /// `info` with `{"released_by": "session-lost"}`.
@@ -77,7 +84,9 @@ impl<T> Outcome<T> {
     pub fn into_result(self) -> Result<T, String> {
         match self {
             Outcome::Ok(v) => Ok(v),
-            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => Err(e),
+            Outcome::Fail(e) | Outcome::Busy(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => {
+                Err(e)
+            }
         }
     }
 
@@ -85,6 +94,7 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Ok(v) => Outcome::Ok(f(v)),
             Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Busy(e) => Outcome::Busy(e),
             Outcome::Info(e) => Outcome::Info(e),
             Outcome::SessionLost(e) => Outcome::SessionLost(e),
             Outcome::Undone(e) => Outcome::Undone(e),
@@ -96,6 +106,7 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Ok(v) => Ok(v),
             Outcome::Fail(e) => Err(Outcome::Fail(e)),
+            Outcome::Busy(e) => Err(Outcome::Busy(e)),
             Outcome::Info(e) => Err(Outcome::Info(e)),
             Outcome::SessionLost(e) => Err(Outcome::SessionLost(e)),
             Outcome::Undone(e) => Err(Outcome::Undone(e)),
@@ -107,6 +118,7 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Ok(v) => Outcome::Ok(v),
             Outcome::Fail(e) => Outcome::Fail(format!("{what}: {e}")),
+            Outcome::Busy(e) => Outcome::Busy(format!("{what}: {e}")),
             Outcome::Info(e) => Outcome::Info(format!("{what}: {e}")),
             Outcome::SessionLost(e) => Outcome::SessionLost(format!("{what}: {e}")),
             Outcome::Undone(e) => Outcome::Undone(format!("{what}: {e}")),
@@ -117,7 +129,7 @@ impl<T> Outcome<T> {
     /// have taken effect. A lost session stays lost, an undone call undone.
     pub fn unknown_unless_ok(self) -> Outcome<T> {
         match self {
-            Outcome::Fail(e) => Outcome::Info(e),
+            Outcome::Fail(e) | Outcome::Busy(e) => Outcome::Info(e),
             other => other,
         }
     }
@@ -128,7 +140,7 @@ impl<T> Outcome<T> {
         match self {
             Outcome::SessionLost(_) => Some(ReleasedBy::SessionLost),
             Outcome::Undone(_) => Some(ReleasedBy::Undone),
-            Outcome::Ok(_) | Outcome::Fail(_) | Outcome::Info(_) => None,
+            Outcome::Ok(_) | Outcome::Fail(_) | Outcome::Busy(_) | Outcome::Info(_) => None,
         }
     }
 }

@@ -139,7 +139,7 @@ impl Completion {
         let value = unknown_value(value, &outcome);
         let error = match outcome {
             Outcome::Ok(_) => String::new(),
-            Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => e,
+            Outcome::Fail(e) | Outcome::Busy(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => e,
         };
         Completion { kind: OpType::Info, value, node: None, error: Some(error), returned: Returned::Nothing }
     }
@@ -164,6 +164,7 @@ fn grant_value(grant: &Grant) -> Value {
         terms: grant.promised.terms(),
         granted_by: (grant.nodes.len() > 1).then(|| grant.nodes.clone()),
         released_by: None,
+        busy: None,
     }
     .to_value()
 }
@@ -232,11 +233,14 @@ impl Op {
             (Op::Acquire { key, ttl }, Client::Lock(c)) => match c.acquire(key, *ttl).await {
                 Outcome::Ok(grant) => Completion::ok(grant_value(&grant), grant.node.clone(), Returned::Grant(grant)),
                 Outcome::Fail(e) => Completion::fail(Value::Null, e),
+                Outcome::Busy(e) => {
+                    Completion::fail(values::Grant { busy: Some(true), ..Default::default() }.to_value(), e)
+                }
                 unknown => Completion::unknown(None::<values::Grant>, unknown),
             },
             (Op::Release { grant }, Client::Lock(c)) => match c.release(grant).await {
                 Outcome::Ok(()) => Completion::ok(Value::Null, grant.node.clone(), Returned::Nothing),
-                Outcome::Fail(e) => Completion::fail(Value::Null, e),
+                Outcome::Fail(e) | Outcome::Busy(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(None::<values::Release>, unknown),
             },
             (Op::Read { key }, _) => {
@@ -260,6 +264,7 @@ impl Op {
                         term: Some(l.term),
                         terms: l.promised.terms(),
                         released_by: None,
+                        busy: None,
                     };
                     let node = l.node.clone();
                     Completion::ok(won.to_value(), node, Returned::Leadership(l))
@@ -267,6 +272,10 @@ impl Op {
                 Outcome::Fail(e) => {
                     Completion::fail(Campaign { id: Some(id.clone()), ..Default::default() }.to_value(), e)
                 }
+                Outcome::Busy(e) => Completion::fail(
+                    Campaign { id: Some(id.clone()), busy: Some(true), ..Default::default() }.to_value(),
+                    e,
+                ),
                 unknown => Completion::unknown(Some(Campaign { id: Some(id.clone()), ..Default::default() }), unknown),
             },
             (Op::Renew { leadership, ttl }, Client::Election(c)) => match c.renew(leadership, *ttl).await {
@@ -277,12 +286,12 @@ impl Op {
                     Completion::ok(Renewal { terms, ..Default::default() }.to_value(), None, Returned::Nothing)
                 }
                 Outcome::Ok(None) => Completion::ok(Value::Null, None, Returned::Nothing),
-                Outcome::Fail(e) => Completion::fail(Value::Null, e),
+                Outcome::Fail(e) | Outcome::Busy(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(None::<Renewal>, unknown),
             },
             (Op::Resign { leadership }, Client::Election(c)) => match c.resign(leadership).await {
                 Outcome::Ok(()) => Completion::ok(Value::Null, None, Returned::Nothing),
-                Outcome::Fail(e) => Completion::fail(Value::Null, e),
+                Outcome::Fail(e) | Outcome::Busy(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(None::<Renewal>, unknown),
             },
             (Op::Observe { name }, Client::Election(c)) => match c.leader(name).await {
@@ -292,7 +301,7 @@ impl Op {
                     });
                     Completion::ok(value, None, Returned::Nothing)
                 }
-                Outcome::Fail(e) => Completion::fail(Value::Null, e),
+                Outcome::Fail(e) | Outcome::Busy(e) => Completion::fail(Value::Null, e),
                 unknown => Completion::unknown(None::<values::Release>, unknown),
             },
             (op, _) => unreachable!("{} needs the other kind of client: the workload declares the wrong one", op.f()),

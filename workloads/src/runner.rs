@@ -181,7 +181,7 @@ async fn revoke_orphans(
                 backoff = FIRST_BACKOFF;
                 continue;
             }
-            Outcome::Fail(e) => (OpType::Fail, e),
+            Outcome::Fail(e) | Outcome::Busy(e) => (OpType::Fail, e),
             Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => (OpType::Info, e),
         };
         recorder.complete(process, kind, OpName::RevokeOrphan, Some(&orphan.key), value, None, Some(error));

@@ -271,13 +271,13 @@ impl EtcdLock {
     async fn withdraw<T>(&mut self, lease: &LeaseGrant, queue: &str, failed: Outcome<T>, what: &str) -> Outcome<T> {
         let (e, definite) = match failed {
             Outcome::Ok(v) => return Outcome::Ok(v),
-            Outcome::Fail(e) => (e, true),
+            Outcome::Fail(e) | Outcome::Busy(e) => (e, true),
             Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => (e, false),
         };
         match self.revoke(lease.id).await {
             Outcome::Ok(_) if definite => Outcome::Fail(format!("{what} ({e}); lease revoked")),
             Outcome::Ok(_) if self.queued_before(queue, lease.revision).await => {
-                Outcome::Fail(format!("{what} ({e}); lease revoked behind an older contender"))
+                Outcome::Busy(format!("{what} ({e}); lease revoked behind an older contender"))
             }
             Outcome::Ok(_) => Outcome::Undone(format!("unanswered ({e}); lease revoked, ending whatever it took")),
             _ if definite => {
@@ -330,7 +330,7 @@ impl EtcdLock {
                 }
             }
             _ if revoked => Outcome::Ok(()),
-            Outcome::Fail(e) => Outcome::Fail(e),
+            Outcome::Fail(e) | Outcome::Busy(e) => Outcome::Fail(e),
             Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => Outcome::Info(e),
         }
     }
@@ -399,12 +399,14 @@ impl LockClient for EtcdLock {
                 // the grant before we answer: it was held until the revoke,
                 // so `Undone`, not `Fail`; failing that, the process retires
                 // and its lease is an orphan.
-                Outcome::Fail(e) | Outcome::Info(e) | Outcome::SessionLost(e) | Outcome::Undone(e) => {
-                    match self.revoke(lease).await {
-                        Outcome::Ok(_) => Outcome::Undone(format!("granted, token unknown ({e}); lease revoked")),
-                        _ => Outcome::Info(format!("granted, token unknown: {e}")),
-                    }
-                }
+                Outcome::Fail(e)
+                | Outcome::Busy(e)
+                | Outcome::Info(e)
+                | Outcome::SessionLost(e)
+                | Outcome::Undone(e) => match self.revoke(lease).await {
+                    Outcome::Ok(_) => Outcome::Undone(format!("granted, token unknown ({e}); lease revoked")),
+                    _ => Outcome::Info(format!("granted, token unknown: {e}")),
+                },
             }
         })
     }
@@ -592,7 +594,7 @@ mod tests {
     fn outcome(e: etcd_client::Error) -> &'static str {
         match classify::<()>(e) {
             Outcome::Ok(()) => "ok",
-            Outcome::Fail(_) => "fail",
+            Outcome::Fail(_) | Outcome::Busy(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
             Outcome::Undone(_) => "undone",

@@ -115,7 +115,7 @@ impl Dialect for Mysql {
             .await;
         match got {
             Ok(Some(1)) => Outcome::Ok(None),
-            Ok(Some(_)) => Outcome::Fail("lock busy".into()),
+            Ok(Some(_)) => Outcome::Busy("lock busy".into()),
             Ok(None) => Outcome::Fail("GET_LOCK returned NULL (error)".into()),
             Err(e) => classify(e),
         }
@@ -148,7 +148,7 @@ impl Dialect for Mysql {
                 .await;
             match got {
                 Ok(Some(1)) => {}
-                Ok(_) => return Outcome::Fail("another connection leads".into()),
+                Ok(_) => return Outcome::Busy("another connection leads".into()),
                 Err(e) => return classify(e),
             }
             // Elected from here on: a failure leaves us leading unknown to

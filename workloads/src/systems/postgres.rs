@@ -141,7 +141,7 @@ impl Dialect for Postgres {
         };
         match token {
             Ok(Some(token)) => Outcome::Ok(Some(token)),
-            Ok(None) => Outcome::Fail("lock busy".into()),
+            Ok(None) => Outcome::Busy("lock busy".into()),
             Err(e) => classify(e),
         }
     }
@@ -200,8 +200,9 @@ impl Dialect for Postgres {
                 Outcome::Ok(None) if std::time::Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(20)).await
                 }
-                Outcome::Ok(None) => return Outcome::Fail("another session leads".into()),
+                Outcome::Ok(None) => return Outcome::Busy("another session leads".into()),
                 Outcome::Fail(e) => return Outcome::Fail(e),
+                Outcome::Busy(e) => return Outcome::Busy(e),
                 Outcome::Info(e) => return Outcome::Info(e),
                 Outcome::SessionLost(e) => return Outcome::SessionLost(e),
                 Outcome::Undone(e) => return Outcome::Undone(e),

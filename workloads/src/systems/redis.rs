@@ -262,7 +262,7 @@ pub(crate) async fn try_set_nx(
 pub(crate) fn granted(set: Result<SetNx, (RedisError, Writes)>) -> Outcome<Option<i64>> {
     match set {
         Ok(SetNx::Granted(token)) => Outcome::Ok(token),
-        Ok(SetNx::Busy) => Outcome::Fail("lock busy".into()),
+        Ok(SetNx::Busy) => Outcome::Busy("lock busy".into()),
         Err((e, writes)) => classify(e, writes),
     }
 }
@@ -415,7 +415,7 @@ impl ElectionClient for RedisElection {
                 let won = deadline(self.options.timeout, async {
                     match try_campaign(&mut self.conn, name, id, ttl).await {
                         Ok(Some(term)) => Outcome::Ok(term),
-                        Ok(None) => Outcome::Fail("another candidate leads".into()),
+                        Ok(None) => Outcome::Busy("another candidate leads".into()),
                         Err(e) => classify(e, Writes::Several),
                     }
                 })
@@ -485,7 +485,7 @@ mod tests {
     fn outcome(e: RedisError, writes: Writes) -> &'static str {
         match classify::<()>(e, writes) {
             Outcome::Ok(()) => "ok",
-            Outcome::Fail(_) => "fail",
+            Outcome::Fail(_) | Outcome::Busy(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
             Outcome::Undone(_) => "undone",

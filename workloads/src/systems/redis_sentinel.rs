@@ -339,7 +339,7 @@ impl LockClient for SentinelLock {
                     self.primary.run(async |conn| redis::try_set_nx(conn, key, &value, ttl, fenced).await).await;
                 let set = match set {
                     Outcome::Ok(SetNx::Granted(token)) => Outcome::Ok(token),
-                    Outcome::Ok(SetNx::Busy) => Outcome::Fail("lock busy".into()),
+                    Outcome::Ok(SetNx::Busy) => Outcome::Busy("lock busy".into()),
                     other => other.map(|_| None),
                 };
                 if matches!(set, Outcome::Fail(_)) && Instant::now() < give_up {
@@ -404,7 +404,7 @@ impl ElectionClient for SentinelElection {
                     .await;
                 let won = match won {
                     Outcome::Ok(Some(term)) => Outcome::Ok(term),
-                    Outcome::Ok(None) => Outcome::Fail("another candidate leads".into()),
+                    Outcome::Ok(None) => Outcome::Busy("another candidate leads".into()),
                     other => other.map(|_| 0),
                 };
                 if matches!(won, Outcome::Fail(_)) && Instant::now() < give_up {

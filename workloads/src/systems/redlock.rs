@@ -207,7 +207,12 @@ impl LockClient for RedlockClient {
                     return ended;
                 }
                 if Instant::now() >= give_up {
-                    return Outcome::Fail(format!("granted by {granted} of {} nodes", self.conns.len()));
+                    let words = format!("granted by {granted} of {} nodes", self.conns.len());
+                    // Every node answered, each granting or holding another's value: contention.
+                    if votes.iter().all(|v| matches!(v, Some(Outcome::Ok(_) | Outcome::Busy(_)))) {
+                        return Outcome::Busy(words);
+                    }
+                    return Outcome::Fail(words);
                 }
                 let delay = Duration::from_millis(10 + self.rng.below(40));
                 tokio::time::sleep(delay).await;

@@ -194,7 +194,7 @@ mod tests {
     fn outcome(e: sqlx::Error, said: ServerSaid) -> &'static str {
         match classify_with::<()>(e, |_| said) {
             Outcome::Ok(()) => "ok",
-            Outcome::Fail(_) => "fail",
+            Outcome::Fail(_) | Outcome::Busy(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
             Outcome::Undone(_) => "undone",

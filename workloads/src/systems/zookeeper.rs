@@ -203,7 +203,7 @@ impl ZookeeperLock {
             })
             .await;
             match withdrawn.unknown_unless_ok().into_value() {
-                Ok(true) => return Outcome::Fail("busy: withdrawn before our turn".into()),
+                Ok(true) => return Outcome::Busy("busy: withdrawn before our turn".into()),
                 // The node below went meanwhile: look again, without waiting;
                 // we may be first in line now.
                 Ok(false) => give_up = Instant::now(),
@@ -380,7 +380,7 @@ mod tests {
     fn outcome(e: ZkError) -> &'static str {
         match classify::<()>(e) {
             Outcome::Ok(()) => "ok",
-            Outcome::Fail(_) => "fail",
+            Outcome::Fail(_) | Outcome::Busy(_) => "fail",
             Outcome::Info(_) => "info",
             Outcome::SessionLost(_) => "session-lost",
             Outcome::Undone(_) => "undone",
