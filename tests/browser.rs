@@ -245,6 +245,23 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     let text = tip[1].as_str().unwrap();
     assert!(text.starts_with(tip[3].as_str().unwrap()) && text.contains(tip[2].as_str().unwrap()), "{tip}");
     assert!(text.contains(" · invoked "), "{tip}");
+    // Clicking it pins its details, with the values the server read from
+    // the history.
+    let detail = eval(
+        &client,
+        "const tl = window.__timeline, p = tl.pointOf(0), c = document.getElementById('timeline'); \
+         const at = { clientX: p.x, clientY: p.y, bubbles: true }; \
+         c.dispatchEvent(new MouseEvent('mousedown', at)); window.dispatchEvent(new MouseEvent('mouseup', at)); \
+         c.dispatchEvent(new MouseEvent('click', at)); \
+         const panel = document.getElementById('op-detail'); \
+         return new Promise((ok) => { const wait = () => panel.dataset.loaded ? ok([panel.hidden, panel.innerText]) \
+           : setTimeout(wait, 50); wait(); });",
+    )
+    .await;
+    assert_eq!(detail[0], false, "the details show: {detail}");
+    let words = detail[1].as_str().unwrap();
+    assert!(words.contains("invoke value") && words.contains("completion") && words.contains("invoked"), "{words}");
+    assert!(!words.contains("unavailable"), "{words}");
     screenshot(&client, "report-timeline-zoomed").await;
     // Each listed anomaly links to the timeline: a click zooms to it.
     let links = client.find_all(Locator::Css("ol.anomalies li a.show")).await.unwrap();

@@ -109,6 +109,17 @@ fn every_route_answers_and_every_error_is_clear() {
     let (status, refused) = server.get(&format!("/api/v1/runs/{bad}/timeline?t0=9&t1=3"));
     assert_eq!(status, 400);
     assert!(refused.contains("`t1`"), "{refused}");
+    // One operation in full, as a click on the timeline asks for it.
+    let (status, op) = server.get(&format!("/api/v1/runs/{bad}/op?process=2&invoke=1100000000"));
+    assert_eq!(status, 200, "{op}");
+    let op: serde_json::Value = serde_json::from_str(&op).unwrap();
+    assert_eq!((op["invoke"]["f"].as_str(), op["completion"]["value"]["token"].as_i64()), (Some("acquire"), Some(2)));
+    let (status, none) = server.get(&format!("/api/v1/runs/{bad}/op?process=2&invoke=1"));
+    assert_eq!(status, 404);
+    assert!(none.contains("no operation of process 2 invoked at 1 ns"), "{none}");
+    let (status, bad_field) = server.get(&format!("/api/v1/runs/{bad}/op?process=p2&invoke=1100000000"));
+    assert_eq!(status, 400);
+    assert!(bad_field.contains("`process`") && bad_field.contains("a process number"), "{bad_field}");
 
     // Upload and check.
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("checker/tests/data/porcupine/jepsen/etcd_000.log");

@@ -158,6 +158,48 @@ pub async fn timeline(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// One operation in full, as the timeline's click asks for it: its
+/// invocation and completion as recorded (values, node, error).
+#[derive(Serialize)]
+struct OpDetail {
+    invoke: checker::history::Op,
+    completion: Option<checker::history::Op>,
+}
+
+/// `GET /api/v1/runs/{id}/op?process=P&invoke=T`: the operation process `P`
+/// invoked at `T` ns, read from the run's history (a click is rare, so the
+/// server keeps no copy of every value).
+pub async fn op(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let number = |name: &'static str| -> Result<u64, Error> {
+        let value = query.get(name).cloned().unwrap_or_default();
+        value.parse::<u64>().map_err(|_| Error::BadQuery { field: name, value })
+    };
+    let (process, invoke) = (number("process")?, number("invoke")?);
+    let dir = run_dir(&app, &id)?;
+    let found = tokio::task::spawn_blocking(move || -> Result<Option<OpDetail>, Error> {
+        let path = dir.join("history.jsonl");
+        let history = checker::formats::read_path(&path, checker::formats::Format::Jsonl).map_err(Error::History)?;
+        let calls = history.calls().map_err(Error::History)?;
+        Ok(calls
+            .iter()
+            .find(|c| {
+                let op = &history.ops[c.invoke];
+                op.time == invoke && op.process == checker::history::Process::Client(process)
+            })
+            .map(|c| OpDetail {
+                invoke: history.ops[c.invoke].clone(),
+                completion: c.completion.map(|i| history.ops[i].clone()),
+            }))
+    })
+    .await??;
+    let detail = found.ok_or(Error::NoOp { id, process, invoke })?;
+    Ok(axum::Json(detail).into_response())
+}
+
 /// The check endpoint's answer: the verdict (`valid`, `invalid`,
 /// `unknown`), the model and initial value used and where each came from
 /// (`model`, `model_from`, `initial`, `initial_from`: see

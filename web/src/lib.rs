@@ -128,6 +128,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs/{id}", get(api::run))
         .route("/api/v1/runs/{id}/history", get(api::history_jsonl))
         .route("/api/v1/runs/{id}/timeline", get(api::timeline))
+        .route("/api/v1/runs/{id}/op", get(api::op))
         .route("/api/v1/compare", get(api::compare))
         .route("/api/v1/scenarios", get(api::scenarios))
         .route("/api/v1/margins", get(api::margins))
@@ -209,6 +210,8 @@ pub enum Error {
     NotALog(String),
     #[error("no log `{log}` in run `{id}`")]
     NoLog { id: String, log: String },
+    #[error("run `{id}` has no operation of process {process} invoked at {invoke} ns")]
+    NoOp { id: String, process: u64, invoke: u64 },
     /// A stored history that does not read.
     #[error(transparent)]
     History(checker::InputError),
@@ -237,6 +240,7 @@ pub enum Error {
         "t1" => "a time after t0 (ns)",
         "px" | "charts" => "a width from 1 to 8192 pixels",
         "timeout_ms" => "a number of milliseconds",
+        "process" => "a process number",
         _ => "a time in ns",
     })]
     BadQuery { field: &'static str, value: String },
@@ -255,7 +259,8 @@ impl Error {
             | Error::NoRun(_)
             | Error::NoHistory { .. }
             | Error::NotALog(_)
-            | Error::NoLog { .. } => StatusCode::NOT_FOUND,
+            | Error::NoLog { .. }
+            | Error::NoOp { .. } => StatusCode::NOT_FOUND,
             Error::History(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Body(rejection) => rejection.status(),

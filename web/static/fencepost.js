@@ -164,7 +164,7 @@ const fencepost = (() => {
   // digit: the most telling outcome there (1 fail, 2 ok, 3 info) plus 4
   // where a lock was held. While a new view is on its way the last one is
   // drawn stretched to the new window, so wheel and drag answer at once.
-  function timeline(canvas, status, first, source) {
+  function timeline(canvas, status, first, source, details) {
     let base = first, shown = first;
     const view = { t0: 0, t1: Math.max(first.end, 1) };
     let gutter = GUTTER, asked = 0, drawn = 0, inflight = null, again = false, layout = { laneH: 14, top: 14, lanes: 0 };
@@ -302,8 +302,8 @@ const fencepost = (() => {
       if (view.t1 - view.t0 < 1000) view.t1 = view.t0 + 1000;
       draw(); request();
     }, { passive: false });
-    let drag = null;
-    canvas.addEventListener('mousedown', (e) => { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; });
+    let drag = null, moved = false;
+    canvas.addEventListener('mousedown', (e) => { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; moved = false; });
     window.addEventListener('mouseup', () => { drag = null; });
     // Hovering an operation shows what it was; only where operations are
     // drawn one by one (zoomed in), not over a binned view.
@@ -340,9 +340,22 @@ const fencepost = (() => {
         return;
       }
       tip.hidden = true;
+      if (Math.abs(e.clientX - drag.x) > 2) moved = true;
       const r = canvas.getBoundingClientRect();
       const dt = (e.clientX - drag.x) / (r.width - gutter - 4) * (drag.t1 - drag.t0);
       view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw(); request();
+    });
+    // A click on an operation pins its details under the timeline: what the
+    // tip says, and where the server has the history, its values, node and
+    // error as recorded.
+    const panel = document.createElement('div');
+    panel.className = 'op-detail'; panel.id = 'op-detail'; panel.hidden = true;
+    (status || canvas).insertAdjacentElement('afterend', panel);
+    canvas.addEventListener('click', (e) => {
+      if (moved) return;
+      const op = opAt(e.clientX, e.clientY);
+      if (!op) { panel.hidden = true; return; }
+      showDetail(panel, op, details);
     });
     canvas.addEventListener('dblclick', () => { view.t0 = 0; view.t1 = Math.max(base.end, 1); draw(); request(); });
     window.addEventListener('resize', () => { draw(); request(); });
@@ -369,6 +382,37 @@ const fencepost = (() => {
       // follows the end unless the reader has moved it.
       grow(b) { const following = view.t1 >= base.end; base = b; if (following) view.t1 = Math.max(b.end, 1); return refresh(); },
     };
+  }
+
+  // The details of a clicked operation in `panel`; `details(op)` (absent
+  // for a live run or a report file) fetches its recorded events.
+  function showDetail(panel, op, details) {
+    const line = (label, text) => {
+      const p = document.createElement('div');
+      const b = document.createElement('b'); b.textContent = label + ' ';
+      p.append(b, text); return p;
+    };
+    const json = (v) => v === null || v === undefined ? 'null' : JSON.stringify(v);
+    panel.replaceChildren(
+      line('operation', `${laneLabel(op.process)} · ${op.f}${op.key ? ' ' + op.key : ''} · ${op.outcome}`),
+      line('invoked', seconds(op.start)),
+      line('completed', op.end < 0 ? 'never' : `${seconds(op.end)} (${((op.end - op.start) / 1e6).toFixed(3)} ms later)`));
+    panel.hidden = false;
+    panel.dataset.loaded = '';
+    if (!details) {
+      panel.append(line('values', 'not in this view: the run\'s history.jsonl has them'));
+      panel.dataset.loaded = '1';
+      return;
+    }
+    details(op).then((d) => {
+      panel.append(line('invoke value', json(d.invoke.value)));
+      if (d.completion) {
+        panel.append(line('completion', `${d.completion.type} ${json(d.completion.value)}`));
+        if (d.completion.node) panel.append(line('node', d.completion.node));
+        if (d.completion.error) panel.append(line('error', d.completion.error));
+      }
+      panel.dataset.loaded = '1';
+    }).catch((e) => { panel.append(line('details unavailable:', e.message)); panel.dataset.loaded = '1'; });
   }
 
   // A binned view as an image `px` wide, a lane every `laneH` rows: the
@@ -638,7 +682,9 @@ const fencepost = (() => {
       const url = (q) => `/api/v1/runs/${encodeURIComponent(id)}/timeline?` + new URLSearchParams(q);
       fetchJson(url({ px: Math.max(1, (canvas.clientWidth || 800) - GUTTER - 4), charts: chartPx() })).then((first) => {
         const t0 = performance.now();
-        window.__timeline = timeline(canvas, status, first, (w) => fetchJson(url(w)));
+        const details = (op) => fetchJson(`/api/v1/runs/${encodeURIComponent(id)}/op?` +
+          new URLSearchParams({ process: op.process, invoke: op.start }));
+        window.__timeline = timeline(canvas, status, first, (w) => fetchJson(url(w)), details);
         linkAnomalies(window.__timeline);
         charts({ ...first.charts, width: chartPx() }, first.end, first.faults, first.fs);
         ready(t0);
