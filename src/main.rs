@@ -391,12 +391,20 @@ enum Command {
         #[arg(long, default_value = "store")]
         store: PathBuf,
     },
-    /// Write a stored run's report as one HTML file that opens with no
-    /// server: the report page with its timeline, charts and evidence
-    /// inlined, for a ticket or an email.
+    /// Write a stored run's report (or the comparison, or the scenario
+    /// library) as one HTML file that opens with no server: the page with
+    /// its timeline, charts and evidence inlined, for a ticket or an email.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["run", "suite", "scenarios"]))]
     Report {
         /// The run id, as `fencepost runs` lists it.
-        run: String,
+        run: Option<String>,
+        /// The comparison instead: every system × faults × configuration
+        /// cell of the store (what `suite` runs fill), and the margins.
+        #[arg(long)]
+        suite: bool,
+        /// The scenario library instead, with the store's runs of each.
+        #[arg(long)]
+        scenarios: bool,
         /// The file to write.
         #[arg(long, value_name = "FILE")]
         html: PathBuf,
@@ -742,7 +750,14 @@ fn main() -> ExitCode {
         }
         Command::Scenarios { action, file, store, json } => scenarios(action, file, store, json),
         Command::Serve { bind, store } => run_async(async move { Ok(web::serve(bind, store).await?) }),
-        Command::Report { run, html, store } => run_async(store_cmds::report_html(&store, &run, &html)),
+        Command::Report { run, suite, scenarios, html, store } => {
+            let of = match (&run, suite, scenarios) {
+                (Some(id), _, _) => web::ReportOf::Run(id),
+                (None, true, _) => web::ReportOf::Comparison,
+                _ => web::ReportOf::Scenarios,
+            };
+            run_async(store_cmds::report_html(&store, of, &html))
+        }
         Command::Export { run, edn: _, store, output } => {
             run_async(store_cmds::export(&store, &run, output.as_deref()))
         }

@@ -294,19 +294,21 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     Ok(overall)
 }
 
-/// `fencepost report RUN --html FILE`: the run's report as one file.
-pub async fn report_html(store: &Path, id: &str, file: &Path) -> anyhow::Result<()> {
+/// `fencepost report RUN|--suite|--scenarios --html FILE`: a page of the
+/// store as one file.
+pub async fn report_html(store: &Path, of: web::ReportOf<'_>, file: &Path) -> anyhow::Result<()> {
     if !store.join("index.sqlite").is_file() {
         anyhow::bail!("no store at {} (no index.sqlite): name one with --store", store.display());
     }
     let written = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let html = web::report_html(store.to_path_buf(), id, written).await?;
+    let html = web::page_html(store.to_path_buf(), of, written).await?;
     std::fs::write(file, &html).with_context(|| format!("writing {}", file.display()))?;
-    out!(
-        "wrote {} ({:.1} MB): run {id}'s report, one file that opens with no server",
-        file.display(),
-        html.len() as f64 / 1e6
-    );
+    let what = match of {
+        web::ReportOf::Run(id) => format!("run {id}'s report"),
+        web::ReportOf::Comparison => "the comparison".to_string(),
+        web::ReportOf::Scenarios => "the scenario library".to_string(),
+    };
+    out!("wrote {} ({:.1} MB): {what}, one file that opens with no server", file.display(), html.len() as f64 / 1e6);
     Ok(())
 }
 

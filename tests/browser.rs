@@ -365,6 +365,25 @@ async fn the_ui_shows_runs_reports_comparison_and_checks_in_a_real_browser() {
     assert!(table.contains("redis") && table.contains("client-pause"), "{table}");
     no_errors(&client, "/compare").await;
     screenshot(&client, "compare").await;
+    // The comparison and the scenario library as files: drawn from file://,
+    // nothing fetched.
+    for (flag, name, table) in [("--suite", "compare.html", "compare"), ("--scenarios", "scenarios.html", "scenarios")]
+    {
+        let file = store.join(name);
+        let out = fencepost().args(["report", flag, "--html"]).arg(&file).arg("--store").arg(&store).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        client.goto(&format!("file://{}", file.display())).await.unwrap();
+        let text = client.find(Locator::Id(table)).await.unwrap().text().await.unwrap();
+        assert!(text.contains("redis"), "{flag}: {text}");
+        let fetched = eval(&client, "return performance.getEntriesByType('resource').length").await;
+        assert_eq!(fetched, json!(0), "{flag}: the file fetches nothing");
+        if flag == "--suite" {
+            wait_ready(&client, "ready").await;
+            assert!(drawn(&client, "compare-chart").await, "the comparison's chart was not drawn in the file");
+        }
+        no_errors(&client, flag).await;
+    }
+    client.goto(&format!("{base}/compare")).await.unwrap();
 
     // Scenarios: the library as a table, reached from the header.
     client.find(Locator::LinkText("Scenarios")).await.unwrap().click().await.unwrap();

@@ -157,12 +157,26 @@ pub async fn serve_on(listener: tokio::net::TcpListener, app: Arc<App>) -> Resul
     axum::serve(listener, router(app)).await.map_err(Error::Serve)
 }
 
-/// `fencepost report RUN --html FILE`: run `id`'s report as one HTML file
-/// that opens with no server (its style, script, evidence and whole
-/// timeline inlined); `written` is the time it says it was written.
-pub async fn report_html(store_dir: PathBuf, id: &str, written: String) -> Result<String, Error> {
+/// What a report file holds: one run's report, the comparison, or the
+/// scenario library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOf<'a> {
+    Run(&'a str),
+    Comparison,
+    Scenarios,
+}
+
+/// `fencepost report RUN|--suite|--scenarios --html FILE`: a page of the
+/// store as one HTML file that opens with no server (its style, script,
+/// data and, for a run, whole timeline inlined); `written` is the time it
+/// says it was written.
+pub async fn page_html(store_dir: PathBuf, of: ReportOf<'_>, written: String) -> Result<String, Error> {
     let app = app(store_dir).await?;
-    pages::offline_page(&app, id.to_string(), written).await
+    match of {
+        ReportOf::Run(id) => pages::offline_page(&app, id.to_string(), written).await,
+        ReportOf::Comparison => pages::offline_compare(&app, written).await,
+        ReportOf::Scenarios => pages::offline_scenarios(&app, written).await,
+    }
 }
 
 /// Serves until Ctrl-C. Binds where told; the CLI's default is 127.0.0.1.
@@ -217,6 +231,9 @@ pub enum Error {
     History(checker::InputError),
     #[error("writing EDN: {0}")]
     Edn(#[source] std::io::Error),
+    /// The margin studies' folder does not read.
+    #[error("reading the margin studies: {0}")]
+    Studies(String),
     #[error("the history is larger than the {} MiB upload limit", UPLOAD_LIMIT >> 20)]
     TooLarge,
     /// An upload body that could not be taken (other than too large).
@@ -272,6 +289,7 @@ impl Error {
             | Error::Bind { .. }
             | Error::Serve(_)
             | Error::Edn(_)
+            | Error::Studies(_)
             | Error::Encode(_)
             | Error::Task(_)
             | Error::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -316,12 +316,29 @@ pub(crate) async fn offline_page(app: &Arc<App>, id: String, written: String) ->
     let dir = run_dir(app, &id)?;
     let mut page = run_page(app, id.clone(), true).await.map_err(|_| crate::Error::NoRun(id.clone()))?;
     let columns = app.timeline(&id, dir).await?;
-    page.offline = Some(Offline {
-        css: include_str!("../static/style.css"),
-        js: include_str!("../static/fencepost.js"),
-        data: script_json(&columns.offline()),
-        written,
-    });
+    page.offline = Some(Offline::new(script_json(&columns.offline()), written));
+    page.render().map_err(crate::Error::Template)
+}
+
+impl Offline {
+    fn new(data: String, written: String) -> Offline {
+        Offline { css: include_str!("../static/style.css"), js: include_str!("../static/fencepost.js"), data, written }
+    }
+}
+
+/// The comparison (grid, chart and margins) as one file that opens with
+/// no server (`fencepost report --suite --html FILE`).
+pub(crate) async fn offline_compare(app: &Arc<App>, written: String) -> Result<String, crate::Error> {
+    let mut page = compare_page(app).await?;
+    page.offline = Some(Offline::new(String::new(), written));
+    page.render().map_err(crate::Error::Template)
+}
+
+/// The scenario library with this store's runs of each, as one file
+/// (`fencepost report --scenarios --html FILE`).
+pub(crate) async fn offline_scenarios(app: &Arc<App>, written: String) -> Result<String, crate::Error> {
+    let mut page = scenarios_page(app).await?;
+    page.offline = Some(Offline::new(String::new(), written));
     page.render().map_err(crate::Error::Template)
 }
 
@@ -719,13 +736,18 @@ struct Compare {
     chart_json: String,
     /// The margin studies, under the grid.
     rows: Vec<MarginRow>,
+    offline: Option<Offline>,
 }
 
 pub async fn compare(State(app): State<Arc<App>>) -> Response {
-    let cells = match app.store.compare(&results::Filter::default()).await {
-        Ok(c) => c,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
+    match compare_page(&app).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn compare_page(app: &Arc<App>) -> Result<Compare, crate::Error> {
+    let cells = app.store.compare(&results::Filter::default()).await?;
     let mean = |v: Option<(f64, usize)>, scale: f64, unit: &str| {
         v.map_or("-".into(), |(m, _)| format!("{:.1}{unit}", m * scale))
     };
@@ -756,11 +778,8 @@ pub async fn compare(State(app): State<Arc<App>>) -> Response {
             verdict: c.verdict.map_or("-", Verdict::as_str),
         })
         .collect();
-    let rows = match margin_rows(&app).await {
-        Ok(rows) => rows,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-    };
-    render(StatusCode::OK, &Compare { cells, chart_json, rows })
+    let rows = margin_rows(app).await.map_err(crate::Error::Studies)?;
+    Ok(Compare { cells, chart_json, rows, offline: None })
 }
 
 /// One scenario's row on the Scenarios page.
@@ -787,17 +806,22 @@ struct Scenarios {
     rows: Vec<ScenarioView>,
     /// Runs stored for any scenario.
     runs: usize,
+    offline: Option<Offline>,
 }
 
 /// `GET /scenarios`: the library, with every stored run of each scenario:
 /// how many matched, how soon the anomaly came, which did not match and why.
 pub async fn scenarios(State(app): State<Arc<App>>) -> Response {
-    let runs = match app.store.list(&results::Filter::default()).await {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
+    match scenarios_page(&app).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn scenarios_page(app: &Arc<App>) -> Result<Scenarios, crate::Error> {
+    let runs = app.store.list(&results::Filter::default()).await?;
     let rows = scenario_rows(&runs);
-    render(StatusCode::OK, &Scenarios { runs: runs.iter().filter(|r| r.scenario.is_some()).count(), rows })
+    Ok(Scenarios { runs: runs.iter().filter(|r| r.scenario.is_some()).count(), rows, offline: None })
 }
 
 /// The library's scenarios, then any others the store has runs of.
