@@ -154,13 +154,16 @@ pub async fn run_watched(prepared: Prepared, progress: bool, watch: &dyn Watch) 
     let executed = executed?;
     watch.executed(&executed);
     let s = &executed.summary;
-    let secs = s.elapsed_ms as f64 / 1000.0;
+    // The history's span, as the checkers' figures count it: an interrupted
+    // run has one duration, not the clients' and the history's.
+    let secs = executed.recorded_ns as f64 / 1e9;
     out!(
-        "{} events recorded in {secs:.1} s ({:.0} completions/s): {} ok, {} fail, {} info; {} processes{}",
+        "{} events recorded in {secs:.1} s ({:.0} completions/s): {} ok, {} busy, {} fail, {} info; {} processes{}",
         executed.recorded_ops,
         (s.ok + s.fail + s.info) as f64 / secs.max(0.001),
         s.ok,
-        s.fail,
+        s.busy,
+        s.fail - s.busy.min(s.fail),
         s.info,
         s.processes,
         if executed.interrupted { " (interrupted)" } else { "" }
@@ -218,10 +221,11 @@ fn progress_line(limit: Duration, live: Live) -> tokio::task::JoinHandle<()> {
             let faults = live.active_faults().join(",");
             bar.set_position(t0.elapsed().as_millis() as u64);
             bar.set_message(format!(
-                "{:.0} ops/s  ok {}  fail {}  info {}  faults: {}",
+                "{:.0} ops/s  ok {}  busy {}  fail {}  info {}  faults: {}",
                 done as f64 / t0.elapsed().as_secs_f64().max(0.001),
                 c.ok,
-                c.fail,
+                c.busy,
+                c.fail - c.busy.min(c.fail),
                 c.info,
                 if faults.is_empty() { "none" } else { &faults }
             ));

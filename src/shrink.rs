@@ -16,8 +16,8 @@ pub async fn shrink_command(store: &Path, of: &str, budget: Duration) -> anyhow:
     out!("shrink: run {of}, within {}", show(budget));
     let on_event = |e: ShrinkEvent| match e {
         ShrinkEvent::Tried(a) => out!(
-            "  {:>2} fault(s), {:>6}, {:>2} clients: {}  run {}",
-            a.faults,
+            "  {:>9}, {:>6}, {:>2} clients: {}  run {}",
+            checker::analysis::counted(a.faults, "fault", "faults"),
             show(Duration::from_millis(a.time_limit_ms)),
             a.concurrency,
             if a.failed_the_same_way { "failed the same way" } else { "did not fail the same way" },

@@ -352,8 +352,9 @@ impl Search<'_> {
         if !again.is_empty() {
             let sizes: Vec<String> = again.iter().map(|s| at(*s)).collect();
             words.push_str(&format!(
-                "; yet valid again at {} (larger is not always worse here, or {n} run(s) per size too few: raise --runs)",
-                sizes.join(", ")
+                "; yet valid again at {} (larger is not always worse here, or {} per size too few: raise --runs)",
+                sizes.join(", "),
+                checker::analysis::counted(n, "run", "runs")
             ));
         }
         if let Some(u) = b.unknown {

@@ -228,6 +228,8 @@ pub struct Executed {
     pub interrupted: bool,
     /// Events recorded in the history.
     pub recorded_ops: u64,
+    /// The history's span: its last event's time, ns.
+    pub recorded_ns: u64,
     cluster_events: Vec<ClusterEvent>,
     /// Node log lines saying a server crashed.
     pub node_crashes: Vec<results::NodeCrash>,
@@ -268,6 +270,7 @@ pub async fn execute(
         summary: recorded.summary,
         played: recorded.played,
         recorded_ops: recorded.ops,
+        recorded_ns: recorded.end_ns,
         cluster_events: recorded.cluster_events,
         node_crashes: recorded.node_crashes,
         warnings,
@@ -377,6 +380,7 @@ struct Ran {
     summary: WorkloadSummary,
     played: Result<nemesis::Played, nemesis::Error>,
     ops: u64,
+    end_ns: u64,
     cluster_events: Vec<ClusterEvent>,
     node_crashes: Vec<results::NodeCrash>,
 }
@@ -441,7 +445,16 @@ async fn record(
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(Ran { dir, test, summary: workload_summary(&summary), played, ops: recorded.ops, cluster_events, node_crashes })
+    Ok(Ran {
+        dir,
+        test,
+        summary: workload_summary(&summary),
+        played,
+        ops: recorded.ops,
+        end_ns: recorded.end_ns,
+        cluster_events,
+        node_crashes,
+    })
 }
 
 /// The faults as they happened, for `schedule.json`.
@@ -568,6 +581,7 @@ fn workload_summary(summary: &workloads::Summary) -> WorkloadSummary {
         ok: summary.ok,
         fail: summary.fail,
         info: summary.info,
+        busy: summary.busy,
         processes: summary.processes,
         elapsed_ms: summary.elapsed_ms,
         counters: summary
@@ -752,7 +766,11 @@ impl FaultPlan {
         if let Some(replay) = &args.replay {
             // The recorded faults are the plan: nothing is drawn or fitted.
             let steps = replay.steps(nodes)?;
-            let note = format!("replaying {} fault(s) of run {} at the moments they began", steps.len(), replay.of);
+            let note = format!(
+                "replaying {} of run {} at the moments they began",
+                checker::analysis::counted(steps.len(), "fault", "faults"),
+                replay.of
+            );
             return Ok(FaultPlan { steps, interval, notes: vec![note], blind_spots: Vec::new() });
         }
         let plan =

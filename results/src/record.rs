@@ -205,6 +205,10 @@ pub struct WorkloadSummary {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// Of the fails, those refused because another client held the lock
+    /// (absent in runs stored before it was counted).
+    #[serde(default)]
+    pub busy: u64,
     /// Process numbers used (one per worker, plus one per retirement).
     pub processes: u64,
     pub elapsed_ms: u64,

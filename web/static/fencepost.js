@@ -804,7 +804,7 @@ const fencepost = (() => {
         // Why a check is undecided (its deadline, the memory cap) is in its partitions.
         const reason = verdict === 'unknown' && (r.result.partitions || []).map((p) => p.reason).find(Boolean);
         words.id = 'check-words'; words.textContent = LINEARIZABILITY[verdict] + (reason ? ` (${reason})` : '');
-        h.append(v, ' ', words, ` — ${r.result.ops} operations in ${r.result.partitions.length} partition(s), ${r.result.elapsed_ms.toFixed(1)} ms`);
+        h.append(v, ' ', words, ` — ${r.result.ops} operations in ${r.result.partitions.length} partition${r.result.partitions.length === 1 ? '' : 's'}, ${r.result.elapsed_ms.toFixed(1)} ms`);
         // What it was checked with, and where each came from (the API's
         // one rule: given here, else stated in the file, else inferred or
         // the model's default).

@@ -42,8 +42,11 @@ struct Inner {
     /// queueing together keeps indices in time order.
     queue: Mutex<Option<(u64, Sender<Op>)>>,
     writer: Mutex<Option<JoinHandle<io::Result<u64>>>>,
-    /// Client events by type (invoke, ok, fail, info), for live progress.
-    counts: [AtomicU64; 4],
+    /// Client events by type (invoke, ok, fail, info), then the fails that
+    /// were refusals under contention (busy), for live progress.
+    counts: [AtomicU64; 5],
+    /// The last event's time (ns): how long the history spans.
+    last: AtomicU64,
 }
 
 /// Client events recorded so far, by type.
@@ -53,12 +56,18 @@ pub struct Counts {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// Of the fails, those refused because another client held the lock
+    /// (`{"busy": true}`): contention, not errors.
+    pub busy: u64,
 }
 
 /// What a finished recording holds.
 #[derive(Debug, Clone, Copy)]
 pub struct Recorded {
     pub ops: u64,
+    /// The last event's time, ns since the run started: the one duration
+    /// a run reports (the checkers' figures span the same history).
+    pub end_ns: u64,
 }
 
 /// The first process number of the clients' background tasks (etcd's
@@ -118,6 +127,7 @@ impl Recorder {
                 queue: Mutex::new(Some((0, tx))),
                 writer: Mutex::new(Some(writer)),
                 counts: Default::default(),
+                last: AtomicU64::new(0),
             }),
         })
     }
@@ -131,6 +141,7 @@ impl Recorder {
                 queue: Mutex::new(None),
                 writer: Mutex::new(None),
                 counts: Default::default(),
+                last: AtomicU64::new(0),
             }),
         }
     }
@@ -138,7 +149,7 @@ impl Recorder {
     /// Client events recorded so far.
     pub fn counts(&self) -> Counts {
         let c = |i: usize| self.inner.counts[i].load(Ordering::Relaxed);
-        Counts { invoke: c(0), ok: c(1), fail: c(2), info: c(3) }
+        Counts { invoke: c(0), ok: c(1), fail: c(2), info: c(3), busy: c(4) }
     }
 
     /// Nanoseconds since the run started, on the recorder's clock.
@@ -153,6 +164,7 @@ impl Recorder {
         if let Some((next, tx)) = queue.as_mut() {
             op.index = *next;
             op.time = self.now();
+            self.inner.last.store(op.time, Ordering::Relaxed);
             if op.process != Process::Nemesis {
                 let slot = match op.kind {
                     OpType::Invoke => 0,
@@ -161,6 +173,9 @@ impl Recorder {
                     OpType::Info => 3,
                 };
                 self.inner.counts[slot].fetch_add(1, Ordering::Relaxed);
+                if op.kind == OpType::Fail && ops::values::busy(&op.f, &op.value) {
+                    self.inner.counts[4].fetch_add(1, Ordering::Relaxed);
+                }
             }
             if tx.send(op).is_ok() {
                 *next += 1;
@@ -211,7 +226,7 @@ impl Recorder {
             let written = writer.join().map_err(|_| io::Error::other("the recorder's writer thread panicked"))??;
             debug_assert_eq!(written, recorded);
         }
-        Ok(Recorded { ops: recorded })
+        Ok(Recorded { ops: recorded, end_ns: self.inner.last.load(Ordering::Relaxed) })
     }
 }
 

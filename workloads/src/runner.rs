@@ -89,6 +89,8 @@ pub struct Summary {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// Of the fails, those refused because another client held the lock.
+    pub busy: u64,
     /// Process numbers used (one per worker, plus one per retirement).
     pub processes: u64,
     pub elapsed_ms: u64,
@@ -107,6 +109,7 @@ struct Counts {
     ok: AtomicU64,
     fail: AtomicU64,
     info: AtomicU64,
+    busy: AtomicU64,
     processes: AtomicU64,
 }
 
@@ -262,6 +265,7 @@ pub async fn run(
         ok: counts.ok.load(Ordering::Relaxed),
         fail: counts.fail.load(Ordering::Relaxed),
         info: counts.info.load(Ordering::Relaxed),
+        busy: counts.busy.load(Ordering::Relaxed),
         processes: counts.processes.load(Ordering::Relaxed),
         elapsed_ms: started.elapsed().as_millis() as u64,
         counters: resource.summary(),
@@ -365,6 +369,9 @@ impl Worker {
             _ => &self.counts.info,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if completion.kind == OpType::Fail && ops::values::busy(&f, &completion.value) {
+            self.counts.busy.fetch_add(1, Ordering::Relaxed);
+        }
         let done = completion.done();
         self.recorder.complete(
             self.process,
