@@ -318,7 +318,7 @@ mod tests {
         .unwrap();
         let counts = count_history(&path).unwrap();
         assert_eq!((counts.events, counts.ok, counts.fail, counts.info), (4, 1, 0, 1));
-        let recorder = workloads::Counts { invoke: 1, ok: 1, fail: 0, info: 1 };
+        let recorder = workloads::Counts { invoke: 1, ok: 1, fail: 0, info: 1, busy: 0 };
         assert!(history_check(&path, recorder, 4).state == State::Passed);
         let more = workloads::Counts { ok: 2, ..recorder };
         assert!(history_check(&path, more, 4).state == State::Failed);
