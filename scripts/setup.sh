@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh machine for fencepost: build tools, the Docker engine and
 # the tools the images need (debootstrap for the offline base image), and
-# the headless browser the web UI's tests drive (chromium + chromedriver).
+# the headless browser the web UI's tests drive (chromium + chromedriver),
+# and the client adapters' libraries at their pinned versions (clients/).
 # Idempotent: installs only what is missing, starts dockerd only when the
 # engine does not answer.
 set -euo pipefail
@@ -21,6 +22,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v jq >/dev/null || need+=(jq)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# python3 and venv: the shipped client adapters (clients/*/adapter.py).
+command -v /usr/bin/python3 >/dev/null || need+=(python3)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
@@ -43,4 +47,20 @@ if ! $SUDO docker info >/dev/null 2>&1; then
     tail -20 "${TMPDIR:-/tmp}/fencepost-dockerd.log" >&2 || true
     exit 1
   fi
+fi
+
+# The client adapters' Python libraries, pinned in clients/*/requirements.txt,
+# in one environment of the checkout's own (.venv-clients), reinstalled only
+# when a requirements file changes.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv-clients"
+wanted="$(cat "$root"/clients/*/requirements.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: installing the client adapters' libraries into $venv"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  for r in "$root"/clients/*/requirements.txt; do
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$r"
+  done
+  echo "$wanted" >"$venv/.requirements"
 fi

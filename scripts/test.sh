@@ -57,7 +57,7 @@ LANES=(
   "scenarios:fencepost:scenarios"
   "ssh:fencepost:ssh fencepost:leftovers"
   "systems:workloads:clusters workloads:locks workloads:elections workloads:undone nemesis:faults"
-  "runs:fencepost:run fencepost:browser harness:undo fencepost:margin fencepost:replay"
+  "runs:fencepost:run fencepost:browser fencepost:clients harness:undo fencepost:margin fencepost:replay"
 )
 
 # kit is tested on its own: its tests need tokio's `test-util`, which in the

@@ -155,6 +155,11 @@ enum Command {
     },
     /// Remove containers and networks left by runs whose process died.
     Cleanup,
+    /// The lock clients `run --client NAME` can use: fencepost's own
+    /// recipes (the default) and the shipped adapters over lock libraries,
+    /// each with its library, pinned version, language and systems.
+    /// `--client-cmd` runs your own (docs/CLIENTS.md).
+    Clients,
     /// Run a real test: start the system's cluster, drive concurrent lock
     /// clients against it, record the history, check it, store it.
     ///
@@ -697,6 +702,10 @@ fn main() -> ExitCode {
             run_async(ssh_hosts::heal_command(&nodes, accept_new_host_keys))
         }
         Command::Cleanup => run_async(clusters::cleanup_command()),
+        Command::Clients => {
+            clients_command();
+            ExitCode::SUCCESS
+        }
         Command::BenchApi { uploads, size } => run_async(bench_api::bench_api(uploads.max(1), size.max(200))),
         Command::BenchClients { systems, concurrency, keys, hold, time_limit } => {
             let concurrency = concurrency.max(1);
@@ -774,4 +783,26 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `fencepost clients`: the table of lock clients.
+fn clients_command() {
+    use workloads::external::{Adapter, ADAPTERS};
+    out!("{:<12} {:<28} {:<9} {:<10} {:<24} installed", "client", "library", "version", "language", "systems");
+    out!("{:<12} {:<28} {:<9} {:<10} {:<24} yes", "fencepost", "its own recipes", "-", "Rust", "every system");
+    for a in ADAPTERS {
+        let installed = match Adapter::external(a) {
+            Ok(_) => "yes".to_string(),
+            Err(_) => "no: bash scripts/setup.sh".to_string(),
+        };
+        out!(
+            "{:<12} {:<28} {:<9} {:<10} {:<24} {installed}",
+            a.name,
+            a.library,
+            a.version,
+            a.language,
+            a.systems.join(", ")
+        );
+    }
+    out!("your own: fencepost run SYSTEM --client-cmd 'PROGRAM ARGS…' (the protocol: docs/CLIENTS.md)");
 }

@@ -60,6 +60,15 @@ pub struct RunOpts {
     /// Seeds the clients' choices and the fault schedule (same seed, same faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The lock client: `fencepost` (its own recipe for the system) or a
+    /// shipped adapter over a lock library (`fencepost clients` lists them).
+    #[arg(long, default_value = "fencepost", value_name = "NAME")]
+    pub client: String,
+    /// Your own program as the lock client, speaking JSON lines on stdin
+    /// and stdout (docs/CLIENTS.md): its command line, split as a shell
+    /// would (quotes kept) but never run through one.
+    #[arg(long, value_name = "COMMAND", conflicts_with = "client")]
+    pub client_cmd: Option<String>,
     /// How much faster a server's clock may run than fencepost's, in percent
     /// (e.g. 1 or 1%): a lease of TTL is counted as guaranteed for TTL × (1 − drift).
     #[arg(long, default_value = "1%", value_parser = parse_percent)]
@@ -207,6 +216,54 @@ fn refuse_meaningless_numbers(opts: &RunOpts) -> Result<(), Error> {
     }
 }
 
+/// The client program `--client NAME` or `--client-cmd COMMAND` asks
+/// for (`None`: fencepost's own recipe), or why it cannot play `system`'s
+/// `workload`. `system` is empty for a suite's template (checked per run).
+fn external_client(
+    client: &str,
+    command: Option<&str>,
+    system: &str,
+    workload: workloads::Workload,
+) -> Result<Option<workloads::external::External>, Error> {
+    use workloads::external::{Adapter, External, ADAPTERS};
+    let external = match command {
+        Some(command) => {
+            let argv = shlex::split(command)
+                .ok_or_else(|| Error::Options(format!("--client-cmd `{command}`: its quotes do not close")))?;
+            if argv.is_empty() {
+                return Err(Error::Options("--client-cmd: empty; give the program and its arguments".into()));
+            }
+            External { name: "custom".into(), argv }
+        }
+        None if client == "fencepost" => return Ok(None),
+        None => {
+            let Some(adapter) = Adapter::by_name(client) else {
+                let known: Vec<&str> = ADAPTERS.iter().map(|a| a.name).collect();
+                return Err(Error::Options(format!(
+                    "--client {client}: no such client (known: fencepost, {}; or --client-cmd for your own)",
+                    known.join(", ")
+                )));
+            };
+            let layout_system = system.split_once(':').map_or(system, |(s, _)| s);
+            if !system.is_empty() && !adapter.systems.contains(&layout_system) {
+                return Err(Error::Options(format!(
+                    "--client {client} speaks to {}, not {system}",
+                    adapter.systems.join(", ")
+                )));
+            }
+            adapter.external().map_err(|why| Error::Options(format!("--client {client}: {why}")))?
+        }
+    };
+    if workload == workloads::Workload::Election {
+        return Err(Error::Options(format!(
+            "--client {}: client programs play the lock workloads (lock, fenced-counter); election adapters are \
+             not built yet",
+            external.name
+        )));
+    }
+    Ok(Some(external))
+}
+
 /// A duration as the command line takes it (`5ms`, `1s 500ms`).
 pub fn show_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -229,6 +286,8 @@ impl RunOpts {
             timeout,
             acquire_wait,
             seed,
+            client,
+            client_cmd,
             drift,
             store,
             endpoints,
@@ -236,6 +295,7 @@ impl RunOpts {
             faults,
         } = opts;
         refuse_meaningless_numbers(opts)?;
+        let external = external_client(client, client_cmd.as_deref(), &system, *workload)?;
         let workload = match workload {
             workloads::Workload::FencedCounter if *no_fencing => workloads::Workload::FencedCounterUnfenced,
             w => *w,
@@ -249,7 +309,12 @@ impl RunOpts {
             ttl: *ttl,
             time_limit: *time_limit,
             seed: *seed,
-            client: workloads::ClientOptions { timeout: *timeout, acquire_wait: *acquire_wait, ..Default::default() },
+            client: workloads::ClientOptions {
+                timeout: *timeout,
+                acquire_wait: *acquire_wait,
+                external: external.map(std::sync::Arc::new),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let nemesis =
@@ -369,6 +434,12 @@ impl RunArgs {
         }
         if let Some(rate) = o.rate {
             flags.push(("--rate", Some(rate.to_string())));
+        }
+        match o.client.external.as_deref() {
+            Some(e) if e.name == "custom" => flags
+                .push(("--client-cmd", Some(shlex::try_join(e.argv.iter().map(String::as_str)).unwrap_or_default()))),
+            Some(e) => flags.push(("--client", Some(e.name.clone()))),
+            None => {}
         }
         if let Some(interval) = self.nemesis_interval {
             flags.push(("--nemesis-interval", d(interval)));

@@ -228,7 +228,7 @@ pub struct Executed {
     pub interrupted: bool,
     /// Events recorded in the history.
     pub recorded_ops: u64,
-    /// The history's span: its last event's time, ns.
+    /// The history's span, first event to last, ns.
     pub recorded_ns: u64,
     cluster_events: Vec<ClusterEvent>,
     /// Node log lines saying a server crashed.
@@ -270,7 +270,7 @@ pub async fn execute(
         summary: recorded.summary,
         played: recorded.played,
         recorded_ops: recorded.ops,
-        recorded_ns: recorded.end_ns,
+        recorded_ns: recorded.span_ns,
         cluster_events: recorded.cluster_events,
         node_crashes: recorded.node_crashes,
         warnings,
@@ -380,7 +380,7 @@ struct Ran {
     summary: WorkloadSummary,
     played: Result<nemesis::Played, nemesis::Error>,
     ops: u64,
-    end_ns: u64,
+    span_ns: u64,
     cluster_events: Vec<ClusterEvent>,
     node_crashes: Vec<results::NodeCrash>,
 }
@@ -422,6 +422,20 @@ async fn record(
             e => Error::Nemesis(e),
         });
     }
+    // A client program that cannot start or answer its init would leave an
+    // empty history: it is tried once first, and the run refused with its
+    // words (its stderr's last lines).
+    if let Some(program) = &options.client.external {
+        let seat = workloads::systems::Seat { nodes, process: 0, slot: 0, options: &options.client };
+        let layout = system.layout();
+        let tried =
+            workloads::external::ExternalClient::connect(seat, program, layout.name, layout.client_port()).await;
+        if let Err(e) = tried {
+            drop(recorder);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(Error::Refused(e.to_string()));
+        }
+    }
     for note in &prepared.plan.notes {
         on_event(Event::Note(note));
     }
@@ -451,7 +465,7 @@ async fn record(
         summary: workload_summary(&summary),
         played,
         ops: recorded.ops,
-        end_ns: recorded.end_ns,
+        span_ns: recorded.end_ns.saturating_sub(recorded.start_ns),
         cluster_events,
         node_crashes,
     })
@@ -712,6 +726,7 @@ fn test_spec(
             clock_mode: args.fault_options.clock_mode.name().to_string(),
             drift: args.leases.drift,
             command: args.command(),
+            client: o.client.external.as_ref().map(|e| e.name.clone()),
         }),
         imported: None,
         scenario: args.scenario.clone(),

@@ -77,18 +77,30 @@ impl Stall {
     /// Called by a worker holding `key`: returns at once unless the stall is
     /// armed and still has room, in which case it waits until it ends.
     pub async fn point(&self, process: u64, key: &str) {
-        let until = {
-            let mut state = self.state();
-            match state.armed.as_mut() {
-                Some(armed) if armed.left > 0 && armed.catching_until > Instant::now() => {
-                    armed.left -= 1;
-                    let until = Instant::now() + armed.duration;
-                    state.stalled.insert(process, key.to_string());
-                    until
-                }
-                _ => return,
+        if let Some(until) = self.catch(process, key) {
+            self.wait(process, until).await;
+        }
+    }
+
+    /// The first half of [`Stall::point`]: whether `process`, holding
+    /// `key`, is caught now, and until when. A caught process must then
+    /// [`Stall::wait`].
+    pub fn catch(&self, process: u64, key: &str) -> Option<Instant> {
+        let mut state = self.state();
+        match state.armed.as_mut() {
+            Some(armed) if armed.left > 0 && armed.catching_until > Instant::now() => {
+                armed.left -= 1;
+                let until = Instant::now() + armed.duration;
+                state.stalled.insert(process, key.to_string());
+                Some(until)
             }
-        };
+            _ => None,
+        }
+    }
+
+    /// The second half: waits until `until` or the release, then lets
+    /// `process` go.
+    pub async fn wait(&self, process: u64, until: Instant) {
         loop {
             // Register interest before checking, so a release between the
             // check and the wait is not missed.

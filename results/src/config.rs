@@ -31,6 +31,11 @@ pub struct Config {
     pub fault_options: BTreeMap<String, f64>,
     pub clock_mode: String,
     pub fencing_enforced: bool,
+    /// The client program, when not fencepost's own recipe: runs of one
+    /// system with another client are another cell (system × client ×
+    /// faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 impl Config {
@@ -47,6 +52,7 @@ impl Config {
             fault_options: r.fault_options.clone(),
             clock_mode: r.clock_mode.clone(),
             fencing_enforced: r.fencing_enforced,
+            client: r.client.clone(),
         }
     }
 
@@ -54,13 +60,14 @@ impl Config {
     /// 50ms–500ms · a fault every 5s`, then whatever else `apart` names
     /// (the fault options that tell this cell from its neighbours).
     pub fn words(&self, apart: &[String]) -> String {
-        let mut words = vec![
+        let mut words: Vec<String> = self.client.iter().map(|c| format!("client {c}")).collect();
+        words.extend([
             format!("TTL {}", ms(self.ttl_ms)),
             counted(self.concurrency, "client", "clients"),
             counted(self.keys, "key", "keys"),
             format!("holds {}–{}", ms(self.hold_ms[0]), ms(self.hold_ms[1])),
             format!("faults every {}", ms(self.nemesis_interval_ms)),
-        ];
+        ]);
         if let Some(rate) = self.rate {
             words.push(format!("{rate} acquires/s"));
         }
@@ -133,6 +140,7 @@ mod tests {
             fault_options: BTreeMap::from([("loss".to_string(), 0.3), ("clock_offset_ms".to_string(), 60000.0)]),
             clock_mode: "random".into(),
             fencing_enforced: true,
+            client: None,
         }
     }
 
@@ -191,5 +199,22 @@ mod tests {
             ]
         );
         assert_eq!(cells[0].config.as_ref(), Some(&short));
+    }
+
+    /// A client library under test is a dimension of the comparison:
+    /// system × client × faults.
+    #[test]
+    fn runs_with_another_client_are_another_cell_named_by_it() {
+        use crate::Verdict::{Invalid, Valid};
+        let adapter = Config { client: Some("redis-py".into()), ..config() };
+        let cells = crate::cells(vec![row("a", Some(config()), Valid), row("b", Some(adapter.clone()), Invalid)]);
+        let shown: Vec<(&str, usize)> = cells.iter().map(|c| (c.config_words.as_str(), c.invalid)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("TTL 5s · 5 clients · 1 key · holds 50ms–500ms · faults every 1.5s", 0),
+                ("client redis-py · TTL 5s · 5 clients · 1 key · holds 50ms–500ms · faults every 1.5s", 1),
+            ]
+        );
     }
 }

@@ -108,6 +108,11 @@ pub struct Recorded {
     /// aside): what a replay reads. Empty in runs recorded before it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// The program that played the lock clients, when not fencepost's own
+    /// recipe: a shipped adapter's name (`redis-py`), or `custom` for the
+    /// user's `--client-cmd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 fn default_clock_mode() -> String {

@@ -1076,6 +1076,7 @@ mod tests {
                 clock_mode: "random".into(),
                 drift: 0.01,
                 command: Vec::new(),
+                client: None,
             }),
             imported: None,
             scenario: None,

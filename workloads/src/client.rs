@@ -243,6 +243,9 @@ pub struct ClientOptions {
     /// Where that background work is recorded: the keep-alives a lease's
     /// guaranteed window is extended by.
     pub background: crate::recorder::Background,
+    /// A program that plays the lock clients instead of fencepost's own
+    /// recipe (`--client`, `--client-cmd`).
+    pub external: Option<std::sync::Arc<crate::external::External>>,
 }
 
 impl Default for ClientOptions {
@@ -254,6 +257,7 @@ impl Default for ClientOptions {
             stall: Default::default(),
             session_timeout: Duration::from_secs(4),
             background: Default::default(),
+            external: None,
         }
     }
 }
@@ -272,6 +276,11 @@ pub trait LockClient: Send {
     /// What this client leaves behind if it is retired now (see [`Orphan`]).
     fn orphans(&mut self) -> Vec<Orphan> {
         Vec::new()
+    }
+    /// The process the client runs in, when it is a program of its own
+    /// (`--client`): what a client pause stops with SIGSTOP.
+    fn pid(&self) -> Option<u32> {
+        None
     }
 }
 

@@ -25,6 +25,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod external;
 pub mod generator;
 pub mod recorder;
 pub mod resource;

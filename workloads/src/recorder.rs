@@ -45,7 +45,8 @@ struct Inner {
     /// Client events by type (invoke, ok, fail, info), then the fails that
     /// were refusals under contention (busy), for live progress.
     counts: [AtomicU64; 5],
-    /// The last event's time (ns): how long the history spans.
+    /// The first and the last event's time (ns): what the history spans.
+    first: AtomicU64,
     last: AtomicU64,
 }
 
@@ -65,8 +66,10 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy)]
 pub struct Recorded {
     pub ops: u64,
-    /// The last event's time, ns since the run started: the one duration
-    /// a run reports (the checkers' figures span the same history).
+    /// The first and the last event's time, ns since the run started: the
+    /// span is the one duration a run reports (the checkers' figures span
+    /// the same history).
+    pub start_ns: u64,
     pub end_ns: u64,
 }
 
@@ -127,6 +130,7 @@ impl Recorder {
                 queue: Mutex::new(Some((0, tx))),
                 writer: Mutex::new(Some(writer)),
                 counts: Default::default(),
+                first: AtomicU64::new(0),
                 last: AtomicU64::new(0),
             }),
         })
@@ -141,6 +145,7 @@ impl Recorder {
                 queue: Mutex::new(None),
                 writer: Mutex::new(None),
                 counts: Default::default(),
+                first: AtomicU64::new(0),
                 last: AtomicU64::new(0),
             }),
         }
@@ -164,6 +169,9 @@ impl Recorder {
         if let Some((next, tx)) = queue.as_mut() {
             op.index = *next;
             op.time = self.now();
+            if *next == 0 {
+                self.inner.first.store(op.time, Ordering::Relaxed);
+            }
             self.inner.last.store(op.time, Ordering::Relaxed);
             if op.process != Process::Nemesis {
                 let slot = match op.kind {
@@ -226,7 +234,11 @@ impl Recorder {
             let written = writer.join().map_err(|_| io::Error::other("the recorder's writer thread panicked"))??;
             debug_assert_eq!(written, recorded);
         }
-        Ok(Recorded { ops: recorded, end_ns: self.inner.last.load(Ordering::Relaxed) })
+        Ok(Recorded {
+            ops: recorded,
+            start_ns: self.inner.first.load(Ordering::Relaxed),
+            end_ns: self.inner.last.load(Ordering::Relaxed),
+        })
     }
 }
 

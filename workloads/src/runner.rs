@@ -309,9 +309,21 @@ impl Worker {
                 let (nodes, process, slot, options) = (&self.nodes, self.process, self.slot, &self.options.client);
                 let connecting = async {
                     match kind {
-                        ClientKind::Lock => {
-                            self.system.lock_client(nodes, process, slot, options).await.map(Client::Lock)
-                        }
+                        ClientKind::Lock => match &options.external {
+                            Some(program) => {
+                                let seat = crate::systems::Seat { nodes, process, slot, options };
+                                let layout = self.system.layout();
+                                crate::external::ExternalClient::connect(
+                                    seat,
+                                    program,
+                                    layout.name,
+                                    layout.client_port(),
+                                )
+                                .await
+                                .map(Client::Lock)
+                            }
+                            None => self.system.lock_client(nodes, process, slot, options).await.map(Client::Lock),
+                        },
                         ClientKind::Election => {
                             self.system.election_client(nodes, process, slot, options).await.map(Client::Election)
                         }
@@ -415,7 +427,23 @@ impl Worker {
     /// A stall point: where the nemesis may pause this process while it
     /// holds `key` (see [`Stall`]).
     pub async fn stall(&mut self, key: &str) {
-        self.options.stall.point(self.process, key).await;
+        let pid = match &self.client {
+            Some(Client::Lock(c)) => c.pid(),
+            _ => None,
+        };
+        let Some(pid) = pid else {
+            self.options.stall.point(self.process, key).await;
+            return;
+        };
+        // A client that is a program of its own stops whole, its library's
+        // threads (renewals, watchdogs) with it, as in a real GC pause.
+        if let Some(until) = self.options.stall.catch(self.process, key) {
+            let stopped = crate::external::signal(pid, libc::SIGSTOP).await;
+            self.options.stall.wait(self.process, until).await;
+            if stopped {
+                crate::external::signal(pid, libc::SIGCONT).await;
+            }
+        }
     }
 
     pub fn process(&self) -> u64 {

@@ -63,8 +63,10 @@ async fn sanity(sys: &dyn workloads::System, nodes: &[node::Node]) {
     let mut observer = client(sys, nodes, 2).await;
     let first = ok("first campaign", a.campaign("sanity", "p0", ttl).await);
     match b.campaign("sanity", "p1", ttl).await {
-        Outcome::Fail(_) => {}
-        other => panic!("{}: a rival's campaign while p0 leads must fail, got {other:?}", sys.layout().name),
+        Outcome::Busy(_) => {}
+        other => {
+            panic!("{}: a rival's campaign while p0 leads must be refused as busy, got {other:?}", sys.layout().name)
+        }
     }
     let want = Leader { id: "p0".into(), term: Some(first.term) };
     assert_eq!(observed(&mut observer, &want).await, Some(want), "{}", sys.layout().name);

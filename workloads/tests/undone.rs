@@ -257,7 +257,7 @@ async fn etcd_an_unanswered_campaign_that_won_is_undone_and_a_given_up_acquire_f
     let mut waiter = sys.lock_client(&nodes, 1, 1, &options).await.unwrap();
     let Outcome::Ok(grant) = holder.acquire("k0", ttl).await else { panic!("the holder's acquire") };
     match waiter.acquire("k0", ttl).await {
-        Outcome::Fail(why) => assert!(why.contains("older contender"), "{why}"),
+        Outcome::Busy(why) => assert!(why.contains("older contender"), "{why}"),
         other => panic!("an acquire given up behind a live holder: {other:?}"),
     }
     assert!(waiter.orphans().is_empty(), "a revoked lease was handed to the orphan revoker");

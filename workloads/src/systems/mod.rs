@@ -174,6 +174,10 @@ pub enum Error {
     /// The system has no election recipe (Redlock).
     #[error("{system} has no election recipe")]
     NoElectionRecipe { system: &'static str },
+    /// A client program (`--client`, `--client-cmd`) that could not be
+    /// started or did not answer its `init`.
+    #[error("client `{name}`: {why}")]
+    Adapter { name: String, why: String },
 }
 
 /// A system's behaviour; its constants are its [`Layout`].

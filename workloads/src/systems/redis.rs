@@ -327,7 +327,7 @@ impl LockClient for RedisLock {
             let give_up = std::time::Instant::now() + self.options.acquire_wait;
             loop {
                 let set = deadline(timeout, set_nx(&mut self.conn, key, &value, ttl, self.options.fenced)).await;
-                if matches!(set, Outcome::Fail(_)) && std::time::Instant::now() < give_up {
+                if matches!(set, Outcome::Fail(_) | Outcome::Busy(_)) && std::time::Instant::now() < give_up {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -420,7 +420,7 @@ impl ElectionClient for RedisElection {
                     }
                 })
                 .await;
-                if matches!(won, Outcome::Fail(_)) && std::time::Instant::now() < give_up {
+                if matches!(won, Outcome::Fail(_) | Outcome::Busy(_)) && std::time::Instant::now() < give_up {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }

@@ -342,7 +342,7 @@ impl LockClient for SentinelLock {
                     Outcome::Ok(SetNx::Busy) => Outcome::Busy("lock busy".into()),
                     other => other.map(|_| None),
                 };
-                if matches!(set, Outcome::Fail(_)) && Instant::now() < give_up {
+                if matches!(set, Outcome::Fail(_) | Outcome::Busy(_)) && Instant::now() < give_up {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -407,7 +407,7 @@ impl ElectionClient for SentinelElection {
                     Outcome::Ok(None) => Outcome::Busy("another candidate leads".into()),
                     other => other.map(|_| 0),
                 };
-                if matches!(won, Outcome::Fail(_)) && Instant::now() < give_up {
+                if matches!(won, Outcome::Fail(_) | Outcome::Busy(_)) && Instant::now() < give_up {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
