@@ -569,10 +569,12 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
                 sessions,
                 broken: 0,
                 anomalies: Vec::new(),
+                spent: Vec::new(),
             }),
         });
     }
-    let summary = match anomalies.first() {
+    let spent = spent_grants(&windows, options);
+    let mut summary = match anomalies.first() {
         None => format!(
             "{} ({kinds}), none granted inside another's",
             counted(windows.len(), "guaranteed window", "guaranteed windows")
@@ -583,6 +585,18 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
             first.text
         ),
     };
+    if let Some(worst) = spent.first() {
+        summary.push_str(&format!(
+            "; {} already spent when {} (the acquire answered after its lease could have run out; worst: process \
+             {}'s on {}, granted at t={:.3} s, {:.0} ms after its lease ran out)",
+            counted(spent.len(), "grant arrived", "grants arrived"),
+            if spent.len() == 1 { "it was" } else { "they were" },
+            worst.process,
+            worst.key,
+            secs(worst.granted),
+            worst.late() as f64 / 1e6
+        ));
+    }
     Ok(Analysis {
         validity: if anomalies.is_empty() { Verdict::Valid } else { Verdict::Invalid },
         summary,
@@ -592,8 +606,33 @@ pub fn lease_safety(history: &History, options: &LeaseOptions) -> Result<Analysi
             sessions,
             broken: anomalies.len(),
             anomalies,
+            spent,
         }),
     })
+}
+
+/// The grants whose lease (less drift) had run out before their answer
+/// came: an empty guaranteed window, however the client then acts on it.
+/// The latest first.
+fn spent_grants(windows: &[lease::Window], options: &lease::LeaseOptions) -> Vec<crate::evidence::SpentGrant> {
+    let mut spent: Vec<crate::evidence::SpentGrant> = windows
+        .iter()
+        .filter_map(|w| match &w.promise {
+            Promise::Lease { ttl_ms, from, renewals: 0 } => {
+                let lapsed = from + (*ttl_ms as f64 * 1e6 * (1.0 - options.drift)) as u64;
+                (lapsed < w.start).then(|| crate::evidence::SpentGrant {
+                    process: w.process,
+                    key: w.key.clone(),
+                    invoked: *from,
+                    lapsed,
+                    granted: w.start,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    spent.sort_by_key(|s| std::cmp::Reverse(s.late()));
+    spent
 }
 
 /// Tokens are unique per lock and grow in real-time order of acquisition;

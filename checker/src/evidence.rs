@@ -210,6 +210,33 @@ pub struct LeaseSafety {
     pub sessions: usize,
     pub broken: usize,
     pub anomalies: Vec<BrokenPromise>,
+    /// Grants whose answer came after their lease could have run out (the
+    /// library retried inside one call, or the answer was slow): their
+    /// guaranteed window is empty. The latest (longest after its lapse)
+    /// first; absent in results stored
+    /// before they were counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spent: Vec<SpentGrant>,
+}
+
+/// A grant that arrived already spent: its lease (less drift) had run out
+/// at `lapsed` before its acquire's answer at `granted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpentGrant {
+    pub process: u64,
+    pub key: String,
+    /// When the acquire was invoked, when the lease (less drift) lapsed and
+    /// when the grant was seen, ns.
+    pub invoked: u64,
+    pub lapsed: u64,
+    pub granted: u64,
+}
+
+impl SpentGrant {
+    /// How late the grant was: from the lapse to the answer, ns.
+    pub fn late(&self) -> u64 {
+        self.granted.saturating_sub(self.lapsed)
+    }
 }
 
 /// A grant (`windows[1]`) inside another process's guaranteed window
@@ -492,7 +519,14 @@ mod tests {
                 causes: BTreeMap::new(),
                 anomalies: Vec::new(),
             }),
-            Evidence::LeaseSafety(LeaseSafety { windows: 0, leases: 0, sessions: 0, broken: 0, anomalies: Vec::new() }),
+            Evidence::LeaseSafety(LeaseSafety {
+                windows: 0,
+                leases: 0,
+                sessions: 0,
+                broken: 0,
+                anomalies: Vec::new(),
+                spent: Vec::new(),
+            }),
             Evidence::Fencing(Fencing { grants: 0, rejected_writes: 0, anomalies_total: 0, anomalies: Vec::new() }),
             Evidence::LostUpdates(LostUpdates { counters: Vec::new(), anomalies: Vec::new() }),
             Evidence::Election(Election { leaderships: 0, terms: 0, anomalies_total: 0, anomalies: Vec::new() }),

@@ -309,3 +309,34 @@ fn elections_split_believed_from_elected_leaders() {
     assert_eq!(ls.validity, Verdict::Invalid);
     assert!(ls.summary.contains("process 2 was elected in k0 at t=1.505 s"), "{}", ls.summary);
 }
+
+/// node-redlock's failure: an acquire whose answer comes after its lease
+/// could have run out (the library retried inside one call) holds a grant
+/// that guarantees nothing. Counted, with the worst, in lease-safety.
+#[test]
+fn a_grant_that_arrives_after_its_lease_ran_out_is_counted_as_spent() {
+    let events = [
+        invoke(0, 1, "acquire", json!({"ttl_ms": 100})),
+        ok(300, 1, "acquire", json!({"ttl_ms": 100})),
+        invoke(310, 1, "release", Value::Null),
+        ok(311, 1, "release", Value::Null),
+        invoke(400, 2, "acquire", json!({"ttl_ms": 1000})),
+        ok(405, 2, "acquire", json!({"ttl_ms": 1000})),
+        invoke(500, 2, "release", Value::Null),
+        ok(501, 2, "release", Value::Null),
+    ];
+    let h = history(&events);
+    let a = analysis::lease_safety(&h, &LeaseOptions { drift: 0.0 }).unwrap();
+    let Evidence::LeaseSafety(e) = &a.evidence else { panic!("{a:?}") };
+    assert_eq!(e.spent.len(), 1, "{a:?}");
+    let spent = &e.spent[0];
+    assert_eq!((spent.process, spent.lapsed, spent.granted, spent.late()), (1, 100 * MS, 300 * MS, 200 * MS));
+    assert!(
+        a.summary.contains("1 grant arrived already spent when it was")
+            && a.summary.contains("worst: process 1's on k0, granted at t=0.300 s, 200 ms after its lease ran out"),
+        "{}",
+        a.summary
+    );
+    // A grant answered in time is not spent, and the verdict stands.
+    assert_eq!(a.validity, Verdict::Valid);
+}

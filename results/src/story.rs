@@ -410,7 +410,23 @@ impl Headline {
             }
             _ => overall_words(verdict, &layers),
         };
-        Headline { verdict, words, layers, lines: story.layer_lines() }
+        let mut lines = story.layer_lines();
+        // Grants that arrived already spent are the clients' risk, whatever
+        // the verdict: a client acting on one holds nothing.
+        let spent = checkers.iter().find_map(|c| match &c.evidence {
+            checker::evidence::Evidence::LeaseSafety(e) if !e.spent.is_empty() => Some(&e.spent),
+            _ => None,
+        });
+        if let (Some(spent), Some(line)) = (spent, lines.iter_mut().find(|l| l.layer == Layer::Clients)) {
+            let worst = &spent[0];
+            line.text.push_str(&format!(
+                "; {} already spent (answered after the lease could have run out; worst: process {}, {:.0} ms late)",
+                checker::analysis::counted(spent.len(), "grant arrived", "grants arrived"),
+                worst.process,
+                worst.late() as f64 / 1e6
+            ));
+        }
+        Headline { verdict, words, layers, lines }
     }
 }
 
@@ -486,8 +502,35 @@ mod tests {
                 sessions: 0,
                 broken,
                 anomalies: Vec::new(),
+                spent: Vec::new(),
             }),
         }
+    }
+
+    /// A grant answered after its lease ran out is said on the clients'
+    /// line, with the worst, whatever the verdict.
+    #[test]
+    fn grants_that_arrived_spent_are_told_on_the_clients_line() {
+        use checker::evidence::{Evidence, SpentGrant};
+        let mut lease = ls(Verdict::Valid);
+        if let Evidence::LeaseSafety(e) = &mut lease.evidence {
+            let grant = |process, late_ms: u64| SpentGrant {
+                process,
+                key: "k0".into(),
+                invoked: 0,
+                lapsed: 100_000_000,
+                granted: 100_000_000 + late_ms * 1_000_000,
+            };
+            e.spent = vec![grant(3, 250), grant(1, 20)];
+        }
+        let checkers = [me(Verdict::Valid, &[]), lease];
+        let h = Headline::of(overall(&checkers), &checkers, None);
+        let clients = h.lines.iter().find(|l| l.layer == Layer::Clients).unwrap();
+        assert!(
+            clients.text.ends_with("; 2 grants arrived already spent (answered after the lease could have run out; worst: process 3, 250 ms late)"),
+            "{}",
+            clients.text
+        );
     }
 
     #[test]
@@ -533,6 +576,7 @@ mod tests {
                 sessions: 0,
                 broken: 0,
                 anomalies: Vec::new(),
+                spent: Vec::new(),
             }),
         };
         let v = verdicts(&[lin(Verdict::Invalid), lin(Verdict::Valid)]);
