@@ -348,14 +348,32 @@ pub struct Adapter {
 }
 
 /// The shipped adapters, as `fencepost clients` lists them.
-pub const ADAPTERS: &[Adapter] = &[Adapter {
-    name: "redis-py",
-    library: "redis-py, redis.lock.Lock",
-    version: "8.2.0",
-    language: "Python 3",
-    systems: &["redis"],
-    script: "clients/redis-py/adapter.py",
-}];
+pub const ADAPTERS: &[Adapter] = &[
+    Adapter {
+        name: "redis-py",
+        library: "redis-py, redis.lock.Lock",
+        version: "8.2.0",
+        language: "Python 3",
+        systems: &["redis"],
+        script: "clients/redis-py/adapter.py",
+    },
+    Adapter {
+        name: "python-redis-lock",
+        library: "python-redis-lock, auto-renewal",
+        version: "4.0.1",
+        language: "Python 3",
+        systems: &["redis"],
+        script: "clients/python-redis-lock/adapter.py",
+    },
+    Adapter {
+        name: "pottery",
+        library: "pottery, Redlock",
+        version: "3.0.1",
+        language: "Python 3",
+        systems: &["redlock"],
+        script: "clients/pottery/adapter.py",
+    },
+];
 
 /// The checkout this fencepost was built from: where `clients/` and the
 /// adapters' environment are.
