@@ -256,6 +256,9 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<Verdict> {
     // one does not surface after an hour of runs.
     for system in &args.systems {
         workloads::systems::lookup(system).map_err(|e| anyhow!("--systems: {e}"))?;
+        if let Some(client) = &args.template.options.client.external {
+            harness::options::client_speaks_to(&client.name, system)?;
+        }
     }
     for system in &args.systems {
         for mix in &args.nemeses {

@@ -125,6 +125,21 @@ fn client_programs_that_cannot_play_are_refused_naming_why() {
     refused(&["run", "redis", "--client-cmd", ""], "--client-cmd: empty");
     refused(&["run", "redis", "--client", "redis-py", "--workload", "election"], "election adapters are not built yet");
     refused(&["run", "redis", "--client", "redis-py", "--client-cmd", "x"], "cannot be used with");
+    // A suite checks each system against the adapter before the first run.
+    refused(
+        &["suite", "--systems", "redis,etcd", "--client", "redis-py"],
+        "--client redis-py speaks to redis, not etcd",
+    );
+    // A scenario file is shared: it may not name a program to run.
+    let file = store.join("mine.toml");
+    std::fs::write(
+        &file,
+        "[[scenario]]\nname = \"mine\"\ntitle = \"t\"\nsystem = \"redis\"\nworkload = \"lock\"\nsource = \"me\"\n\
+         options = \"--client-cmd python3\"\nexpect = { lease-safety = \"valid\" }\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    refused(&["scenarios", "run", "mine", "--file", &file], "never a program to run");
     let (code, out) = Command::new(env!("CARGO_BIN_EXE_fencepost"))
         .arg("clients")
         .output()

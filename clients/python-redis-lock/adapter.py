@@ -8,6 +8,8 @@ import json
 import sys
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 import redis_lock
 
 
@@ -21,7 +23,10 @@ def main():
     host, port = init["endpoints"][0].rsplit(":", 1)
     timeout = init["timeout_ms"] / 1000
     wait = init["acquire_wait_ms"] / 1000
-    r = redis.Redis(host=host, port=int(port), socket_timeout=timeout, socket_connect_timeout=timeout)
+    # No retries inside a call: a retried SET NX that finds its own key says
+    # "busy" after it took the lock.
+    r = redis.Redis(host=host, port=int(port), socket_timeout=timeout, socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0))
     held = {}  # handle (the lock's id) -> the Lock object
     answer(ok=True)
     for line in sys.stdin:

@@ -1,13 +1,13 @@
-"""fencepost client adapter: redis-py's Lock (redis.lock.Lock) over JSON lines.
+"""fencepost client adapter: redis-py's Lock over JSON lines (docs/CLIENTS.md).
 
-fencepost writes one JSON request per line on stdin and reads one answer
-per line on stdout (docs/CLIENTS.md). It records the history itself, so
-this program keeps no clock and writes no history.
-"""
+One request per line on stdin, one answer per line on stdout; fencepost
+records the history itself, so this program keeps no clock."""
 import json
 import sys
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.exceptions import LockError
 
 
@@ -21,7 +21,10 @@ def main():
     host, port = init["endpoints"][0].rsplit(":", 1)
     timeout = init["timeout_ms"] / 1000
     wait = init["acquire_wait_ms"] / 1000
-    r = redis.Redis(host=host, port=int(port), socket_timeout=timeout, socket_connect_timeout=timeout)
+    # No retries inside a call: a retried SET NX that finds its own key says
+    # "busy" after it took the lock.
+    r = redis.Redis(host=host, port=int(port), socket_timeout=timeout, socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0))
     held = {}  # handle (the lock's token) -> the Lock object
     answer(ok=True)
     for line in sys.stdin:

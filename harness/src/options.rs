@@ -244,12 +244,8 @@ fn external_client(
                     known.join(", ")
                 )));
             };
-            let layout_system = system.split_once(':').map_or(system, |(s, _)| s);
-            if !system.is_empty() && !adapter.systems.contains(&layout_system) {
-                return Err(Error::Options(format!(
-                    "--client {client} speaks to {}, not {system}",
-                    adapter.systems.join(", ")
-                )));
+            if !system.is_empty() {
+                client_speaks_to(client, system)?;
             }
             adapter.external().map_err(|why| Error::Options(format!("--client {client}: {why}")))?
         }
@@ -262,6 +258,18 @@ fn external_client(
         )));
     }
     Ok(Some(external))
+}
+
+/// Whether the shipped adapter `client` speaks to `system` (its variants
+/// too); `fencepost` and a user's own program are taken at their word.
+pub fn client_speaks_to(client: &str, system: &str) -> Result<(), Error> {
+    let Some(adapter) = workloads::external::Adapter::by_name(client) else { return Ok(()) };
+    let base = system.split_once(':').map_or(system, |(s, _)| s);
+    if adapter.systems.contains(&base) {
+        Ok(())
+    } else {
+        Err(Error::Options(format!("--client {client} speaks to {}, not {system}", adapter.systems.join(", "))))
+    }
 }
 
 /// A duration as the command line takes it (`5ms`, `1s 500ms`).
@@ -533,7 +541,10 @@ const DECIDED_BY_THE_RUNNER: &[&str] = &["--seed", "--store", "--endpoints"];
 
 /// Options of `run` a scenario cannot carry: a library is portable, so its
 /// scenarios run on fencepost's own containers, never on someone's hosts.
-const NOT_IN_A_SCENARIO: &[&str] = &["--nodes", "--install", "--teardown", "--dry-run", "--accept-new-host-keys"];
+// A scenario file is shared: it may name a shipped adapter, never a
+// program to run (`--client-cmd`).
+const NOT_IN_A_SCENARIO: &[&str] =
+    &["--nodes", "--install", "--teardown", "--dry-run", "--accept-new-host-keys", "--client-cmd"];
 
 /// The run a scenario stands for, with `seed` and `store`.
 pub fn scenario_args(scenario: &Scenario, seed: u64, store: &Path) -> Result<RunArgs, Error> {
@@ -544,7 +555,12 @@ pub fn scenario_args(scenario: &Scenario, seed: u64, store: &Path) -> Result<Run
         return Err(refused(format!("`{flag}` is set by `scenarios run`, not in the scenario's options")));
     }
     if let Some(flag) = named(NOT_IN_A_SCENARIO) {
-        return Err(refused(format!("`{flag}` cannot be in a scenario (scenarios run on fencepost's own containers)")));
+        let why = if flag.starts_with("--client-cmd") {
+            "a scenario file is shared: it may name a shipped adapter (`--client NAME`), never a program to run"
+        } else {
+            "scenarios run on fencepost's own containers"
+        };
+        return Err(refused(format!("`{flag}` cannot be in a scenario ({why})")));
     }
     // clap's message starts with "error: "; ours names the scenario.
     let parsed = RunLine::try_parse_from(&line)

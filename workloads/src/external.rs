@@ -10,12 +10,13 @@
 //! its program is killed with it. The program is started with its argv as
 //! given, never through a shell.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::client::{ClientOptions, Grant, LockClient, Outcome};
@@ -121,7 +122,16 @@ pub struct ExternalClient {
     next: u64,
     options: ClientOptions,
     /// The last lines the program wrote to stderr, for saying why it failed.
-    stderr: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// Lines of the program's stderr kept for an error message.
+const STDERR_LINES: usize = 5;
+
+/// How long a program may take to start and answer its `init`: a Python
+/// interpreter importing its library, several starting at once on two cores.
+pub fn init_limit(options: &ClientOptions) -> Duration {
+    (options.timeout * 5).max(Duration::from_secs(5))
 }
 
 impl ExternalClient {
@@ -139,22 +149,31 @@ impl ExternalClient {
                 .split_first()
                 .ok_or_else(|| Error::Adapter { name: external.name.clone(), why: "no command to run".into() })?;
             let failed = |why: String| Error::Adapter { name: external.name.clone(), why };
+            // A group of its own: a wrapper (`uv run`, a shell script) and
+            // the client it starts are stopped and killed together.
             let mut child = Command::new(program)
                 .args(args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
+                .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| failed(format!("starting `{program}`: {e}")))?;
-            let stderr = Arc::new(Mutex::new(Vec::new()));
-            if let Some(mut err) = child.stderr.take() {
+            let stderr = Arc::new(Mutex::new(VecDeque::new()));
+            if let Some(err) = child.stderr.take() {
                 let kept = stderr.clone();
                 tokio::spawn(async move {
-                    let mut text = String::new();
-                    let _ = err.read_to_string(&mut text).await;
-                    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-                    kept.extend(text.lines().rev().take(5).map(str::to_string).collect::<Vec<_>>().into_iter().rev());
+                    // Line by line, the last few kept: a library may log on
+                    // every busy acquire for the whole run.
+                    let mut lines = BufReader::new(err).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                        if kept.len() == STDERR_LINES {
+                            kept.pop_front();
+                        }
+                        kept.push_back(line);
+                    }
                 });
             }
             let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
@@ -179,7 +198,7 @@ impl ExternalClient {
                     acquire_wait_ms: seat.options.acquire_wait.as_millis() as u64,
                 },
             };
-            let limit = (seat.options.timeout * 5).max(Duration::from_secs(5));
+            let limit = init_limit(seat.options);
             let answer = tokio::time::timeout(limit, client.exchange(&init)).await;
             let line = match answer {
                 Ok(Ok(line)) => line,
@@ -218,7 +237,8 @@ impl ExternalClient {
         // Give its stderr a moment to arrive after an exit.
         let _ = tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).join(" | ");
+        let tail =
+            self.stderr.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>().join(" | ");
         if tail.is_empty() {
             why
         } else {
@@ -301,17 +321,29 @@ impl LockClient for ExternalClient {
     }
 }
 
-/// Sends `signal` (SIGSTOP, SIGCONT) to the client program `pid` and waits,
-/// up to a second, until it is in effect as `/proc` shows it (a signal
-/// lands asynchronously: a many-threaded program stops thread by thread).
-/// `false` when it could not be sent or was not seen in effect.
-pub async fn signal(pid: u32, signal: libc::c_int) -> bool {
-    let Ok(pid_t) = libc::pid_t::try_from(pid) else { return false };
-    // SAFETY: kill(2) with a pid this process started and still owns (the
-    // child is killed on drop, so it cannot have been reaped and reused
+impl Drop for ExternalClient {
+    /// The whole group goes with the client (`kill_on_drop` reaches only
+    /// the program fencepost started, not what a wrapper started).
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: kill(2) on the group this client's child leads; the
+            // child is not yet reaped, so its id names that group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Sends `signal` (SIGSTOP, SIGCONT) to the client program `pid` and its
+/// group, and waits, up to a second, until it is in effect as `/proc`
+/// shows it (a signal lands asynchronously: a many-threaded program stops
+/// thread by thread). `None` when it could not be sent; `Some(seen)`.
+pub async fn signal(pid: u32, signal: libc::c_int) -> Option<bool> {
+    let pid_t = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: kill(2) on the group a child of ours leads (the child is
+    // killed on drop, so it cannot have been reaped and its id reused
     // while its client exists).
-    if unsafe { libc::kill(pid_t, signal) } != 0 {
-        return false;
+    if unsafe { libc::kill(-pid_t, signal) } != 0 {
+        return None;
     }
     let want_stopped = signal == libc::SIGSTOP;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
@@ -319,10 +351,10 @@ pub async fn signal(pid: u32, signal: libc::c_int) -> bool {
         let status = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await.unwrap_or_default();
         let state = status.lines().find_map(|l| l.strip_prefix("State:")).map(str::trim).unwrap_or("");
         if state.starts_with('T') == want_stopped {
-            return true;
+            return Some(true);
         }
         if tokio::time::Instant::now() >= deadline {
-            return false;
+            return Some(false);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -332,7 +332,11 @@ impl Worker {
                 // A connection attempt begun while a server was down can
                 // hang past its restart (a client library without a connect
                 // timeout): give up and try afresh.
-                let limit = (options.timeout * 2).max(Duration::from_secs(2));
+                let limit = match &options.external {
+                    // A program of its own may take seconds to start.
+                    Some(_) => crate::external::init_limit(options) + Duration::from_secs(1),
+                    None => (options.timeout * 2).max(Duration::from_secs(2)),
+                };
                 match tokio::time::timeout(limit, connecting).await {
                     Ok(Ok(c)) => self.client = Some(c),
                     Err(_) => continue,
@@ -438,9 +442,10 @@ impl Worker {
         // A client that is a program of its own stops whole, its library's
         // threads (renewals, watchdogs) with it, as in a real GC pause.
         if let Some(until) = self.options.stall.catch(self.process, key) {
-            let stopped = crate::external::signal(pid, libc::SIGSTOP).await;
+            // Resumed whenever the stop was sent, seen in effect or not.
+            let sent = crate::external::signal(pid, libc::SIGSTOP).await.is_some();
             self.options.stall.wait(self.process, until).await;
-            if stopped {
+            if sent {
                 crate::external::signal(pid, libc::SIGCONT).await;
             }
         }
