@@ -123,6 +123,9 @@ pub struct ExternalClient {
     options: ClientOptions,
     /// The last lines the program wrote to stderr, for saying why it failed.
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// The server of a one-node system: the node every grant came from
+    /// when the program does not say (what `holder` faults aim at).
+    only_node: Option<String>,
 }
 
 /// Lines of the program's stderr kept for an error message.
@@ -186,6 +189,7 @@ impl ExternalClient {
                 next: 0,
                 options: seat.options.clone(),
                 stderr,
+                only_node: (seat.nodes.len() == 1).then(|| seat.nodes[0].name().to_string()),
             };
             let init = Init {
                 init: InitBody {
@@ -289,8 +293,10 @@ impl LockClient for ExternalClient {
     fn acquire<'a>(&'a mut self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Outcome<Grant>> {
         Box::pin(async move {
             let answer = self.call("acquire", key, Some(ttl), None).await;
+            let only = self.only_node.clone();
             outcome(answer, |a| {
-                let grant = Grant::new(key, a.token, a.node.as_deref(), a.handle.unwrap_or_default());
+                let node = a.node.or(only);
+                let grant = Grant::new(key, a.token, node.as_deref(), a.handle.unwrap_or_default());
                 match (a.ttl_ms, a.session) {
                     (Some(ms), _) => Outcome::Ok(grant.leased(Duration::from_millis(ms))),
                     (None, true) => Outcome::Ok(grant),
