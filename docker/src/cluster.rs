@@ -372,7 +372,20 @@ impl Backend for Container {
 
     /// Freezes every process of the container (cgroup freezer), like SIGSTOP.
     async fn pause(&self) -> node::Result<()> {
-        self.engine.docker.pause_container(&self.container).await.map_err(self.failed("pausing it"))
+        // The cgroup freezer can fail to freeze a task caught mid-syscall
+        // ("OCI runtime pause failed: unable to freeze"); it is asked again
+        // a few times before the fault is called failed.
+        let mut tries = 0;
+        loop {
+            match self.engine.docker.pause_container(&self.container).await {
+                Ok(()) => return Ok(()),
+                Err(_) if tries < 3 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(self.failed("pausing it")(e)),
+            }
+        }
     }
 
     async fn unpause(&self) -> node::Result<()> {
