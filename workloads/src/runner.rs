@@ -109,7 +109,6 @@ struct Counts {
     ok: AtomicU64,
     fail: AtomicU64,
     info: AtomicU64,
-    busy: AtomicU64,
     processes: AtomicU64,
 }
 
@@ -265,7 +264,8 @@ pub async fn run(
         ok: counts.ok.load(Ordering::Relaxed),
         fail: counts.fail.load(Ordering::Relaxed),
         info: counts.info.load(Ordering::Relaxed),
-        busy: counts.busy.load(Ordering::Relaxed),
+        // The recorder reads each fail's value once, for the progress line too.
+        busy: recorder.counts().busy,
         processes: counts.processes.load(Ordering::Relaxed),
         elapsed_ms: started.elapsed().as_millis() as u64,
         counters: resource.summary(),
@@ -385,9 +385,6 @@ impl Worker {
             _ => &self.counts.info,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if completion.kind == OpType::Fail && ops::values::busy(&f, &completion.value) {
-            self.counts.busy.fetch_add(1, Ordering::Relaxed);
-        }
         let done = completion.done();
         self.recorder.complete(
             self.process,
